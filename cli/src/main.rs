@@ -1,0 +1,45 @@
+//! `agentauthz`: check requests, validate and test policy bundles from the shell and CI.
+
+mod check;
+mod test_cmd;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentauthz",
+    version,
+    about = "Identity-based authorization for AI agents, on Cedar"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide one request; prints the Decision JSON. Exit 0 allow, 1 deny, 2 error.
+    Check(check::Args),
+    /// Load and strictly validate a bundle. Exit 0 valid, 2 invalid.
+    Validate(validate::Args),
+    /// Run a bundle's policy tests (YAML, and Cedar `run-tests` JSON). Exit 0 pass, 1 fail, 2 error.
+    Test(test_cmd::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = agentauthz::ffi::catch_panic(|| match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Test(args) => test_cmd::run(args),
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

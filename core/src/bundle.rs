@@ -1,0 +1,257 @@
+//! A bundle's inputs: the text of its files, read from a directory or given
+//! as strings, plus the options that say how strictly to compile them.
+
+use crate::error::{Error, ErrorCode, Location, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// One input file: a display name (used in error locations) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    pub fn read(path: &Path) -> Result<Source> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        Ok(Source::new(path.display().to_string(), text))
+    }
+}
+
+/// How a bundle is compiled. The defaults are the product's: base types,
+/// baseline guardrails, `@id` required, strict validation of everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleOptions {
+    /// Merge the base identity types into the schema and add the standard context fields.
+    pub base_schema: bool,
+    /// Every policy must carry a unique `@id`; otherwise Cedar's `policy0, policy1, ...` ids are kept.
+    pub require_policy_ids: bool,
+    /// Validate policies against the schema (strict mode).
+    pub validate_policies: bool,
+    /// Validate every request (and its context) against the schema.
+    pub validate_requests: bool,
+}
+
+impl Default for BundleOptions {
+    fn default() -> Self {
+        BundleOptions {
+            base_schema: true,
+            require_policy_ids: true,
+            validate_policies: true,
+            validate_requests: true,
+        }
+    }
+}
+
+impl BundleOptions {
+    /// Plain Cedar semantics: the schema, policies and entities exactly as given.
+    pub fn plain_cedar() -> BundleOptions {
+        BundleOptions {
+            base_schema: false,
+            require_policy_ids: false,
+            validate_policies: true,
+            validate_requests: true,
+        }
+    }
+}
+
+/// The baseline guardrail switches of `agentauthz.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct BaselineConfig {
+    pub owner_required: bool,
+    pub agent_active: bool,
+    pub task_window: bool,
+    pub no_human_credentials: bool,
+    pub credential_expired: bool,
+}
+
+impl Default for BaselineConfig {
+    fn default() -> Self {
+        BaselineConfig {
+            owner_required: true,
+            agent_active: true,
+            task_window: true,
+            no_human_credentials: true,
+            credential_expired: true,
+        }
+    }
+}
+
+impl BaselineConfig {
+    pub fn all_off() -> BaselineConfig {
+        BaselineConfig {
+            owner_required: false,
+            agent_active: false,
+            task_window: false,
+            no_human_credentials: false,
+            credential_expired: false,
+        }
+    }
+
+    /// Whether the guardrail with this id (without the `baseline/` prefix) is on.
+    pub fn enabled(&self, name: &str) -> bool {
+        match name {
+            "owner-required" => self.owner_required,
+            "agent-active" => self.agent_active,
+            "task-window" => self.task_window,
+            "no-human-credentials" => self.no_human_credentials,
+            "credential-expired" => self.credential_expired,
+            _ => true,
+        }
+    }
+}
+
+/// `agentauthz.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub baseline: BaselineConfig,
+}
+
+impl Config {
+    pub fn parse(src: &Source) -> Result<Config> {
+        toml::from_str(&src.text).map_err(|e| {
+            let message = e.message().to_string();
+            match e.span() {
+                Some(span) => Error::at(
+                    ErrorCode::ConfigInvalid,
+                    Location::at_offset(&src.name, &src.text, span.start),
+                    message,
+                ),
+                None => Error::new(ErrorCode::ConfigInvalid, format!("{}: {message}", src.name)),
+            }
+        })
+    }
+}
+
+/// Everything a snapshot is compiled from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bundle {
+    /// Cedar schema (`.cedarschema`, or JSON when the name ends in `.json`).
+    pub schema: Option<Source>,
+    /// Policy files in Cedar syntax, in load order.
+    pub policies: Vec<Source>,
+    /// `inventory.yaml`/`.json` in agentauthz's format, or a Cedar entities JSON array.
+    pub inventory: Option<Source>,
+    /// `agentauthz.toml`.
+    pub config: Option<Source>,
+    pub options: BundleOptions,
+    /// The directory the bundle was read from, if any.
+    pub dir: Option<PathBuf>,
+}
+
+impl Bundle {
+    /// A bundle from in-memory strings, with the product defaults.
+    pub fn from_strings(schema: &str, policies: &str, inventory: Option<&str>) -> Bundle {
+        Bundle {
+            schema: Some(Source::new("schema.cedarschema", schema)),
+            policies: vec![Source::new("policies.cedar", policies)],
+            inventory: inventory.map(|text| Source::new(inventory_name(text), text)),
+            ..Bundle::default()
+        }
+    }
+
+    /// Reads a bundle directory (see the README for its layout).
+    pub fn read_dir(dir: impl AsRef<Path>) -> Result<Bundle> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::new(
+                ErrorCode::BundleInvalid,
+                format!("bundle directory {} does not exist", dir.display()),
+            ));
+        }
+        let schema_path = ["schema.cedarschema", "schema.cedarschema.json"]
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::BundleInvalid,
+                    format!("{}: missing schema.cedarschema", dir.display()),
+                )
+            })?;
+        let policy_dir = dir.join("policies");
+        let mut policy_paths = list_files(&policy_dir, "cedar")?;
+        policy_paths.sort();
+        if policy_paths.is_empty() {
+            return Err(Error::new(
+                ErrorCode::BundleInvalid,
+                format!("{}: no policies/*.cedar files", dir.display()),
+            ));
+        }
+        let inventories: Vec<PathBuf> = ["inventory.yaml", "inventory.yml", "inventory.json"]
+            .iter()
+            .map(|n| dir.join(n))
+            .filter(|p| p.is_file())
+            .collect();
+        if inventories.len() > 1 {
+            return Err(Error::new(
+                ErrorCode::BundleInvalid,
+                format!("{}: more than one inventory file", dir.display()),
+            ));
+        }
+        let config_path = dir.join("agentauthz.toml");
+        Ok(Bundle {
+            schema: Some(Source::read(&schema_path)?),
+            policies: policy_paths
+                .iter()
+                .map(|p| Source::read(p))
+                .collect::<Result<_>>()?,
+            inventory: inventories.first().map(|p| Source::read(p)).transpose()?,
+            config: config_path
+                .is_file()
+                .then(|| Source::read(&config_path))
+                .transpose()?,
+            options: BundleOptions::default(),
+            dir: Some(dir.to_path_buf()),
+        })
+    }
+
+    pub fn with_options(mut self, options: BundleOptions) -> Bundle {
+        self.options = options;
+        self
+    }
+}
+
+/// A name that tells the inventory parser which syntax a string is in.
+fn inventory_name(text: &str) -> &'static str {
+    match text.trim_start().chars().next() {
+        Some('{') | Some('[') => "inventory.json",
+        _ => "inventory.yaml",
+    }
+}
+
+/// Regular files in `dir` with extension `ext` (none if `dir` is absent).
+pub(crate) fn list_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::new(ErrorCode::Io, format!("cannot list {}: {e}", dir.display())))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| Error::new(ErrorCode::Io, format!("cannot list {}: {e}", dir.display())))?
+            .path();
+        if path.is_file() && path.extension().is_some_and(|x| x == ext) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}

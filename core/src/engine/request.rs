@@ -1,0 +1,184 @@
+//! The request path: build a schema-validated Cedar request, evaluate it,
+//! and turn Cedar's response into a Decision.
+
+use super::clock::format_millis;
+use super::snapshot::Snapshot;
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
+use crate::schema::STANDARD_CONTEXT_FIELDS;
+use cedar_policy::{AuthorizationError, Authorizer, Context, EntityId, EntityTypeName, EntityUid};
+use serde_json::{json, Map, Value};
+use std::str::FromStr;
+
+/// Reasons for denials the engine decides before Cedar runs: the request names
+/// something the inventory does not know. These are not switchable.
+pub const UNKNOWN_AGENT: &str = "baseline/unknown-agent";
+pub const UNKNOWN_ACTION: &str = "baseline/unknown-action";
+pub const UNKNOWN_TASK: &str = "baseline/unknown-task";
+pub const UNKNOWN_CREDENTIAL: &str = "baseline/unknown-credential";
+pub const UNKNOWN_USER: &str = "baseline/unknown-on-behalf-of";
+
+pub(crate) fn decide(
+    snapshot: &Snapshot,
+    request: &Request,
+    now_millis: i64,
+    next_id: impl FnOnce() -> String,
+) -> Result<Decision> {
+    let built = match request {
+        Request::Agent(r) => agent_request(snapshot, r, now_millis)?,
+        Request::Cedar(r) => Built::Cedar(cedar_request(snapshot, r)?),
+    };
+    let (decision, reasons, errors) = match built {
+        Built::Denied(reasons) => (Effect::Deny, reasons, Vec::new()),
+        Built::Cedar(req) => {
+            let response =
+                Authorizer::new().is_authorized(&req, &snapshot.policies, &snapshot.entities);
+            let decision = match response.decision() {
+                cedar_policy::Decision::Allow => Effect::Allow,
+                cedar_policy::Decision::Deny => Effect::Deny,
+            };
+            let mut reasons: Vec<String> = response
+                .diagnostics()
+                .reason()
+                .map(ToString::to_string)
+                .collect();
+            reasons.sort();
+            let mut errors: Vec<PolicyError> = response
+                .diagnostics()
+                .errors()
+                .map(|e| match e {
+                    AuthorizationError::PolicyEvaluationError(e) => PolicyError {
+                        policy: e.policy_id().to_string(),
+                        message: e.inner().to_string(),
+                    },
+                })
+                .collect();
+            errors.sort_by(|a, b| a.policy.cmp(&b.policy));
+            (decision, reasons, errors)
+        }
+    };
+    Ok(Decision {
+        decision,
+        reasons,
+        errors,
+        decision_id: next_id(),
+        policy_revision: snapshot.revision.clone(),
+    })
+}
+
+enum Built {
+    Cedar(cedar_policy::Request),
+    Denied(Vec<String>),
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::RequestInvalid, message)
+}
+
+pub(crate) fn entity_uid(r: &EntityRef) -> Result<EntityUid> {
+    let type_name = EntityTypeName::from_str(&r.type_name)
+        .map_err(|e| invalid(format!("entity type `{}`: {e}", r.type_name)))?;
+    Ok(EntityUid::from_type_name_and_id(
+        type_name,
+        EntityId::new(&r.id),
+    ))
+}
+
+fn base_uid(type_name: &str, id: &str) -> Result<EntityUid> {
+    entity_uid(&EntityRef::new(type_name, id))
+}
+
+fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Result<Built> {
+    if !snapshot.bundle.options.base_schema {
+        return Err(invalid(
+            "agent-form requests need a bundle with agentauthz's base types; use the Cedar form (principal/action/resource)",
+        ));
+    }
+    for field in STANDARD_CONTEXT_FIELDS {
+        if r.context.contains_key(field) {
+            return Err(invalid(format!(
+                "context field `{field}` is filled in by agentauthz; pass it as the request's `{field}` instead"
+            )));
+        }
+    }
+    let mut unknown = Vec::new();
+    let action = snapshot.actions.get(&r.action).cloned();
+    if action.is_none() {
+        unknown.push(UNKNOWN_ACTION);
+    }
+    let principal = base_uid("Agent", &r.agent)?;
+    if snapshot.entities.get(&principal).is_none() {
+        unknown.push(UNKNOWN_AGENT);
+    }
+    let mut context: Map<String, Value> = r.context.clone();
+    let now = match &r.now {
+        Some(now) => now.clone(),
+        None => format_millis(now_millis),
+    };
+    context.insert("now".into(), Value::String(now));
+    let refs = [
+        ("task", "Task", &r.task, UNKNOWN_TASK),
+        (
+            "credential",
+            "Credential",
+            &r.credential,
+            UNKNOWN_CREDENTIAL,
+        ),
+        ("on_behalf_of", "User", &r.on_behalf_of, UNKNOWN_USER),
+    ];
+    for (field, type_name, id, reason) in refs {
+        if let Some(id) = id {
+            if snapshot.entities.get(&base_uid(type_name, id)?).is_none() {
+                unknown.push(reason);
+            }
+            context.insert(
+                field.into(),
+                json!({"__entity": {"type": type_name, "id": id}}),
+            );
+        }
+    }
+    let resource = entity_uid(&r.resource)?;
+    let Some(action) = action else {
+        return Ok(Built::Denied(
+            unknown.into_iter().map(String::from).collect(),
+        ));
+    };
+    // Build and validate even when denying, so malformed input is always reported.
+    let request = build(snapshot, principal, action, resource, context)?;
+    if unknown.is_empty() {
+        Ok(Built::Cedar(request))
+    } else {
+        Ok(Built::Denied(
+            unknown.into_iter().map(String::from).collect(),
+        ))
+    }
+}
+
+fn cedar_request(snapshot: &Snapshot, r: &CedarRequest) -> Result<cedar_policy::Request> {
+    build(
+        snapshot,
+        entity_uid(&r.principal)?,
+        entity_uid(&r.action)?,
+        entity_uid(&r.resource)?,
+        r.context.clone(),
+    )
+}
+
+fn build(
+    snapshot: &Snapshot,
+    principal: EntityUid,
+    action: EntityUid,
+    resource: EntityUid,
+    context: Map<String, Value>,
+) -> Result<cedar_policy::Request> {
+    let schema = snapshot.schema.as_ref();
+    let context = Context::from_json_value(Value::Object(context), schema.map(|s| (s, &action)))
+        .map_err(|e| invalid(format!("context: {e}")))?;
+    let validation_schema = if snapshot.bundle.options.validate_requests {
+        schema
+    } else {
+        None
+    };
+    cedar_policy::Request::new(principal, action, resource, context, validation_schema)
+        .map_err(|e| invalid(e.to_string()))
+}

@@ -1,0 +1,308 @@
+//! Compiling a bundle into an immutable snapshot: schema, policy set,
+//! entities and the lookup tables the request path needs.
+
+use crate::bundle::{Bundle, Config, Source};
+use crate::error::{diagnostics_details, Detail, Error, ErrorCode, Location, Result};
+use crate::{inventory, schema};
+use cedar_policy::{
+    Entities, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator,
+};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+
+pub(crate) const BASELINE_POLICIES: &str = include_str!("../baseline.cedar");
+pub(crate) const BASELINE_FILE: &str = "<agentauthz>/baseline.cedar";
+
+/// Where a policy came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyOrigin {
+    pub id: String,
+    pub location: Location,
+    pub baseline: bool,
+}
+
+/// One compiled, immutable state of the engine. Reloads build a new one.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub schema: Option<Schema>,
+    pub policies: PolicySet,
+    pub entities: Entities,
+    pub revision: String,
+    pub bundle: Bundle,
+    /// Action id (as written in agent-form requests) to its uid; ambiguous ids are absent.
+    pub actions: HashMap<String, EntityUid>,
+    pub origins: BTreeMap<String, PolicyOrigin>,
+}
+
+impl Snapshot {
+    pub fn compile(bundle: Bundle) -> Result<Snapshot> {
+        let config = bundle
+            .config
+            .as_ref()
+            .map(Config::parse)
+            .transpose()?
+            .unwrap_or_default();
+        let schema = match (&bundle.schema, bundle.options.base_schema) {
+            (Some(src), true) => Some(schema::merged_schema(src)?),
+            (Some(src), false) => Some(schema::plain_schema(src)?),
+            (None, true) => {
+                return Err(Error::new(
+                    ErrorCode::BundleInvalid,
+                    "a bundle needs a schema (schema.cedarschema)",
+                ))
+            }
+            (None, false) => None,
+        };
+
+        let mut policies = PolicySet::new();
+        let mut origins = BTreeMap::new();
+        for src in &bundle.policies {
+            add_policies(
+                &mut policies,
+                &mut origins,
+                src,
+                bundle.options.require_policy_ids,
+                false,
+            )?;
+        }
+        if bundle.options.base_schema {
+            let baseline = Source::new(BASELINE_FILE, BASELINE_POLICIES);
+            let mut all = PolicySet::new();
+            let mut all_origins = BTreeMap::new();
+            add_policies(&mut all, &mut all_origins, &baseline, true, true)?;
+            for p in all.policies() {
+                let name = p.id().to_string();
+                let short = name.strip_prefix("baseline/").unwrap_or(&name);
+                if config.baseline.enabled(short) {
+                    policies
+                        .add(p.clone())
+                        .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+                    if let Some(o) = all_origins.remove(&name) {
+                        origins.insert(name, o);
+                    }
+                }
+            }
+        }
+
+        if let (Some(schema), true) = (&schema, bundle.options.validate_policies) {
+            validate(schema, &policies, &bundle)?;
+        }
+
+        let entities = load_entities(&bundle, schema.as_ref())?;
+        let actions = action_index(schema.as_ref());
+        let revision = revision(&bundle);
+        Ok(Snapshot {
+            schema,
+            policies,
+            entities,
+            revision,
+            bundle,
+            actions,
+            origins,
+        })
+    }
+}
+
+fn add_policies(
+    set: &mut PolicySet,
+    origins: &mut BTreeMap<String, PolicyOrigin>,
+    src: &Source,
+    require_ids: bool,
+    baseline: bool,
+) -> Result<()> {
+    let parsed: PolicySet = src.text.parse().map_err(|e: cedar_policy::ParseErrors| {
+        Error::with_details(
+            ErrorCode::PolicyParse,
+            diagnostics_details(&e, &src.name, &src.text),
+        )
+    })?;
+    // Cedar names policies policy0, policy1, ... in source order; keep that order.
+    let mut parsed_policies: Vec<Policy> = parsed.policies().cloned().collect();
+    parsed_policies.sort_by_key(|p| policy_index(p.id()));
+    if parsed.templates().next().is_some() {
+        return Err(Error::new(
+            ErrorCode::PolicyParse,
+            format!("{}: policy templates are not supported", src.name),
+        ));
+    }
+    for policy in parsed_policies {
+        let text = policy.to_string();
+        let location = Location::at_offset(
+            &src.name,
+            &src.text,
+            src.text.find(text.as_str()).unwrap_or(0),
+        );
+        let policy = if require_ids {
+            let Some(id) = policy.annotation("id").map(str::to_string) else {
+                return Err(Error::at(
+                    ErrorCode::PolicyIdMissing,
+                    location,
+                    "policy has no @id(\"...\") annotation; every policy in a bundle needs a unique id",
+                ));
+            };
+            if id.starts_with("baseline/") && !baseline {
+                return Err(Error::at(
+                    ErrorCode::PolicyIdDuplicate,
+                    location,
+                    format!("policy id `{id}`: ids starting with `baseline/` are reserved for built-in guardrails"),
+                ));
+            }
+            policy.new_id(PolicyId::new(id))
+        } else {
+            policy
+        };
+        let id = policy.id().to_string();
+        if let Some(previous) = origins.get(&id) {
+            return Err(Error::at(
+                ErrorCode::PolicyIdDuplicate,
+                location,
+                format!("policy id `{id}` is already used at {}", previous.location),
+            ));
+        }
+        set.add(policy).map_err(|e| {
+            Error::at(
+                ErrorCode::PolicyIdDuplicate,
+                location.clone(),
+                e.to_string(),
+            )
+        })?;
+        origins.insert(
+            id.clone(),
+            PolicyOrigin {
+                id,
+                location,
+                baseline,
+            },
+        );
+    }
+    Ok(())
+}
+
+fn policy_index(id: &PolicyId) -> usize {
+    id.to_string()
+        .strip_prefix("policy")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX)
+}
+
+fn validate(schema: &Schema, policies: &PolicySet, bundle: &Bundle) -> Result<()> {
+    let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
+    if result.validation_passed() {
+        return Ok(());
+    }
+    let mut details = Vec::new();
+    for err in result.validation_errors() {
+        // Labels point into the policy's own file.
+        let file = bundle
+            .policies
+            .iter()
+            .find(|s| {
+                s.text.contains(
+                    policies
+                        .policy(err.policy_id())
+                        .map(|p| p.to_string())
+                        .unwrap_or_default()
+                        .as_str(),
+                )
+            })
+            .cloned()
+            .unwrap_or_else(|| Source::new(BASELINE_FILE, BASELINE_POLICIES));
+        let mut d = diagnostics_details(err, &file.name, &file.text);
+        for detail in &mut d {
+            detail.message = format!("policy `{}`: {}", err.policy_id(), detail.message);
+        }
+        details.extend(d);
+    }
+    if details.is_empty() {
+        details.push(Detail {
+            message: "policies do not validate against the schema".into(),
+            location: None,
+        });
+    }
+    Err(Error::with_details(ErrorCode::PolicyInvalid, details))
+}
+
+fn load_entities(bundle: &Bundle, schema: Option<&Schema>) -> Result<Entities> {
+    let json = match &bundle.inventory {
+        Some(src) => inventory::to_cedar_entities(src)?,
+        None => serde_json::Value::Array(Vec::new()),
+    };
+    let items: Vec<serde_json::Value> = json.as_array().cloned().unwrap_or_default();
+    Entities::from_json_value(json, schema).map_err(|e| {
+        let src = bundle
+            .inventory
+            .clone()
+            .unwrap_or_else(|| Source::new("inventory", ""));
+        let message = match miette::Diagnostic::help(&e) {
+            Some(help) => format!("{e} (help: {help})"),
+            None => e.to_string(),
+        };
+        // Locate the first entity the message names.
+        let location = items.iter().find_map(|item| {
+            let id = item.pointer("/uid/id")?.as_str()?;
+            let ty = item.pointer("/uid/type")?.as_str()?;
+            message
+                .contains(&format!("{ty}::\"{id}\""))
+                .then(|| inventory::locate_entry(&src, id))
+                .flatten()
+        });
+        Error::with_details(
+            ErrorCode::InventoryInvalid,
+            vec![Detail { message, location }],
+        )
+    })
+}
+
+fn action_index(schema: Option<&Schema>) -> HashMap<String, EntityUid> {
+    let mut index: HashMap<String, Option<EntityUid>> = HashMap::new();
+    if let Some(schema) = schema {
+        for uid in schema.actions() {
+            let id = uid.id().unescaped().to_string();
+            index
+                .entry(id)
+                .and_modify(|e| *e = None)
+                .or_insert_with(|| Some(uid.clone()));
+            // The fully qualified form always resolves.
+            index.insert(uid.to_string(), Some(uid.clone()));
+        }
+    }
+    index
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+}
+
+/// A content hash of everything the snapshot was compiled from.
+fn revision(bundle: &Bundle) -> String {
+    let mut h = Sha256::new();
+    let mut add = |label: &str, text: &str| {
+        h.update(label.as_bytes());
+        h.update((text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
+    };
+    add("options", &format!("{:?}", bundle.options));
+    if let Some(s) = &bundle.schema {
+        add("schema", &s.text);
+    }
+    for p in &bundle.policies {
+        add("policy-file", file_name(&p.name));
+        add("policy", &p.text);
+    }
+    if let Some(s) = &bundle.inventory {
+        add("inventory", &s.text);
+    }
+    if let Some(s) = &bundle.config {
+        add("config", &s.text);
+    }
+    if bundle.options.base_schema {
+        add("base", schema::BASE_SCHEMA);
+        add("baseline", BASELINE_POLICIES);
+    }
+    let digest = h.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}

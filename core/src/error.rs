@@ -1,0 +1,291 @@
+//! One error type for every surface, with stable codes the bindings map to
+//! their own exception classes.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Stable, snake_case error codes. Never rename one: bindings and users match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A bundle file could not be read.
+    Io,
+    /// The bundle directory is missing a required file or has an unexpected layout.
+    BundleInvalid,
+    /// `agentauthz.toml` is malformed or names an unknown setting.
+    ConfigInvalid,
+    /// The schema text does not parse.
+    SchemaParse,
+    /// The schema parses but is not acceptable (unknown types, redeclared base types, ...).
+    SchemaInvalid,
+    /// A policy file does not parse.
+    PolicyParse,
+    /// A policy has no `@id` annotation.
+    PolicyIdMissing,
+    /// Two policies share an `@id`, or a policy uses a reserved `baseline/` id.
+    PolicyIdDuplicate,
+    /// A policy does not validate against the schema.
+    PolicyInvalid,
+    /// The inventory does not parse.
+    InventoryParse,
+    /// The inventory parses but does not conform to the schema or refers to undeclared entities.
+    InventoryInvalid,
+    /// A request is not well-formed JSON of the request shape.
+    RequestParse,
+    /// A request is well-formed but does not conform to the schema.
+    RequestInvalid,
+    /// A policy test file is malformed.
+    TestInvalid,
+    /// An internal failure (a bug); the operation was refused.
+    Internal,
+}
+
+/// Families group codes for bindings that expose one exception class per family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorFamily {
+    Bundle,
+    Schema,
+    Policy,
+    Inventory,
+    Request,
+    Test,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::Io,
+        ErrorCode::BundleInvalid,
+        ErrorCode::ConfigInvalid,
+        ErrorCode::SchemaParse,
+        ErrorCode::SchemaInvalid,
+        ErrorCode::PolicyParse,
+        ErrorCode::PolicyIdMissing,
+        ErrorCode::PolicyIdDuplicate,
+        ErrorCode::PolicyInvalid,
+        ErrorCode::InventoryParse,
+        ErrorCode::InventoryInvalid,
+        ErrorCode::RequestParse,
+        ErrorCode::RequestInvalid,
+        ErrorCode::TestInvalid,
+        ErrorCode::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Io => "io",
+            ErrorCode::BundleInvalid => "bundle_invalid",
+            ErrorCode::ConfigInvalid => "config_invalid",
+            ErrorCode::SchemaParse => "schema_parse",
+            ErrorCode::SchemaInvalid => "schema_invalid",
+            ErrorCode::PolicyParse => "policy_parse",
+            ErrorCode::PolicyIdMissing => "policy_id_missing",
+            ErrorCode::PolicyIdDuplicate => "policy_id_duplicate",
+            ErrorCode::PolicyInvalid => "policy_invalid",
+            ErrorCode::InventoryParse => "inventory_parse",
+            ErrorCode::InventoryInvalid => "inventory_invalid",
+            ErrorCode::RequestParse => "request_parse",
+            ErrorCode::RequestInvalid => "request_invalid",
+            ErrorCode::TestInvalid => "test_invalid",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn family(self) -> ErrorFamily {
+        match self {
+            ErrorCode::Io | ErrorCode::BundleInvalid | ErrorCode::ConfigInvalid => {
+                ErrorFamily::Bundle
+            }
+            ErrorCode::SchemaParse | ErrorCode::SchemaInvalid => ErrorFamily::Schema,
+            ErrorCode::PolicyParse
+            | ErrorCode::PolicyIdMissing
+            | ErrorCode::PolicyIdDuplicate
+            | ErrorCode::PolicyInvalid => ErrorFamily::Policy,
+            ErrorCode::InventoryParse | ErrorCode::InventoryInvalid => ErrorFamily::Inventory,
+            ErrorCode::RequestParse | ErrorCode::RequestInvalid => ErrorFamily::Request,
+            ErrorCode::TestInvalid => ErrorFamily::Test,
+            ErrorCode::Internal => ErrorFamily::Internal,
+        }
+    }
+}
+
+impl ErrorFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorFamily::Bundle => "bundle",
+            ErrorFamily::Schema => "schema",
+            ErrorFamily::Policy => "policy",
+            ErrorFamily::Inventory => "inventory",
+            ErrorFamily::Request => "request",
+            ErrorFamily::Test => "test",
+            ErrorFamily::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every stable error code with its family, for bindings to build their tables from.
+pub fn error_codes() -> Vec<(&'static str, &'static str)> {
+    ErrorCode::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.family().as_str()))
+        .collect()
+}
+
+/// Where in a file an error was found (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Location {
+    /// The location of byte `offset` in `text`.
+    pub fn at_offset(file: &str, text: &str, offset: usize) -> Location {
+        let offset = offset.min(text.len());
+        let before = text.get(..offset).unwrap_or(text);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+        Location {
+            file: file.to_string(),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub fn line_col(file: &str, line: usize, column: usize) -> Location {
+        Location {
+            file: file.to_string(),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// One problem; an [`Error`] carries one or more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Detail {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(loc) => write!(f, "{loc}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// The one error type of agentauthz: a stable code and at least one located detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub details: Vec<Detail>,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            details: vec![Detail {
+                message: message.into(),
+                location: None,
+            }],
+        }
+    }
+
+    pub fn at(code: ErrorCode, location: Location, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            details: vec![Detail {
+                message: message.into(),
+                location: Some(location),
+            }],
+        }
+    }
+
+    pub fn with_details(code: ErrorCode, details: Vec<Detail>) -> Error {
+        Error { code, details }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The first detail's message.
+    pub fn message(&self) -> &str {
+        self.details.first().map_or("", |d| d.message.as_str())
+    }
+
+    pub fn location(&self) -> Option<&Location> {
+        self.details.first().and_then(|d| d.location.as_ref())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}]", self.code)?;
+        for (i, d) in self.details.iter().enumerate() {
+            if i == 0 {
+                write!(f, " {d}")?;
+            } else {
+                write!(f, "\n  {d}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Turns a Cedar diagnostic into details, locating each label in `text`.
+pub(crate) fn diagnostic_details(
+    diag: &dyn miette::Diagnostic,
+    file: &str,
+    text: &str,
+) -> Vec<Detail> {
+    let mut message = diag.to_string();
+    if let Some(help) = diag.help() {
+        message = format!("{message} (help: {help})");
+    }
+    let location = diag
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map(|label| Location::at_offset(file, text, label.offset()));
+    vec![Detail { message, location }]
+}
+
+/// Details for a Cedar error that may hold several related diagnostics.
+pub(crate) fn diagnostics_details(
+    diag: &dyn miette::Diagnostic,
+    file: &str,
+    text: &str,
+) -> Vec<Detail> {
+    let related: Vec<Detail> = diag
+        .related()
+        .map(|it| it.flat_map(|d| diagnostic_details(d, file, text)).collect())
+        .unwrap_or_default();
+    let mut details = diagnostic_details(diag, file, text);
+    if !related.is_empty() && details[0].location.is_none() {
+        return related;
+    }
+    details.extend(related);
+    details
+}

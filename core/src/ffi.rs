@@ -1,0 +1,163 @@
+//! The JSON facade every binding and the CLI speak: typed → `serde_json::Value`
+//! → `&str`. Bindings convert their native values to JSON and call one function here.
+
+use crate::bundle::{Bundle, Source};
+use crate::engine::{Clock, Engine};
+use crate::error::{error_codes, Error, ErrorCode, Result};
+use crate::model::{Decision, Request};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// Policies given as one text, a list of texts, or a map of file name to text.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum PolicyTexts {
+    One(String),
+    Many(Vec<String>),
+    Named(std::collections::BTreeMap<String, String>),
+}
+
+/// The `fromStrings` input of every binding.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StringsInput {
+    schema: String,
+    policies: PolicyTexts,
+    #[serde(default)]
+    inventory: Option<String>,
+    #[serde(default)]
+    config: Option<String>,
+}
+
+/// Reads `{schema, policies, inventory?, config?}` into a bundle with the product defaults.
+pub fn bundle_from_strings(input: Value) -> Result<Bundle> {
+    let input: StringsInput = serde_json::from_value(input).map_err(|e| {
+        Error::new(
+            ErrorCode::BundleInvalid,
+            format!("expected {{schema, policies, inventory?, config?}} strings: {e}"),
+        )
+    })?;
+    let mut bundle = Bundle::from_strings(&input.schema, "", input.inventory.as_deref());
+    bundle.policies = match input.policies {
+        PolicyTexts::One(text) => vec![Source::new("policies.cedar", text)],
+        PolicyTexts::Many(texts) => texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Source::new(format!("policies-{i}.cedar"), t))
+            .collect(),
+        PolicyTexts::Named(map) => map.into_iter().map(|(n, t)| Source::new(n, t)).collect(),
+    };
+    bundle.config = input.config.map(|c| Source::new("agentauthz.toml", c));
+    Ok(bundle)
+}
+
+/// An engine from `{schema, policies, inventory?, config?}`; `clock` overrides the system clock.
+pub fn engine_from_strings(input: Value, clock: Option<Arc<dyn Clock>>) -> Result<Engine> {
+    let bundle = bundle_from_strings(input)?;
+    let builder = Engine::builder().bundle(bundle);
+    match clock {
+        Some(c) => builder.clock(c).build(),
+        None => builder.build(),
+    }
+}
+
+/// An engine from a bundle directory; `clock` overrides the system clock.
+pub fn engine_load(dir: &str, clock: Option<Arc<dyn Clock>>) -> Result<Engine> {
+    let builder = Engine::builder().bundle(Bundle::read_dir(dir)?);
+    match clock {
+        Some(c) => builder.clock(c).build(),
+        None => builder.build(),
+    }
+}
+
+/// Replaces the engine's bundle with `{schema, policies, inventory?, config?}`.
+pub fn reload_from_strings(engine: &Engine, input: Value) -> Result<()> {
+    engine.reload(bundle_from_strings(input)?)
+}
+
+pub fn decision_to_value(decision: &Decision) -> Value {
+    serde_json::to_value(decision).unwrap_or(Value::Null)
+}
+
+/// Decides one request given as JSON; returns the Decision as JSON.
+pub fn check_value(engine: &Engine, request: Value) -> Result<Value> {
+    let request = Request::from_json_value(request)?;
+    engine.check(&request).map(|d| decision_to_value(&d))
+}
+
+/// `check_value` over text, for bindings that pass strings.
+pub fn check_json(engine: &Engine, request: &str) -> Result<String> {
+    let request = Request::from_json_str(request)?;
+    let decision = engine.check(&request)?;
+    serde_json::to_string(&decision).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
+}
+
+/// Decides an array of requests. All or nothing: the first bad request is the
+/// error, its index in the message.
+pub fn check_batch_value(engine: &Engine, requests: Value) -> Result<Value> {
+    let Value::Array(items) = requests else {
+        return Err(Error::new(
+            ErrorCode::RequestParse,
+            "check_batch expects an array of requests",
+        ));
+    };
+    let requests = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| Request::from_json_value(v).map_err(|e| at_index(e, i)))
+        .collect::<Result<Vec<_>>>()?;
+    engine
+        .check_batch(&requests)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.map(|d| decision_to_value(&d)).map_err(|e| at_index(e, i)))
+        .collect::<Result<Vec<_>>>()
+        .map(Value::Array)
+}
+
+fn at_index(mut e: Error, i: usize) -> Error {
+    for d in &mut e.details {
+        d.message = format!("request [{i}]: {}", d.message);
+    }
+    e
+}
+
+/// The error as `{code, family, message, details: [{message, location?}]}`.
+pub fn error_to_value(e: &Error) -> Value {
+    let mut m = Map::new();
+    m.insert("code".into(), json!(e.code.as_str()));
+    m.insert("family".into(), json!(e.code.family().as_str()));
+    m.insert("message".into(), json!(e.to_string()));
+    m.insert(
+        "details".into(),
+        serde_json::to_value(&e.details).unwrap_or(Value::Null),
+    );
+    Value::Object(m)
+}
+
+/// `[{code, family}]` for every stable error code.
+pub fn error_codes_value() -> Value {
+    Value::Array(
+        error_codes()
+            .into_iter()
+            .map(|(code, family)| json!({"code": code, "family": family}))
+            .collect(),
+    )
+}
+
+/// Runs `f`, turning a panic into an `internal` error so none crosses an FFI boundary.
+pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(Error::new(
+            ErrorCode::Internal,
+            format!("internal error (refused, state unchanged): {what}"),
+        ))
+    })
+}

@@ -1,0 +1,25 @@
+//! agentauthz: identity-based authorization for AI agents, in process, on Cedar.
+//!
+//! Load a bundle (schema, policies, inventory), then ask [`Engine::check`]
+//! before every tool call. Decisions are exactly Cedar's, plus built-in
+//! guardrails that deny unknown, ownerless or inactive agents.
+
+mod bundle;
+mod engine;
+mod error;
+pub mod ffi;
+mod inventory;
+mod model;
+mod schema;
+pub mod testing;
+
+pub use bundle::{BaselineConfig, Bundle, BundleOptions, Config, Source};
+pub use engine::{
+    format_millis, Clock, Engine, EngineBuilder, FixedClock, PolicyOrigin, SystemClock,
+};
+pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
+pub use model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
+pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
+
+/// The agentauthz version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

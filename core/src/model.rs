@@ -1,0 +1,169 @@
+//! The wire types every surface shares: requests in, decisions out.
+
+use crate::error::{Error, ErrorCode, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A typed entity reference, `{"type": "Repo", "id": "acme/api"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityRef {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub id: String,
+}
+
+impl EntityRef {
+    pub fn new(type_name: impl Into<String>, id: impl Into<String>) -> EntityRef {
+        EntityRef {
+            type_name: type_name.into(),
+            id: id.into(),
+        }
+    }
+}
+
+/// The agent form: an agent calls a tool (the action) on a resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRequest {
+    pub agent: String,
+    pub action: String,
+    pub resource: EntityRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    /// Application context fields (`source_ip`, `endpoint`, `input`, ...).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub context: Map<String, Value>,
+    /// RFC 3339 time of the request; the engine clock when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<String>,
+}
+
+/// The generic form: any Cedar request, evaluated as-is (no fields are added).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CedarRequest {
+    pub principal: EntityRef,
+    pub action: EntityRef,
+    pub resource: EntityRef,
+    #[serde(default)]
+    pub context: Map<String, Value>,
+}
+
+/// A request in either form. On the wire the form is told by the presence of
+/// `agent` or `principal`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Request {
+    Agent(AgentRequest),
+    Cedar(CedarRequest),
+}
+
+impl From<AgentRequest> for Request {
+    fn from(r: AgentRequest) -> Request {
+        Request::Agent(r)
+    }
+}
+
+impl From<CedarRequest> for Request {
+    fn from(r: CedarRequest) -> Request {
+        Request::Cedar(r)
+    }
+}
+
+impl Request {
+    /// Reads a request from JSON, with a precise error for the form it looks like.
+    pub fn from_json_value(value: Value) -> Result<Request> {
+        let form_error = |e: serde_json::Error| Error::new(ErrorCode::RequestParse, e.to_string());
+        match &value {
+            Value::Object(obj) if obj.contains_key("principal") => serde_json::from_value(value)
+                .map(Request::Cedar)
+                .map_err(form_error),
+            Value::Object(obj) if obj.contains_key("agent") => serde_json::from_value(value)
+                .map(Request::Agent)
+                .map_err(form_error),
+            Value::Object(_) => Err(Error::new(
+                ErrorCode::RequestParse,
+                "a request needs either `agent` (agent form) or `principal` (Cedar form)",
+            )),
+            _ => Err(Error::new(
+                ErrorCode::RequestParse,
+                "a request must be a JSON object",
+            )),
+        }
+    }
+
+    pub fn from_json_str(text: &str) -> Result<Request> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            Error::new(
+                ErrorCode::RequestParse,
+                format!("request is not valid JSON: {e}"),
+            )
+        })?;
+        Request::from_json_value(value)
+    }
+}
+
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Request, D::Error> {
+        let value = Value::deserialize(d)?;
+        Request::from_json_value(value).map_err(|e| serde::de::Error::custom(e.message()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+        }
+    }
+}
+
+/// A policy whose evaluation failed. Cedar skips such a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyError {
+    pub policy: String,
+    pub message: String,
+}
+
+/// The answer to one request. A deny is data, not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub decision: Effect,
+    /// Ids of the policies (or built-in guards) that determined the decision, sorted.
+    pub reasons: Vec<String>,
+    /// Policies whose evaluation errored, sorted by policy id.
+    pub errors: Vec<PolicyError>,
+    pub decision_id: String,
+    pub policy_revision: String,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.decision == Effect::Allow
+    }
+    pub fn reasons(&self) -> &[String] {
+        &self.reasons
+    }
+    pub fn errors(&self) -> &[PolicyError] {
+        &self.errors
+    }
+    pub fn decision_id(&self) -> &str {
+        &self.decision_id
+    }
+    pub fn policy_revision(&self) -> &str {
+        &self.policy_revision
+    }
+}
