@@ -1,0 +1,1 @@
+//! agentauthz node binding (thin adapter over agentauthz::ffi).

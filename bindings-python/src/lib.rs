@@ -1,0 +1,1 @@
+//! agentauthz python binding (thin adapter over agentauthz::ffi).

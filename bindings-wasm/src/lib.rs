@@ -1,0 +1,1 @@
+//! agentauthz wasm binding (thin adapter over agentauthz::ffi).
