@@ -123,9 +123,7 @@ impl Run {
             .and_then(Value::as_str)
             .ok_or(format!("{file}: a vector without a name"))?;
         let label = format!("{file}: {name}");
-        let expect = vector
-            .get("expect")
-            .ok_or(format!("{label}: no expect"))?;
+        let expect = vector.get("expect").ok_or(format!("{label}: no expect"))?;
         let expected = Outcome::from_expect(expect).map_err(|e| format!("{label}: {e}"))?;
         if let Outcome::Error(code) = &expected {
             self.codes.insert(code.clone());
@@ -251,7 +249,9 @@ fn shared_vectors() -> Result<(), String> {
     assert!(missing.is_empty(), "no vector expects {missing:?}");
     for code in &run.codes {
         assert!(
-            agentauthz::ErrorCode::ALL.iter().any(|c| c.as_str() == code),
+            agentauthz::ErrorCode::ALL
+                .iter()
+                .any(|c| c.as_str() == code),
             "vectors expect `{code}`, which is not a stable error code"
         );
     }
