@@ -2,6 +2,8 @@
 //! `agentauthz::Engine` — not Cedar's Authorizer — with equal decisions,
 //! reasons and errors required for every request.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 use agentauthz::{Bundle, BundleOptions, CedarRequest, Engine, EntityRef, Request, Source};
 use serde::Deserialize;
 use serde_json::{Map, Value};
