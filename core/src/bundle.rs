@@ -1,6 +1,7 @@
 //! A bundle's inputs: the text of its files, read from a directory or given
 //! as strings, plus the options that say how strictly to compile them.
 
+use crate::audit::Mode;
 use crate::error::{Error, ErrorCode, Location, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -121,11 +122,55 @@ impl BaselineConfig {
 pub struct Config {
     #[serde(default)]
     pub baseline: BaselineConfig,
+    #[serde(default)]
+    pub engine: EngineConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[engine]`: how decisions are enforced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// `enforce` (default) or `log-only`: every check returns allow and the
+    /// decision log records what would have been decided.
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// Where `[log] sink` sends decision records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogSink {
+    /// No sink from the configuration (one may still be set in code).
+    #[default]
+    None,
+    /// JSON lines appended to `path`.
+    File,
+    /// JSON lines on standard output.
+    Stdout,
+}
+
+/// `[log]`: the decision log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub sink: LogSink,
+    /// The active file of a `file` sink; relative paths are relative to the bundle directory.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Rotate the file before it would grow past this many bytes.
+    #[serde(default, alias = "max-bytes")]
+    pub max_bytes: Option<u64>,
+    /// Context paths whose values are replaced by `"[redacted]"` in records, e.g. `input.password`.
+    #[serde(default)]
+    pub redact: Vec<String>,
 }
 
 impl Config {
     pub fn parse(src: &Source) -> Result<Config> {
-        toml::from_str(&src.text).map_err(|e| {
+        let config: Config = toml::from_str(&src.text).map_err(|e| {
             let message = e.message().to_string();
             match e.span() {
                 Some(span) => Error::at(
@@ -135,7 +180,33 @@ impl Config {
                 ),
                 None => Error::new(ErrorCode::ConfigInvalid, format!("{}: {message}", src.name)),
             }
-        })
+        })?;
+        let log_section =
+            || Location::at_offset(&src.name, &src.text, src.text.find("[log]").unwrap_or(0));
+        if config.log.sink == LogSink::File && config.log.path.is_none() {
+            return Err(Error::at(
+                ErrorCode::ConfigInvalid,
+                log_section(),
+                "[log] sink = \"file\" needs a `path` (e.g. path = \"decisions.jsonl\")",
+            ));
+        }
+        if config.log.max_bytes == Some(0) {
+            return Err(Error::at(
+                ErrorCode::ConfigInvalid,
+                log_section(),
+                "[log] max_bytes must be positive",
+            ));
+        }
+        for p in &config.log.redact {
+            if p.is_empty() || p.split('.').any(str::is_empty) {
+                return Err(Error::at(
+                    ErrorCode::ConfigInvalid,
+                    log_section(),
+                    format!("[log] redact path `{p}` has an empty segment (write e.g. `input.password`)"),
+                ));
+            }
+        }
+        Ok(config)
     }
 }
 

@@ -4,6 +4,7 @@
 //! before every tool call. Decisions are exactly Cedar's, plus built-in
 //! guardrails that deny unknown, ownerless or inactive agents.
 
+pub mod audit;
 mod bundle;
 mod engine;
 mod error;
@@ -13,7 +14,10 @@ mod model;
 mod schema;
 pub mod testing;
 
-pub use bundle::{BaselineConfig, Bundle, BundleOptions, Config, Source};
+pub use audit::{DecisionLog, DecisionRecord, Mode};
+pub use bundle::{
+    BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, LogConfig, LogSink, Source,
+};
 pub use engine::{
     format_millis, Clock, Engine, EngineBuilder, FixedClock, PolicyOrigin, SystemClock,
 };

@@ -7,10 +7,11 @@ mod snapshot;
 pub use clock::{format_millis, Clock, FixedClock, SystemClock};
 pub use snapshot::PolicyOrigin;
 
+use crate::audit::{self, DecisionLog, Mode};
 use crate::bundle::{Bundle, BundleOptions, Source};
 use crate::error::Result;
 use crate::model::{Decision, Request};
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use clock::DecisionIds;
 use snapshot::Snapshot;
 use std::path::Path;
@@ -23,6 +24,7 @@ pub struct Engine {
     snapshot: ArcSwap<Snapshot>,
     clock: Arc<dyn Clock>,
     ids: DecisionIds,
+    log: ArcSwapOption<DecisionLog>,
 }
 
 /// Builds an [`Engine`] from strings or files.
@@ -30,6 +32,7 @@ pub struct Engine {
 pub struct EngineBuilder {
     bundle: Bundle,
     clock: Option<Arc<dyn Clock>>,
+    decision_log: Option<DecisionLog>,
 }
 
 impl EngineBuilder {
@@ -84,14 +87,26 @@ impl EngineBuilder {
         self.bundle = bundle;
         self
     }
+    /// Records every decision to `log` (overrides the `[log]` sink of `agentauthz.toml`).
+    pub fn decision_log(mut self, log: DecisionLog) -> Self {
+        self.decision_log = Some(log);
+        self
+    }
     pub fn build(self) -> Result<Engine> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let snapshot = Snapshot::compile(self.bundle)?;
+        let log = match self.decision_log {
+            Some(log) => Some(log),
+            None => snapshot
+                .audit
+                .open_configured_sink(snapshot.bundle.dir.as_deref())?,
+        };
         let ids = DecisionIds::new(clock.now_millis());
         Ok(Engine {
             snapshot: ArcSwap::from_pointee(snapshot),
             clock,
             ids,
+            log: ArcSwapOption::from(log.map(Arc::new)),
         })
     }
 }
@@ -119,17 +134,64 @@ impl Engine {
     pub fn check(&self, request: &Request) -> Result<Decision> {
         let snapshot = self.snapshot.load();
         let now = self.clock.now_millis();
-        request::decide(&snapshot, request, now, || self.ids.next(now))
+        let log = self.log.load();
+        self.decide(&snapshot, log.as_deref(), request, now)
     }
 
     /// Decides many requests against one snapshot.
     pub fn check_batch(&self, requests: &[Request]) -> Vec<Result<Decision>> {
         let snapshot = self.snapshot.load();
         let now = self.clock.now_millis();
+        let log = self.log.load();
         requests
             .iter()
-            .map(|r| request::decide(&snapshot, r, now, || self.ids.next(now)))
+            .map(|r| self.decide(&snapshot, log.as_deref(), r, now))
             .collect()
+    }
+
+    /// One decision: evaluate, apply the enforcement mode, record it.
+    fn decide(
+        &self,
+        snapshot: &Snapshot,
+        log: Option<&DecisionLog>,
+        request: &Request,
+        now: i64,
+    ) -> Result<Decision> {
+        let result = request::decide(snapshot, request, now, || self.ids.next(now));
+        audit::finish_check(
+            &snapshot.audit,
+            &snapshot.revision,
+            log,
+            request,
+            now,
+            result,
+            || self.ids.next(now),
+        )
+    }
+
+    /// Sets (or, with `None`, removes) the decision-log sink; takes effect
+    /// for the next check. Checks never wait for this.
+    pub fn set_decision_log(&self, log: Option<DecisionLog>) {
+        self.log.store(log.map(Arc::new));
+    }
+
+    /// The decision-log sink, if any.
+    pub fn decision_log(&self) -> Option<DecisionLog> {
+        self.log.load().as_deref().cloned()
+    }
+
+    /// Writes buffered decision records out; reports the first logging
+    /// failure since the previous flush. Without a sink, does nothing.
+    pub fn flush_decision_log(&self) -> Result<()> {
+        match self.log.load().as_deref() {
+            Some(log) => log.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// The active enforcement mode (`[engine] mode` of `agentauthz.toml`).
+    pub fn mode(&self) -> Mode {
+        self.snapshot.load().audit.mode
     }
 
     /// Compiles `bundle` and swaps it in. On error the current snapshot stays active.

@@ -3,6 +3,7 @@
 
 use super::clock::format_millis;
 use super::snapshot::Snapshot;
+use crate::audit;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
 use crate::schema::STANDARD_CONTEXT_FIELDS;
@@ -23,7 +24,8 @@ pub(crate) fn decide(
     request: &Request,
     now_millis: i64,
     next_id: impl FnOnce() -> String,
-) -> Result<Decision> {
+) -> Result<(Decision, Option<audit::Outcome>)> {
+    let mut shadow = None;
     let built = match request {
         Request::Agent(r) => agent_request(snapshot, r, now_millis)?,
         Request::Cedar(r) => Built::Cedar(Box::new(cedar_request(snapshot, r)?)),
@@ -54,16 +56,19 @@ pub(crate) fn decide(
                 })
                 .collect();
             errors.sort_by(|a, b| a.policy.cmp(&b.policy));
+            // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
+            shadow = snapshot.audit.evaluate_shadow(&req, &snapshot.entities);
             (decision, reasons, errors)
         }
     };
-    Ok(Decision {
+    let decision = Decision {
         decision,
         reasons,
         errors,
         decision_id: next_id(),
         policy_revision: snapshot.revision.clone(),
-    })
+    };
+    Ok((decision, shadow))
 }
 
 enum Built {

@@ -1,6 +1,7 @@
 //! Compiling a bundle into an immutable snapshot: schema, policy set,
 //! entities and the lookup tables the request path needs.
 
+use crate::audit::SnapshotAudit;
 use crate::bundle::{Bundle, Config, Source};
 use crate::error::{diagnostics_details, Detail, Error, ErrorCode, Location, Result};
 use crate::{inventory, schema};
@@ -32,6 +33,8 @@ pub(crate) struct Snapshot {
     /// Action id (as written in agent-form requests) to its uid; ambiguous ids are absent.
     pub actions: HashMap<String, EntityUid>,
     pub origins: BTreeMap<String, PolicyOrigin>,
+    /// Enforcement mode, log-only (shadow) policies, decision-log settings.
+    pub audit: SnapshotAudit,
 }
 
 impl Snapshot {
@@ -89,6 +92,7 @@ impl Snapshot {
         }
 
         let entities = load_entities(&bundle, schema.as_ref())?;
+        let audit = SnapshotAudit::compile(&config, &mut policies, &origins, &entities)?;
         let actions = action_index(schema.as_ref());
         let revision = revision(&bundle);
         Ok(Snapshot {
@@ -99,6 +103,7 @@ impl Snapshot {
             bundle,
             actions,
             origins,
+            audit,
         })
     }
 }

@@ -1,0 +1,144 @@
+//! The canonical JSON form records are hashed in (documented in `audit.rs`).
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// `prev_hash` of the first record of a log.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The canonical form of a JSON value: sorted keys, no whitespace, minimal escapes.
+pub fn canonical_json(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    write_value(value, &mut out);
+    out
+}
+
+/// The hash a record (given as parsed JSON) should carry: SHA-256 hex of the
+/// canonical form of the record without its `hash` member. `None` if `record`
+/// is not an object.
+pub fn record_hash(record: &Value) -> Option<String> {
+    let Value::Object(map) = record else {
+        return None;
+    };
+    let mut entries: Vec<(&String, &Value)> = map.iter().filter(|(k, _)| *k != "hash").collect();
+    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut out = Vec::with_capacity(512);
+    write_entries(&entries, &mut out);
+    Some(hex(&Sha256::digest(&out)))
+}
+
+pub(crate) fn write_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::String(s) => write_str(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            write_entries(&entries, out);
+        }
+    }
+}
+
+fn write_entries(entries: &[(&String, &Value)], out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(k, out);
+        out.push(b':');
+        write_value(v, out);
+    }
+    out.push(b'}');
+}
+
+/// A JSON string with minimal escapes.
+pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            0x0c => b"\\f",
+            b'\r' => b"\\r",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sorts_keys_and_escapes_minimally() {
+        let v =
+            json!({"b": [1, -2, 2.5, true, null], "a": {"z": "x\"y\\\n\u{1}é", "é": 0, "Z": "—"}});
+        let text = String::from_utf8(canonical_json(&v)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"a":{"Z":"—","z":"x\"y\\\n\u0001é","é":0},"b":[1,-2,2.5,true,null]}"#
+        );
+        // serde_json reads it back to the same value.
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v);
+    }
+
+    #[test]
+    fn hash_ignores_the_hash_member_and_member_order() {
+        let a = json!({"seq": 1, "prev_hash": GENESIS_HASH, "x": "y"});
+        let b = json!({"x": "y", "hash": "whatever", "prev_hash": GENESIS_HASH, "seq": 1});
+        assert_eq!(record_hash(&a), record_hash(&b));
+        let c = json!({"x": "z", "prev_hash": GENESIS_HASH, "seq": 1});
+        assert_ne!(record_hash(&a), record_hash(&c));
+        assert_eq!(record_hash(&json!([1])), None);
+    }
+
+    #[test]
+    fn hex_is_lowercase() {
+        assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
+    }
+}

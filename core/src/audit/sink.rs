@@ -1,0 +1,537 @@
+//! Sinks: where records go. One chain (sequence numbers and hashes) per sink,
+//! assigned under a mutex so concurrent checks produce one gap-free order.
+
+use super::canonical::{hex, GENESIS_HASH};
+use super::record::{Body, DecisionRecord};
+use crate::error::{Error, ErrorCode, Result};
+use sha2::{Digest, Sha256};
+use std::cell::Cell;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+const DEFAULT_BUFFER: usize = 64 * 1024;
+
+/// Options of a JSON-lines file sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOptions {
+    /// The active file, e.g. `decisions.jsonl`.
+    pub path: PathBuf,
+    /// Start a new file before a record would make the active one larger than this.
+    pub max_bytes: Option<u64>,
+    /// Size of the write buffer. Records reach the file when it fills, on
+    /// [`DecisionLog::flush`], on rotation, and when the last handle is dropped.
+    pub buffer_bytes: usize,
+}
+
+impl FileOptions {
+    pub fn new(path: impl Into<PathBuf>) -> FileOptions {
+        FileOptions {
+            path: path.into(),
+            max_bytes: None,
+            buffer_bytes: DEFAULT_BUFFER,
+        }
+    }
+
+    pub fn max_bytes(mut self, max_bytes: u64) -> FileOptions {
+        self.max_bytes = Some(max_bytes);
+        self
+    }
+}
+
+type Callback = Box<dyn Fn(&DecisionRecord) + Send + Sync>;
+
+enum Target {
+    File(FileOptions),
+    Stdout,
+    Callback(Callback),
+}
+
+struct Active {
+    writer: BufWriter<File>,
+    size: u64,
+    next_index: u64,
+}
+
+struct State {
+    seq: u64,
+    head: String,
+    file: Option<Active>,
+    /// The first failure since the last `flush`.
+    error: Option<Error>,
+    line: Vec<u8>,
+}
+
+struct Inner {
+    target: Target,
+    state: Mutex<State>,
+}
+
+/// A decision-log sink; cheap to clone (clones share one chain).
+///
+/// Give it to an engine with `Engine::builder().decision_log(log)` or
+/// `engine.set_decision_log(Some(log))`; several engines may share one.
+/// Logging never changes a decision: a failed write is kept and reported by
+/// the next [`flush`](DecisionLog::flush).
+#[derive(Clone)]
+pub struct DecisionLog {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for DecisionLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let target = match &self.inner.target {
+            Target::File(o) => format!("file {}", o.path.display()),
+            Target::Stdout => "stdout".into(),
+            Target::Callback(_) => "callback".into(),
+        };
+        let (seq, _) = self.head();
+        f.debug_struct("DecisionLog")
+            .field("target", &target)
+            .field("seq", &seq)
+            .finish()
+    }
+}
+
+/// File sinks open in this process, so a path is opened once and its chain
+/// has one writer, and so `flush_all` reaches every buffer.
+static OPEN: Mutex<Vec<(PathBuf, Weak<Inner>)>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+thread_local! {
+    /// The sink whose callback is running on this thread (0: none).
+    static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
+}
+
+fn io_error(what: &str, path: &Path, e: impl fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::Io,
+        format!("decision log: cannot {what} {}: {e}", path.display()),
+    )
+}
+
+impl DecisionLog {
+    /// A JSON-lines file, without rotation. See [`DecisionLog::file_with`].
+    pub fn file(path: impl Into<PathBuf>) -> Result<DecisionLog> {
+        DecisionLog::file_with(FileOptions::new(path))
+    }
+
+    /// A JSON-lines file, appended to. An existing log is continued: the next
+    /// record chains to its last one (found in the active file, or in the
+    /// newest rotated file when the active one is empty or absent). Opening a
+    /// path that is already open in this process returns that same log.
+    pub fn file_with(options: FileOptions) -> Result<DecisionLog> {
+        let key = std::path::absolute(&options.path)
+            .map_err(|e| io_error("resolve", &options.path, e))?;
+        let mut open = lock(&OPEN);
+        open.retain(|(_, w)| w.strong_count() > 0);
+        if let Some(inner) = open
+            .iter()
+            .find(|(p, _)| *p == key)
+            .and_then(|(_, w)| w.upgrade())
+        {
+            if let Target::File(existing) = &inner.target {
+                if existing.max_bytes != options.max_bytes {
+                    return Err(Error::new(
+                        ErrorCode::Io,
+                        format!(
+                            "decision log {} is already open in this process with other options",
+                            options.path.display()
+                        ),
+                    ));
+                }
+            }
+            return Ok(DecisionLog { inner });
+        }
+        let path = &options.path;
+        let rotated = rotated_only(path)?;
+        let next_index = rotated.last().map_or(1, |(n, _)| n + 1);
+        let mut head = None;
+        if path.is_file() {
+            head = last_record(path)?;
+        }
+        for (_, p) in rotated.iter().rev() {
+            if head.is_some() {
+                break;
+            }
+            head = last_record(p)?;
+        }
+        let (seq, head) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| io_error("open", path, e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| io_error("read the size of", path, e))?
+            .len();
+        let active = Active {
+            writer: BufWriter::with_capacity(options.buffer_bytes.max(1), file),
+            size,
+            next_index,
+        };
+        let inner = Arc::new(Inner {
+            target: Target::File(options),
+            state: Mutex::new(State::new(seq, head, Some(active))),
+        });
+        open.push((key, Arc::downgrade(&inner)));
+        Ok(DecisionLog { inner })
+    }
+
+    /// One JSON line per record on standard output.
+    pub fn stdout() -> DecisionLog {
+        DecisionLog::with_target(Target::Stdout)
+    }
+
+    /// Calls `f` with every record, in sequence order, one at a time, on the
+    /// thread that called `check`. `f` must not call `check` on an engine
+    /// logging to this same sink (that record would be dropped and reported
+    /// by `flush`); a panic in `f` is caught and reported the same way.
+    pub fn callback(f: impl Fn(&DecisionRecord) + Send + Sync + 'static) -> DecisionLog {
+        DecisionLog::with_target(Target::Callback(Box::new(f)))
+    }
+
+    fn with_target(target: Target) -> DecisionLog {
+        DecisionLog {
+            inner: Arc::new(Inner {
+                target,
+                state: Mutex::new(State::new(0, GENESIS_HASH.to_string(), None)),
+            }),
+        }
+    }
+
+    /// Continues a chain from `(seq, hash)` instead of the genesis, e.g. to
+    /// resume after a restart. Callback and stdout sinks only: a file sink
+    /// continues the chain of the file it opens, and ignores this.
+    pub fn resume_from(self, seq: u64, hash: impl Into<String>) -> DecisionLog {
+        if !matches!(self.inner.target, Target::File(_)) {
+            let mut state = lock(&self.inner.state);
+            state.seq = seq;
+            state.head = hash.into();
+        }
+        self
+    }
+
+    /// The active file of a file sink.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.inner.target {
+            Target::File(o) => Some(&o.path),
+            _ => None,
+        }
+    }
+
+    /// The last record's `seq` and `hash` (0 and the genesis hash before the
+    /// first). Keep the hash somewhere safe to detect a truncated tail later
+    /// (`agentauthz log verify --expect-head HASH`).
+    pub fn head(&self) -> (u64, String) {
+        let state = lock(&self.inner.state);
+        (state.seq, state.head.clone())
+    }
+
+    /// Writes buffered records to the file; reports the first failure since
+    /// the previous flush (a failed write, a failed callback, ...).
+    pub fn flush(&self) -> Result<()> {
+        let mut state = lock(&self.inner.state);
+        let path = self.path().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(active) = &mut state.file {
+            if let Err(e) = active.writer.flush() {
+                let e = io_error("write", &path, e);
+                state.error.get_or_insert(e);
+            }
+        }
+        if matches!(self.inner.target, Target::Stdout) {
+            if let Err(e) = std::io::stdout().flush() {
+                state.error.get_or_insert(Error::new(
+                    ErrorCode::Io,
+                    format!("decision log: cannot write to stdout: {e}"),
+                ));
+            }
+        }
+        match state.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
+    /// Assigns `seq`, `prev_hash` and `hash` and hands the record to the target.
+    pub(crate) fn emit(&self, mut record: DecisionRecord) {
+        if IN_CALLBACK.with(Cell::get) == self.id() {
+            let mut state = lock(&self.inner.state);
+            state.error.get_or_insert(Error::new(
+                ErrorCode::Internal,
+                "decision log: a callback called check on an engine logging to its own sink; that decision was not logged",
+            ));
+            return;
+        }
+        // Everything but prev_hash and seq is serialized and hashed outside the lock.
+        let body = Body::write(&record);
+        let mut hasher = Sha256::new();
+        hasher.update(&body.bytes[..body.prev_at]);
+
+        let mut guard = lock(&self.inner.state);
+        let state = &mut *guard;
+        let seq = state.seq + 1;
+        body.feed_rest(&mut hasher, &state.head, seq);
+        let hash = hex(&hasher.finalize());
+        match &self.inner.target {
+            Target::File(options) => {
+                state.line.clear();
+                body.write_line(&mut state.line, &state.head, seq, &hash);
+                if let Err(e) = write_file(state, options) {
+                    state.error.get_or_insert(e);
+                }
+            }
+            Target::Stdout => {
+                state.line.clear();
+                body.write_line(&mut state.line, &state.head, seq, &hash);
+                if let Err(e) = std::io::stdout().lock().write_all(&state.line) {
+                    state.error.get_or_insert(Error::new(
+                        ErrorCode::Io,
+                        format!("decision log: cannot write to stdout: {e}"),
+                    ));
+                }
+            }
+            Target::Callback(f) => {
+                record.seq = seq;
+                record.prev_hash = std::mem::take(&mut state.head);
+                record.hash = hash.clone();
+                let previous = IN_CALLBACK.with(|c| c.replace(self.id()));
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&record)));
+                IN_CALLBACK.with(|c| c.set(previous));
+                if outcome.is_err() {
+                    state.error.get_or_insert(Error::new(
+                        ErrorCode::Internal,
+                        format!("decision log: the callback panicked on record {seq}"),
+                    ));
+                }
+            }
+        }
+        state.seq = seq;
+        state.head = hash;
+    }
+}
+
+impl State {
+    fn new(seq: u64, head: String, file: Option<Active>) -> State {
+        State {
+            seq,
+            head,
+            file,
+            error: None,
+            line: Vec::with_capacity(1024),
+        }
+    }
+}
+
+fn write_file(state: &mut State, options: &FileOptions) -> Result<()> {
+    let path = &options.path;
+    let Some(active) = &mut state.file else {
+        return Ok(());
+    };
+    let len = state.line.len() as u64;
+    if let Some(max) = options.max_bytes {
+        if active.size > 0 && active.size + len > max {
+            rotate(active, path)?;
+        }
+    }
+    active
+        .writer
+        .write_all(&state.line)
+        .map_err(|e| io_error("write", path, e))?;
+    active.size += len;
+    Ok(())
+}
+
+fn rotate(active: &mut Active, path: &Path) -> Result<()> {
+    active
+        .writer
+        .flush()
+        .map_err(|e| io_error("write", path, e))?;
+    let target = rotated_name(path, active.next_index);
+    if target.exists() {
+        return Err(io_error(
+            "rotate",
+            path,
+            format!("{} exists already", target.display()),
+        ));
+    }
+    std::fs::rename(path, &target).map_err(|e| io_error("rotate", path, e))?;
+    active.next_index += 1;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| io_error("open", path, e))?;
+    let capacity = active.writer.capacity();
+    active.writer = BufWriter::with_capacity(capacity, file);
+    active.size = 0;
+    Ok(())
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(active) = &mut state.file {
+            let _ = active.writer.flush();
+        }
+    }
+}
+
+/// Flushes every file sink open in this process (bindings call it at exit).
+pub fn flush_all() -> Result<()> {
+    let logs: Vec<Arc<Inner>> = lock(&OPEN)
+        .iter()
+        .filter_map(|(_, w)| w.upgrade())
+        .collect();
+    let mut first = Ok(());
+    for inner in logs {
+        let r = DecisionLog { inner }.flush();
+        if first.is_ok() {
+            first = r;
+        }
+    }
+    first
+}
+
+/// `decisions.jsonl` → (`decisions`, `.jsonl`); a name without a dot has no extension.
+fn split_name(path: &Path) -> (String, String) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.rfind('.') {
+        Some(i) if i > 0 => (name[..i].to_string(), name[i..].to_string()),
+        _ => (name, String::new()),
+    }
+}
+
+fn rotated_name(path: &Path, index: u64) -> PathBuf {
+    let (stem, ext) = split_name(path);
+    path.with_file_name(format!("{stem}.{index}{ext}"))
+}
+
+/// Rotated files of `path`, by index.
+fn rotated_only(path: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let (stem, ext) = split_name(path);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(&dir).map_err(|e| io_error("list", &dir, e))?;
+    let prefix = format!("{stem}.");
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let index = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(ext.as_str()))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(index) = index {
+            out.push((index, path.with_file_name(name)));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The files of a rotated log in chain order: `decisions.1.jsonl`,
+/// `decisions.2.jsonl`, …, then the active `decisions.jsonl` (if it exists).
+pub fn rotated_files(path: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
+    let path = path.as_ref();
+    let mut files: Vec<PathBuf> = rotated_only(path)?.into_iter().map(|(_, p)| p).collect();
+    if path.is_file() {
+        files.push(path.to_path_buf());
+    }
+    Ok(files)
+}
+
+/// `(seq, hash)` of the last record of a file; `None` if the file is empty.
+fn last_record(path: &Path) -> Result<Option<(u64, String)>> {
+    let mut file = File::open(path).map_err(|e| io_error("open", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| io_error("read", path, e))?
+        .len();
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut window: u64 = 64 * 1024;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| io_error("read", path, e))?;
+        let mut buf = Vec::new();
+        Read::by_ref(&mut file)
+            .take(len - start)
+            .read_to_end(&mut buf)
+            .map_err(|e| io_error("read", path, e))?;
+        if buf.last() != Some(&b'\n') {
+            return Err(Error::new(
+                ErrorCode::Io,
+                format!(
+                    "decision log {}: the last line is incomplete, so its chain cannot be continued; check it with `agentauthz log verify`",
+                    path.display()
+                ),
+            ));
+        }
+        let body = &buf[..buf.len() - 1];
+        let line = match body.iter().rposition(|&b| b == b'\n') {
+            Some(i) => &body[i + 1..],
+            None if start == 0 => body,
+            None => {
+                window = window.saturating_mul(4);
+                continue;
+            }
+        };
+        let parsed: Option<(u64, String)> = serde_json::from_slice::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| {
+                let seq = v.get("seq")?.as_u64()?;
+                let hash = v.get("hash")?.as_str()?.to_string();
+                Some((seq, hash))
+            });
+        return match parsed {
+            Some(p) => Ok(Some(p)),
+            None => Err(Error::new(
+                ErrorCode::Io,
+                format!(
+                    "decision log {}: the last line is not a decision record, so its chain cannot be continued; check it with `agentauthz log verify`",
+                    path.display()
+                ),
+            )),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn rotated_names() {
+        assert_eq!(
+            rotated_name(Path::new("/x/decisions.jsonl"), 3),
+            PathBuf::from("/x/decisions.3.jsonl")
+        );
+        assert_eq!(rotated_name(Path::new("log"), 1), PathBuf::from("log.1"));
+        assert_eq!(
+            rotated_name(Path::new("a.b.log"), 12),
+            PathBuf::from("a.b.12.log")
+        );
+    }
+}

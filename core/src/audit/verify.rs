@@ -1,0 +1,379 @@
+//! Chain verification: finds the first broken record of a log and tells what
+//! kind of damage it is.
+
+use super::canonical::{record_hash, GENESIS_HASH};
+use super::record::{DecisionRecord, SCHEMA_VERSION};
+use crate::error::{Error, ErrorCode, Result};
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What `verify_files` checks besides the chain itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// A head hash recorded earlier (`DecisionLog::head`): it must be the
+    /// hash of a record in the log, else the log lost its tail.
+    pub expect_head: Option<String>,
+    /// Verify a segment: the first record must chain to this hash instead of
+    /// the genesis hash (and may have any `seq`).
+    pub start_hash: Option<String>,
+}
+
+/// The kinds of damage, told apart by hashes and sequence numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DamageKind {
+    /// A record's content no longer matches its hash, or a record was
+    /// rewritten with a recomputed hash (its successor chains to another hash).
+    Changed,
+    /// Records are missing: a gap in `seq` whose records appear nowhere.
+    Removed,
+    /// A record that the chain skips: forged, or a copy of another record.
+    Inserted,
+    /// Genuine records in the wrong order (including files given out of order).
+    Reordered,
+    /// A line that is not a decision record (not JSON, missing members, incomplete).
+    Malformed,
+    /// The expected head is not in the log: records were removed from its end.
+    Truncated,
+}
+
+impl DamageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DamageKind::Changed => "changed",
+            DamageKind::Removed => "removed",
+            DamageKind::Inserted => "inserted",
+            DamageKind::Reordered => "reordered",
+            DamageKind::Malformed => "malformed",
+            DamageKind::Truncated => "truncated",
+        }
+    }
+}
+
+impl fmt::Display for DamageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The first broken record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Damage {
+    pub kind: DamageKind,
+    pub file: String,
+    /// 1-based line in `file`.
+    pub line: usize,
+    /// The `seq` of the record at that line, if it has one.
+    pub seq: Option<u64>,
+    pub message: String,
+}
+
+impl fmt::Display for Damage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.kind)?;
+        if let Some(seq) = self.seq {
+            write!(f, " (seq {seq})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The outcome of verifying a log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub files: Vec<String>,
+    /// Records verified before the first damage (all of them if intact).
+    pub records: usize,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// The hash of the last verified record.
+    pub head: Option<String>,
+    pub damage: Option<Damage>,
+}
+
+impl VerifyReport {
+    pub fn intact(&self) -> bool {
+        self.damage.is_none()
+    }
+}
+
+#[derive(Debug)]
+struct Rec {
+    seq: u64,
+    prev: String,
+    hash: String,
+    self_ok: bool,
+}
+
+#[derive(Debug)]
+struct Entry {
+    file: usize,
+    line: usize,
+    rec: std::result::Result<Rec, String>,
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        Error::new(
+            ErrorCode::Io,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Splits a file into lines; an unterminated last line is reported as such.
+fn lines(bytes: &[u8]) -> Vec<std::result::Result<&[u8], &[u8]>> {
+    let mut out: Vec<std::result::Result<&[u8], &[u8]>> =
+        bytes.split(|&b| b == b'\n').map(Ok).collect();
+    match out.pop() {
+        Some(Ok(last)) if !last.is_empty() => out.push(Err(last)),
+        _ => {}
+    }
+    out
+}
+
+fn parse_entry(line: std::result::Result<&[u8], &[u8]>) -> std::result::Result<Rec, String> {
+    let line =
+        line.map_err(|_| "incomplete last line (no newline): a write was cut off".to_string())?;
+    let value: Value = serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}"))?;
+    let version = value.get("schema_version").and_then(Value::as_u64);
+    if version != Some(u64::from(SCHEMA_VERSION)) {
+        return Err(match version {
+            Some(v) => format!("unsupported schema_version {v}"),
+            None => "not a decision record (no schema_version)".into(),
+        });
+    }
+    let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);
+    let seq = value
+        .get("seq")
+        .and_then(Value::as_u64)
+        .ok_or("record has no numeric `seq`")?;
+    let prev = field("prev_hash").ok_or("record has no `prev_hash`")?;
+    let hash = field("hash").ok_or("record has no `hash`")?;
+    let self_ok = record_hash(&value).as_deref() == Some(hash.as_str());
+    Ok(Rec {
+        seq,
+        prev,
+        hash,
+        self_ok,
+    })
+}
+
+/// Every record of the files, in order, with where it was read; lines that
+/// are not records come back as `Err(reason)`. Fails only if a file cannot be read.
+#[allow(clippy::type_complexity)]
+pub fn read_records(
+    paths: &[PathBuf],
+) -> Result<Vec<(String, usize, std::result::Result<DecisionRecord, String>)>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let bytes = read_file(path)?;
+        let name = path.display().to_string();
+        for (i, line) in lines(&bytes).into_iter().enumerate() {
+            let rec = match line {
+                Ok(l) => serde_json::from_slice::<DecisionRecord>(l).map_err(|e| e.to_string()),
+                Err(_) => Err("incomplete last line".to_string()),
+            };
+            out.push((name.clone(), i + 1, rec));
+        }
+    }
+    Ok(out)
+}
+
+/// Verifies the chain through `paths`, given in chain order (for a rotated
+/// log: `decisions.1.jsonl`, `decisions.2.jsonl`, …, `decisions.jsonl`).
+/// Fails only if a file cannot be read; damage is part of the report.
+pub fn verify_files(paths: &[PathBuf], options: &VerifyOptions) -> Result<VerifyReport> {
+    let mut entries = Vec::new();
+    for (f, path) in paths.iter().enumerate() {
+        let bytes = read_file(path)?;
+        for (i, line) in lines(&bytes).into_iter().enumerate() {
+            entries.push(Entry {
+                file: f,
+                line: i + 1,
+                rec: parse_entry(line),
+            });
+        }
+    }
+    let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mut report = VerifyReport {
+        files: files.clone(),
+        records: 0,
+        first_seq: None,
+        last_seq: None,
+        head: None,
+        damage: None,
+    };
+    let mut prev_hash = options
+        .start_hash
+        .clone()
+        .unwrap_or_else(|| GENESIS_HASH.to_string());
+    // The seq the next record must have; None: any (a segment's first record).
+    let mut expected: Option<u64> = if options.start_hash.is_some() {
+        None
+    } else {
+        Some(1)
+    };
+    let mut seen_head = false;
+    for i in 0..entries.len() {
+        let good = match &entries[i].rec {
+            Ok(r) => r.self_ok && r.prev == prev_hash && expected.is_none_or(|x| r.seq == x),
+            Err(_) => false,
+        };
+        if !good {
+            report.damage = Some(classify(&entries, i, expected, &prev_hash, &files));
+            return Ok(report);
+        }
+        if let Ok(r) = &entries[i].rec {
+            report.records += 1;
+            report.first_seq.get_or_insert(r.seq);
+            report.last_seq = Some(r.seq);
+            report.head = Some(r.hash.clone());
+            if options.expect_head.as_deref() == Some(r.hash.as_str()) {
+                seen_head = true;
+            }
+            prev_hash = r.hash.clone();
+            expected = Some(r.seq + 1);
+        }
+    }
+    if let Some(expect) = &options.expect_head {
+        if !seen_head {
+            let (file, line) = entries
+                .last()
+                .map(|e| (files[e.file].clone(), e.line))
+                .unwrap_or_else(|| (files.first().cloned().unwrap_or_default(), 0));
+            report.damage = Some(Damage {
+                kind: DamageKind::Truncated,
+                file,
+                line,
+                seq: report.last_seq,
+                message: format!(
+                    "the expected head {expect} is not in the log: records were removed from its end (the log now ends at seq {})",
+                    report.last_seq.map_or("-".to_string(), |s| s.to_string())
+                ),
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// Tells what is wrong at entry `i`, the first that does not continue the chain.
+fn classify(
+    entries: &[Entry],
+    i: usize,
+    expected: Option<u64>,
+    prev_hash: &str,
+    files: &[String],
+) -> Damage {
+    let at = |j: usize, kind: DamageKind, message: String| {
+        let e = &entries[j];
+        Damage {
+            kind,
+            file: files[e.file].clone(),
+            line: e.line,
+            seq: e.rec.as_ref().ok().map(|r| r.seq),
+            message,
+        }
+    };
+    let loc = |j: usize| format!("{}:{}", files[entries[j].file], entries[j].line);
+    let expected_text = expected.map_or("the segment's first".to_string(), |x| x.to_string());
+    // Would the chain continue if entry `i` were not there?
+    let skipped = entries.get(i + 1).is_some_and(|n| {
+        n.rec
+            .as_ref()
+            .is_ok_and(|r| r.self_ok && r.prev == prev_hash && expected.is_none_or(|x| r.seq == x))
+    });
+    let rec = match &entries[i].rec {
+        Err(why) => {
+            if skipped {
+                return at(
+                    i,
+                    DamageKind::Inserted,
+                    format!("a line that is not a record was inserted ({why})"),
+                );
+            }
+            return at(i, DamageKind::Malformed, why.clone());
+        }
+        Ok(r) => r,
+    };
+    if !rec.self_ok {
+        if skipped {
+            return at(i, DamageKind::Inserted, "a record the chain skips was inserted (its hash does not match its content either)".into());
+        }
+        return at(
+            i,
+            DamageKind::Changed,
+            "the record's content does not match its hash: it was changed after it was written"
+                .into(),
+        );
+    }
+    let duplicate_of = entries.iter().enumerate().find_map(|(j, e)| {
+        (j != i && e.rec.as_ref().is_ok_and(|r| r.hash == rec.hash)).then_some(j)
+    });
+    if let Some(j) = duplicate_of {
+        return at(
+            i,
+            DamageKind::Inserted,
+            format!(
+                "a copy of the record at {} was inserted (replayed record)",
+                loc(j)
+            ),
+        );
+    }
+    match expected {
+        Some(x) if rec.seq == x => {
+            // Right seq, wrong link.
+            if skipped {
+                return at(i, DamageKind::Inserted, format!("a forged record with seq {x} was inserted; the chain continues after it"));
+            }
+            if i == 0 {
+                return at(i, DamageKind::Changed, "the first record does not chain to the start of the log (genesis or --start-hash): it was rewritten".into());
+            }
+            at(i - 1, DamageKind::Changed, format!(
+                "this record was rewritten with a recomputed hash: the next record (seq {x}, {}) chains to a different hash",
+                loc(i)
+            ))
+        }
+        Some(x) if rec.seq > x => {
+            if rec.prev == prev_hash {
+                return at(i, DamageKind::Changed, format!("the record's seq was rewritten (expected {x}) and its hash recomputed"));
+            }
+            // A genuine record out of place: its predecessor is elsewhere in the
+            // log and no other record claims its place.
+            let predecessor = entries.iter().enumerate().find_map(|(j, e)| {
+                e.rec.as_ref().ok().filter(|r| r.hash == rec.prev && r.seq + 1 == rec.seq).map(|_| j)
+            });
+            let rival = entries.iter().enumerate().any(|(j, e)| {
+                j != i && e.rec.as_ref().is_ok_and(|r| r.seq == rec.seq && r.prev == rec.prev)
+            });
+            if let (Some(_), false) = (predecessor, rival) {
+                let missing_at = entries.iter().enumerate().skip(i + 1).find_map(|(j, e)| {
+                    e.rec.as_ref().ok().filter(|r| r.seq == x && r.prev == prev_hash).map(|_| j)
+                });
+                let message = match missing_at {
+                    Some(j) => format!("records are out of order: seq {x} comes later, at {}", loc(j)),
+                    None => format!("records are out of order: seq {} appears before seq {x}", rec.seq),
+                };
+                return at(i, DamageKind::Reordered, message);
+            }
+            if skipped || rival {
+                return at(i, DamageKind::Inserted, format!("a forged record with seq {} was inserted; the chain continues without it", rec.seq));
+            }
+            let n = rec.seq - x;
+            at(i, DamageKind::Removed, format!(
+                "{n} record{} missing before this one (seq {x}{})",
+                if n == 1 { " is" } else { "s are" },
+                if n == 1 { String::new() } else { format!("..{}", rec.seq - 1) }
+            ))
+        }
+        Some(x) => at(i, DamageKind::Inserted, format!(
+            "a record with seq {} appears where seq {x} belongs: inserted or replayed",
+            rec.seq
+        )),
+        None => at(i, DamageKind::Removed, format!(
+            "the first record does not chain to the start hash: records before it are missing (expected {expected_text})"
+        )),
+    }
+}
