@@ -59,14 +59,21 @@ struct State {
     seq: u64,
     head: String,
     file: Option<Active>,
-    /// The first failure since the last `flush`.
-    error: Option<Error>,
     line: Vec<u8>,
 }
 
 struct Inner {
     target: Target,
     state: Mutex<State>,
+    /// The first failure since the last `flush`. Its own lock: a nested
+    /// check from a callback reports here while `state` is held.
+    error: Mutex<Option<Error>>,
+}
+
+impl Inner {
+    fn fail(&self, e: Error) {
+        lock(&self.error).get_or_insert(e);
+    }
 }
 
 /// A decision-log sink; cheap to clone (clones share one chain).
@@ -179,6 +186,7 @@ impl DecisionLog {
         let inner = Arc::new(Inner {
             target: Target::File(options),
             state: Mutex::new(State::new(seq, head, Some(active))),
+            error: Mutex::new(None),
         });
         open.push((key, Arc::downgrade(&inner)));
         Ok(DecisionLog { inner })
@@ -202,6 +210,7 @@ impl DecisionLog {
             inner: Arc::new(Inner {
                 target,
                 state: Mutex::new(State::new(0, GENESIS_HASH.to_string(), None)),
+                error: Mutex::new(None),
             }),
         }
     }
@@ -237,23 +246,24 @@ impl DecisionLog {
     /// Writes buffered records to the file; reports the first failure since
     /// the previous flush (a failed write, a failed callback, ...).
     pub fn flush(&self) -> Result<()> {
-        let mut state = lock(&self.inner.state);
-        let path = self.path().map(Path::to_path_buf).unwrap_or_default();
-        if let Some(active) = &mut state.file {
-            if let Err(e) = active.writer.flush() {
-                let e = io_error("write", &path, e);
-                state.error.get_or_insert(e);
+        {
+            let mut state = lock(&self.inner.state);
+            let path = self.path().map(Path::to_path_buf).unwrap_or_default();
+            if let Some(active) = &mut state.file {
+                if let Err(e) = active.writer.flush() {
+                    self.inner.fail(io_error("write", &path, e));
+                }
             }
         }
         if matches!(self.inner.target, Target::Stdout) {
             if let Err(e) = std::io::stdout().flush() {
-                state.error.get_or_insert(Error::new(
+                self.inner.fail(Error::new(
                     ErrorCode::Io,
                     format!("decision log: cannot write to stdout: {e}"),
                 ));
             }
         }
-        match state.error.take() {
+        match lock(&self.inner.error).take() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -266,8 +276,7 @@ impl DecisionLog {
     /// Assigns `seq`, `prev_hash` and `hash` and hands the record to the target.
     pub(crate) fn emit(&self, mut record: DecisionRecord) {
         if IN_CALLBACK.with(Cell::get) == self.id() {
-            let mut state = lock(&self.inner.state);
-            state.error.get_or_insert(Error::new(
+            self.inner.fail(Error::new(
                 ErrorCode::Internal,
                 "decision log: a callback called check on an engine logging to its own sink; that decision was not logged",
             ));
@@ -288,14 +297,14 @@ impl DecisionLog {
                 state.line.clear();
                 body.write_line(&mut state.line, &state.head, seq, &hash);
                 if let Err(e) = write_file(state, options) {
-                    state.error.get_or_insert(e);
+                    self.inner.fail(e);
                 }
             }
             Target::Stdout => {
                 state.line.clear();
                 body.write_line(&mut state.line, &state.head, seq, &hash);
                 if let Err(e) = std::io::stdout().lock().write_all(&state.line) {
-                    state.error.get_or_insert(Error::new(
+                    self.inner.fail(Error::new(
                         ErrorCode::Io,
                         format!("decision log: cannot write to stdout: {e}"),
                     ));
@@ -309,7 +318,7 @@ impl DecisionLog {
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&record)));
                 IN_CALLBACK.with(|c| c.set(previous));
                 if outcome.is_err() {
-                    state.error.get_or_insert(Error::new(
+                    self.inner.fail(Error::new(
                         ErrorCode::Internal,
                         format!("decision log: the callback panicked on record {seq}"),
                     ));
@@ -327,7 +336,6 @@ impl State {
             seq,
             head,
             file,
-            error: None,
             line: Vec::with_capacity(1024),
         }
     }

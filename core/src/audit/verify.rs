@@ -368,10 +368,31 @@ fn classify(
                 if n == 1 { String::new() } else { format!("..{}", rec.seq - 1) }
             ))
         }
-        Some(x) => at(i, DamageKind::Inserted, format!(
-            "a record with seq {} appears where seq {x} belongs: inserted or replayed",
-            rec.seq
-        )),
+        Some(x) => {
+            // A fork: the record before this one claims the same place in the
+            // chain. The genuine one is the one the chain continues from.
+            let fork_before = i.checked_sub(1).is_some_and(|j| {
+                entries[j]
+                    .rec
+                    .as_ref()
+                    .is_ok_and(|p| p.seq == rec.seq && p.prev == rec.prev)
+            });
+            let continues_from_this = entries.get(i + 1).is_some_and(|n| {
+                n.rec.as_ref().is_ok_and(|r| {
+                    r.self_ok && r.prev == rec.hash && r.seq == rec.seq + 1
+                })
+            });
+            if fork_before && (continues_from_this || i + 1 == entries.len()) {
+                return at(i - 1, DamageKind::Inserted, format!(
+                    "a forged record with seq {} was inserted: the next line (a record with the same seq and predecessor) is the one the chain continues from",
+                    rec.seq
+                ));
+            }
+            at(i, DamageKind::Inserted, format!(
+                "a record with seq {} appears where seq {x} belongs: inserted or replayed",
+                rec.seq
+            ))
+        }
         None => at(i, DamageKind::Removed, format!(
             "the first record does not chain to the start hash: records before it are missing (expected {expected_text})"
         )),
