@@ -181,7 +181,7 @@ fn chain_round_trip() {
     }
     file_engine.flush_decision_log().unwrap();
 
-    let report = verify(&[path.clone()]);
+    let report = verify(std::slice::from_ref(&path));
     assert!(report.intact(), "{:?}", report.damage);
     assert_eq!(report.records, 5);
     assert_eq!((report.first_seq, report.last_seq), (Some(1), Some(5)));
@@ -189,7 +189,7 @@ fn chain_round_trip() {
     assert_eq!(report.head.as_deref(), Some(head.1.as_str()));
     assert_eq!(head.0, 5);
 
-    let records: Vec<DecisionRecord> = read_records(&[path.clone()])
+    let records: Vec<DecisionRecord> = read_records(std::slice::from_ref(&path))
         .unwrap()
         .into_iter()
         .map(|(_, _, r)| r.unwrap())
@@ -464,13 +464,13 @@ fn tamper_reordered_records() {
 fn tamper_truncated_tail_needs_the_expected_head() {
     let dir = temp_dir("truncated");
     let path = log_of(&dir, 6);
-    let head = verify(&[path.clone()]).head.unwrap();
+    let head = verify(std::slice::from_ref(&path)).head.unwrap();
     let lines = read_lines(&path);
     write_lines(&path, &lines[..4]);
     // Without an anchor a clean cut is indistinguishable from a shorter log.
-    assert!(verify(&[path.clone()]).intact());
+    assert!(verify(std::slice::from_ref(&path)).intact());
     let report = verify_files(
-        &[path.clone()],
+        std::slice::from_ref(&path),
         &VerifyOptions {
             expect_head: Some(head.clone()),
             ..VerifyOptions::default()
@@ -481,7 +481,7 @@ fn tamper_truncated_tail_needs_the_expected_head() {
     assert_eq!(d.kind, DamageKind::Truncated);
     assert!(d.message.contains("ends at seq 4"), "{}", d.message);
     // An anchor taken earlier is fine once the log has grown past it.
-    let early = read_records(&[path.clone()]).unwrap()[1]
+    let early = read_records(std::slice::from_ref(&path)).unwrap()[1]
         .2
         .clone()
         .unwrap()
@@ -504,7 +504,7 @@ fn tamper_malformed_and_cut_off_lines() {
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.truncate(text.len() - 20); // a write cut off mid-record
     std::fs::write(&path, &text).unwrap();
-    let (kind, line, message) = damage(&[path.clone()]);
+    let (kind, line, message) = damage(std::slice::from_ref(&path));
     assert_eq!((kind, line), (DamageKind::Malformed, 4));
     assert!(message.contains("incomplete"), "{message}");
     // And a sink refuses to continue such a log rather than bless it.
@@ -516,12 +516,12 @@ fn tamper_malformed_and_cut_off_lines() {
 fn verify_segment_with_start_hash() {
     let dir = temp_dir("segment");
     let path = log_of(&dir, 6);
-    let records = read_records(&[path.clone()]).unwrap();
+    let records = read_records(std::slice::from_ref(&path)).unwrap();
     let start = records[2].2.clone().unwrap().hash;
     let lines = read_lines(&path);
     let seg = dir.join("segment.jsonl");
     write_lines(&seg, &lines[3..]);
-    assert_eq!(damage(&[seg.clone()]).0, DamageKind::Removed);
+    assert_eq!(damage(std::slice::from_ref(&seg)).0, DamageKind::Removed);
     let report = verify_files(
         &[seg],
         &VerifyOptions {
@@ -704,7 +704,7 @@ fn redaction_never_leaks() {
     }
     assert!(text.contains("[redacted]"));
     assert!(text.contains("\"user\":\"bob\""), "unredacted fields stay");
-    let records = read_records(&[path.clone()]).unwrap();
+    let records = read_records(std::slice::from_ref(&path)).unwrap();
     let first = records[0].2.clone().unwrap();
     assert_eq!(
         Value::Object(first.context),
