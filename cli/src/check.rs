@@ -1,4 +1,4 @@
-use agentauthz::{Engine, Request, Result};
+use agentauthz::{DecisionLog, Engine, Request, Result};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -10,6 +10,9 @@ pub struct Args {
     /// Request JSON file, or `-` for stdin.
     #[arg(long)]
     request: String,
+    /// Append the decision record to this JSON-lines decision log (continuing its chain).
+    #[arg(long, value_name = "FILE")]
+    decision_log: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -22,8 +25,17 @@ pub fn run(args: Args) -> Result<u8> {
     } else {
         agentauthz::Source::read(std::path::Path::new(&args.request))?.text
     };
-    let engine = Engine::load(&args.bundle)?;
-    let decision = engine.check(&Request::from_json_str(&text)?)?;
+    let bundle = agentauthz::Bundle::read_dir(&args.bundle)?;
+    let engine = match args.decision_log {
+        Some(path) => Engine::builder()
+            .bundle(bundle)
+            .decision_log(DecisionLog::file(path)?)
+            .build()?,
+        None => Engine::from_bundle(bundle)?,
+    };
+    let result = engine.check(&Request::from_json_str(&text)?);
+    engine.flush_decision_log()?;
+    let decision = result?;
     println!("{}", agentauthz::ffi::decision_to_value(&decision));
     Ok(if decision.allowed() { 0 } else { 1 })
 }

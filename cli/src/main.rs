@@ -1,6 +1,7 @@
 //! `agentauthz`: check requests, validate and test policy bundles from the shell and CI.
 
 mod check;
+mod log;
 mod test_cmd;
 mod validate;
 
@@ -26,6 +27,8 @@ enum Command {
     Validate(validate::Args),
     /// Run a bundle's policy tests (YAML, and Cedar `run-tests` JSON). Exit 0 pass, 1 fail, 2 error.
     Test(test_cmd::Args),
+    /// Decision logs: verify the hash chain, report, export to OCSF.
+    Log(log::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Test(args) => test_cmd::run(args),
+        Command::Log(args) => log::run(args),
     });
     match result {
         Ok(code) => ExitCode::from(code),
