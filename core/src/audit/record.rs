@@ -112,10 +112,103 @@ impl DecisionRecord {
 
     /// The hash this record should carry (SHA-256 of its canonical form without `hash`).
     pub fn compute_hash(&self) -> String {
-        let body = Body::write(self);
+        let body = Body::write(&self.view());
         let mut h = sha2::Sha256::default();
         body.feed(&mut h, &self.prev_hash, self.seq);
         super::canonical::hex(&sha2::Digest::finalize(h))
+    }
+}
+
+impl DecisionRecord {
+    /// The record's members, borrowed.
+    pub(crate) fn view(&self) -> RecordView<'_> {
+        RecordView {
+            schema_version: self.schema_version,
+            timestamp: &self.timestamp,
+            decision_id: &self.decision_id,
+            policy_revision: &self.policy_revision,
+            agent: self.agent.as_deref(),
+            principal: &self.principal,
+            owner: self.owner.as_deref(),
+            on_behalf_of: self.on_behalf_of.as_deref(),
+            task: self.task.as_deref(),
+            credential: self.credential.as_deref(),
+            action: &self.action,
+            resource: &self.resource,
+            decision: self.decision,
+            reasons: &self.reasons,
+            errors: &self.errors,
+            error: self.error.as_ref(),
+            mode: self.mode,
+            would_decision: self.would_decision,
+            would_reasons: self.would_reasons.as_deref(),
+            would_errors: self.would_errors.as_deref(),
+            context: &self.context,
+            request_time: self.request_time.as_deref(),
+        }
+    }
+}
+
+/// A record's members (all but `seq`, `prev_hash`, `hash`), borrowed from the
+/// request and the decision: file and stdout sinks serialize records from this
+/// without copying them into a [`DecisionRecord`] first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordView<'a> {
+    pub schema_version: u32,
+    pub timestamp: &'a str,
+    pub decision_id: &'a str,
+    pub policy_revision: &'a str,
+    pub agent: Option<&'a str>,
+    pub principal: &'a EntityRef,
+    pub owner: Option<&'a str>,
+    pub on_behalf_of: Option<&'a str>,
+    pub task: Option<&'a str>,
+    pub credential: Option<&'a str>,
+    pub action: &'a str,
+    pub resource: &'a EntityRef,
+    pub decision: RecordDecision,
+    pub reasons: &'a [String],
+    pub errors: &'a [PolicyError],
+    pub error: Option<&'a RecordError>,
+    pub mode: Mode,
+    pub would_decision: Option<Effect>,
+    pub would_reasons: Option<&'a [String]>,
+    pub would_errors: Option<&'a [PolicyError]>,
+    pub context: &'a Map<String, Value>,
+    pub request_time: Option<&'a str>,
+}
+
+impl RecordView<'_> {
+    /// An owned record (`seq`, `prev_hash` and `hash` still to be set).
+    pub fn to_record(&self) -> DecisionRecord {
+        let own = |s: Option<&str>| s.map(str::to_string);
+        DecisionRecord {
+            schema_version: self.schema_version,
+            seq: 0,
+            timestamp: self.timestamp.to_string(),
+            decision_id: self.decision_id.to_string(),
+            policy_revision: self.policy_revision.to_string(),
+            agent: own(self.agent),
+            principal: self.principal.clone(),
+            owner: own(self.owner),
+            on_behalf_of: own(self.on_behalf_of),
+            task: own(self.task),
+            credential: own(self.credential),
+            action: self.action.to_string(),
+            resource: self.resource.clone(),
+            decision: self.decision,
+            reasons: self.reasons.to_vec(),
+            errors: self.errors.to_vec(),
+            error: self.error.cloned(),
+            mode: self.mode,
+            would_decision: self.would_decision,
+            would_reasons: self.would_reasons.map(<[String]>::to_vec),
+            would_errors: self.would_errors.map(<[PolicyError]>::to_vec),
+            context: self.context.clone(),
+            request_time: own(self.request_time),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
     }
 }
 
@@ -132,19 +225,19 @@ pub(crate) struct Body {
 impl Body {
     /// Members in sorted key order; keep in step with the struct's serde attributes
     /// (a test compares this with the generic canonical form).
-    pub fn write(r: &DecisionRecord) -> Body {
+    pub fn write(r: &RecordView<'_>) -> Body {
         let mut o = Vec::with_capacity(768);
         o.extend_from_slice(b"{\"action\":");
-        write_str(&r.action, &mut o);
-        opt_str(&mut o, b",\"agent\":", r.agent.as_deref());
+        write_str(r.action, &mut o);
+        opt_str(&mut o, b",\"agent\":", r.agent);
         o.extend_from_slice(b",\"context\":");
-        write_map(&r.context, &mut o);
-        opt_str(&mut o, b",\"credential\":", r.credential.as_deref());
+        write_map(r.context, &mut o);
+        opt_str(&mut o, b",\"credential\":", r.credential);
         o.extend_from_slice(b",\"decision\":\"");
         o.extend_from_slice(r.decision.as_str().as_bytes());
         o.extend_from_slice(b"\",\"decision_id\":");
-        write_str(&r.decision_id, &mut o);
-        if let Some(e) = &r.error {
+        write_str(r.decision_id, &mut o);
+        if let Some(e) = r.error {
             o.extend_from_slice(b",\"error\":{\"code\":");
             write_str(&e.code, &mut o);
             o.extend_from_slice(b",\"message\":");
@@ -152,40 +245,40 @@ impl Body {
             o.push(b'}');
         }
         o.extend_from_slice(b",\"errors\":");
-        write_policy_errors(&r.errors, &mut o);
+        write_policy_errors(r.errors, &mut o);
         o.extend_from_slice(b",\"mode\":\"");
         o.extend_from_slice(r.mode.as_str().as_bytes());
         o.push(b'"');
-        opt_str(&mut o, b",\"on_behalf_of\":", r.on_behalf_of.as_deref());
-        opt_str(&mut o, b",\"owner\":", r.owner.as_deref());
+        opt_str(&mut o, b",\"on_behalf_of\":", r.on_behalf_of);
+        opt_str(&mut o, b",\"owner\":", r.owner);
         o.extend_from_slice(b",\"policy_revision\":");
-        write_str(&r.policy_revision, &mut o);
+        write_str(r.policy_revision, &mut o);
         o.extend_from_slice(b",\"prev_hash\":\"");
         let prev_at = o.len();
         o.extend_from_slice(b"\",\"principal\":");
-        write_entity(&r.principal, &mut o);
+        write_entity(r.principal, &mut o);
         o.extend_from_slice(b",\"reasons\":");
-        write_strs(&r.reasons, &mut o);
-        opt_str(&mut o, b",\"request_time\":", r.request_time.as_deref());
+        write_strs(r.reasons, &mut o);
+        opt_str(&mut o, b",\"request_time\":", r.request_time);
         o.extend_from_slice(b",\"resource\":");
-        write_entity(&r.resource, &mut o);
+        write_entity(r.resource, &mut o);
         o.extend_from_slice(b",\"schema_version\":");
-        o.extend_from_slice(r.schema_version.to_string().as_bytes());
+        o.extend_from_slice(decimal(u64::from(r.schema_version), &mut [0; 20]));
         o.extend_from_slice(b",\"seq\":");
         let seq_at = o.len();
-        opt_str(&mut o, b",\"task\":", r.task.as_deref());
+        opt_str(&mut o, b",\"task\":", r.task);
         o.extend_from_slice(b",\"timestamp\":");
-        write_str(&r.timestamp, &mut o);
+        write_str(r.timestamp, &mut o);
         if let Some(d) = r.would_decision {
             o.extend_from_slice(b",\"would_decision\":\"");
             o.extend_from_slice(d.as_str().as_bytes());
             o.push(b'"');
         }
-        if let Some(e) = &r.would_errors {
+        if let Some(e) = r.would_errors {
             o.extend_from_slice(b",\"would_errors\":");
             write_policy_errors(e, &mut o);
         }
-        if let Some(reasons) = &r.would_reasons {
+        if let Some(reasons) = r.would_reasons {
             o.extend_from_slice(b",\"would_reasons\":");
             write_strs(reasons, &mut o);
         }
@@ -209,7 +302,7 @@ impl Body {
         use sha2::Digest;
         h.update(prev_hash.as_bytes());
         h.update(&self.bytes[self.prev_at..self.seq_at]);
-        h.update(seq.to_string().as_bytes());
+        h.update(decimal(seq, &mut [0; 20]));
         h.update(&self.bytes[self.seq_at..]);
     }
 
@@ -218,13 +311,27 @@ impl Body {
         out.extend_from_slice(&self.bytes[..self.prev_at]);
         out.extend_from_slice(prev_hash.as_bytes());
         out.extend_from_slice(&self.bytes[self.prev_at..self.seq_at]);
-        out.extend_from_slice(seq.to_string().as_bytes());
+        out.extend_from_slice(decimal(seq, &mut [0; 20]));
         let rest = &self.bytes[self.seq_at..];
         out.extend_from_slice(&rest[..rest.len().saturating_sub(1)]);
         out.extend_from_slice(b",\"hash\":\"");
         out.extend_from_slice(hash.as_bytes());
         out.extend_from_slice(b"\"}\n");
     }
+}
+
+/// `n` in decimal, without allocating.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 fn opt_str(o: &mut Vec<u8>, key: &[u8], value: Option<&str>) {
@@ -312,8 +419,11 @@ impl Redactor {
         Ok(Redactor { paths: out })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
+    /// Whether any path could apply to `context` (its first member is present).
+    pub fn touches(&self, context: &Map<String, Value>) -> bool {
+        self.paths
+            .iter()
+            .any(|p| p.first().is_some_and(|k| context.contains_key(k)))
     }
 
     /// Redacts `context` in place; returns the text of every value removed
@@ -456,7 +566,7 @@ mod tests {
         for mut r in records {
             r.seq = 12345;
             r.prev_hash = GENESIS_HASH.into();
-            let body = Body::write(&r);
+            let body = Body::write(&r.view());
             let mut line = Vec::new();
             body.write_line(&mut line, &r.prev_hash, r.seq, "h");
             let mut expected = serde_json::to_value(&r).unwrap();
@@ -487,6 +597,13 @@ mod tests {
                 Some(r.compute_hash()),
                 crate::audit::canonical::record_hash(&v)
             );
+        }
+    }
+
+    #[test]
+    fn decimal_formats_like_display() {
+        for n in [0, 1, 9, 10, 12345, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string().as_bytes());
         }
     }
 

@@ -1,11 +1,11 @@
 //! The engine's hooks: log-only policies compiled into a shadow policy set,
 //! the engine-wide mode, and turning a check into a record.
 
-use super::record::{scrub, DecisionRecord, RecordDecision, RecordError, Redactor, SCHEMA_VERSION};
+use super::record::{scrub, RecordDecision, RecordError, RecordView, Redactor, SCHEMA_VERSION};
 use super::sink::{DecisionLog, FileOptions};
 use super::Mode;
 use crate::bundle::{Config, LogConfig, LogSink};
-use crate::engine::{format_millis, PolicyOrigin};
+use crate::engine::PolicyOrigin;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Decision, Effect, EntityRef, PolicyError, Request};
 use cedar_policy::{AuthorizationError, Authorizer, Entities, EvalResult, PolicySet};
@@ -212,13 +212,20 @@ pub(crate) fn finish_check(
         Ok(r) => r,
         Err(e) => {
             if let Some(log) = log {
-                let mut record = base_record(audit, request, now_millis, next_id(), revision);
-                record.decision = RecordDecision::Error;
-                record.error = Some(RecordError {
+                let error = RecordError {
                     code: e.code().as_str().to_string(),
                     message: e.to_string(),
-                });
-                log.emit(finish_record(audit, record));
+                };
+                let checked = Checked {
+                    decision_id: &next_id(),
+                    revision,
+                    decision: RecordDecision::Error,
+                    reasons: &[],
+                    errors: &[],
+                    error: Some(error),
+                    would: None,
+                };
+                write_record(audit, log, request, now_millis, checked);
             }
             return Err(e);
         }
@@ -227,124 +234,175 @@ pub(crate) fn finish_check(
     if plain && log.is_none() {
         return Ok(decision);
     }
-    let enforced = Outcome {
-        decision: decision.decision,
-        reasons: decision.reasons.clone(),
-        errors: decision.errors.clone(),
-    };
-    let would = match &shadow {
-        Some(s) => combine(&enforced, s),
-        None => enforced.clone(),
-    };
+    let would = (!plain).then(|| {
+        let enforced = Outcome {
+            decision: decision.decision,
+            reasons: decision.reasons.clone(),
+            errors: decision.errors.clone(),
+        };
+        match &shadow {
+            Some(s) => combine(&enforced, s),
+            None => enforced,
+        }
+    });
     if audit.mode == Mode::LogOnly && decision.decision == Effect::Deny {
         decision.decision = Effect::Allow;
         decision.reasons.clear();
     }
     if let Some(log) = log {
-        let mut record = base_record(
-            audit,
-            request,
-            now_millis,
-            decision.decision_id.clone(),
-            &decision.policy_revision,
-        );
-        record.decision = decision.decision.into();
-        record.reasons = decision.reasons.clone();
-        record.errors = decision.errors.clone();
-        if !plain {
-            record.would_decision = Some(would.decision);
-            record.would_reasons = Some(would.reasons);
-            record.would_errors = Some(would.errors);
-        }
-        log.emit(finish_record(audit, record));
+        let checked = Checked {
+            decision_id: &decision.decision_id,
+            revision: &decision.policy_revision,
+            decision: decision.decision.into(),
+            reasons: &decision.reasons,
+            errors: &decision.errors,
+            error: None,
+            would: would.as_ref(),
+        };
+        write_record(audit, log, request, now_millis, checked);
     }
     Ok(decision)
 }
 
-/// Redacts the context and scrubs redacted values from messages.
-fn finish_record(audit: &SnapshotAudit, mut record: DecisionRecord) -> DecisionRecord {
-    if audit.redactor.is_empty() {
-        return record;
-    }
-    let secrets = audit.redactor.apply(&mut record.context);
-    if secrets.is_empty() {
-        return record;
-    }
-    for e in record
-        .errors
-        .iter_mut()
-        .chain(record.would_errors.iter_mut().flatten())
-    {
-        e.message = scrub(&e.message, &secrets);
-    }
-    if let Some(e) = &mut record.error {
-        e.message = scrub(&e.message, &secrets);
-    }
-    record
+/// What the engine answered, for the record.
+struct Checked<'a> {
+    decision_id: &'a str,
+    revision: &'a str,
+    decision: RecordDecision,
+    reasons: &'a [String],
+    errors: &'a [PolicyError],
+    error: Option<RecordError>,
+    would: Option<&'a Outcome>,
 }
 
-fn base_record(
+/// Builds the record (borrowing the request), redacts it, and hands it to the sink.
+fn write_record(
     audit: &SnapshotAudit,
+    log: &DecisionLog,
     request: &Request,
     now_millis: i64,
-    decision_id: String,
-    revision: &str,
-) -> DecisionRecord {
-    let mut record = DecisionRecord {
-        schema_version: SCHEMA_VERSION,
-        seq: 0,
-        timestamp: format_millis(now_millis),
-        decision_id,
-        policy_revision: revision.to_string(),
-        agent: None,
-        principal: EntityRef::new("", ""),
-        owner: None,
-        on_behalf_of: None,
-        task: None,
-        credential: None,
-        action: String::new(),
-        resource: EntityRef::new("", ""),
-        decision: RecordDecision::Deny,
-        reasons: Vec::new(),
-        errors: Vec::new(),
-        error: None,
-        mode: audit.mode,
-        would_decision: None,
-        would_reasons: None,
-        would_errors: None,
-        context: serde_json::Map::new(),
-        request_time: None,
-        prev_hash: String::new(),
-        hash: String::new(),
-    };
-    match request {
-        Request::Agent(r) => {
-            record.agent = Some(r.agent.clone());
-            record.principal = EntityRef::new("Agent", r.agent.clone());
-            record.on_behalf_of = r.on_behalf_of.clone();
-            record.task = r.task.clone();
-            record.credential = r.credential.clone();
-            record.action = r.action.clone();
-            record.resource = r.resource.clone();
-            record.context = r.context.clone();
-            record.request_time = r.now.clone();
-        }
-        Request::Cedar(r) => {
-            if r.principal.type_name == "Agent" {
-                record.agent = Some(r.principal.id.clone());
+    checked: Checked<'_>,
+) {
+    let timestamp = rfc3339_millis(now_millis);
+    let cedar_action;
+    let agent_principal;
+    let (agent, principal, action, resource, context, on_behalf_of, task, credential, request_time) =
+        match request {
+            Request::Agent(r) => {
+                agent_principal = EntityRef::new("Agent", r.agent.as_str());
+                (
+                    Some(r.agent.as_str()),
+                    &agent_principal,
+                    r.action.as_str(),
+                    &r.resource,
+                    &r.context,
+                    r.on_behalf_of.as_deref(),
+                    r.task.as_deref(),
+                    r.credential.as_deref(),
+                    r.now.as_deref(),
+                )
             }
-            record.principal = r.principal.clone();
-            record.action = format!("{}::{:?}", r.action.type_name, r.action.id);
-            record.resource = r.resource.clone();
-            record.context = r.context.clone();
+            Request::Cedar(r) => {
+                cedar_action = format!("{}::{:?}", r.action.type_name, r.action.id);
+                (
+                    (r.principal.type_name == "Agent").then_some(r.principal.id.as_str()),
+                    &r.principal,
+                    cedar_action.as_str(),
+                    &r.resource,
+                    &r.context,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+            }
+        };
+    // Redaction: copy the context only when a configured path can apply, and
+    // scrub the removed values from every message in the record.
+    let redacted;
+    let mut secrets = Vec::new();
+    let context = if audit.redactor.touches(context) {
+        let mut copy = context.clone();
+        secrets = audit.redactor.apply(&mut copy);
+        redacted = copy;
+        &redacted
+    } else {
+        context
+    };
+    let scrub_all = |errors: &[PolicyError]| -> Vec<PolicyError> {
+        errors
+            .iter()
+            .map(|e| PolicyError {
+                policy: e.policy.clone(),
+                message: scrub(&e.message, &secrets),
+            })
+            .collect()
+    };
+    let (errors, would_errors, error);
+    let (errors, would_errors, error) = if secrets.is_empty() {
+        (
+            checked.errors,
+            checked.would.map(|w| w.errors.as_slice()),
+            checked.error.as_ref(),
+        )
+    } else {
+        errors = scrub_all(checked.errors);
+        would_errors = checked.would.map(|w| scrub_all(&w.errors));
+        error = checked.error.as_ref().map(|e| RecordError {
+            code: e.code.clone(),
+            message: scrub(&e.message, &secrets),
+        });
+        (errors.as_slice(), would_errors.as_deref(), error.as_ref())
+    };
+    let view = RecordView {
+        schema_version: SCHEMA_VERSION,
+        timestamp: &timestamp,
+        decision_id: checked.decision_id,
+        policy_revision: checked.revision,
+        agent,
+        principal,
+        owner: agent.and_then(|a| audit.owners.get(a)).map(String::as_str),
+        on_behalf_of,
+        task,
+        credential,
+        action,
+        resource,
+        decision: checked.decision,
+        reasons: checked.reasons,
+        errors,
+        error,
+        mode: audit.mode,
+        would_decision: checked.would.map(|w| w.decision),
+        would_reasons: checked.would.map(|w| w.reasons.as_slice()),
+        would_errors,
+        context,
+        request_time,
+    };
+    log.emit(&view);
+}
+
+/// `2026-11-29T10:00:00.000Z`, the engine clock in the records' form.
+fn rfc3339_millis(millis: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    fn push(s: &mut String, n: u32, width: usize, then: Option<char>) {
+        let digits = [n / 1000 % 10, n / 100 % 10, n / 10 % 10, n % 10];
+        for d in &digits[4 - width..] {
+            s.push(char::from(b'0' + *d as u8));
+        }
+        if let Some(c) = then {
+            s.push(c);
         }
     }
-    record.owner = record
-        .agent
-        .as_ref()
-        .and_then(|a| audit.owners.get(a))
-        .cloned();
-    record
+    let mut s = String::with_capacity(24);
+    push(&mut s, u32::try_from(t.year()).unwrap_or(0), 4, Some('-'));
+    push(&mut s, u32::from(u8::from(t.month())), 2, Some('-'));
+    push(&mut s, u32::from(t.day()), 2, Some('T'));
+    push(&mut s, u32::from(t.hour()), 2, Some(':'));
+    push(&mut s, u32::from(t.minute()), 2, Some(':'));
+    push(&mut s, u32::from(t.second()), 2, Some('.'));
+    push(&mut s, u32::from(t.millisecond()), 3, Some('Z'));
+    s
 }
 
 #[cfg(test)]
@@ -356,6 +414,13 @@ mod tests {
             decision,
             reasons: reasons.iter().map(|s| s.to_string()).collect(),
             errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn timestamps_match_the_engine_format() {
+        for millis in [0, 1, 999, 1_795_946_400_123, 4_102_444_799_999] {
+            assert_eq!(rfc3339_millis(millis), crate::format_millis(millis));
         }
     }
 

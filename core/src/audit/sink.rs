@@ -2,7 +2,7 @@
 //! assigned under a mutex so concurrent checks produce one gap-free order.
 
 use super::canonical::{hex, GENESIS_HASH};
-use super::record::{Body, DecisionRecord};
+use super::record::{Body, DecisionRecord, RecordView};
 use crate::error::{Error, ErrorCode, Result};
 use sha2::{Digest, Sha256};
 use std::cell::Cell;
@@ -274,7 +274,7 @@ impl DecisionLog {
     }
 
     /// Assigns `seq`, `prev_hash` and `hash` and hands the record to the target.
-    pub(crate) fn emit(&self, mut record: DecisionRecord) {
+    pub(crate) fn emit(&self, view: &RecordView<'_>) {
         if IN_CALLBACK.with(Cell::get) == self.id() {
             self.inner.fail(Error::new(
                 ErrorCode::Internal,
@@ -283,7 +283,11 @@ impl DecisionLog {
             return;
         }
         // Everything but prev_hash and seq is serialized and hashed outside the lock.
-        let body = Body::write(&record);
+        let body = Body::write(view);
+        let mut record = match self.inner.target {
+            Target::Callback(_) => Some(view.to_record()),
+            _ => None,
+        };
         let mut hasher = Sha256::new();
         hasher.update(&body.bytes[..body.prev_at]);
 
@@ -311,17 +315,20 @@ impl DecisionLog {
                 }
             }
             Target::Callback(f) => {
-                record.seq = seq;
-                record.prev_hash = std::mem::take(&mut state.head);
-                record.hash = hash.clone();
-                let previous = IN_CALLBACK.with(|c| c.replace(self.id()));
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&record)));
-                IN_CALLBACK.with(|c| c.set(previous));
-                if outcome.is_err() {
-                    self.inner.fail(Error::new(
-                        ErrorCode::Internal,
-                        format!("decision log: the callback panicked on record {seq}"),
-                    ));
+                if let Some(record) = &mut record {
+                    record.seq = seq;
+                    record.prev_hash = std::mem::take(&mut state.head);
+                    record.hash = hash.clone();
+                    let previous = IN_CALLBACK.with(|c| c.replace(self.id()));
+                    let outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(record)));
+                    IN_CALLBACK.with(|c| c.set(previous));
+                    if outcome.is_err() {
+                        self.inner.fail(Error::new(
+                            ErrorCode::Internal,
+                            format!("decision log: the callback panicked on record {seq}"),
+                        ));
+                    }
                 }
             }
         }
