@@ -180,7 +180,7 @@ pub(crate) struct RecordView<'a> {
 
 impl RecordView<'_> {
     /// An owned record (`seq`, `prev_hash` and `hash` still to be set).
-    pub fn to_record(&self) -> DecisionRecord {
+    pub fn to_record(self) -> DecisionRecord {
         let own = |s: Option<&str>| s.map(str::to_string);
         DecisionRecord {
             schema_version: self.schema_version,
