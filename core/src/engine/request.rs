@@ -1,7 +1,7 @@
 //! The request path: build a schema-validated Cedar request, evaluate it,
 //! and turn Cedar's response into a Decision.
 
-use super::clock::format_millis;
+use super::clock::{format_millis, rfc3339_to_cedar};
 use super::snapshot::Snapshot;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
@@ -112,7 +112,8 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     }
     let mut context: Map<String, Value> = r.context.clone();
     let now = match &r.now {
-        Some(now) => now.clone(),
+        Some(now) => rfc3339_to_cedar(now)
+            .ok_or_else(|| invalid(format!("`now` is not an RFC 3339 timestamp: {now:?}")))?,
         None => format_millis(now_millis),
     };
     context.insert("now".into(), Value::String(now));
@@ -138,6 +139,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         }
     }
     let resource = entity_uid(&r.resource)?;
+    unknown.sort_unstable();
     let Some(action) = action else {
         return Ok(Built::Denied(
             unknown.into_iter().map(String::from).collect(),
