@@ -1,6 +1,8 @@
 //! The engine: an atomically swappable snapshot and the request path.
 
 mod clock;
+mod context;
+mod index;
 mod request;
 mod snapshot;
 
