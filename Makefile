@@ -44,6 +44,8 @@ test-wasm: ## Build the WASM package and run the Node and Chromium suites
 	$(MAKE) -C bindings-wasm test
 
 lint: ## cargo fmt --check and clippy -D warnings
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 	cargo fmt --all -- --check
 	cargo clippy --release -p agentauthz -p agentauthz-cli --all-targets -- -D warnings
 
