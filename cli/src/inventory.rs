@@ -29,7 +29,12 @@ pub fn now_millis(now: Option<&str>) -> Result<i64> {
     match now {
         Some(t) => agentauthz::FixedClock::at(t)
             .map(|c| agentauthz::Clock::now_millis(&c))
-            .ok_or_else(|| Error::new(ErrorCode::RequestParse, format!("--now `{t}` is not an RFC 3339 time"))),
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::RequestParse,
+                    format!("--now `{t}` is not an RFC 3339 time"),
+                )
+            }),
         None => Ok(agentauthz::Clock::now_millis(&agentauthz::SystemClock)),
     }
 }

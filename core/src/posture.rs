@@ -13,9 +13,7 @@ mod render;
 mod rules;
 
 pub use effective::{Permission, PermissionStatus};
-pub use render::{
-    inventory_csv, inventory_table, posture_markdown, posture_sarif, posture_text,
-};
+pub use render::{inventory_csv, inventory_table, posture_markdown, posture_sarif, posture_text};
 pub use rules::{rule, Controls, Rule, Severity, RULES};
 
 use crate::bundle::{Config, PostureConfig};
@@ -218,9 +216,34 @@ pub fn inventory(engine: &Engine, options: &PostureOptions) -> Result<InventoryR
 
 /// Action ids that read as write/delete-class (by their name).
 const WRITE_WORDS: &[&str] = &[
-    "put", "write", "delete", "remove", "push", "create", "update", "send", "refund", "drop",
-    "modify", "patch", "post", "exec", "deploy", "merge", "upload", "transfer", "pay", "grant",
-    "admin", "destroy", "terminate", "approve", "publish", "invoke", "run", "rm",
+    "put",
+    "write",
+    "delete",
+    "remove",
+    "push",
+    "create",
+    "update",
+    "send",
+    "refund",
+    "drop",
+    "modify",
+    "patch",
+    "post",
+    "exec",
+    "deploy",
+    "merge",
+    "upload",
+    "transfer",
+    "pay",
+    "grant",
+    "admin",
+    "destroy",
+    "terminate",
+    "approve",
+    "publish",
+    "invoke",
+    "run",
+    "rm",
 ];
 
 pub(crate) fn is_write_action(id: &str) -> bool {
@@ -246,7 +269,14 @@ fn split_camel(word: &str) -> Vec<String> {
 }
 
 /// Environments whose grants do not belong in a production bundle.
-const TEST_ENVIRONMENTS: &[&str] = &["test", "testing", "dev", "development", "sandbox", "staging"];
+const TEST_ENVIRONMENTS: &[&str] = &[
+    "test",
+    "testing",
+    "dev",
+    "development",
+    "sandbox",
+    "staging",
+];
 
 struct Ctx<'a> {
     engine: &'a Engine,
@@ -262,7 +292,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn push(&mut self, id: &str, severity: Severity, entity: String, message: String, evidence: Vec<String>) {
+    fn push(
+        &mut self,
+        id: &str,
+        severity: Severity,
+        entity: String,
+        message: String,
+        evidence: Vec<String>,
+    ) {
         let Some(rule) = rules::rule(id) else { return };
         let location = if let Some(p) = entity.strip_prefix("Policy::") {
             self.origins.get(p.trim_matches('"')).cloned()
@@ -295,7 +332,11 @@ impl Ctx<'_> {
             if a.status == "offboarded" {
                 continue;
             }
-            let sev = if a.status == "active" { Severity::High } else { Severity::Medium };
+            let sev = if a.status == "active" {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
             let entity = format!("Agent::{:?}", a.id);
             match &a.owner {
                 None => self.push(
@@ -318,7 +359,10 @@ impl Ctx<'_> {
                         "AAZ002",
                         sev,
                         entity,
-                        format!("agent `{}` is owned by `{o}`, whom the inventory does not know", a.id),
+                        format!(
+                            "agent `{}` is owned by `{o}`, whom the inventory does not know",
+                            a.id
+                        ),
                         vec![format!("owner: {o} (not declared)")],
                     ),
                 },
@@ -344,8 +388,14 @@ impl Ctx<'_> {
                     "AAZ010",
                     Severity::Low,
                     entity,
-                    format!("credential `{}` of agent `{}` expired but is still declared", c.id, c.agent),
-                    vec![format!("expires: {}", c.expires.clone().unwrap_or_default())],
+                    format!(
+                        "credential `{}` of agent `{}` expired but is still declared",
+                        c.id, c.agent
+                    ),
+                    vec![format!(
+                        "expires: {}",
+                        c.expires.clone().unwrap_or_default()
+                    )],
                 );
                 continue;
             }
@@ -421,19 +471,28 @@ impl Ctx<'_> {
                 Some(t) if t == i64::MIN => (false, String::new()),
                 Some(t) => (
                     days_between(t, self.now) > days,
-                    format!("last activity {} ({} days ago)", format_millis(t), days_between(t, self.now)),
+                    format!(
+                        "last activity {} ({} days ago)",
+                        format_millis(t),
+                        days_between(t, self.now)
+                    ),
                 ),
             };
             if stale {
                 let window = match (self.stats.first, self.stats.last) {
-                    (Some(f), Some(l)) => format!("logs cover {} to {}", format_millis(f), format_millis(l)),
+                    (Some(f), Some(l)) => {
+                        format!("logs cover {} to {}", format_millis(f), format_millis(l))
+                    }
                     _ => format!("{} records", self.stats.records),
                 };
                 self.push(
                     "AAZ007",
                     Severity::Low,
                     format!("Agent::{:?}", a.id),
-                    format!("active agent `{}` has not acted for more than {days} days", a.id),
+                    format!(
+                        "active agent `{}` has not acted for more than {days} days",
+                        a.id
+                    ),
                     vec![evidence, window],
                 );
             }
@@ -449,8 +508,14 @@ impl Ctx<'_> {
                         "AAZ010",
                         Severity::Low,
                         format!("Task::{:?}", t.id),
-                        format!("task `{}` of agent `{}` ended but is still declared", t.id, t.agent),
-                        vec![format!("not_after: {}", t.not_after.clone().unwrap_or_default())],
+                        format!(
+                            "task `{}` of agent `{}` ended but is still declared",
+                            t.id, t.agent
+                        ),
+                        vec![format!(
+                            "not_after: {}",
+                            t.not_after.clone().unwrap_or_default()
+                        )],
                     );
                 }
             }
@@ -464,9 +529,19 @@ impl Ctx<'_> {
             if id.starts_with("baseline/") || p.effect() != cedar_policy::Effect::Permit {
                 continue;
             }
-            let est = p.to_json().map_err(|e| crate::Error::new(crate::ErrorCode::Internal, e.to_string()))?;
-            let op = |k: &str| est.pointer(&format!("/{k}/op")).and_then(Value::as_str).unwrap_or("");
-            let (any_p, any_a, any_r) = (op("principal") == "All", op("action") == "All", op("resource") == "All");
+            let est = p
+                .to_json()
+                .map_err(|e| crate::Error::new(crate::ErrorCode::Internal, e.to_string()))?;
+            let op = |k: &str| {
+                est.pointer(&format!("/{k}/op"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            };
+            let (any_p, any_a, any_r) = (
+                op("principal") == "All",
+                op("action") == "All",
+                op("resource") == "All",
+            );
             let actions: Vec<String> = if any_a {
                 all_actions.clone()
             } else {
@@ -488,22 +563,50 @@ impl Ctx<'_> {
                 if any_a { "unconstrained" } else { "scoped" },
                 if any_r { "unconstrained" } else { "scoped" }
             )];
-            evidence.push(if conditional { "has conditions".into() } else { "no conditions".into() });
+            evidence.push(if conditional {
+                "has conditions".into()
+            } else {
+                "no conditions".into()
+            });
             if any_p && any_a && any_r {
-                let sev = if conditional { Severity::High } else { Severity::Critical };
-                self.push("AAZ008", sev, entity, format!("policy `{id}` permits any principal any action on any resource"), evidence);
+                let sev = if conditional {
+                    Severity::High
+                } else {
+                    Severity::Critical
+                };
+                self.push(
+                    "AAZ008",
+                    sev,
+                    entity,
+                    format!("policy `{id}` permits any principal any action on any resource"),
+                    evidence,
+                );
             } else if (any_p || any_r) && (any_a || !writes.is_empty()) {
                 evidence.push(format!(
                     "write-class actions: {}",
-                    writes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    writes
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
-                let sev = if conditional { Severity::Medium } else { Severity::High };
+                let sev = if conditional {
+                    Severity::Medium
+                } else {
+                    Severity::High
+                };
                 let what = match (any_p, any_r) {
                     (true, true) => "any principal on any resource",
                     (true, false) => "any principal",
                     _ => "any resource",
                 };
-                self.push("AAZ008", sev, entity, format!("policy `{id}` permits write-class actions to {what}"), evidence);
+                self.push(
+                    "AAZ008",
+                    sev,
+                    entity,
+                    format!("policy `{id}` permits write-class actions to {what}"),
+                    evidence,
+                );
             }
         }
         Ok(())
@@ -515,7 +618,9 @@ impl Ctx<'_> {
         }
         let prod = self.config.environment.clone();
         for p in self.engine.policy_set().policies() {
-            let Some(env) = p.annotation("environment") else { continue };
+            let Some(env) = p.annotation("environment") else {
+                continue;
+            };
             if !TEST_ENVIRONMENTS.contains(&env.to_ascii_lowercase().as_str()) {
                 continue;
             }
@@ -526,14 +631,19 @@ impl Ctx<'_> {
                 .flat_map(|(a, ps)| {
                     ps.iter()
                         .filter(|x| x.policies.contains(&id))
-                        .map(move |x| format!("{a}: {} on {}::{}", x.action, x.resource_type, x.resource))
+                        .map(move |x| {
+                            format!("{a}: {} on {}::{}", x.action, x.resource_type, x.resource)
+                        })
                 })
                 .collect();
             if grants.is_empty() && p.effect() == cedar_policy::Effect::Permit {
                 continue;
             }
             let mut evidence = vec![format!("@environment(\"{env}\") in a `{prod}` bundle")];
-            evidence.push(format!("grants {} (agent, action, resource) pairs", grants.len()));
+            evidence.push(format!(
+                "grants {} (agent, action, resource) pairs",
+                grants.len()
+            ));
             evidence.extend(grants.into_iter().take(5));
             self.push(
                 "AAZ011",
@@ -566,13 +676,19 @@ impl Ctx<'_> {
     fn would_deny(&mut self) {
         let items: Vec<_> = self.stats.would_deny.clone().into_iter().collect();
         for (policy, w) in items {
-            let mut evidence = vec![format!("{} allowed requests would have been denied", w.count)];
+            let mut evidence = vec![format!(
+                "{} allowed requests would have been denied",
+                w.count
+            )];
             evidence.extend(w.examples.iter().cloned());
             self.push(
                 "AAZ012",
                 Severity::Medium,
                 format!("Policy::{policy:?}"),
-                format!("log-only policy `{policy}` would have denied {} allowed requests", w.count),
+                format!(
+                    "log-only policy `{policy}` would have denied {} allowed requests",
+                    w.count
+                ),
                 evidence,
             );
         }
@@ -581,7 +697,16 @@ impl Ctx<'_> {
     /// Normalizes a logged triple: resources the inventory does not declare become `*`.
     fn normalize(&self, t: &Triple) -> Triple {
         let declared = self.analyzer.is_declared(&t.2, &t.3);
-        (t.0.clone(), t.1.clone(), t.2.clone(), if declared { t.3.clone() } else { ANY_RESOURCE.into() })
+        (
+            t.0.clone(),
+            t.1.clone(),
+            t.2.clone(),
+            if declared {
+                t.3.clone()
+            } else {
+                ANY_RESOURCE.into()
+            },
+        )
     }
 
     fn unused(&mut self) -> Result<()> {
@@ -625,9 +750,11 @@ impl Ctx<'_> {
             if unused.is_empty() {
                 continue;
             }
-            let mut evidence = vec![
-                format!("{} of {} granted (agent, action, resource) pairs never exercised; {window}", unused.len(), g.len()),
-            ];
+            let mut evidence = vec![format!(
+                "{} of {} granted (agent, action, resource) pairs never exercised; {window}",
+                unused.len(),
+                g.len()
+            )];
             evidence.extend(
                 unused
                     .iter()
@@ -639,11 +766,20 @@ impl Ctx<'_> {
                 _ => None,
             };
             let message = if suggestion.is_some() {
-                format!("policy `{policy}` grants {} permissions never used in the logs", unused.len())
+                format!(
+                    "policy `{policy}` grants {} permissions never used in the logs",
+                    unused.len()
+                )
             } else {
                 format!("policy `{policy}` allowed nothing in the logs; all {} of its permissions are unused", g.len())
             };
-            self.push("AAZ009", Severity::Low, format!("Policy::{policy:?}"), message, evidence);
+            self.push(
+                "AAZ009",
+                Severity::Low,
+                format!("Policy::{policy:?}"),
+                message,
+                evidence,
+            );
             if let Some(f) = self.findings.last_mut() {
                 f.suggested_policy = Some(suggestion.unwrap_or_else(|| {
                     format!("// remove policy `{policy}`: it allowed no logged request")
@@ -664,7 +800,7 @@ impl Ctx<'_> {
             .ok_or_else(|| internal(format!("policy {policy} not found")))?;
         let base = original.to_json().map_err(|e| internal(e.to_string()))?;
         // action -> agent -> resources
-        let mut by_action: BTreeMap<&str, BTreeMap<&str, BTreeSet<(&str, &str)>>> = BTreeMap::new();
+        let mut by_action: BTreeMap<&str, AgentResources> = BTreeMap::new();
         for (a, act, rt, r) in used {
             by_action
                 .entry(act.as_str())
@@ -675,7 +811,9 @@ impl Ctx<'_> {
         }
         let mut out = Vec::new();
         for (n, (action, agents)) in by_action.into_iter().enumerate() {
-            let Some(action_uid) = self.analyzer.action_uid(action) else { continue };
+            let Some(action_uid) = self.analyzer.action_uid(action) else {
+                continue;
+            };
             let clauses: Vec<String> = agents
                 .iter()
                 .map(|(agent, resources)| {
@@ -690,8 +828,13 @@ impl Ctx<'_> {
                     )
                 })
                 .collect();
-            let text = format!("permit (principal, action, resource) when {{ {} }};", clauses.join(" || "));
-            let cond: cedar_policy::Policy = text.parse().map_err(|e: cedar_policy::ParseErrors| internal(e.to_string()))?;
+            let text = format!(
+                "permit (principal, action, resource) when {{ {} }};",
+                clauses.join(" || ")
+            );
+            let cond: cedar_policy::Policy = text
+                .parse()
+                .map_err(|e: cedar_policy::ParseErrors| internal(e.to_string()))?;
             let cond = cond.to_json().map_err(|e| internal(e.to_string()))?;
             let mut est = base.clone();
             est["action"] = serde_json::json!({"op": "==", "entity": {"type": action_uid.type_name().to_string(), "id": action}});
@@ -699,7 +842,8 @@ impl Ctx<'_> {
             conditions.extend(base["conditions"].as_array().cloned().unwrap_or_default());
             est["conditions"] = Value::Array(conditions);
             est["annotations"]["id"] = Value::String(format!("{policy}/tightened-{}", n + 1));
-            let p = cedar_policy::Policy::from_json(None, est).map_err(|e| internal(e.to_string()))?;
+            let p =
+                cedar_policy::Policy::from_json(None, est).map_err(|e| internal(e.to_string()))?;
             out.push(p.to_string());
         }
         Ok(out.join("\n\n"))
@@ -717,18 +861,37 @@ impl Ctx<'_> {
             if let (Some(f), Some(l)) = (&s.first, &s.last) {
                 evidence.push(format!("from {f} to {l}"));
             }
-            evidence.push(format!("user agents: {}", s.user_agents.iter().cloned().collect::<Vec<_>>().join(" | ")));
-            evidence.push(format!("source IPs: {}", s.source_ips.iter().cloned().collect::<Vec<_>>().join(", ")));
-            evidence.push(format!("operations: {}", s.operations.iter().cloned().collect::<Vec<_>>().join(", ")));
+            evidence.push(format!(
+                "user agents: {}",
+                s.user_agents
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ));
+            evidence.push(format!(
+                "source IPs: {}",
+                s.source_ips.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+            evidence.push(format!(
+                "operations: {}",
+                s.operations.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
             if let Some(c) = cred {
                 if c.kind == "human_token" {
-                    let mut ev = vec![format!("credential `{}` (human_token) of agent `{}`", c.id, c.agent)];
+                    let mut ev = vec![format!(
+                        "credential `{}` (human_token) of agent `{}`",
+                        c.id, c.agent
+                    )];
                     ev.extend(evidence);
                     self.push(
                         "AAZ014",
                         Severity::High,
                         format!("Agent::{:?}", c.agent),
-                        format!("agent `{}` calls APIs with `{}`, a human's token", c.agent, c.id),
+                        format!(
+                            "agent `{}` calls APIs with `{}`, a human's token",
+                            c.agent, c.id
+                        ),
                         ev,
                     );
                 }
@@ -762,6 +925,9 @@ impl Ctx<'_> {
         }
     }
 }
+
+/// Agent id → the (resource type, resource id) pairs it used.
+type AgentResources<'a> = BTreeMap<&'a str, BTreeSet<(&'a str, &'a str)>>;
 
 /// A Cedar string literal.
 fn cedar_string(s: &str) -> String {
@@ -821,7 +987,9 @@ pub fn posture(engine: &Engine, options: &PostureOptions) -> Result<PostureRepor
     });
     let mut by_severity = BTreeMap::new();
     for f in &findings {
-        *by_severity.entry(f.severity.as_str().to_string()).or_insert(0) += 1;
+        *by_severity
+            .entry(f.severity.as_str().to_string())
+            .or_insert(0) += 1;
     }
     Ok(PostureReport {
         policy_revision: engine.policy_revision(),

@@ -90,8 +90,7 @@ fn from_cloudtrail(r: &Value) -> Option<Access> {
             str_at(ui, "/arn").map(|a| a.rsplit(['/', ':']).next().unwrap_or(&a).to_string())
         })
         .or_else(|| str_at(ui, "/principalId"));
-    let service = str_at(r, "/eventSource")
-        .map(|s| s.split('.').next().unwrap_or(&s).to_string());
+    let service = str_at(r, "/eventSource").map(|s| s.split('.').next().unwrap_or(&s).to_string());
     let operation = str_at(r, "/eventName").map(|n| match &service {
         Some(s) => format!("{s}:{n}"),
         None => n,
@@ -158,10 +157,20 @@ impl IdentityStats {
                 *self.per_minute.entry(minute).or_default() += 1;
                 let hour = (ms.div_euclid(3_600_000)).rem_euclid(24) as u32;
                 self.hours |= 1 << hour;
-                if self.first.as_ref().and_then(|f| parse_millis(f)).is_none_or(|f| ms < f) {
+                if self
+                    .first
+                    .as_ref()
+                    .and_then(|f| parse_millis(f))
+                    .is_none_or(|f| ms < f)
+                {
                     self.first = Some(ts.clone());
                 }
-                if self.last.as_ref().and_then(|l| parse_millis(l)).is_none_or(|l| ms > l) {
+                if self
+                    .last
+                    .as_ref()
+                    .and_then(|l| parse_millis(l))
+                    .is_none_or(|l| ms > l)
+                {
                     self.last = Some(ts.clone());
                 }
             }
@@ -190,7 +199,10 @@ impl IdentityStats {
         let mut strong = Vec::new();
         let framework = self.agent_markers();
         if !framework.is_empty() {
-            strong.push(format!("agent-framework/LLM-SDK user agent ({})", framework.join(", ")));
+            strong.push(format!(
+                "agent-framework/LLM-SDK user agent ({})",
+                framework.join(", ")
+            ));
         }
         let mut pattern = Vec::new();
         let rate = self.max_per_minute();
@@ -231,7 +243,10 @@ pub(crate) fn read(paths: &[impl AsRef<Path>]) -> Result<BTreeMap<String, Identi
     for path in paths {
         let path = path.as_ref();
         let io = |e: std::io::Error| {
-            Error::new(ErrorCode::Io, format!("cannot read {}: {e}", path.display()))
+            Error::new(
+                ErrorCode::Io,
+                format!("cannot read {}: {e}", path.display()),
+            )
         };
         let file = std::fs::File::open(path).map_err(io)?;
         let mut lines = std::io::BufReader::new(file).lines();
@@ -254,10 +269,18 @@ pub(crate) fn read(paths: &[impl AsRef<Path>]) -> Result<BTreeMap<String, Identi
             let doc: Value = serde_json::from_str(&text).map_err(|e| {
                 Error::new(
                     ErrorCode::RequestParse,
-                    format!("{}: not JSON lines nor a CloudTrail file: {e}", path.display()),
+                    format!(
+                        "{}: not JSON lines nor a CloudTrail file: {e}",
+                        path.display()
+                    ),
                 )
             })?;
-            for r in doc.get("Records").and_then(Value::as_array).into_iter().flatten() {
+            for r in doc
+                .get("Records")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(a) = from_cloudtrail(r) {
                     add(a);
                 }
@@ -269,7 +292,11 @@ pub(crate) fn read(paths: &[impl AsRef<Path>]) -> Result<BTreeMap<String, Identi
         }
         for line in lines {
             let line = line.map_err(io)?;
-            if let Some(a) = serde_json::from_str::<Value>(&line).ok().as_ref().and_then(from_line) {
+            if let Some(a) = serde_json::from_str::<Value>(&line)
+                .ok()
+                .as_ref()
+                .and_then(from_line)
+            {
                 add(a);
             }
         }

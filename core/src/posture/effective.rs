@@ -73,8 +73,7 @@ pub struct Permission {
 fn reads_context(v: &Value) -> bool {
     match v {
         Value::Object(m) => {
-            m.get("Var").and_then(Value::as_str) == Some("context")
-                || m.values().any(reads_context)
+            m.get("Var").and_then(Value::as_str) == Some("context") || m.values().any(reads_context)
         }
         Value::Array(a) => a.iter().any(reads_context),
         _ => false,

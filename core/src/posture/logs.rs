@@ -83,11 +83,17 @@ impl LogStats {
         for path in paths {
             let path = path.as_ref();
             let file = std::fs::File::open(path).map_err(|e| {
-                Error::new(ErrorCode::Io, format!("cannot read {}: {e}", path.display()))
+                Error::new(
+                    ErrorCode::Io,
+                    format!("cannot read {}: {e}", path.display()),
+                )
             })?;
             for line in std::io::BufReader::new(file).lines() {
                 let line = line.map_err(|e| {
-                    Error::new(ErrorCode::Io, format!("cannot read {}: {e}", path.display()))
+                    Error::new(
+                        ErrorCode::Io,
+                        format!("cannot read {}: {e}", path.display()),
+                    )
                 })?;
                 if line.trim().is_empty() {
                     continue;
@@ -110,7 +116,8 @@ impl LogStats {
         }
         let agent = r.agent.clone().or_else(|| {
             let p = r.principal.as_ref()?;
-            (p.get("type")?.as_str()? == "Agent").then(|| p.get("id")?.as_str().map(str::to_string))?
+            (p.get("type")?.as_str()? == "Agent")
+                .then(|| p.get("id")?.as_str().map(str::to_string))?
         });
         let Some(agent) = agent else { return };
         let entry = self.activity.entry(agent.clone()).or_insert((i64::MIN, 0));
@@ -125,8 +132,14 @@ impl LogStats {
             .as_ref()
             .map(|v| {
                 (
-                    v.get("type").and_then(Value::as_str).unwrap_or("").to_string(),
-                    v.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
+                    v.get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    v.get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                 )
             })
             .unwrap_or_default();

@@ -161,7 +161,10 @@ impl InventoryView {
         Ok(view)
     }
 
-    pub fn credentials_of<'a>(&'a self, agent: &'a str) -> impl Iterator<Item = &'a CredentialInfo> {
+    pub fn credentials_of<'a>(
+        &'a self,
+        agent: &'a str,
+    ) -> impl Iterator<Item = &'a CredentialInfo> {
         self.credentials.values().filter(move |c| c.agent == agent)
     }
 }
@@ -172,8 +175,11 @@ pub(crate) const DAY_MS: i64 = 86_400_000;
 pub(crate) fn parse_millis(text: &str) -> Option<i64> {
     let text = text.trim();
     let t = OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
-        let d = time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
-            .ok()?;
+        let d = time::Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .ok()?;
         Some(d.midnight().assume_utc())
     })?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()

@@ -32,7 +32,11 @@ fn summary_line(r: &PostureReport) -> String {
     format!(
         "{} findings ({}) over {} agents, {} policies, {} decision records, {} access identities",
         r.findings.len(),
-        if counts.is_empty() { "none".into() } else { counts.join(", ") },
+        if counts.is_empty() {
+            "none".into()
+        } else {
+            counts.join(", ")
+        },
         r.summary.agents,
         r.summary.policies,
         r.summary.decision_records,
@@ -44,7 +48,14 @@ fn summary_line(r: &PostureReport) -> String {
 pub fn posture_text(r: &PostureReport) -> String {
     let mut out = String::new();
     for f in &r.findings {
-        let _ = writeln!(out, "{} {:<8} {}  {}", f.rule, f.severity.as_str().to_uppercase(), f.entity, f.message);
+        let _ = writeln!(
+            out,
+            "{} {:<8} {}  {}",
+            f.rule,
+            f.severity.as_str().to_uppercase(),
+            f.entity,
+            f.message
+        );
         if let Some(l) = &f.location {
             let _ = writeln!(out, "    at {l}");
         }
@@ -71,16 +82,35 @@ fn md_escape(s: &str) -> String {
 /// A Markdown report: a summary table, then one section per finding.
 pub fn posture_markdown(r: &PostureReport) -> String {
     let mut out = String::from("# agentauthz posture report\n\n");
-    let _ = writeln!(out, "Policy revision `{}`, generated {}.\n\n{}\n", r.policy_revision, r.generated_at, summary_line(r));
+    let _ = writeln!(
+        out,
+        "Policy revision `{}`, generated {}.\n\n{}\n",
+        r.policy_revision,
+        r.generated_at,
+        summary_line(r)
+    );
     if r.findings.is_empty() {
         return out;
     }
     out.push_str("| rule | severity | entity | finding |\n|---|---|---|---|\n");
     for f in &r.findings {
-        let _ = writeln!(out, "| {} | {} | `{}` | {} |", f.rule, f.severity.as_str(), md_escape(&f.entity), md_escape(&f.message));
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} |",
+            f.rule,
+            f.severity.as_str(),
+            md_escape(&f.entity),
+            md_escape(&f.message)
+        );
     }
     for f in &r.findings {
-        let _ = writeln!(out, "\n## {} {}: {}\n", f.rule, f.name, md_escape(&f.entity));
+        let _ = writeln!(
+            out,
+            "\n## {} {}: {}\n",
+            f.rule,
+            f.name,
+            md_escape(&f.entity)
+        );
         let _ = writeln!(out, "**{}** — {}\n", f.severity.as_str(), f.message);
         if let Some(l) = &f.location {
             let _ = writeln!(out, "Declared at `{l}`.\n");
@@ -88,7 +118,12 @@ pub fn posture_markdown(r: &PostureReport) -> String {
         for e in &f.evidence {
             let _ = writeln!(out, "- {}", md_escape(e));
         }
-        let _ = writeln!(out, "\n*Remediation:* {}\n\n*Controls:* {}", f.remediation, controls_line(f));
+        let _ = writeln!(
+            out,
+            "\n*Remediation:* {}\n\n*Controls:* {}",
+            f.remediation,
+            controls_line(f)
+        );
         if let Some(p) = &f.suggested_policy {
             let _ = writeln!(out, "\n```cedar\n{p}\n```");
         }
@@ -177,19 +212,35 @@ pub fn posture_sarif(r: &PostureReport, bundle_uri: &str) -> Value {
 fn permission_groups(ps: &[Permission]) -> Vec<String> {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for p in ps {
-        let key = format!("{} {}{}", p.action, p.resource_type, if p.status == super::PermissionStatus::Conditional { " (conditional)" } else { "" });
+        let key = format!(
+            "{} {}{}",
+            p.action,
+            p.resource_type,
+            if p.status == super::PermissionStatus::Conditional {
+                " (conditional)"
+            } else {
+                ""
+            }
+        );
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, ids)) => ids.push(p.resource.clone()),
             None => groups.push((key, vec![p.resource.clone()])),
         }
     }
-    groups.into_iter().map(|(k, ids)| format!("{k}: {}", ids.join(", "))).collect()
+    groups
+        .into_iter()
+        .map(|(k, ids)| format!("{k}: {}", ids.join(", ")))
+        .collect()
 }
 
 /// A plain-text table, one block per agent.
 pub fn inventory_table(r: &InventoryReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<20} {:<14} {:<11} {:<12} {:<6} {:<6} LAST ACTIVITY", "AGENT", "OWNER", "STATUS", "ENV", "CREDS", "TASKS");
+    let _ = writeln!(
+        out,
+        "{:<20} {:<14} {:<11} {:<12} {:<6} {:<6} LAST ACTIVITY",
+        "AGENT", "OWNER", "STATUS", "ENV", "CREDS", "TASKS"
+    );
     for a in &r.agents {
         let owner = match (&a.owner, a.owner_active) {
             (None, _) => "-".to_string(),
@@ -218,12 +269,22 @@ pub fn inventory_table(r: &InventoryReport) -> String {
                 c.id,
                 c.kind,
                 c.age_days.map_or("?".into(), |d| d.to_string()),
-                c.expires_in_days.map_or("never".into(), |d| if d < 0 { format!("{} days ago", -d) } else { format!("in {d} days") }),
+                c.expires_in_days.map_or("never".into(), |d| if d < 0 {
+                    format!("{} days ago", -d)
+                } else {
+                    format!("in {d} days")
+                }),
                 if c.revoked { ", revoked" } else { "" }
             );
         }
         for t in &a.open_tasks {
-            let _ = writeln!(out, "    task {} ({}): until {}", t.id, t.purpose.as_deref().unwrap_or("-"), t.not_after.as_deref().unwrap_or("?"));
+            let _ = writeln!(
+                out,
+                "    task {} ({}): until {}",
+                t.id,
+                t.purpose.as_deref().unwrap_or("-"),
+                t.not_after.as_deref().unwrap_or("?")
+            );
         }
         if a.permissions.is_empty() {
             let _ = writeln!(out, "    permissions: none");
@@ -250,7 +311,14 @@ pub fn inventory_csv(r: &InventoryReport) -> String {
         let creds: Vec<String> = a
             .credentials
             .iter()
-            .map(|c| format!("{}:{}:{}", c.id, c.kind, c.expires.as_deref().unwrap_or("never")))
+            .map(|c| {
+                format!(
+                    "{}:{}:{}",
+                    c.id,
+                    c.kind,
+                    c.expires.as_deref().unwrap_or("never")
+                )
+            })
             .collect();
         let tasks: Vec<&str> = a.open_tasks.iter().map(|t| t.id.as_str()).collect();
         let head = [
@@ -269,11 +337,23 @@ pub fn inventory_csv(r: &InventoryReport) -> String {
         } else {
             a.permissions
                 .iter()
-                .map(|p| [p.action.clone(), p.resource_type.clone(), p.resource.clone(), p.status.as_str().into(), p.policies.join(";")])
+                .map(|p| {
+                    [
+                        p.action.clone(),
+                        p.resource_type.clone(),
+                        p.resource.clone(),
+                        p.status.as_str().into(),
+                        p.policies.join(";"),
+                    ]
+                })
                 .collect()
         };
         for row in rows {
-            let fields: Vec<String> = head.iter().chain(row.iter()).map(|f| csv_field(f)).collect();
+            let fields: Vec<String> = head
+                .iter()
+                .chain(row.iter())
+                .map(|f| csv_field(f))
+                .collect();
             let _ = writeln!(out, "{}", fields.join(","));
         }
     }
