@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ NOW = "2026-11-29T10:00:00Z"
 REPO_RESOURCE = ("Repo", "acme/api")
 
 
-def bundle_strings(directory: Path) -> dict[str, object]:
+def bundle_strings(directory: Path) -> dict[str, Any]:
     """A bundle directory as Engine.from_strings keyword arguments (the WASM way)."""
     inventory = [
         directory / name
@@ -28,7 +29,9 @@ def bundle_strings(directory: Path) -> dict[str, object]:
     config = directory / "agentauthz.toml"
     return {
         "schema": (directory / "schema.cedarschema").read_text(),
-        "policies": {p.name: p.read_text() for p in sorted((directory / "policies").glob("*.cedar"))},
+        "policies": {
+            p.name: p.read_text() for p in sorted((directory / "policies").glob("*.cedar"))
+        },
         "inventory": inventory[0].read_text() if inventory else None,
         "config": config.read_text() if config.is_file() else None,
     }

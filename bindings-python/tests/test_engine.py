@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BUNDLE, NOW, REPO_RESOURCE, bundle_strings
 
 import agentauthz
 from agentauthz import Decision, Engine, RequestError
+
+from conftest import BUNDLE, NOW, REPO_RESOURCE, bundle_strings
 
 
 def read(engine: Engine, path: str, **kwargs: Any) -> Decision:
@@ -118,7 +119,9 @@ def test_now_as_aware_datetime(engine: Engine) -> None:
     assert read(engine, "src/app.py", task="T-1", now=after).reasons == ["baseline/task-window"]
     # 11:30 in UTC+2 is 09:30Z: inside the window; 13:30 in UTC+2 is 11:30Z: after it.
     plus2 = dt.timezone(dt.timedelta(hours=2))
-    assert read(engine, "src/app.py", task="T-1", now=dt.datetime(2026, 11, 29, 11, 30, tzinfo=plus2)).allowed
+    assert read(
+        engine, "src/app.py", task="T-1", now=dt.datetime(2026, 11, 29, 11, 30, tzinfo=plus2)
+    ).allowed
     late = dt.datetime(2026, 11, 29, 13, 30, tzinfo=plus2)
     assert read(engine, "src/app.py", task="T-1", now=late).reasons == ["baseline/task-window"]
 
@@ -171,7 +174,7 @@ def test_bad_check_arguments_raise_request_errors(
 
 def test_check_is_keyword_only(engine: Engine) -> None:
     with pytest.raises(TypeError):
-        engine.check("coder", "read_file", REPO_RESOURCE)  # type: ignore[misc]
+        engine.check("coder", "read_file", REPO_RESOURCE)  # type: ignore[call-arg]
 
 
 def test_check_request_agent_and_cedar_forms(engine: Engine) -> None:
@@ -224,9 +227,9 @@ def test_from_strings_policy_forms() -> None:
     strings = bundle_strings(BUNDLE)
     policies = strings["policies"]
     assert isinstance(policies, dict)
-    by_name = Engine.from_strings(**strings)  # type: ignore[arg-type]
-    as_list = Engine.from_strings(**{**strings, "policies": list(policies.values())})  # type: ignore[arg-type]
-    as_text = Engine.from_strings(**{**strings, "policies": "\n".join(policies.values())})  # type: ignore[arg-type]
+    by_name = Engine.from_strings(**strings)
+    as_list = Engine.from_strings(**{**strings, "policies": list(policies.values())})
+    as_text = Engine.from_strings(**{**strings, "policies": "\n".join(policies.values())})
     for e in (by_name, as_list, as_text):
         assert read(e, "src/app.py").reasons == ["coders-read"]
         assert read(e, "prod.env").reasons == ["no-secrets"]
@@ -235,16 +238,14 @@ def test_from_strings_policy_forms() -> None:
 
 def test_from_strings_without_inventory_denies_unknown_agents() -> None:
     strings = bundle_strings(BUNDLE)
-    e = Engine.from_strings(schema=strings["schema"], policies=strings["policies"])  # type: ignore[arg-type]
+    e = Engine.from_strings(schema=strings["schema"], policies=strings["policies"])
     assert read(e, "src/app.py").reasons == ["baseline/unknown-agent"]
 
 
 def test_config_switches_a_guardrail_off() -> None:
     strings = bundle_strings(BUNDLE)
-    strict = Engine.from_strings(**strings)  # type: ignore[arg-type]
-    relaxed = Engine.from_strings(  # type: ignore[arg-type]
-        **{**strings, "config": "[baseline]\nowner-required = false\n"}
-    )
+    strict = Engine.from_strings(**strings)
+    relaxed = Engine.from_strings(**{**strings, "config": "[baseline]\nowner-required = false\n"})
     assert read(strict, "src/app.py", agent="orphan").reasons == ["baseline/owner-required"]
     assert read(relaxed, "src/app.py", agent="orphan").reasons == ["coders-read"]
     assert strict.policy_revision != relaxed.policy_revision
@@ -253,7 +254,7 @@ def test_config_switches_a_guardrail_off() -> None:
 def test_engine_constructor_takes_a_directory_or_strings() -> None:
     assert Engine(BUNDLE).policy_revision == Engine.load(BUNDLE).policy_revision
     strings = {k: v for k, v in bundle_strings(BUNDLE).items() if v is not None}
-    assert Engine(strings).policy_revision == Engine.from_strings(**strings).policy_revision  # type: ignore[arg-type]
+    assert Engine(strings).policy_revision == Engine.from_strings(**strings).policy_revision
     with pytest.raises(agentauthz.BundleError) as err:
         Engine(42)  # type: ignore[arg-type]
     assert err.value.code == "bundle_invalid"
@@ -274,7 +275,7 @@ def test_reload_from_directory_and_strings(tmp_path: Path) -> None:
     assert read(e, "README.md").reasons == ["freeze"]
 
     e.reload(bundle_strings(BUNDLE))
-    assert e.policy_revision == Engine.from_strings(**bundle_strings(BUNDLE)).policy_revision  # type: ignore[arg-type]
+    assert e.policy_revision == Engine.from_strings(**bundle_strings(BUNDLE)).policy_revision
     assert read(e, "README.md").reasons == ["coders-read"]
 
 
@@ -295,7 +296,7 @@ def test_engine_subclass_keeps_its_type() -> None:
 
     e = MyEngine.load(BUNDLE)
     assert type(e) is MyEngine
-    assert type(MyEngine.from_strings(**bundle_strings(BUNDLE))) is MyEngine  # type: ignore[arg-type]
+    assert type(MyEngine.from_strings(**bundle_strings(BUNDLE))) is MyEngine
 
 
 def test_version_and_exports() -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from conftest import BUNDLE, NOW, REPO_RESOURCE, bundle_strings
 
 import agentauthz
 from agentauthz import ERROR_CODES, AuthzError, Engine, errors
+
+from conftest import BUNDLE, NOW, REPO_RESOURCE, bundle_strings
 
 FAMILY_CLASSES = {
     "bundle": agentauthz.BundleError,
@@ -122,7 +123,9 @@ def policy_id_duplicate(tmp_path: Path) -> None:
 
 
 def policy_invalid(tmp_path: Path) -> None:
-    Engine.from_strings(**strings(policies='@id("x")\npermit (principal is Robot, action, resource);'))
+    Engine.from_strings(
+        **strings(policies='@id("x")\npermit (principal is Robot, action, resource);')
+    )
 
 
 def inventory_parse(tmp_path: Path) -> None:

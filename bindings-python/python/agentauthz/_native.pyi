@@ -2,18 +2,20 @@
 import datetime
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn, Union, final
+from typing import Any, NoReturn, final
 
-from typing_extensions import Self, TypeAlias
+from typing_extensions import Self, TypeAlias, disjoint_base
+
+__all__ = ["Decision", "Engine", "__version__", "_panic", "_raise_error", "error_codes"]
 
 __version__: str
 
 #: A directory path, or the strings {"schema", "policies", "inventory"?, "config"?}.
-BundleArg: TypeAlias = Union[str, os.PathLike[str], Mapping[str, Any]]
+_BundleArg: TypeAlias = str | os.PathLike[str] | Mapping[str, Any]
 #: One text, a list of texts, or a dict of file name to text.
-Policies: TypeAlias = Union[str, Sequence[str], Mapping[str, str]]
+_Policies: TypeAlias = str | Sequence[str] | Mapping[str, str]
 #: (type, id) or {"type": ..., "id": ...}.
-Resource: TypeAlias = Union[tuple[str, str], Sequence[str], Mapping[str, str]]
+_Resource: TypeAlias = tuple[str, str] | Sequence[str] | Mapping[str, str]
 
 @final
 class Decision:
@@ -34,10 +36,11 @@ class Decision:
     def to_dict(self) -> dict[str, Any]: ...
     def __bool__(self) -> NoReturn: ...
 
+@disjoint_base
 class Engine:
     """In-process authorization for agents; safe to share across threads."""
 
-    def __new__(cls, bundle: BundleArg, /) -> Self: ...
+    def __new__(cls, bundle: _BundleArg, /) -> Self: ...
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self: ...
     @classmethod
@@ -45,7 +48,7 @@ class Engine:
         cls,
         *,
         schema: str,
-        policies: Policies,
+        policies: _Policies,
         inventory: str | None = None,
         config: str | None = None,
     ) -> Self: ...
@@ -54,7 +57,7 @@ class Engine:
         *,
         agent: str,
         action: str,
-        resource: Resource,
+        resource: _Resource,
         task: str | None = None,
         on_behalf_of: str | None = None,
         credential: str | None = None,
@@ -63,7 +66,7 @@ class Engine:
     ) -> Decision: ...
     def check_request(self, request: Mapping[str, Any]) -> Decision: ...
     def check_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[Decision]: ...
-    def reload(self, bundle: BundleArg) -> None: ...
+    def reload(self, bundle: _BundleArg) -> None: ...
     @property
     def policy_revision(self) -> str: ...
 

@@ -147,7 +147,7 @@ class ToolCallAuthorizer:
         return await handler(request) if refusal is None else refusal
 
 
-class AuthorizationMiddleware(AgentMiddleware):  # type: ignore[type-arg]
+class AuthorizationMiddleware(AgentMiddleware):
     """LangChain ``create_agent`` middleware: every tool call is checked first.
 
     Takes the options of ``ToolCallAuthorizer``. Its ``wrap_tool_call`` and
