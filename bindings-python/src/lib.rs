@@ -12,7 +12,7 @@ use agentauthz::{ffi, AgentRequest, Decision, EntityRef, Error, ErrorCode, Reque
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyMapping, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
 use pythonize::{depythonize, pythonize};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
@@ -55,9 +55,62 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 // ---------------------------------------------------------------- argument shaping
 
+/// Deepest nesting a request may have (deeper input is refused, not recursed into).
+const MAX_DEPTH: usize = 64;
+
 /// A Python value as JSON; anything JSON cannot hold is a `request_parse` error.
 fn json_arg(obj: &Bound<'_, PyAny>, what: &str) -> Result<Value, Error> {
-    depythonize::<Value>(obj).map_err(|e| request_parse(format!("{what}: {e}")))
+    to_json(obj, 0).map_err(|e| request_parse(format!("{what}: {e}")))
+}
+
+/// Python → JSON for the built-in types (the hot path); other mappings and
+/// sequences go through pythonize.
+fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+    }
+    if obj.is_none() {
+        Ok(Value::Null)
+    } else if let Ok(s) = obj.cast_exact::<PyString>() {
+        s.to_cow()
+            .map(|c| Value::String(c.into_owned()))
+            .map_err(|e| e.to_string())
+    } else if let Ok(b) = obj.cast_exact::<PyBool>() {
+        Ok(Value::Bool(b.is_true()))
+    } else if let Ok(i) = obj.cast_exact::<PyInt>() {
+        i.extract::<i64>()
+            .map(Value::from)
+            .or_else(|_| i.extract::<u64>().map(Value::from))
+            .map_err(|_| format!("integer {i} does not fit in 64 bits"))
+    } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
+        serde_json::Number::from_f64(f.value())
+            .map(Value::Number)
+            .ok_or_else(|| format!("{f} is not a JSON number"))
+    } else if let Ok(d) = obj.cast_exact::<PyDict>() {
+        let mut map = Map::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key = k
+                .cast::<PyString>()
+                .map_err(|_| format!("dict keys must be str, not {}", type_name(&k)))?
+                .to_cow()
+                .map_err(|e| e.to_string())?
+                .into_owned();
+            map.insert(key, to_json(&v, depth + 1)?);
+        }
+        Ok(Value::Object(map))
+    } else if let Ok(l) = obj.cast_exact::<PyList>() {
+        l.iter()
+            .map(|v| to_json(&v, depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Value::Array)
+    } else if let Ok(t) = obj.cast_exact::<PyTuple>() {
+        t.iter()
+            .map(|v| to_json(&v, depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Value::Array)
+    } else {
+        depythonize::<Value>(obj).map_err(|e| format!("{e} ({})", type_name(obj)))
+    }
 }
 
 fn string_arg(obj: &Bound<'_, PyAny>, what: &str) -> Result<String, Error> {
@@ -126,7 +179,10 @@ fn context_arg(obj: Option<&Bound<'_, PyAny>>) -> Result<Map<String, Value>, Err
 
 /// `now` as the RFC 3339 text the core takes: a str as given, an aware
 /// `datetime` in UTC with millisecond precision; a naive `datetime` is refused.
-fn now_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Result<Option<String>, Error>> {
+fn now_arg(
+    py: Python<'_>,
+    obj: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Result<Option<String>, Error>> {
     static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
@@ -148,7 +204,11 @@ fn now_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Result<Op
         )));
     }
     let utc = UTC.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        Ok(py.import("datetime")?.getattr("timezone")?.getattr("utc")?.unbind())
+        Ok(py
+            .import("datetime")?
+            .getattr("timezone")?
+            .getattr("utc")?
+            .unbind())
     })?;
     let text: String = obj
         .call_method1("astimezone", (utc.bind(py),))?
@@ -169,11 +229,13 @@ enum BundleArg {
 /// `{"schema", "policies", "inventory"?, "config"?}`.
 fn bundle_arg(obj: &Bound<'_, PyAny>) -> Result<BundleArg, Error> {
     if obj.cast::<PyMapping>().is_ok() {
-        let value = depythonize::<Value>(obj)
+        let value = to_json(obj, 0)
             .map_err(|e| Error::new(ErrorCode::BundleInvalid, format!("bundle strings: {e}")))?;
         // Drop keys set to None so `inventory=None` means "no inventory".
         let value = match value {
-            Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+            Value::Object(m) => {
+                Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect())
+            }
             other => other,
         };
         return Ok(BundleArg::Strings(value));
@@ -328,18 +390,21 @@ impl PyEngine {
     ) -> PyResult<PyDecision> {
         guarded(py, || {
             let now = now_arg(py, now)?;
-            let request = core(py, (|| {
-                Ok(Request::Agent(AgentRequest {
-                    agent: string_arg(agent, "agent")?,
-                    action: string_arg(action, "action")?,
-                    resource: resource_arg(resource)?,
-                    task: optional_string(task, "task")?,
-                    on_behalf_of: optional_string(on_behalf_of, "on_behalf_of")?,
-                    credential: optional_string(credential, "credential")?,
-                    context: context_arg(context)?,
-                    now: now?,
-                }))
-            })())?;
+            let request = core(
+                py,
+                (|| {
+                    Ok(Request::Agent(AgentRequest {
+                        agent: string_arg(agent, "agent")?,
+                        action: string_arg(action, "action")?,
+                        resource: resource_arg(resource)?,
+                        task: optional_string(task, "task")?,
+                        on_behalf_of: optional_string(on_behalf_of, "on_behalf_of")?,
+                        credential: optional_string(credential, "credential")?,
+                        context: context_arg(context)?,
+                        now: now?,
+                    }))
+                })(),
+            )?;
             core(py, py.detach(|| self.0.check(&request))).map(PyDecision)
         })
     }
@@ -348,14 +413,19 @@ impl PyEngine {
     fn check_request(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
         guarded(py, || {
             let value = core(py, json_arg(request, "request"))?;
-            let decision = py.detach(|| Request::from_json_value(value).and_then(|r| self.0.check(&r)));
+            let decision =
+                py.detach(|| Request::from_json_value(value).and_then(|r| self.0.check(&r)));
             core(py, decision).map(PyDecision)
         })
     }
 
     /// Decides a list of requests in the wire shape against one snapshot.
     /// All or nothing: the first bad request raises, its index in the message.
-    fn check_batch(&self, py: Python<'_>, requests: &Bound<'_, PyAny>) -> PyResult<Vec<PyDecision>> {
+    fn check_batch(
+        &self,
+        py: Python<'_>,
+        requests: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<PyDecision>> {
         guarded(py, || {
             let value = core(py, json_arg(requests, "requests"))?;
             let decisions = py.detach(|| {
