@@ -26,7 +26,7 @@ pub(crate) fn decide(
 ) -> Result<Decision> {
     let built = match request {
         Request::Agent(r) => agent_request(snapshot, r, now_millis)?,
-        Request::Cedar(r) => Built::Cedar(cedar_request(snapshot, r)?),
+        Request::Cedar(r) => Built::Cedar(Box::new(cedar_request(snapshot, r)?)),
     };
     let (decision, reasons, errors) = match built {
         Built::Denied(reasons) => (Effect::Deny, reasons, Vec::new()),
@@ -67,7 +67,7 @@ pub(crate) fn decide(
 }
 
 enum Built {
-    Cedar(cedar_policy::Request),
+    Cedar(Box<cedar_policy::Request>),
     Denied(Vec<String>),
 }
 
@@ -146,7 +146,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     // Build and validate even when denying, so malformed input is always reported.
     let request = build(snapshot, principal, action, resource, context)?;
     if unknown.is_empty() {
-        Ok(Built::Cedar(request))
+        Ok(Built::Cedar(Box::new(request)))
     } else {
         Ok(Built::Denied(
             unknown.into_iter().map(String::from).collect(),
