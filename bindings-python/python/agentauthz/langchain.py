@@ -26,7 +26,7 @@ This module imports LangChain; ``import agentauthz`` does not.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 
 from langchain.agents.middleware import AgentMiddleware
@@ -55,6 +55,9 @@ def denial_message(tool_name: str, decision: Decision) -> str:
     )
 
 
+_ARGS: Any = object()  # default of `input`: the tool call's arguments
+
+
 def _value(option: Any, request: ToolCallRequest) -> Any:
     return option(request) if callable(option) else option
 
@@ -65,6 +68,10 @@ class ToolCallAuthorizer:
     ``wrap_tool_call`` and ``awrap_tool_call`` have the signatures LangGraph's
     ``ToolNode(wrap_tool_call=..., awrap_tool_call=...)`` and LangChain's
     ``AgentMiddleware`` expect.
+
+    ``action`` defaults to the tool name and ``input`` (``context["input"]``) to the
+    tool arguments; give ``input`` a callable returning ``None`` to leave it out for
+    actions whose schema declares no ``input``. ``context`` adds other context fields.
 
     ``on_error="raise"`` (default) lets an ``AuthzError`` (e.g. tool arguments
     that do not fit the schema's ``input`` context) propagate; ``"deny"`` turns
@@ -79,6 +86,7 @@ class ToolCallAuthorizer:
         resource: Any,
         context: Any = None,
         action: Any = None,
+        input: Any = _ARGS,
         task: Any = None,
         on_behalf_of: Any = None,
         credential: Any = None,
@@ -92,6 +100,7 @@ class ToolCallAuthorizer:
         self.resource = resource
         self.context = context
         self.action = action
+        self.input = input
         self.task = task
         self.on_behalf_of = on_behalf_of
         self.credential = credential
@@ -101,8 +110,10 @@ class ToolCallAuthorizer:
     def decide(self, request: ToolCallRequest) -> Decision:
         """The engine's decision for this tool call."""
         call = request.tool_call
-        extra: Mapping[str, Any] | None = _value(self.context, request)
-        context = {**(extra or {}), "input": call["args"]}
+        context = dict(_value(self.context, request) or {})
+        tool_input = call["args"] if self.input is _ARGS else _value(self.input, request)
+        if tool_input is not None:
+            context["input"] = tool_input
         return self.engine.check(
             agent=_value(self.agent, request),
             action=_value(self.action, request) or call["name"],
@@ -154,9 +165,35 @@ class AuthorizationMiddleware(AgentMiddleware):
     ``awrap_tool_call`` also work as LangGraph ``ToolNode`` wrappers.
     """
 
-    def __init__(self, engine: Engine, **options: Any) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        agent: Any,
+        resource: Any,
+        context: Any = None,
+        action: Any = None,
+        input: Any = _ARGS,
+        task: Any = None,
+        on_behalf_of: Any = None,
+        credential: Any = None,
+        now: Any = None,
+        on_error: Literal["raise", "deny"] = "raise",
+    ) -> None:
         super().__init__()
-        self.authorizer = ToolCallAuthorizer(engine, **options)
+        self.authorizer = ToolCallAuthorizer(
+            engine,
+            agent=agent,
+            resource=resource,
+            context=context,
+            action=action,
+            input=input,
+            task=task,
+            on_behalf_of=on_behalf_of,
+            credential=credential,
+            now=now,
+            on_error=on_error,
+        )
 
     def wrap_tool_call(self, request: ToolCallRequest, handler: Handler) -> ToolResult:
         return self.authorizer.wrap_tool_call(request, handler)
