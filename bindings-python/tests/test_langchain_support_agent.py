@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from test_langchain import ScriptedModel, call
 
@@ -90,7 +90,7 @@ MIDDLEWARE = AuthorizationMiddleware(
 CASE = Case(rep="sam", task="CASE-5512", customer="c-1001", order="o-5001")
 
 
-def script() -> list[AIMessage]:
+def script() -> list[BaseMessage]:
     mail = {"subject": "Your duplicate charge", "body": "We are refunding it."}
     return [
         AIMessage(content="", tool_calls=[call("read_customer", "r1", customer_id="c-1001")]),
