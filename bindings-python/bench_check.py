@@ -112,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--calls", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=3, help="alternate Python and Rust")
+    parser.add_argument("--rounds", type=int, default=5, help="alternate Python and Rust")
     parser.add_argument("--no-rust", action="store_true")
     args = parser.parse_args()
 
@@ -125,13 +125,15 @@ def main() -> None:
                 result[name] = result[py] - result[rs]
         rounds.append(result)
     print(
-        f"median of {args.rounds} rounds, each the median over {args.chunks} chunks"
-        f" of {args.calls} calls; ns per call"
+        f"{args.rounds} rounds, Python then Rust in each; a round's figure is the median"
+        f" over {args.chunks} chunks of {args.calls} calls; ns per call."
     )
+    print("On a busy machine compare `min` (the least disturbed round) rather than `median`.")
+    print(f"{'':36} {'median':>8} {'min':>8}   rounds")
     for key in rounds[0]:
         values = [r[key] for r in rounds]
-        shown = " ".join(f"{v:8.0f}" for v in values)
-        print(f"{key:36} {statistics.median(values):8.0f}   ({shown})")
+        shown = " ".join(f"{v:7.0f}" for v in values)
+        print(f"{key:36} {statistics.median(values):8.0f} {min(values):8.0f}   {shown}")
 
 
 if __name__ == "__main__":

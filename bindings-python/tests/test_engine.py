@@ -329,11 +329,6 @@ def test_errors_pickle() -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="core: early-deny reasons (baseline/unknown-*) come in check order, not sorted; "
-    "remove this marker when the core sorts them",
-    strict=True,
-)
 def test_reasons_are_sorted_for_early_denials(engine: Engine) -> None:
     d = read(engine, "src/app.py", task="T-404", credential="nope", on_behalf_of="nobody")
     assert set(d.reasons) == {

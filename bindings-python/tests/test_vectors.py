@@ -93,6 +93,7 @@ def _run(
     assert decision.decision == expect["decision"], decision
     # reasons compare as an exact set (tests/vectors/README.md)
     assert sorted(decision.reasons) == sorted(expect["reasons"]), decision
+    assert decision.reasons == sorted(decision.reasons), "reasons are sorted"
 
 
 @pytest.mark.parametrize(("bundle", "vector", "via"), CASES)
