@@ -207,7 +207,7 @@ const statics = {
     const path = dirPath(dir)
     if (typeof path !== 'string') throw new TypeError('Engine.load(dir): dir must be a string or a file: URL')
     try {
-      return raw.load(path)
+      return raw.load.call(Engine, path)
     } catch (e) {
       throw fromNative(e)
     }
@@ -215,7 +215,7 @@ const statics = {
 
   fromStrings(input) {
     try {
-      return raw.fromStrings(input === undefined ? null : input)
+      return raw.fromStrings.call(Engine, input === undefined ? null : input)
     } catch (e) {
       throw fromNative(e)
     }

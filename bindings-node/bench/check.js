@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+'use strict'
+// Per-call `check` from Node against the same call in Rust, in one run.
+//
+//   node bench/check.js [--bundle DIR] [--request FILE] [--samples N] [--batch N] [--json]
+//
+// Defaults: the helpdesk test bundle and a `mail:send` request with tool input.
+// Each figure is the median, over SAMPLES samples, of the mean time of one call
+// in a batch of BATCH calls. The Rust side is the `check-bench` example of this
+// crate (bench/check.rs), built with the shared target dir and run first.
+
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { Engine } = require('..')
+
+const PACKAGE_DIR = path.resolve(__dirname, '..')
+const REPO_ROOT = path.resolve(PACKAGE_DIR, '..')
+
+function parseArgs(argv) {
+  const opts = {
+    bundle: path.join(PACKAGE_DIR, '__test__', 'fixtures', 'helpdesk'),
+    request: null,
+    samples: 200,
+    batch: 200,
+    json: false,
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--json') opts.json = true
+    else if (['--bundle', '--request', '--samples', '--batch'].includes(a)) opts[a.slice(2)] = argv[++i]
+    else throw new Error(`unknown argument ${a}`)
+  }
+  opts.samples = Number(opts.samples)
+  opts.batch = Number(opts.batch)
+  return opts
+}
+
+const DEFAULT_REQUEST = {
+  agent: 'desk-bot',
+  action: 'mail:send',
+  resource: { type: 'Mailbox', id: 'support' },
+  on_behalf_of: 'alice',
+  context: { input: { to: 'bob@acme.example', subject: 'T-1 update', body: 'The printer is fixed.' } },
+  now: '2026-11-29T10:00:00Z',
+}
+
+/** Median over `samples` of the mean time of one call in a batch of `batch`, in ns. */
+function medianNs(samples, batch, f) {
+  for (let i = 0; i < batch * 10; i++) f()
+  const means = []
+  for (let s = 0; s < samples; s++) {
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < batch; i++) f()
+    means.push(Number(process.hrtime.bigint() - start) / batch)
+  }
+  means.sort((a, b) => a - b)
+  return means[means.length >> 1]
+}
+
+function rustBench(opts, requestFile) {
+  const host = /host: (\S+)/.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))[1]
+  const env = {
+    ...process.env,
+    CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? path.join(REPO_ROOT, 'target'),
+    CARGO_BUILD_TARGET: process.env.CARGO_BUILD_TARGET ?? host,
+  }
+  execFileSync('cargo', ['build', '--release', '-p', 'agentauthz-node', '--example', 'check-bench'], {
+    cwd: PACKAGE_DIR,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const bin = path.join(env.CARGO_TARGET_DIR, env.CARGO_BUILD_TARGET, 'release', 'examples', 'check-bench')
+  const out = execFileSync(bin, [opts.bundle, requestFile, String(opts.samples), String(opts.batch)], { encoding: 'utf8' })
+  return JSON.parse(out)
+}
+
+function main() {
+  const opts = parseArgs(process.argv.slice(2))
+  const wire = opts.request ? JSON.parse(fs.readFileSync(opts.request, 'utf8')) : DEFAULT_REQUEST
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'agentauthz-bench-'))
+  const requestFile = path.join(tmp, 'request.json')
+  fs.writeFileSync(requestFile, JSON.stringify(wire))
+  try {
+    const rust = rustBench(opts, requestFile)
+
+    const engine = Engine.load(opts.bundle)
+    // The JS spelling of the same request, as an app would write it.
+    const js = { ...wire }
+    if ('on_behalf_of' in js) {
+      js.onBehalfOf = js.on_behalf_of
+      delete js.on_behalf_of
+    }
+    const text = JSON.stringify(wire)
+    const decision = engine.check(js)
+    if (decision.decision !== rust.decision || JSON.stringify(decision.reasons) !== JSON.stringify(rust.reasons)) {
+      throw new Error(`Node and Rust disagree: ${JSON.stringify(decision)} vs ${JSON.stringify(rust)}`)
+    }
+    const nodeCheck = medianNs(opts.samples, opts.batch, () => engine.check(js))
+    const nodeCheckJson = medianNs(opts.samples, opts.batch, () => engine.checkJson(text))
+
+    const result = {
+      bundle: path.relative(REPO_ROOT, opts.bundle) || opts.bundle,
+      action: wire.action ?? wire.action?.id,
+      decision: decision.decision,
+      samples: opts.samples,
+      batch: opts.batch,
+      rust_check_typed_us: rust.check_typed_ns / 1000,
+      rust_check_json_us: rust.check_json_ns / 1000,
+      node_check_json_us: nodeCheckJson / 1000,
+      node_check_us: nodeCheck / 1000,
+      node_overhead_over_rust_json_us: (nodeCheck - rust.check_json_ns) / 1000,
+    }
+    if (opts.json) {
+      console.log(JSON.stringify(result))
+    } else {
+      const f = (x) => `${x.toFixed(2).padStart(8)} µs`
+      console.log(`check on ${result.bundle} (${result.action} → ${result.decision}); median of ${opts.samples} × ${opts.batch} calls`)
+      console.log(`  Rust  engine.check(&Request), request pre-parsed   ${f(result.rust_check_typed_us)}`)
+      console.log(`  Rust  ffi::check_json(&str) (what the addon calls) ${f(result.rust_check_json_us)}`)
+      console.log(`  Node  engine.checkJson(text)  (native boundary)    ${f(result.node_check_json_us)}`)
+      console.log(`  Node  engine.check({...})     (the JS API)         ${f(result.node_check_us)}`)
+      console.log(`  Node engine.check over Rust ffi::check_json        ${f(result.node_overhead_over_rust_json_us)}`)
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+main()
