@@ -1,6 +1,8 @@
 //! Compiling a bundle into an immutable snapshot: schema, policy set,
 //! entities and the lookup tables the request path needs.
 
+use super::context::{self, RecordType};
+use super::index::PolicyIndex;
 use crate::bundle::{Bundle, Config, Source};
 use crate::error::{diagnostics_details, Detail, Error, ErrorCode, Location, Result};
 use crate::{inventory, schema};
@@ -26,6 +28,9 @@ pub struct PolicyOrigin {
 pub(crate) struct Snapshot {
     pub schema: Option<Schema>,
     pub policies: PolicySet,
+    pub index: PolicyIndex,
+    /// Context record type per action, for the fast context path.
+    pub context_types: HashMap<EntityUid, RecordType>,
     pub entities: Entities,
     pub revision: String,
     pub bundle: Bundle,
@@ -42,16 +47,22 @@ impl Snapshot {
             .map(Config::parse)
             .transpose()?
             .unwrap_or_default();
-        let schema = match (&bundle.schema, bundle.options.base_schema) {
-            (Some(src), true) => Some(schema::merged_schema(src)?),
-            (Some(src), false) => Some(schema::plain_schema(src)?),
+        let (schema, schema_json) = match (&bundle.schema, bundle.options.base_schema) {
+            (Some(src), true) => {
+                let (s, j) = schema::merged_schema(src)?;
+                (Some(s), j)
+            }
+            (Some(src), false) => {
+                let (s, j) = schema::plain_schema(src)?;
+                (Some(s), j)
+            }
             (None, true) => {
                 return Err(Error::new(
                     ErrorCode::BundleInvalid,
                     "a bundle needs a schema (schema.cedarschema)",
                 ))
             }
-            (None, false) => None,
+            (None, false) => (None, serde_json::Value::Null),
         };
 
         let mut policies = PolicySet::new();
@@ -91,9 +102,13 @@ impl Snapshot {
         let entities = load_entities(&bundle, schema.as_ref())?;
         let actions = action_index(schema.as_ref());
         let revision = revision(&bundle);
+        let index = PolicyIndex::new(&policies, &entities);
+        let context_types = context::context_types(&schema_json);
         Ok(Snapshot {
             schema,
             policies,
+            index,
+            context_types,
             entities,
             revision,
             bundle,
@@ -125,13 +140,19 @@ fn add_policies(
             format!("{}: policy templates are not supported", src.name),
         ));
     }
+    // Policies come in source order, so each one's text is found after the previous one.
+    let mut cursor = 0;
     for policy in parsed_policies {
         let text = policy.to_string();
-        let location = Location::at_offset(
-            &src.name,
-            &src.text,
-            src.text.find(text.as_str()).unwrap_or(0),
-        );
+        let found = src
+            .text
+            .get(cursor..)
+            .and_then(|rest| rest.find(text.as_str()))
+            .map(|i| cursor + i);
+        if let Some(start) = found {
+            cursor = start + text.len();
+        }
+        let location = Location::at_offset(&src.name, &src.text, found.unwrap_or(0));
         let policy = if require_ids {
             let Some(id) = policy.annotation("id").map(str::to_string) else {
                 return Err(Error::at(
@@ -233,10 +254,7 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>) -> Result<Entities> {
             .inventory
             .clone()
             .unwrap_or_else(|| Source::new("inventory", ""));
-        let message = match miette::Diagnostic::help(&e) {
-            Some(help) => format!("{e} (help: {help})"),
-            None => e.to_string(),
-        };
+        let message = error_chain(&e);
         // Locate the first entity the message names.
         let location = items.iter().find_map(|item| {
             let id = item.pointer("/uid/id")?.as_str()?;
@@ -305,4 +323,18 @@ fn revision(bundle: &Bundle) -> String {
 
 fn file_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// An error and its sources, joined: Cedar puts the specifics in the sources.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = s.source();
+    }
+    message
 }
