@@ -140,7 +140,11 @@ function dirPath(dir) {
 
 const { Engine } = native
 const proto = Engine.prototype
-const raw = {
+// The native functions, kept on the class the first time this file runs: when a
+// module registry evaluates it again (test runners that reset modules) over the
+// same addon, the wrappers must wrap the natives, not the previous wrappers.
+const RAW = Symbol.for('agentauthz.native')
+const raw = Engine[RAW] ?? {
   load: Engine.load,
   fromStrings: Engine.fromStrings,
   check: proto.check,
@@ -151,6 +155,7 @@ const raw = {
   errorCodes: native.errorCodes,
   panicForTesting: native._panicForTesting,
 }
+if (!Engine[RAW]) Object.defineProperty(Engine, RAW, { value: raw })
 
 const methods = {
   check(request) {

@@ -315,6 +315,23 @@ describe('module', () => {
     assert.equal(esm.default, agentauthz)
   })
 
+  test('evaluating index.js again over the same addon keeps working', () => {
+    const file = require.resolve('..')
+    const saved = require.cache[file]
+    delete require.cache[file]
+    try {
+      const again = require('..')
+      assert.notEqual(again, agentauthz)
+      assert.equal(again.Engine, Engine) // one addon, one class
+      const d = again.Engine.load(HELPDESK).check(read())
+      assert.ok(d instanceof again.Decision)
+      assert.deepEqual(d.reasons, ['desk/read-own-tickets'])
+      assert.throws(() => again.Engine.load(path.join(FIXTURES, 'nope')), again.BundleError)
+    } finally {
+      require.cache[file] = saved
+    }
+  })
+
   test('coreVersion is the core crate version', () => {
     const cargo = fs.readFileSync(path.join(__dirname, '..', '..', 'Cargo.toml'), 'utf8')
     const version = /\[workspace\.package\][^[]*?version\s*=\s*"([^"]+)"/.exec(cargo)[1]
