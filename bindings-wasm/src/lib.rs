@@ -52,7 +52,6 @@ fn parse(text: &str, what: &str, code: agentauthz::ErrorCode) -> Result<Value, J
         .map_err(|e| js_error(&Error::new(code, format!("{what} is not valid JSON: {e}"))))
 }
 
-
 /// An authorization engine over one bundle given as strings (there is no filesystem).
 #[wasm_bindgen]
 #[derive(Debug)]

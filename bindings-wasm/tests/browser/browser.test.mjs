@@ -126,7 +126,7 @@ test("the playground shows decisions live", async () => {
 
   // Restore the example policies and the typed request for the screenshot.
   await page.locator("#policies").evaluate((el) => {
-    el.value = el.value.slice(0, el.value.indexOf("\npermit (principal, action"));
+    el.value = el.value.slice(0, el.value.lastIndexOf("\npermit (principal, action"));
     el.dispatchEvent(new Event("input"));
   });
   await request.fill("");
