@@ -77,12 +77,13 @@ pub(crate) fn plain_schema(src: &Source) -> Result<Schema> {
 /// The base types merged with the app fragment, with the standard context fields added.
 pub(crate) fn merged_schema(app: &Source) -> Result<Schema> {
     let fragment = parse_fragment(app)?;
-    // Resolve types first on the fragment as written, so errors keep their locations.
-    Schema::from_schema_fragments([parse_base()?, fragment.clone()])
-        .map_err(|e| schema_error(&e, app))?;
     let mut json = fragment
+        .clone()
         .to_json_value()
         .map_err(|e| Error::new(ErrorCode::SchemaInvalid, e.to_string()))?;
+    reject_base_types(&json, app)?;
+    // Resolve types on the fragment as written, so errors keep their locations.
+    Schema::from_schema_fragments([parse_base()?, fragment]).map_err(|e| schema_error(&e, app))?;
     add_standard_context(&mut json, app)?;
     let extended = SchemaFragment::from_json_value(json)
         .map_err(|e| Error::new(ErrorCode::SchemaInvalid, e.to_string()))?;
@@ -109,11 +110,11 @@ fn invalid(src: &Source, keyword: &str, name: &str, message: String) -> Error {
     )
 }
 
-fn add_standard_context(json: &mut Value, src: &Source) -> Result<()> {
-    let Some(namespaces) = json.as_object_mut() else {
+fn reject_base_types(json: &Value, src: &Source) -> Result<()> {
+    let Some(namespaces) = json.as_object() else {
         return Ok(());
     };
-    for (ns_name, ns) in namespaces.iter_mut() {
+    for (ns_name, ns) in namespaces {
         if let Some(types) = ns.get("entityTypes").and_then(Value::as_object) {
             for name in types.keys() {
                 if BASE_TYPES.contains(&name.as_str()) {
@@ -129,6 +130,15 @@ fn add_standard_context(json: &mut Value, src: &Source) -> Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+fn add_standard_context(json: &mut Value, src: &Source) -> Result<()> {
+    let Some(namespaces) = json.as_object_mut() else {
+        return Ok(());
+    };
+    for ns in namespaces.values_mut() {
         let common_types = ns.get("commonTypes").cloned().unwrap_or(Value::Null);
         let Some(actions) = ns.get_mut("actions").and_then(Value::as_object_mut) else {
             continue;

@@ -4,7 +4,7 @@ mod clock;
 mod request;
 mod snapshot;
 
-pub use clock::{format_millis, Clock, FixedClock, SystemClock};
+pub use clock::{format_millis, rfc3339_to_cedar, Clock, FixedClock, SystemClock};
 pub use snapshot::PolicyOrigin;
 
 use crate::bundle::{Bundle, BundleOptions, Source};

@@ -1,7 +1,7 @@
 //! The request path: build a schema-validated Cedar request, evaluate it,
 //! and turn Cedar's response into a Decision.
 
-use super::clock::format_millis;
+use super::clock::{format_millis, rfc3339_to_cedar};
 use super::snapshot::Snapshot;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
@@ -26,7 +26,7 @@ pub(crate) fn decide(
 ) -> Result<Decision> {
     let built = match request {
         Request::Agent(r) => agent_request(snapshot, r, now_millis)?,
-        Request::Cedar(r) => Built::Cedar(cedar_request(snapshot, r)?),
+        Request::Cedar(r) => Built::Cedar(Box::new(cedar_request(snapshot, r)?)),
     };
     let (decision, reasons, errors) = match built {
         Built::Denied(reasons) => (Effect::Deny, reasons, Vec::new()),
@@ -67,7 +67,7 @@ pub(crate) fn decide(
 }
 
 enum Built {
-    Cedar(cedar_policy::Request),
+    Cedar(Box<cedar_policy::Request>),
     Denied(Vec<String>),
 }
 
@@ -112,7 +112,8 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     }
     let mut context: Map<String, Value> = r.context.clone();
     let now = match &r.now {
-        Some(now) => now.clone(),
+        Some(now) => rfc3339_to_cedar(now)
+            .ok_or_else(|| invalid(format!("`now` is not an RFC 3339 timestamp: {now:?}")))?,
         None => format_millis(now_millis),
     };
     context.insert("now".into(), Value::String(now));
@@ -138,6 +139,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         }
     }
     let resource = entity_uid(&r.resource)?;
+    unknown.sort_unstable();
     let Some(action) = action else {
         return Ok(Built::Denied(
             unknown.into_iter().map(String::from).collect(),
@@ -146,7 +148,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     // Build and validate even when denying, so malformed input is always reported.
     let request = build(snapshot, principal, action, resource, context)?;
     if unknown.is_empty() {
-        Ok(Built::Cedar(request))
+        Ok(Built::Cedar(Box::new(request)))
     } else {
         Ok(Built::Denied(
             unknown.into_iter().map(String::from).collect(),

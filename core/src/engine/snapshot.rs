@@ -125,13 +125,19 @@ fn add_policies(
             format!("{}: policy templates are not supported", src.name),
         ));
     }
+    // Policies come in source order, so each one's text is found after the previous one.
+    let mut cursor = 0;
     for policy in parsed_policies {
         let text = policy.to_string();
-        let location = Location::at_offset(
-            &src.name,
-            &src.text,
-            src.text.find(text.as_str()).unwrap_or(0),
-        );
+        let found = src
+            .text
+            .get(cursor..)
+            .and_then(|rest| rest.find(text.as_str()))
+            .map(|i| cursor + i);
+        if let Some(start) = found {
+            cursor = start + text.len();
+        }
+        let location = Location::at_offset(&src.name, &src.text, found.unwrap_or(0));
         let policy = if require_ids {
             let Some(id) = policy.annotation("id").map(str::to_string) else {
                 return Err(Error::at(
@@ -233,10 +239,7 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>) -> Result<Entities> {
             .inventory
             .clone()
             .unwrap_or_else(|| Source::new("inventory", ""));
-        let message = match miette::Diagnostic::help(&e) {
-            Some(help) => format!("{e} (help: {help})"),
-            None => e.to_string(),
-        };
+        let message = error_chain(&e);
         // Locate the first entity the message names.
         let location = items.iter().find_map(|item| {
             let id = item.pointer("/uid/id")?.as_str()?;
@@ -305,4 +308,18 @@ fn revision(bundle: &Bundle) -> String {
 
 fn file_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// An error and its sources, joined: Cedar puts the specifics in the sources.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = s.source();
+    }
+    message
 }
