@@ -3,7 +3,7 @@
 // converts the answer back. No authorization logic lives here.
 
 import type { ErrorCode, ErrorFamily } from "./codes.js";
-import { ERROR_CODES } from "./codes.js";
+import { FAMILY_OF } from "./codes.js";
 
 export type { ErrorCode, ErrorFamily } from "./codes.js";
 
@@ -36,7 +36,7 @@ export function bindNative(module: NativeModule): void {
 
 function raw(): NativeModule {
   if (native === undefined) {
-    throw new InternalError("agentauthz WASM module is not bound", "internal", "internal", []);
+    throw new InternalError("[internal] agentauthz WASM module is not bound", { code: "internal" });
   }
   return native;
 }
@@ -54,8 +54,12 @@ export interface AgentRequest {
   agent: string;
   action: string;
   resource: EntityRef;
+  /** A Task id: the just-in-time scope the call runs under. */
   task?: string;
+  /** A User id the agent acts for (`on_behalf_of` on the wire; either spelling works). */
   onBehalfOf?: string;
+  on_behalf_of?: string;
+  /** A Credential id the agent authenticated with. */
   credential?: string;
   /** Application context fields (`source_ip`, `endpoint`, `input`, ...). */
   context?: Record<string, unknown>;
@@ -71,10 +75,10 @@ export interface CedarRequest {
   context?: Record<string, unknown>;
 }
 
-export type Request = AgentRequest | CedarRequest;
+export type CheckRequest = AgentRequest | CedarRequest;
 
 /** `fromStrings` / `reload` input: the texts of a bundle. */
-export interface BundleStrings {
+export interface StringsInput {
   /** `schema.cedarschema` text (the app's types and actions; base types are merged in). */
   schema: string;
   /** Cedar policy text, several texts, or an object of file name to text. */
@@ -94,6 +98,10 @@ function toWire(request: unknown): unknown {
   for (const [key, value] of Object.entries(request as Record<string, unknown>)) {
     if (value === undefined) continue;
     if (key === "onBehalfOf") {
+      if ("on_behalf_of" in (request as object)) {
+        const message = "give onBehalfOf or on_behalf_of, not both";
+        throw new RequestError(`[request_parse] ${message}`, { code: "request_parse", details: [{ message }] });
+      }
       out.on_behalf_of = value;
     } else if (key === "now" && value instanceof Date) {
       out.now = Number.isNaN(value.getTime()) ? String(value) : value.toISOString();
@@ -166,18 +174,26 @@ export interface ErrorDetail {
   location?: ErrorLocation;
 }
 
-/** Every error agentauthz raises: a stable `code`, its `family`, and located details. */
+/** The `code` and `family` of a stable error code. */
+export interface ErrorCodeInfo {
+  code: ErrorCode;
+  family: ErrorFamily;
+}
+
+/** Every error agentauthz throws: a stable `code`, its `family`, and located details. */
 export class AuthzError extends Error {
+  /** The core's stable code, e.g. `"policy_parse"`. */
   readonly code: ErrorCode;
   readonly family: ErrorFamily;
-  readonly details: readonly ErrorDetail[];
+  /** One entry per problem, located where the core knows the place. */
+  readonly details: ErrorDetail[];
 
-  constructor(message: string, code: ErrorCode, family: ErrorFamily, details: ErrorDetail[]) {
+  constructor(message: string, info: { code?: ErrorCode; family?: ErrorFamily; details?: ErrorDetail[] } = {}) {
     super(message);
     this.name = new.target.name;
-    this.code = code;
-    this.family = family;
-    this.details = details;
+    this.code = info.code ?? "internal";
+    this.family = info.family ?? FAMILY_OF[this.code];
+    this.details = info.details ?? [{ message }];
   }
 }
 
@@ -206,13 +222,23 @@ const FAMILY_CLASSES: Record<ErrorFamily, typeof AuthzError> = {
   internal: InternalError,
 };
 
-/** Every stable error code with its family. */
-export function errorCodes(): { code: ErrorCode; family: ErrorFamily }[] {
-  return raw().errorCodes() as { code: ErrorCode; family: ErrorFamily }[];
+/** The JS table of error codes; it equals the core's `errorCodes()`. */
+export const ERROR_CODES: readonly ErrorCodeInfo[] = Object.freeze(
+  (Object.keys(FAMILY_OF) as ErrorCode[]).map((code) => Object.freeze({ code, family: FAMILY_OF[code] })),
+);
+
+/** Every stable error code with its family, from the core. */
+export function errorCodes(): ErrorCodeInfo[] {
+  return raw().errorCodes() as ErrorCodeInfo[];
 }
 
-/** The agentauthz version. */
-export function version(): string {
+/** The `AuthzError` subclass for a code (`AuthzError` for an unknown one). */
+export function errorClassFor(code: string): typeof AuthzError {
+  return isKnownCode(code) ? FAMILY_CLASSES[FAMILY_OF[code]] : AuthzError;
+}
+
+/** The agentauthz core version. */
+export function coreVersion(): string {
   return raw().version();
 }
 
@@ -223,7 +249,7 @@ function resetInstance(): void {
 }
 
 function isKnownCode(code: unknown): code is ErrorCode {
-  return typeof code === "string" && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+  return typeof code === "string" && Object.prototype.hasOwnProperty.call(FAMILY_OF, code);
 }
 
 /** The thrown value of a raw call as an AuthzError; resets the instance after a panic or trap. */
@@ -237,9 +263,8 @@ function convertError(e: unknown): AuthzError {
       resetInstance();
     }
     const code = thrown.code;
-    const family = ERROR_CODES[code];
     const details = Array.isArray(thrown.details) ? (thrown.details as ErrorDetail[]) : [];
-    return new FAMILY_CLASSES[family](e.message, code, family, details);
+    return new FAMILY_CLASSES[FAMILY_OF[code]](e.message, { code, details });
   }
   const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   // A trap the panic hook did not see (out of memory, stack overflow) leaves
@@ -247,7 +272,7 @@ function convertError(e: unknown): AuthzError {
   const trapped = e instanceof WebAssembly.RuntimeError || e instanceof RangeError;
   if (trapped) resetInstance();
   const message = trapped ? `internal error (the WASM instance was reset): ${what}` : `internal error: ${what}`;
-  return new InternalError(message, "internal", "internal", [{ message }]);
+  return new InternalError(message, { code: "internal", details: [{ message }] });
 }
 
 function call<T>(f: () => T): T {
@@ -258,14 +283,10 @@ function call<T>(f: () => T): T {
   }
 }
 
-function bundleJson(input: BundleStrings): string {
+function bundleJson(input: StringsInput): string {
   if (input === null || typeof input !== "object") {
-    throw new BundleError(
-      "[bundle_invalid] expected {schema, policies, inventory?, config?}",
-      "bundle_invalid",
-      "bundle",
-      [{ message: "expected {schema, policies, inventory?, config?}" }],
-    );
+    const message = "expected {schema, policies, inventory?, config?}";
+    throw new BundleError(`[bundle_invalid] ${message}`, { code: "bundle_invalid", details: [{ message }] });
   }
   return stringify(input, () => ["bundle_invalid", BundleError]);
 }
@@ -277,7 +298,7 @@ function stringify(value: unknown, kind: () => [ErrorCode, typeof AuthzError]): 
   } catch (e) {
     const [code, cls] = kind();
     const message = `cannot be serialized as JSON: ${e instanceof Error ? e.message : String(e)}`;
-    throw new cls(`[${code}] ${message}`, code, ERROR_CODES[code], [{ message }]);
+    throw new cls(`[${code}] ${message}`, { code, details: [{ message }] });
   }
 }
 
@@ -300,7 +321,7 @@ export class Engine {
   }
 
   /** Compiles a bundle from its texts. Throws an AuthzError subclass on bad input. */
-  static fromStrings(input: BundleStrings): Engine {
+  static fromStrings(input: StringsInput): Engine {
     const json = bundleJson(input);
     const module = raw();
     return new Engine(
@@ -312,9 +333,7 @@ export class Engine {
   /** The engine over the live instance (rebuilt from the active bundle after a reset). */
   #live(): NativeEngine {
     if (this.#freed) {
-      throw new InternalError("[internal] this engine was freed", "internal", "internal", [
-        { message: "this engine was freed" },
-      ]);
+      throw new InternalError("[internal] this engine was freed", { code: "internal" });
     }
     if (this.#generation !== generation) {
       const json = this.#input;
@@ -326,21 +345,24 @@ export class Engine {
   }
 
   /** Decides one request. A deny is a Decision; bad input throws a RequestError. */
-  check(request: Request): Decision {
+  check(request: CheckRequest): Decision {
     const json = stringify(toWire(request), REQUEST_PARSE);
     const engine = this.#live();
     return new Decision(JSON.parse(call(() => engine.checkJson(json))) as DecisionJson);
   }
 
   /** Decides many requests against one snapshot; the first bad request throws (its index in the message). */
-  checkBatch(requests: readonly Request[]): Decision[] {
+  /** `check` in the core's wire format: request JSON text in, Decision JSON text out (snake_case). */
+  checkJson(request: string): string {
+    const engine = this.#live();
+    return call(() => engine.checkJson(request));
+  }
+
+  /** Decides many requests against one snapshot; the first bad request throws (its index in the message). */
+  checkBatch(requests: readonly CheckRequest[]): Decision[] {
     if (!Array.isArray(requests)) {
-      throw new RequestError(
-        "[request_parse] checkBatch expects an array of requests",
-        "request_parse",
-        "request",
-        [{ message: "checkBatch expects an array of requests" }],
-      );
+      const message = "checkBatch expects an array of requests";
+      throw new RequestError(`[request_parse] ${message}`, { code: "request_parse", details: [{ message }] });
     }
     const json = stringify(requests.map(toWire), REQUEST_PARSE);
     const engine = this.#live();
@@ -349,7 +371,7 @@ export class Engine {
   }
 
   /** Swaps in a new bundle atomically; on error the current one stays active. */
-  reload(input: BundleStrings): void {
+  reload(input: StringsInput): void {
     const json = bundleJson(input);
     const engine = this.#live();
     call(() => engine.reloadJson(json));

@@ -4,7 +4,7 @@
 export type ErrorFamily = "bundle" | "schema" | "policy" | "inventory" | "request" | "test" | "internal";
 
 /** Every stable error code and its family. */
-export const ERROR_CODES = {
+export const FAMILY_OF = {
   io: "bundle",
   bundle_invalid: "bundle",
   config_invalid: "bundle",
@@ -22,4 +22,4 @@ export const ERROR_CODES = {
   internal: "internal",
 } as const satisfies Record<string, ErrorFamily>;
 
-export type ErrorCode = keyof typeof ERROR_CODES;
+export type ErrorCode = keyof typeof FAMILY_OF;

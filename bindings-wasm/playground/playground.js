@@ -1,6 +1,6 @@
 // The policy playground: every edit rebuilds the engine (bundle fields) or
 // re-checks the request, and shows the decision, its reasons and any error.
-import init, { Engine, AuthzError, version } from "../pkg/web/web.js";
+import init, { Engine, AuthzError, coreVersion } from "../pkg/web/web.js";
 import { example } from "./example.js";
 
 const $ = (id) => document.getElementById(id);
@@ -102,7 +102,7 @@ for (const name of fields) {
 
 try {
   await init();
-  status.textContent = `agentauthz ${version()} (WASM) · edits are evaluated live`;
+  status.textContent = `agentauthz ${coreVersion()} (WASM) · edits are evaluated live`;
   status.dataset.state = "ready";
   evaluate();
 } catch (e) {

@@ -56,6 +56,11 @@ test("decision ids are unique", () => {
 test("camelCase onBehalfOf and now as a Date", () => {
   const engine = Engine.fromStrings(bundle);
   const at = new Date(NOW);
+  // Either spelling of on_behalf_of works; both at once is refused.
+  assert.deepEqual(engine.check({ ...read, on_behalf_of: "mallory" }).reasons, ["baseline/unknown-on-behalf-of"]);
+  assert.equal(thrown(() => engine.check({ ...read, onBehalfOf: "alice", on_behalf_of: "alice" })).code, "request_parse");
+  // Any RFC 3339 form is accepted (the core normalizes the offset).
+  assert.equal(engine.check({ ...read, now: "2026-11-29T11:00:00+01:00" }).decision, "allow");
   assert.equal(engine.check({ ...read, now: at, onBehalfOf: "alice" }).decision, "allow");
   assert.deepEqual(engine.check({ ...read, now: at, onBehalfOf: "mallory" }).reasons, ["baseline/unknown-on-behalf-of"]);
   // A Date outside the task window is a deny, so the Date really reaches the engine.
@@ -146,7 +151,16 @@ test("errorCodes lists every code, each with a class for its family", () => {
     assert.match(code, /^[a-z_]+$/);
     assert.ok(family in { bundle: 1, schema: 1, policy: 1, inventory: 1, request: 1, test: 1, internal: 1 });
   }
-  assert.equal(api.version(), "0.1.0");
+  assert.equal(api.coreVersion(), "0.1.0");
+  // The JS table equals the core's, and each code maps to its family's class.
+  assert.deepEqual(api.ERROR_CODES.map((c) => ({ ...c })), codes);
+  const classes = { bundle: api.BundleError, schema: api.SchemaError, policy: api.PolicyError, inventory: api.InventoryError,
+    request: api.RequestError, test: api.TestError, internal: api.InternalError };
+  for (const { code, family } of codes) assert.equal(api.errorClassFor(code), classes[family]);
+  assert.equal(api.errorClassFor("no_such_code"), AuthzError);
+  const made = new api.PolicyError("[policy_parse] made by hand", { code: "policy_parse" });
+  assert.equal(made.family, "policy");
+  assert.deepEqual(made.details, [{ message: "[policy_parse] made by hand" }]);
 });
 
 test("the engine stays usable after bad input", () => {
@@ -239,6 +253,14 @@ test("free releases the engine; using it afterwards throws", () => {
   engine.free();
   engine.free();
   assert.equal(thrown(() => engine.check(push)).code, "internal");
+});
+
+test("checkJson speaks the wire format", () => {
+  const engine = Engine.fromStrings(bundle);
+  const out = JSON.parse(engine.checkJson(JSON.stringify({ ...read, on_behalf_of: "alice" })));
+  assert.deepEqual(Object.keys(out), ["decision", "reasons", "errors", "decision_id", "policy_revision"]);
+  assert.deepEqual(out.reasons, ["anyone-can-read"]);
+  assert.equal(thrown(() => engine.checkJson("{")).code, "request_parse");
 });
 
 test("the raw module throws Errors with codes too, and both value paths agree", () => {

@@ -2,15 +2,15 @@
 // generated declarations of both builds. Lines marked @ts-expect-error must fail to type-check.
 import * as node from "../../pkg/node/node.js";
 import init, * as web from "../../pkg/web/web.js";
-import type { AgentRequest, BundleStrings, Decision, ErrorCode, ErrorFamily, Request } from "../../pkg/node/node.js";
+import type { AgentRequest, CheckRequest, Decision, ErrorCode, ErrorCodeInfo, ErrorFamily, StringsInput } from "../../pkg/node/node.js";
 
-const bundle: BundleStrings = {
+const bundle: StringsInput = {
   schema: "entity Repo;",
   policies: { "repos.cedar": '@id("p")\npermit (principal, action, resource);' },
   inventory: "agents: []",
 };
-const arrayBundle: BundleStrings = { schema: "", policies: ["a", "b"] };
-const stringBundle: BundleStrings = { schema: "", policies: "text", config: "[baseline]" };
+const arrayBundle: StringsInput = { schema: "", policies: ["a", "b"] };
+const stringBundle: StringsInput = { schema: "", policies: "text", config: "[baseline]" };
 
 export function nodeUsage(): string[] {
   const engine: node.Engine = node.Engine.fromStrings(bundle);
@@ -24,7 +24,7 @@ export function nodeUsage(): string[] {
     context: { source_ip: "10.1.2.3", input: { branch: "main" } },
     now: new Date(),
   };
-  const cedar: Request = {
+  const cedar: CheckRequest = {
     principal: { type: "Agent", id: "ci-bot" },
     action: { type: "Action", id: "github:read" },
     resource: { type: "Repo", id: "acme/api" },
@@ -55,15 +55,24 @@ export function nodeUsage(): string[] {
       void known;
     }
   }
-  const codes: { code: ErrorCode; family: ErrorFamily }[] = node.errorCodes();
+  const codes: ErrorCodeInfo[] = node.errorCodes();
+  const table: readonly ErrorCodeInfo[] = node.ERROR_CODES;
+  const cls: typeof node.AuthzError = node.errorClassFor("policy_parse");
+  const wireOut: string = engine.checkJson('{"agent": "a"}');
+  const err = new node.RequestError("[request_parse] x", { code: "request_parse" });
+  void [table, cls, wireOut, err];
   engine.free();
   void [allowed, effect, reasons, firstError, id, rev, wire, batch, codes];
-  return [revision, node.version()];
+  return [revision, node.coreVersion()];
 
   // @ts-expect-error resource is an {type, id} reference, not a string
   engine.check({ agent: "a", action: "b", resource: "Repo::x" });
-  // @ts-expect-error the request is camelCase: on_behalf_of is not a field
-  engine.check({ agent: "a", action: "b", resource: { type: "R", id: "x" }, on_behalf_of: "alice" });
+  // @ts-expect-error onBehalfOf is a User id
+  engine.check({ agent: "a", action: "b", resource: { type: "R", id: "x" }, onBehalfOf: { type: "User", id: "alice" } });
+  // @ts-expect-error unknown request fields are refused
+  engine.check({ agent: "a", action: "b", resource: { type: "R", id: "x" }, tusk: "T-1" });
+  // @ts-expect-error the error info is an object
+  new node.PolicyError("m", "policy_parse");
   // @ts-expect-error now is a Date or an ISO string
   engine.check({ agent: "a", action: "b", resource: { type: "R", id: "x" }, now: 1764410400000 });
   // @ts-expect-error the schema is required
@@ -85,5 +94,5 @@ export async function webUsage(): Promise<boolean> {
   const d: web.Decision = engine.check({ agent: "a", action: "b", resource: { type: "R", id: "x" } });
   // @ts-expect-error checkBatch takes an array
   engine.checkBatch({ agent: "a", action: "b", resource: { type: "R", id: "x" } });
-  return d.allowed && engine instanceof web.Engine && new web.PolicyError("m", "policy_parse", "policy", []) instanceof web.AuthzError;
+  return d.allowed && engine instanceof web.Engine && new web.PolicyError("m", { code: "policy_parse" }) instanceof web.AuthzError;
 }
