@@ -2,15 +2,19 @@
 // the raw serde-wasm-bindgen export) versus the native core, same bundle and
 // same request. Reports the median over rounds of the mean per call.
 //
-//   node bench/check.mjs [--native PATH_TO_native_check] [--rounds N] [--calls N] [--bundle DIR]
+//   node bench/check.mjs [--native PATH_TO_native_check] [--rounds N] [--calls N]
+//                        [--vectors FILE] [--name VECTOR_NAME]
 //
-// `make bench` builds the native example and passes it.
+// The bundle and request come from a vector file (default: the shared
+// tests/vectors/coding-agent.json): the named vector, or the first agent-form
+// vector expected to be allowed. `make bench` builds the native example and passes it.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readBundleDir } from "../tests/lib/bundle.mjs";
+import { REPO_ROOT, readBundleDir } from "../tests/lib/bundle.mjs";
+import { toApiRequest } from "../tests/lib/vectors.mjs";
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -19,32 +23,29 @@ const opt = (name, fallback) => {
 };
 const ROUNDS = Number(opt("rounds", 21));
 const CALLS = Number(opt("calls", 500));
-const bundleDir = opt("bundle", "bindings-wasm/tests/vectors/repo-bundle");
+const shared = "tests/vectors/coding-agent.json";
+const vectorsPath = opt("vectors", existsSync(join(REPO_ROOT, shared)) ? shared : "bindings-wasm/tests/vectors/repo.json");
 const nativeBin = opt("native", undefined);
 
 const require = createRequire(import.meta.url);
 const api = require("../pkg/node/node.js");
 const raw = require("../pkg/node/agentauthz_wasm.js");
 
-const bundle = readBundleDir(bundleDir);
-// An allowed request that goes through Cedar with every standard context field.
-const request = {
-  agent: "ci-bot",
-  action: "github:push",
-  resource: { type: "Repo", id: "acme/api" },
-  task: "T-42",
-  credential: "cred-7",
-  onBehalfOf: "alice",
-  context: { source_ip: "10.1.2.3" },
-  now: "2026-11-29T10:00:00Z",
-};
-const wire = { ...request, on_behalf_of: request.onBehalfOf };
-delete wire.onBehalfOf;
+const file = JSON.parse(readFileSync(join(REPO_ROOT, vectorsPath), "utf8"));
+const wanted = opt("name", undefined);
+const vector = file.vectors.find((v) =>
+  wanted !== undefined ? v.name === wanted : v.expect.decision === "allow" && v.request?.agent !== undefined && v.bundle === undefined,
+);
+if (vector === undefined) throw new Error(`${vectorsPath}: no matching vector`);
+const spec = vector.bundle ?? file.bundle;
+const bundle = typeof spec === "string" ? readBundleDir(spec) : spec;
+const wire = vector.request;
 const wireText = JSON.stringify(wire);
+const request = toApiRequest(wire);
 
 const engine = api.Engine.fromStrings(bundle);
 const first = engine.check(request);
-if (!first.allowed) throw new Error(`bench request is not allowed: ${JSON.stringify(first)}`);
+if (first.decision !== vector.expect.decision) throw new Error(`unexpected decision ${JSON.stringify(first)}`);
 const rawEngine = raw.WasmEngine.fromStringsJson(JSON.stringify(bundle));
 const BATCH = 100;
 const batch = Array.from({ length: BATCH }, () => request);
@@ -91,7 +92,8 @@ if (nativeBin !== undefined) {
   }
 }
 
-console.log(`check timing, bundle ${bundleDir}, median of ${ROUNDS} rounds x ${CALLS} calls (node ${process.version})`);
+console.log(`check timing: ${vectorsPath} "${vector.name}", median of ${ROUNDS} rounds x ${CALLS} calls (node ${process.version})`);
+console.log(`request: ${wireText}`);
 console.log(`decision: ${first.decision} ${JSON.stringify(first.reasons)}`);
 const base = results["native: Engine::check (typed)"];
 for (const [name, ns] of Object.entries(results)) {
