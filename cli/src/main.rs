@@ -1,7 +1,9 @@
 //! `agentauthz`: check requests, validate and test policy bundles from the shell and CI.
 
 mod check;
+mod inventory;
 mod log;
+mod posture;
 mod test_cmd;
 mod validate;
 
@@ -29,6 +31,11 @@ enum Command {
     Test(test_cmd::Args),
     /// Decision logs: verify the hash chain, report, export to OCSF.
     Log(log::Args),
+    /// List every agent: owner, status, credentials, open tasks, last activity, effective permissions.
+    Inventory(inventory::Args),
+    /// Posture findings (owners, credentials, over-broad and unused permissions, shadow agents).
+    /// Exit 1 with --fail-on when a finding at or above that severity exists, 2 on error.
+    Posture(posture::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +45,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Test(args) => test_cmd::run(args),
         Command::Log(args) => log::run(args),
+        Command::Inventory(args) => inventory::run(args),
+        Command::Posture(args) => posture::run(args),
     });
     match result {
         Ok(code) => ExitCode::from(code),

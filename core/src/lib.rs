@@ -11,15 +11,18 @@ mod error;
 pub mod ffi;
 mod inventory;
 mod model;
+pub mod posture;
 mod schema;
 pub mod testing;
 
 pub use audit::{DecisionLog, DecisionRecord, Mode};
 pub use bundle::{
-    BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, LogConfig, LogSink, Source,
+    BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, LogConfig, LogSink, PostureConfig,
+    Source,
 };
 pub use engine::{
-    format_millis, Clock, Engine, EngineBuilder, FixedClock, PolicyOrigin, SystemClock,
+    format_millis, rfc3339_to_cedar, Clock, Engine, EngineBuilder, FixedClock, PolicyOrigin,
+    SystemClock,
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};

@@ -256,11 +256,11 @@ fn shared_vectors() -> Result<(), String> {
         );
     }
 
-    // Decision reasons are documented as sorted; the vectors compare them as
-    // sets. Denials the engine decides before Cedar runs (unknown agent, task,
-    // credential, user) keep discovery order: reported here until the core sorts them.
-    for line in &run.unsorted {
-        eprintln!("warning: reasons not sorted: {line}");
-    }
+    // Decision reasons are documented as sorted.
+    assert!(
+        run.unsorted.is_empty(),
+        "reasons not sorted: {:?}",
+        run.unsorted
+    );
     Ok(())
 }
