@@ -9,8 +9,15 @@
 # call the runtime asks `agentauthz check`; the script prints the call, the
 # decision and the policies that determined it.
 #
+# Every decision is appended to one tamper-evident decision log (target/demo/
+# decisions.jsonl, or $DEMO_LOG_DIR/decisions.jsonl); a new rule is then rolled
+# out in log-only mode, and the script ends with `agentauthz log verify`,
+# `log report` and `log export --format ocsf` on that log, and shows verify
+# catching an edited record.
+#
 # It doubles as a smoke test: it exits 0 only if every decision is the one the
-# script expects, 1 if any differs, 2 if it cannot run. Needs bash and the CLI.
+# script expects and the log verifies, 1 otherwise, 2 if it cannot run. Needs
+# bash and the CLI.
 set -uo pipefail
 
 CLI=${1:-}
@@ -22,6 +29,10 @@ CLI=$(cd "$(dirname "$CLI")" && pwd)/$(basename "$CLI")
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 CODING=policies-examples/coding-agent
 PIPELINE=policies-examples/data-pipeline
+LOG_DIR=${DEMO_LOG_DIR:-target/demo}
+LOG=$LOG_DIR/decisions.jsonl
+mkdir -p "$LOG_DIR" || exit 2
+rm -f "$LOG_DIR"/decisions*.jsonl "$LOG_DIR"/tampered.jsonl
 
 if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
   BOLD=$'\e[1m' DIM=$'\e[2m' GREEN=$'\e[32m' RED=$'\e[31m' YELLOW=$'\e[33m' RESET=$'\e[0m'
@@ -39,7 +50,7 @@ call() {
   local bundle=$1 expected=$2 shown=$3 request=$4
   calls=$((calls + 1))
   local out rc
-  out=$(printf '%s' "$request" | "$CLI" check --bundle "$bundle" --request - 2>&1)
+  out=$(printf '%s' "$request" | "$CLI" check --bundle "$bundle" --request - --decision-log "$LOG" 2>&1)
   rc=$?
 
   local decision reasons
@@ -177,6 +188,59 @@ call "$PIPELINE" "deny pipeline/network-boundary" \
 call "$PIPELINE" "deny baseline/credential-expired,baseline/task-window" \
   "11:05  PutObject after the task and its credential have expired" \
   "$(put 2026-11-29T11:05:00Z acme-analytics-landing '"vpc_endpoint":"vpce-0a1b2c3d4e5f67890"')"
+
+# ---------------------------------------------------------------------------
+ROLLOUT=$LOG_DIR/coding-agent-rollout
+rm -rf "$ROLLOUT" && cp -R "$CODING" "$ROLLOUT" || exit 2
+cat >"$ROLLOUT/policies/rollout.cedar" <<'CEDAR'
+// Proposed: release pushes only on behalf of a named human. Rolled out in
+// log-only mode first: evaluated and recorded, not enforced.
+@id("rollout/release-needs-a-human")
+@mode("log-only")
+forbid (principal, action == Action::"github:push", resource)
+when { context.branch like "release/*" && !(context has on_behalf_of) };
+CEDAR
+heading "Rolling out a new rule in log-only mode — rollout/release-needs-a-human" \
+  "a copy of coding-agent plus one @mode(\"log-only\") forbid: decisions do not change, the log records what it would have decided"
+validate "$ROLLOUT"
+echo
+
+call "$ROLLOUT" "allow coding/push-release-branches-in-release-task" \
+  "14:06  push release/2.4 inside REL-7's window, no on_behalf_of (the new rule would deny it)" \
+  '{"agent":"ci-bot","action":"github:push","resource":{"type":"Repo","id":"acme/api"},"task":"REL-7","credential":"ci-bot-key","context":{"branch":"release/2.4","source_ip":"10.20.3.14"},"now":"2026-11-29T14:06:00Z"}'
+
+call "$ROLLOUT" "allow coding/push-release-branches-in-release-task" \
+  "14:07  the same push on behalf of alice (the new rule is satisfied)" \
+  '{"agent":"ci-bot","action":"github:push","resource":{"type":"Repo","id":"acme/api"},"task":"REL-7","credential":"ci-bot-key","on_behalf_of":"alice","context":{"branch":"release/2.4","source_ip":"10.20.3.14"},"now":"2026-11-29T14:07:00Z"}'
+
+# ---------------------------------------------------------------------------
+heading "The decision log — $LOG" \
+  "one JSON record per decision, SHA-256 chained; what a SIEM ingests"
+
+show() { printf '\n%s$ agentauthz %s%s\n' "$DIM" "$*" "$RESET"; }
+
+show log verify "$LOG"
+if ! "$CLI" log verify "$LOG"; then
+  mismatches=$((mismatches + 1))
+  printf '%s✗ the decision log does not verify%s\n' "$RED" "$RESET"
+fi
+
+show log report "$LOG"
+"$CLI" log report "$LOG" || mismatches=$((mismatches + 1))
+
+show log export --format ocsf "$LOG" '| head -n 1'
+"$CLI" log export --format ocsf "$LOG" | head -n 1 | cut -c 1-400
+printf '%s… (one OCSF API Activity event per record)%s\n' "$DIM" "$RESET"
+
+# Tampering: turn the force-push deny (record 5) into an allow.
+sed '5s/"decision":"deny"/"decision":"allow"/' "$LOG" >"$LOG_DIR/tampered.jsonl"
+show log verify "$LOG_DIR/tampered.jsonl" '   # record 5 edited: deny -> allow'
+"$CLI" log verify "$LOG_DIR/tampered.jsonl"
+rc=$?
+if [[ $rc -ne 1 ]]; then
+  mismatches=$((mismatches + 1))
+  printf '%s✗ verify should have found the edit (exit 1), got exit %s%s\n' "$RED" "$rc" "$RESET"
+fi
 
 # ---------------------------------------------------------------------------
 echo
