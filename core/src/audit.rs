@@ -48,7 +48,7 @@ pub use canonical::{canonical_json, record_hash, GENESIS_HASH};
 pub use ocsf::{to_ocsf, OCSF_VERSION};
 pub use record::{DecisionRecord, RecordDecision, RecordError, SCHEMA_VERSION};
 pub use report::{Flip, Report, Tally};
-pub use sink::{flush_all, rotated_files, DecisionLog, FileOptions};
+pub use sink::{flush_all, rotated_files, DecisionLog, FileOptions, RecordQueue};
 pub use verify::{read_records, verify_files, Damage, DamageKind, VerifyOptions, VerifyReport};
 
 pub(crate) use shadow::{finish_check, Outcome, SnapshotAudit};

@@ -1,6 +1,7 @@
 //! The JSON facade every binding and the CLI speak: typed → `serde_json::Value`
 //! → `&str`. Bindings convert their native values to JSON and call one function here.
 
+use crate::audit::{DecisionLog, DecisionRecord, FileOptions};
 use crate::bundle::{Bundle, Source};
 use crate::engine::{Clock, Engine};
 use crate::error::{error_codes, Error, ErrorCode, Result};
@@ -122,6 +123,35 @@ fn at_index(mut e: Error, i: usize) -> Error {
         d.message = format!("request [{i}]: {}", d.message);
     }
     e
+}
+
+// ---------------------------------------------------------------- decision log
+
+/// The sink a binding's path argument names: `"-"` is standard output, any
+/// other text a JSON-lines file (rotated at `max_bytes` when given).
+pub fn decision_log_path(path: &str, max_bytes: Option<u64>) -> Result<DecisionLog> {
+    if path == "-" {
+        return Ok(DecisionLog::stdout());
+    }
+    let mut options = FileOptions::new(path);
+    options.max_bytes = max_bytes;
+    DecisionLog::file_with(options)
+}
+
+/// Records as a JSON array (the form bindings hand to a callback).
+pub fn records_to_value(records: &[DecisionRecord]) -> Value {
+    Value::Array(records.iter().map(DecisionRecord::to_value).collect())
+}
+
+/// The engine's decision-log head `{seq, hash}`, or `null` without a sink.
+pub fn decision_log_head_value(engine: &Engine) -> Value {
+    match engine.decision_log() {
+        Some(log) => {
+            let (seq, hash) = log.head();
+            json!({"seq": seq, "hash": hash})
+        }
+        None => Value::Null,
+    }
 }
 
 /// The error as `{code, family, message, details: [{message, location?}]}`.

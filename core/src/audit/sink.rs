@@ -41,7 +41,7 @@ impl FileOptions {
     }
 }
 
-type Callback = Box<dyn Fn(&DecisionRecord) + Send + Sync>;
+type Callback = Box<dyn Fn(&DecisionRecord) -> std::result::Result<(), String> + Send + Sync>;
 
 enum Target {
     File(FileOptions),
@@ -202,7 +202,29 @@ impl DecisionLog {
     /// logging to this same sink (that record would be dropped and reported
     /// by `flush`); a panic in `f` is caught and reported the same way.
     pub fn callback(f: impl Fn(&DecisionRecord) + Send + Sync + 'static) -> DecisionLog {
+        DecisionLog::try_callback(move |r| {
+            f(r);
+            Ok(())
+        })
+    }
+
+    /// A callback that can fail (e.g. a Python callable that raises): the
+    /// first failure since the last flush is returned by [`flush`](DecisionLog::flush).
+    pub fn try_callback(
+        f: impl Fn(&DecisionRecord) -> std::result::Result<(), String> + Send + Sync + 'static,
+    ) -> DecisionLog {
         DecisionLog::with_target(Target::Callback(Box::new(f)))
+    }
+
+    /// A sink that keeps records for the host to collect with
+    /// [`RecordQueue::take`]: for hosts whose callbacks cannot be called from
+    /// inside `check` (JavaScript functions in Node and WASM), which deliver
+    /// the records themselves right after each check, in order.
+    pub fn queue() -> (DecisionLog, RecordQueue) {
+        let queue = RecordQueue::default();
+        let q = queue.clone();
+        let log = DecisionLog::callback(move |r| lock(&q.records).push(r.clone()));
+        (log, queue)
     }
 
     fn with_target(target: Target) -> DecisionLog {
@@ -323,17 +345,36 @@ impl DecisionLog {
                     let outcome =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(record)));
                     IN_CALLBACK.with(|c| c.set(previous));
-                    if outcome.is_err() {
-                        self.inner.fail(Error::new(
-                            ErrorCode::Internal,
-                            format!("decision log: the callback panicked on record {seq}"),
-                        ));
+                    let failure = match outcome {
+                        Ok(Ok(())) => None,
+                        Ok(Err(message)) => Some(format!(
+                            "decision log: the callback failed on record {seq}: {message}"
+                        )),
+                        Err(_) => Some(format!(
+                            "decision log: the callback panicked on record {seq}"
+                        )),
+                    };
+                    if let Some(message) = failure {
+                        self.inner.fail(Error::new(ErrorCode::Internal, message));
                     }
                 }
             }
         }
         state.seq = seq;
         state.head = hash;
+    }
+}
+
+/// Records kept by a [`DecisionLog::queue`] sink until the host takes them.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQueue {
+    records: Arc<Mutex<Vec<DecisionRecord>>>,
+}
+
+impl RecordQueue {
+    /// Every record since the last call, in sequence order.
+    pub fn take(&self) -> Vec<DecisionRecord> {
+        std::mem::take(&mut *lock(&self.records))
     }
 }
 
