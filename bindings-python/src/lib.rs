@@ -8,7 +8,7 @@
 //! Errors are raised as the classes of `agentauthz.errors`, which picks the
 //! class from the core's stable code.
 
-use agentauthz::{ffi, AgentRequest, Decision, EntityRef, Error, ErrorCode, Request};
+use agentauthz::{ffi, AgentRequest, Decision, DecisionLog, EntityRef, Error, ErrorCode, Request};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -251,6 +251,38 @@ fn bundle_arg(obj: &Bound<'_, PyAny>) -> Result<BundleArg, Error> {
     })
 }
 
+/// A decision-log sink: a callable (called with each record as a dict, in
+/// order, on the thread that called `check`), a path (`"-"`: standard output),
+/// or None (no sink).
+fn decision_log_arg(
+    py: Python<'_>,
+    sink: &Bound<'_, PyAny>,
+    max_bytes: Option<u64>,
+) -> PyResult<Option<DecisionLog>> {
+    if sink.is_none() {
+        return Ok(None);
+    }
+    if sink.is_callable() {
+        let callable: Py<PyAny> = sink.clone().unbind();
+        // Runs inside `check`, which released the GIL: take it back for the call.
+        return Ok(Some(DecisionLog::try_callback(move |record| {
+            Python::attach(|py| -> PyResult<()> {
+                callable.call1(py, (pythonize(py, &record.to_value())?,))?;
+                Ok(())
+            })
+            .map_err(|e| e.to_string())
+        })));
+    }
+    let path: PathBuf = sink.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "decision_log must be a callable, a path or None, not {}",
+            type_name(sink)
+        ))
+    })?;
+    let path = path.to_string_lossy().into_owned();
+    core(py, py.detach(|| ffi::decision_log_path(&path, max_bytes))).map(Some)
+}
+
 // ---------------------------------------------------------------- Decision
 
 /// The answer to one request. A deny is data, not an error.
@@ -334,43 +366,72 @@ struct PyEngine(agentauthz::Engine);
 
 #[pymethods]
 impl PyEngine {
-    /// An engine from a bundle directory or a dict of strings.
+    /// An engine from a bundle directory or a dict of strings; `decision_log`
+    /// as in `set_decision_log`.
     #[new]
-    #[pyo3(signature = (bundle, /))]
-    fn new(py: Python<'_>, bundle: &Bound<'_, PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None))]
+    fn new(
+        py: Python<'_>,
+        bundle: &Bound<'_, PyAny>,
+        decision_log: Option<&Bound<'_, PyAny>>,
+        max_bytes: Option<u64>,
+    ) -> PyResult<Self> {
         guarded(py, || {
             let bundle = core(py, bundle_arg(bundle))?;
+            let log = match decision_log {
+                Some(sink) => decision_log_arg(py, sink, max_bytes)?,
+                None => None,
+            };
             let engine = py.detach(|| match bundle {
                 BundleArg::Dir(dir) => agentauthz::Engine::load(dir),
                 BundleArg::Strings(value) => ffi::engine_from_strings(value, None),
             });
-            core(py, engine).map(PyEngine)
+            let engine = core(py, engine)?;
+            if log.is_some() {
+                engine.set_decision_log(log);
+            }
+            Ok(PyEngine(engine))
         })
     }
 
     /// Loads a bundle directory.
     #[classmethod]
-    fn load<'py>(cls: &Bound<'py, PyType>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
-        cls.call1((path,))
+    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None))]
+    fn load<'py>(
+        cls: &Bound<'py, PyType>,
+        path: PathBuf,
+        decision_log: Option<&Bound<'py, PyAny>>,
+        max_bytes: Option<u64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let kwargs = PyDict::new(cls.py());
+        kwargs.set_item("decision_log", decision_log)?;
+        kwargs.set_item("max_bytes", max_bytes)?;
+        cls.call((path,), Some(&kwargs))
     }
 
     /// An engine from in-memory texts. `policies` is one text, a list of texts,
     /// or a dict of file name to text.
     #[classmethod]
-    #[pyo3(signature = (*, schema, policies, inventory=None, config=None))]
+    #[pyo3(signature = (*, schema, policies, inventory=None, config=None, decision_log=None, max_bytes=None))]
+    #[allow(clippy::too_many_arguments)]
     fn from_strings<'py>(
         cls: &Bound<'py, PyType>,
         schema: &Bound<'py, PyAny>,
         policies: &Bound<'py, PyAny>,
         inventory: Option<&Bound<'py, PyAny>>,
         config: Option<&Bound<'py, PyAny>>,
+        decision_log: Option<&Bound<'py, PyAny>>,
+        max_bytes: Option<u64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let strings = PyDict::new(cls.py());
         strings.set_item("schema", schema)?;
         strings.set_item("policies", policies)?;
         strings.set_item("inventory", inventory)?;
         strings.set_item("config", config)?;
-        cls.call1((strings,))
+        let kwargs = PyDict::new(cls.py());
+        kwargs.set_item("decision_log", decision_log)?;
+        kwargs.set_item("max_bytes", max_bytes)?;
+        cls.call((strings,), Some(&kwargs))
     }
 
     /// Decides one agent-form request.
@@ -457,6 +518,44 @@ impl PyEngine {
         guarded(py, || Ok(self.0.policy_revision()))
     }
 
+    /// Sets the decision-log sink: a callable (called with each record as a
+    /// dict), a path of a JSON-lines file (`"-"`: standard output; rotated
+    /// at `max_bytes` when given), or None to stop logging.
+    #[pyo3(signature = (sink, /, *, max_bytes=None))]
+    fn set_decision_log(
+        &self,
+        py: Python<'_>,
+        sink: &Bound<'_, PyAny>,
+        max_bytes: Option<u64>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let log = decision_log_arg(py, sink, max_bytes)?;
+            py.detach(|| self.0.set_decision_log(log));
+            Ok(())
+        })
+    }
+
+    /// Writes buffered records out; raises the first logging failure since the
+    /// previous flush (a failed write, a callback that raised).
+    fn flush_decision_log(&self, py: Python<'_>) -> PyResult<()> {
+        guarded(py, || core(py, py.detach(|| self.0.flush_decision_log())))
+    }
+
+    /// `{"seq": ..., "hash": ...}` of the last record logged, or None without a sink.
+    #[getter]
+    fn decision_log_head<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let head = py.detach(|| ffi::decision_log_head_value(&self.0));
+            Ok(pythonize(py, &head)?)
+        })
+    }
+
+    /// The enforcement mode: "enforce" or "log-only" (`[engine] mode`).
+    #[getter]
+    fn mode(&self, py: Python<'_>) -> PyResult<&'static str> {
+        guarded(py, || Ok(self.0.mode().as_str()))
+    }
+
     fn __repr__(&self) -> String {
         format!("<Engine policy_revision={:?}>", self.0.policy_revision())
     }
@@ -468,6 +567,12 @@ impl PyEngine {
 #[pyfunction]
 fn error_codes(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     guarded(py, || Ok(pythonize(py, &ffi::error_codes_value())?))
+}
+
+/// Flushes every decision-log file of the process (registered with `atexit`).
+#[pyfunction]
+fn flush_decision_logs(py: Python<'_>) -> PyResult<()> {
+    guarded(py, || core(py, py.detach(agentauthz::audit::flush_all)))
 }
 
 /// Test hook: raises the error the core would raise for `code`, through the
@@ -497,6 +602,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_class::<PyDecision>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(flush_decision_logs, m)?)?;
     m.add_function(wrap_pyfunction!(_raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
     Ok(())

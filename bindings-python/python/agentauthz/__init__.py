@@ -12,8 +12,10 @@ LangChain / LangGraph integration lives in ``agentauthz.langchain`` (imported on
 
 from __future__ import annotations
 
+import atexit
+
 from ._engine import Engine
-from ._native import Decision, __version__, error_codes
+from ._native import Decision, __version__, error_codes, flush_decision_logs
 from .errors import (
     ERROR_CODES,
     AuthzError,
@@ -26,6 +28,10 @@ from .errors import (
     SchemaError,
     TestError,
 )
+
+# Decision-log files are buffered; write them out when the interpreter exits,
+# whether or not the engines holding them were collected.
+atexit.register(flush_decision_logs)
 
 __all__ = [
     "ERROR_CODES",
@@ -42,4 +48,5 @@ __all__ = [
     "TestError",
     "__version__",
     "error_codes",
+    "flush_decision_logs",
 ]

@@ -1,12 +1,20 @@
 # Hand-written stub for the native module; checked by `python -m mypy.stubtest agentauthz._native`.
 import datetime
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, final
 
 from typing_extensions import Self, TypeAlias, disjoint_base
 
-__all__ = ["Decision", "Engine", "__version__", "_panic", "_raise_error", "error_codes"]
+__all__ = [
+    "Decision",
+    "Engine",
+    "__version__",
+    "_panic",
+    "_raise_error",
+    "error_codes",
+    "flush_decision_logs",
+]
 
 __version__: str
 
@@ -16,6 +24,9 @@ _BundleArg: TypeAlias = str | os.PathLike[str] | Mapping[str, Any]
 _Policies: TypeAlias = str | Sequence[str] | Mapping[str, str]
 #: (type, id) or {"type": ..., "id": ...}.
 _Resource: TypeAlias = tuple[str, str] | Sequence[str] | Mapping[str, str]
+#: A decision-log sink: a callable receiving each record as a dict, a JSON-lines
+#: file path ("-": standard output), or None.
+_DecisionLog: TypeAlias = Callable[[dict[str, Any]], object] | str | os.PathLike[str] | None
 
 @final
 class Decision:
@@ -40,9 +51,22 @@ class Decision:
 class Engine:
     """In-process authorization for agents; safe to share across threads."""
 
-    def __new__(cls, bundle: _BundleArg, /) -> Self: ...
+    def __new__(
+        cls,
+        bundle: _BundleArg,
+        /,
+        *,
+        decision_log: _DecisionLog = None,
+        max_bytes: int | None = None,
+    ) -> Self: ...
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Self: ...
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        decision_log: _DecisionLog = None,
+        max_bytes: int | None = None,
+    ) -> Self: ...
     @classmethod
     def from_strings(
         cls,
@@ -51,6 +75,8 @@ class Engine:
         policies: _Policies,
         inventory: str | None = None,
         config: str | None = None,
+        decision_log: _DecisionLog = None,
+        max_bytes: int | None = None,
     ) -> Self: ...
     def check(
         self,
@@ -69,7 +95,14 @@ class Engine:
     def reload(self, bundle: _BundleArg) -> None: ...
     @property
     def policy_revision(self) -> str: ...
+    def set_decision_log(self, sink: _DecisionLog, /, *, max_bytes: int | None = None) -> None: ...
+    def flush_decision_log(self) -> None: ...
+    @property
+    def decision_log_head(self) -> dict[str, Any] | None: ...
+    @property
+    def mode(self) -> str: ...
 
 def error_codes() -> list[dict[str, str]]: ...
+def flush_decision_logs() -> None: ...
 def _raise_error(code: str, message: str) -> NoReturn: ...
 def _panic(message: str) -> NoReturn: ...
