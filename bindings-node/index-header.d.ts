@@ -144,3 +144,52 @@ export declare class Decision {
   /** The core's wire JSON, as the CLI prints it. */
   toJSON(): DecisionJson
 }
+
+/** A decision record (schema version 1), as the decision log stores it; see docs/decision-log.md. Keys are snake_case, as in the log file. */
+export interface DecisionRecord {
+  schema_version: number
+  seq: number
+  timestamp: string
+  decision_id: string
+  policy_revision: string
+  agent?: string
+  principal: EntityRef
+  owner?: string
+  on_behalf_of?: string
+  task?: string
+  credential?: string
+  action: string
+  resource: EntityRef
+  decision: 'allow' | 'deny' | 'error'
+  reasons: string[]
+  errors: PolicyEvaluationError[]
+  error?: { code: ErrorCode; message: string }
+  mode: 'enforce' | 'log-only'
+  would_decision?: 'allow' | 'deny'
+  would_reasons?: string[]
+  would_errors?: PolicyEvaluationError[]
+  context: Record<string, unknown>
+  request_time?: string
+  prev_hash: string
+  hash: string
+}
+
+/** Where decision records go: a function (called with each record right after
+ * the check that made it), or a JSON-lines file path (`'-'`: standard output). */
+export type DecisionLogSink = ((record: DecisionRecord) => void) | string | URL
+
+export interface DecisionLogOptions {
+  /** Rotate the file before it would grow past this many bytes. */
+  maxBytes?: number
+}
+
+export interface EngineOptions extends DecisionLogOptions {
+  /** A decision-log sink, as `engine.setDecisionLog(sink)`. */
+  decisionLog?: DecisionLogSink | null
+}
+
+/** The last record of a decision log: its `seq` and `hash`. */
+export interface DecisionLogHead {
+  seq: number
+  hash: string
+}

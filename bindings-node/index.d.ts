@@ -145,6 +145,55 @@ export declare class Decision {
   toJSON(): DecisionJson
 }
 
+/** A decision record (schema version 1), as the decision log stores it; see docs/decision-log.md. Keys are snake_case, as in the log file. */
+export interface DecisionRecord {
+  schema_version: number
+  seq: number
+  timestamp: string
+  decision_id: string
+  policy_revision: string
+  agent?: string
+  principal: EntityRef
+  owner?: string
+  on_behalf_of?: string
+  task?: string
+  credential?: string
+  action: string
+  resource: EntityRef
+  decision: 'allow' | 'deny' | 'error'
+  reasons: string[]
+  errors: PolicyEvaluationError[]
+  error?: { code: ErrorCode; message: string }
+  mode: 'enforce' | 'log-only'
+  would_decision?: 'allow' | 'deny'
+  would_reasons?: string[]
+  would_errors?: PolicyEvaluationError[]
+  context: Record<string, unknown>
+  request_time?: string
+  prev_hash: string
+  hash: string
+}
+
+/** Where decision records go: a function (called with each record right after
+ * the check that made it), or a JSON-lines file path (`'-'`: standard output). */
+export type DecisionLogSink = ((record: DecisionRecord) => void) | string | URL
+
+export interface DecisionLogOptions {
+  /** Rotate the file before it would grow past this many bytes. */
+  maxBytes?: number
+}
+
+export interface EngineOptions extends DecisionLogOptions {
+  /** A decision-log sink, as `engine.setDecisionLog(sink)`. */
+  decisionLog?: DecisionLogSink | null
+}
+
+/** The last record of a decision log: its `seq` and `hash`. */
+export interface DecisionLogHead {
+  seq: number
+  hash: string
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -159,12 +208,12 @@ export declare class Engine {
    * Loads a bundle directory: `schema.cedarschema`, `policies/*.cedar`,
    * `inventory.yaml|json`, `agentauthz.toml` (optional).
    */
-  static load(dir: string | URL): Engine
+  static load(dir: string | URL, options?: EngineOptions): Engine
   /**
    * An engine from in-memory texts: `{schema, policies, inventory?, config?}`;
    * `policies` is one text, a list of texts, or an object of file name to text.
    */
-  static fromStrings(input: StringsInput): Engine
+  static fromStrings(input: StringsInput, options?: EngineOptions): Engine
   /** Decides one request. A deny is a `Decision`; only bad input throws. */
   check(request: CheckRequest): Decision
   /**
@@ -184,6 +233,21 @@ export declare class Engine {
   reload(source: string | URL | StringsInput): void
   /** The content hash of the active bundle (`sha256:…`). */
   get policyRevision(): string
+  /**
+   * Sets the decision-log sink: a function (called with each record, in
+   * order, right after the check that made it), a JSON-lines file path
+   * (`'-'`: standard output; rotated at `maxBytes`), or `null` to stop logging.
+   */
+  setDecisionLog(sink: DecisionLogSink | null, options?: DecisionLogOptions): void
+  /**
+   * Writes buffered records out; throws the first logging failure since
+   * the previous flush (a failed write, a callback that threw).
+   */
+  flushDecisionLog(): void
+  /** `{seq, hash}` of the last record logged, or `null` without a sink. */
+  get decisionLogHead(): DecisionLogHead | null
+  /** The enforcement mode: `'enforce'` or `'log-only'` (`[engine] mode`). */
+  get mode(): 'enforce' | 'log-only'
 }
 
 /** The agentauthz core version. */
@@ -191,3 +255,9 @@ export declare function coreVersion(): string
 
 /** Every stable error code with its family, from the core. */
 export declare function errorCodes(): ErrorCodeInfo[]
+
+/**
+ * Writes every buffered decision-log file of the process out (index.js does
+ * this when the process exits).
+ */
+export declare function flushDecisionLogs(): void

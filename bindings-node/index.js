@@ -152,10 +152,66 @@ const raw = Engine[RAW] ?? {
   checkBatch: proto.checkBatch,
   reload: proto.reload,
   policyRevision: Object.getOwnPropertyDescriptor(proto, 'policyRevision').get,
+  setDecisionLog: proto.setDecisionLog,
+  takeDecisionRecords: proto._takeDecisionRecords,
+  flushDecisionLog: proto.flushDecisionLog,
+  decisionLogHead: Object.getOwnPropertyDescriptor(proto, 'decisionLogHead').get,
   errorCodes: native.errorCodes,
+  flushDecisionLogs: native.flushDecisionLogs,
   panicForTesting: native._panicForTesting,
 }
 if (!Engine[RAW]) Object.defineProperty(Engine, RAW, { value: raw })
+
+// ---------------------------------------------------------- decision log --
+
+/** Per engine with a function sink: `{fn, error}` (the first error it threw). */
+const callbacks = new WeakMap()
+
+/** Hands the records the last check queued to the engine's function sink, in
+ * order. A sink that throws does not change the decision: its first error is
+ * kept and thrown by `flushDecisionLog()`. */
+function deliver(engine) {
+  const sink = callbacks.get(engine)
+  if (sink === undefined) return
+  const text = raw.takeDecisionRecords.call(engine)
+  if (text === '[]') return
+  for (const record of JSON.parse(text)) {
+    try {
+      sink.fn(record)
+    } catch (e) {
+      sink.error ??= e
+    }
+  }
+}
+
+function setDecisionLog(engine, sink, options = {}) {
+  const maxBytes = options?.maxBytes
+  if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes > 0)) {
+    throw new TypeError('decision log: maxBytes must be a positive integer')
+  }
+  let args
+  if (sink === null || sink === undefined) args = ['none', null, null]
+  else if (typeof sink === 'function') args = ['callback', null, null]
+  else if (typeof sink === 'string' || sink instanceof URL) args = ['path', dirPath(sink), maxBytes ?? null]
+  else throw new TypeError('decision log: the sink must be a function, a file path, or null')
+  try {
+    raw.setDecisionLog.call(engine, ...args)
+  } catch (e) {
+    throw fromNative(e)
+  }
+  if (typeof sink === 'function') callbacks.set(engine, { fn: sink, error: undefined })
+  else callbacks.delete(engine)
+}
+
+// Buffered decision-log files are written out when the process exits, whether
+// or not the engines holding them were collected.
+process.once('exit', () => {
+  try {
+    raw.flushDecisionLogs()
+  } catch {
+    // Nothing to report to at exit.
+  }
+})
 
 const methods = {
   check(request) {
@@ -164,6 +220,8 @@ const methods = {
       text = raw.check.call(this, requestText(toWire(request)))
     } catch (e) {
       throw fromNative(e)
+    } finally {
+      deliver(this)
     }
     return new Decision(JSON.parse(text))
   },
@@ -173,6 +231,8 @@ const methods = {
       return raw.checkJson.call(this, request)
     } catch (e) {
       throw fromNative(e)
+    } finally {
+      deliver(this)
     }
   },
 
@@ -183,8 +243,28 @@ const methods = {
       text = raw.checkBatch.call(this, requestText(wire))
     } catch (e) {
       throw fromNative(e)
+    } finally {
+      deliver(this)
     }
     return JSON.parse(text).map((d) => new Decision(d))
+  },
+
+  setDecisionLog(sink, options) {
+    setDecisionLog(this, sink, options)
+  },
+
+  flushDecisionLog() {
+    const sink = callbacks.get(this)
+    if (sink?.error !== undefined) {
+      const error = sink.error
+      sink.error = undefined
+      throw error
+    }
+    try {
+      raw.flushDecisionLog.call(this)
+    } catch (e) {
+      throw fromNative(e)
+    }
   },
 
   reload(source) {
@@ -210,24 +290,45 @@ Object.defineProperty(proto, 'policyRevision', {
   enumerable: true,
   configurable: true,
 })
-
-const statics = {
-  load(dir) {
-    const path = dirPath(dir)
-    if (typeof path !== 'string') throw new TypeError('Engine.load(dir): dir must be a string or a file: URL')
+Object.defineProperty(proto, 'decisionLogHead', {
+  get() {
     try {
-      return raw.load.call(Engine, path)
+      return raw.decisionLogHead.call(this)
     } catch (e) {
       throw fromNative(e)
     }
   },
+  enumerable: true,
+  configurable: true,
+})
 
-  fromStrings(input) {
+/** `Engine.load(dir, {decisionLog, maxBytes})`, `Engine.fromStrings(input, {...})`. */
+function withOptions(engine, options) {
+  if (options?.decisionLog !== undefined) setDecisionLog(engine, options.decisionLog, { maxBytes: options.maxBytes })
+  return engine
+}
+
+const statics = {
+  load(dir, options) {
+    const path = dirPath(dir)
+    if (typeof path !== 'string') throw new TypeError('Engine.load(dir): dir must be a string or a file: URL')
+    let engine
     try {
-      return raw.fromStrings.call(Engine, input === undefined ? null : input)
+      engine = raw.load.call(Engine, path)
     } catch (e) {
       throw fromNative(e)
     }
+    return withOptions(engine, options)
+  },
+
+  fromStrings(input, options) {
+    let engine
+    try {
+      engine = raw.fromStrings.call(Engine, input === undefined ? null : input)
+    } catch (e) {
+      throw fromNative(e)
+    }
+    return withOptions(engine, options)
   },
 }
 
@@ -238,6 +339,14 @@ for (const [name, fn] of Object.entries(statics)) {
 function errorCodes() {
   try {
     return raw.errorCodes()
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+function flushDecisionLogs() {
+  try {
+    raw.flushDecisionLogs()
   } catch (e) {
     throw fromNative(e)
   }
@@ -257,6 +366,7 @@ module.exports = {
   ERROR_CODES,
   errorClassFor,
   errorCodes,
+  flushDecisionLogs,
   coreVersion: native.coreVersion,
   __napiBindingTarget: native.__napiBindingTarget,
 }

@@ -16,6 +16,7 @@ export const {
   ERROR_CODES,
   errorClassFor,
   errorCodes,
+  flushDecisionLogs,
   coreVersion,
   __napiBindingTarget,
 } = agentauthz

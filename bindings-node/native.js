@@ -838,3 +838,4 @@ module.exports = nativeBinding
 module.exports.Engine = nativeBinding.Engine
 module.exports.coreVersion = nativeBinding.coreVersion
 module.exports.errorCodes = nativeBinding.errorCodes
+module.exports.flushDecisionLogs = nativeBinding.flushDecisionLogs

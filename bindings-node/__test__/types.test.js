@@ -84,7 +84,17 @@ describe('declarations match the runtime', () => {
       for (const m of members.instance) assert.ok(m in instance, `${name}#${m}`)
     }
     assert.deepEqual(declared.get('Engine').static.sort(), ['fromStrings', 'load'])
-    assert.deepEqual(declared.get('Engine').instance.sort(), ['check', 'checkBatch', 'checkJson', 'policyRevision', 'reload'])
+    assert.deepEqual(declared.get('Engine').instance.sort(), [
+      'check',
+      'checkBatch',
+      'checkJson',
+      'decisionLogHead',
+      'flushDecisionLog',
+      'mode',
+      'policyRevision',
+      'reload',
+      'setDecisionLog',
+    ])
   })
 
   test('langchain.d.ts declares exactly what both langchain entry points export', async () => {

@@ -15,9 +15,11 @@
 //! `index-header.d.ts`, which the build puts in front of the generated
 //! `index.d.ts`.
 
-use agentauthz::ffi;
+use agentauthz::audit::RecordQueue;
+use agentauthz::{ffi, DecisionLog};
 use napi_derive::napi;
 use serde_json::Value;
+use std::sync::{Mutex, PoisonError};
 
 /// A core error as a JS error: `code` = the stable code, message = the error JSON.
 fn js_error(e: &agentauthz::Error) -> napi::Error<String> {
@@ -36,6 +38,18 @@ fn call<T>(f: impl FnOnce() -> agentauthz::Result<T>) -> napi::Result<T, String>
 #[napi]
 pub struct Engine {
     inner: agentauthz::Engine,
+    /// Records for a JS callback sink: JS functions cannot be called from
+    /// inside `check`, so `index.js` takes them right after each check.
+    queue: Mutex<Option<RecordQueue>>,
+}
+
+impl From<agentauthz::Engine> for Engine {
+    fn from(inner: agentauthz::Engine) -> Engine {
+        Engine {
+            inner,
+            queue: Mutex::new(None),
+        }
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -52,10 +66,10 @@ impl Engine {
         factory,
         writable = true,
         configurable = true,
-        ts_args_type = "dir: string | URL"
+        ts_args_type = "dir: string | URL, options?: EngineOptions"
     )]
     pub fn load(dir: String) -> napi::Result<Engine, String> {
-        call(|| ffi::engine_load(&dir, None)).map(|inner| Engine { inner })
+        call(|| ffi::engine_load(&dir, None)).map(Engine::from)
     }
 
     /// An engine from in-memory texts: `{schema, policies, inventory?, config?}`;
@@ -64,10 +78,10 @@ impl Engine {
         factory,
         writable = true,
         configurable = true,
-        ts_args_type = "input: StringsInput"
+        ts_args_type = "input: StringsInput, options?: EngineOptions"
     )]
     pub fn from_strings(input: Value) -> napi::Result<Engine, String> {
-        call(|| ffi::engine_from_strings(input, None)).map(|inner| Engine { inner })
+        call(|| ffi::engine_from_strings(input, None)).map(Engine::from)
     }
 
     // Natively the request and the Decision cross as JSON text: `index.js`
@@ -122,6 +136,76 @@ impl Engine {
     pub fn policy_revision(&self) -> napi::Result<String, String> {
         call(|| Ok(self.inner.policy_revision()))
     }
+
+    // `index.js` passes `kind`: "none", "callback" (records queued for it to
+    // deliver) or "path" (a JSON-lines file; "-" is standard output).
+    /// Sets the decision-log sink: a function (called with each record, in
+    /// order, right after the check that made it), a JSON-lines file path
+    /// (`'-'`: standard output; rotated at `maxBytes`), or `null` to stop logging.
+    #[napi(ts_args_type = "sink: DecisionLogSink | null, options?: DecisionLogOptions")]
+    pub fn set_decision_log(
+        &self,
+        kind: String,
+        path: Option<String>,
+        max_bytes: Option<f64>,
+    ) -> napi::Result<(), String> {
+        call(|| {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let log = match (kind.as_str(), path) {
+                ("callback", _) => {
+                    let (log, q) = DecisionLog::queue();
+                    *queue = Some(q);
+                    Some(log)
+                }
+                ("path", Some(path)) => {
+                    *queue = None;
+                    Some(ffi::decision_log_path(&path, max_bytes.map(|n| n as u64))?)
+                }
+                _ => {
+                    *queue = None;
+                    None
+                }
+            };
+            self.inner.set_decision_log(log);
+            Ok(())
+        })
+    }
+
+    /// The records queued for a callback sink since the last call, as JSON text.
+    #[napi(skip_typescript, js_name = "_takeDecisionRecords")]
+    pub fn take_decision_records(&self) -> String {
+        let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        match queue.as_ref() {
+            Some(q) => ffi::records_to_value(&q.take()).to_string(),
+            None => "[]".to_string(),
+        }
+    }
+
+    /// Writes buffered records out; throws the first logging failure since
+    /// the previous flush (a failed write, a callback that threw).
+    #[napi]
+    pub fn flush_decision_log(&self) -> napi::Result<(), String> {
+        call(|| self.inner.flush_decision_log())
+    }
+
+    /// `{seq, hash}` of the last record logged, or `null` without a sink.
+    #[napi(getter, ts_return_type = "DecisionLogHead | null")]
+    pub fn decision_log_head(&self) -> napi::Result<Value, String> {
+        call(|| Ok(ffi::decision_log_head_value(&self.inner)))
+    }
+
+    /// The enforcement mode: `'enforce'` or `'log-only'` (`[engine] mode`).
+    #[napi(getter, ts_return_type = "'enforce' | 'log-only'")]
+    pub fn mode(&self) -> String {
+        self.inner.mode().as_str().to_string()
+    }
+}
+
+/// Writes every buffered decision-log file of the process out (index.js does
+/// this when the process exits).
+#[napi]
+pub fn flush_decision_logs() -> napi::Result<(), String> {
+    call(agentauthz::audit::flush_all)
 }
 
 /// Every stable error code with its family, from the core.

@@ -11,8 +11,11 @@ import {
   errorCodes,
   coreVersion,
   RequestError,
+  flushDecisionLogs,
   type CheckRequest,
   type DecisionJson,
+  type DecisionRecord,
+  type DecisionLogHead,
   type ErrorCode,
   type ErrorFamily,
   type StringsInput,
@@ -76,6 +79,19 @@ const live = errorCodes().map((c) => c.code)
 const cls: typeof AuthzError = errorClassFor('policy_parse')
 const version: string = coreVersion()
 
+const records: DecisionRecord[] = []
+engine.setDecisionLog((record) => records.push(record))
+engine.setDecisionLog('decisions.jsonl', { maxBytes: 1 << 20 })
+engine.setDecisionLog(null)
+Engine.load('bundle', { decisionLog: (r: DecisionRecord) => console.log(r.seq, r.would_decision), maxBytes: 4096 })
+Engine.fromStrings(input, { decisionLog: '-' })
+engine.flushDecisionLog()
+flushDecisionLogs()
+const head: DecisionLogHead | null = engine.decisionLogHead
+const mode: 'enforce' | 'log-only' = engine.mode
+// @ts-expect-error: a sink is a function, a path or null
+engine.setDecisionLog(42)
+
 const options: AuthorizationMiddlewareOptions = {
   engine,
   agent: 'helpdesk-assistant',
@@ -103,4 +119,4 @@ const badCode: ErrorCode = 'nope'
 // @ts-expect-error: the middleware needs an engine
 authorizationMiddleware({ agent: 'a', resource: { type: 'T', id: '1' } })
 
-export { allowed, verdict, reasons, firstError, id, revision, wireId, batch, text, rev, table, live, cls, version, middleware, wrong, badCode }
+export { head, mode, allowed, verdict, reasons, firstError, id, revision, wireId, batch, text, rev, table, live, cls, version, middleware, wrong, badCode }
