@@ -12,7 +12,11 @@ export interface NativeEngine {
   checkJson(request: string): string;
   checkBatchJson(requests: string): string;
   reloadJson(input: string): void;
+  setDecisionLogQueue(on: boolean): void;
+  takeDecisionRecordsJson(): string;
+  decisionLogHeadJson(): string;
   readonly policyRevision: string;
+  readonly mode: string;
   free(): void;
 }
 
@@ -304,6 +308,51 @@ function stringify(value: unknown, kind: () => [ErrorCode, typeof AuthzError]): 
 
 const REQUEST_PARSE = (): [ErrorCode, typeof AuthzError] => ["request_parse", RequestError];
 
+// ---------------------------------------------------------------- decision log
+
+/** A decision record (schema version 1), as the decision log stores it; see docs/decision-log.md. Keys are snake_case. */
+export interface DecisionRecord {
+  schema_version: number;
+  seq: number;
+  timestamp: string;
+  decision_id: string;
+  policy_revision: string;
+  agent?: string;
+  principal: EntityRef;
+  owner?: string;
+  on_behalf_of?: string;
+  task?: string;
+  credential?: string;
+  action: string;
+  resource: EntityRef;
+  decision: "allow" | "deny" | "error";
+  reasons: string[];
+  errors: PolicyEvaluationError[];
+  error?: { code: ErrorCode; message: string };
+  mode: "enforce" | "log-only";
+  would_decision?: "allow" | "deny";
+  would_reasons?: string[];
+  would_errors?: PolicyEvaluationError[];
+  context: Record<string, unknown>;
+  request_time?: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** A decision-log sink: called with each record, in order, right after the check that made it. */
+export type DecisionLogSink = (record: DecisionRecord) => void;
+
+/** The last record of a decision log: its `seq` and `hash`. */
+export interface DecisionLogHead {
+  seq: number;
+  hash: string;
+}
+
+export interface EngineOptions {
+  /** A decision-log sink, as `engine.setDecisionLog(sink)`. */
+  decisionLog?: DecisionLogSink | null;
+}
+
 // ---------------------------------------------------------------- engine
 
 /** In-process authorization for agents, over one bundle given as strings. */
@@ -313,6 +362,9 @@ export class Engine {
   /** The JSON of the bundle now active, to rebuild after an instance reset. */
   #input: string;
   #freed = false;
+  #sink: DecisionLogSink | null = null;
+  /** The first error the sink threw since the last flush. */
+  #sinkError: { error: unknown } | null = null;
 
   private constructor(nativeEngine: NativeEngine, input: string) {
     this.#native = nativeEngine;
@@ -321,13 +373,15 @@ export class Engine {
   }
 
   /** Compiles a bundle from its texts. Throws an AuthzError subclass on bad input. */
-  static fromStrings(input: StringsInput): Engine {
+  static fromStrings(input: StringsInput, options?: EngineOptions): Engine {
     const json = bundleJson(input);
     const module = raw();
-    return new Engine(
+    const engine = new Engine(
       call(() => module.WasmEngine.fromStringsJson(json)),
       json,
     );
+    if (options?.decisionLog) engine.setDecisionLog(options.decisionLog);
+    return engine;
   }
 
   /** The engine over the live instance (rebuilt from the active bundle after a reset). */
@@ -340,22 +394,47 @@ export class Engine {
       const module = raw();
       this.#native = call(() => module.WasmEngine.fromStringsJson(json));
       this.#generation = generation;
+      // A rebuilt engine starts a new chain (seq 1) for its sink.
+      const engine = this.#native;
+      if (this.#sink !== null) call(() => engine.setDecisionLogQueue(true));
     }
     return this.#native;
+  }
+
+  /** Hands the records of the last call to the sink, in order; a sink that throws does not change the decision. */
+  #deliver(engine: NativeEngine): void {
+    const sink = this.#sink;
+    if (sink === null) return;
+    const text = call(() => engine.takeDecisionRecordsJson());
+    if (text === "[]") return;
+    for (const record of JSON.parse(text) as DecisionRecord[]) {
+      try {
+        sink(record);
+      } catch (error) {
+        this.#sinkError ??= { error };
+      }
+    }
   }
 
   /** Decides one request. A deny is a Decision; bad input throws a RequestError. */
   check(request: CheckRequest): Decision {
     const json = stringify(toWire(request), REQUEST_PARSE);
     const engine = this.#live();
-    return new Decision(JSON.parse(call(() => engine.checkJson(json))) as DecisionJson);
+    try {
+      return new Decision(JSON.parse(call(() => engine.checkJson(json))) as DecisionJson);
+    } finally {
+      this.#deliver(engine);
+    }
   }
 
-  /** Decides many requests against one snapshot; the first bad request throws (its index in the message). */
   /** `check` in the core's wire format: request JSON text in, Decision JSON text out (snake_case). */
   checkJson(request: string): string {
     const engine = this.#live();
-    return call(() => engine.checkJson(request));
+    try {
+      return call(() => engine.checkJson(request));
+    } finally {
+      this.#deliver(engine);
+    }
   }
 
   /** Decides many requests against one snapshot; the first bad request throws (its index in the message). */
@@ -366,8 +445,42 @@ export class Engine {
     }
     const json = stringify(requests.map(toWire), REQUEST_PARSE);
     const engine = this.#live();
-    const out = JSON.parse(call(() => engine.checkBatchJson(json))) as DecisionJson[];
-    return out.map((d) => new Decision(d));
+    try {
+      const out = JSON.parse(call(() => engine.checkBatchJson(json))) as DecisionJson[];
+      return out.map((d) => new Decision(d));
+    } finally {
+      this.#deliver(engine);
+    }
+  }
+
+  /** Sets the decision-log sink (a function called with each record right after its check), or `null` to stop logging. */
+  setDecisionLog(sink: DecisionLogSink | null): void {
+    if (sink !== null && typeof sink !== "function") {
+      throw new TypeError("decision log: the sink must be a function or null (there is no filesystem)");
+    }
+    const engine = this.#live();
+    call(() => engine.setDecisionLogQueue(sink !== null));
+    this.#sink = sink;
+    this.#sinkError = null;
+  }
+
+  /** Throws the first error the sink threw since the previous flush. */
+  flushDecisionLog(): void {
+    const failed = this.#sinkError;
+    this.#sinkError = null;
+    if (failed !== null) throw failed.error;
+  }
+
+  /** `{seq, hash}` of the last record logged, or `null` without a sink. */
+  get decisionLogHead(): DecisionLogHead | null {
+    const engine = this.#live();
+    return JSON.parse(call(() => engine.decisionLogHeadJson())) as DecisionLogHead | null;
+  }
+
+  /** The enforcement mode: `"enforce"` or `"log-only"` (`[engine] mode`). */
+  get mode(): "enforce" | "log-only" {
+    const engine = this.#live();
+    return call(() => engine.mode) as "enforce" | "log-only";
   }
 
   /** Swaps in a new bundle atomically; on error the current one stays active. */

@@ -7,10 +7,11 @@
 //! `serde-wasm-bindgen` for `check`, and `serde_json`'s depth limit turns a
 //! hostile, deeply nested request into a coded error instead of a stack overflow).
 
-use agentauthz::{ffi, Clock, Error};
+use agentauthz::audit::RecordQueue;
+use agentauthz::{ffi, Clock, DecisionLog, Error};
 use js_sys::{Array, Object, Reflect};
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use wasm_bindgen::prelude::*;
 
 /// The engine clock: JavaScript's `Date.now()` (the core's `SystemClock`
@@ -57,6 +58,9 @@ fn parse(text: &str, what: &str, code: agentauthz::ErrorCode) -> Result<Value, J
 #[derive(Debug)]
 pub struct WasmEngine {
     inner: agentauthz::Engine,
+    /// Records for the JS callback sink, taken by the wrapper after each check
+    /// (a JS function cannot be called from inside the core's sink).
+    queue: Mutex<Option<RecordQueue>>,
 }
 
 #[wasm_bindgen]
@@ -67,7 +71,10 @@ impl WasmEngine {
     pub fn from_strings_json(input: &str) -> Result<WasmEngine, JsValue> {
         let input = parse(input, "bundle input", agentauthz::ErrorCode::BundleInvalid)?;
         ffi::engine_from_strings(input, Some(Arc::new(JsClock)))
-            .map(|inner| WasmEngine { inner })
+            .map(|inner| WasmEngine {
+                inner,
+                queue: Mutex::new(None),
+            })
             .map_err(|e| js_error(&e))
     }
 
@@ -112,6 +119,44 @@ impl WasmEngine {
     #[wasm_bindgen(getter, js_name = policyRevision)]
     pub fn policy_revision(&self) -> String {
         self.inner.policy_revision()
+    }
+
+    /// Starts queueing a decision record per check for the wrapper's callback
+    /// (`on`), or stops logging (`!on`).
+    #[wasm_bindgen(js_name = setDecisionLogQueue)]
+    pub fn set_decision_log_queue(&self, on: bool) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let log = on.then(|| {
+            let (log, q) = DecisionLog::queue();
+            *queue = Some(q);
+            log
+        });
+        if log.is_none() {
+            *queue = None;
+        }
+        self.inner.set_decision_log(log);
+    }
+
+    /// The records queued since the last call, as a JSON array text.
+    #[wasm_bindgen(js_name = takeDecisionRecordsJson)]
+    pub fn take_decision_records_json(&self) -> String {
+        let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        match queue.as_ref() {
+            Some(q) => ffi::records_to_value(&q.take()).to_string(),
+            None => "[]".to_string(),
+        }
+    }
+
+    /// `{seq, hash}` of the last record logged (JSON text; `null` without a sink).
+    #[wasm_bindgen(js_name = decisionLogHeadJson)]
+    pub fn decision_log_head_json(&self) -> String {
+        ffi::decision_log_head_value(&self.inner).to_string()
+    }
+
+    /// The enforcement mode: `enforce` or `log-only`.
+    #[wasm_bindgen(getter)]
+    pub fn mode(&self) -> String {
+        self.inner.mode().as_str().to_string()
     }
 }
 

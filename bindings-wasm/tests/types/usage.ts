@@ -2,7 +2,17 @@
 // generated declarations of both builds. Lines marked @ts-expect-error must fail to type-check.
 import * as node from "../../pkg/node/node.js";
 import init, * as web from "../../pkg/web/web.js";
-import type { AgentRequest, CheckRequest, Decision, ErrorCode, ErrorCodeInfo, ErrorFamily, StringsInput } from "../../pkg/node/node.js";
+import type {
+  AgentRequest,
+  CheckRequest,
+  Decision,
+  DecisionLogHead,
+  DecisionRecord,
+  ErrorCode,
+  ErrorCodeInfo,
+  ErrorFamily,
+  StringsInput,
+} from "../../pkg/node/node.js";
 
 const bundle: StringsInput = {
   schema: "entity Repo;",
@@ -11,6 +21,19 @@ const bundle: StringsInput = {
 };
 const arrayBundle: StringsInput = { schema: "", policies: ["a", "b"] };
 const stringBundle: StringsInput = { schema: "", policies: "text", config: "[baseline]" };
+
+export function decisionLogUsage(): void {
+  const records: DecisionRecord[] = [];
+  const engine = node.Engine.fromStrings(bundle, { decisionLog: (r) => records.push(r) });
+  engine.setDecisionLog((r: DecisionRecord) => console.log(r.seq, r.would_decision, r.context));
+  engine.setDecisionLog(null);
+  engine.flushDecisionLog();
+  const head: DecisionLogHead | null = engine.decisionLogHead;
+  const mode: "enforce" | "log-only" = engine.mode;
+  // @ts-expect-error there is no filesystem: a sink is a function
+  engine.setDecisionLog("decisions.jsonl");
+  console.log(head, mode);
+}
 
 export function nodeUsage(): string[] {
   const engine: node.Engine = node.Engine.fromStrings(bundle);
