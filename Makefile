@@ -23,6 +23,7 @@ demo: cli ## Walk a scripted agent session through an example bundle
 	./scripts/demo.sh $(CLI)
 
 test: ## Install what is needed and run every test (Rust, Python, Node, WASM)
+	$(MAKE) lint
 	$(MAKE) test-rust
 	$(MAKE) test-python
 	$(MAKE) test-node
@@ -30,7 +31,8 @@ test: ## Install what is needed and run every test (Rust, Python, Node, WASM)
 
 test-rust: cli ## Rust tests: unit, conformance corpus, proptest, vectors, example bundles
 	cargo test --release -p agentauthz -p agentauthz-cli
-	@for b in policies-examples/*/; do $(CLI) test --bundle $$b || exit 1; done
+	@for b in policies-examples/*/; do $(CLI) test --bundle $$b --coverage || exit 1; done
+	NO_COLOR=1 ./scripts/demo.sh $(CLI) >/dev/null
 
 test-python: ## Build the wheel into a venv and run the Python suite
 	$(MAKE) -C bindings-python test
@@ -42,6 +44,8 @@ test-wasm: ## Build the WASM package and run the Node and Chromium suites
 	$(MAKE) -C bindings-wasm test
 
 lint: ## cargo fmt --check and clippy -D warnings
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 	cargo fmt --all -- --check
 	cargo clippy --release -p agentauthz -p agentauthz-cli --all-targets -- -D warnings
 

@@ -207,6 +207,12 @@ struct Converter<'a> {
     inventory: &'a Inventory,
 }
 
+/// Base-type timestamps may be any RFC 3339 form; Cedar's `datetime` takes
+/// fewer, so those are normalized to UTC. Anything else goes to Cedar as written.
+fn datetime(text: &str) -> Value {
+    Value::String(crate::engine::rfc3339_to_cedar(text).unwrap_or_else(|| text.to_string()))
+}
+
 fn uid(type_name: &str, id: &str) -> Value {
     json!({"type": type_name, "id": id})
 }
@@ -324,7 +330,7 @@ impl Converter<'_> {
                 attrs.insert("environment".into(), Value::String(env.clone()));
             }
             if let Some(created) = &a.created {
-                attrs.insert("created".into(), Value::String(created.clone()));
+                attrs.insert("created".into(), datetime(created));
             }
             let mut parents = Vec::new();
             for g in &a.groups {
@@ -355,10 +361,10 @@ impl Converter<'_> {
             attrs.insert("kind".into(), Value::String(c.kind.clone()));
             attrs.insert("revoked".into(), Value::Bool(c.revoked));
             if let Some(issued) = &c.issued {
-                attrs.insert("issued".into(), Value::String(issued.clone()));
+                attrs.insert("issued".into(), datetime(issued));
             }
             if let Some(expires) = &c.expires {
-                attrs.insert("expires".into(), Value::String(expires.clone()));
+                attrs.insert("expires".into(), datetime(expires));
             }
             out.push(entity("Credential", &c.id, attrs, Vec::new()));
         }
@@ -366,8 +372,8 @@ impl Converter<'_> {
             self.check_ref(&t.id, "agent", "agent", &t.agent, &agents)?;
             let mut attrs = Map::new();
             attrs.insert("agent".into(), uid("Agent", &t.agent));
-            attrs.insert("not_before".into(), Value::String(t.not_before.clone()));
-            attrs.insert("not_after".into(), Value::String(t.not_after.clone()));
+            attrs.insert("not_before".into(), datetime(&t.not_before));
+            attrs.insert("not_after".into(), datetime(&t.not_after));
             if let Some(purpose) = &t.purpose {
                 attrs.insert("purpose".into(), Value::String(purpose.clone()));
             }

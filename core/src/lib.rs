@@ -15,7 +15,8 @@ pub mod testing;
 
 pub use bundle::{BaselineConfig, Bundle, BundleOptions, Config, Source};
 pub use engine::{
-    format_millis, Clock, Engine, EngineBuilder, FixedClock, PolicyOrigin, SystemClock,
+    format_millis, rfc3339_to_cedar, Clock, Engine, EngineBuilder, FixedClock, PolicyOrigin,
+    SystemClock,
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};

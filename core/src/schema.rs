@@ -68,14 +68,18 @@ fn schema_error(e: &cedar_policy::SchemaError, src: &Source) -> Error {
     )
 }
 
-/// A plain Cedar schema, exactly as written (no base types, no added fields).
-pub(crate) fn plain_schema(src: &Source) -> Result<Schema> {
+/// A plain Cedar schema, exactly as written (no base types, no added fields),
+/// with its JSON form.
+pub(crate) fn plain_schema(src: &Source) -> Result<(Schema, Value)> {
     let fragment = parse_fragment(src)?;
-    Schema::from_schema_fragments([fragment]).map_err(|e| schema_error(&e, src))
+    let json = fragment.clone().to_json_value().unwrap_or(Value::Null);
+    let schema = Schema::from_schema_fragments([fragment]).map_err(|e| schema_error(&e, src))?;
+    Ok((schema, json))
 }
 
-/// The base types merged with the app fragment, with the standard context fields added.
-pub(crate) fn merged_schema(app: &Source) -> Result<Schema> {
+/// The base types merged with the app fragment, with the standard context
+/// fields added; and the app fragment's JSON form as merged.
+pub(crate) fn merged_schema(app: &Source) -> Result<(Schema, Value)> {
     let fragment = parse_fragment(app)?;
     let mut json = fragment
         .clone()
@@ -85,9 +89,11 @@ pub(crate) fn merged_schema(app: &Source) -> Result<Schema> {
     // Resolve types on the fragment as written, so errors keep their locations.
     Schema::from_schema_fragments([parse_base()?, fragment]).map_err(|e| schema_error(&e, app))?;
     add_standard_context(&mut json, app)?;
-    let extended = SchemaFragment::from_json_value(json)
+    let extended = SchemaFragment::from_json_value(json.clone())
         .map_err(|e| Error::new(ErrorCode::SchemaInvalid, e.to_string()))?;
-    Schema::from_schema_fragments([parse_base()?, extended]).map_err(|e| schema_error(&e, app))
+    let schema = Schema::from_schema_fragments([parse_base()?, extended])
+        .map_err(|e| schema_error(&e, app))?;
+    Ok((schema, json))
 }
 
 fn declaration_location(src: &Source, keyword: &str, name: &str) -> Option<Location> {

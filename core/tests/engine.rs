@@ -500,3 +500,31 @@ fn every_error_code_is_listed_once() {
         assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
     }
 }
+
+#[test]
+fn now_accepts_any_rfc3339_form() {
+    let e = engine();
+    for now in [
+        "2026-11-29T11:00:00+01:00",
+        "2026-11-29T10:00:00.5Z",
+        "2026-11-29T10:00:00.123456z",
+    ] {
+        let mut r = push("ci-bot");
+        r.task = Some("T1".into());
+        r.now = Some(now.into());
+        assert_eq!(decide(&e, r).0, "allow", "{now}");
+    }
+    let mut r = push("ci-bot");
+    r.task = Some("T1".into());
+    r.now = Some("2026-11-30T00:30:00+01:00".into()); // 23:30Z, inside the window
+    assert_eq!(decide(&e, r).0, "allow");
+    let inv = INVENTORY.replace(
+        "2026-11-30T00:00:00Z\", on_behalf_of",
+        "2026-11-30T01:00:00+01:00\", on_behalf_of",
+    );
+    let e = Engine::from_strings(SCHEMA, POLICIES, Some(&inv)).unwrap();
+    let mut r = push("ci-bot");
+    r.task = Some("T1".into());
+    r.now = Some("2026-11-29T23:59:59Z".into());
+    assert_eq!(decide(&e, r).0, "allow");
+}

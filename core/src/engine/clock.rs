@@ -60,6 +60,15 @@ pub fn format_millis(millis: i64) -> String {
     )
 }
 
+/// An RFC 3339 timestamp (any offset, any fraction) in the UTC millisecond
+/// form Cedar's `datetime` accepts; `None` if `text` is not RFC 3339.
+pub fn rfc3339_to_cedar(text: &str) -> Option<String> {
+    let t = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000))
+        .ok()
+        .map(format_millis)
+}
+
 /// Decision ids in ULID form: 48 bits of milliseconds, then 80 bits that are
 /// unique within the process (a counter through a bijective mixer, keyed by a
 /// per-process seed).
@@ -117,6 +126,19 @@ mod tests {
             c.map(format_millis).as_deref(),
             Some("2026-11-29T10:00:00.000Z")
         );
+    }
+
+    #[test]
+    fn normalizes_rfc3339() {
+        assert_eq!(
+            rfc3339_to_cedar("2026-11-29T11:00:00+01:00").as_deref(),
+            Some("2026-11-29T10:00:00.000Z")
+        );
+        assert_eq!(
+            rfc3339_to_cedar("2026-11-29T10:00:00.123456z").as_deref(),
+            Some("2026-11-29T10:00:00.123Z")
+        );
+        assert_eq!(rfc3339_to_cedar("yesterday"), None);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The engine: an atomically swappable snapshot and the request path.
 
 mod clock;
+mod context;
+mod index;
 mod request;
 mod snapshot;
 
-pub use clock::{format_millis, Clock, FixedClock, SystemClock};
+pub use clock::{format_millis, rfc3339_to_cedar, Clock, FixedClock, SystemClock};
 pub use snapshot::PolicyOrigin;
 
 use crate::bundle::{Bundle, BundleOptions, Source};

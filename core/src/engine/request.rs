@@ -1,12 +1,15 @@
 //! The request path: build a schema-validated Cedar request, evaluate it,
 //! and turn Cedar's response into a Decision.
 
-use super::clock::format_millis;
+use super::clock::{format_millis, rfc3339_to_cedar};
 use super::snapshot::Snapshot;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
 use crate::schema::STANDARD_CONTEXT_FIELDS;
-use cedar_policy::{AuthorizationError, Authorizer, Context, EntityId, EntityTypeName, EntityUid};
+use cedar_policy::{
+    AuthorizationError, Authorizer, Context, EntityId, EntityTypeName, EntityUid,
+    RestrictedExpression,
+};
 use serde_json::{json, Map, Value};
 use std::str::FromStr;
 
@@ -31,8 +34,13 @@ pub(crate) fn decide(
     let (decision, reasons, errors) = match built {
         Built::Denied(reasons) => (Effect::Deny, reasons, Vec::new()),
         Built::Cedar(req) => {
-            let response =
-                Authorizer::new().is_authorized(&req, &snapshot.policies, &snapshot.entities);
+            let candidates = match (req.principal(), req.action(), req.resource()) {
+                (Some(p), Some(a), Some(r)) => {
+                    snapshot.index.candidates(p, a, r, &snapshot.entities)
+                }
+                _ => snapshot.policies.clone(),
+            };
+            let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
             let decision = match response.decision() {
                 cedar_policy::Decision::Allow => Effect::Allow,
                 cedar_policy::Decision::Deny => Effect::Deny,
@@ -110,12 +118,16 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     if snapshot.entities.get(&principal).is_none() {
         unknown.push(UNKNOWN_AGENT);
     }
-    let mut context: Map<String, Value> = r.context.clone();
     let now = match &r.now {
-        Some(now) => now.clone(),
+        Some(now) => rfc3339_to_cedar(now)
+            .ok_or_else(|| invalid(format!("`now` is not an RFC 3339 timestamp: {now:?}")))?,
         None => format_millis(now_millis),
     };
-    context.insert("now".into(), Value::String(now));
+    let mut standard = vec![(
+        "now",
+        Value::String(now.clone()),
+        RestrictedExpression::new_datetime(&now),
+    )];
     let refs = [
         ("task", "Task", &r.task, UNKNOWN_TASK),
         (
@@ -128,22 +140,26 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     ];
     for (field, type_name, id, reason) in refs {
         if let Some(id) = id {
-            if snapshot.entities.get(&base_uid(type_name, id)?).is_none() {
+            let uid = base_uid(type_name, id)?;
+            if snapshot.entities.get(&uid).is_none() {
                 unknown.push(reason);
             }
-            context.insert(
-                field.into(),
+            standard.push((
+                field,
                 json!({"__entity": {"type": type_name, "id": id}}),
-            );
+                RestrictedExpression::new_entity_uid(uid),
+            ));
         }
     }
     let resource = entity_uid(&r.resource)?;
+    unknown.sort_unstable();
     let Some(action) = action else {
         return Ok(Built::Denied(
             unknown.into_iter().map(String::from).collect(),
         ));
     };
     // Build and validate even when denying, so malformed input is always reported.
+    let context = context(snapshot, &action, &r.context, standard)?;
     let request = build(snapshot, principal, action, resource, context)?;
     if unknown.is_empty() {
         Ok(Built::Cedar(Box::new(request)))
@@ -155,13 +171,51 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
 }
 
 fn cedar_request(snapshot: &Snapshot, r: &CedarRequest) -> Result<cedar_policy::Request> {
+    let action = entity_uid(&r.action)?;
+    let context = context(snapshot, &action, &r.context, Vec::new())?;
     build(
         snapshot,
         entity_uid(&r.principal)?,
-        entity_uid(&r.action)?,
+        action,
         entity_uid(&r.resource)?,
-        r.context.clone(),
+        context,
     )
+}
+
+/// A standard context field the engine adds: name, JSON form, typed form.
+type StandardField = (&'static str, Value, RestrictedExpression);
+
+/// The request context: the fast typed path when the action's context type is
+/// known and the values fit it; otherwise Cedar's JSON parser, which gives the
+/// authoritative value or error.
+fn context(
+    snapshot: &Snapshot,
+    action: &EntityUid,
+    values: &Map<String, Value>,
+    standard: Vec<StandardField>,
+) -> Result<Context> {
+    let names: Vec<&str> = standard.iter().map(|(n, _, _)| *n).collect();
+    if let Some(record) = snapshot.context_types.get(action) {
+        if names.iter().all(|n| record.attrs.contains_key(*n)) {
+            if let Some(mut pairs) = super::context::fields(record, values, &names) {
+                pairs.extend(
+                    standard
+                        .iter()
+                        .map(|(n, _, typed)| (n.to_string(), typed.clone())),
+                );
+                if let Ok(context) = Context::from_pairs(pairs) {
+                    return Ok(context);
+                }
+            }
+        }
+    }
+    let mut json = values.clone();
+    for (name, value, _) in standard {
+        json.insert(name.to_string(), value);
+    }
+    let schema = snapshot.schema.as_ref();
+    Context::from_json_value(Value::Object(json), schema.map(|s| (s, action)))
+        .map_err(|e| invalid(format!("context: {e}")))
 }
 
 fn build(
@@ -169,11 +223,9 @@ fn build(
     principal: EntityUid,
     action: EntityUid,
     resource: EntityUid,
-    context: Map<String, Value>,
+    context: Context,
 ) -> Result<cedar_policy::Request> {
     let schema = snapshot.schema.as_ref();
-    let context = Context::from_json_value(Value::Object(context), schema.map(|s| (s, &action)))
-        .map_err(|e| invalid(format!("context: {e}")))?;
     let validation_schema = if snapshot.bundle.options.validate_requests {
         schema
     } else {

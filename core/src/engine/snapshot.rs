@@ -1,6 +1,8 @@
 //! Compiling a bundle into an immutable snapshot: schema, policy set,
 //! entities and the lookup tables the request path needs.
 
+use super::context::{self, RecordType};
+use super::index::PolicyIndex;
 use crate::bundle::{Bundle, Config, Source};
 use crate::error::{diagnostics_details, Detail, Error, ErrorCode, Location, Result};
 use crate::{inventory, schema};
@@ -26,6 +28,9 @@ pub struct PolicyOrigin {
 pub(crate) struct Snapshot {
     pub schema: Option<Schema>,
     pub policies: PolicySet,
+    pub index: PolicyIndex,
+    /// Context record type per action, for the fast context path.
+    pub context_types: HashMap<EntityUid, RecordType>,
     pub entities: Entities,
     pub revision: String,
     pub bundle: Bundle,
@@ -42,16 +47,22 @@ impl Snapshot {
             .map(Config::parse)
             .transpose()?
             .unwrap_or_default();
-        let schema = match (&bundle.schema, bundle.options.base_schema) {
-            (Some(src), true) => Some(schema::merged_schema(src)?),
-            (Some(src), false) => Some(schema::plain_schema(src)?),
+        let (schema, schema_json) = match (&bundle.schema, bundle.options.base_schema) {
+            (Some(src), true) => {
+                let (s, j) = schema::merged_schema(src)?;
+                (Some(s), j)
+            }
+            (Some(src), false) => {
+                let (s, j) = schema::plain_schema(src)?;
+                (Some(s), j)
+            }
             (None, true) => {
                 return Err(Error::new(
                     ErrorCode::BundleInvalid,
                     "a bundle needs a schema (schema.cedarschema)",
                 ))
             }
-            (None, false) => None,
+            (None, false) => (None, serde_json::Value::Null),
         };
 
         let mut policies = PolicySet::new();
@@ -91,9 +102,13 @@ impl Snapshot {
         let entities = load_entities(&bundle, schema.as_ref())?;
         let actions = action_index(schema.as_ref());
         let revision = revision(&bundle);
+        let index = PolicyIndex::new(&policies, &entities);
+        let context_types = context::context_types(&schema_json);
         Ok(Snapshot {
             schema,
             policies,
+            index,
+            context_types,
             entities,
             revision,
             bundle,
