@@ -266,3 +266,89 @@ fn run_cedar(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
         setup_ms,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("agentauthz-bench-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push((
+                        p.strip_prefix(dir).unwrap().to_path_buf(),
+                        std::fs::read(&p).unwrap(),
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn same_seed_same_files() {
+        let size = workload::size_named("s200").unwrap();
+        let (a, b) = (temp("a"), temp("b"));
+        workload::generate(&a, size, 7).unwrap();
+        workload::generate(&b, size, 7).unwrap();
+        assert_eq!(files(&a), files(&b));
+        let c = temp("c");
+        workload::generate(&c, size, 8).unwrap();
+        assert_ne!(files(&a), files(&c));
+        for d in [a, b, c] {
+            std::fs::remove_dir_all(d).unwrap();
+        }
+    }
+
+    /// The bundle and the plain Cedar files describe the same thing: the engine
+    /// and Cedar's Authorizer give the same decision and reasons on every request,
+    /// and the mix has both outcomes in realistic amounts.
+    #[test]
+    fn bundle_and_plain_cedar_agree() {
+        let dir = temp("agree");
+        workload::generate(
+            &dir,
+            workload::size_named("s200").unwrap(),
+            workload::DEFAULT_SEED,
+        )
+        .unwrap();
+        let engine = Engine::load(dir.join("bundle")).unwrap();
+        let cedar = load_cedar(&dir).unwrap();
+        let texts = lines(&dir.join("requests.jsonl")).unwrap();
+        assert_eq!(texts.len(), cedar.requests.len());
+        let mut allowed = 0;
+        for (text, creq) in texts.iter().zip(&cedar.requests) {
+            let d = engine
+                .check(&Request::from_json_str(text).unwrap())
+                .unwrap();
+            let r = Authorizer::new().is_authorized(creq, &cedar.policies, &cedar.entities);
+            let mut theirs: Vec<String> =
+                r.diagnostics().reason().map(ToString::to_string).collect();
+            theirs.sort();
+            assert_eq!(
+                d.allowed(),
+                r.decision() == cedar_policy::Decision::Allow,
+                "{text}"
+            );
+            assert_eq!(d.reasons, theirs, "{text}");
+            assert_eq!(r.diagnostics().errors().count(), 0, "{text}");
+            allowed += usize::from(d.allowed());
+        }
+        let share = allowed as f64 / texts.len() as f64;
+        assert!((0.4..0.8).contains(&share), "allowed share {share}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
