@@ -94,6 +94,14 @@ def machine() -> dict[str, str]:
         "rustc": sh(["rustc", "--version"]),
         "node": sh(["node", "--version"]),
         "python": platform.python_version(),
+        "revision": " ".join(
+            x
+            for x in (
+                sh(["git", "rev-parse", "--short", "HEAD"]),
+                "(uncommitted changes)" if sh(["git", "status", "--porcelain", "--untracked-files=no"]) else "",
+            )
+            if x
+        ),
     }
 
 
@@ -290,7 +298,7 @@ def main(argv: list[str]) -> int:
         f"- started: {started}",
         f"- nproc: {m['nproc']}; CPU: {m['cpu']}; memory: {m['memory']}; kernel {m['kernel']}",
         f"- load average at report time (1, 5, 15 min): {m['load average']}",
-        f"- {m['rustc']}; node {m['node']}; python {m['python']}",
+        f"- {m['rustc']}; node {m['node']}; python {m['python']}; revision {m['revision'] or '?'}",
         "",
         "## Targets (issue 7, DESIGN.md §7)",
         "",
