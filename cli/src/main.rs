@@ -1,6 +1,8 @@
 //! `agentauthz`: check requests, validate and test policy bundles from the shell and CI.
 
 mod check;
+mod inventory;
+mod posture;
 mod test_cmd;
 mod validate;
 
@@ -26,6 +28,11 @@ enum Command {
     Validate(validate::Args),
     /// Run a bundle's policy tests (YAML, and Cedar `run-tests` JSON). Exit 0 pass, 1 fail, 2 error.
     Test(test_cmd::Args),
+    /// List every agent: owner, status, credentials, open tasks, last activity, effective permissions.
+    Inventory(inventory::Args),
+    /// Posture findings (owners, credentials, over-broad and unused permissions, shadow agents).
+    /// Exit 1 with --fail-on when a finding at or above that severity exists, 2 on error.
+    Posture(posture::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +41,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Test(args) => test_cmd::run(args),
+        Command::Inventory(args) => inventory::run(args),
+        Command::Posture(args) => posture::run(args),
     });
     match result {
         Ok(code) => ExitCode::from(code),

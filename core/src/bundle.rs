@@ -121,6 +121,35 @@ impl BaselineConfig {
 pub struct Config {
     #[serde(default)]
     pub baseline: BaselineConfig,
+    /// `[posture]`: thresholds of `agentauthz posture`.
+    #[serde(default)]
+    pub posture: PostureConfig,
+}
+
+/// The `[posture]` section of `agentauthz.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostureConfig {
+    /// Longest allowed credential lifetime (expires - issued), in days.
+    pub max_credential_days: u32,
+    /// A credential issued longer ago than this is due for rotation, in days.
+    pub rotation_days: u32,
+    /// An active agent with no logged activity for this many days is stale.
+    pub stale_days: u32,
+    /// The environment this bundle governs; policies and agents marked for
+    /// another (`test`, `dev`) environment are findings when this is `production`.
+    pub environment: String,
+}
+
+impl Default for PostureConfig {
+    fn default() -> Self {
+        PostureConfig {
+            max_credential_days: 90,
+            rotation_days: 90,
+            stale_days: 30,
+            environment: "production".into(),
+        }
+    }
 }
 
 impl Config {

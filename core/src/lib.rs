@@ -10,10 +10,11 @@ mod error;
 pub mod ffi;
 mod inventory;
 mod model;
+pub mod posture;
 mod schema;
 pub mod testing;
 
-pub use bundle::{BaselineConfig, Bundle, BundleOptions, Config, Source};
+pub use bundle::{BaselineConfig, Bundle, BundleOptions, Config, PostureConfig, Source};
 pub use engine::{
     format_millis, rfc3339_to_cedar, Clock, Engine, EngineBuilder, FixedClock, PolicyOrigin,
     SystemClock,

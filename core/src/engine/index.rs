@@ -8,6 +8,13 @@ use cedar_policy::{
     ResourceConstraint,
 };
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+/// Building a `PolicySet` costs about 0.7 µs per policy, more than evaluating
+/// the candidates; sets are cached by candidate list. The cache never blocks a
+/// check: if its lock is busy the set is built directly, and it stops growing
+/// at this many entries.
+const SET_CACHE_CAPACITY: usize = 16_384;
 
 /// A principal or resource scope constraint.
 #[derive(Debug, Clone)]
@@ -113,6 +120,7 @@ pub(crate) struct PolicyIndex {
     entries: Vec<Entry>,
     /// Per known action: the policies whose action scope matches it.
     by_action: HashMap<EntityUid, Bucket>,
+    sets: RwLock<HashMap<Box<[u32]>, Arc<PolicySet>>>,
 }
 
 fn action_matches(c: &ActionConstraint, action: &Subject<'_>) -> bool {
@@ -145,7 +153,11 @@ impl PolicyIndex {
             let bucket = Self::bucket(&entries, &subject);
             by_action.insert(action.clone(), bucket);
         }
-        PolicyIndex { entries, by_action }
+        PolicyIndex {
+            entries,
+            by_action,
+            sets: RwLock::new(HashMap::new()),
+        }
     }
 
     fn bucket(entries: &[Entry], action: &Subject<'_>) -> Bucket {
@@ -165,7 +177,7 @@ impl PolicyIndex {
         action: &EntityUid,
         resource: &EntityUid,
         entities: &Entities,
-    ) -> PolicySet {
+    ) -> Arc<PolicySet> {
         let p = Subject::new(principal, entities);
         let r = Subject::new(resource, entities);
         let computed;
@@ -187,11 +199,26 @@ impl PolicyIndex {
         }
         picked.sort_unstable();
         picked.dedup();
-        let chosen = picked.into_iter().filter_map(|i| {
-            let e = self.entries.get(i as usize)?;
-            (e.principal.matches(&p) && e.resource.matches(&r)).then(|| e.policy.clone())
+        picked.retain(|&i| {
+            self.entries
+                .get(i as usize)
+                .is_some_and(|e| e.principal.matches(&p) && e.resource.matches(&r))
         });
+        if let Ok(sets) = self.sets.try_read() {
+            if let Some(set) = sets.get(picked.as_slice()) {
+                return set.clone();
+            }
+        }
+        let chosen = picked
+            .iter()
+            .filter_map(|&i| self.entries.get(i as usize).map(|e| e.policy.clone()));
         // Ids are unique in the source set, so adding cannot fail.
-        PolicySet::from_policies(chosen).unwrap_or_default()
+        let set = Arc::new(PolicySet::from_policies(chosen).unwrap_or_default());
+        if let Ok(mut sets) = self.sets.try_write() {
+            if sets.len() < SET_CACHE_CAPACITY {
+                sets.insert(picked.into_boxed_slice(), set.clone());
+            }
+        }
+        set
     }
 }

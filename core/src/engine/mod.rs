@@ -164,4 +164,20 @@ impl Engine {
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
     }
+
+    /// The active snapshot's (merged) schema; `None` for a schema-less engine.
+    /// For offline analysis (posture, inventory), not the request path.
+    pub fn schema(&self) -> Option<cedar_policy::Schema> {
+        self.snapshot.load().schema.clone()
+    }
+
+    /// The active snapshot's enforced policy set (bundle policies and enabled guardrails).
+    pub fn policy_set(&self) -> cedar_policy::PolicySet {
+        self.snapshot.load().policies.clone()
+    }
+
+    /// The active snapshot's entities (the inventory as Cedar entities).
+    pub fn entities(&self) -> cedar_policy::Entities {
+        self.snapshot.load().entities.clone()
+    }
 }

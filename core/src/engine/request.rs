@@ -38,7 +38,7 @@ pub(crate) fn decide(
                 (Some(p), Some(a), Some(r)) => {
                     snapshot.index.candidates(p, a, r, &snapshot.entities)
                 }
-                _ => snapshot.policies.clone(),
+                _ => std::sync::Arc::new(snapshot.policies.clone()),
             };
             let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
             let decision = match response.decision() {

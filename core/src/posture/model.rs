@@ -1,0 +1,191 @@
+//! The inventory as posture sees it: agents, users, credentials and tasks,
+//! read back from the Cedar entities the bundle's inventory compiles to.
+
+use crate::bundle::Bundle;
+use crate::error::Result;
+use crate::inventory;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserInfo {
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AgentInfo {
+    pub id: String,
+    pub owner: Option<String>,
+    pub kind: String,
+    pub status: String,
+    pub environment: Option<String>,
+    pub created: Option<String>,
+    /// Direct parents (`AgentGroup::"x"`, `Team::"y"`), as `Type::id`.
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CredentialInfo {
+    pub id: String,
+    pub agent: String,
+    pub kind: String,
+    pub issued: Option<String>,
+    pub expires: Option<String>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TaskInfo {
+    pub id: String,
+    pub agent: String,
+    pub purpose: Option<String>,
+    pub not_before: Option<String>,
+    pub not_after: Option<String>,
+}
+
+/// Agents, users, credentials and tasks of a bundle, by id (sorted).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct InventoryView {
+    pub agents: BTreeMap<String, AgentInfo>,
+    pub users: BTreeMap<String, UserInfo>,
+    pub credentials: BTreeMap<String, CredentialInfo>,
+    pub tasks: BTreeMap<String, TaskInfo>,
+}
+
+fn s(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+/// The id of an entity reference in Cedar JSON (`{"type","id"}` or `{"__entity": {...}}`).
+fn ref_id(v: &Value, key: &str) -> Option<String> {
+    let r = v.get(key)?;
+    let r = r.get("__entity").unwrap_or(r);
+    r.get("id").and_then(Value::as_str).map(str::to_string)
+}
+
+/// A datetime attribute: a string, or Cedar's `{"__extn": {"fn": "datetime", "arg": ...}}`.
+fn time_attr(v: &Value, key: &str) -> Option<String> {
+    let a = v.get(key)?;
+    if let Some(t) = a.as_str() {
+        return Some(t.to_string());
+    }
+    a.pointer("/__extn/arg")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+impl InventoryView {
+    pub fn from_bundle(bundle: &Bundle) -> Result<InventoryView> {
+        let json = match &bundle.inventory {
+            Some(src) => inventory::to_cedar_entities(src)?,
+            None => Value::Array(Vec::new()),
+        };
+        let mut view = InventoryView::default();
+        for e in json.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            let (Some(ty), Some(id)) = (
+                e.pointer("/uid/type").and_then(Value::as_str),
+                e.pointer("/uid/id").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let attrs = e.get("attrs").cloned().unwrap_or(Value::Null);
+            let id = id.to_string();
+            match ty {
+                "User" => {
+                    let active = attrs.get("active").and_then(Value::as_bool).unwrap_or(true);
+                    view.users.insert(id, UserInfo { active });
+                }
+                "Agent" => {
+                    let groups = e
+                        .get("parents")
+                        .and_then(Value::as_array)
+                        .map(|ps| {
+                            ps.iter()
+                                .filter_map(|p| {
+                                    let p = p.get("__entity").unwrap_or(p);
+                                    Some(format!(
+                                        "{}::{}",
+                                        p.get("type")?.as_str()?,
+                                        p.get("id")?.as_str()?
+                                    ))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    view.agents.insert(
+                        id.clone(),
+                        AgentInfo {
+                            id,
+                            owner: ref_id(&attrs, "owner"),
+                            kind: s(&attrs, "kind").unwrap_or_default(),
+                            status: s(&attrs, "status").unwrap_or_default(),
+                            environment: s(&attrs, "environment"),
+                            created: time_attr(&attrs, "created"),
+                            groups,
+                        },
+                    );
+                }
+                "Credential" => {
+                    view.credentials.insert(
+                        id.clone(),
+                        CredentialInfo {
+                            id,
+                            agent: ref_id(&attrs, "agent").unwrap_or_default(),
+                            kind: s(&attrs, "kind").unwrap_or_default(),
+                            issued: time_attr(&attrs, "issued"),
+                            expires: time_attr(&attrs, "expires"),
+                            revoked: attrs
+                                .get("revoked")
+                                .and_then(Value::as_bool)
+                                .unwrap_or(false),
+                        },
+                    );
+                }
+                "Task" => {
+                    view.tasks.insert(
+                        id.clone(),
+                        TaskInfo {
+                            id,
+                            agent: ref_id(&attrs, "agent").unwrap_or_default(),
+                            purpose: s(&attrs, "purpose"),
+                            not_before: time_attr(&attrs, "not_before"),
+                            not_after: time_attr(&attrs, "not_after"),
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(view)
+    }
+
+    pub fn credentials_of<'a>(
+        &'a self,
+        agent: &'a str,
+    ) -> impl Iterator<Item = &'a CredentialInfo> {
+        self.credentials.values().filter(move |c| c.agent == agent)
+    }
+}
+
+pub(crate) const DAY_MS: i64 = 86_400_000;
+
+/// Milliseconds since the epoch of an RFC 3339 time (or a `YYYY-MM-DD` date, at midnight UTC).
+pub(crate) fn parse_millis(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let t = OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
+        let d = time::Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .ok()?;
+        Some(d.midnight().assume_utc())
+    })?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Whole days between two instants (rounded down; negative when `to` is before `from`).
+pub(crate) fn days_between(from: i64, to: i64) -> i64 {
+    (to - from).div_euclid(DAY_MS)
+}
