@@ -1,1 +1,503 @@
-//! agentauthz python binding (thin adapter over agentauthz::ffi).
+//! `agentauthz._native`: the Python binding, a thin adapter over agentauthz's
+//! typed Engine API and its JSON facade (`agentauthz::ffi`).
+//!
+//! Each export shapes its Python arguments into a typed request or a
+//! `serde_json::Value` and calls one core function. Loading and evaluation run
+//! with the GIL released. Every call runs under `ffi::catch_panic`, so a panic
+//! reaches Python as `agentauthz.InternalError`, never as `PanicException`.
+//! Errors are raised as the classes of `agentauthz.errors`, which picks the
+//! class from the core's stable code.
+
+use agentauthz::{ffi, AgentRequest, Decision, EntityRef, Error, ErrorCode, Request};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
+use pythonize::{depythonize, pythonize};
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+
+// ---------------------------------------------------------------- errors
+
+/// The core error as an instance of the matching `agentauthz.AuthzError` subclass.
+fn authz_err(py: Python<'_>, e: &Error) -> PyErr {
+    static FROM_NATIVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let build = || -> PyResult<PyErr> {
+        let from_native = FROM_NATIVE.import(py, "agentauthz.errors", "_from_native")?;
+        let exc = from_native.call1((pythonize(py, &ffi::error_to_value(e))?,))?;
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+/// Runs `f` under `ffi::catch_panic`: a panic becomes an `internal` AuthzError.
+fn guarded<T>(py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match ffi::catch_panic(|| Ok(f())) {
+        Ok(result) => result,
+        Err(e) => Err(authz_err(py, &e)),
+    }
+}
+
+/// A core result as a Python result.
+fn core<T>(py: Python<'_>, r: agentauthz::Result<T>) -> PyResult<T> {
+    r.map_err(|e| authz_err(py, &e))
+}
+
+fn request_parse(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::RequestParse, message)
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_string(), |n| n.to_string())
+}
+
+// ---------------------------------------------------------------- argument shaping
+
+/// Deepest nesting a request may have (deeper input is refused, not recursed into).
+const MAX_DEPTH: usize = 64;
+
+/// A Python value as JSON; anything JSON cannot hold is a `request_parse` error.
+fn json_arg(obj: &Bound<'_, PyAny>, what: &str) -> Result<Value, Error> {
+    to_json(obj, 0).map_err(|e| request_parse(format!("{what}: {e}")))
+}
+
+/// Python → JSON for the built-in types (the hot path); other mappings and
+/// sequences go through pythonize.
+fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+    }
+    if obj.is_none() {
+        Ok(Value::Null)
+    } else if let Ok(s) = obj.cast_exact::<PyString>() {
+        s.to_cow()
+            .map(|c| Value::String(c.into_owned()))
+            .map_err(|e| e.to_string())
+    } else if let Ok(b) = obj.cast_exact::<PyBool>() {
+        Ok(Value::Bool(b.is_true()))
+    } else if let Ok(i) = obj.cast_exact::<PyInt>() {
+        i.extract::<i64>()
+            .map(Value::from)
+            .or_else(|_| i.extract::<u64>().map(Value::from))
+            .map_err(|_| format!("integer {i} does not fit in 64 bits"))
+    } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
+        serde_json::Number::from_f64(f.value())
+            .map(Value::Number)
+            .ok_or_else(|| format!("{f} is not a JSON number"))
+    } else if let Ok(d) = obj.cast_exact::<PyDict>() {
+        let mut map = Map::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key = k
+                .cast::<PyString>()
+                .map_err(|_| format!("dict keys must be str, not {}", type_name(&k)))?
+                .to_cow()
+                .map_err(|e| e.to_string())?
+                .into_owned();
+            map.insert(key, to_json(&v, depth + 1)?);
+        }
+        Ok(Value::Object(map))
+    } else if let Ok(l) = obj.cast_exact::<PyList>() {
+        l.iter()
+            .map(|v| to_json(&v, depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Value::Array)
+    } else if let Ok(t) = obj.cast_exact::<PyTuple>() {
+        t.iter()
+            .map(|v| to_json(&v, depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Value::Array)
+    } else {
+        depythonize::<Value>(obj).map_err(|e| format!("{e} ({})", type_name(obj)))
+    }
+}
+
+fn string_arg(obj: &Bound<'_, PyAny>, what: &str) -> Result<String, Error> {
+    obj.cast::<PyString>()
+        .map_err(|_| request_parse(format!("`{what}` must be a str, not {}", type_name(obj))))
+        .and_then(|s| {
+            s.to_cow()
+                .map(|c| c.into_owned())
+                .map_err(|e| request_parse(format!("`{what}`: {e}")))
+        })
+}
+
+fn optional_string(obj: Option<&Bound<'_, PyAny>>, what: &str) -> Result<Option<String>, Error> {
+    match obj {
+        Some(o) if !o.is_none() => string_arg(o, what).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// `(type, id)` or `{"type": ..., "id": ...}`.
+fn resource_arg(obj: &Bound<'_, PyAny>) -> Result<EntityRef, Error> {
+    let pair = obj
+        .cast::<PyTuple>()
+        .ok()
+        .map(|t| t.as_any().clone())
+        .or_else(|| obj.cast::<PyList>().ok().map(|l| l.as_any().clone()));
+    if let Some(pair) = pair {
+        let items: Vec<Bound<'_, PyAny>> = pair
+            .try_iter()
+            .and_then(|it| it.collect::<PyResult<_>>())
+            .map_err(|e| request_parse(format!("`resource`: {e}")))?;
+        return match items.as_slice() {
+            [t, id] => Ok(EntityRef::new(
+                string_arg(t, "resource type")?,
+                string_arg(id, "resource id")?,
+            )),
+            _ => Err(request_parse(format!(
+                "`resource` must be a (type, id) pair, got {} items",
+                items.len()
+            ))),
+        };
+    }
+    if obj.cast::<PyMapping>().is_ok() {
+        return serde_json::from_value(json_arg(obj, "`resource`")?)
+            .map_err(|e| request_parse(format!("`resource`: {e}")));
+    }
+    Err(request_parse(format!(
+        "`resource` must be a (type, id) tuple or a {{\"type\", \"id\"}} dict, not {}",
+        type_name(obj)
+    )))
+}
+
+fn context_arg(obj: Option<&Bound<'_, PyAny>>) -> Result<Map<String, Value>, Error> {
+    match obj {
+        None => Ok(Map::new()),
+        Some(o) if o.is_none() => Ok(Map::new()),
+        Some(o) => match json_arg(o, "`context`")? {
+            Value::Object(map) => Ok(map),
+            _ => Err(request_parse(format!(
+                "`context` must be a dict, not {}",
+                type_name(o)
+            ))),
+        },
+    }
+}
+
+/// `now` as the RFC 3339 text the core takes: a str as given, an aware
+/// `datetime` in UTC with millisecond precision; a naive `datetime` is refused.
+fn now_arg(
+    py: Python<'_>,
+    obj: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Result<Option<String>, Error>> {
+    static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(Ok(None));
+    };
+    if obj.cast::<PyString>().is_ok() {
+        return Ok(string_arg(obj, "now").map(Some));
+    }
+    if !obj.is_instance(DATETIME.import(py, "datetime", "datetime")?)? {
+        return Ok(Err(request_parse(format!(
+            "`now` must be an aware datetime or an RFC 3339 str, not {}",
+            type_name(obj)
+        ))));
+    }
+    if obj.call_method0("utcoffset")?.is_none() {
+        return Ok(Err(Error::new(
+            ErrorCode::RequestInvalid,
+            "`now` is a naive datetime; give it a timezone (e.g. datetime.now(timezone.utc))",
+        )));
+    }
+    let utc = UTC.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py
+            .import("datetime")?
+            .getattr("timezone")?
+            .getattr("utc")?
+            .unbind())
+    })?;
+    let text: String = obj
+        .call_method1("astimezone", (utc.bind(py),))?
+        .call_method1("isoformat", ("T", "milliseconds"))?
+        .extract()?;
+    Ok(Ok(Some(match text.strip_suffix("+00:00") {
+        Some(t) => format!("{t}Z"),
+        None => text,
+    })))
+}
+
+enum BundleArg {
+    Dir(PathBuf),
+    Strings(Value),
+}
+
+/// A bundle directory (str or os.PathLike) or a dict of strings
+/// `{"schema", "policies", "inventory"?, "config"?}`.
+fn bundle_arg(obj: &Bound<'_, PyAny>) -> Result<BundleArg, Error> {
+    if obj.cast::<PyMapping>().is_ok() {
+        let value = to_json(obj, 0)
+            .map_err(|e| Error::new(ErrorCode::BundleInvalid, format!("bundle strings: {e}")))?;
+        // Drop keys set to None so `inventory=None` means "no inventory".
+        let value = match value {
+            Value::Object(m) => {
+                Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect())
+            }
+            other => other,
+        };
+        return Ok(BundleArg::Strings(value));
+    }
+    obj.extract::<PathBuf>().map(BundleArg::Dir).map_err(|_| {
+        Error::new(
+            ErrorCode::BundleInvalid,
+            format!(
+                "a bundle is a directory path or a dict of strings {{schema, policies, inventory?, config?}}, not {}",
+                type_name(obj)
+            ),
+        )
+    })
+}
+
+// ---------------------------------------------------------------- Decision
+
+/// The answer to one request. A deny is data, not an error.
+#[pyclass(frozen, module = "agentauthz._native", name = "Decision")]
+#[derive(Debug)]
+struct PyDecision(Decision);
+
+#[pymethods]
+impl PyDecision {
+    /// True when the decision is "allow".
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.0.allowed()
+    }
+
+    /// "allow" or "deny".
+    #[getter]
+    fn decision(&self) -> &'static str {
+        self.0.decision.as_str()
+    }
+
+    /// Ids of the policies (or built-in guards) that determined the decision, sorted.
+    #[getter]
+    fn reasons(&self) -> Vec<String> {
+        self.0.reasons.clone()
+    }
+
+    /// Policies whose evaluation errored: [{"policy": ..., "message": ...}].
+    #[getter]
+    fn errors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(pythonize(py, &self.0.errors)?)
+    }
+
+    #[getter]
+    fn decision_id(&self) -> &str {
+        self.0.decision_id()
+    }
+
+    #[getter]
+    fn policy_revision(&self) -> &str {
+        self.0.policy_revision()
+    }
+
+    /// The Decision JSON as a dict.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(pythonize(py, &ffi::decision_to_value(&self.0))?)
+    }
+
+    /// Refused: `if decision:` would read a deny as true. Use `.allowed`.
+    fn __bool__(&self) -> PyResult<bool> {
+        Err(PyTypeError::new_err(
+            "a Decision has no truth value; use decision.allowed",
+        ))
+    }
+
+    fn __repr__(&self) -> String {
+        let errors: Vec<String> = self
+            .0
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.policy, e.message))
+            .collect();
+        format!(
+            "<Decision {} reasons={:?} errors={:?} decision_id={:?} policy_revision={:?}>",
+            self.0.decision.as_str(),
+            self.0.reasons,
+            errors,
+            self.0.decision_id,
+            self.0.policy_revision
+        )
+    }
+}
+
+// ---------------------------------------------------------------- Engine
+
+/// In-process authorization for agents. Safe to share across threads:
+/// checks never wait on a reload.
+#[pyclass(frozen, subclass, module = "agentauthz._native", name = "Engine")]
+#[derive(Debug)]
+struct PyEngine(agentauthz::Engine);
+
+#[pymethods]
+impl PyEngine {
+    /// An engine from a bundle directory or a dict of strings.
+    #[new]
+    #[pyo3(signature = (bundle, /))]
+    fn new(py: Python<'_>, bundle: &Bound<'_, PyAny>) -> PyResult<Self> {
+        guarded(py, || {
+            let bundle = core(py, bundle_arg(bundle))?;
+            let engine = py.detach(|| match bundle {
+                BundleArg::Dir(dir) => agentauthz::Engine::load(dir),
+                BundleArg::Strings(value) => ffi::engine_from_strings(value, None),
+            });
+            core(py, engine).map(PyEngine)
+        })
+    }
+
+    /// Loads a bundle directory.
+    #[classmethod]
+    fn load<'py>(cls: &Bound<'py, PyType>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
+        cls.call1((path,))
+    }
+
+    /// An engine from in-memory texts. `policies` is one text, a list of texts,
+    /// or a dict of file name to text.
+    #[classmethod]
+    #[pyo3(signature = (*, schema, policies, inventory=None, config=None))]
+    fn from_strings<'py>(
+        cls: &Bound<'py, PyType>,
+        schema: &Bound<'py, PyAny>,
+        policies: &Bound<'py, PyAny>,
+        inventory: Option<&Bound<'py, PyAny>>,
+        config: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let strings = PyDict::new(cls.py());
+        strings.set_item("schema", schema)?;
+        strings.set_item("policies", policies)?;
+        strings.set_item("inventory", inventory)?;
+        strings.set_item("config", config)?;
+        cls.call1((strings,))
+    }
+
+    /// Decides one agent-form request.
+    #[pyo3(signature = (*, agent, action, resource, task=None, on_behalf_of=None, credential=None, context=None, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        action: &Bound<'_, PyAny>,
+        resource: &Bound<'_, PyAny>,
+        task: Option<&Bound<'_, PyAny>>,
+        on_behalf_of: Option<&Bound<'_, PyAny>>,
+        credential: Option<&Bound<'_, PyAny>>,
+        context: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyDecision> {
+        guarded(py, || {
+            let now = now_arg(py, now)?;
+            let request = core(
+                py,
+                (|| {
+                    Ok(Request::Agent(AgentRequest {
+                        agent: string_arg(agent, "agent")?,
+                        action: string_arg(action, "action")?,
+                        resource: resource_arg(resource)?,
+                        task: optional_string(task, "task")?,
+                        on_behalf_of: optional_string(on_behalf_of, "on_behalf_of")?,
+                        credential: optional_string(credential, "credential")?,
+                        context: context_arg(context)?,
+                        now: now?,
+                    }))
+                })(),
+            )?;
+            core(py, py.detach(|| self.0.check(&request))).map(PyDecision)
+        })
+    }
+
+    /// Decides one request given in the wire shape (agent or Cedar form).
+    fn check_request(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
+        guarded(py, || {
+            let value = core(py, json_arg(request, "request"))?;
+            let decision =
+                py.detach(|| Request::from_json_value(value).and_then(|r| self.0.check(&r)));
+            core(py, decision).map(PyDecision)
+        })
+    }
+
+    /// Decides a list of requests in the wire shape against one snapshot.
+    /// All or nothing: the first bad request raises, its index in the message.
+    fn check_batch(
+        &self,
+        py: Python<'_>,
+        requests: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<PyDecision>> {
+        guarded(py, || {
+            let value = core(py, json_arg(requests, "requests"))?;
+            let decisions = py.detach(|| {
+                ffi::check_batch_value(&self.0, value).and_then(|v| {
+                    serde_json::from_value::<Vec<Decision>>(v)
+                        .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
+                })
+            });
+            core(py, decisions).map(|ds| ds.into_iter().map(PyDecision).collect())
+        })
+    }
+
+    /// Swaps in a new bundle (a directory or a dict of strings). On error the
+    /// current one stays active.
+    fn reload(&self, py: Python<'_>, bundle: &Bound<'_, PyAny>) -> PyResult<()> {
+        guarded(py, || {
+            let bundle = core(py, bundle_arg(bundle))?;
+            let done = py.detach(|| match bundle {
+                BundleArg::Dir(dir) => self.0.reload_dir(dir),
+                BundleArg::Strings(value) => ffi::reload_from_strings(&self.0, value),
+            });
+            core(py, done)
+        })
+    }
+
+    /// The content hash of the active bundle.
+    #[getter]
+    fn policy_revision(&self, py: Python<'_>) -> PyResult<String> {
+        guarded(py, || Ok(self.0.policy_revision()))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Engine policy_revision={:?}>", self.0.policy_revision())
+    }
+}
+
+// ---------------------------------------------------------------- module
+
+/// Every stable error code with its family: [{"code": ..., "family": ...}].
+#[pyfunction]
+fn error_codes(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    guarded(py, || Ok(pythonize(py, &ffi::error_codes_value())?))
+}
+
+/// Test hook: raises the error the core would raise for `code`, through the
+/// same conversion as every other call.
+#[pyfunction]
+fn _raise_error(py: Python<'_>, code: &str, message: &str) -> PyResult<()> {
+    guarded(py, || {
+        let code = ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == code)
+            .ok_or_else(|| PyTypeError::new_err(format!("unknown error code {code:?}")))?;
+        Err(authz_err(py, &Error::new(code, message)))
+    })
+}
+
+/// Test hook: panics inside the guard every native call runs under.
+#[pyfunction]
+#[allow(clippy::panic)]
+fn _panic(py: Python<'_>, message: &str) -> PyResult<()> {
+    guarded(py, || panic!("{message}"))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", agentauthz::VERSION)?;
+    m.add_class::<PyEngine>()?;
+    m.add_class::<PyDecision>()?;
+    m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(_raise_error, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic, m)?)?;
+    Ok(())
+}

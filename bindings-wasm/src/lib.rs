@@ -1,1 +1,162 @@
-//! agentauthz wasm binding (thin adapter over agentauthz::ffi).
+//! agentauthz for browsers and edge runtimes: a thin wasm-bindgen adapter over
+//! [`agentauthz::ffi`]. Every export converts its arguments to JSON, calls one
+//! facade function and converts the answer back; the JS wrapper in `js/`
+//! gives it the camelCase API (`Engine.fromStrings`, `engine.check`, ...).
+//!
+//! Values cross the boundary as JSON text (measured faster than
+//! `serde-wasm-bindgen` for `check`, and `serde_json`'s depth limit turns a
+//! hostile, deeply nested request into a coded error instead of a stack overflow).
+
+use agentauthz::{ffi, Clock, Error};
+use js_sys::{Array, Object, Reflect};
+use serde_json::Value;
+use std::sync::Arc;
+use wasm_bindgen::prelude::*;
+
+/// The engine clock: JavaScript's `Date.now()` (the core's `SystemClock`
+/// reads `SystemTime`, which panics on `wasm32-unknown-unknown`).
+#[derive(Debug, Clone, Copy)]
+struct JsClock;
+
+impl Clock for JsClock {
+    fn now_millis(&self) -> i64 {
+        // Milliseconds since the epoch fit an i64 exactly (JS dates stay below 2^53).
+        js_sys::Date::now() as i64
+    }
+}
+
+/// The core error as a JS `Error` carrying `code`, `family` and `details`.
+fn js_error(e: &Error) -> JsValue {
+    let value = ffi::error_to_value(e);
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name("AuthzError");
+    if let Value::Object(map) = value {
+        for key in ["code", "family", "details"] {
+            if let Some(v) = map.get(key) {
+                let js = json_to_js(v);
+                // Setting a property on a fresh Error cannot fail.
+                let _ = Reflect::set(&err, &JsValue::from_str(key), &js);
+            }
+        }
+    }
+    err.into()
+}
+
+/// A JSON value as a JS value (through `JSON.parse`, which cannot fail on serde_json output).
+fn json_to_js(v: &Value) -> JsValue {
+    js_sys::JSON::parse(&v.to_string()).unwrap_or(JsValue::NULL)
+}
+
+fn parse(text: &str, what: &str, code: agentauthz::ErrorCode) -> Result<Value, JsValue> {
+    serde_json::from_str(text)
+        .map_err(|e| js_error(&Error::new(code, format!("{what} is not valid JSON: {e}"))))
+}
+
+/// An authorization engine over one bundle given as strings (there is no filesystem).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WasmEngine {
+    inner: agentauthz::Engine,
+}
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// `input`: JSON text of `{schema, policies, inventory?, config?}`, policies one
+    /// text, an array of texts, or an object of file name to text.
+    #[wasm_bindgen(js_name = fromStringsJson)]
+    pub fn from_strings_json(input: &str) -> Result<WasmEngine, JsValue> {
+        let input = parse(input, "bundle input", agentauthz::ErrorCode::BundleInvalid)?;
+        ffi::engine_from_strings(input, Some(Arc::new(JsClock)))
+            .map(|inner| WasmEngine { inner })
+            .map_err(|e| js_error(&e))
+    }
+
+    /// Decides one request (JSON text, agent or Cedar form); returns the Decision as JSON text.
+    #[wasm_bindgen(js_name = checkJson)]
+    pub fn check_json(&self, request: &str) -> Result<String, JsValue> {
+        ffi::check_json(&self.inner, request).map_err(|e| js_error(&e))
+    }
+
+    /// Like `checkJson`, with JS values converted by `serde-wasm-bindgen` (kept to measure against it).
+    #[wasm_bindgen(js_name = checkValue)]
+    pub fn check_value(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        let request: Value = serde_wasm_bindgen::from_value(request).map_err(|e| {
+            js_error(&Error::new(
+                agentauthz::ErrorCode::RequestParse,
+                e.to_string(),
+            ))
+        })?;
+        let decision = ffi::check_value(&self.inner, request).map_err(|e| js_error(&e))?;
+        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+        serde::Serialize::serialize(&decision, &serializer)
+            .map_err(|e| js_error(&Error::new(agentauthz::ErrorCode::Internal, e.to_string())))
+    }
+
+    /// Decides a JSON array of requests against one snapshot (all or nothing).
+    #[wasm_bindgen(js_name = checkBatchJson)]
+    pub fn check_batch_json(&self, requests: &str) -> Result<String, JsValue> {
+        let requests = parse(requests, "requests", agentauthz::ErrorCode::RequestParse)?;
+        ffi::check_batch_value(&self.inner, requests)
+            .map(|v| v.to_string())
+            .map_err(|e| js_error(&e))
+    }
+
+    /// Swaps in a new bundle (same input as `fromStringsJson`); on error the current one stays.
+    #[wasm_bindgen(js_name = reloadJson)]
+    pub fn reload_json(&self, input: &str) -> Result<(), JsValue> {
+        let input = parse(input, "bundle input", agentauthz::ErrorCode::BundleInvalid)?;
+        ffi::reload_from_strings(&self.inner, input).map_err(|e| js_error(&e))
+    }
+
+    /// The content hash of the active bundle.
+    #[wasm_bindgen(getter, js_name = policyRevision)]
+    pub fn policy_revision(&self) -> String {
+        self.inner.policy_revision()
+    }
+}
+
+/// `[{code, family}]` for every stable error code.
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> Array {
+    Array::from(&json_to_js(&ffi::error_codes_value()))
+}
+
+/// The agentauthz version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    agentauthz::VERSION.to_string()
+}
+
+/// Deliberately panics, so the test suites can check that a panic surfaces as
+/// a thrown `internal` error and that the instance recovers. Not public API.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = __debugPanic)]
+#[allow(clippy::panic)]
+pub fn debug_panic(message: &str) {
+    panic!("{message}");
+}
+
+/// Installs the panic hook once per instance. On `wasm32-unknown-unknown` a
+/// panic aborts (no unwinding), leaving the instance's memory in an unknown
+/// state; so the hook schedules a fresh instance for the next call and throws
+/// the panic message to JS as an `internal` error instead of a bare `unreachable` trap.
+#[wasm_bindgen(start)]
+fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!(
+            "internal error (the WASM instance was reset; engines created before it are rebuilt by the JS wrapper): panic: {info}"
+        );
+        wasm_bindgen::handler::schedule_reinit();
+        let err = js_sys::Error::new(&message);
+        err.set_name("AuthzError");
+        let _ = Reflect::set(&err, &"code".into(), &"internal".into());
+        let _ = Reflect::set(&err, &"family".into(), &"internal".into());
+        let details = Array::new();
+        let detail = Object::new();
+        let _ = Reflect::set(&detail, &"message".into(), &JsValue::from_str(&message));
+        details.push(&detail);
+        let _ = Reflect::set(&err, &"details".into(), &details);
+        let _ = Reflect::set(&err, &"panic".into(), &JsValue::TRUE);
+        wasm_bindgen::throw_val(err.into());
+    }));
+}

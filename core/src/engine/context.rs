@@ -6,10 +6,49 @@
 //! error messages stay exactly Cedar's; `Request::new` validates the result
 //! against the schema either way.
 
+use super::cache::BoundedCache;
 use cedar_policy::{EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::OnceLock;
+
+/// Cedar parses the extension function's name (`ip`, `datetime`, ...) each
+/// time such an expression is built, which costs more than evaluating it;
+/// built expressions are kept per (extension, text), up to this many.
+const EXTENSION_CACHE_CAPACITY: usize = 8192;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Extension {
+    Ip,
+    Decimal,
+    Datetime,
+    Duration,
+}
+
+type ExtensionKey = (Extension, Box<str>);
+
+fn extension_cache() -> &'static BoundedCache<ExtensionKey, RestrictedExpression> {
+    static CACHE: OnceLock<BoundedCache<ExtensionKey, RestrictedExpression>> = OnceLock::new();
+    CACHE.get_or_init(|| BoundedCache::new(EXTENSION_CACHE_CAPACITY))
+}
+
+/// `ext(text)` as a restricted expression (unevaluated: Cedar evaluates and
+/// checks it when the context is built).
+pub(crate) fn extension_call(ext: Extension, text: &str) -> RestrictedExpression {
+    let key: ExtensionKey = (ext, text.into());
+    if let Some(e) = extension_cache().get(&key) {
+        return e;
+    }
+    let e = match ext {
+        Extension::Ip => RestrictedExpression::new_ip(text),
+        Extension::Decimal => RestrictedExpression::new_decimal(text),
+        Extension::Datetime => RestrictedExpression::new_datetime(text),
+        Extension::Duration => RestrictedExpression::new_duration(text),
+    };
+    extension_cache().insert(key, e.clone());
+    e
+}
 
 #[derive(Debug, Clone)]
 pub(crate) enum AttrType {
@@ -19,10 +58,7 @@ pub(crate) enum AttrType {
     Entity,
     Set(Box<AttrType>),
     Record(RecordType),
-    Ip,
-    Decimal,
-    Datetime,
-    Duration,
+    Extension(Extension),
 }
 
 /// A closed record type: every attribute with whether it is required.
@@ -148,13 +184,14 @@ impl Resolver<'_> {
 }
 
 fn extension(name: &str) -> Option<AttrType> {
-    match name {
-        "ipaddr" => Some(AttrType::Ip),
-        "decimal" => Some(AttrType::Decimal),
-        "datetime" => Some(AttrType::Datetime),
-        "duration" => Some(AttrType::Duration),
-        _ => None,
-    }
+    let ext = match name {
+        "ipaddr" => Extension::Ip,
+        "decimal" => Extension::Decimal,
+        "datetime" => Extension::Datetime,
+        "duration" => Extension::Duration,
+        _ => return None,
+    };
+    Some(AttrType::Extension(ext))
 }
 
 /// Converts the fields of a context object, or `None` to defer to Cedar's parser.
@@ -205,10 +242,7 @@ fn convert(value: &Value, ty: &AttrType, depth: usize) -> Option<RestrictedExpre
             let pairs = fields(record, o, &[])?;
             RestrictedExpression::new_record(pairs).ok()
         }
-        (AttrType::Ip, Value::String(s)) => Some(RestrictedExpression::new_ip(s)),
-        (AttrType::Decimal, Value::String(s)) => Some(RestrictedExpression::new_decimal(s)),
-        (AttrType::Datetime, Value::String(s)) => Some(RestrictedExpression::new_datetime(s)),
-        (AttrType::Duration, Value::String(s)) => Some(RestrictedExpression::new_duration(s)),
+        (AttrType::Extension(ext), Value::String(s)) => Some(extension_call(*ext, s)),
         _ => None,
     }
 }

@@ -3,17 +3,16 @@
 //! match is false without error (scope constraints cannot error), so leaving
 //! it out changes neither the decision, nor the reasons, nor the errors.
 
+use super::cache::BoundedCache;
 use cedar_policy::{
     ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
 };
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Building a `PolicySet` costs about 0.7 µs per policy, more than evaluating
-/// the candidates; sets are cached by candidate list. The cache never blocks a
-/// check: if its lock is busy the set is built directly, and it stops growing
-/// at this many entries.
+/// the candidates; sets are cached by candidate list, up to this many.
 const SET_CACHE_CAPACITY: usize = 16_384;
 
 /// A principal or resource scope constraint.
@@ -51,9 +50,10 @@ impl From<ResourceConstraint> for Scope {
 }
 
 /// An entity of the request with its ancestors, as Cedar's `in` sees them.
+/// Ancestor lists are short, so a vector beats a hash set here.
 pub(crate) struct Subject<'a> {
     uid: &'a EntityUid,
-    ancestors: HashSet<&'a EntityUid>,
+    ancestors: Vec<&'a EntityUid>,
 }
 
 impl<'a> Subject<'a> {
@@ -66,7 +66,7 @@ impl<'a> Subject<'a> {
     }
 
     fn is_in(&self, group: &EntityUid) -> bool {
-        self.uid == group || self.ancestors.contains(group)
+        self.uid == group || self.ancestors.contains(&group)
     }
 
     /// The keys under which policies scoped to this subject are filed.
@@ -120,7 +120,7 @@ pub(crate) struct PolicyIndex {
     entries: Vec<Entry>,
     /// Per known action: the policies whose action scope matches it.
     by_action: HashMap<EntityUid, Bucket>,
-    sets: RwLock<HashMap<Box<[u32]>, Arc<PolicySet>>>,
+    sets: BoundedCache<Box<[u32]>, Arc<PolicySet>>,
 }
 
 fn action_matches(c: &ActionConstraint, action: &Subject<'_>) -> bool {
@@ -156,7 +156,7 @@ impl PolicyIndex {
         PolicyIndex {
             entries,
             by_action,
-            sets: RwLock::new(HashMap::new()),
+            sets: BoundedCache::new(SET_CACHE_CAPACITY),
         }
     }
 
@@ -204,21 +204,15 @@ impl PolicyIndex {
                 .get(i as usize)
                 .is_some_and(|e| e.principal.matches(&p) && e.resource.matches(&r))
         });
-        if let Ok(sets) = self.sets.try_read() {
-            if let Some(set) = sets.get(picked.as_slice()) {
-                return set.clone();
-            }
+        if let Some(set) = self.sets.get(picked.as_slice()) {
+            return set;
         }
         let chosen = picked
             .iter()
             .filter_map(|&i| self.entries.get(i as usize).map(|e| e.policy.clone()));
         // Ids are unique in the source set, so adding cannot fail.
         let set = Arc::new(PolicySet::from_policies(chosen).unwrap_or_default());
-        if let Ok(mut sets) = self.sets.try_write() {
-            if sets.len() < SET_CACHE_CAPACITY {
-                sets.insert(picked.into_boxed_slice(), set.clone());
-            }
-        }
+        self.sets.insert(picked.into_boxed_slice(), set.clone());
         set
     }
 }

@@ -1,5 +1,6 @@
 //! The engine: an atomically swappable snapshot and the request path.
 
+mod cache;
 mod clock;
 mod context;
 mod index;

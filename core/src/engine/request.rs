@@ -2,6 +2,7 @@
 //! and turn Cedar's response into a Decision.
 
 use super::clock::{format_millis, rfc3339_to_cedar};
+use super::context::{extension_call, Extension};
 use super::snapshot::Snapshot;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
@@ -126,7 +127,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     let mut standard = vec![(
         "now",
         Value::String(now.clone()),
-        RestrictedExpression::new_datetime(&now),
+        extension_call(Extension::Datetime, &now),
     )];
     let refs = [
         ("task", "Task", &r.task, UNKNOWN_TASK),

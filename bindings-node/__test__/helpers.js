@@ -1,0 +1,26 @@
+'use strict'
+// Shared by the test files: paths, and a bundle loader for the vector format.
+
+const fs = require('node:fs')
+const path = require('node:path')
+const { Engine } = require('..')
+
+const PACKAGE_DIR = path.resolve(__dirname, '..')
+const REPO_ROOT = path.resolve(PACKAGE_DIR, '..')
+const FIXTURES = path.join(__dirname, 'fixtures')
+
+/** A vector file's `bundle`: a directory relative to the repo root, or texts. */
+function loadBundle(bundle) {
+  return typeof bundle === 'string' ? Engine.load(path.join(REPO_ROOT, bundle)) : Engine.fromStrings(bundle)
+}
+
+function jsonFiles(dir) {
+  if (!fs.existsSync(dir)) return []
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => path.join(dir, f))
+}
+
+module.exports = { PACKAGE_DIR, REPO_ROOT, FIXTURES, loadBundle, jsonFiles }

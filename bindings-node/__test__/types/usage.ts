@@ -1,0 +1,106 @@
+// Compiled with `tsc --noEmit` against index.d.ts and langchain.d.ts (CommonJS
+// flavour). Lines marked @ts-expect-error must fail to type-check: they keep
+// the declarations from decaying into `any`.
+import {
+  AuthzError,
+  BundleError,
+  Decision,
+  Engine,
+  ERROR_CODES,
+  errorClassFor,
+  errorCodes,
+  coreVersion,
+  RequestError,
+  type CheckRequest,
+  type DecisionJson,
+  type ErrorCode,
+  type ErrorFamily,
+  type StringsInput,
+} from 'agentauthz'
+import { authorizationMiddleware, type AuthorizationMiddlewareOptions } from 'agentauthz/langchain'
+
+const engine: Engine = Engine.load('policies-examples/support-agent')
+const fromUrl: Engine = Engine.load(new URL('file:///tmp/bundle'))
+const input: StringsInput = { schema: 'entity Doc;', policies: { 'a.cedar': '' }, inventory: 'agents: []' }
+const other = Engine.fromStrings(input)
+Engine.fromStrings({ schema: '', policies: ['a', 'b'] })
+Engine.fromStrings({ schema: '', policies: 'a' })
+
+const request: CheckRequest = {
+  agent: 'helpdesk-assistant',
+  action: 'email:send',
+  resource: { type: 'Customer', id: 'c-1001' },
+  task: 'CASE-5512',
+  onBehalfOf: 'sam',
+  credential: 'helpdesk-oauth',
+  context: { input: { to: 'billing@northwind.example', subject: 'Refund' } },
+  now: new Date(),
+}
+const d: Decision = engine.check(request)
+const allowed: boolean = d.allowed
+const verdict: 'allow' | 'deny' = d.decision
+const reasons: string[] = d.reasons
+const firstError: string | undefined = d.errors[0]?.policy
+const id: string = d.decisionId
+const revision: string = d.policyRevision
+const wire: DecisionJson = d.toJSON()
+const wireId: string = wire.decision_id
+engine.check({ agent: 'a', action: 'x', resource: { type: 'T', id: '1' }, now: '2026-11-29T10:00:00Z' })
+engine.check({
+  principal: { type: 'Agent', id: 'a' },
+  action: { type: 'Action', id: 'x' },
+  resource: { type: 'T', id: '1' },
+  context: { now: '2026-11-29T10:00:00Z' },
+})
+const batch: Decision[] = engine.checkBatch([request, request])
+const text: string = engine.checkJson('{}')
+engine.reload('bundle-dir')
+engine.reload(new URL('file:///tmp/bundle'))
+engine.reload(input)
+const rev: string = other.policyRevision + fromUrl.policyRevision
+
+try {
+  engine.check(request)
+} catch (e) {
+  if (e instanceof RequestError) {
+    const code: ErrorCode = e.code
+    const family: ErrorFamily = e.family
+    const where = e.details.map((x) => `${x.location?.file}:${x.location?.line}:${x.location?.column} ${x.message}`)
+    console.log(code, family, where)
+  } else if (e instanceof BundleError || e instanceof AuthzError) {
+    console.log(e.code)
+  }
+}
+const table: readonly { code: ErrorCode; family: ErrorFamily }[] = ERROR_CODES
+const live = errorCodes().map((c) => c.code)
+const cls: typeof AuthzError = errorClassFor('policy_parse')
+const version: string = coreVersion()
+
+const options: AuthorizationMiddlewareOptions = {
+  engine,
+  agent: 'helpdesk-assistant',
+  action: { send_email: 'email:send' },
+  resource: (call) => ({ type: 'Customer', id: String(call.args.customer) }),
+  onBehalfOf: 'sam',
+  input: (call) => ({ to: call.args.to, subject: call.args.subject }),
+  now: () => new Date(),
+  onDecision: (decision, call) => console.log(decision.allowed, call.name),
+}
+const middleware = authorizationMiddleware(options)
+
+// @ts-expect-error: the agent is a string
+engine.check({ agent: 1, action: 'x', resource: { type: 'T', id: '1' } })
+// @ts-expect-error: a resource needs an id
+engine.check({ agent: 'a', action: 'x', resource: { type: 'T' } })
+// @ts-expect-error: decisions are not strings
+const wrong: string = engine.check(request)
+// @ts-expect-error: `allowed` is read-only
+d.allowed = true
+// @ts-expect-error: schema is required
+Engine.fromStrings({ policies: '' })
+// @ts-expect-error: not an error code
+const badCode: ErrorCode = 'nope'
+// @ts-expect-error: the middleware needs an engine
+authorizationMiddleware({ agent: 'a', resource: { type: 'T', id: '1' } })
+
+export { allowed, verdict, reasons, firstError, id, revision, wireId, batch, text, rev, table, live, cls, version, middleware, wrong, badCode }

@@ -1,0 +1,274 @@
+'use strict'
+// agentauthz for Node.js: the JS layer over the native addon (src/lib.rs).
+//
+// The native `Engine` class is the public class; this file wraps its methods
+// so that requests go in with the JS spellings (`onBehalfOf`, `now` as a Date)
+// and come out as `Decision` objects, and so that a native error becomes the
+// `AuthzError` subclass of its family. No authorization logic lives here.
+
+const { fileURLToPath } = require('node:url')
+const native = require('./native.js')
+
+// ---------------------------------------------------------------- errors --
+
+/** The core's stable error codes and families. A test compares this table with
+ * the addon's `errorCodes()` (= `agentauthz::ffi::error_codes_value()`). */
+const ERROR_CODES = Object.freeze(
+  [
+    ['io', 'bundle'],
+    ['bundle_invalid', 'bundle'],
+    ['config_invalid', 'bundle'],
+    ['schema_parse', 'schema'],
+    ['schema_invalid', 'schema'],
+    ['policy_parse', 'policy'],
+    ['policy_id_missing', 'policy'],
+    ['policy_id_duplicate', 'policy'],
+    ['policy_invalid', 'policy'],
+    ['inventory_parse', 'inventory'],
+    ['inventory_invalid', 'inventory'],
+    ['request_parse', 'request'],
+    ['request_invalid', 'request'],
+    ['test_invalid', 'test'],
+    ['internal', 'internal'],
+  ].map(([code, family]) => Object.freeze({ code, family })),
+)
+
+class AuthzError extends Error {
+  constructor(message, info = {}) {
+    super(message)
+    this.name = new.target.name
+    this.code = info.code
+    this.family = info.family
+    this.details = info.details ?? []
+  }
+}
+class BundleError extends AuthzError {}
+class SchemaError extends AuthzError {}
+class PolicyError extends AuthzError {}
+class InventoryError extends AuthzError {}
+class RequestError extends AuthzError {}
+class TestError extends AuthzError {}
+class InternalError extends AuthzError {}
+
+const FAMILY_CLASSES = {
+  bundle: BundleError,
+  schema: SchemaError,
+  policy: PolicyError,
+  inventory: InventoryError,
+  request: RequestError,
+  test: TestError,
+  internal: InternalError,
+}
+const CODE_CLASSES = new Map(ERROR_CODES.map(({ code, family }) => [code, FAMILY_CLASSES[family]]))
+
+/** The `AuthzError` subclass for a code (`AuthzError` itself for an unknown code). */
+function errorClassFor(code) {
+  return CODE_CLASSES.get(code) ?? AuthzError
+}
+
+/** A native error carries `code` = the core's code and, as its message, the
+ * core's error JSON `{code, family, message, details}`. Anything else (a
+ * napi argument conversion error, say) is returned unchanged. */
+function fromNative(e) {
+  if (!(e instanceof Error) || typeof e.code !== 'string' || !e.message.startsWith('{')) return e
+  let info
+  try {
+    info = JSON.parse(e.message)
+  } catch {
+    return e
+  }
+  if (info === null || info.code !== e.code) return e
+  return new (errorClassFor(info.code))(info.message, info)
+}
+
+// -------------------------------------------------------------- decision --
+
+class Decision {
+  constructor(wire) {
+    this.allowed = wire.decision === 'allow'
+    this.decision = wire.decision
+    this.reasons = wire.reasons
+    this.errors = wire.errors
+    this.decisionId = wire.decision_id
+    this.policyRevision = wire.policy_revision
+  }
+
+  toJSON() {
+    return {
+      decision: this.decision,
+      reasons: this.reasons,
+      errors: this.errors,
+      decision_id: this.decisionId,
+      policy_revision: this.policyRevision,
+    }
+  }
+}
+
+// --------------------------------------------------------------- requests --
+
+/** The JS spellings of an agent-form request in the core's wire names:
+ * `onBehalfOf` → `on_behalf_of`. A Date in `now` is serialised by JSON.stringify
+ * (toISOString); an invalid Date goes to the core as text, which rejects it. */
+function toWire(request) {
+  if (request === null || typeof request !== 'object') return request
+  const { onBehalfOf, now } = request
+  const badDate = now instanceof Date && Number.isNaN(now.getTime())
+  if (onBehalfOf === undefined && !badDate) return request
+  let wire
+  if (onBehalfOf !== undefined && request.on_behalf_of === undefined) {
+    // Rest, not `delete`: a deleted key leaves a slow object that stringifies at half speed.
+    const { onBehalfOf: _, ...rest } = request
+    rest.on_behalf_of = onBehalfOf
+    wire = rest
+  } else {
+    wire = { ...request } // both spellings: the core rejects the unknown `onBehalfOf`
+  }
+  if (badDate) wire.now = String(now)
+  return wire
+}
+
+/** Requests cross to the core as JSON text (see `check` in src/lib.rs). */
+function requestText(value) {
+  return JSON.stringify(value) ?? 'null'
+}
+
+function dirPath(dir) {
+  return dir instanceof URL ? fileURLToPath(dir) : dir
+}
+
+// ---------------------------------------------------------------- engine --
+
+const { Engine } = native
+const proto = Engine.prototype
+// The native functions, kept on the class the first time this file runs: when a
+// module registry evaluates it again (test runners that reset modules) over the
+// same addon, the wrappers must wrap the natives, not the previous wrappers.
+const RAW = Symbol.for('agentauthz.native')
+const raw = Engine[RAW] ?? {
+  load: Engine.load,
+  fromStrings: Engine.fromStrings,
+  check: proto.check,
+  checkJson: proto.checkJson,
+  checkBatch: proto.checkBatch,
+  reload: proto.reload,
+  policyRevision: Object.getOwnPropertyDescriptor(proto, 'policyRevision').get,
+  errorCodes: native.errorCodes,
+  panicForTesting: native._panicForTesting,
+}
+if (!Engine[RAW]) Object.defineProperty(Engine, RAW, { value: raw })
+
+const methods = {
+  check(request) {
+    let text
+    try {
+      text = raw.check.call(this, requestText(toWire(request)))
+    } catch (e) {
+      throw fromNative(e)
+    }
+    return new Decision(JSON.parse(text))
+  },
+
+  checkJson(request) {
+    try {
+      return raw.checkJson.call(this, request)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  },
+
+  checkBatch(requests) {
+    let text
+    try {
+      const wire = Array.isArray(requests) ? requests.map(toWire) : requests
+      text = raw.checkBatch.call(this, requestText(wire))
+    } catch (e) {
+      throw fromNative(e)
+    }
+    return JSON.parse(text).map((d) => new Decision(d))
+  },
+
+  reload(source) {
+    try {
+      raw.reload.call(this, source === undefined ? null : dirPath(source))
+    } catch (e) {
+      throw fromNative(e)
+    }
+  },
+}
+
+for (const [name, fn] of Object.entries(methods)) {
+  Object.defineProperty(proto, name, { value: fn, writable: true, enumerable: true, configurable: true })
+}
+Object.defineProperty(proto, 'policyRevision', {
+  get() {
+    try {
+      return raw.policyRevision.call(this)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  },
+  enumerable: true,
+  configurable: true,
+})
+
+const statics = {
+  load(dir) {
+    const path = dirPath(dir)
+    if (typeof path !== 'string') throw new TypeError('Engine.load(dir): dir must be a string or a file: URL')
+    try {
+      return raw.load.call(Engine, path)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  },
+
+  fromStrings(input) {
+    try {
+      return raw.fromStrings.call(Engine, input === undefined ? null : input)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  },
+}
+
+for (const [name, fn] of Object.entries(statics)) {
+  Object.defineProperty(Engine, name, { value: fn, writable: true, enumerable: false, configurable: true })
+}
+
+function errorCodes() {
+  try {
+    return raw.errorCodes()
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+module.exports = {
+  Engine,
+  Decision,
+  AuthzError,
+  BundleError,
+  SchemaError,
+  PolicyError,
+  InventoryError,
+  RequestError,
+  TestError,
+  InternalError,
+  ERROR_CODES,
+  errorClassFor,
+  errorCodes,
+  coreVersion: native.coreVersion,
+  __napiBindingTarget: native.__napiBindingTarget,
+}
+
+// Test hook, not part of the API: a panic inside the core's `catch_panic`.
+Object.defineProperty(module.exports, '_panicForTesting', {
+  value(message) {
+    try {
+      return raw.panicForTesting(message)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  },
+  enumerable: false,
+})

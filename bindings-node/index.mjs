@@ -1,0 +1,23 @@
+// ESM entry point: the same objects as the CommonJS one (index.js), so an
+// app that mixes `import` and `require` shares one addon and one set of classes.
+import agentauthz from './index.js'
+
+export const {
+  Engine,
+  Decision,
+  AuthzError,
+  BundleError,
+  SchemaError,
+  PolicyError,
+  InventoryError,
+  RequestError,
+  TestError,
+  InternalError,
+  ERROR_CODES,
+  errorClassFor,
+  errorCodes,
+  coreVersion,
+  __napiBindingTarget,
+} = agentauthz
+
+export default agentauthz

@@ -1,0 +1,45 @@
+"""agentauthz: identity-based, in-process authorization for AI agents, on Cedar.
+
+    import agentauthz
+
+    engine = agentauthz.Engine.load("policies-examples/coding-agent")
+    decision = engine.check(agent="ci-bot", action="github:push", resource=("Repo", "acme/api"))
+    if not decision.allowed:
+        print(decision.reasons)
+
+LangChain / LangGraph integration lives in ``agentauthz.langchain`` (imported on demand).
+"""
+
+from __future__ import annotations
+
+from ._engine import Engine
+from ._native import Decision, __version__, error_codes
+from .errors import (
+    ERROR_CODES,
+    AuthzError,
+    BundleError,
+    Denied,
+    InternalError,
+    InventoryError,
+    PolicyError,
+    RequestError,
+    SchemaError,
+    TestError,
+)
+
+__all__ = [
+    "ERROR_CODES",
+    "AuthzError",
+    "BundleError",
+    "Decision",
+    "Denied",
+    "Engine",
+    "InternalError",
+    "InventoryError",
+    "PolicyError",
+    "RequestError",
+    "SchemaError",
+    "TestError",
+    "__version__",
+    "error_codes",
+]

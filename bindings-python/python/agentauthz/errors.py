@@ -1,0 +1,146 @@
+"""agentauthz's exceptions: one class per error family, chosen by the core's stable code.
+
+``ERROR_CODES`` is the one table from code to class. It mirrors the core's
+``error_codes()`` list (``agentauthz._native.error_codes()``); the test suite
+fails if the two drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ._native import Decision
+
+__all__ = [
+    "ERROR_CODES",
+    "AuthzError",
+    "BundleError",
+    "Denied",
+    "InternalError",
+    "InventoryError",
+    "PolicyError",
+    "RequestError",
+    "SchemaError",
+    "TestError",
+]
+
+
+class AuthzError(Exception):
+    """Bad input to agentauthz (a deny is never an error: it is a Decision).
+
+    ``code`` is the core's stable error code (e.g. ``"policy_parse"``),
+    ``family`` its family, and ``details`` a list of
+    ``{"message": str, "location"?: {"file": str, "line": int, "column": int}}``.
+    ``str(error)`` is the core's message, with ``file:line:column`` locations.
+    """
+
+    family: ClassVar[str] = "internal"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "internal",
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.details: list[dict[str, Any]] = (
+            details if details is not None else [{"message": message}]
+        )
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.message, self.code, self.details))
+
+
+class BundleError(AuthzError):
+    """A bundle could not be read, has an unexpected layout, or a bad agentauthz.toml."""
+
+    family = "bundle"
+
+
+class SchemaError(AuthzError):
+    """The schema does not parse or is not acceptable."""
+
+    family = "schema"
+
+
+class PolicyError(AuthzError):
+    """A policy does not parse, lacks or duplicates an @id, or does not validate."""
+
+    family = "policy"
+
+
+class InventoryError(AuthzError):
+    """The inventory does not parse or does not conform to the schema."""
+
+    family = "inventory"
+
+
+class RequestError(AuthzError):
+    """A request is malformed or does not conform to the schema."""
+
+    family = "request"
+
+
+class TestError(AuthzError):
+    """A policy test file is malformed."""
+
+    __test__ = False  # not a pytest test class
+    family = "test"
+
+
+class InternalError(AuthzError):
+    """An internal failure (a bug in agentauthz); the operation was refused."""
+
+    family = "internal"
+
+
+# The one table: every stable core code and the class raised for it.
+ERROR_CODES: dict[str, type[AuthzError]] = {
+    "io": BundleError,
+    "bundle_invalid": BundleError,
+    "config_invalid": BundleError,
+    "schema_parse": SchemaError,
+    "schema_invalid": SchemaError,
+    "policy_parse": PolicyError,
+    "policy_id_missing": PolicyError,
+    "policy_id_duplicate": PolicyError,
+    "policy_invalid": PolicyError,
+    "inventory_parse": InventoryError,
+    "inventory_invalid": InventoryError,
+    "request_parse": RequestError,
+    "request_invalid": RequestError,
+    "test_invalid": TestError,
+    "internal": InternalError,
+}
+
+_FAMILIES: dict[str, type[AuthzError]] = {cls.family: cls for cls in ERROR_CODES.values()}
+
+
+def _rebuild(
+    cls: type[AuthzError], message: str, code: str, details: list[dict[str, Any]]
+) -> AuthzError:
+    return cls(message, code=code, details=details)
+
+
+def _from_native(error: dict[str, Any]) -> AuthzError:
+    """The exception for the core's error JSON ``{code, family, message, details}``.
+
+    Called by the native module. A code this table does not know yet still gets
+    its family's class.
+    """
+    code = error["code"]
+    cls = ERROR_CODES.get(code) or _FAMILIES.get(error["family"], AuthzError)
+    return cls(error["message"], code=code, details=error["details"])
+
+
+class Denied(PermissionError):
+    """Raised by ``Engine.guard`` when the engine denies the call; ``.decision`` says why."""
+
+    def __init__(self, decision: Decision) -> None:
+        why = ", ".join(decision.reasons) or "no policy permits it"
+        super().__init__(f"denied ({why}); decision_id {decision.decision_id}")
+        self.decision = decision

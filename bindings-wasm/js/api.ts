@@ -1,0 +1,400 @@
+// The agentauthz WASM API: camelCase JS values over the raw wasm-bindgen module.
+// Each method converts its arguments to the wire JSON, calls one export, and
+// converts the answer back. No authorization logic lives here.
+
+import type { ErrorCode, ErrorFamily } from "./codes.js";
+import { FAMILY_OF } from "./codes.js";
+
+export type { ErrorCode, ErrorFamily } from "./codes.js";
+
+/** The raw engine exported by the wasm-bindgen module (JSON text in and out). */
+export interface NativeEngine {
+  checkJson(request: string): string;
+  checkBatchJson(requests: string): string;
+  reloadJson(input: string): void;
+  readonly policyRevision: string;
+  free(): void;
+}
+
+/** The parts of the raw wasm-bindgen module this wrapper uses. */
+export interface NativeModule {
+  WasmEngine: { fromStringsJson(input: string): NativeEngine };
+  errorCodes(): unknown[];
+  version(): string;
+  __debugPanic(message: string): void;
+  __wbg_reset_state?: () => void;
+}
+
+let native: NativeModule | undefined;
+/** Bumped whenever the WASM instance is replaced after a panic or trap. */
+let generation = 0;
+
+/** Connects the wrapper to a raw module (done by the package's entry points). */
+export function bindNative(module: NativeModule): void {
+  native = module;
+}
+
+function raw(): NativeModule {
+  if (native === undefined) {
+    throw new InternalError("[internal] agentauthz WASM module is not bound", { code: "internal" });
+  }
+  return native;
+}
+
+// ---------------------------------------------------------------- requests
+
+/** A typed entity reference. */
+export interface EntityRef {
+  type: string;
+  id: string;
+}
+
+/** Agent form: an agent calls a tool (the action) on a resource. */
+export interface AgentRequest {
+  agent: string;
+  action: string;
+  resource: EntityRef;
+  /** A Task id: the just-in-time scope the call runs under. */
+  task?: string;
+  /** A User id the agent acts for (`on_behalf_of` on the wire; either spelling works). */
+  onBehalfOf?: string;
+  on_behalf_of?: string;
+  /** A Credential id the agent authenticated with. */
+  credential?: string;
+  /** Application context fields (`source_ip`, `endpoint`, `input`, ...). */
+  context?: Record<string, unknown>;
+  /** Time of the request; the JS clock (`Date.now()`) when absent. */
+  now?: Date | string;
+}
+
+/** Cedar form: any Cedar request, evaluated as is. */
+export interface CedarRequest {
+  principal: EntityRef;
+  action: EntityRef;
+  resource: EntityRef;
+  context?: Record<string, unknown>;
+}
+
+export type CheckRequest = AgentRequest | CedarRequest;
+
+/** `fromStrings` / `reload` input: the texts of a bundle. */
+export interface StringsInput {
+  /** `schema.cedarschema` text (the app's types and actions; base types are merged in). */
+  schema: string;
+  /** Cedar policy text, several texts, or an object of file name to text. */
+  policies: string | string[] | Record<string, string>;
+  /** `inventory.yaml` or `.json` text, or a Cedar entities JSON array. */
+  inventory?: string;
+  /** `agentauthz.toml` text. */
+  config?: string;
+}
+
+/** The wire (snake_case) form of a request. */
+function toWire(request: unknown): unknown {
+  if (request === null || typeof request !== "object" || Array.isArray(request)) {
+    return request === undefined ? null : request;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(request as Record<string, unknown>)) {
+    if (value === undefined) continue;
+    if (key === "onBehalfOf") {
+      if ("on_behalf_of" in (request as object)) {
+        const message = "give onBehalfOf or on_behalf_of, not both";
+        throw new RequestError(`[request_parse] ${message}`, { code: "request_parse", details: [{ message }] });
+      }
+      out.on_behalf_of = value;
+    } else if (key === "now" && value instanceof Date) {
+      out.now = Number.isNaN(value.getTime()) ? String(value) : value.toISOString();
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- decisions
+
+/** A policy whose evaluation errored (Cedar skips it). */
+export interface PolicyEvaluationError {
+  policy: string;
+  message: string;
+}
+
+/** The wire (JSON) form of a decision. */
+export interface DecisionJson {
+  decision: "allow" | "deny";
+  reasons: string[];
+  errors: PolicyEvaluationError[];
+  decision_id: string;
+  policy_revision: string;
+}
+
+/** The answer to one request. A deny is data, not an error. */
+export class Decision {
+  readonly allowed: boolean;
+  readonly decision: "allow" | "deny";
+  /** Ids of the policies (or built-in guards) that determined the decision, sorted. */
+  readonly reasons: readonly string[];
+  readonly errors: readonly PolicyEvaluationError[];
+  readonly decisionId: string;
+  readonly policyRevision: string;
+
+  constructor(json: DecisionJson) {
+    this.decision = json.decision;
+    this.allowed = json.decision === "allow";
+    this.reasons = Object.freeze(json.reasons);
+    this.errors = Object.freeze(json.errors);
+    this.decisionId = json.decision_id;
+    this.policyRevision = json.policy_revision;
+    Object.freeze(this);
+  }
+
+  /** The wire form, as every agentauthz surface prints it. */
+  toJSON(): DecisionJson {
+    return {
+      decision: this.decision,
+      reasons: [...this.reasons],
+      errors: [...this.errors],
+      decision_id: this.decisionId,
+      policy_revision: this.policyRevision,
+    };
+  }
+}
+
+// ---------------------------------------------------------------- errors
+
+export interface ErrorLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface ErrorDetail {
+  message: string;
+  location?: ErrorLocation;
+}
+
+/** The `code` and `family` of a stable error code. */
+export interface ErrorCodeInfo {
+  code: ErrorCode;
+  family: ErrorFamily;
+}
+
+/** Every error agentauthz throws: a stable `code`, its `family`, and located details. */
+export class AuthzError extends Error {
+  /** The core's stable code, e.g. `"policy_parse"`. */
+  readonly code: ErrorCode;
+  readonly family: ErrorFamily;
+  /** One entry per problem, located where the core knows the place. */
+  readonly details: ErrorDetail[];
+
+  constructor(message: string, info: { code?: ErrorCode; family?: ErrorFamily; details?: ErrorDetail[] } = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = info.code ?? "internal";
+    this.family = info.family ?? FAMILY_OF[this.code];
+    this.details = info.details ?? [{ message }];
+  }
+}
+
+/** `io`, `bundle_invalid`, `config_invalid`. */
+export class BundleError extends AuthzError {}
+/** `schema_parse`, `schema_invalid`. */
+export class SchemaError extends AuthzError {}
+/** `policy_parse`, `policy_id_missing`, `policy_id_duplicate`, `policy_invalid`. */
+export class PolicyError extends AuthzError {}
+/** `inventory_parse`, `inventory_invalid`. */
+export class InventoryError extends AuthzError {}
+/** `request_parse`, `request_invalid`. */
+export class RequestError extends AuthzError {}
+/** `test_invalid`. */
+export class TestError extends AuthzError {}
+/** `internal`: a bug; the operation was refused. */
+export class InternalError extends AuthzError {}
+
+const FAMILY_CLASSES: Record<ErrorFamily, typeof AuthzError> = {
+  bundle: BundleError,
+  schema: SchemaError,
+  policy: PolicyError,
+  inventory: InventoryError,
+  request: RequestError,
+  test: TestError,
+  internal: InternalError,
+};
+
+/** The JS table of error codes; it equals the core's `errorCodes()`. */
+export const ERROR_CODES: readonly ErrorCodeInfo[] = Object.freeze(
+  (Object.keys(FAMILY_OF) as ErrorCode[]).map((code) => Object.freeze({ code, family: FAMILY_OF[code] })),
+);
+
+/** Every stable error code with its family, from the core. */
+export function errorCodes(): ErrorCodeInfo[] {
+  return raw().errorCodes() as ErrorCodeInfo[];
+}
+
+/** The `AuthzError` subclass for a code (`AuthzError` for an unknown one). */
+export function errorClassFor(code: string): typeof AuthzError {
+  return isKnownCode(code) ? FAMILY_CLASSES[FAMILY_OF[code]] : AuthzError;
+}
+
+/** The agentauthz core version. */
+export function coreVersion(): string {
+  return raw().version();
+}
+
+/** A fresh WASM instance; engines of the old one rebuild on their next call. */
+function resetInstance(): void {
+  native?.__wbg_reset_state?.();
+  generation += 1;
+}
+
+function isKnownCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.prototype.hasOwnProperty.call(FAMILY_OF, code);
+}
+
+/** The thrown value of a raw call as an AuthzError; resets the instance after a panic or trap. */
+function convertError(e: unknown): AuthzError {
+  const thrown = e as { code?: unknown; message?: unknown; details?: unknown; panic?: unknown };
+  if (e instanceof Error && isKnownCode(thrown.code)) {
+    if (thrown.panic === true) {
+      // The instance aborted mid-call: replace it now (the hook's scheduled
+      // reinit would run only after the next call marshalled its arguments
+      // into the old memory). Engines rebuild lazily on the new instance.
+      resetInstance();
+    }
+    const code = thrown.code;
+    const details = Array.isArray(thrown.details) ? (thrown.details as ErrorDetail[]) : [];
+    return new FAMILY_CLASSES[FAMILY_OF[code]](e.message, { code, details });
+  }
+  const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  // A trap the panic hook did not see (out of memory, stack overflow) leaves
+  // the instance unusable: replace it before the next call.
+  const trapped = e instanceof WebAssembly.RuntimeError || e instanceof RangeError;
+  if (trapped) resetInstance();
+  const message = trapped ? `internal error (the WASM instance was reset): ${what}` : `internal error: ${what}`;
+  return new InternalError(message, { code: "internal", details: [{ message }] });
+}
+
+function call<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw convertError(e);
+  }
+}
+
+function bundleJson(input: StringsInput): string {
+  if (input === null || typeof input !== "object") {
+    const message = "expected {schema, policies, inventory?, config?}";
+    throw new BundleError(`[bundle_invalid] ${message}`, { code: "bundle_invalid", details: [{ message }] });
+  }
+  return stringify(input, () => ["bundle_invalid", BundleError]);
+}
+
+/** JSON text of `value`; a value JSON cannot hold (cycles, BigInt, extreme depth) is a coded error. */
+function stringify(value: unknown, kind: () => [ErrorCode, typeof AuthzError]): string {
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    const [code, cls] = kind();
+    const message = `cannot be serialized as JSON: ${e instanceof Error ? e.message : String(e)}`;
+    throw new cls(`[${code}] ${message}`, { code, details: [{ message }] });
+  }
+}
+
+const REQUEST_PARSE = (): [ErrorCode, typeof AuthzError] => ["request_parse", RequestError];
+
+// ---------------------------------------------------------------- engine
+
+/** In-process authorization for agents, over one bundle given as strings. */
+export class Engine {
+  #native: NativeEngine;
+  #generation: number;
+  /** The JSON of the bundle now active, to rebuild after an instance reset. */
+  #input: string;
+  #freed = false;
+
+  private constructor(nativeEngine: NativeEngine, input: string) {
+    this.#native = nativeEngine;
+    this.#generation = generation;
+    this.#input = input;
+  }
+
+  /** Compiles a bundle from its texts. Throws an AuthzError subclass on bad input. */
+  static fromStrings(input: StringsInput): Engine {
+    const json = bundleJson(input);
+    const module = raw();
+    return new Engine(
+      call(() => module.WasmEngine.fromStringsJson(json)),
+      json,
+    );
+  }
+
+  /** The engine over the live instance (rebuilt from the active bundle after a reset). */
+  #live(): NativeEngine {
+    if (this.#freed) {
+      throw new InternalError("[internal] this engine was freed", { code: "internal" });
+    }
+    if (this.#generation !== generation) {
+      const json = this.#input;
+      const module = raw();
+      this.#native = call(() => module.WasmEngine.fromStringsJson(json));
+      this.#generation = generation;
+    }
+    return this.#native;
+  }
+
+  /** Decides one request. A deny is a Decision; bad input throws a RequestError. */
+  check(request: CheckRequest): Decision {
+    const json = stringify(toWire(request), REQUEST_PARSE);
+    const engine = this.#live();
+    return new Decision(JSON.parse(call(() => engine.checkJson(json))) as DecisionJson);
+  }
+
+  /** Decides many requests against one snapshot; the first bad request throws (its index in the message). */
+  /** `check` in the core's wire format: request JSON text in, Decision JSON text out (snake_case). */
+  checkJson(request: string): string {
+    const engine = this.#live();
+    return call(() => engine.checkJson(request));
+  }
+
+  /** Decides many requests against one snapshot; the first bad request throws (its index in the message). */
+  checkBatch(requests: readonly CheckRequest[]): Decision[] {
+    if (!Array.isArray(requests)) {
+      const message = "checkBatch expects an array of requests";
+      throw new RequestError(`[request_parse] ${message}`, { code: "request_parse", details: [{ message }] });
+    }
+    const json = stringify(requests.map(toWire), REQUEST_PARSE);
+    const engine = this.#live();
+    const out = JSON.parse(call(() => engine.checkBatchJson(json))) as DecisionJson[];
+    return out.map((d) => new Decision(d));
+  }
+
+  /** Swaps in a new bundle atomically; on error the current one stays active. */
+  reload(input: StringsInput): void {
+    const json = bundleJson(input);
+    const engine = this.#live();
+    call(() => engine.reloadJson(json));
+    this.#input = json;
+  }
+
+  /** The content hash of the active bundle (`sha256:…`). */
+  get policyRevision(): string {
+    const engine = this.#live();
+    return call(() => engine.policyRevision);
+  }
+
+  /** Frees the engine's WASM memory now instead of at garbage collection. */
+  free(): void {
+    if (!this.#freed && this.#generation === generation) {
+      this.#native.free();
+    }
+    this.#freed = true;
+  }
+}
+
+/** For the binding's own tests: panics inside the WASM instance. Not public API. */
+export function __debugPanic(message: string): void {
+  const module = raw();
+  call(() => module.__debugPanic(message));
+}

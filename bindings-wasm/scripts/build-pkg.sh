@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Assembles pkg/ from the cargo-built .wasm: wasm-bindgen for the `web` and
+# `nodejs` targets, wasm-opt -Oz (cached by input hash: it takes ~1 min),
+# the TypeScript wrapper compiled for each, and the package.json.
+# Usage: scripts/build-pkg.sh WASM_BINDGEN INPUT_WASM CACHE_DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WASM_BINDGEN=$1 INPUT=$2 CACHE=$3
+mkdir -p "$CACHE"
+rm -rf pkg
+for target in web nodejs; do
+  out=pkg/$([ "$target" = nodejs ] && echo node || echo web)
+  "$WASM_BINDGEN" "$INPUT" --target "$target" --out-dir "$out" --experimental-reset-state-function
+done
+# Both targets produce the same module bytes; optimize once.
+cmp -s pkg/web/agentauthz_wasm_bg.wasm pkg/node/agentauthz_wasm_bg.wasm
+hash=$(sha256sum pkg/node/agentauthz_wasm_bg.wasm | cut -c1-16)
+optimized=$CACHE/agentauthz_wasm_bg.$hash.opt.wasm
+if [ ! -f "$optimized" ]; then
+  echo "wasm-opt -Oz ($(stat -c %s pkg/node/agentauthz_wasm_bg.wasm) bytes in)"
+  node_modules/.bin/wasm-opt -Oz pkg/node/agentauthz_wasm_bg.wasm -o "$optimized.tmp"
+  mv "$optimized.tmp" "$optimized"
+fi
+cp "$optimized" pkg/node/agentauthz_wasm_bg.wasm
+cp "$optimized" pkg/web/agentauthz_wasm_bg.wasm
+node_modules/.bin/tsc -p tsconfig.node.json
+node_modules/.bin/tsc -p tsconfig.web.json
+echo '{"type": "commonjs"}' > pkg/node/package.json
+echo '{"type": "module"}' > pkg/web/package.json
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' ../Cargo.toml | head -1)
+cat > pkg/package.json <<JSON
+{
+  "name": "agentauthz-wasm",
+  "version": "$version",
+  "description": "agentauthz for browsers and edge runtimes: identity-based authorization for AI agents, on Cedar (WASM)",
+  "license": "Apache-2.0",
+  "main": "./node/node.js",
+  "module": "./web/web.js",
+  "browser": "./web/web.js",
+  "types": "./node/node.d.ts",
+  "exports": {
+    ".": {
+      "node": { "types": "./node/node.d.ts", "default": "./node/node.js" },
+      "default": { "types": "./web/web.d.ts", "default": "./web/web.js" }
+    },
+    "./web": { "types": "./web/web.d.ts", "default": "./web/web.js" },
+    "./node": { "types": "./node/node.d.ts", "default": "./node/node.js" }
+  },
+  "files": ["node/", "web/", "README.md"],
+  "sideEffects": ["./node/node.js", "./web/web.js"]
+}
+JSON
+cp README.md pkg/README.md
+raw=$(stat -c %s pkg/web/agentauthz_wasm_bg.wasm)
+gz=$(gzip -9 -c pkg/web/agentauthz_wasm_bg.wasm | wc -c)
+echo "pkg/: agentauthz_wasm_bg.wasm $raw bytes raw, $gz bytes gzip -9"

@@ -1,0 +1,98 @@
+// Typed usage of the package, checked with `tsc --noEmit` against the
+// generated declarations of both builds. Lines marked @ts-expect-error must fail to type-check.
+import * as node from "../../pkg/node/node.js";
+import init, * as web from "../../pkg/web/web.js";
+import type { AgentRequest, CheckRequest, Decision, ErrorCode, ErrorCodeInfo, ErrorFamily, StringsInput } from "../../pkg/node/node.js";
+
+const bundle: StringsInput = {
+  schema: "entity Repo;",
+  policies: { "repos.cedar": '@id("p")\npermit (principal, action, resource);' },
+  inventory: "agents: []",
+};
+const arrayBundle: StringsInput = { schema: "", policies: ["a", "b"] };
+const stringBundle: StringsInput = { schema: "", policies: "text", config: "[baseline]" };
+
+export function nodeUsage(): string[] {
+  const engine: node.Engine = node.Engine.fromStrings(bundle);
+  const request: AgentRequest = {
+    agent: "ci-bot",
+    action: "github:push",
+    resource: { type: "Repo", id: "acme/api" },
+    onBehalfOf: "alice",
+    task: "T-42",
+    credential: "cred-7",
+    context: { source_ip: "10.1.2.3", input: { branch: "main" } },
+    now: new Date(),
+  };
+  const cedar: CheckRequest = {
+    principal: { type: "Agent", id: "ci-bot" },
+    action: { type: "Action", id: "github:read" },
+    resource: { type: "Repo", id: "acme/api" },
+  };
+  const d: Decision = engine.check(request);
+  const allowed: boolean = d.allowed;
+  const effect: "allow" | "deny" = d.decision;
+  const reasons: readonly string[] = d.reasons;
+  const firstError: string | undefined = d.errors[0]?.policy;
+  const id: string = d.decisionId;
+  const rev: string = d.policyRevision;
+  const wire: { decision_id: string } = d.toJSON();
+  const batch: Decision[] = engine.checkBatch([request, cedar, { ...request, now: "2026-11-29T10:00:00Z" }]);
+  engine.reload(arrayBundle);
+  engine.reload(stringBundle);
+  const revision: string = engine.policyRevision;
+  try {
+    engine.check(request);
+  } catch (e) {
+    if (e instanceof node.RequestError) {
+      const code: ErrorCode = e.code;
+      const family: ErrorFamily = e.family;
+      const where = e.details[0]?.location;
+      const line: number | undefined = where?.line;
+      void [code, family, line];
+    } else if (e instanceof node.AuthzError) {
+      const known: ErrorCode = "policy_parse";
+      void known;
+    }
+  }
+  const codes: ErrorCodeInfo[] = node.errorCodes();
+  const table: readonly ErrorCodeInfo[] = node.ERROR_CODES;
+  const cls: typeof node.AuthzError = node.errorClassFor("policy_parse");
+  const wireOut: string = engine.checkJson('{"agent": "a"}');
+  const err = new node.RequestError("[request_parse] x", { code: "request_parse" });
+  void [table, cls, wireOut, err];
+  engine.free();
+  void [allowed, effect, reasons, firstError, id, rev, wire, batch, codes];
+  return [revision, node.coreVersion()];
+
+  // @ts-expect-error resource is an {type, id} reference, not a string
+  engine.check({ agent: "a", action: "b", resource: "Repo::x" });
+  // @ts-expect-error onBehalfOf is a User id
+  engine.check({ agent: "a", action: "b", resource: { type: "R", id: "x" }, onBehalfOf: { type: "User", id: "alice" } });
+  // @ts-expect-error unknown request fields are refused
+  engine.check({ agent: "a", action: "b", resource: { type: "R", id: "x" }, tusk: "T-1" });
+  // @ts-expect-error the error info is an object
+  new node.PolicyError("m", "policy_parse");
+  // @ts-expect-error now is a Date or an ISO string
+  engine.check({ agent: "a", action: "b", resource: { type: "R", id: "x" }, now: 1764410400000 });
+  // @ts-expect-error the schema is required
+  node.Engine.fromStrings({ policies: "" });
+  // @ts-expect-error there is no constructor: use Engine.fromStrings
+  new node.Engine();
+  // @ts-expect-error not a stable error code
+  const bad: ErrorCode = "policy_error";
+  // @ts-expect-error decisions are read-only
+  d.allowed = false;
+  void bad;
+}
+
+export async function webUsage(): Promise<boolean> {
+  await init();
+  await init(new URL("https://example.invalid/agentauthz_wasm_bg.wasm"));
+  web.initSync(new Uint8Array(0));
+  const engine = web.Engine.fromStrings(bundle);
+  const d: web.Decision = engine.check({ agent: "a", action: "b", resource: { type: "R", id: "x" } });
+  // @ts-expect-error checkBatch takes an array
+  engine.checkBatch({ agent: "a", action: "b", resource: { type: "R", id: "x" } });
+  return d.allowed && engine instanceof web.Engine && new web.PolicyError("m", { code: "policy_parse" }) instanceof web.AuthzError;
+}
