@@ -207,8 +207,10 @@ def target_lines(all_rows: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
 
 def memory_lines(results: Path, sizes: list[str], workloads: Path) -> list[str]:
     lines = [
-        "| workload | policies | entities | load (median) | heap of loaded engine | RSS of loaded engine | "
-        "heap per 1,000 policies | heap per 10,000 entities | peak RSS while loading |",
+        (
+            "| workload | policies | entities | load (median) | heap of loaded engine | RSS of loaded engine | "
+            "heap per 1,000 policies | heap per 10,000 entities | peak RSS while loading |"
+        ),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     any_row = False
@@ -309,9 +311,9 @@ def main(argv: list[str]) -> int:
         "p50/p99 are per decision, timed call by call around the public API with the request already",
         "built in the host language (agent form for agentauthz, Cedar form for the peers); decisions/s is",
         "calls divided by the summed call times. ¹ batch rows: one sample per chunk (chunk time / chunk",
-        "size), so their p50/p99 are over chunk means. \"decisions checked\": the requests whose decision",
+        'size), so their p50/p99 are over chunk means. "decisions checked": the requests whose decision',
         "and reasons (policy ids, sorted) matched the implementation that decided the most; a slow peer",
-        "only gets through the first requests within its time budget. \"setup\": loading the bundle",
+        'only gets through the first requests within its time budget. "setup": loading the bundle',
         "(agentauthz) or pre-parsing policies, schema and entities (peers).",
         "",
         *out,
@@ -323,8 +325,8 @@ def main(argv: list[str]) -> int:
             "`agentauthz-bench-mem` in a fresh process per line: heap is counted by a wrapping global allocator",
             "(bytes still allocated once the engine is built, bundle texts it keeps included); RSS is the growth",
             "of VmRSS over the load. Per 1,000 policies: (policies only − empty) / thousands of app policies;",
-            "per 10,000 entities: (entities only − empty) / tens of thousands of entities, where \"policies only\"",
-            "drops the inventory, \"entities only\" replaces the policies by one, and \"empty\" does both.",
+            'per 10,000 entities: (entities only − empty) / tens of thousands of entities, where "policies only"',
+            'drops the inventory, "entities only" replaces the policies by one, and "empty" does both.',
             "",
             *memory,
             "",

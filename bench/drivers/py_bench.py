@@ -22,8 +22,9 @@ import math
 import re
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 
 def decision_key(allow: bool, reasons: Sequence[str]) -> str:
@@ -194,9 +195,7 @@ def run_agentauthz(args: argparse.Namespace, workload: Path) -> dict[str, Any]:
                 kw[field] = r[field]
         kwargs.append(kw)
     check = engine.check
-    samples, decisions, errors = measure(
-        len(kwargs), args.seconds, args.min_calls, lambda i: check(**kwargs[i]), key
-    )
+    samples, decisions, errors = measure(len(kwargs), args.seconds, args.min_calls, lambda i: check(**kwargs[i]), key)
     return summary(
         "agentauthz-python",
         "agentauthz Python Engine.check(agent=..., ...)",
