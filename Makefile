@@ -47,7 +47,7 @@ lint: ## cargo fmt --check and clippy -D warnings
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 	cargo fmt --all -- --check
-	cargo clippy --release -p agentauthz -p agentauthz-cli --all-targets -- -D warnings
+	cargo clippy --release -p agentauthz -p agentauthz-cli -p agentauthz-python -p agentauthz-node --all-targets -- -D warnings
 
 fmt: ## Format the Rust code
 	cargo fmt --all
