@@ -51,3 +51,7 @@ lint: ## cargo fmt --check and clippy -D warnings
 
 fmt: ## Format the Rust code
 	cargo fmt --all
+
+.PHONY: bench
+bench: ## Benchmark every implementation against its peers on one workload; writes bench/RESULTS.md
+	$(MAKE) -C bench run

@@ -1,0 +1,200 @@
+// Node drivers of `make bench`: agentauthz's Node addon, agentauthz's WASM
+// package (under Node) and @cedar-policy/cedar-wasm's stateful API.
+//
+//   node node_bench.mjs --workload DIR --impl IMPL [--module PATH] [--seconds S] [--min-calls N] [--out FILE]
+//
+// IMPL is one of
+//   agentauthz-node   Engine.load(bundle).check(request)            --module bindings-node
+//   agentauthz-wasm   Engine.fromStrings({...}).check(request)      --module bindings-wasm/pkg/node/node.js
+//   cedar-wasm        statefulIsAuthorized with a preparsed policy set and schema; the
+//                     entities go in on every call (the API has no entity handle)
+//
+// The timing loop is the one of bench/src/measure.rs: warm up, one pass over the
+// requests in order timing each call and recording its decision, then further
+// passes until the time budget is spent. Output: one JSON object (bench/README.md).
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+const argv = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const workload = resolve(opt("workload", ""));
+const impl = opt("impl", "");
+const seconds = Number(opt("seconds", "5"));
+const minCalls = Number(opt("min-calls", "3"));
+const out = opt("out", undefined);
+
+const read = (...parts) => readFileSync(join(...parts), "utf8");
+const lines = (path) =>
+  read(path)
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l));
+
+function decisionKey(allow, reasons) {
+  return `${allow ? "allow" : "deny"}|${[...reasons].sort().join(",")}`;
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return 0;
+  const rank = Math.min(Math.max(Math.ceil(p * sorted.length), 1), sorted.length);
+  return sorted[rank - 1];
+}
+
+function measure(n, call, key) {
+  const budget = BigInt(Math.round(seconds * 1e9));
+  const clock = process.hrtime.bigint;
+  const warmStart = clock();
+  for (let i = 0; i < Math.min(n, 50); i++) {
+    call(i);
+    if (clock() - warmStart > budget / 10n) break;
+  }
+  const samples = [];
+  const decisions = [];
+  let errors = 0;
+  let spent = 0n;
+  for (let i = 0; !(spent >= budget && samples.length >= minCalls); i++) {
+    const idx = i % n;
+    let result;
+    let failed = false;
+    const t0 = clock();
+    try {
+      result = call(idx);
+    } catch {
+      failed = true;
+    }
+    const dt = clock() - t0;
+    spent += dt;
+    samples.push(Number(dt));
+    if (i < n) {
+      if (failed) {
+        errors++;
+        decisions.push("error|");
+      } else {
+        decisions.push(key(result));
+      }
+    }
+  }
+  return { samples, decisions, errors };
+}
+
+function summary(name, label, setupMs, { samples, decisions, errors }) {
+  const sorted = Float64Array.from(samples).sort();
+  const total = samples.reduce((a, b) => a + b, 0);
+  return {
+    impl: name,
+    label,
+    workload: basename(workload),
+    setup_ms: setupMs,
+    calls: samples.length,
+    p50_ns: percentile(sorted, 0.5),
+    p99_ns: percentile(sorted, 0.99),
+    mean_ns: samples.length ? total / samples.length : 0,
+    per_sec: total ? (samples.length * 1e9) / total : 0,
+    errors,
+    decisions,
+  };
+}
+
+/** The bundle as `fromStrings` input: schema, policies/*.cedar by name, inventory. */
+function bundleStrings(dir) {
+  const policies = {};
+  for (const name of readdirSync(join(dir, "policies")).sort()) {
+    if (name.endsWith(".cedar")) policies[name] = read(dir, "policies", name);
+  }
+  const input = { schema: read(dir, "schema.cedarschema"), policies };
+  for (const name of ["inventory.yaml", "inventory.yml", "inventory.json"]) {
+    if (existsSync(join(dir, name))) input.inventory = read(dir, name);
+  }
+  if (existsSync(join(dir, "agentauthz.toml"))) input.config = read(dir, "agentauthz.toml");
+  return input;
+}
+
+function runAgentauthz() {
+  const module = require(resolve(opt("module", "")));
+  const bundleDir = join(workload, "bundle");
+  const t0 = performance.now();
+  const engine =
+    impl === "agentauthz-node"
+      ? module.Engine.load(bundleDir)
+      : module.Engine.fromStrings(bundleStrings(bundleDir));
+  const setupMs = performance.now() - t0;
+  const requests = lines(join(workload, "requests.jsonl"));
+  const m = measure(
+    requests.length,
+    (i) => engine.check(requests[i]),
+    (d) => decisionKey(d.allowed, d.reasons),
+  );
+  const label =
+    impl === "agentauthz-node"
+      ? "agentauthz Node Engine.check (napi addon)"
+      : "agentauthz WASM Engine.check (under Node)";
+  return summary(impl, label, setupMs, m);
+}
+
+function runCedarWasm() {
+  const cedar = require(join(HERE, "..", "node_modules", "@cedar-policy", "cedar-wasm", "nodejs", "cedar_wasm.js"));
+  const dir = join(workload, "cedar");
+  const t0 = performance.now();
+  const parts = cedar.policySetTextToParts(read(dir, "policies.cedar"));
+  if (parts.type !== "success") throw new Error(JSON.stringify(parts.errors));
+  // One entry per policy, named by its @id, so the reasons are the same ids.
+  const staticPolicies = {};
+  for (const text of parts.policies) {
+    const m = /@id\("([^"]*)"\)/.exec(text);
+    if (!m) throw new Error(`policy without @id: ${text.slice(0, 80)}`);
+    staticPolicies[m[1]] = text;
+  }
+  const ps = cedar.preparsePolicySet("bench", { staticPolicies });
+  if (ps.type !== "success") throw new Error(JSON.stringify(ps.errors));
+  const sc = cedar.preparseSchema("bench", read(dir, "schema.cedarschema"));
+  if (sc.type !== "success") throw new Error(JSON.stringify(sc.errors));
+  const entities = JSON.parse(read(dir, "entities.json"));
+  const setupMs = performance.now() - t0;
+  const requests = lines(join(workload, "requests-cedar.jsonl"));
+  const m = measure(
+    requests.length,
+    (i) => {
+      const r = requests[i];
+      const answer = cedar.statefulIsAuthorized({
+        principal: r.principal,
+        action: r.action,
+        resource: r.resource,
+        context: r.context,
+        preparsedSchemaName: "bench",
+        validateRequest: true,
+        preparsedPolicySetId: "bench",
+        entities,
+      });
+      if (answer.type !== "success") throw new Error(JSON.stringify(answer.errors));
+      return answer.response;
+    },
+    (r) => decisionKey(r.decision === "allow", r.diagnostics.reason),
+  );
+  return summary(
+    "cedar-wasm",
+    "@cedar-policy/cedar-wasm statefulIsAuthorized (preparsed policies + schema)",
+    setupMs,
+    m,
+  );
+}
+
+let result;
+if (impl === "agentauthz-node" || impl === "agentauthz-wasm") {
+  result = runAgentauthz();
+} else if (impl === "cedar-wasm") {
+  result = runCedarWasm();
+} else {
+  console.error(`unknown --impl ${impl}`);
+  process.exit(2);
+}
+const text = JSON.stringify(result);
+if (out) writeFileSync(out, text);
+else console.log(text);
