@@ -87,22 +87,52 @@ impl Scope {
     }
 }
 
-/// Policies of one action, filed by their principal scope.
+/// Policies filed by one scope (principal or resource): unconstrained, by the
+/// entity of `==`/`in`, or by the type of `is`.
 #[derive(Debug, Default)]
-struct Bucket {
+struct Filed {
     any: Vec<u32>,
     by_uid: HashMap<EntityUid, Vec<u32>>,
     by_type: HashMap<EntityTypeName, Vec<u32>>,
 }
 
-impl Bucket {
-    fn file(&mut self, i: u32, principal: &Scope) {
-        match principal {
+impl Filed {
+    fn file(&mut self, i: u32, scope: &Scope) {
+        match scope {
             Scope::Any => self.any.push(i),
             Scope::Eq(u) | Scope::In(u) | Scope::IsIn(_, u) => {
                 self.by_uid.entry(u.clone()).or_default().push(i)
             }
             Scope::Is(t) => self.by_type.entry(t.clone()).or_default().push(i),
+        }
+    }
+
+    /// The keyed lists a subject can match (a superset: scopes are checked after).
+    fn collect(&self, s: &Subject<'_>, out: &mut Vec<u32>) {
+        if let Some(v) = self.by_type.get(s.uid.type_name()) {
+            out.extend(v);
+        }
+        for key in s.keys() {
+            if let Some(v) = self.by_uid.get(key) {
+                out.extend(v);
+            }
+        }
+    }
+}
+
+/// Policies of one action: by principal scope; those with an unconstrained
+/// principal, by resource scope.
+#[derive(Debug, Default)]
+struct Bucket {
+    by_principal: Filed,
+    any_principal: Filed,
+}
+
+impl Bucket {
+    fn file(&mut self, i: u32, principal: &Scope, resource: &Scope) {
+        match principal {
+            Scope::Any => self.any_principal.file(i, resource),
+            scope => self.by_principal.file(i, scope),
         }
     }
 }
@@ -164,7 +194,11 @@ impl PolicyIndex {
         let mut bucket = Bucket::default();
         for (i, e) in entries.iter().enumerate() {
             if action_matches(&e.action, action) {
-                bucket.file(u32::try_from(i).unwrap_or(u32::MAX), &e.principal);
+                bucket.file(
+                    u32::try_from(i).unwrap_or(u32::MAX),
+                    &e.principal,
+                    &e.resource,
+                );
             }
         }
         bucket
@@ -188,15 +222,9 @@ impl PolicyIndex {
                 &computed
             }
         };
-        let mut picked: Vec<u32> = bucket.any.clone();
-        if let Some(v) = bucket.by_type.get(principal.type_name()) {
-            picked.extend(v);
-        }
-        for key in p.keys() {
-            if let Some(v) = bucket.by_uid.get(key) {
-                picked.extend(v);
-            }
-        }
+        let mut picked: Vec<u32> = bucket.any_principal.any.clone();
+        bucket.any_principal.collect(&r, &mut picked);
+        bucket.by_principal.collect(&p, &mut picked);
         picked.sort_unstable();
         picked.dedup();
         picked.retain(|&i| {

@@ -5,7 +5,7 @@ use super::context::{self, RecordType};
 use super::index::PolicyIndex;
 use crate::audit::SnapshotAudit;
 use crate::bundle::{Bundle, Config, Source};
-use crate::error::{diagnostics_details, Detail, Error, ErrorCode, Location, Result};
+use crate::error::{diagnostics_details, Detail, Error, ErrorCode, LineIndex, Location, Result};
 use crate::{inventory, schema};
 use cedar_policy::{
     Entities, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator,
@@ -147,6 +147,7 @@ fn add_policies(
     }
     // Policies come in source order, so each one's text is found after the previous one.
     let mut cursor = 0;
+    let lines = LineIndex::new(&src.text);
     for policy in parsed_policies {
         let text = policy.to_string();
         let found = src
@@ -157,7 +158,7 @@ fn add_policies(
         if let Some(start) = found {
             cursor = start + text.len();
         }
-        let location = Location::at_offset(&src.name, &src.text, found.unwrap_or(0));
+        let location = lines.location(&src.name, found.unwrap_or(0));
         let policy = if require_ids {
             let Some(id) = policy.annotation("id").map(str::to_string) else {
                 return Err(Error::at(
