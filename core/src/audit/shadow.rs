@@ -23,6 +23,38 @@ pub(crate) struct Outcome {
     pub errors: Vec<PolicyError>,
 }
 
+impl Outcome {
+    /// Cedar's response as a decision: reasons sorted, errors sorted by policy.
+    pub fn from_response(response: &cedar_policy::Response) -> Outcome {
+        let decision = match response.decision() {
+            cedar_policy::Decision::Allow => Effect::Allow,
+            cedar_policy::Decision::Deny => Effect::Deny,
+        };
+        let mut reasons: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
+        reasons.sort();
+        let mut errors: Vec<PolicyError> = response
+            .diagnostics()
+            .errors()
+            .map(|e| match e {
+                AuthorizationError::PolicyEvaluationError(e) => PolicyError {
+                    policy: e.policy_id().to_string(),
+                    message: e.inner().to_string(),
+                },
+            })
+            .collect();
+        errors.sort_by(|a, b| a.policy.cmp(&b.policy));
+        Outcome {
+            decision,
+            reasons,
+            errors,
+        }
+    }
+}
+
 /// The decision-log and enforcement-mode part of a snapshot.
 #[derive(Debug, Default)]
 pub(crate) struct SnapshotAudit {
@@ -106,31 +138,7 @@ impl SnapshotAudit {
     ) -> Option<Outcome> {
         let shadow = self.shadow.as_ref()?;
         let response = Authorizer::new().is_authorized(request, shadow, entities);
-        let decision = match response.decision() {
-            cedar_policy::Decision::Allow => Effect::Allow,
-            cedar_policy::Decision::Deny => Effect::Deny,
-        };
-        let mut reasons: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect();
-        reasons.sort();
-        let errors = response
-            .diagnostics()
-            .errors()
-            .map(|e| match e {
-                AuthorizationError::PolicyEvaluationError(e) => PolicyError {
-                    policy: e.policy_id().to_string(),
-                    message: e.inner().to_string(),
-                },
-            })
-            .collect();
-        Some(Outcome {
-            decision,
-            reasons,
-            errors,
-        })
+        Some(Outcome::from_response(&response))
     }
 
     /// The sink `[log]` configures, opened relative to the bundle directory.

@@ -6,11 +6,10 @@ use super::context::{extension_call, Extension};
 use super::snapshot::Snapshot;
 use crate::audit;
 use crate::error::{Error, ErrorCode, Result};
-use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
+use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Request};
 use crate::schema::STANDARD_CONTEXT_FIELDS;
 use cedar_policy::{
-    AuthorizationError, Authorizer, Context, EntityId, EntityTypeName, EntityUid,
-    RestrictedExpression,
+    Authorizer, Context, EntityId, EntityTypeName, EntityUid, RestrictedExpression,
 };
 use serde_json::{json, Map, Value};
 use std::str::FromStr;
@@ -44,30 +43,10 @@ pub(crate) fn decide(
                 _ => std::sync::Arc::new(snapshot.policies.clone()),
             };
             let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
-            let decision = match response.decision() {
-                cedar_policy::Decision::Allow => Effect::Allow,
-                cedar_policy::Decision::Deny => Effect::Deny,
-            };
-            let mut reasons: Vec<String> = response
-                .diagnostics()
-                .reason()
-                .map(ToString::to_string)
-                .collect();
-            reasons.sort();
-            let mut errors: Vec<PolicyError> = response
-                .diagnostics()
-                .errors()
-                .map(|e| match e {
-                    AuthorizationError::PolicyEvaluationError(e) => PolicyError {
-                        policy: e.policy_id().to_string(),
-                        message: e.inner().to_string(),
-                    },
-                })
-                .collect();
-            errors.sort_by(|a, b| a.policy.cmp(&b.policy));
+            let outcome = audit::Outcome::from_response(&response);
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
             shadow = snapshot.audit.evaluate_shadow(&req, &snapshot.entities);
-            (decision, reasons, errors)
+            (outcome.decision, outcome.reasons, outcome.errors)
         }
     };
     let decision = Decision {
