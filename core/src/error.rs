@@ -36,6 +36,23 @@ pub enum ErrorCode {
     RequestInvalid,
     /// A policy test file is malformed.
     TestInvalid,
+    /// A just-in-time grant is not acceptable (unknown agent, action or
+    /// resource, an action that does not apply to the resource, a bad window).
+    GrantInvalid,
+    /// A lifecycle operation names something the engine does not know
+    /// (agent, user, credential, grant) or is not allowed in the agent's state.
+    LifecycleInvalid,
+    /// The journal has a torn or malformed line; it is replayed only with an explicit recover.
+    JournalCorrupt,
+    /// A session token is malformed, its signature does not verify, its key id
+    /// is unknown or its audience does not match.
+    SessionInvalid,
+    /// A session token is expired or not yet valid.
+    SessionExpired,
+    /// A session token was revoked, or its agent or task no longer may act.
+    SessionRevoked,
+    /// A session signing or verification key is missing or malformed.
+    KeyInvalid,
     /// An internal failure (a bug); the operation was refused.
     Internal,
 }
@@ -50,11 +67,14 @@ pub enum ErrorFamily {
     Inventory,
     Request,
     Test,
+    Lifecycle,
+    Journal,
+    Session,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::Io,
         ErrorCode::BundleInvalid,
         ErrorCode::ConfigInvalid,
@@ -69,6 +89,13 @@ impl ErrorCode {
         ErrorCode::RequestParse,
         ErrorCode::RequestInvalid,
         ErrorCode::TestInvalid,
+        ErrorCode::GrantInvalid,
+        ErrorCode::LifecycleInvalid,
+        ErrorCode::JournalCorrupt,
+        ErrorCode::SessionInvalid,
+        ErrorCode::SessionExpired,
+        ErrorCode::SessionRevoked,
+        ErrorCode::KeyInvalid,
         ErrorCode::Internal,
     ];
 
@@ -88,6 +115,13 @@ impl ErrorCode {
             ErrorCode::RequestParse => "request_parse",
             ErrorCode::RequestInvalid => "request_invalid",
             ErrorCode::TestInvalid => "test_invalid",
+            ErrorCode::GrantInvalid => "grant_invalid",
+            ErrorCode::LifecycleInvalid => "lifecycle_invalid",
+            ErrorCode::JournalCorrupt => "journal_corrupt",
+            ErrorCode::SessionInvalid => "session_invalid",
+            ErrorCode::SessionExpired => "session_expired",
+            ErrorCode::SessionRevoked => "session_revoked",
+            ErrorCode::KeyInvalid => "key_invalid",
             ErrorCode::Internal => "internal",
         }
     }
@@ -105,6 +139,12 @@ impl ErrorCode {
             ErrorCode::InventoryParse | ErrorCode::InventoryInvalid => ErrorFamily::Inventory,
             ErrorCode::RequestParse | ErrorCode::RequestInvalid => ErrorFamily::Request,
             ErrorCode::TestInvalid => ErrorFamily::Test,
+            ErrorCode::GrantInvalid | ErrorCode::LifecycleInvalid => ErrorFamily::Lifecycle,
+            ErrorCode::JournalCorrupt => ErrorFamily::Journal,
+            ErrorCode::SessionInvalid
+            | ErrorCode::SessionExpired
+            | ErrorCode::SessionRevoked
+            | ErrorCode::KeyInvalid => ErrorFamily::Session,
             ErrorCode::Internal => ErrorFamily::Internal,
         }
     }
@@ -119,6 +159,9 @@ impl ErrorFamily {
             ErrorFamily::Inventory => "inventory",
             ErrorFamily::Request => "request",
             ErrorFamily::Test => "test",
+            ErrorFamily::Lifecycle => "lifecycle",
+            ErrorFamily::Journal => "journal",
+            ErrorFamily::Session => "session",
             ErrorFamily::Internal => "internal",
         }
     }
