@@ -129,6 +129,18 @@ pub struct Config {
     pub engine: EngineConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub journal: JournalConfig,
+}
+
+/// `[journal]`: where run-time changes (grants, lifecycle operations) are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalConfig {
+    /// The journal file; relative paths are relative to the bundle directory.
+    /// Without one, run-time changes last as long as the process.
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// `[engine]`: how decisions are enforced.

@@ -3,7 +3,7 @@
 
 use crate::audit::{DecisionLog, DecisionRecord, FileOptions};
 use crate::bundle::{Bundle, Source};
-use crate::engine::{Clock, Engine};
+use crate::engine::{Change, Clock, Engine, GrantRequest, TaskSpec};
 use crate::error::{error_codes, Error, ErrorCode, Result};
 use crate::model::{Decision, Request};
 use serde::Deserialize;
@@ -71,6 +71,66 @@ pub fn engine_load(dir: &str, clock: Option<Arc<dyn Clock>>) -> Result<Engine> {
         Some(c) => builder.clock(c).build(),
         None => builder.build(),
     }
+}
+
+/// An engine from a bundle directory whose run-time changes are kept in the
+/// journal at `journal` (replayed now); `recover` cuts a torn last line off.
+pub fn engine_load_journaled(
+    dir: &str,
+    journal: Option<&str>,
+    recover: bool,
+    clock: Option<Arc<dyn Clock>>,
+) -> Result<Engine> {
+    let mut builder = Engine::builder()
+        .bundle(Bundle::read_dir(dir)?)
+        .recover_journal(recover);
+    if let Some(path) = journal {
+        builder = builder.journal(path);
+    }
+    if let Some(c) = clock {
+        builder = builder.clock(c);
+    }
+    builder.build()
+}
+
+// ---------------------------------------------------------------- run-time changes
+
+fn from_value<T: serde::de::DeserializeOwned>(
+    value: Value,
+    code: ErrorCode,
+    what: &str,
+) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| Error::new(code, format!("{what}: {e}")))
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// `{agent, actions, resource: {type, id}, ttl_seconds | until, starts?, task?,
+/// reason, granted_by}` → the grant `{id, agent, actions, resource, starts,
+/// expires, task?, reason, granted_by}`.
+pub fn grant_value(engine: &Engine, request: Value) -> Result<Value> {
+    let request: GrantRequest = from_value(request, ErrorCode::GrantInvalid, "grant request")?;
+    engine.grant(request).map(|g| to_value(&g))
+}
+
+/// The grants in force, of one agent or all, as a JSON array.
+pub fn grants_value(engine: &Engine, agent: Option<&str>) -> Value {
+    Value::Array(engine.grants(agent).iter().map(to_value).collect())
+}
+
+/// `{id, agent, not_before, not_after, purpose?, on_behalf_of?}` → adds the task.
+pub fn add_task_value(engine: &Engine, task: Value, by: &str) -> Result<()> {
+    let task: TaskSpec = from_value(task, ErrorCode::LifecycleInvalid, "task")?;
+    engine.add_task(task, by)
+}
+
+/// Any change in its journal form (`{"op": "suspend", "agent": "..."}`, ...);
+/// returns the journal entry `{seq, at, by, op, ...}`.
+pub fn apply_change_value(engine: &Engine, change: Value, by: &str) -> Result<Value> {
+    let change: Change = from_value(change, ErrorCode::LifecycleInvalid, "change")?;
+    engine.apply(change, by).map(|e| to_value(&e))
 }
 
 /// Replaces the engine's bundle with `{schema, policies, inventory?, config?}`.

@@ -10,6 +10,7 @@ mod engine;
 mod error;
 pub mod ffi;
 mod inventory;
+pub mod journal;
 mod model;
 pub mod posture;
 mod schema;
@@ -17,14 +18,15 @@ pub mod testing;
 
 pub use audit::{DecisionLog, DecisionRecord, Mode};
 pub use bundle::{
-    BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, LogConfig, LogSink, PostureConfig,
-    Source,
+    BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, JournalConfig, LogConfig, LogSink,
+    PostureConfig, Source,
 };
 pub use engine::{
-    format_millis, rfc3339_to_cedar, Clock, Engine, EngineBuilder, FixedClock, PolicyOrigin,
-    SystemClock,
+    format_millis, rfc3339_to_cedar, Change, Clock, Engine, EngineBuilder, FixedClock, Grant,
+    GrantRequest, ManualClock, PolicyOrigin, SystemClock, TaskSpec,
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
+pub use journal::{Journal, JournalEntry};
 pub use model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
 

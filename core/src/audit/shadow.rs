@@ -9,6 +9,7 @@ use crate::engine::PolicyOrigin;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Decision, Effect, EntityRef, PolicyError, Request};
 use cedar_policy::{AuthorizationError, Authorizer, Entities, EvalResult, PolicySet};
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
@@ -56,7 +57,7 @@ impl Outcome {
 }
 
 /// The decision-log and enforcement-mode part of a snapshot.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct SnapshotAudit {
     pub mode: Mode,
     /// `@mode("log-only")` policies, evaluated beside the enforced set.
@@ -385,6 +386,58 @@ fn write_record(
         would_errors,
         context,
         request_time,
+    };
+    log.emit(&view);
+}
+
+/// Records a run-time change (grant, lifecycle operation) in the decision
+/// log, in the chain with the decisions: the actor as principal (a `User`),
+/// action `agentauthz:<op>`, the changed entity as resource, reason
+/// `lifecycle/<op>`, and the change's members as context.
+pub(crate) fn record_change(
+    audit: &SnapshotAudit,
+    log: &DecisionLog,
+    revision: &str,
+    now_millis: i64,
+    decision_id: &str,
+    entry: &crate::journal::JournalEntry,
+) {
+    let timestamp = rfc3339_millis(now_millis);
+    let change = &entry.change;
+    let principal = EntityRef::new("User", entry.by.as_str());
+    let action = format!("agentauthz:{}", change.op());
+    let resource = change.subject();
+    let reasons = [format!("lifecycle/{}", change.op())];
+    let mut context = match serde_json::to_value(change) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    context.remove("op");
+    context.insert("journal_seq".into(), Value::from(entry.seq));
+    let agent = change.agent();
+    let view = RecordView {
+        schema_version: SCHEMA_VERSION,
+        timestamp: &timestamp,
+        decision_id,
+        policy_revision: revision,
+        agent,
+        principal: &principal,
+        owner: agent.and_then(|a| audit.owners.get(a)).map(String::as_str),
+        on_behalf_of: None,
+        task: None,
+        credential: None,
+        action: &action,
+        resource: &resource,
+        decision: RecordDecision::Allow,
+        reasons: &reasons,
+        errors: &[],
+        error: None,
+        mode: audit.mode,
+        would_decision: None,
+        would_reasons: None,
+        would_errors: None,
+        context: &context,
+        request_time: None,
     };
     log.emit(&view);
 }

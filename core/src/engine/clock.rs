@@ -44,6 +44,32 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock that reads what it was last set to (tests of expiry, replays).
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new(millis: i64) -> ManualClock {
+        ManualClock(std::sync::atomic::AtomicI64::new(millis))
+    }
+    /// A manual clock at an RFC 3339 instant.
+    pub fn at(rfc3339: &str) -> Option<ManualClock> {
+        FixedClock::at(rfc3339).map(|c| ManualClock::new(c.0))
+    }
+    pub fn set(&self, millis: i64) {
+        self.0.store(millis, Ordering::SeqCst);
+    }
+    pub fn advance(&self, millis: i64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// `2026-11-29T10:00:00.000Z`, the form Cedar's `datetime` accepts.
 pub fn format_millis(millis: i64) -> String {
     let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
@@ -58,6 +84,12 @@ pub fn format_millis(millis: i64) -> String {
         t.second(),
         t.millisecond()
     )
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 timestamp.
+pub fn parse_rfc3339_millis(text: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).ok()
 }
 
 /// An RFC 3339 timestamp (any offset, any fraction) in the UTC millisecond

@@ -4,21 +4,26 @@ mod cache;
 mod clock;
 mod context;
 mod index;
+mod lifecycle;
 mod request;
 mod snapshot;
 
-pub use clock::{format_millis, rfc3339_to_cedar, Clock, FixedClock, SystemClock};
+pub(crate) use clock::parse_rfc3339_millis;
+pub use clock::{format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock};
+pub use lifecycle::{Change, Grant, GrantRequest, TaskSpec};
 pub use snapshot::PolicyOrigin;
 
 use crate::audit::{self, DecisionLog, Mode};
-use crate::bundle::{Bundle, BundleOptions, Source};
-use crate::error::Result;
+use crate::bundle::{Bundle, BundleOptions, Config, Source};
+use crate::error::{Error, ErrorCode, Result};
+use crate::journal::{Journal, JournalEntry};
 use crate::model::{Decision, Request};
 use arc_swap::{ArcSwap, ArcSwapOption};
+use cedar_policy::{Entities, PolicySet};
 use clock::DecisionIds;
 use snapshot::Snapshot;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// In-process authorization for agents. `check` takes `&self` and never
 /// waits on a writer; `reload` swaps in a new snapshot atomically.
@@ -28,6 +33,18 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     ids: DecisionIds,
     log: ArcSwapOption<DecisionLog>,
+    /// Serializes run-time changes and reloads; checks never take it.
+    writer: Mutex<Writer>,
+}
+
+/// The write side: the journal and every change applied since load, so a
+/// reload can apply them again on top of the new bundle.
+#[derive(Debug, Default)]
+struct Writer {
+    journal: Option<Journal>,
+    history: Vec<(i64, Change)>,
+    /// Journal entries that no longer applied when last replayed.
+    skipped: Vec<String>,
 }
 
 /// Builds an [`Engine`] from strings or files.
@@ -36,6 +53,8 @@ pub struct EngineBuilder {
     bundle: Bundle,
     clock: Option<Arc<dyn Clock>>,
     decision_log: Option<DecisionLog>,
+    journal: Option<PathBuf>,
+    recover_journal: bool,
 }
 
 impl EngineBuilder {
@@ -95,9 +114,36 @@ impl EngineBuilder {
         self.decision_log = Some(log);
         self
     }
+    /// Keeps run-time changes in the journal at `path` (overrides `[journal]
+    /// path` of `agentauthz.toml`) and replays it on build.
+    pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
+        self.journal = Some(path.into());
+        self
+    }
+    /// Cuts a torn last journal line off instead of refusing to load.
+    pub fn recover_journal(mut self, recover: bool) -> Self {
+        self.recover_journal = recover;
+        self
+    }
     pub fn build(self) -> Result<Engine> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let snapshot = Snapshot::compile(self.bundle)?;
+        let journal_path = match self.journal {
+            Some(path) => Some(path),
+            None => configured_journal(&self.bundle)?,
+        };
+        let mut snapshot = Snapshot::compile(self.bundle)?;
+        let mut writer = Writer::default();
+        if let Some(path) = journal_path {
+            let (journal, entries) = Journal::open(&path, self.recover_journal)?;
+            writer.history = entries
+                .into_iter()
+                .map(|e| (parse_rfc3339_millis(&e.at).unwrap_or(0), e.change))
+                .collect();
+            writer.journal = Some(journal);
+            let (replayed, skipped) = replay(&snapshot, &writer.history)?;
+            snapshot = replayed;
+            writer.skipped = skipped;
+        }
         let log = match self.decision_log {
             Some(log) => Some(log),
             None => snapshot
@@ -110,6 +156,7 @@ impl EngineBuilder {
             clock,
             ids,
             log: ArcSwapOption::from(log.map(Arc::new)),
+            writer: Mutex::new(writer),
         })
     }
 }
@@ -197,9 +244,14 @@ impl Engine {
         self.snapshot.load().audit.mode
     }
 
-    /// Compiles `bundle` and swaps it in. On error the current snapshot stays active.
+    /// Compiles `bundle`, applies the run-time changes again (the journal's
+    /// and this process's), and swaps it in. On error the current snapshot
+    /// stays active.
     pub fn reload(&self, bundle: Bundle) -> Result<()> {
-        let snapshot = Snapshot::compile(bundle)?;
+        let mut writer = self.writer()?;
+        let compiled = Snapshot::compile(bundle)?;
+        let (snapshot, skipped) = replay(&compiled, &writer.history)?;
+        writer.skipped = skipped;
         self.snapshot.store(Arc::new(snapshot));
         Ok(())
     }
@@ -216,12 +268,149 @@ impl Engine {
 
     /// The bundle the active snapshot was compiled from.
     pub fn bundle(&self) -> Bundle {
-        self.snapshot.load().bundle.clone()
+        Bundle::clone(&self.snapshot.load().bundle)
     }
 
     /// Every active policy with where it was defined, by id.
     pub fn policies(&self) -> Vec<PolicyOrigin> {
         self.snapshot.load().origins.values().cloned().collect()
+    }
+
+    fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
+        self.writer
+            .lock()
+            .map_err(|_| Error::new(ErrorCode::Internal, "a previous change panicked"))
+    }
+
+    /// Applies one run-time change made by `by`: checked against the active
+    /// snapshot, written to the journal (synced) when there is one, then
+    /// swapped in and recorded in the decision log. On error nothing changed.
+    pub fn apply(&self, change: Change, by: &str) -> Result<JournalEntry> {
+        if by.trim().is_empty() {
+            return Err(Error::new(
+                ErrorCode::LifecycleInvalid,
+                "a change needs the id of who makes it (`by`)",
+            ));
+        }
+        let mut writer = self.writer()?;
+        let now = self.clock.now_millis();
+        let current = self.snapshot.load_full();
+        let (next, _) = lifecycle::apply(&current, &[(now, &change)], true)?;
+        let at = format_millis(now);
+        let entry = match writer.journal.as_mut() {
+            Some(journal) => journal.append(at, by, &change)?,
+            None => JournalEntry {
+                seq: u64::try_from(writer.history.len()).unwrap_or(u64::MAX) + 1,
+                at,
+                by: by.to_string(),
+                change: change.clone(),
+            },
+        };
+        self.snapshot.store(Arc::new(next));
+        writer.history.push((now, change));
+        drop(writer);
+        if let Some(log) = self.log.load().as_deref() {
+            audit::record_change(
+                &self.snapshot.load().audit,
+                log,
+                &current.revision,
+                now,
+                &self.ids.next(now),
+                &entry,
+            );
+        }
+        Ok(entry)
+    }
+
+    /// Grants `request.actions` on `request.resource` (and anything in it)
+    /// to an agent for a window; returns the grant with its id. The grant
+    /// stops applying at its expiry with no further call.
+    pub fn grant(&self, request: GrantRequest) -> Result<Grant> {
+        let now = self.clock.now_millis();
+        let by = request.granted_by.clone();
+        let grant = lifecycle::grant_from_request(request, self.ids.next(now), now)?;
+        self.apply(Change::Grant(grant.clone()), &by)?;
+        Ok(grant)
+    }
+
+    /// Ends a grant before its expiry.
+    pub fn revoke(&self, grant_id: &str, by: &str) -> Result<()> {
+        self.apply(
+            Change::Revoke {
+                grant: grant_id.to_string(),
+            },
+            by,
+        )
+        .map(drop)
+    }
+
+    /// Grants in force (not expired, not revoked), of one agent or all, by id.
+    pub fn grants(&self, agent: Option<&str>) -> Vec<Grant> {
+        self.snapshot
+            .load()
+            .runtime
+            .live_grants(agent, self.clock.now_millis())
+    }
+
+    /// The Cedar text of a grant in force (`@id("grant/<id>") permit (...)`).
+    pub fn grant_policy_text(&self, grant_id: &str) -> Option<String> {
+        let snapshot = self.snapshot.load();
+        snapshot
+            .runtime
+            .grants
+            .get(grant_id)
+            .map(|g| g.policy.to_string())
+    }
+
+    pub fn suspend(&self, agent: &str, by: &str) -> Result<()> {
+        let agent = agent.to_string();
+        self.apply(Change::Suspend { agent }, by).map(drop)
+    }
+
+    pub fn reactivate(&self, agent: &str, by: &str) -> Result<()> {
+        let agent = agent.to_string();
+        self.apply(Change::Reactivate { agent }, by).map(drop)
+    }
+
+    /// Final: the agent's status becomes `offboarded`, its grants and tasks
+    /// are revoked, its credentials marked revoked, its sessions rejected.
+    pub fn offboard(&self, agent: &str, by: &str) -> Result<()> {
+        let agent = agent.to_string();
+        self.apply(Change::Offboard { agent }, by).map(drop)
+    }
+
+    /// A credential was rotated: issued now, valid until `expires` (RFC 3339).
+    pub fn rotate_credential(&self, credential: &str, expires: &str, by: &str) -> Result<()> {
+        let change = Change::RotateCredential {
+            credential: credential.to_string(),
+            expires: expires.to_string(),
+        };
+        self.apply(change, by).map(drop)
+    }
+
+    pub fn transfer_owner(&self, agent: &str, owner: &str, by: &str) -> Result<()> {
+        let change = Change::TransferOwner {
+            agent: agent.to_string(),
+            owner: owner.to_string(),
+        };
+        self.apply(change, by).map(drop)
+    }
+
+    /// Adds a task (a just-in-time scope with a window) for an agent.
+    pub fn add_task(&self, task: TaskSpec, by: &str) -> Result<()> {
+        self.apply(Change::AddTask(task), by).map(drop)
+    }
+
+    /// The journal file, when changes are journaled.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        let writer = self.writer().ok()?;
+        writer.journal.as_ref().map(|j| j.path().to_path_buf())
+    }
+
+    /// Changes from the journal that no longer applied to the bundle when it
+    /// was last loaded or reloaded (e.g. their agent left the inventory).
+    pub fn skipped_changes(&self) -> Vec<String> {
+        self.writer().map(|w| w.skipped.clone()).unwrap_or_default()
     }
 
     pub fn clock(&self) -> Arc<dyn Clock> {
@@ -235,12 +424,36 @@ impl Engine {
     }
 
     /// The active snapshot's enforced policy set (bundle policies and enabled guardrails).
-    pub fn policy_set(&self) -> cedar_policy::PolicySet {
-        self.snapshot.load().policies.clone()
+    pub fn policy_set(&self) -> PolicySet {
+        PolicySet::clone(&self.snapshot.load().policies)
     }
 
     /// The active snapshot's entities (the inventory as Cedar entities).
-    pub fn entities(&self) -> cedar_policy::Entities {
-        self.snapshot.load().entities.clone()
+    pub fn entities(&self) -> Entities {
+        Entities::clone(&self.snapshot.load().entities)
     }
+}
+
+/// `[journal] path` of the bundle's `agentauthz.toml`, relative to its directory.
+fn configured_journal(bundle: &Bundle) -> Result<Option<PathBuf>> {
+    let Some(config) = bundle.config.as_ref().map(Config::parse).transpose()? else {
+        return Ok(None);
+    };
+    Ok(config.journal.path.map(|p| {
+        let p = PathBuf::from(p);
+        match &bundle.dir {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p,
+        }
+    }))
+}
+
+/// Applies recorded changes on top of a freshly compiled snapshot, each at
+/// its own time; changes that no longer apply are skipped and described.
+fn replay(compiled: &Snapshot, history: &[(i64, Change)]) -> Result<(Snapshot, Vec<String>)> {
+    if history.is_empty() {
+        return Ok((compiled.clone(), Vec::new()));
+    }
+    let changes: Vec<(i64, &Change)> = history.iter().map(|(t, c)| (*t, c)).collect();
+    lifecycle::apply(compiled, &changes, false)
 }

@@ -3,6 +3,7 @@
 
 use super::clock::{format_millis, rfc3339_to_cedar};
 use super::context::{extension_call, Extension};
+use super::lifecycle;
 use super::snapshot::Snapshot;
 use crate::audit;
 use crate::error::{Error, ErrorCode, Result};
@@ -21,6 +22,8 @@ pub const UNKNOWN_ACTION: &str = "baseline/unknown-action";
 pub const UNKNOWN_TASK: &str = "baseline/unknown-task";
 pub const UNKNOWN_CREDENTIAL: &str = "baseline/unknown-credential";
 pub const UNKNOWN_USER: &str = "baseline/unknown-on-behalf-of";
+/// A request names a task that was revoked at run time (its agent was offboarded).
+pub const TASK_REVOKED: &str = "baseline/task-revoked";
 
 pub(crate) fn decide(
     snapshot: &Snapshot,
@@ -36,12 +39,15 @@ pub(crate) fn decide(
     let (decision, reasons, errors) = match built {
         Built::Denied(reasons) => (Effect::Deny, reasons, Vec::new()),
         Built::Cedar(req) => {
-            let candidates = match (req.principal(), req.action(), req.resource()) {
+            let mut candidates = match (req.principal(), req.action(), req.resource()) {
                 (Some(p), Some(a), Some(r)) => {
                     snapshot.index.candidates(p, a, r, &snapshot.entities)
                 }
-                _ => std::sync::Arc::new(snapshot.policies.clone()),
+                _ => snapshot.policies.clone(),
             };
+            if let Some(p) = req.principal() {
+                candidates = lifecycle::with_grants(snapshot, p, candidates);
+            }
             let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
             let outcome = audit::Outcome::from_response(&response);
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
@@ -135,6 +141,12 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
                 RestrictedExpression::new_entity_uid(uid),
             ));
         }
+    }
+    if r.task
+        .as_ref()
+        .is_some_and(|t| snapshot.runtime.revoked_tasks.contains(t))
+    {
+        unknown.push(TASK_REVOKED);
     }
     let resource = entity_uid(&r.resource)?;
     unknown.sort_unstable();

@@ -3,6 +3,7 @@
 
 use super::context::{self, RecordType};
 use super::index::PolicyIndex;
+use super::lifecycle::Runtime;
 use crate::audit::SnapshotAudit;
 use crate::bundle::{Bundle, Config, Source};
 use crate::error::{diagnostics_details, Detail, Error, ErrorCode, LineIndex, Location, Result};
@@ -12,6 +13,7 @@ use cedar_policy::{
 };
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 pub(crate) const BASELINE_POLICIES: &str = include_str!("../baseline.cedar");
 pub(crate) const BASELINE_FILE: &str = "<agentauthz>/baseline.cedar";
@@ -24,22 +26,26 @@ pub struct PolicyOrigin {
     pub baseline: bool,
 }
 
-/// One compiled, immutable state of the engine. Reloads build a new one.
-#[derive(Debug)]
+/// One compiled, immutable state of the engine. Reloads build a new one; a
+/// run-time change (grant, lifecycle operation) builds a new one too, sharing
+/// every part it does not change.
+#[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
     pub schema: Option<Schema>,
-    pub policies: PolicySet,
-    pub index: PolicyIndex,
+    pub policies: Arc<PolicySet>,
+    pub index: Arc<PolicyIndex>,
     /// Context record type per action, for the fast context path.
-    pub context_types: HashMap<EntityUid, RecordType>,
-    pub entities: Entities,
+    pub context_types: Arc<HashMap<EntityUid, RecordType>>,
+    pub entities: Arc<Entities>,
     pub revision: String,
-    pub bundle: Bundle,
+    pub bundle: Arc<Bundle>,
     /// Action id (as written in agent-form requests) to its uid; ambiguous ids are absent.
-    pub actions: HashMap<String, EntityUid>,
-    pub origins: BTreeMap<String, PolicyOrigin>,
+    pub actions: Arc<HashMap<String, EntityUid>>,
+    pub origins: Arc<BTreeMap<String, PolicyOrigin>>,
     /// Enforcement mode, log-only (shadow) policies, decision-log settings.
-    pub audit: SnapshotAudit,
+    pub audit: Arc<SnapshotAudit>,
+    /// Grants and revocations made at run time.
+    pub runtime: Arc<Runtime>,
 }
 
 impl Snapshot {
@@ -110,15 +116,16 @@ impl Snapshot {
         let context_types = context::context_types(&schema_json);
         Ok(Snapshot {
             schema,
-            policies,
-            index,
-            context_types,
-            entities,
+            policies: Arc::new(policies),
+            index: Arc::new(index),
+            context_types: Arc::new(context_types),
+            entities: Arc::new(entities),
             revision,
-            bundle,
-            actions,
-            origins,
-            audit,
+            bundle: Arc::new(bundle),
+            actions: Arc::new(actions),
+            origins: Arc::new(origins),
+            audit: Arc::new(audit),
+            runtime: Arc::default(),
         })
     }
 }
@@ -172,6 +179,13 @@ fn add_policies(
                     ErrorCode::PolicyIdDuplicate,
                     location,
                     format!("policy id `{id}`: ids starting with `baseline/` are reserved for built-in guardrails"),
+                ));
+            }
+            if id.starts_with(super::lifecycle::GRANT_POLICY_PREFIX) {
+                return Err(Error::at(
+                    ErrorCode::PolicyIdDuplicate,
+                    location,
+                    format!("policy id `{id}`: ids starting with `grant/` are reserved for just-in-time grants"),
                 ));
             }
             policy.new_id(PolicyId::new(id))

@@ -1,0 +1,665 @@
+//! Run-time changes: just-in-time grants and agent lifecycle operations.
+//!
+//! A change never edits the active snapshot: it is checked against it and
+//! builds a new one that shares every part it does not touch. A grant is a
+//! Cedar `permit` limited to its window, so it expires by itself, shows up in
+//! a decision's reasons as `grant/<id>`, and loses to any `forbid`.
+
+use super::clock::{format_millis, parse_rfc3339_millis};
+use super::request::entity_uid;
+use super::snapshot::Snapshot;
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::EntityRef;
+use cedar_policy::{
+    Entities, Entity, EntityUid, EvalResult, Policy, PolicyId, PolicySet, RestrictedExpression,
+    ValidationMode, Validator,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Prefix of the policy id of every grant: `grant/<id>`.
+pub const GRANT_POLICY_PREFIX: &str = "grant/";
+
+/// One run-time change, as the API takes it and the journal stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// A just-in-time grant (its id and window already fixed).
+    Grant(Grant),
+    /// Ends a grant before its expiry.
+    Revoke { grant: String },
+    /// The agent may not act until reactivated (status `suspended`).
+    Suspend { agent: String },
+    /// A suspended agent may act again (status `active`).
+    Reactivate { agent: String },
+    /// Final: status `offboarded`; its grants, tasks and sessions revoked, its
+    /// credentials marked revoked.
+    Offboard { agent: String },
+    /// A credential was rotated: issued now, valid until `expires`.
+    RotateCredential { credential: String, expires: String },
+    /// The agent's accountable owner changes.
+    TransferOwner { agent: String, owner: String },
+    /// A new task (a just-in-time scope with a time window) for an agent.
+    AddTask(TaskSpec),
+    /// A session token may no longer be used.
+    RevokeSession { session: String },
+}
+
+impl Change {
+    /// The operation's name: `grant`, `offboard`, ...
+    pub fn op(&self) -> &'static str {
+        match self {
+            Change::Grant(_) => "grant",
+            Change::Revoke { .. } => "revoke",
+            Change::Suspend { .. } => "suspend",
+            Change::Reactivate { .. } => "reactivate",
+            Change::Offboard { .. } => "offboard",
+            Change::RotateCredential { .. } => "rotate_credential",
+            Change::TransferOwner { .. } => "transfer_owner",
+            Change::AddTask(_) => "add_task",
+            Change::RevokeSession { .. } => "revoke_session",
+        }
+    }
+
+    /// The agent the change is about, when there is one.
+    pub fn agent(&self) -> Option<&str> {
+        match self {
+            Change::Grant(g) => Some(&g.agent),
+            Change::Suspend { agent }
+            | Change::Reactivate { agent }
+            | Change::Offboard { agent }
+            | Change::TransferOwner { agent, .. } => Some(agent),
+            Change::AddTask(t) => Some(&t.agent),
+            Change::Revoke { .. }
+            | Change::RotateCredential { .. }
+            | Change::RevokeSession { .. } => None,
+        }
+    }
+
+    /// The entity the change is about, for the decision log.
+    pub fn subject(&self) -> EntityRef {
+        match self {
+            Change::Grant(g) => EntityRef::new("Grant", g.id.as_str()),
+            Change::Revoke { grant } => EntityRef::new("Grant", grant.as_str()),
+            Change::Suspend { agent }
+            | Change::Reactivate { agent }
+            | Change::Offboard { agent }
+            | Change::TransferOwner { agent, .. } => EntityRef::new("Agent", agent.as_str()),
+            Change::RotateCredential { credential, .. } => {
+                EntityRef::new("Credential", credential.as_str())
+            }
+            Change::AddTask(t) => EntityRef::new("Task", t.id.as_str()),
+            Change::RevokeSession { session } => EntityRef::new("Session", session.as_str()),
+        }
+    }
+}
+
+/// A just-in-time grant: `agent` may do `actions` on `resource` (and anything
+/// in it) from `starts` until `expires` (RFC 3339, UTC), optionally only
+/// within `task`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub id: String,
+    pub agent: String,
+    pub actions: Vec<String>,
+    pub resource: EntityRef,
+    pub starts: String,
+    pub expires: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    pub reason: String,
+    pub granted_by: String,
+}
+
+impl Grant {
+    /// The grant's policy id, as it appears in reasons.
+    pub fn policy_id(&self) -> String {
+        format!("{GRANT_POLICY_PREFIX}{}", self.id)
+    }
+}
+
+/// A grant as asked for; the engine fixes its id and window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    pub agent: String,
+    pub actions: Vec<String>,
+    pub resource: EntityRef,
+    /// Seconds from `starts` (or now); give this or `until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+    /// RFC 3339 expiry; give this or `ttl_seconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// RFC 3339 start; now when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    pub reason: String,
+    pub granted_by: String,
+}
+
+/// A task to add at run time (the inventory's `tasks:` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    pub id: String,
+    pub agent: String,
+    pub not_before: String,
+    pub not_after: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+}
+
+/// What run-time changes added beside the compiled bundle.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Runtime {
+    pub grants: BTreeMap<String, ActiveGrant>,
+    /// Grant policies by agent, evaluated beside the index's candidates.
+    pub grant_policies: HashMap<EntityUid, Arc<[Policy]>>,
+    pub revoked_tasks: HashSet<String>,
+    pub revoked_sessions: HashSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveGrant {
+    pub grant: Grant,
+    pub expires_ms: i64,
+    pub policy: Policy,
+}
+
+impl Runtime {
+    fn index_grants(&mut self) {
+        let mut by_agent: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
+        for g in self.grants.values() {
+            if let Ok(uid) = base_uid("Agent", &g.grant.agent) {
+                by_agent.entry(uid).or_default().push(g.policy.clone());
+            }
+        }
+        self.grant_policies = by_agent.into_iter().map(|(k, v)| (k, v.into())).collect();
+    }
+
+    /// The grants that have not expired at `now`, sorted by id.
+    pub fn live_grants(&self, agent: Option<&str>, now: i64) -> Vec<Grant> {
+        self.grants
+            .values()
+            .filter(|g| g.expires_ms > now && agent.is_none_or(|a| g.grant.agent == a))
+            .map(|g| g.grant.clone())
+            .collect()
+    }
+}
+
+/// Adds the principal's grant policies to the index's candidates.
+pub(crate) fn with_grants(
+    snapshot: &Snapshot,
+    principal: &EntityUid,
+    candidates: Arc<PolicySet>,
+) -> Arc<PolicySet> {
+    let Some(grants) = snapshot.runtime.grant_policies.get(principal) else {
+        return candidates;
+    };
+    let mut set = PolicySet::clone(&candidates);
+    for p in grants.iter() {
+        // Grant ids are unique and never collide with bundle ids (`grant/` is reserved).
+        let _ = set.add(p.clone());
+    }
+    Arc::new(set)
+}
+
+fn invalid(code: ErrorCode, message: impl Into<String>) -> Error {
+    Error::new(code, message)
+}
+
+fn base_uid(type_name: &str, id: &str) -> Result<EntityUid> {
+    entity_uid(&EntityRef::new(type_name, id))
+}
+
+/// Time in milliseconds from an RFC 3339 field.
+fn millis(field: &str, text: &str, code: ErrorCode) -> Result<i64> {
+    parse_rfc3339_millis(text).ok_or_else(|| {
+        invalid(
+            code,
+            format!("`{field}` is not an RFC 3339 timestamp: {text:?}"),
+        )
+    })
+}
+
+/// Grant and task ids become part of a policy id: keep them plain.
+fn check_id(kind: &str, id: &str, code: ErrorCode) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            code,
+            format!("{kind} id {id:?}: use 1 to 128 of A-Z a-z 0-9 - _ . :"),
+        ))
+    }
+}
+
+/// Fixes a grant request's window and id at `now`.
+pub(crate) fn grant_from_request(req: GrantRequest, id: String, now: i64) -> Result<Grant> {
+    let code = ErrorCode::GrantInvalid;
+    let starts = match &req.starts {
+        Some(s) => millis("starts", s, code)?,
+        None => now,
+    };
+    let expires = match (&req.until, req.ttl_seconds) {
+        (Some(until), None) => millis("until", until, code)?,
+        (None, Some(ttl)) => {
+            let ttl = i64::try_from(ttl)
+                .ok()
+                .and_then(|t| t.checked_mul(1000))
+                .ok_or_else(|| invalid(code, "`ttl_seconds` is too large"))?;
+            starts
+                .checked_add(ttl)
+                .ok_or_else(|| invalid(code, "`ttl_seconds` is too large"))?
+        }
+        _ => {
+            return Err(invalid(
+                code,
+                "give exactly one of `ttl_seconds` and `until`",
+            ))
+        }
+    };
+    Ok(Grant {
+        id,
+        agent: req.agent,
+        actions: req.actions,
+        resource: req.resource,
+        starts: format_millis(starts),
+        expires: format_millis(expires),
+        task: req.task,
+        reason: req.reason,
+        granted_by: req.granted_by,
+    })
+}
+
+/// Applies `changes` (each with its time) to `base`, in order, as one new
+/// snapshot. Strict: the first change that does not apply is the error and
+/// nothing is applied. Lenient (journal replay): such changes are skipped and
+/// described in the returned list.
+pub(crate) fn apply(
+    base: &Snapshot,
+    changes: &[(i64, &Change)],
+    strict: bool,
+) -> Result<(Snapshot, Vec<String>)> {
+    let mut work = Work {
+        base,
+        edits: HashMap::new(),
+        runtime: Runtime::clone(&base.runtime),
+        owners: None,
+    };
+    let mut skipped = Vec::new();
+    for (now, change) in changes {
+        let mut attempt = Work {
+            base,
+            edits: work.edits.clone(),
+            runtime: work.runtime.clone(),
+            owners: work.owners.clone(),
+        };
+        match attempt.apply(change, *now) {
+            Ok(()) => work = attempt,
+            Err(e) if !strict => skipped.push(format!("{} skipped: {e}", change.op())),
+            Err(e) => return Err(e),
+        }
+    }
+    let latest = changes.iter().map(|(t, _)| *t).max().unwrap_or(i64::MIN);
+    Ok((work.finish(latest)?, skipped))
+}
+
+struct Work<'a> {
+    base: &'a Snapshot,
+    /// New versions of entities, by uid.
+    edits: HashMap<EntityUid, Entity>,
+    runtime: Runtime,
+    /// The agent → owner map of the decision log, when an owner changed.
+    owners: Option<HashMap<String, String>>,
+}
+
+impl Work<'_> {
+    fn entity(&self, uid: &EntityUid) -> Option<Entity> {
+        self.edits
+            .get(uid)
+            .cloned()
+            .or_else(|| self.base.entities.get(uid).cloned())
+    }
+
+    fn require(&self, type_name: &str, id: &str, code: ErrorCode) -> Result<(EntityUid, Entity)> {
+        let uid = base_uid(type_name, id)?;
+        match self.entity(&uid) {
+            Some(e) => Ok((uid, e)),
+            None => Err(invalid(
+                code,
+                format!(
+                    "{} `{id}` is not in the inventory",
+                    type_name.to_lowercase()
+                ),
+            )),
+        }
+    }
+
+    fn status(entity: &Entity) -> String {
+        match entity.attr("status") {
+            Some(Ok(EvalResult::String(s))) => s,
+            _ => String::new(),
+        }
+    }
+
+    fn set_attrs(&mut self, entity: Entity, set: Vec<(&str, RestrictedExpression)>) -> Result<()> {
+        let (uid, mut attrs, parents) = entity.into_inner();
+        for (k, v) in set {
+            attrs.insert(k.to_string(), v);
+        }
+        let updated = Entity::new(uid.clone(), attrs, parents)
+            .map_err(|e| invalid(ErrorCode::Internal, e.to_string()))?;
+        self.edits.insert(uid, updated);
+        Ok(())
+    }
+
+    fn set_status(&mut self, entity: Entity, status: &str) -> Result<()> {
+        self.set_attrs(
+            entity,
+            vec![("status", RestrictedExpression::new_string(status.into()))],
+        )
+    }
+
+    /// Entities of `type_name` whose `agent` attribute is `agent`.
+    fn owned_by(&self, type_name: &str, agent: &EntityUid) -> Vec<Entity> {
+        let mut found: HashMap<EntityUid, Entity> = self
+            .base
+            .entities
+            .iter()
+            .filter(|e| e.uid().type_name().basename() == type_name)
+            .filter(
+                |e| matches!(e.attr("agent"), Some(Ok(EvalResult::EntityUid(a))) if &a == agent),
+            )
+            .map(|e| (e.uid(), e.clone()))
+            .collect();
+        for (uid, e) in &self.edits {
+            if uid.type_name().basename() == type_name {
+                if matches!(e.attr("agent"), Some(Ok(EvalResult::EntityUid(a))) if &a == agent) {
+                    found.insert(uid.clone(), e.clone());
+                } else {
+                    found.remove(uid);
+                }
+            }
+        }
+        let mut list: Vec<Entity> = found.into_values().collect();
+        list.sort_by_key(|e| e.uid().to_string());
+        list
+    }
+
+    fn apply(&mut self, change: &Change, now: i64) -> Result<()> {
+        let lc = ErrorCode::LifecycleInvalid;
+        match change {
+            Change::Grant(g) => self.grant(g, now),
+            Change::Revoke { grant } => {
+                if self.runtime.grants.remove(grant).is_none() {
+                    return Err(invalid(lc, format!("no grant `{grant}` is in force")));
+                }
+                self.runtime.index_grants();
+                Ok(())
+            }
+            Change::Suspend { agent } => {
+                let (_, e) = self.require("Agent", agent, lc)?;
+                match Self::status(&e).as_str() {
+                    "offboarded" => Err(invalid(
+                        lc,
+                        format!("agent `{agent}` is offboarded; offboarding is final"),
+                    )),
+                    _ => self.set_status(e, "suspended"),
+                }
+            }
+            Change::Reactivate { agent } => {
+                let (_, e) = self.require("Agent", agent, lc)?;
+                match Self::status(&e).as_str() {
+                    "offboarded" => Err(invalid(
+                        lc,
+                        format!("agent `{agent}` is offboarded; offboarding is final"),
+                    )),
+                    _ => self.set_status(e, "active"),
+                }
+            }
+            Change::Offboard { agent } => self.offboard(agent),
+            Change::RotateCredential {
+                credential,
+                expires,
+            } => {
+                let (_, e) = self.require("Credential", credential, lc)?;
+                let expires_ms = millis("expires", expires, lc)?;
+                if expires_ms <= now {
+                    return Err(invalid(
+                        lc,
+                        "a rotated credential must expire in the future",
+                    ));
+                }
+                if matches!(e.attr("revoked"), Some(Ok(EvalResult::Bool(true)))) {
+                    return Err(invalid(
+                        lc,
+                        format!("credential `{credential}` is revoked; issue a new one instead"),
+                    ));
+                }
+                self.set_attrs(
+                    e,
+                    vec![("issued", datetime(now)), ("expires", datetime(expires_ms))],
+                )
+            }
+            Change::TransferOwner { agent, owner } => {
+                let (_, e) = self.require("Agent", agent, lc)?;
+                let (owner_uid, _) = self.require("User", owner, lc)?;
+                self.set_attrs(
+                    e,
+                    vec![("owner", RestrictedExpression::new_entity_uid(owner_uid))],
+                )?;
+                self.owners
+                    .get_or_insert_with(|| self.base.audit.owners.clone())
+                    .insert(agent.clone(), owner.clone());
+                Ok(())
+            }
+            Change::AddTask(t) => self.add_task(t),
+            Change::RevokeSession { session } => {
+                if session.is_empty() {
+                    return Err(invalid(lc, "a session id is empty"));
+                }
+                self.runtime.revoked_sessions.insert(session.clone());
+                Ok(())
+            }
+        }
+    }
+
+    fn grant(&mut self, g: &Grant, now: i64) -> Result<()> {
+        let code = ErrorCode::GrantInvalid;
+        check_id("grant", &g.id, code)?;
+        if self.runtime.grants.contains_key(&g.id) {
+            return Err(invalid(
+                code,
+                format!("grant id `{}` is already used", g.id),
+            ));
+        }
+        let starts = millis("starts", &g.starts, code)?;
+        let expires = millis("expires", &g.expires, code)?;
+        if expires <= starts {
+            return Err(invalid(code, "a grant must expire after it starts"));
+        }
+        if expires <= now {
+            return Err(invalid(code, "a grant must expire in the future"));
+        }
+        for (field, text) in [("reason", &g.reason), ("granted_by", &g.granted_by)] {
+            if text.trim().is_empty() {
+                return Err(invalid(code, format!("a grant needs a `{field}`")));
+            }
+        }
+        let (agent_uid, agent) = self.require("Agent", &g.agent, code)?;
+        let status = Self::status(&agent);
+        if status != "active" {
+            return Err(invalid(
+                code,
+                format!(
+                    "agent `{}` is {status}; only an active agent can be granted access",
+                    g.agent
+                ),
+            ));
+        }
+        if g.actions.is_empty() {
+            return Err(invalid(code, "a grant needs at least one action"));
+        }
+        let mut actions = Vec::new();
+        for a in &g.actions {
+            let uid = self
+                .base
+                .actions
+                .get(a)
+                .ok_or_else(|| invalid(code, format!("action `{a}` is not in the schema")))?;
+            actions.push(uid.to_string());
+        }
+        let resource = entity_uid(&g.resource).map_err(|e| invalid(code, e.to_string()))?;
+        if self.entity(&resource).is_none() {
+            return Err(invalid(
+                code,
+                format!("resource {resource} is not in the inventory"),
+            ));
+        }
+        let mut condition = format!(
+            "context.now >= datetime(\"{}\") && context.now < datetime(\"{}\")",
+            format_millis(starts),
+            format_millis(expires)
+        );
+        if let Some(task) = &g.task {
+            let (task_uid, t) = self.require("Task", task, code)?;
+            if !matches!(t.attr("agent"), Some(Ok(EvalResult::EntityUid(a))) if a == agent_uid) {
+                return Err(invalid(
+                    code,
+                    format!("task `{task}` does not belong to agent `{}`", g.agent),
+                ));
+            }
+            condition.push_str(&format!(
+                " && context has task && context.task == {task_uid}"
+            ));
+        }
+        let id = g.policy_id();
+        let text = format!(
+            "@id(\"{id}\")\npermit(principal == {agent_uid}, action in [{}], resource in {resource})\nwhen {{ {condition} }};",
+            actions.join(", ")
+        );
+        let policy = Policy::parse(Some(PolicyId::new(&id)), &text)
+            .map_err(|e| invalid(code, format!("grant policy: {e}")))?;
+        if let Some(schema) = &self.base.schema {
+            let set = PolicySet::from_policies([policy.clone()])
+                .map_err(|e| invalid(ErrorCode::Internal, e.to_string()))?;
+            let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
+            let first = result.validation_errors().next().map(|e| e.to_string());
+            if let Some(err) = first {
+                return Err(invalid(code, format!("grant does not validate: {err}")));
+            }
+        }
+        self.runtime.grants.insert(
+            g.id.clone(),
+            ActiveGrant {
+                grant: g.clone(),
+                expires_ms: expires,
+                policy,
+            },
+        );
+        self.runtime.index_grants();
+        Ok(())
+    }
+
+    fn offboard(&mut self, agent: &str) -> Result<()> {
+        let lc = ErrorCode::LifecycleInvalid;
+        let (uid, e) = self.require("Agent", agent, lc)?;
+        self.set_status(e, "offboarded")?;
+        self.runtime.grants.retain(|_, g| g.grant.agent != agent);
+        self.runtime.index_grants();
+        for c in self.owned_by("Credential", &uid) {
+            self.set_attrs(c, vec![("revoked", RestrictedExpression::new_bool(true))])?;
+        }
+        // Requests naming these tasks are denied (`baseline/task-revoked`).
+        for t in self.owned_by("Task", &uid) {
+            self.runtime
+                .revoked_tasks
+                .insert(t.uid().id().unescaped().to_string());
+        }
+        Ok(())
+    }
+
+    fn add_task(&mut self, t: &TaskSpec) -> Result<()> {
+        let lc = ErrorCode::LifecycleInvalid;
+        check_id("task", &t.id, lc)?;
+        let uid = base_uid("Task", &t.id)?;
+        if self.entity(&uid).is_some() {
+            return Err(invalid(lc, format!("task `{}` already exists", t.id)));
+        }
+        let (agent_uid, _) = self.require("Agent", &t.agent, lc)?;
+        let start = millis("not_before", &t.not_before, lc)?;
+        let end = millis("not_after", &t.not_after, lc)?;
+        if end <= start {
+            return Err(invalid(lc, "a task must end after it starts"));
+        }
+        let mut attrs = HashMap::from([
+            (
+                "agent".to_string(),
+                RestrictedExpression::new_entity_uid(agent_uid),
+            ),
+            ("not_before".to_string(), datetime(start)),
+            ("not_after".to_string(), datetime(end)),
+        ]);
+        if let Some(p) = &t.purpose {
+            attrs.insert(
+                "purpose".into(),
+                RestrictedExpression::new_string(p.clone()),
+            );
+        }
+        if let Some(user) = &t.on_behalf_of {
+            let (user_uid, _) = self.require("User", user, lc)?;
+            attrs.insert(
+                "on_behalf_of".into(),
+                RestrictedExpression::new_entity_uid(user_uid),
+            );
+        }
+        let entity = Entity::new(uid.clone(), attrs, HashSet::new())
+            .map_err(|e| invalid(ErrorCode::Internal, e.to_string()))?;
+        self.edits.insert(uid, entity);
+        Ok(())
+    }
+
+    /// The new snapshot: changed entities upserted (checked against the
+    /// schema), everything else shared with the base.
+    fn finish(mut self, prune_before: i64) -> Result<Snapshot> {
+        // Expired grants decide nothing any more; drop them from the state.
+        let before = self.runtime.grants.len();
+        self.runtime
+            .grants
+            .retain(|_, g| g.expires_ms > prune_before);
+        if self.runtime.grants.len() != before {
+            self.runtime.index_grants();
+        }
+        let mut next = self.base.clone();
+        if !self.edits.is_empty() {
+            let entities = Entities::clone(&self.base.entities)
+                .upsert_entities(self.edits.into_values(), self.base.schema.as_ref())
+                .map_err(|e| invalid(ErrorCode::LifecycleInvalid, e.to_string()))?;
+            next.entities = Arc::new(entities);
+        }
+        if let Some(owners) = self.owners {
+            let mut audit = crate::audit::SnapshotAudit::clone(&self.base.audit);
+            audit.owners = owners;
+            next.audit = Arc::new(audit);
+        }
+        next.runtime = Arc::new(self.runtime);
+        Ok(next)
+    }
+}
+
+fn datetime(millis: i64) -> RestrictedExpression {
+    RestrictedExpression::new_datetime(format_millis(millis))
+}

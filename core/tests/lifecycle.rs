@@ -1,0 +1,511 @@
+//! Run-time changes: just-in-time grants (windows, forbids, tasks), lifecycle
+//! operations, the journal (durability, torn lines), concurrency, and the
+//! decision-log record of each change.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use agentauthz::{
+    AgentRequest, Change, DecisionLog, Engine, EntityRef, ErrorCode, GrantRequest, ManualClock,
+    Request, TaskSpec,
+};
+use std::sync::Arc;
+
+const SCHEMA: &str = r#"
+entity Bucket;
+entity Object in [Bucket];
+action "s3:GetObject" appliesTo { principal: [Agent], resource: [Object, Bucket] };
+action "s3:PutObject" appliesTo {
+  principal: [Agent], resource: [Object, Bucket],
+  context: { bytes?: Long }
+};
+"#;
+
+const POLICIES: &str = r#"
+@id("read-public")
+permit (principal, action == Action::"s3:GetObject", resource in Bucket::"public");
+
+@id("no-big-uploads")
+forbid (principal, action == Action::"s3:PutObject", resource)
+when { context has bytes && context.bytes > 1000 };
+"#;
+
+const INVENTORY: &str = r#"
+users:
+  - {id: alice}
+  - {id: carol}
+agents:
+  - {id: etl, owner: alice}
+  - {id: orphan}
+  - {id: other, owner: alice}
+credentials:
+  - {id: etl-key, agent: etl, kind: service_account_key, issued: "2026-01-01T00:00:00Z", expires: "2026-06-01T00:00:00Z"}
+tasks:
+  - {id: T1, agent: etl, not_before: "2026-11-29T00:00:00Z", not_after: "2026-11-30T00:00:00Z"}
+  - {id: T-other, agent: other, not_before: "2026-11-29T00:00:00Z", not_after: "2026-11-30T00:00:00Z"}
+resources:
+  - {type: Bucket, id: public}
+  - {type: Bucket, id: reports}
+  - {type: Object, id: reports/q3.csv, parents: [{type: Bucket, id: reports}]}
+  - {type: Object, id: public/readme, parents: [{type: Bucket, id: public}]}
+"#;
+
+const T0: &str = "2026-11-29T10:00:00Z";
+const HOUR: i64 = 3_600_000;
+
+fn at(rfc3339: &str) -> i64 {
+    agentauthz::FixedClock::at(rfc3339).unwrap().0
+}
+
+fn engine_at(clock: Arc<ManualClock>) -> Engine {
+    Engine::builder()
+        .schema(SCHEMA)
+        .policies(POLICIES)
+        .inventory(INVENTORY)
+        .clock(clock)
+        .build()
+        .unwrap()
+}
+
+fn put(agent: &str, object: &str) -> AgentRequest {
+    AgentRequest {
+        agent: agent.into(),
+        action: "s3:PutObject".into(),
+        resource: EntityRef::new("Object", object),
+        task: None,
+        on_behalf_of: None,
+        credential: None,
+        context: Default::default(),
+        now: None,
+    }
+}
+
+fn decide(engine: &Engine, r: &AgentRequest) -> (bool, Vec<String>) {
+    let d = engine.check(&Request::Agent(r.clone())).unwrap();
+    (d.allowed(), d.reasons().to_vec())
+}
+
+fn grant_request(agent: &str, ttl: u64) -> GrantRequest {
+    GrantRequest {
+        agent: agent.into(),
+        actions: vec!["s3:PutObject".into()],
+        resource: EntityRef::new("Bucket", "reports"),
+        ttl_seconds: Some(ttl),
+        until: None,
+        starts: None,
+        task: None,
+        reason: "quarterly export".into(),
+        granted_by: "alice".into(),
+    }
+}
+
+#[test]
+fn a_grant_applies_inside_its_window_only_and_expires_by_itself() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = engine_at(clock.clone());
+    let r = put("etl", "reports/q3.csv");
+    assert_eq!(decide(&engine, &r), (false, vec![]));
+
+    let grant = engine.grant(grant_request("etl", 3600)).unwrap();
+    assert_eq!(grant.starts, "2026-11-29T10:00:00.000Z");
+    assert_eq!(grant.expires, "2026-11-29T11:00:00.000Z");
+    let reason = format!("grant/{}", grant.id);
+
+    // The engine clock moves; no call is made at expiry.
+    for (offset, allowed) in [
+        (-1_000, false),
+        (0, true),
+        (HOUR - 1_000, true),
+        (HOUR, false),
+        (HOUR + 1_000, false),
+    ] {
+        clock.set(at(T0) + offset);
+        let expected = if allowed {
+            vec![reason.clone()]
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            decide(&engine, &r),
+            (allowed, expected),
+            "offset {offset} ms"
+        );
+    }
+    // A request's own `now` is what the window is checked against.
+    clock.set(at(T0));
+    let mut late = r.clone();
+    late.now = Some("2026-11-29T11:00:00Z".into());
+    assert_eq!(decide(&engine, &late), (false, vec![]));
+
+    // The grant covers the bucket and what is in it, not other buckets or actions.
+    let mut other = r.clone();
+    other.resource = EntityRef::new("Object", "public/readme");
+    assert!(!decide(&engine, &other).0);
+    let mut read = r.clone();
+    read.action = "s3:GetObject".into();
+    assert!(!decide(&engine, &read).0);
+    assert!(!decide(&engine, &put("other", "reports/q3.csv")).0);
+
+    assert_eq!(engine.grants(Some("etl")), vec![grant.clone()]);
+    assert!(engine.grants(Some("other")).is_empty());
+    clock.set(at(T0) + HOUR);
+    assert!(
+        engine.grants(None).is_empty(),
+        "an expired grant is not listed"
+    );
+}
+
+#[test]
+fn a_forbid_wins_over_a_grant() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = engine_at(clock);
+    engine.grant(grant_request("etl", 600)).unwrap();
+    let mut big = put("etl", "reports/q3.csv");
+    big.context.insert("bytes".into(), 5000.into());
+    assert_eq!(
+        decide(&engine, &big),
+        (false, vec!["no-big-uploads".into()])
+    );
+}
+
+#[test]
+fn a_task_scoped_grant_needs_its_task() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = engine_at(clock);
+    let mut req = grant_request("etl", 600);
+    req.task = Some("T1".into());
+    let g = engine.grant(req).unwrap();
+    let mut r = put("etl", "reports/q3.csv");
+    assert!(!decide(&engine, &r).0, "no task named");
+    r.task = Some("T1".into());
+    assert_eq!(decide(&engine, &r), (true, vec![format!("grant/{}", g.id)]));
+
+    let mut wrong = grant_request("etl", 600);
+    wrong.task = Some("T-other".into());
+    assert_eq!(
+        engine.grant(wrong).unwrap_err().code(),
+        ErrorCode::GrantInvalid
+    );
+}
+
+#[test]
+fn revoke_ends_a_grant_and_unknown_grants_are_errors() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = engine_at(clock);
+    let g = engine.grant(grant_request("etl", 600)).unwrap();
+    let r = put("etl", "reports/q3.csv");
+    assert!(decide(&engine, &r).0);
+    engine.revoke(&g.id, "alice").unwrap();
+    assert!(!decide(&engine, &r).0);
+    assert!(engine.grants(None).is_empty());
+    let e = engine.revoke(&g.id, "alice").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::LifecycleInvalid);
+}
+
+#[test]
+fn bad_grants_are_refused_with_grant_invalid() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = engine_at(clock);
+    let mut cases: Vec<(&str, GrantRequest)> = Vec::new();
+    cases.push(("unknown agent", grant_request("ghost", 60)));
+    let mut r = grant_request("etl", 60);
+    r.actions = vec!["s3:DeleteBucket".into()];
+    cases.push(("unknown action", r));
+    let mut r = grant_request("etl", 60);
+    r.actions.clear();
+    cases.push(("no action", r));
+    let mut r = grant_request("etl", 60);
+    r.resource = EntityRef::new("Bucket", "nope");
+    cases.push(("unknown resource", r));
+    let mut r = grant_request("etl", 60);
+    r.until = Some("2026-11-29T09:00:00Z".into());
+    r.ttl_seconds = None;
+    cases.push(("expired already", r));
+    let mut r = grant_request("etl", 60);
+    r.until = Some("2026-11-29T12:00:00Z".into());
+    cases.push(("ttl and until", r));
+    let mut r = grant_request("etl", 60);
+    r.reason = " ".into();
+    cases.push(("no reason", r));
+    let mut r = grant_request("etl", 60);
+    r.starts = Some("yesterday".into());
+    cases.push(("bad start", r));
+    for (what, req) in cases {
+        let e = engine.grant(req).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::GrantInvalid, "{what}: {e}");
+    }
+    engine.suspend("etl", "alice").unwrap();
+    let e = engine.grant(grant_request("etl", 60)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::GrantInvalid);
+    assert!(engine.grants(None).is_empty());
+}
+
+#[test]
+fn suspend_reactivate_offboard() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = engine_at(clock);
+    let g = engine.grant(grant_request("etl", 600)).unwrap();
+    let mut r = put("etl", "reports/q3.csv");
+    r.task = Some("T1".into());
+    assert!(decide(&engine, &r).0);
+
+    engine.suspend("etl", "alice").unwrap();
+    assert_eq!(
+        decide(&engine, &r),
+        (false, vec!["baseline/agent-active".into()])
+    );
+    engine.reactivate("etl", "alice").unwrap();
+    assert_eq!(decide(&engine, &r), (true, vec![format!("grant/{}", g.id)]));
+
+    engine.offboard("etl", "alice").unwrap();
+    assert!(engine.grants(Some("etl")).is_empty());
+    let (allowed, reasons) = decide(&engine, &r);
+    assert!(!allowed);
+    assert!(
+        reasons.contains(&"baseline/task-revoked".to_string()),
+        "{reasons:?}"
+    );
+    let mut no_task = r.clone();
+    no_task.task = None;
+    assert_eq!(
+        decide(&engine, &no_task),
+        (false, vec!["baseline/agent-active".into()])
+    );
+    // Its credentials are marked revoked.
+    let creds = engine.entities();
+    let key = creds
+        .iter()
+        .find(|e| e.uid().id().unescaped() == "etl-key")
+        .unwrap();
+    assert_eq!(
+        key.attr("revoked").unwrap().unwrap(),
+        cedar_policy::EvalResult::Bool(true)
+    );
+    for e in [
+        engine.reactivate("etl", "alice").unwrap_err(),
+        engine.suspend("etl", "alice").unwrap_err(),
+        engine.suspend("ghost", "alice").unwrap_err(),
+        engine.offboard("ghost", "alice").unwrap_err(),
+    ] {
+        assert_eq!(e.code(), ErrorCode::LifecycleInvalid, "{e}");
+    }
+    assert_eq!(
+        engine.suspend("other", " ").unwrap_err().code(),
+        ErrorCode::LifecycleInvalid,
+        "who made a change is required"
+    );
+}
+
+#[test]
+fn rotate_credential_and_transfer_owner() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = engine_at(clock);
+    let mut read = put("etl", "public/readme");
+    read.action = "s3:GetObject".into();
+    read.credential = Some("etl-key".into());
+    assert_eq!(
+        decide(&engine, &read),
+        (false, vec!["baseline/credential-expired".into()])
+    );
+    engine
+        .rotate_credential("etl-key", "2027-01-01T00:00:00Z", "alice")
+        .unwrap();
+    assert_eq!(decide(&engine, &read), (true, vec!["read-public".into()]));
+    let e = engine
+        .rotate_credential("etl-key", "2026-01-01T00:00:00Z", "alice")
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::LifecycleInvalid);
+
+    let mut orphan = read.clone();
+    orphan.agent = "orphan".into();
+    orphan.credential = None;
+    assert_eq!(
+        decide(&engine, &orphan),
+        (false, vec!["baseline/owner-required".into()])
+    );
+    engine.transfer_owner("orphan", "carol", "alice").unwrap();
+    assert_eq!(decide(&engine, &orphan), (true, vec!["read-public".into()]));
+    let e = engine
+        .transfer_owner("orphan", "nobody", "alice")
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::LifecycleInvalid);
+}
+
+#[test]
+fn add_task_makes_a_new_task_usable() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = engine_at(clock);
+    let mut r = put("etl", "public/readme");
+    r.action = "s3:GetObject".into();
+    r.task = Some("T9".into());
+    assert_eq!(
+        decide(&engine, &r),
+        (false, vec!["baseline/unknown-task".into()])
+    );
+    let task = TaskSpec {
+        id: "T9".into(),
+        agent: "etl".into(),
+        not_before: "2026-11-29T09:00:00Z".into(),
+        not_after: "2026-11-29T12:00:00Z".into(),
+        purpose: Some("backfill".into()),
+        on_behalf_of: Some("carol".into()),
+    };
+    engine.add_task(task.clone(), "alice").unwrap();
+    assert_eq!(decide(&engine, &r), (true, vec!["read-public".into()]));
+    r.now = Some("2026-11-29T12:00:00Z".into());
+    assert_eq!(
+        decide(&engine, &r),
+        (false, vec!["baseline/task-window".into()])
+    );
+    assert_eq!(
+        engine.add_task(task, "alice").unwrap_err().code(),
+        ErrorCode::LifecycleInvalid
+    );
+}
+
+#[test]
+fn every_change_is_recorded_in_the_decision_log_chain() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let (log, queue) = DecisionLog::queue();
+    let engine = Engine::builder()
+        .schema(SCHEMA)
+        .policies(POLICIES)
+        .inventory(INVENTORY)
+        .clock(clock)
+        .decision_log(log)
+        .build()
+        .unwrap();
+    let g = engine.grant(grant_request("etl", 600)).unwrap();
+    decide(&engine, &put("etl", "reports/q3.csv"));
+    engine.offboard("etl", "carol").unwrap();
+    let records = queue.take();
+    assert_eq!(records.len(), 3);
+    let grant = &records[0];
+    assert_eq!(grant.action, "agentauthz:grant");
+    assert_eq!(grant.principal, EntityRef::new("User", "alice"));
+    assert_eq!(grant.resource, EntityRef::new("Grant", g.id.as_str()));
+    assert_eq!(grant.agent.as_deref(), Some("etl"));
+    assert_eq!(grant.reasons, vec!["lifecycle/grant".to_string()]);
+    assert_eq!(grant.context["reason"], "quarterly export");
+    assert_eq!(records[1].reasons, vec![format!("grant/{}", g.id)]);
+    let off = &records[2];
+    assert_eq!(off.action, "agentauthz:offboard");
+    assert_eq!(off.principal, EntityRef::new("User", "carol"));
+    assert_eq!(off.prev_hash, records[1].hash, "one chain");
+    for r in &records {
+        assert_eq!(r.hash, r.compute_hash());
+    }
+}
+
+#[test]
+fn grant_policies_are_reserved_and_decisions_equal_cedar() {
+    let bad = "@id(\"grant/x\") permit(principal, action, resource);";
+    let e = Engine::from_strings(SCHEMA, bad, Some(INVENTORY)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::PolicyIdDuplicate);
+
+    // The engine with grants decides as Cedar does over its policies plus the grants' text.
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = engine_at(clock);
+    let mut req = grant_request("etl", 600);
+    req.actions.push("s3:GetObject".into());
+    engine.grant(req).unwrap();
+    let mut scoped = grant_request("other", 900);
+    scoped.task = Some("T-other".into());
+    scoped.resource = EntityRef::new("Object", "reports/q3.csv");
+    engine.grant(scoped).unwrap();
+    let entries: Vec<_> = engine.grants(None);
+    assert_eq!(entries.len(), 2);
+    // Cedar's own answer over every policy, grants included (`Engine::policy_set` + grant text).
+    let mut all = engine.policy_set();
+    for g in &entries {
+        let text = engine.grant_policy_text(&g.id).unwrap();
+        all.add(
+            cedar_policy::Policy::parse(Some(cedar_policy::PolicyId::new(g.policy_id())), text)
+                .unwrap(),
+        )
+        .unwrap();
+    }
+    let entities = engine.entities();
+    let schema = engine.schema().unwrap();
+    for agent in ["etl", "other", "orphan"] {
+        for action in ["s3:PutObject", "s3:GetObject"] {
+            for (ty, id) in [
+                ("Object", "reports/q3.csv"),
+                ("Object", "public/readme"),
+                ("Bucket", "reports"),
+            ] {
+                for task in [None, Some("T1"), Some("T-other")] {
+                    for minutes in [0, 5, 10, 14, 15, 20] {
+                        let now = agentauthz::format_millis(at(T0) + minutes * 60_000);
+                        let mut r = put(agent, id);
+                        r.action = action.into();
+                        r.resource = EntityRef::new(ty, id);
+                        r.task = task.map(String::from);
+                        r.now = Some(now.clone());
+                        let ours = engine.check(&Request::Agent(r.clone())).unwrap();
+                        if ours
+                            .reasons()
+                            .iter()
+                            .any(|x| x.starts_with("baseline/unknown"))
+                        {
+                            continue;
+                        }
+                        let mut ctx = serde_json::Map::new();
+                        ctx.insert(
+                            "now".into(),
+                            serde_json::json!({"__extn": {"fn": "datetime", "arg": now}}),
+                        );
+                        if let Some(t) = task {
+                            ctx.insert(
+                                "task".into(),
+                                serde_json::json!({"__entity": {"type": "Task", "id": t}}),
+                            );
+                        }
+                        let action_uid: cedar_policy::EntityUid =
+                            format!("Action::\"{action}\"").parse().unwrap();
+                        let context = cedar_policy::Context::from_json_value(
+                            serde_json::Value::Object(ctx),
+                            Some((&schema, &action_uid)),
+                        )
+                        .unwrap();
+                        let request = cedar_policy::Request::new(
+                            format!("Agent::\"{agent}\"").parse().unwrap(),
+                            action_uid,
+                            format!("{ty}::\"{id}\"").parse().unwrap(),
+                            context,
+                            Some(&schema),
+                        )
+                        .unwrap();
+                        let cedar = cedar_policy::Authorizer::new()
+                            .is_authorized(&request, &all, &entities);
+                        let mut reasons: Vec<String> = cedar
+                            .diagnostics()
+                            .reason()
+                            .map(|p| p.to_string())
+                            .collect();
+                        reasons.sort();
+                        assert_eq!(
+                            ours.allowed(),
+                            cedar.decision() == cedar_policy::Decision::Allow,
+                            "{r:?}"
+                        );
+                        assert_eq!(ours.reasons(), reasons.as_slice(), "{r:?}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn apply_takes_changes_in_journal_form() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = engine_at(clock);
+    let change: Change =
+        serde_json::from_value(serde_json::json!({"op": "suspend", "agent": "etl"})).unwrap();
+    let entry = engine.apply(change, "alice").unwrap();
+    assert_eq!(entry.seq, 1);
+    assert_eq!(entry.by, "alice");
+    let (allowed, reasons) = decide(&engine, &put("etl", "public/readme"));
+    assert!(!allowed);
+    assert_eq!(reasons, vec!["baseline/agent-active".to_string()]);
+}
