@@ -13,6 +13,7 @@ mod inventory;
 mod model;
 pub mod posture;
 mod schema;
+pub mod session;
 pub mod testing;
 
 pub use audit::{DecisionLog, DecisionRecord, Mode};
@@ -27,6 +28,7 @@ pub use engine::{
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
+pub use session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
 
 /// The agentauthz version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
