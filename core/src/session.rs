@@ -600,7 +600,11 @@ fn parse_time(text: &str, claim: &str) -> Result<i64> {
     OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .ok()
         .and_then(|t| i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).ok())
-        .ok_or_else(|| invalid(format!("session token claim {claim} is not an RFC 3339 time")))
+        .ok_or_else(|| {
+            invalid(format!(
+                "session token claim {claim} is not an RFC 3339 time"
+            ))
+        })
 }
 
 /// 26 Crockford base32 characters: 48 bits of milliseconds, 80 random bits.
@@ -640,7 +644,11 @@ fn pem_body(text: &str, label: &str, what: &str) -> Result<Vec<u8>> {
     let body = text
         .strip_prefix(&begin)
         .and_then(|rest| rest.trim_end().strip_suffix(&end))
-        .ok_or_else(|| key_err(format!("{what}: not a single PEM block `{begin}` … `{end}`")))?;
+        .ok_or_else(|| {
+            key_err(format!(
+                "{what}: not a single PEM block `{begin}` … `{end}`"
+            ))
+        })?;
     let b64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let mut buf = vec![0u8; b64.len()];
     Base64::decode(&mut buf, &b64, None)
@@ -651,11 +659,7 @@ fn pem_body(text: &str, label: &str, what: &str) -> Result<Vec<u8>> {
 /// The PASERK kind (`k4.public`, `k3.secret`, …) or a PEM label, for messages.
 fn describe_text(text: &str) -> String {
     if let Some(rest) = text.strip_prefix("-----BEGIN ") {
-        let label: String = rest
-            .chars()
-            .take_while(|c| *c != '-')
-            .take(40)
-            .collect();
+        let label: String = rest.chars().take_while(|c| *c != '-').take(40).collect();
         return format!("a PEM `{label}` block");
     }
     let mut parts = text.splitn(3, '.');
