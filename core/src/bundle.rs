@@ -4,6 +4,7 @@
 use crate::audit::Mode;
 use crate::error::{Error, ErrorCode, Location, Result};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// One input file: a display name (used in error locations) and its text.
@@ -131,6 +132,37 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub journal: JournalConfig,
+    #[serde(default)]
+    pub sessions: SessionsConfig,
+}
+
+/// `[sessions]`: signed, short-lived agent session tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// Longest session lifetime, in seconds (default 900: 15 minutes).
+    #[serde(default)]
+    pub max_ttl_seconds: Option<u64>,
+    /// The audience sessions are issued for and checked against when a call names none.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// `iss` of issued tokens.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Key id of the signing key (default `default`).
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// File holding the signing key (PASERK `k4.secret.` or PKCS#8 PEM),
+    /// relative to the bundle directory.
+    #[serde(default)]
+    pub signing_key_file: Option<String>,
+    /// Environment variable holding the signing key.
+    #[serde(default)]
+    pub signing_key_env: Option<String>,
+    /// More verification keys by key id (rotation): `"file:PATH"`,
+    /// `"env:VAR"`, or the public key text (`k4.public.` or PEM).
+    #[serde(default)]
+    pub verifying_keys: BTreeMap<String, String>,
 }
 
 /// `[journal]`: where run-time changes (grants, lifecycle operations) are kept.

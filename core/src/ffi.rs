@@ -5,7 +5,8 @@ use crate::audit::{DecisionLog, DecisionRecord, FileOptions};
 use crate::bundle::{Bundle, Source};
 use crate::engine::{Change, Clock, Engine, GrantRequest, TaskSpec};
 use crate::error::{error_codes, Error, ErrorCode, Result};
-use crate::model::{Decision, Request};
+use crate::model::{Decision, Request, SessionRequest};
+use crate::session::{KeySource, SessionKeys};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -131,6 +132,97 @@ pub fn add_task_value(engine: &Engine, task: Value, by: &str) -> Result<()> {
 pub fn apply_change_value(engine: &Engine, change: Value, by: &str) -> Result<Value> {
     let change: Change = from_value(change, ErrorCode::LifecycleInvalid, "change")?;
     engine.apply(change, by).map(|e| to_value(&e))
+}
+
+// ---------------------------------------------------------------- sessions
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueInput {
+    agent: String,
+    #[serde(default)]
+    task: Option<String>,
+    #[serde(default)]
+    ttl_seconds: Option<u64>,
+    #[serde(default)]
+    audience: Option<String>,
+}
+
+/// `{agent, task?, ttl_seconds?, audience?}` → `{token, claims}`.
+pub fn issue_session_value(engine: &Engine, input: Value) -> Result<Value> {
+    let input: IssueInput = from_value(input, ErrorCode::SessionInvalid, "issue_session")?;
+    let ttl_ms = input
+        .ttl_seconds
+        .map(|s| i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000));
+    let (token, claims) = engine.issue_session(
+        &input.agent,
+        input.task.as_deref(),
+        ttl_ms,
+        input.audience.as_deref(),
+    )?;
+    Ok(json!({"token": token, "claims": to_value(&claims)}))
+}
+
+/// The verified claims of a token, or the reason it is refused.
+pub fn verify_session_value(engine: &Engine, token: &str, audience: Option<&str>) -> Result<Value> {
+    engine.verify_session(token, audience).map(|c| to_value(&c))
+}
+
+/// `{session, action, resource, context?, credential?, on_behalf_of?, now?, audience?}` → Decision.
+pub fn check_session_value(engine: &Engine, request: Value) -> Result<Value> {
+    let request: SessionRequest = from_value(request, ErrorCode::RequestParse, "session request")?;
+    engine
+        .check_session(&request)
+        .map(|d| decision_to_value(&d))
+}
+
+/// Session keys from `{signing?: {kid, key}, verifying?: {kid: key}}`, keys
+/// as text (PASERK or PEM); a verifier passes only `verifying`.
+pub fn session_keys_from_value(input: Value) -> Result<SessionKeys> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Signing {
+        kid: String,
+        key: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Input {
+        #[serde(default)]
+        signing: Option<Signing>,
+        #[serde(default)]
+        verifying: std::collections::BTreeMap<String, String>,
+    }
+    let input: Input = from_value(input, ErrorCode::KeyInvalid, "session keys")?;
+    let mut keys = SessionKeys::new();
+    if let Some(s) = input.signing {
+        keys.set_signing_key(&s.kid, &KeySource::Text(s.key))?;
+    }
+    for (kid, key) in input.verifying {
+        keys.add_verifying_key(&kid, &KeySource::Text(key))?;
+    }
+    Ok(keys)
+}
+
+/// The engine's public session keys `{kid: "k4.public.…"}`, to hand to verifiers.
+pub fn session_public_keys_value(engine: &Engine) -> Value {
+    let keys = engine.session_keys();
+    let map: Map<String, Value> = keys
+        .verifying_kids()
+        .into_iter()
+        .filter_map(|kid| Some((kid.to_string(), Value::String(keys.public_key_paserk(kid)?))))
+        .collect();
+    Value::Object(map)
+}
+
+/// A new key pair `{kid, secret, public}` (PASERK) for tests and `agentauthz session keygen`.
+pub fn generate_session_key_value(kid: &str) -> Result<Value> {
+    let keys = SessionKeys::generate(kid)?;
+    Ok(json!({
+        "kid": kid,
+        "secret": keys.secret_key_paserk(),
+        "public": keys.public_key_paserk(kid),
+    }))
 }
 
 /// Replaces the engine's bundle with `{schema, policies, inventory?, config?}`.

@@ -28,7 +28,9 @@ pub use engine::{
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use journal::{Journal, JournalEntry};
-pub use model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
+pub use model::{
+    AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request, SessionRequest,
+};
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
 pub use session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
 

@@ -43,6 +43,30 @@ pub struct AgentRequest {
     pub now: Option<String>,
 }
 
+/// An agent-form request made with a session token: the agent and task come
+/// from the verified token, never from the caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    /// The session token (`v4.public.…`).
+    pub session: String,
+    pub action: String,
+    pub resource: EntityRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub context: Map<String, Value>,
+    /// RFC 3339 time the policies see; the token itself is always checked
+    /// against the engine clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<String>,
+    /// The audience the token must carry; `[sessions] audience` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+}
+
 /// The generic form: any Cedar request, evaluated as-is (no fields are added).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -49,7 +49,8 @@ fn op() -> impl Strategy<Value = Op> {
         (0..AGENTS).prop_map(Op::Offboard),
         (0..AGENTS, -3i64..3).prop_map(|(a, d)| Op::Rotate(a, d)),
         (0..AGENTS, 0..USERS.len()).prop_map(|(a, u)| Op::Transfer(a, u)),
-        (0..AGENTS, -3i64..3, 1i64..4, any::<bool>()).prop_map(|(a, s, l, b)| Op::AddTask(a, s, l, b)),
+        (0..AGENTS, -3i64..3, 1i64..4, any::<bool>())
+            .prop_map(|(a, s, l, b)| Op::AddTask(a, s, l, b)),
     ]
 }
 
@@ -82,7 +83,13 @@ impl Model {
         for a in 0..AGENTS {
             tasks.insert(
                 format!("t{a}"),
-                Task { agent: a, start: -1, end: 1, backfill: a % 2 == 0, revoked: false },
+                Task {
+                    agent: a,
+                    start: -1,
+                    end: 1,
+                    backfill: a % 2 == 0,
+                    revoked: false,
+                },
             );
         }
         Model {
@@ -128,7 +135,13 @@ impl Model {
             Op::AddTask(a, s, l, backfill) => {
                 self.tasks.insert(
                     format!("n{next_task}"),
-                    Task { agent: a, start: s, end: s + l, backfill, revoked: false },
+                    Task {
+                        agent: a,
+                        start: s,
+                        end: s + l,
+                        backfill,
+                        revoked: false,
+                    },
                 );
                 true
             }
@@ -136,9 +149,13 @@ impl Model {
     }
 
     fn inventory(&self) -> String {
-        let mut y = String::from("users:\n  - {id: u0}\n  - {id: u1}\n  - {id: u2, active: false}\nagents:\n");
+        let mut y = String::from(
+            "users:\n  - {id: u0}\n  - {id: u1}\n  - {id: u2, active: false}\nagents:\n",
+        );
         for a in 0..AGENTS {
-            let owner = self.owner[a].map(|u| format!(", owner: {}", USERS[u])).unwrap_or_default();
+            let owner = self.owner[a]
+                .map(|u| format!(", owner: {}", USERS[u]))
+                .unwrap_or_default();
             y += &format!("  - {{id: a{a}, status: {}{owner}}}\n", self.status[a]);
         }
         y += "credentials:\n";

@@ -782,3 +782,138 @@ fn changes_during_checks_are_atomic_and_never_block_checks() {
     }
     assert!(engine.grants(None).is_empty());
 }
+
+// ---------------------------------------------------------------- sessions
+
+fn session_engine(clock: Arc<ManualClock>) -> Engine {
+    let config = "[sessions]\naudience = \"tools\"\nmax_ttl_seconds = 600\n";
+    Engine::builder()
+        .schema(SCHEMA)
+        .policies(POLICIES)
+        .inventory(INVENTORY)
+        .config(config)
+        .clock(clock)
+        .session_keys(agentauthz::session::SessionKeys::generate("k1").unwrap())
+        .build()
+        .unwrap()
+}
+
+fn session_read(token: &str) -> agentauthz::SessionRequest {
+    agentauthz::SessionRequest {
+        session: token.into(),
+        action: "s3:GetObject".into(),
+        resource: EntityRef::new("Object", "public/readme"),
+        on_behalf_of: None,
+        credential: None,
+        context: Default::default(),
+        now: None,
+        audience: None,
+    }
+}
+
+#[test]
+fn a_session_names_the_agent_and_task_and_expires() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = session_engine(clock.clone());
+    let (token, claims) = engine
+        .issue_session("etl", Some("T1"), Some(3_600_000), None)
+        .unwrap();
+    assert_eq!(
+        claims.expires_at - claims.issued_at,
+        600_000,
+        "capped by the configuration"
+    );
+    assert_eq!(claims.audience, "tools");
+    let d = engine.check_session(&session_read(&token)).unwrap();
+    assert_eq!(d.reasons(), ["read-public"]);
+    // The token decides who acts: the grant of `etl` applies, with its task.
+    let mut g = grant_request("etl", 300);
+    g.task = Some("T1".into());
+    let g = engine.grant(g).unwrap();
+    let mut put = session_read(&token);
+    put.action = "s3:PutObject".into();
+    put.resource = EntityRef::new("Object", "reports/q3.csv");
+    assert_eq!(
+        engine.check_session(&put).unwrap().reasons(),
+        [format!("grant/{}", g.id)]
+    );
+
+    clock.set(claims.expires_at - 1_000);
+    assert!(engine.check_session(&session_read(&token)).is_ok());
+    clock.set(claims.expires_at);
+    assert_eq!(
+        engine
+            .check_session(&session_read(&token))
+            .unwrap_err()
+            .code(),
+        ErrorCode::SessionExpired
+    );
+    clock.set(at(T0));
+    let mut other_audience = session_read(&token);
+    other_audience.audience = Some("billing".into());
+    assert_eq!(
+        engine.check_session(&other_audience).unwrap_err().code(),
+        ErrorCode::SessionInvalid
+    );
+}
+
+#[test]
+fn sessions_of_suspended_or_offboarded_agents_and_revoked_sessions_are_rejected() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = session_engine(clock);
+    let (token, claims) = engine.issue_session("etl", Some("T1"), None, None).unwrap();
+    let (other, _) = engine.issue_session("other", None, None, None).unwrap();
+    engine.suspend("etl", "alice").unwrap();
+    let e = engine.check_session(&session_read(&token)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::SessionRevoked, "{e}");
+    engine.reactivate("etl", "alice").unwrap();
+    assert!(engine.check_session(&session_read(&token)).is_ok());
+
+    engine.revoke_session(&claims.session_id, "alice").unwrap();
+    assert_eq!(
+        engine
+            .check_session(&session_read(&token))
+            .unwrap_err()
+            .code(),
+        ErrorCode::SessionRevoked
+    );
+    assert!(engine.check_session(&session_read(&other)).is_ok());
+    engine.offboard("other", "alice").unwrap();
+    assert_eq!(
+        engine
+            .check_session(&session_read(&other))
+            .unwrap_err()
+            .code(),
+        ErrorCode::SessionRevoked
+    );
+    // No session for an agent that may not act, or for a task of another agent.
+    for e in [
+        engine.issue_session("other", None, None, None).unwrap_err(),
+        engine.issue_session("ghost", None, None, None).unwrap_err(),
+        engine
+            .issue_session("etl", Some("T-other"), None, None)
+            .unwrap_err(),
+    ] {
+        assert_eq!(e.code(), ErrorCode::LifecycleInvalid, "{e}");
+    }
+}
+
+#[test]
+fn a_verifier_with_public_keys_only_accepts_tokens_and_cannot_issue() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let issuer = session_engine(clock.clone());
+    let (token, _) = issuer.issue_session("etl", None, None, None).unwrap();
+    let public = agentauthz::ffi::session_public_keys_value(&issuer);
+    let keys =
+        agentauthz::ffi::session_keys_from_value(serde_json::json!({"verifying": public})).unwrap();
+    let verifier = session_engine(clock);
+    verifier.set_session_keys(keys);
+    assert!(verifier.check_session(&session_read(&token)).is_ok());
+    let e = verifier.issue_session("etl", None, None, None).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::KeyInvalid, "{e}");
+    // A token from an unknown key is refused.
+    let stranger = session_engine(Arc::new(ManualClock::at(T0).unwrap()));
+    let (foreign, _) = stranger.issue_session("etl", None, None, None).unwrap();
+    let e = verifier.check_session(&session_read(&foreign)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::SessionInvalid);
+}

@@ -6,6 +6,7 @@ mod context;
 mod index;
 mod lifecycle;
 mod request;
+mod sessions;
 mod snapshot;
 
 pub(crate) use clock::parse_rfc3339_millis;
@@ -17,10 +18,12 @@ use crate::audit::{self, DecisionLog, Mode};
 use crate::bundle::{Bundle, BundleOptions, Config, Source};
 use crate::error::{Error, ErrorCode, Result};
 use crate::journal::{Journal, JournalEntry};
-use crate::model::{Decision, Request};
+use crate::model::{AgentRequest, Decision, Request, SessionRequest};
+use crate::session::{self, SessionClaims, SessionKeys};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use cedar_policy::{Entities, PolicySet};
 use clock::DecisionIds;
+use sessions::Sessions;
 use snapshot::Snapshot;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,6 +38,7 @@ pub struct Engine {
     log: ArcSwapOption<DecisionLog>,
     /// Serializes run-time changes and reloads; checks never take it.
     writer: Mutex<Writer>,
+    sessions: ArcSwap<Sessions>,
 }
 
 /// The write side: the journal and every change applied since load, so a
@@ -55,6 +59,7 @@ pub struct EngineBuilder {
     decision_log: Option<DecisionLog>,
     journal: Option<PathBuf>,
     recover_journal: bool,
+    session_keys: Option<SessionKeys>,
 }
 
 impl EngineBuilder {
@@ -125,8 +130,20 @@ impl EngineBuilder {
         self.recover_journal = recover;
         self
     }
+    /// Session signing/verification keys (override `[sessions]` keys of `agentauthz.toml`).
+    pub fn session_keys(mut self, keys: SessionKeys) -> Self {
+        self.session_keys = Some(keys);
+        self
+    }
     pub fn build(self) -> Result<Engine> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let mut sessions = match self.bundle.config.as_ref().map(Config::parse).transpose()? {
+            Some(config) => Sessions::from_config(&config.sessions, self.bundle.dir.as_deref())?,
+            None => Sessions::default(),
+        };
+        if let Some(keys) = self.session_keys {
+            sessions.keys = keys;
+        }
         let journal_path = match self.journal {
             Some(path) => Some(path),
             None => configured_journal(&self.bundle)?,
@@ -157,6 +174,7 @@ impl EngineBuilder {
             ids,
             log: ArcSwapOption::from(log.map(Arc::new)),
             writer: Mutex::new(writer),
+            sessions: ArcSwap::from_pointee(sessions),
         })
     }
 }
@@ -399,6 +417,78 @@ impl Engine {
     /// Adds a task (a just-in-time scope with a window) for an agent.
     pub fn add_task(&self, task: TaskSpec, by: &str) -> Result<()> {
         self.apply(Change::AddTask(task), by).map(drop)
+    }
+
+    /// Issues a signed session token for an active agent (and a task of its
+    /// own): valid for `ttl_ms` (capped by `[sessions] max_ttl_seconds`,
+    /// default 15 minutes) for `audience` (default `[sessions] audience`).
+    pub fn issue_session(
+        &self,
+        agent: &str,
+        task: Option<&str>,
+        ttl_ms: Option<i64>,
+        audience: Option<&str>,
+    ) -> Result<(String, SessionClaims)> {
+        let snapshot = self.snapshot.load();
+        sessions::check_standing(&snapshot, agent, task, ErrorCode::LifecycleInvalid)?;
+        let state = self.sessions.load();
+        let now = self.clock.now_millis();
+        let claims = state.config.claims(agent, task, ttl_ms, audience, now)?;
+        let token = session::issue(&state.keys, &claims)?;
+        Ok((token, claims))
+    }
+
+    /// Verifies a session token against the engine clock and the active
+    /// state: signature, key id, window, audience, and that neither the
+    /// session, its agent (suspended, offboarded) nor its task was revoked.
+    pub fn verify_session(&self, token: &str, audience: Option<&str>) -> Result<SessionClaims> {
+        let state = self.sessions.load();
+        let audience = audience
+            .or(state.config.default_audience.as_deref())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::SessionInvalid,
+                    "no audience to check the session against (none given, no [sessions] audience)",
+                )
+            })?;
+        let claims = session::verify(&state.keys, token, self.clock.now_millis(), audience)?;
+        sessions::check_claims(&self.snapshot.load(), &claims)?;
+        Ok(claims)
+    }
+
+    /// Decides a request made with a session token: the agent and the task
+    /// are the token's. A token that does not verify is an error, never a decision.
+    pub fn check_session(&self, request: &SessionRequest) -> Result<Decision> {
+        let claims = self.verify_session(&request.session, request.audience.as_deref())?;
+        self.check(&Request::Agent(AgentRequest {
+            agent: claims.agent,
+            action: request.action.clone(),
+            resource: request.resource.clone(),
+            task: claims.task,
+            on_behalf_of: request.on_behalf_of.clone(),
+            credential: request.credential.clone(),
+            context: request.context.clone(),
+            now: request.now.clone(),
+        }))
+    }
+
+    /// A session token may no longer be used (journaled like every change).
+    pub fn revoke_session(&self, session_id: &str, by: &str) -> Result<()> {
+        let session = session_id.to_string();
+        self.apply(Change::RevokeSession { session }, by).map(drop)
+    }
+
+    /// Replaces the session keys (rotation at run time, or public keys only
+    /// for a verifier such as a browser).
+    pub fn set_session_keys(&self, keys: SessionKeys) {
+        let mut next = Sessions::clone(&self.sessions.load());
+        next.keys = keys;
+        self.sessions.store(Arc::new(next));
+    }
+
+    /// The session keys (share `verifying_only()` with verifiers).
+    pub fn session_keys(&self) -> SessionKeys {
+        self.sessions.load().keys.clone()
     }
 
     /// The journal file, when changes are journaled.

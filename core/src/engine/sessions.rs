@@ -1,0 +1,138 @@
+//! Agent sessions in the engine: keys and limits from `[sessions]`, and the
+//! revocation checks a verified token still has to pass.
+
+use super::snapshot::Snapshot;
+use crate::bundle::SessionsConfig;
+use crate::error::{Error, ErrorCode, Result};
+use crate::session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
+use cedar_policy::{EntityUid, EvalResult};
+use std::path::Path;
+
+/// Signing and verification keys with the issuing limits.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sessions {
+    pub keys: SessionKeys,
+    pub config: SessionConfig,
+}
+
+fn source(text: &str, dir: Option<&Path>) -> KeySource {
+    let path = |p: &str| match dir {
+        Some(d) if Path::new(p).is_relative() => d.join(p),
+        _ => Path::new(p).to_path_buf(),
+    };
+    if let Some(p) = text.strip_prefix("file:") {
+        KeySource::File(path(p))
+    } else if let Some(v) = text.strip_prefix("env:") {
+        KeySource::Env(v.to_string())
+    } else {
+        KeySource::Text(text.to_string())
+    }
+}
+
+impl Sessions {
+    /// Reads `[sessions]`; relative key files are relative to the bundle directory.
+    pub fn from_config(c: &SessionsConfig, dir: Option<&Path>) -> Result<Sessions> {
+        let mut config = SessionConfig::default();
+        if let Some(s) = c.max_ttl_seconds {
+            config.max_ttl_ms = i64::try_from(s)
+                .ok()
+                .and_then(|s| s.checked_mul(1000))
+                .filter(|ms| *ms > 0)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::ConfigInvalid,
+                        "[sessions] max_ttl_seconds must be a positive number of seconds",
+                    )
+                })?;
+        }
+        config.default_audience = c.audience.clone();
+        config.issuer = c.issuer.clone();
+        let mut keys = SessionKeys::new();
+        let kid = c.key_id.as_deref().unwrap_or("default");
+        let signing = match (&c.signing_key_file, &c.signing_key_env) {
+            (Some(_), Some(_)) => {
+                return Err(Error::new(
+                    ErrorCode::ConfigInvalid,
+                    "[sessions]: give signing_key_file or signing_key_env, not both",
+                ))
+            }
+            (Some(f), None) => Some(source(&format!("file:{f}"), dir)),
+            (None, Some(v)) => Some(KeySource::Env(v.clone())),
+            (None, None) => None,
+        };
+        if let Some(src) = signing {
+            keys.set_signing_key(kid, &src)?;
+        }
+        for (kid, text) in &c.verifying_keys {
+            keys.add_verifying_key(kid, &source(text, dir))?;
+        }
+        Ok(Sessions { keys, config })
+    }
+}
+
+fn revoked(message: String) -> Error {
+    Error::new(ErrorCode::SessionRevoked, message)
+}
+
+fn status(snapshot: &Snapshot, agent: &EntityUid) -> Option<String> {
+    match snapshot.entities.get(agent)?.attr("status") {
+        Some(Ok(EvalResult::String(s))) => Some(s),
+        _ => Some(String::new()),
+    }
+}
+
+/// Whether `agent` (and its `task`) may hold a session now: an active agent
+/// in the inventory, a task of its own that was not revoked. `code` is the
+/// error for a refusal (`lifecycle_invalid` when issuing, `session_revoked`
+/// when a token is used).
+pub(crate) fn check_standing(
+    snapshot: &Snapshot,
+    agent: &str,
+    task: Option<&str>,
+    code: ErrorCode,
+) -> Result<()> {
+    let refuse = |m: String| Error::new(code, m);
+    let uid = super::request::entity_uid(&crate::model::EntityRef::new("Agent", agent))?;
+    match status(snapshot, &uid).as_deref() {
+        None => return Err(refuse(format!("agent `{agent}` is not in the inventory"))),
+        Some("active") => {}
+        Some(s) => return Err(refuse(format!("agent `{agent}` is {s}"))),
+    }
+    if let Some(task) = task {
+        if snapshot.runtime.revoked_tasks.contains(task) {
+            return Err(refuse(format!("task `{task}` was revoked")));
+        }
+        let task_uid = super::request::entity_uid(&crate::model::EntityRef::new("Task", task))?;
+        let owner = snapshot.entities.get(&task_uid).map(|t| t.attr("agent"));
+        match owner {
+            Some(Some(Ok(EvalResult::EntityUid(a)))) if a == uid => {}
+            Some(_) => {
+                return Err(refuse(format!(
+                    "task `{task}` is not a task of agent `{agent}`"
+                )))
+            }
+            None => return Err(refuse(format!("task `{task}` is not in the inventory"))),
+        }
+    }
+    Ok(())
+}
+
+/// Revocation checks on verified claims.
+pub(crate) fn check_claims(snapshot: &Snapshot, claims: &SessionClaims) -> Result<()> {
+    if snapshot
+        .runtime
+        .revoked_sessions
+        .contains(&claims.session_id)
+    {
+        return Err(revoked(format!(
+            "session {} was revoked",
+            claims.session_id
+        )));
+    }
+    check_standing(
+        snapshot,
+        &claims.agent,
+        claims.task.as_deref(),
+        ErrorCode::SessionRevoked,
+    )
+}
