@@ -2,6 +2,7 @@
 
 mod check;
 mod inventory;
+mod lifecycle;
 mod log;
 mod posture;
 mod test_cmd;
@@ -36,6 +37,22 @@ enum Command {
     /// Posture findings (owners, credentials, over-broad and unused permissions, shadow agents).
     /// Exit 1 with --fail-on when a finding at or above that severity exists, 2 on error.
     Posture(posture::Args),
+    /// Grant an agent actions on a resource for a window (just-in-time); prints the grant.
+    Grant(lifecycle::GrantArgs),
+    /// End a grant before its expiry.
+    Revoke(lifecycle::RevokeArgs),
+    /// List the grants in force.
+    Grants(lifecycle::GrantsArgs),
+    /// Suspend an agent (it may not act until reactivated).
+    Suspend(lifecycle::AgentArgs),
+    /// Reactivate a suspended agent.
+    Reactivate(lifecycle::AgentArgs),
+    /// Offboard an agent: final; its grants, tasks and sessions revoked, credentials marked revoked.
+    Offboard(lifecycle::AgentArgs),
+    /// Record a credential rotation: issued now, valid until --expires.
+    Rotate(lifecycle::RotateArgs),
+    /// Signed, short-lived agent session tokens.
+    Session(lifecycle::SessionArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +64,14 @@ fn main() -> ExitCode {
         Command::Log(args) => log::run(args),
         Command::Inventory(args) => inventory::run(args),
         Command::Posture(args) => posture::run(args),
+        Command::Grant(args) => lifecycle::grant(args),
+        Command::Revoke(args) => lifecycle::revoke(args),
+        Command::Grants(args) => lifecycle::grants(args),
+        Command::Suspend(args) => lifecycle::agent_change(args, "suspend"),
+        Command::Reactivate(args) => lifecycle::agent_change(args, "reactivate"),
+        Command::Offboard(args) => lifecycle::agent_change(args, "offboard"),
+        Command::Rotate(args) => lifecycle::rotate(args),
+        Command::Session(args) => lifecycle::session(args),
     });
     match result {
         Ok(code) => ExitCode::from(code),

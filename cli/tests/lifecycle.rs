@@ -1,0 +1,333 @@
+//! `agentauthz grant|revoke|grants|suspend|reactivate|offboard|rotate|session`,
+//! run as an operator would, on a copy of the coding-agent bundle with a journal.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const CLI: &str = env!("CARGO_BIN_EXE_agentauthz");
+
+fn bundle(name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
+    let dir = std::env::temp_dir().join(format!("agentauthz-cli-lc-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    for f in ["schema.cedarschema", "inventory.yaml"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(src.join("policies")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join("policies").join(e.file_name())).unwrap();
+    }
+    std::fs::write(
+        dir.join("agentauthz.toml"),
+        "[journal]\npath = \"journal.jsonl\"\n\n[sessions]\naudience = \"tools\"\nsigning_key_env = \"AGENTAUTHZ_TEST_SIGNING_KEY\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn run(dir: &Path, key: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(CLI)
+        .args(args)
+        .current_dir(dir)
+        .env("AGENTAUTHZ_TEST_SIGNING_KEY", key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {} stderr {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn keygen() -> String {
+    let out = Command::new(CLI)
+        .args(["session", "keygen", "--kid", "k1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    json(&out)["secret"].as_str().unwrap().to_string()
+}
+
+/// docs-bot is not a CI agent: no policy lets it push.
+fn push(now: &str) -> String {
+    format!(
+        r#"{{"agent":"docs-bot","action":"github:push","resource":{{"type":"Repo","id":"acme/web"}},"context":{{"branch":"feature/docs","source_ip":"10.20.3.14"}},"now":"{now}"}}"#
+    )
+}
+
+fn check(dir: &Path, key: &str, now: &str) -> (i32, Value) {
+    let out = run(
+        dir,
+        key,
+        &["check", "--bundle", ".", "--request", "-"],
+        Some(&push(now)),
+    );
+    (out.status.code().unwrap(), json(&out))
+}
+
+#[test]
+fn grant_applies_in_its_window_and_survives_the_process() {
+    let dir = bundle("grant");
+    let key = keygen();
+    assert_eq!(check(&dir, &key, "2030-01-01T10:30:00Z").0, 1);
+    let out = run(
+        &dir,
+        &key,
+        &[
+            "grant",
+            "--bundle",
+            ".",
+            "--agent",
+            "docs-bot",
+            "--action",
+            "github:push",
+            "--resource",
+            r#"Repo::"acme/web""#,
+            "--starts",
+            "2030-01-01T10:00:00Z",
+            "--until",
+            "2030-01-01T11:00:00Z",
+            "--reason",
+            "docs migration",
+            "--by",
+            "alice",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let grant = json(&out);
+    let id = grant["id"].as_str().unwrap().to_string();
+    assert_eq!(grant["expires"], "2030-01-01T11:00:00.000Z");
+
+    // Another process: the journal brought the grant back.
+    let (code, decision) = check(&dir, &key, "2030-01-01T10:59:59Z");
+    assert_eq!(code, 0, "{decision}");
+    assert_eq!(
+        decision["reasons"],
+        serde_json::json!([format!("grant/{id}")])
+    );
+    assert_eq!(
+        check(&dir, &key, "2030-01-01T11:00:00Z").0,
+        1,
+        "expired at its time"
+    );
+    assert_eq!(
+        check(&dir, &key, "2030-01-01T09:59:59Z").0,
+        1,
+        "not yet started"
+    );
+
+    let listed = json(&run(
+        &dir,
+        &key,
+        &["grants", "--bundle", ".", "--agent", "docs-bot"],
+        None,
+    ));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let out = run(
+        &dir,
+        &key,
+        &["revoke", "--bundle", ".", "--grant", &id, "--by", "alice"],
+        None,
+    );
+    assert!(out.status.success());
+    assert_eq!(check(&dir, &key, "2030-01-01T10:30:00Z").0, 1);
+    let listed = json(&run(&dir, &key, &["grants", "--bundle", "."], None));
+    assert_eq!(listed, serde_json::json!([]));
+}
+
+#[test]
+fn lifecycle_commands_and_sessions() {
+    let dir = bundle("lifecycle");
+    let key = keygen();
+    let out = run(
+        &dir,
+        &key,
+        &[
+            "session", "issue", "--bundle", ".", "--agent", "docs-bot", "--ttl", "300",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = json(&out)["token"].as_str().unwrap().to_string();
+    let verify = |dir: &Path| {
+        run(
+            dir,
+            &key,
+            &["session", "verify", "--bundle", ".", "--token", "-"],
+            Some(&token),
+        )
+    };
+    let out = verify(&dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["agent"], "docs-bot");
+
+    let out = run(
+        &dir,
+        &key,
+        &[
+            "suspend", "--bundle", ".", "--agent", "docs-bot", "--by", "alice",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    assert_eq!(json(&out)["op"], "suspend");
+    let out = verify(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["code"], "session_revoked");
+    let out = run(
+        &dir,
+        &key,
+        &[
+            "reactivate",
+            "--bundle",
+            ".",
+            "--agent",
+            "docs-bot",
+            "--by",
+            "alice",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    assert_eq!(verify(&dir).status.code(), Some(0));
+    let out = run(
+        &dir,
+        &key,
+        &[
+            "offboard", "--bundle", ".", "--agent", "docs-bot", "--by", "alice",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let out = verify(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["code"], "session_revoked");
+
+    let mut tampered = token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let out = run(
+        &dir,
+        &key,
+        &["session", "verify", "--bundle", ".", "--token", &tampered],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["code"], "session_invalid");
+
+    let out = run(
+        &dir,
+        &key,
+        &[
+            "rotate",
+            "--bundle",
+            ".",
+            "--credential",
+            "ci-bot-key-2026h1",
+            "--expires",
+            "2031-01-01T00:00:00Z",
+            "--by",
+            "alice",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &dir,
+        &key,
+        &[
+            "reactivate",
+            "--bundle",
+            ".",
+            "--agent",
+            "docs-bot",
+            "--by",
+            "alice",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("offboard"));
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 4);
+}
+
+#[test]
+fn a_torn_journal_needs_recover_and_changes_need_a_journal() {
+    let dir = bundle("torn");
+    let key = keygen();
+    let out = run(
+        &dir,
+        &key,
+        &[
+            "suspend", "--bundle", ".", "--agent", "docs-bot", "--by", "alice",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("journal.jsonl"))
+        .unwrap();
+    f.write_all(br#"{"seq":2,"at":"2026"#).unwrap();
+    drop(f);
+    let out = run(&dir, &key, &["grants", "--bundle", "."], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("journal.jsonl:2:1"), "{err}");
+    let out = run(&dir, &key, &["grants", "--bundle", ".", "--recover"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    std::fs::remove_file(dir.join("agentauthz.toml")).unwrap();
+    let out = run(
+        &dir,
+        &key,
+        &[
+            "suspend", "--bundle", ".", "--agent", "docs-bot", "--by", "alice",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--journal"));
+}
