@@ -214,6 +214,83 @@ call "$ROLLOUT" "allow coding/push-release-branches-in-release-task" \
   '{"agent":"ci-bot","action":"github:push","resource":{"type":"Repo","id":"acme/api"},"task":"REL-7","credential":"ci-bot-key","on_behalf_of":"alice","context":{"branch":"release/2.4","source_ip":"10.20.3.14"},"now":"2026-11-29T14:07:00Z"}'
 
 # ---------------------------------------------------------------------------
+JIT=$LOG_DIR/coding-agent-jit
+rm -rf "$JIT" && cp -R "$CODING" "$JIT" || exit 2
+cat >"$JIT/agentauthz.toml" <<'TOML'
+# Run-time changes (grants, lifecycle operations) are journaled here and replayed on load.
+[journal]
+path = "journal.jsonl"
+
+# Signed agent sessions: 15 minutes at most, for the tool gateway.
+[sessions]
+audience = "tool-gateway"
+signing_key_env = "DEMO_SESSION_KEY"
+TOML
+DEMO_SESSION_KEY=$("$CLI" session keygen --kid demo | sed -n 's/.*"secret":"\([^"]*\)".*/\1/p')
+export DEMO_SESSION_KEY
+heading "Just-in-time access and offboarding — a copy of coding-agent with a journal" \
+  "docs-bot gets push access to acme/web for one hour, only within its task DOC-3; then it is offboarded"
+
+docs_push() { # NOW
+  printf '{"agent":"docs-bot","action":"github:push","resource":{"type":"Repo","id":"acme/web"},"task":"DOC-3","context":{"branch":"docs/api-guide","source_ip":"10.20.3.40"},"now":"%s"}' "$1"
+}
+step() { # SHOWN COMMAND...
+  local shown=$1
+  shift
+  printf '%s    %s%s\n' "$DIM" "$shown" "$RESET"
+  "$@"
+}
+
+call "$JIT" "deny" \
+  "10:02  docs-bot pushes docs/api-guide to acme/web (task DOC-3)" \
+  "$(docs_push 2026-11-29T10:02:00Z)"
+
+printf '%s    $ agentauthz grant --agent docs-bot --action github:push --resource %s --task DOC-3 --ttl 3600 --by alice%s\n' \
+  "$DIM" "'Repo::\"acme/web\"'" "$RESET"
+grant=$("$CLI" grant --bundle "$JIT" --now 2026-11-29T10:05:00Z --decision-log "$LOG" \
+  --agent docs-bot --action github:push --resource 'Repo::"acme/web"' --task DOC-3 \
+  --ttl 3600 --reason "API guide migration, ticket DOCS-88" --by alice) || exit 1
+GRANT=grant/$(printf '%s' "$grant" | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
+printf '    %s granted 10:05-11:05 UTC (journaled, fsynced)\n' "$GRANT"
+
+call "$JIT" "allow $GRANT" \
+  "10:30  the same push, inside the grant's window" \
+  "$(docs_push 2026-11-29T10:30:00Z)"
+
+call "$JIT" "deny" \
+  "11:06  the same push after the grant expired (nobody revoked it)" \
+  "$(docs_push 2026-11-29T11:06:00Z)"
+
+TOKEN=$("$CLI" session issue --bundle "$JIT" --now 2026-11-29T10:40:00Z --agent docs-bot --task DOC-3 \
+  | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+printf '%s    10:40  session issued to docs-bot for DOC-3: %s…%s\n' "$DIM" "${TOKEN:0:32}" "$RESET"
+session_verify() { # NOW EXPECTED_EXIT LABEL
+  local out rc
+  out=$("$CLI" session verify --bundle "$JIT" --now "$1" --token "$TOKEN" 2>&1)
+  rc=$?
+  calls=$((calls + 1))
+  printf '%s%2d%s %s\n' "$BOLD" "$calls" "$RESET" "$3"
+  if [[ $rc == 0 ]]; then
+    printf '     %s%sVALID%s  %s\n' "$GREEN" "$BOLD" "$RESET" "$(printf '%s' "$out" | cut -c 1-90)"
+  else
+    printf '     %s%sREJECTED%s  %s\n' "$RED" "$BOLD" "$RESET" "$(printf '%s' "$out" | sed -n 's/.*"message":"\([^"]*\)".*/\1/p')"
+  fi
+  if [[ $rc != "$2" ]]; then
+    mismatches=$((mismatches + 1))
+    printf '     %s✗ expected exit %s, got %s: %s%s\n' "$RED" "$2" "$rc" "$out" "$RESET"
+  fi
+}
+session_verify 2026-11-29T10:41:00Z 0 "10:41  the tool gateway verifies docs-bot's session token"
+
+step "10:45  $ agentauthz offboard --agent docs-bot --by alice" \
+  "$CLI" offboard --bundle "$JIT" --now 2026-11-29T10:45:00Z --decision-log "$LOG" --agent docs-bot --by alice >/dev/null || exit 1
+session_verify 2026-11-29T10:46:00Z 1 "10:46  the same session token after docs-bot was offboarded"
+
+call "$JIT" "deny baseline/task-revoked" \
+  "10:50  docs-bot pushes again, naming its (now revoked) task DOC-3" \
+  "$(docs_push 2026-11-29T10:50:00Z)"
+
+# ---------------------------------------------------------------------------
 heading "The decision log — $LOG" \
   "one JSON record per decision, SHA-256 chained; what a SIEM ingests"
 

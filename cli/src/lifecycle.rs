@@ -4,7 +4,8 @@
 //! before the command returns) and prints the result as JSON.
 
 use agentauthz::{
-    Bundle, DecisionLog, Engine, EntityRef, Error, ErrorCode, ErrorFamily, GrantRequest, Result,
+    Bundle, DecisionLog, Engine, EntityRef, Error, ErrorCode, ErrorFamily, FixedClock,
+    GrantRequest, Result,
 };
 use std::path::PathBuf;
 
@@ -23,6 +24,10 @@ pub struct Load {
     /// Append a record of the change to this JSON-lines decision log.
     #[arg(long, value_name = "FILE")]
     decision_log: Option<PathBuf>,
+    /// Act as of this RFC 3339 instant instead of the system clock (scripted
+    /// replays, tests, demos): grant windows, session windows and journal times use it.
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
 }
 
 impl Load {
@@ -35,6 +40,15 @@ impl Load {
         }
         if let Some(log) = &self.decision_log {
             builder = builder.decision_log(DecisionLog::file(log)?);
+        }
+        if let Some(now) = &self.now {
+            let clock = FixedClock::at(now).ok_or_else(|| {
+                Error::new(
+                    ErrorCode::RequestInvalid,
+                    format!("--now {now:?} is not an RFC 3339 timestamp"),
+                )
+            })?;
+            builder = builder.clock(std::sync::Arc::new(clock));
         }
         let engine = builder.build()?;
         if needs_journal && engine.journal_path().is_none() {

@@ -174,6 +174,8 @@ fn parse(path: &Path, text: &[u8], recover: bool) -> Result<(Vec<JournalEntry>, 
 
 /// A new file's directory entry must reach the disk too.
 fn sync_parent(path: &Path) -> Result<()> {
+    #[cfg(not(unix))]
+    let _ = path;
     #[cfg(unix)]
     if let Some(dir) = path.parent() {
         let dir = if dir.as_os_str().is_empty() {
