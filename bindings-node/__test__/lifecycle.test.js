@@ -370,3 +370,23 @@ test('the new error classes', () => {
   assert.equal(errorClassFor('journal_corrupt'), JournalError)
   assert.ok(ERROR_CODES.some((c) => c.code === 'session_invalid' && c.family === 'session'))
 })
+
+test("the README's grants and lifecycle snippets run", () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Grants and lifecycle'))
+  const code = [...section.slice(0, section.indexOf('\n## ', 3)).matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  assert.equal(code.length, 2)
+  const root = tempDir()
+  const cwd = process.cwd()
+  try {
+    process.chdir(path.join(__dirname, '..', '..'))
+    const run = new Function('Engine', 'journal', `${code.join('\n')}\nreturn { jit, grant, kept }`)
+    const { jit, grant, kept } = run(Engine, path.join(root, 'changes.jsonl'))
+    assert.deepEqual(jit.grants(), [])
+    assert.match(grant.id, /^[0-9A-Z]{26}$/)
+    assert.deepEqual(Engine.load('policies-examples/coding-agent', { journal: path.join(root, 'changes.jsonl') }).grants(), [kept])
+  } finally {
+    process.chdir(cwd)
+    fs.rmSync(root, { recursive: true, force: true })
+  }
+})
