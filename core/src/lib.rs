@@ -14,6 +14,7 @@ pub mod journal;
 mod model;
 pub mod posture;
 mod schema;
+pub mod session;
 pub mod testing;
 
 pub use audit::{DecisionLog, DecisionRecord, Mode};
@@ -29,6 +30,7 @@ pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Re
 pub use journal::{Journal, JournalEntry};
 pub use model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request};
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
+pub use session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
 
 /// The agentauthz version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -509,3 +509,276 @@ fn apply_takes_changes_in_journal_form() {
     assert!(!allowed);
     assert_eq!(reasons, vec!["baseline/agent-active".to_string()]);
 }
+
+// ---------------------------------------------------------------- journal
+
+fn journaled(
+    clock: Arc<ManualClock>,
+    path: &std::path::Path,
+    recover: bool,
+) -> agentauthz::Result<Engine> {
+    Engine::builder()
+        .schema(SCHEMA)
+        .policies(POLICIES)
+        .inventory(INVENTORY)
+        .clock(clock)
+        .journal(path)
+        .recover_journal(recover)
+        .build()
+}
+
+fn temp_journal(name: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("agentauthz-journal-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("journal.jsonl")
+}
+
+#[test]
+fn the_journal_is_replayed_on_load() {
+    let path = temp_journal("replay");
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = journaled(clock.clone(), &path, false).unwrap();
+    let g = engine.grant(grant_request("etl", 3600)).unwrap();
+    engine.suspend("other", "alice").unwrap();
+    engine.transfer_owner("orphan", "carol", "alice").unwrap();
+    drop(engine);
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 3);
+    assert!(text.ends_with('\n'));
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["op"], "grant");
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["by"], "alice");
+
+    // Later: the grant is still there, and still expires at its time.
+    clock.set(at(T0) + HOUR / 2);
+    let engine = journaled(clock.clone(), &path, false).unwrap();
+    assert_eq!(engine.grants(None), vec![g.clone()]);
+    assert!(decide(&engine, &put("etl", "reports/q3.csv")).0);
+    let mut read = put("other", "public/readme");
+    read.action = "s3:GetObject".into();
+    assert_eq!(
+        decide(&engine, &read),
+        (false, vec!["baseline/agent-active".into()])
+    );
+    let mut orphan = read.clone();
+    orphan.agent = "orphan".into();
+    assert!(decide(&engine, &orphan).0);
+    // A reload applies the journal on top of the new bundle too.
+    engine.reload(engine.bundle()).unwrap();
+    assert!(decide(&engine, &put("etl", "reports/q3.csv")).0);
+    assert_eq!(
+        decide(&engine, &read),
+        (false, vec!["baseline/agent-active".into()])
+    );
+    // New entries continue the sequence.
+    let change = Change::Reactivate {
+        agent: "other".into(),
+    };
+    assert_eq!(engine.apply(change, "alice").unwrap().seq, 4);
+    clock.set(at(T0) + HOUR);
+    assert!(!decide(&engine, &put("etl", "reports/q3.csv")).0);
+}
+
+#[test]
+fn a_torn_last_line_needs_an_explicit_recover() {
+    let path = temp_journal("torn");
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = journaled(clock.clone(), &path, false).unwrap();
+    engine.grant(grant_request("etl", 3600)).unwrap();
+    drop(engine);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(r#"{"seq":2,"at":"2026-11-29T10:00:00.000Z","by":"alice","op":"suspe"#);
+    std::fs::write(&path, &text).unwrap();
+
+    let e = journaled(clock.clone(), &path, false).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::JournalCorrupt);
+    let location = e.details[0].location.as_ref().unwrap();
+    assert_eq!(location.line, 2);
+    assert!(e.to_string().contains("torn"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "nothing changed without recover"
+    );
+
+    let engine = journaled(clock.clone(), &path, true).unwrap();
+    assert_eq!(engine.grants(None).len(), 1);
+    assert!(decide(&engine, &put("etl", "reports/q3.csv")).0);
+    engine.suspend("other", "alice").unwrap();
+    drop(engine);
+    let lines: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1].contains(r#""seq":2"#));
+    journaled(clock, &path, false).unwrap();
+}
+
+#[test]
+fn a_malformed_line_before_the_last_is_never_recovered() {
+    let path = temp_journal("middle");
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = journaled(clock.clone(), &path, false).unwrap();
+    engine.suspend("other", "alice").unwrap();
+    engine.reactivate("other", "alice").unwrap();
+    drop(engine);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let damaged = text.replacen(r#""op":"suspend""#, r#""op":"suspendd""#, 1);
+    std::fs::write(&path, &damaged).unwrap();
+    for recover in [false, true] {
+        let e = journaled(clock.clone(), &path, recover).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::JournalCorrupt);
+        assert_eq!(e.details[0].location.as_ref().unwrap().line, 1);
+    }
+    // A gap in the sequence is corruption too.
+    let gap = text.replacen(r#""seq":2"#, r#""seq":3"#, 1);
+    std::fs::write(&path, &gap).unwrap();
+    assert_eq!(
+        journaled(clock, &path, true).unwrap_err().code(),
+        ErrorCode::JournalCorrupt
+    );
+}
+
+#[test]
+fn a_refused_change_is_not_journaled() {
+    let path = temp_journal("refused");
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = journaled(clock, &path, false).unwrap();
+    assert!(engine.suspend("ghost", "alice").is_err());
+    assert!(engine.grant(grant_request("ghost", 60)).is_err());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+}
+
+#[test]
+fn changes_that_no_longer_apply_after_a_bundle_change_are_skipped_and_reported() {
+    let path = temp_journal("skipped");
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = journaled(clock.clone(), &path, false).unwrap();
+    engine.suspend("other", "alice").unwrap();
+    engine.grant(grant_request("etl", 3600)).unwrap();
+    drop(engine);
+    let inventory = INVENTORY.replace("  - {id: other, owner: alice}\n", "").replace(
+        "  - {id: T-other, agent: other, not_before: \"2026-11-29T00:00:00Z\", not_after: \"2026-11-30T00:00:00Z\"}\n",
+        "",
+    );
+    let engine = Engine::builder()
+        .schema(SCHEMA)
+        .policies(POLICIES)
+        .inventory(inventory)
+        .clock(clock)
+        .journal(&path)
+        .build()
+        .unwrap();
+    let skipped = engine.skipped_changes();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(skipped[0].starts_with("suspend skipped"), "{skipped:?}");
+    assert_eq!(engine.grants(None).len(), 1);
+}
+
+/// Run by `a_killed_process_loses_nothing` in a child process: grants,
+/// reports the id, then waits to be killed.
+#[test]
+fn child_grants_then_waits_to_be_killed() {
+    let Ok(path) = std::env::var("AGENTAUTHZ_KILL_TEST_JOURNAL") else {
+        return;
+    };
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = journaled(clock, std::path::Path::new(&path), false).unwrap();
+    let g = engine.grant(grant_request("etl", 3600)).unwrap();
+    println!("GRANTED {}", g.id);
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(120));
+}
+
+#[test]
+fn a_killed_process_loses_nothing() {
+    use std::io::BufRead;
+    let path = temp_journal("kill");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_grants_then_waits_to_be_killed",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("AGENTAUTHZ_KILL_TEST_JOURNAL", &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut id = None;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        // libtest may print `test name ... ` before it on the same line.
+        if let Some(at) = line.find("GRANTED ") {
+            id = Some(line[at + "GRANTED ".len()..].trim().to_string());
+            break;
+        }
+    }
+    // SIGKILL right after the call returned: no destructor, no flush runs.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let id = id.expect("the child reported its grant");
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = journaled(clock, &path, false).unwrap();
+    let grants = engine.grants(None);
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].id, id);
+    assert_eq!(
+        decide(&engine, &put("etl", "reports/q3.csv")),
+        (true, vec![format!("grant/{id}")])
+    );
+}
+
+#[test]
+fn changes_during_checks_are_atomic_and_never_block_checks() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = Arc::new(engine_at(clock));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut checkers = Vec::new();
+    for _ in 0..3 {
+        let engine = engine.clone();
+        let stop = stop.clone();
+        checkers.push(std::thread::spawn(move || {
+            let r = put("etl", "reports/q3.csv");
+            let mut read = put("other", "public/readme");
+            read.action = "s3:GetObject".into();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let (allowed, reasons) = decide(&engine, &r);
+                // Either no grant (no reasons) or exactly one grant decided it.
+                assert!(
+                    (!allowed && reasons.is_empty())
+                        || (allowed && reasons.len() == 1 && reasons[0].starts_with("grant/")),
+                    "{reasons:?}"
+                );
+                let (allowed, reasons) = decide(&engine, &read);
+                assert!(
+                    (allowed && reasons == ["read-public"])
+                        || (!allowed && reasons == ["baseline/agent-active"]),
+                    "{reasons:?}"
+                );
+                n += 1;
+            }
+            n
+        }));
+    }
+    for _ in 0..40 {
+        let g = engine.grant(grant_request("etl", 600)).unwrap();
+        engine.suspend("other", "alice").unwrap();
+        engine.reactivate("other", "alice").unwrap();
+        engine.revoke(&g.id, "alice").unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for c in checkers {
+        assert!(c.join().unwrap() > 0);
+    }
+    assert!(engine.grants(None).is_empty());
+}
