@@ -85,15 +85,28 @@ describe('declarations match the runtime', () => {
     }
     assert.deepEqual(declared.get('Engine').static.sort(), ['fromStrings', 'load'])
     assert.deepEqual(declared.get('Engine').instance.sort(), [
+      'addTask',
+      'apply',
       'check',
       'checkBatch',
       'checkJson',
       'decisionLogHead',
       'flushDecisionLog',
+      'grant',
+      'grantPolicyText',
+      'grants',
+      'journalPath',
       'mode',
+      'offboard',
       'policyRevision',
+      'reactivate',
       'reload',
+      'revoke',
+      'rotateCredential',
       'setDecisionLog',
+      'skippedChanges',
+      'suspend',
+      'transferOwner',
     ])
   })
 
