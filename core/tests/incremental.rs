@@ -10,11 +10,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const SCHEMA: &str = r#"
-entity Doc;
+entity Folder in [Agent];
+entity Doc in [Folder];
 action "read" appliesTo { principal: [Agent], resource: [Doc] };
 "#;
 
 const POLICIES: &str = r#"
+@id("own-docs")
+permit (principal, action == Action::"read", resource)
+when { resource in principal && principal.status == "active" };
+
 @id("read-with-owner")
 permit (principal, action == Action::"read", resource)
 when { principal has owner && principal.owner.active };
@@ -177,7 +182,8 @@ impl Model {
                 hours(t.end)
             );
         }
-        y += "resources:\n  - {type: Doc, id: public}\n  - {type: Doc, id: secret}\n";
+        // `mine` descends from an agent (through a folder): a change to a0 must keep it `in` a0.
+        y += "resources:\n  - {type: Doc, id: public}\n  - {type: Doc, id: secret}\n  - {type: Folder, id: f, parents: [{type: Agent, id: a0}]}\n  - {type: Doc, id: mine, parents: [{type: Folder, id: f}]}\n";
         y
     }
 }
@@ -209,7 +215,7 @@ fn run(engine: &Engine, op: &Op, model: &Model, next_task: usize) -> bool {
 fn decisions(engine: &Engine, tasks: &[String]) -> Vec<(bool, Vec<String>)> {
     let mut out = Vec::new();
     for a in 0..AGENTS {
-        for doc in ["public", "secret"] {
+        for doc in ["public", "secret", "mine"] {
             for cred in [None, Some(format!("c{a}"))] {
                 for task in std::iter::once(None).chain(tasks.iter().cloned().map(Some)) {
                     let r = AgentRequest {
