@@ -9,6 +9,11 @@
 # call the runtime asks `agentauthz check`; the script prints the call, the
 # decision and the policies that determined it.
 #
+# Then, on a copy of coding-agent with a journal and session keys, docs-bot gets
+# a one-hour, task-scoped grant (allowed inside the window, denied after it
+# with no call), a signed session token, and is offboarded: the same token is
+# rejected and its task revoked.
+#
 # Every decision is appended to one tamper-evident decision log (target/demo/
 # decisions.jsonl, or $DEMO_LOG_DIR/decisions.jsonl); a new rule is then rolled
 # out in log-only mode, and the script ends with `agentauthz log verify`,
