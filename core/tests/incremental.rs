@@ -172,8 +172,13 @@ impl Model {
                 self.cred_revoked[a]
             );
         }
-        y += "tasks:\n";
-        for (id, t) in self.tasks.iter().filter(|(_, t)| !t.revoked) {
+        let live = self.tasks.iter().filter(|(_, t)| !t.revoked);
+        y += if live.clone().next().is_some() {
+            "tasks:\n"
+        } else {
+            "tasks: []\n"
+        };
+        for (id, t) in live {
             let purpose = if t.backfill { "backfill" } else { "feature" };
             y += &format!(
                 "  - {{id: {id}, agent: a{}, purpose: {purpose}, not_before: \"{}\", not_after: \"{}\"}}\n",

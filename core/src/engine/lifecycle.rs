@@ -646,11 +646,7 @@ impl Work<'_> {
         let mut next = self.base.clone();
         if !self.edits.is_empty() {
             let edits: Vec<Entity> = self.edits.into_values().collect();
-            next.entities = Arc::new(upsert(
-                &self.base.entities,
-                edits,
-                self.base.schema.as_ref(),
-            )?);
+            next.entities = Arc::new(upsert(self.base, edits)?);
         }
         if let Some(owners) = self.owners {
             let mut audit = crate::audit::SnapshotAudit::clone(&self.base.audit);
@@ -671,47 +667,59 @@ fn datetime(millis: i64) -> RestrictedExpression {
 /// Cedar's `Entities::upsert_entities` recomputes the transitive closure by
 /// collecting every entity's ancestors into a new set: about 110 ms at 50,000
 /// entities. A change here never alters an entity's ancestors (attribute
-/// changes keep them, a new task has none), so the closure still holds and
-/// the edits go in without that pass — unless something descends from an
-/// edited entity, where Cedar's own upsert (which strips and repairs such
-/// edges) is used. `core/tests/incremental.rs` proves the result equal to a
-/// full rebuild.
-fn upsert(
-    base: &Entities,
-    edits: Vec<Entity>,
-    schema: Option<&cedar_policy::Schema>,
-) -> Result<Entities> {
+/// changes keep them, a new task has none), so the closure still holds and the
+/// edits go in without that pass: new entities are added (no scan at all),
+/// existing ones replaced (one scan of Cedar's for stale edges, which finds
+/// none). Where something descends from an edited entity, Cedar's own upsert
+/// (which strips and repairs such edges) is used. `core/tests/incremental.rs`
+/// proves the result equal to a full rebuild, on both paths.
+fn upsert(base: &Snapshot, edits: Vec<Entity>) -> Result<Entities> {
     use cedar_policy_core::ast;
     use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
     use cedar_policy_core::extensions::Extensions;
     let refused = |e: &dyn std::fmt::Display| invalid(ErrorCode::LifecycleInvalid, e.to_string());
+    let schema = base.schema.as_ref();
     if let Some(schema) = schema {
         // The edits alone, validated as Cedar validates an entities file.
         Entities::from_entities(edits.iter().cloned(), Some(schema)).map_err(|e| refused(&e))?;
     }
-    let core: &cedar_policy_core::entities::Entities = base.as_ref();
-    let edited: Vec<ast::EntityUID> = edits
+    if edits
         .iter()
-        .map(|e| ast::EntityUID::from(e.uid()))
-        .collect();
-    let has_descendants = core
-        .iter()
-        .any(|e| edited.iter().any(|uid| e.is_descendant_of(uid)));
-    if has_descendants {
-        return Entities::clone(base)
+        .any(|e| base.with_descendants.contains(&e.uid()))
+    {
+        return Entities::clone(&base.entities)
             .upsert_entities(edits, schema)
             .map_err(|e| refused(&e));
     }
-    let edits = edits
+    let (new, existing): (Vec<Entity>, Vec<Entity>) = edits
         .into_iter()
-        .map(|e| Arc::new(AsRef::<ast::Entity>::as_ref(&e).clone()));
-    core.clone()
-        .upsert_entities(
-            edits,
-            None::<&NoEntitiesSchema>,
-            TCComputation::AssumeAlreadyComputed,
-            Extensions::all_available(),
-        )
-        .map(Entities::from)
-        .map_err(|e| refused(&e))
+        .partition(|e| base.entities.get(&e.uid()).is_none());
+    let core = |list: Vec<Entity>| {
+        list.into_iter()
+            .map(|e| Arc::new(AsRef::<ast::Entity>::as_ref(&e).clone()))
+            .collect::<Vec<_>>()
+    };
+    let mut entities =
+        AsRef::<cedar_policy_core::entities::Entities>::as_ref(&*base.entities).clone();
+    if !new.is_empty() {
+        entities = entities
+            .add_entities(
+                core(new),
+                None::<&NoEntitiesSchema>,
+                TCComputation::AssumeAlreadyComputed,
+                Extensions::all_available(),
+            )
+            .map_err(|e| refused(&e))?;
+    }
+    if !existing.is_empty() {
+        entities = entities
+            .upsert_entities(
+                core(existing),
+                None::<&NoEntitiesSchema>,
+                TCComputation::AssumeAlreadyComputed,
+                Extensions::all_available(),
+            )
+            .map_err(|e| refused(&e))?;
+    }
+    Ok(Entities::from(entities))
 }

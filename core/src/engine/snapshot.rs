@@ -12,7 +12,7 @@ use cedar_policy::{
     Entities, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator,
 };
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 pub(crate) const BASELINE_POLICIES: &str = include_str!("../baseline.cedar");
@@ -46,6 +46,9 @@ pub(crate) struct Snapshot {
     pub audit: Arc<SnapshotAudit>,
     /// Grants and revocations made at run time.
     pub runtime: Arc<Runtime>,
+    /// Entities something else is `in`. Run-time changes never alter the
+    /// hierarchy, so this stays true for every snapshot derived from this one.
+    pub with_descendants: Arc<HashSet<EntityUid>>,
 }
 
 impl Snapshot {
@@ -114,6 +117,12 @@ impl Snapshot {
         let revision = revision(&bundle);
         let index = PolicyIndex::new(&policies, &entities);
         let context_types = context::context_types(&schema_json);
+        let with_descendants = entities
+            .iter()
+            .filter_map(|e| entities.ancestors(&e.uid()))
+            .flatten()
+            .cloned()
+            .collect();
         Ok(Snapshot {
             schema,
             policies: Arc::new(policies),
@@ -126,6 +135,7 @@ impl Snapshot {
             origins: Arc::new(origins),
             audit: Arc::new(audit),
             runtime: Arc::default(),
+            with_descendants: Arc::new(with_descendants),
         })
     }
 }
