@@ -298,6 +298,7 @@ pub(crate) fn apply(
         edits: HashMap::new(),
         runtime: Runtime::clone(&base.runtime),
         owners: None,
+        agent_items: None,
     };
     let mut skipped = Vec::new();
     for (now, change) in changes {
@@ -306,6 +307,7 @@ pub(crate) fn apply(
             edits: work.edits.clone(),
             runtime: work.runtime.clone(),
             owners: work.owners.clone(),
+            agent_items: work.agent_items.clone(),
         };
         match attempt.apply(change, *now) {
             Ok(()) => work = attempt,
@@ -324,6 +326,8 @@ struct Work<'a> {
     runtime: Runtime,
     /// The agent → owner map of the decision log, when an owner changed.
     owners: Option<HashMap<String, String>>,
+    /// The snapshot's credentials and tasks by agent, when a task was added.
+    agent_items: Option<HashMap<EntityUid, Vec<EntityUid>>>,
 }
 
 impl Work<'_> {
@@ -375,26 +379,14 @@ impl Work<'_> {
 
     /// Entities of `type_name` whose `agent` attribute is `agent`.
     fn owned_by(&self, type_name: &str, agent: &EntityUid) -> Vec<Entity> {
-        let mut found: HashMap<EntityUid, Entity> = self
-            .base
-            .entities
-            .iter()
-            .filter(|e| e.uid().type_name().basename() == type_name)
-            .filter(
-                |e| matches!(e.attr("agent"), Some(Ok(EvalResult::EntityUid(a))) if &a == agent),
-            )
-            .map(|e| (e.uid(), e.clone()))
+        let items = self.agent_items.as_ref().unwrap_or(&self.base.agent_items);
+        let mut list: Vec<Entity> = items
+            .get(agent)
+            .into_iter()
+            .flatten()
+            .filter(|uid| uid.type_name().basename() == type_name)
+            .filter_map(|uid| self.entity(uid))
             .collect();
-        for (uid, e) in &self.edits {
-            if uid.type_name().basename() == type_name {
-                if matches!(e.attr("agent"), Some(Ok(EvalResult::EntityUid(a))) if &a == agent) {
-                    found.insert(uid.clone(), e.clone());
-                } else {
-                    found.remove(uid);
-                }
-            }
-        }
-        let mut list: Vec<Entity> = found.into_values().collect();
         list.sort_by_key(|e| e.uid().to_string());
         list
     }
@@ -608,7 +600,7 @@ impl Work<'_> {
         let mut attrs = HashMap::from([
             (
                 "agent".to_string(),
-                RestrictedExpression::new_entity_uid(agent_uid),
+                RestrictedExpression::new_entity_uid(agent_uid.clone()),
             ),
             ("not_before".to_string(), datetime(start)),
             ("not_after".to_string(), datetime(end)),
@@ -628,6 +620,11 @@ impl Work<'_> {
         }
         let entity = Entity::new(uid.clone(), attrs, HashSet::new())
             .map_err(|e| invalid(ErrorCode::Internal, e.to_string()))?;
+        self.agent_items
+            .get_or_insert_with(|| HashMap::clone(&self.base.agent_items))
+            .entry(agent_uid)
+            .or_default()
+            .push(uid.clone());
         self.edits.insert(uid, entity);
         Ok(())
     }
@@ -647,6 +644,9 @@ impl Work<'_> {
         if !self.edits.is_empty() {
             let edits: Vec<Entity> = self.edits.into_values().collect();
             next.entities = Arc::new(upsert(self.base, edits)?);
+        }
+        if let Some(items) = self.agent_items {
+            next.agent_items = Arc::new(items);
         }
         if let Some(owners) = self.owners {
             let mut audit = crate::audit::SnapshotAudit::clone(&self.base.audit);

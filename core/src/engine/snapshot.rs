@@ -49,6 +49,8 @@ pub(crate) struct Snapshot {
     /// Entities something else is `in`. Run-time changes never alter the
     /// hierarchy, so this stays true for every snapshot derived from this one.
     pub with_descendants: Arc<HashSet<EntityUid>>,
+    /// Credentials and tasks by their `agent` (what offboarding revokes).
+    pub agent_items: Arc<HashMap<EntityUid, Vec<EntityUid>>>,
 }
 
 impl Snapshot {
@@ -117,6 +119,7 @@ impl Snapshot {
         let revision = revision(&bundle);
         let index = PolicyIndex::new(&policies, &entities);
         let context_types = context::context_types(&schema_json);
+        let agent_items = agent_items(&entities);
         let with_descendants = entities
             .iter()
             .filter_map(|e| entities.ancestors(&e.uid()))
@@ -136,6 +139,7 @@ impl Snapshot {
             audit: Arc::new(audit),
             runtime: Arc::default(),
             with_descendants: Arc::new(with_descendants),
+            agent_items: Arc::new(agent_items),
         })
     }
 }
@@ -299,6 +303,19 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>) -> Result<Entities> {
             vec![Detail { message, location }],
         )
     })
+}
+
+fn agent_items(entities: &Entities) -> HashMap<EntityUid, Vec<EntityUid>> {
+    let mut map: HashMap<EntityUid, Vec<EntityUid>> = HashMap::new();
+    for e in entities.iter() {
+        let uid = e.uid();
+        if matches!(uid.type_name().basename(), "Credential" | "Task") {
+            if let Some(Ok(cedar_policy::EvalResult::EntityUid(agent))) = e.attr("agent") {
+                map.entry(agent).or_default().push(uid);
+            }
+        }
+    }
+    map
 }
 
 fn action_index(schema: Option<&Schema>) -> HashMap<String, EntityUid> {
