@@ -15,7 +15,7 @@ from __future__ import annotations
 import atexit
 
 from ._engine import Engine
-from ._native import Decision, __version__, error_codes, flush_decision_logs
+from ._native import Decision, __version__, error_codes, flush_decision_logs, generate_session_key
 from .errors import (
     ERROR_CODES,
     AuthzError,
@@ -49,4 +49,5 @@ __all__ = [
     "__version__",
     "error_codes",
     "flush_decision_logs",
+    "generate_session_key",
 ]
