@@ -8,7 +8,7 @@ well inside the tokens' lifetimes.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -32,7 +32,7 @@ agents:
   - {id: etl, owner: alice}
   - {id: other, owner: alice}
 tasks:
-  - {id: T1, agent: etl}
+  - {id: T1, agent: etl, not_before: "2020-01-01T00:00:00Z", not_after: "2100-01-01T00:00:00Z"}
 resources:
   - {type: Bucket, id: public}
   - {type: Object, id: public/readme, parents: [{type: Bucket, id: public}]}
@@ -92,7 +92,11 @@ def test_a_tampered_token_is_session_invalid(issuer: Engine) -> None:
     token, _ = issuer.issue_session("etl")
     i = len(token) // 2
     tampered = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
-    for call in (lambda: read(issuer, tampered), lambda: issuer.verify_session(tampered)):
+    calls: list[Callable[[], object]] = [
+        lambda: read(issuer, tampered),
+        lambda: issuer.verify_session(tampered),
+    ]
+    for call in calls:
         with pytest.raises(AuthzError) as e:
             call()
         assert code_of(e) == "session_invalid"
@@ -124,7 +128,9 @@ def test_a_revoked_session_is_session_revoked(issuer: Engine) -> None:
 def test_a_suspended_agent_cannot_use_or_get_a_session(issuer: Engine) -> None:
     token, _ = issuer.issue_session("etl")
     # A verifier whose inventory has `etl` suspended refuses its token.
-    suspended = INVENTORY.replace("{id: etl, owner: alice}", "{id: etl, owner: alice, status: suspended}")
+    suspended = INVENTORY.replace(
+        "{id: etl, owner: alice}", "{id: etl, owner: alice, status: suspended}"
+    )
     verifier = make_engine(suspended)
     verifier.set_session_keys(verifying=issuer.session_public_keys())
     with pytest.raises(AuthzError) as e:
@@ -132,11 +138,12 @@ def test_a_suspended_agent_cannot_use_or_get_a_session(issuer: Engine) -> None:
     assert code_of(e) == "session_revoked"
     # And no session is issued for it, an unknown agent, or another agent's task.
     verifier.set_session_keys(signing={"kid": "k2", "key": generate_session_key("k2")["secret"]})
-    for call in (
+    calls: list[Callable[[], object]] = [
         lambda: verifier.issue_session("etl"),
         lambda: issuer.issue_session("ghost"),
         lambda: issuer.issue_session("other", task="T1"),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(AuthzError) as e:
             call()
         assert code_of(e) == "lifecycle_invalid"
@@ -165,11 +172,12 @@ def test_a_verifier_with_only_public_keys_accepts_the_issuers_tokens(issuer: Eng
 
 def test_bad_keys_are_key_invalid() -> None:
     engine = make_engine()
-    for kwargs in (
+    bad: list[dict[str, Any]] = [
         {"signing": {"kid": "k1", "key": "not a key"}},
         {"verifying": {"k1": "k4.public.nope"}},
         {"signing": {"kid": "k1"}},
-    ):
+    ]
+    for kwargs in bad:
         with pytest.raises(AuthzError) as e:
             engine.set_session_keys(**kwargs)
         assert code_of(e) == "key_invalid"
