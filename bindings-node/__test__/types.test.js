@@ -90,10 +90,15 @@ describe('declarations match the runtime', () => {
       'checkJson',
       'decisionLogHead',
       'flushDecisionLog',
+      'issueSession',
       'mode',
       'policyRevision',
       'reload',
+      'revokeSession',
+      'sessionPublicKeys',
       'setDecisionLog',
+      'setSessionKeys',
+      'verifySession',
     ])
   })
 
