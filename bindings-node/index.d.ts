@@ -18,10 +18,27 @@ export type ErrorCode =
   | 'request_parse'
   | 'request_invalid'
   | 'test_invalid'
+  | 'grant_invalid'
+  | 'lifecycle_invalid'
+  | 'journal_corrupt'
+  | 'session_invalid'
+  | 'session_expired'
+  | 'session_revoked'
+  | 'key_invalid'
   | 'internal'
 
 /** Error families; each has its `AuthzError` subclass. */
-export type ErrorFamily = 'bundle' | 'schema' | 'policy' | 'inventory' | 'request' | 'test' | 'internal'
+export type ErrorFamily =
+  | 'bundle'
+  | 'schema'
+  | 'policy'
+  | 'inventory'
+  | 'request'
+  | 'test'
+  | 'lifecycle'
+  | 'journal'
+  | 'session'
+  | 'internal'
 
 export interface ErrorCodeInfo {
   code: ErrorCode
@@ -61,6 +78,14 @@ export declare class InventoryError extends AuthzError {}
 export declare class RequestError extends AuthzError {}
 /** `test_invalid`. */
 export declare class TestError extends AuthzError {}
+/** `grant_invalid`, `lifecycle_invalid`: a grant or lifecycle change names
+ * something unknown, has a bad window, or is not allowed in the agent's state. */
+export declare class LifecycleError extends AuthzError {}
+/** `journal_corrupt`: a torn or malformed journal line; load with `{recover: true}`
+ * to cut a torn last line off. */
+export declare class JournalError extends AuthzError {}
+/** `session_invalid`, `session_expired`, `session_revoked`, `key_invalid`. */
+export declare class SessionError extends AuthzError {}
 /** `internal`: a bug; the operation was refused and nothing changed. */
 export declare class InternalError extends AuthzError {}
 
@@ -258,6 +283,86 @@ export interface DecisionLogHead {
   hash: string
 }
 
+export interface LoadOptions extends EngineOptions {
+  /** Keep run-time changes in this JSON-lines file (replayed now); default:
+   * the bundle's `[journal] path`, or none. One process owns a journal. */
+  journal?: string | URL | null
+  /** Cut a torn last journal line off instead of throwing `JournalError`. */
+  recover?: boolean
+}
+
+/** A just-in-time grant as asked for. Give `ttlSeconds` or `until`. */
+export interface GrantRequest {
+  agent: string
+  actions: string[]
+  /** The resource; anything `in` it is covered too. */
+  resource: EntityRef
+  /** Seconds from `starts` (or now). */
+  ttlSeconds?: number
+  /** The expiry (exclusive), RFC 3339 text or a Date. */
+  until?: Date | string
+  /** The start; now when absent. */
+  starts?: Date | string
+  /** Only requests naming this task (of the same agent) are covered. */
+  task?: string
+  reason: string
+  /** Who grants it (recorded in the journal and the decision log). */
+  grantedBy: string
+}
+
+/** A grant in force. Decisions it allows have the reason `grant/<id>`. */
+export interface Grant {
+  id: string
+  agent: string
+  actions: string[]
+  resource: EntityRef
+  /** RFC 3339, UTC, millisecond precision. */
+  starts: string
+  /** RFC 3339, UTC, millisecond precision (exclusive). */
+  expires: string
+  task?: string
+  reason: string
+  grantedBy: string
+}
+
+/** Who makes a change. */
+export interface ChangeOptions {
+  by: string
+}
+
+export interface RotateOptions extends ChangeOptions {
+  /** The rotated credential's new expiry (in the future). */
+  expires: Date | string
+}
+
+export interface TransferOptions extends ChangeOptions {
+  /** The id of the user who becomes the agent's owner. */
+  owner: string
+}
+
+/** A task added at run time (as the inventory's `tasks:` entry). */
+export interface TaskSpec {
+  id: string
+  agent: string
+  notBefore: Date | string
+  notAfter: Date | string
+  purpose?: string
+  onBehalfOf?: string
+}
+
+/** A run-time change in its journal form (snake_case, as the journal stores it). */
+export type Change =
+  | ({ op: 'grant' } & Omit<Grant, 'grantedBy'> & { granted_by: string })
+  | { op: 'revoke'; grant: string }
+  | { op: 'suspend' | 'reactivate' | 'offboard'; agent: string }
+  | { op: 'rotate_credential'; credential: string; expires: Date | string }
+  | { op: 'transfer_owner'; agent: string; owner: string }
+  | { op: 'add_task'; id: string; agent: string; not_before: Date | string; not_after: Date | string; purpose?: string; on_behalf_of?: string }
+  | { op: 'revoke_session'; session: string }
+
+/** A journal line: the change with its sequence number, time and author. */
+export type JournalEntry = { seq: number; at: string; by: string } & { [K: string]: unknown; op: Change['op'] }
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -272,7 +377,7 @@ export declare class Engine {
    * Loads a bundle directory: `schema.cedarschema`, `policies/*.cedar`,
    * `inventory.yaml|json`, `agentauthz.toml` (optional).
    */
-  static load(dir: string | URL, options?: EngineOptions): Engine
+  static load(dir: string | URL, options?: LoadOptions): Engine
   /**
    * An engine from in-memory texts: `{schema, policies, inventory?, config?}`;
    * `policies` is one text, a list of texts, or an object of file name to text.
@@ -312,6 +417,45 @@ export declare class Engine {
   get decisionLogHead(): DecisionLogHead | null
   /** The enforcement mode: `'enforce'` or `'log-only'` (`[engine] mode`). */
   get mode(): 'enforce' | 'log-only'
+  /**
+   * Grants `actions` on `resource` (and anything in it) to an agent from
+   * `starts` (default: now) for `ttlSeconds` or `until`. Decisions it allows
+   * have the reason `grant/<id>`; a `forbid` still wins.
+   */
+  grant(request: GrantRequest): Grant
+  /** Ends a grant before its expiry. */
+  revoke(grantId: string, options: ChangeOptions): void
+  /** The grants in force (not expired, not revoked), of one agent or all, by id. */
+  grants(agent?: string | null): Grant[]
+  /** The Cedar text of a grant in force, or `null`. */
+  grantPolicyText(grantId: string): string | null
+  /** The agent may not act until reactivated. */
+  suspend(agent: string, options: ChangeOptions): void
+  /** A suspended agent may act again. */
+  reactivate(agent: string, options: ChangeOptions): void
+  /**
+   * Final: the agent is offboarded; its grants and tasks are revoked, its
+   * credentials marked revoked.
+   */
+  offboard(agent: string, options: ChangeOptions): void
+  /** A credential was rotated: issued now, valid until `expires`. */
+  rotateCredential(credential: string, options: RotateOptions): void
+  /** The agent's accountable owner becomes the user `owner`. */
+  transferOwner(agent: string, options: TransferOptions): void
+  /** Adds a task (a just-in-time scope with a window) for an agent. */
+  addTask(task: TaskSpec, options: ChangeOptions): void
+  /**
+   * Applies one change in its journal form (`{op: 'suspend', agent}`, ...);
+   * returns the journal entry `{seq, at, by, op, ...}`.
+   */
+  apply(change: Change, options: ChangeOptions): JournalEntry
+  /** The journal file, or `null` when run-time changes are not journaled. */
+  get journalPath(): string | null
+  /**
+   * Journal changes that no longer applied to the bundle when it was last
+   * loaded or reloaded, described.
+   */
+  skippedChanges(): Array<string>
   /**
    * Issues a session token for an active agent (and a task of its own):
    * `{token, claims}`. `ttlSeconds` is capped by `[sessions] max_ttl_seconds`.

@@ -29,6 +29,13 @@ const ERROR_CODES = Object.freeze(
     ['request_parse', 'request'],
     ['request_invalid', 'request'],
     ['test_invalid', 'test'],
+    ['grant_invalid', 'lifecycle'],
+    ['lifecycle_invalid', 'lifecycle'],
+    ['journal_corrupt', 'journal'],
+    ['session_invalid', 'session'],
+    ['session_expired', 'session'],
+    ['session_revoked', 'session'],
+    ['key_invalid', 'session'],
     ['internal', 'internal'],
   ].map(([code, family]) => Object.freeze({ code, family })),
 )
@@ -48,6 +55,9 @@ class PolicyError extends AuthzError {}
 class InventoryError extends AuthzError {}
 class RequestError extends AuthzError {}
 class TestError extends AuthzError {}
+class LifecycleError extends AuthzError {}
+class JournalError extends AuthzError {}
+class SessionError extends AuthzError {}
 class InternalError extends AuthzError {}
 
 const FAMILY_CLASSES = {
@@ -57,6 +67,9 @@ const FAMILY_CLASSES = {
   inventory: InventoryError,
   request: RequestError,
   test: TestError,
+  lifecycle: LifecycleError,
+  journal: JournalError,
+  session: SessionError,
   internal: InternalError,
 }
 const CODE_CLASSES = new Map(ERROR_CODES.map(({ code, family }) => [code, FAMILY_CLASSES[family]]))
@@ -132,6 +145,44 @@ function requestText(value) {
   return JSON.stringify(value) ?? 'null'
 }
 
+// ------------------------------------------------------ run-time changes --
+
+/** A time argument (`until`, `starts`, `expires`, ...) as the core's RFC 3339
+ * text: a Date as its ISO form; an invalid Date goes as text, which the core rejects. */
+function timeText(value) {
+  if (!(value instanceof Date)) return value
+  return Number.isNaN(value.getTime()) ? String(value) : value.toISOString()
+}
+
+/** `object` with its JS key spellings renamed to the wire's (`RENAMES`), Dates
+ * as RFC 3339 text and undefined members left out; other keys pass through
+ * (the core rejects unknown ones). */
+function renamed(object, renames) {
+  if (object === null || typeof object !== 'object' || Array.isArray(object)) return object
+  const out = {}
+  for (const [key, value] of Object.entries(object)) {
+    if (value === undefined) continue
+    out[renames[key] ?? key] = timeText(value)
+  }
+  return out
+}
+
+const GRANT_KEYS = { ttlSeconds: 'ttl_seconds', grantedBy: 'granted_by' }
+const TASK_KEYS = { notBefore: 'not_before', notAfter: 'not_after', onBehalfOf: 'on_behalf_of' }
+
+/** A wire grant (`granted_by`) in its JS spelling (`grantedBy`). */
+function grantFromWire(g) {
+  const { granted_by: grantedBy, ...rest } = g
+  return { ...rest, grantedBy }
+}
+
+/** `{by}` of a change's options; the core rejects an empty one. */
+function byOf(options) {
+  const by = options?.by
+  if (typeof by !== 'string') throw new TypeError('a change needs {by: string}: who makes it')
+  return by
+}
+
 function dirPath(dir) {
   return dir instanceof URL ? fileURLToPath(dir) : dir
 }
@@ -156,6 +207,19 @@ const raw = Engine[RAW] ?? {
   takeDecisionRecords: proto._takeDecisionRecords,
   flushDecisionLog: proto.flushDecisionLog,
   decisionLogHead: Object.getOwnPropertyDescriptor(proto, 'decisionLogHead').get,
+  grant: proto.grant,
+  revoke: proto.revoke,
+  grants: proto.grants,
+  grantPolicyText: proto.grantPolicyText,
+  suspend: proto.suspend,
+  reactivate: proto.reactivate,
+  offboard: proto.offboard,
+  rotateCredential: proto.rotateCredential,
+  transferOwner: proto.transferOwner,
+  addTask: proto.addTask,
+  apply: proto.apply,
+  journalPath: Object.getOwnPropertyDescriptor(proto, 'journalPath').get,
+  skippedChanges: proto.skippedChanges,
   errorCodes: native.errorCodes,
   flushDecisionLogs: native.flushDecisionLogs,
   panicForTesting: native._panicForTesting,
@@ -274,6 +338,67 @@ const methods = {
       throw fromNative(e)
     }
   },
+
+  grant(request) {
+    return grantFromWire(JSON.parse(nativeCall(this, raw.grant, requestText(renamed(request, GRANT_KEYS)))))
+  },
+
+  revoke(grantId, options) {
+    nativeCall(this, raw.revoke, grantId, byOf(options))
+  },
+
+  grants(agent) {
+    return JSON.parse(nativeCall(this, raw.grants, agent ?? null)).map(grantFromWire)
+  },
+
+  grantPolicyText(grantId) {
+    return nativeCall(this, raw.grantPolicyText, grantId)
+  },
+
+  suspend(agent, options) {
+    nativeCall(this, raw.suspend, agent, byOf(options))
+  },
+
+  reactivate(agent, options) {
+    nativeCall(this, raw.reactivate, agent, byOf(options))
+  },
+
+  offboard(agent, options) {
+    nativeCall(this, raw.offboard, agent, byOf(options))
+  },
+
+  rotateCredential(credential, options) {
+    nativeCall(this, raw.rotateCredential, credential, timeText(options?.expires), byOf(options))
+  },
+
+  transferOwner(agent, options) {
+    nativeCall(this, raw.transferOwner, agent, options?.owner, byOf(options))
+  },
+
+  addTask(task, options) {
+    nativeCall(this, raw.addTask, requestText(renamed(task, TASK_KEYS)), byOf(options))
+  },
+
+  apply(change, options) {
+    return JSON.parse(nativeCall(this, raw.apply, requestText(renamed(change, {})), byOf(options)))
+  },
+
+  skippedChanges() {
+    return nativeCall(this, raw.skippedChanges)
+  },
+}
+
+/** Calls a native method on `engine`; a native error becomes its AuthzError
+ * subclass. Changes are recorded in the decision log: deliver them to a
+ * function sink. */
+function nativeCall(engine, fn, ...args) {
+  try {
+    return fn.call(engine, ...args)
+  } catch (e) {
+    throw fromNative(e)
+  } finally {
+    deliver(engine)
+  }
 }
 
 for (const [name, fn] of Object.entries(methods)) {
@@ -290,6 +415,13 @@ Object.defineProperty(proto, 'policyRevision', {
   enumerable: true,
   configurable: true,
 })
+Object.defineProperty(proto, 'journalPath', {
+  get() {
+    return nativeCall(this, raw.journalPath)
+  },
+  enumerable: true,
+  configurable: true,
+})
 Object.defineProperty(proto, 'decisionLogHead', {
   get() {
     try {
@@ -302,7 +434,7 @@ Object.defineProperty(proto, 'decisionLogHead', {
   configurable: true,
 })
 
-/** `Engine.load(dir, {decisionLog, maxBytes})`, `Engine.fromStrings(input, {...})`. */
+/** `Engine.load(dir, {decisionLog, maxBytes, journal, recover})`, `Engine.fromStrings(input, {...})`. */
 function withOptions(engine, options) {
   if (options?.decisionLog !== undefined) setDecisionLog(engine, options.decisionLog, { maxBytes: options.maxBytes })
   return engine
@@ -314,7 +446,8 @@ const statics = {
     if (typeof path !== 'string') throw new TypeError('Engine.load(dir): dir must be a string or a file: URL')
     let engine
     try {
-      engine = raw.load.call(Engine, path)
+      const journal = options?.journal === undefined || options.journal === null ? null : dirPath(options.journal)
+      engine = raw.load.call(Engine, path, journal, options?.recover ?? null)
     } catch (e) {
       throw fromNative(e)
     }
@@ -362,6 +495,9 @@ module.exports = {
   InventoryError,
   RequestError,
   TestError,
+  LifecycleError,
+  JournalError,
+  SessionError,
   InternalError,
   ERROR_CODES,
   errorClassFor,

@@ -19,6 +19,9 @@ const FAMILY_CLASSES = {
   inventory: agentauthz.InventoryError,
   request: agentauthz.RequestError,
   test: agentauthz.TestError,
+  lifecycle: agentauthz.LifecycleError,
+  journal: agentauthz.JournalError,
+  session: agentauthz.SessionError,
   internal: agentauthz.InternalError,
 }
 
@@ -93,11 +96,22 @@ const TRIGGERS = {
   inventory_invalid: () => bundle({ inventory: 'agents: [{id: a, owner: nobody}]\n' }),
   request_parse: () => bundle().check(request({ tool: 'x' })),
   request_invalid: () => bundle().check(request({ context: { input: { size: 'big' } } })),
+  grant_invalid: () =>
+    bundle().grant({ agent: 'nobody', actions: ['docs:read'], resource: { type: 'Doc', id: 'd' }, ttlSeconds: 60, reason: 'r', grantedBy: 'u' }),
+  lifecycle_invalid: () => bundle().suspend('nobody', { by: 'u' }),
+  journal_corrupt: () =>
+    withBundleDir({ 'schema.cedarschema': SCHEMA, 'policies/p.cedar': POLICY, 'inventory.yaml': INVENTORY, 'j.jsonl': '{"seq":1,' }, (dir) =>
+      Engine.load(dir, { journal: path.join(dir, 'j.jsonl') }),
+    ),
 }
 
 const UNREACHABLE = {
   test_invalid: 'raised only by the policy test runner (CLI `agentauthz test`), which the Node API does not expose',
   internal: 'a bug; reached through the panic test below, in a child process',
+  session_invalid: 'agent sessions land in a later change; nothing in the API raises it yet',
+  session_expired: 'agent sessions land in a later change; nothing in the API raises it yet',
+  session_revoked: 'agent sessions land in a later change; nothing in the API raises it yet',
+  key_invalid: 'agent sessions land in a later change; nothing in the API raises it yet',
 }
 
 describe('every error code', () => {

@@ -85,19 +85,32 @@ describe('declarations match the runtime', () => {
     }
     assert.deepEqual(declared.get('Engine').static.sort(), ['fromStrings', 'load'])
     assert.deepEqual(declared.get('Engine').instance.sort(), [
+      'addTask',
+      'apply',
       'check',
       'checkBatch',
       'checkJson',
       'decisionLogHead',
       'flushDecisionLog',
+      'grant',
+      'grantPolicyText',
+      'grants',
       'issueSession',
+      'journalPath',
       'mode',
+      'offboard',
       'policyRevision',
+      'reactivate',
       'reload',
+      'revoke',
       'revokeSession',
+      'rotateCredential',
       'sessionPublicKeys',
       'setDecisionLog',
       'setSessionKeys',
+      'skippedChanges',
+      'suspend',
+      'transferOwner',
       'verifySession',
     ])
   })

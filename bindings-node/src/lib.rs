@@ -66,10 +66,17 @@ impl Engine {
         factory,
         writable = true,
         configurable = true,
-        ts_args_type = "dir: string | URL, options?: EngineOptions"
+        ts_args_type = "dir: string | URL, options?: LoadOptions"
     )]
-    pub fn load(dir: String) -> napi::Result<Engine, String> {
-        call(|| ffi::engine_load(&dir, None)).map(Engine::from)
+    pub fn load(
+        dir: String,
+        journal: Option<String>,
+        recover: Option<bool>,
+    ) -> napi::Result<Engine, String> {
+        call(|| {
+            ffi::engine_load_journaled(&dir, journal.as_deref(), recover.unwrap_or(false), None)
+        })
+        .map(Engine::from)
     }
 
     /// An engine from in-memory texts: `{schema, policies, inventory?, config?}`;
@@ -202,6 +209,126 @@ impl Engine {
     pub fn mode(&self) -> String {
         self.inner.mode().as_str().to_string()
     }
+
+    // ------------------------------------------------------------ run-time changes
+    // Grant requests, tasks and changes cross as JSON text (`index.js` maps the
+    // JS spellings to the wire's snake_case), as `check` does: every number stays exact.
+
+    /// Grants `actions` on `resource` (and anything in it) to an agent from
+    /// `starts` (default: now) for `ttlSeconds` or `until`. Decisions it allows
+    /// have the reason `grant/<id>`; a `forbid` still wins.
+    #[napi(ts_args_type = "request: GrantRequest", ts_return_type = "Grant")]
+    pub fn grant(&self, request: String) -> napi::Result<String, String> {
+        call(|| {
+            ffi::grant_value(&self.inner, wire(&request, "grant request")?).map(|g| g.to_string())
+        })
+    }
+
+    /// Ends a grant before its expiry.
+    #[napi(ts_args_type = "grantId: string, options: ChangeOptions")]
+    pub fn revoke(&self, grant_id: String, by: String) -> napi::Result<(), String> {
+        call(|| self.inner.revoke(&grant_id, &by))
+    }
+
+    /// The grants in force (not expired, not revoked), of one agent or all, by id.
+    #[napi(ts_args_type = "agent?: string | null", ts_return_type = "Grant[]")]
+    pub fn grants(&self, agent: Option<String>) -> napi::Result<String, String> {
+        call(|| Ok(ffi::grants_value(&self.inner, agent.as_deref()).to_string()))
+    }
+
+    /// The Cedar text of a grant in force, or `null`.
+    #[napi]
+    pub fn grant_policy_text(&self, grant_id: String) -> napi::Result<Option<String>, String> {
+        call(|| Ok(self.inner.grant_policy_text(&grant_id)))
+    }
+
+    /// The agent may not act until reactivated.
+    #[napi(ts_args_type = "agent: string, options: ChangeOptions")]
+    pub fn suspend(&self, agent: String, by: String) -> napi::Result<(), String> {
+        call(|| self.inner.suspend(&agent, &by))
+    }
+
+    /// A suspended agent may act again.
+    #[napi(ts_args_type = "agent: string, options: ChangeOptions")]
+    pub fn reactivate(&self, agent: String, by: String) -> napi::Result<(), String> {
+        call(|| self.inner.reactivate(&agent, &by))
+    }
+
+    /// Final: the agent is offboarded; its grants and tasks are revoked, its
+    /// credentials marked revoked.
+    #[napi(ts_args_type = "agent: string, options: ChangeOptions")]
+    pub fn offboard(&self, agent: String, by: String) -> napi::Result<(), String> {
+        call(|| self.inner.offboard(&agent, &by))
+    }
+
+    /// A credential was rotated: issued now, valid until `expires`.
+    #[napi(ts_args_type = "credential: string, options: RotateOptions")]
+    pub fn rotate_credential(
+        &self,
+        credential: String,
+        expires: String,
+        by: String,
+    ) -> napi::Result<(), String> {
+        call(|| self.inner.rotate_credential(&credential, &expires, &by))
+    }
+
+    /// The agent's accountable owner becomes the user `owner`.
+    #[napi(ts_args_type = "agent: string, options: TransferOptions")]
+    pub fn transfer_owner(
+        &self,
+        agent: String,
+        owner: String,
+        by: String,
+    ) -> napi::Result<(), String> {
+        call(|| self.inner.transfer_owner(&agent, &owner, &by))
+    }
+
+    /// Adds a task (a just-in-time scope with a window) for an agent.
+    #[napi(ts_args_type = "task: TaskSpec, options: ChangeOptions")]
+    pub fn add_task(&self, task: String, by: String) -> napi::Result<(), String> {
+        call(|| ffi::add_task_value(&self.inner, wire(&task, "task")?, &by))
+    }
+
+    /// Applies one change in its journal form (`{op: 'suspend', agent}`, ...);
+    /// returns the journal entry `{seq, at, by, op, ...}`.
+    #[napi(
+        ts_args_type = "change: Change, options: ChangeOptions",
+        ts_return_type = "JournalEntry"
+    )]
+    pub fn apply(&self, change: String, by: String) -> napi::Result<String, String> {
+        call(|| {
+            ffi::apply_change_value(&self.inner, wire(&change, "change")?, &by)
+                .map(|e| e.to_string())
+        })
+    }
+
+    /// The journal file, or `null` when run-time changes are not journaled.
+    #[napi(getter)]
+    pub fn journal_path(&self) -> napi::Result<Option<String>, String> {
+        call(|| {
+            Ok(self
+                .inner
+                .journal_path()
+                .map(|p| p.to_string_lossy().into_owned()))
+        })
+    }
+
+    /// Journal changes that no longer applied to the bundle when it was last
+    /// loaded or reloaded, described.
+    #[napi]
+    pub fn skipped_changes(&self) -> napi::Result<Vec<String>, String> {
+        call(|| Ok(self.inner.skipped_changes()))
+    }
+}
+
+/// JSON text from `index.js` as a value; bad text is a `lifecycle_invalid` error.
+fn wire(text: &str, what: &str) -> agentauthz::Result<Value> {
+    serde_json::from_str(text).map_err(|e| {
+        agentauthz::Error::new(
+            agentauthz::ErrorCode::LifecycleInvalid,
+            format!("{what} is not valid JSON: {e}"),
+        )
+    })
 }
 
 /// Writes every buffered decision-log file of the process out (index.js does

@@ -8,7 +8,10 @@
 //! Errors are raised as the classes of `agentauthz.errors`, which picks the
 //! class from the core's stable code.
 
-use agentauthz::{ffi, AgentRequest, Decision, DecisionLog, EntityRef, Error, ErrorCode, Request};
+use agentauthz::{
+    ffi, AgentRequest, Decision, DecisionLog, EntityRef, Error, ErrorCode, Grant, GrantRequest,
+    Request, TaskSpec,
+};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -183,24 +186,48 @@ fn now_arg(
     py: Python<'_>,
     obj: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Result<Option<String>, Error>> {
+    time_arg(
+        py,
+        obj,
+        "now",
+        ErrorCode::RequestParse,
+        ErrorCode::RequestInvalid,
+    )
+}
+
+/// A time argument (`now`, `until`, `starts`, ...) as RFC 3339 text: a str as
+/// given, an aware `datetime` in UTC with millisecond precision. A value of
+/// another type is a `wrong_type` error, a naive `datetime` a `naive` one.
+fn time_arg(
+    py: Python<'_>,
+    obj: Option<&Bound<'_, PyAny>>,
+    what: &str,
+    wrong_type: ErrorCode,
+    naive: ErrorCode,
+) -> PyResult<Result<Option<String>, Error>> {
     static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(Ok(None));
     };
     if obj.cast::<PyString>().is_ok() {
-        return Ok(string_arg(obj, "now").map(Some));
+        return Ok(string_arg(obj, what)
+            .map(Some)
+            .map_err(|e| recode(e, wrong_type)));
     }
     if !obj.is_instance(DATETIME.import(py, "datetime", "datetime")?)? {
-        return Ok(Err(request_parse(format!(
-            "`now` must be an aware datetime or an RFC 3339 str, not {}",
-            type_name(obj)
-        ))));
+        return Ok(Err(Error::new(
+            wrong_type,
+            format!(
+                "`{what}` must be an aware datetime or an RFC 3339 str, not {}",
+                type_name(obj)
+            ),
+        )));
     }
     if obj.call_method0("utcoffset")?.is_none() {
         return Ok(Err(Error::new(
-            ErrorCode::RequestInvalid,
-            "`now` is a naive datetime; give it a timezone (e.g. datetime.now(timezone.utc))",
+            naive,
+            format!("`{what}` is a naive datetime; give it a timezone (e.g. datetime.now(timezone.utc))"),
         )));
     }
     let utc = UTC.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
@@ -218,6 +245,68 @@ fn now_arg(
         Some(t) => format!("{t}Z"),
         None => text,
     })))
+}
+
+/// The same error under another code (an argument of a grant is a `grant_invalid`).
+fn recode(mut e: Error, code: ErrorCode) -> Error {
+    e.code = code;
+    e
+}
+
+/// A list or tuple of str (a bare str is refused: it is not a list of actions).
+fn strings_arg(obj: &Bound<'_, PyAny>, what: &str, code: ErrorCode) -> Result<Vec<String>, Error> {
+    let items: Option<Vec<Bound<'_, PyAny>>> = if let Ok(l) = obj.cast::<PyList>() {
+        Some(l.iter().collect())
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        Some(t.iter().collect())
+    } else {
+        None
+    };
+    let Some(items) = items else {
+        return Err(Error::new(
+            code,
+            format!("`{what}` must be a list of str, not {}", type_name(obj)),
+        ));
+    };
+    items
+        .iter()
+        .map(|i| string_arg(i, what).map_err(|e| recode(e, code)))
+        .collect()
+}
+
+/// `ttl` as whole seconds: an int, or a `datetime.timedelta` of whole seconds.
+fn ttl_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Result<Option<u64>, Error>> {
+    static TIMEDELTA: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let code = ErrorCode::GrantInvalid;
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(Ok(None));
+    };
+    if obj.cast_exact::<PyInt>().is_ok() {
+        return Ok(obj.extract::<u64>().map(Some).map_err(|_| {
+            Error::new(
+                code,
+                format!("`ttl` must be a non-negative number of seconds, not {obj}"),
+            )
+        }));
+    }
+    if obj.is_instance(TIMEDELTA.import(py, "datetime", "timedelta")?)? {
+        let seconds: f64 = obj.call_method0("total_seconds")?.extract()?;
+        if seconds < 0.0 || seconds.fract() != 0.0 || seconds > 9.0e15 {
+            return Ok(Err(Error::new(
+                code,
+                format!("`ttl` must be a non-negative whole number of seconds, not {seconds}"),
+            )));
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        return Ok(Ok(Some(seconds as u64)));
+    }
+    Ok(Err(Error::new(
+        code,
+        format!(
+            "`ttl` must be an int (seconds) or a timedelta, not {}",
+            type_name(obj)
+        ),
+    )))
 }
 
 enum BundleArg {
@@ -356,6 +445,86 @@ impl PyDecision {
     }
 }
 
+// ---------------------------------------------------------------- Grant
+
+/// A just-in-time grant: `agent` may do `actions` on `resource` (and anything
+/// in it) from `starts` until `expires`, optionally only within `task`.
+#[pyclass(frozen, eq, module = "agentauthz._native", name = "Grant")]
+#[derive(Debug, PartialEq)]
+struct PyGrant(Grant);
+
+#[pymethods]
+impl PyGrant {
+    /// The grant id; decisions it allows have the reason `grant/<id>`.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    #[getter]
+    fn agent(&self) -> &str {
+        &self.0.agent
+    }
+
+    #[getter]
+    fn actions(&self) -> Vec<String> {
+        self.0.actions.clone()
+    }
+
+    /// `(type, id)`.
+    #[getter]
+    fn resource(&self) -> (String, String) {
+        (
+            self.0.resource.type_name.clone(),
+            self.0.resource.id.clone(),
+        )
+    }
+
+    /// RFC 3339, UTC, millisecond precision.
+    #[getter]
+    fn starts(&self) -> &str {
+        &self.0.starts
+    }
+
+    /// RFC 3339, UTC, millisecond precision (exclusive).
+    #[getter]
+    fn expires(&self) -> &str {
+        &self.0.expires
+    }
+
+    #[getter]
+    fn task(&self) -> Option<&str> {
+        self.0.task.as_deref()
+    }
+
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    #[getter]
+    fn granted_by(&self) -> &str {
+        &self.0.granted_by
+    }
+
+    /// The grant JSON as a dict.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(pythonize(py, &self.0)?)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Grant {:?} agent={:?} actions={:?} resource={:?} starts={:?} expires={:?}>",
+            self.0.id,
+            self.0.agent,
+            self.0.actions,
+            (&self.0.resource.type_name, &self.0.resource.id),
+            self.0.starts,
+            self.0.expires
+        )
+    }
+}
+
 // ---------------------------------------------------------------- Engine
 
 /// In-process authorization for agents. Safe to share across threads:
@@ -367,14 +536,18 @@ struct PyEngine(agentauthz::Engine);
 #[pymethods]
 impl PyEngine {
     /// An engine from a bundle directory or a dict of strings; `decision_log`
-    /// as in `set_decision_log`.
+    /// as in `set_decision_log`. Run-time changes are kept in the JSON-lines
+    /// file `journal` (or the bundle's `[journal] path`) and replayed now; a
+    /// torn last line raises `JournalError` unless `recover` is true.
     #[new]
-    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None))]
+    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=false))]
     fn new(
         py: Python<'_>,
         bundle: &Bound<'_, PyAny>,
         decision_log: Option<&Bound<'_, PyAny>>,
         max_bytes: Option<u64>,
+        journal: Option<PathBuf>,
+        recover: bool,
     ) -> PyResult<Self> {
         guarded(py, || {
             let bundle = core(py, bundle_arg(bundle))?;
@@ -382,9 +555,23 @@ impl PyEngine {
                 Some(sink) => decision_log_arg(py, sink, max_bytes)?,
                 None => None,
             };
+            let journal = journal.map(|p| p.to_string_lossy().into_owned());
             let engine = py.detach(|| match bundle {
-                BundleArg::Dir(dir) => agentauthz::Engine::load(dir),
-                BundleArg::Strings(value) => ffi::engine_from_strings(value, None),
+                BundleArg::Dir(dir) => ffi::engine_load_journaled(
+                    &dir.to_string_lossy(),
+                    journal.as_deref(),
+                    recover,
+                    None,
+                ),
+                BundleArg::Strings(value) => ffi::bundle_from_strings(value).and_then(|bundle| {
+                    let builder = agentauthz::Engine::builder()
+                        .bundle(bundle)
+                        .recover_journal(recover);
+                    match journal {
+                        Some(path) => builder.journal(path).build(),
+                        None => builder.build(),
+                    }
+                }),
             });
             let engine = core(py, engine)?;
             if log.is_some() {
@@ -396,16 +583,20 @@ impl PyEngine {
 
     /// Loads a bundle directory.
     #[classmethod]
-    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None))]
+    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=false))]
     fn load<'py>(
         cls: &Bound<'py, PyType>,
         path: PathBuf,
         decision_log: Option<&Bound<'py, PyAny>>,
         max_bytes: Option<u64>,
+        journal: Option<PathBuf>,
+        recover: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let kwargs = PyDict::new(cls.py());
         kwargs.set_item("decision_log", decision_log)?;
         kwargs.set_item("max_bytes", max_bytes)?;
+        kwargs.set_item("journal", journal)?;
+        kwargs.set_item("recover", recover)?;
         cls.call((path,), Some(&kwargs))
     }
 
@@ -595,6 +786,186 @@ impl PyEngine {
         guarded(py, || Ok(self.0.mode().as_str()))
     }
 
+    // ------------------------------------------------------------ run-time changes
+
+    /// Grants `actions` on `resource` (and anything in it) to `agent` from
+    /// `starts` (default: now) for `ttl` (seconds or a timedelta) or `until`.
+    #[pyo3(signature = (*, agent, actions, resource, ttl=None, until=None, starts=None, task=None, reason, granted_by))]
+    #[allow(clippy::too_many_arguments)]
+    fn grant(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        actions: &Bound<'_, PyAny>,
+        resource: &Bound<'_, PyAny>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        until: Option<&Bound<'_, PyAny>>,
+        starts: Option<&Bound<'_, PyAny>>,
+        task: Option<&Bound<'_, PyAny>>,
+        reason: &Bound<'_, PyAny>,
+        granted_by: &Bound<'_, PyAny>,
+    ) -> PyResult<PyGrant> {
+        guarded(py, || {
+            let code = ErrorCode::GrantInvalid;
+            let ttl = ttl_arg(py, ttl)?;
+            let until = time_arg(py, until, "until", code, code)?;
+            let starts = time_arg(py, starts, "starts", code, code)?;
+            let text = |obj: &Bound<'_, PyAny>, what: &str| {
+                string_arg(obj, what).map_err(|e| recode(e, code))
+            };
+            let request = core(
+                py,
+                (|| {
+                    Ok(GrantRequest {
+                        agent: text(agent, "agent")?,
+                        actions: strings_arg(actions, "actions", code)?,
+                        resource: resource_arg(resource).map_err(|e| recode(e, code))?,
+                        ttl_seconds: ttl?,
+                        until: until?,
+                        starts: starts?,
+                        task: optional_string(task, "task").map_err(|e| recode(e, code))?,
+                        reason: text(reason, "reason")?,
+                        granted_by: text(granted_by, "granted_by")?,
+                    })
+                })(),
+            )?;
+            core(py, py.detach(|| self.0.grant(request))).map(PyGrant)
+        })
+    }
+
+    /// Ends a grant before its expiry.
+    #[pyo3(signature = (grant_id, /, *, by))]
+    fn revoke(&self, py: Python<'_>, grant_id: &str, by: &str) -> PyResult<()> {
+        guarded(py, || core(py, py.detach(|| self.0.revoke(grant_id, by))))
+    }
+
+    /// The grants in force (not expired, not revoked), of one agent or all, by id.
+    #[pyo3(signature = (agent=None))]
+    fn grants(&self, py: Python<'_>, agent: Option<&str>) -> PyResult<Vec<PyGrant>> {
+        guarded(py, || {
+            let grants = py.detach(|| self.0.grants(agent));
+            Ok(grants.into_iter().map(PyGrant).collect())
+        })
+    }
+
+    /// The Cedar text of a grant in force, or None.
+    fn grant_policy_text(&self, py: Python<'_>, grant_id: &str) -> PyResult<Option<String>> {
+        guarded(py, || Ok(py.detach(|| self.0.grant_policy_text(grant_id))))
+    }
+
+    /// The agent may not act until reactivated.
+    #[pyo3(signature = (agent, /, *, by))]
+    fn suspend(&self, py: Python<'_>, agent: &str, by: &str) -> PyResult<()> {
+        guarded(py, || core(py, py.detach(|| self.0.suspend(agent, by))))
+    }
+
+    /// A suspended agent may act again.
+    #[pyo3(signature = (agent, /, *, by))]
+    fn reactivate(&self, py: Python<'_>, agent: &str, by: &str) -> PyResult<()> {
+        guarded(py, || core(py, py.detach(|| self.0.reactivate(agent, by))))
+    }
+
+    /// Final: the agent is offboarded; its grants and tasks are revoked, its
+    /// credentials marked revoked.
+    #[pyo3(signature = (agent, /, *, by))]
+    fn offboard(&self, py: Python<'_>, agent: &str, by: &str) -> PyResult<()> {
+        guarded(py, || core(py, py.detach(|| self.0.offboard(agent, by))))
+    }
+
+    /// A credential was rotated: issued now, valid until `expires`.
+    #[pyo3(signature = (credential, /, *, expires, by))]
+    fn rotate_credential(
+        &self,
+        py: Python<'_>,
+        credential: &str,
+        expires: &Bound<'_, PyAny>,
+        by: &str,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let lc = ErrorCode::LifecycleInvalid;
+            let expires = core(py, time_arg(py, Some(expires), "expires", lc, lc)?)?;
+            let expires = expires.unwrap_or_default();
+            core(
+                py,
+                py.detach(|| self.0.rotate_credential(credential, &expires, by)),
+            )
+        })
+    }
+
+    /// The agent's accountable owner becomes the user `owner`.
+    #[pyo3(signature = (agent, /, *, owner, by))]
+    fn transfer_owner(&self, py: Python<'_>, agent: &str, owner: &str, by: &str) -> PyResult<()> {
+        guarded(py, || {
+            core(py, py.detach(|| self.0.transfer_owner(agent, owner, by)))
+        })
+    }
+
+    /// Adds a task (a just-in-time scope with a window) for an agent.
+    #[pyo3(signature = (*, id, agent, not_before, not_after, purpose=None, on_behalf_of=None, by))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_task(
+        &self,
+        py: Python<'_>,
+        id: String,
+        agent: String,
+        not_before: &Bound<'_, PyAny>,
+        not_after: &Bound<'_, PyAny>,
+        purpose: Option<String>,
+        on_behalf_of: Option<String>,
+        by: &str,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let lc = ErrorCode::LifecycleInvalid;
+            let not_before = core(py, time_arg(py, Some(not_before), "not_before", lc, lc)?)?;
+            let not_after = core(py, time_arg(py, Some(not_after), "not_after", lc, lc)?)?;
+            let task = TaskSpec {
+                id,
+                agent,
+                not_before: not_before.unwrap_or_default(),
+                not_after: not_after.unwrap_or_default(),
+                purpose,
+                on_behalf_of,
+            };
+            core(py, py.detach(|| self.0.add_task(task, by)))
+        })
+    }
+
+    /// Applies one change in its journal form (`{"op": "suspend", "agent": ...}`);
+    /// returns the journal entry `{"seq", "at", "by", "op", ...}`.
+    #[pyo3(signature = (change, /, *, by))]
+    fn apply<'py>(
+        &self,
+        py: Python<'py>,
+        change: &Bound<'py, PyAny>,
+        by: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let lc = ErrorCode::LifecycleInvalid;
+            let change = core(py, json_arg(change, "change").map_err(|e| recode(e, lc)))?;
+            let entry = core(
+                py,
+                py.detach(|| ffi::apply_change_value(&self.0, change, by)),
+            )?;
+            Ok(pythonize(py, &entry)?)
+        })
+    }
+
+    /// The journal file, or None when run-time changes are not journaled.
+    #[getter]
+    fn journal_path(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        guarded(py, || {
+            Ok(py
+                .detach(|| self.0.journal_path())
+                .map(|p| p.to_string_lossy().into_owned()))
+        })
+    }
+
+    /// Journal changes that no longer applied to the bundle when it was last
+    /// loaded or reloaded, described.
+    fn skipped_changes(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        guarded(py, || Ok(py.detach(|| self.0.skipped_changes())))
+    }
+
     fn __repr__(&self) -> String {
         format!("<Engine policy_revision={:?}>", self.0.policy_revision())
     }
@@ -614,7 +985,7 @@ impl PyEngine {
         audience: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(String, Bound<'py, PyAny>)> {
         guarded(py, || {
-            let ttl = ttl_arg(ttl)?;
+            let ttl = ttl_arg(py, ttl)?.map_err(|e| recode(e, ErrorCode::SessionInvalid));
             let input = core(
                 py,
                 (|| {
@@ -623,7 +994,7 @@ impl PyEngine {
                     if let Some(t) = optional_string(task, "task")? {
                         m.insert("task".into(), Value::String(t));
                     }
-                    if let Some(t) = ttl {
+                    if let Some(t) = ttl? {
                         m.insert("ttl_seconds".into(), Value::from(t));
                     }
                     if let Some(a) = optional_string(audience, "audience")? {
@@ -771,38 +1142,6 @@ fn decision_from_value(v: Value) -> agentauthz::Result<Decision> {
     serde_json::from_value(v).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
 }
 
-/// `ttl`: whole seconds (an int) or a `timedelta` (rounded down to seconds).
-fn ttl_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
-    static TIMEDELTA: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    let Some(obj) = obj.filter(|o| !o.is_none()) else {
-        return Ok(None);
-    };
-    let py = obj.py();
-    let bad = || {
-        authz_err(
-            py,
-            &Error::new(
-                ErrorCode::SessionInvalid,
-                format!(
-                    "`ttl` must be a non-negative int of seconds or a timedelta, not {}",
-                    type_name(obj)
-                ),
-            ),
-        )
-    };
-    if obj.cast_exact::<PyInt>().is_ok() {
-        return obj.extract::<u64>().map(Some).map_err(|_| bad());
-    }
-    if obj.is_instance(TIMEDELTA.import(py, "datetime", "timedelta")?)? {
-        let seconds: f64 = obj.call_method0("total_seconds")?.extract()?;
-        if seconds.is_finite() && seconds >= 0.0 {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            return Ok(Some(seconds.floor() as u64));
-        }
-    }
-    Err(bad())
-}
-
 /// A new session key pair `{"kid", "secret", "public"}` (PASERK).
 #[pyfunction]
 fn generate_session_key<'py>(py: Python<'py>, kid: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -852,6 +1191,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", agentauthz::VERSION)?;
     m.add_class::<PyEngine>()?;
     m.add_class::<PyDecision>()?;
+    m.add_class::<PyGrant>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(flush_decision_logs, m)?)?;
     m.add_function(wrap_pyfunction!(_raise_error, m)?)?;

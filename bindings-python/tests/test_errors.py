@@ -20,6 +20,9 @@ FAMILY_CLASSES = {
     "inventory": agentauthz.InventoryError,
     "request": agentauthz.RequestError,
     "test": agentauthz.TestError,
+    "lifecycle": agentauthz.LifecycleError,
+    "journal": agentauthz.JournalError,
+    "session": agentauthz.SessionError,
     "internal": agentauthz.InternalError,
 }
 
@@ -146,6 +149,27 @@ def request_invalid(tmp_path: Path) -> None:
     )
 
 
+def grant_invalid(tmp_path: Path) -> None:
+    Engine.load(BUNDLE).grant(
+        agent="nobody",
+        actions=["read_file"],
+        resource=REPO_RESOURCE,
+        ttl=60,
+        reason="r",
+        granted_by="alice",
+    )
+
+
+def lifecycle_invalid(tmp_path: Path) -> None:
+    Engine.load(BUNDLE).suspend("nobody", by="alice")
+
+
+def journal_corrupt(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    journal.write_bytes(b'{"seq":1,')
+    Engine.load(BUNDLE, journal=journal)
+
+
 def internal(tmp_path: Path) -> None:
     agentauthz._native._panic("triggered")
 
@@ -164,11 +188,22 @@ TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "inventory_invalid": [inventory_invalid],
     "request_parse": [request_parse],
     "request_invalid": [request_invalid],
+    "grant_invalid": [grant_invalid],
+    "lifecycle_invalid": [lifecycle_invalid],
+    "journal_corrupt": [journal_corrupt],
     "internal": [internal],
-    # test_invalid: the core has no policy-test API exposed to bindings yet; the
-    # code is covered by test_each_code_converts_through_the_native_path.
+    # test_invalid: the core has no policy-test API exposed to bindings yet.
+    # session_*, key_invalid: agent sessions land in a later change; until then
+    # nothing in the API can raise them.
+    # All are covered by test_each_code_converts_through_the_native_path.
 }
-UNTRIGGERABLE = {"test_invalid"}
+UNTRIGGERABLE = {
+    "test_invalid",
+    "session_invalid",
+    "session_expired",
+    "session_revoked",
+    "key_invalid",
+}
 
 
 def test_every_code_is_triggered_or_listed_as_untriggerable() -> None:

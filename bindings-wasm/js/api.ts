@@ -15,6 +15,10 @@ export interface NativeEngine {
   setDecisionLogQueue(on: boolean): void;
   takeDecisionRecordsJson(): string;
   decisionLogHeadJson(): string;
+  grantJson(request: string): string;
+  grantsJson(agent?: string | null): string;
+  grantPolicyText(grantId: string): string | undefined;
+  applyJson(change: string, by: string): string;
   readonly policyRevision: string;
   readonly mode: string;
   free(): void;
@@ -213,6 +217,13 @@ export class InventoryError extends AuthzError {}
 export class RequestError extends AuthzError {}
 /** `test_invalid`. */
 export class TestError extends AuthzError {}
+/** `grant_invalid`, `lifecycle_invalid`: a grant or lifecycle change names
+ * something unknown, has a bad window, or is not allowed in the agent's state. */
+export class LifecycleError extends AuthzError {}
+/** `journal_corrupt` (there is no journal in the WASM package; the class is here for the table). */
+export class JournalError extends AuthzError {}
+/** `session_invalid`, `session_expired`, `session_revoked`, `key_invalid`. */
+export class SessionError extends AuthzError {}
 /** `internal`: a bug; the operation was refused. */
 export class InternalError extends AuthzError {}
 
@@ -223,6 +234,9 @@ const FAMILY_CLASSES: Record<ErrorFamily, typeof AuthzError> = {
   inventory: InventoryError,
   request: RequestError,
   test: TestError,
+  lifecycle: LifecycleError,
+  journal: JournalError,
+  session: SessionError,
   internal: InternalError,
 };
 
@@ -353,6 +367,127 @@ export interface EngineOptions {
   decisionLog?: DecisionLogSink | null;
 }
 
+// ---------------------------------------------------------------- run-time changes
+
+/** A just-in-time grant as asked for. Give `ttlSeconds` or `until`. */
+export interface GrantRequest {
+  agent: string;
+  actions: string[];
+  /** The resource; anything `in` it is covered too. */
+  resource: EntityRef;
+  /** Seconds from `starts` (or now). */
+  ttlSeconds?: number;
+  /** The expiry (exclusive), RFC 3339 text or a Date. */
+  until?: Date | string;
+  /** The start; now (the JS clock) when absent. */
+  starts?: Date | string;
+  /** Only requests naming this task (of the same agent) are covered. */
+  task?: string;
+  reason: string;
+  /** Who grants it (recorded in the decision log). */
+  grantedBy: string;
+}
+
+/** A grant in force. Decisions it allows have the reason `grant/<id>`. */
+export interface Grant {
+  id: string;
+  agent: string;
+  actions: string[];
+  resource: EntityRef;
+  /** RFC 3339, UTC, millisecond precision. */
+  starts: string;
+  /** RFC 3339, UTC, millisecond precision (exclusive). */
+  expires: string;
+  task?: string;
+  reason: string;
+  grantedBy: string;
+}
+
+/** Who makes a change. */
+export interface ChangeOptions {
+  by: string;
+}
+
+export interface RotateOptions extends ChangeOptions {
+  /** The rotated credential's new expiry (in the future). */
+  expires: Date | string;
+}
+
+export interface TransferOptions extends ChangeOptions {
+  /** The id of the user who becomes the agent's owner. */
+  owner: string;
+}
+
+/** A task added at run time (as the inventory's `tasks:` entry). */
+export interface TaskSpec {
+  id: string;
+  agent: string;
+  notBefore: Date | string;
+  notAfter: Date | string;
+  purpose?: string;
+  onBehalfOf?: string;
+}
+
+/** A run-time change in its journal form (snake_case). */
+export type Change =
+  | ({ op: "grant"; granted_by: string } & Omit<Grant, "grantedBy">)
+  | { op: "revoke"; grant: string }
+  | { op: "suspend" | "reactivate" | "offboard"; agent: string }
+  | { op: "rotate_credential"; credential: string; expires: Date | string }
+  | { op: "transfer_owner"; agent: string; owner: string }
+  | {
+      op: "add_task";
+      id: string;
+      agent: string;
+      not_before: Date | string;
+      not_after: Date | string;
+      purpose?: string;
+      on_behalf_of?: string;
+    }
+  | { op: "revoke_session"; session: string };
+
+/** A change as applied: its sequence number, time and author, and the change. */
+export type JournalEntry = { seq: number; at: string; by: string; op: Change["op"] } & Record<string, unknown>;
+
+/** `object` with its JS key spellings renamed to the wire's, Dates as RFC 3339
+ * text and undefined members left out; other keys pass through (the core rejects unknown ones). */
+function renamed(object: unknown, renames: Record<string, string>): unknown {
+  if (object === null || typeof object !== "object" || Array.isArray(object)) {
+    return object === undefined ? null : object;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(object as Record<string, unknown>)) {
+    if (value === undefined) continue;
+    out[renames[key] ?? key] = timeText(value);
+  }
+  return out;
+}
+
+/** A Date as RFC 3339 text (an invalid Date as text, which the core rejects). */
+function timeText(value: unknown): unknown {
+  if (!(value instanceof Date)) return value;
+  return Number.isNaN(value.getTime()) ? String(value) : value.toISOString();
+}
+
+const GRANT_KEYS = { ttlSeconds: "ttl_seconds", grantedBy: "granted_by" };
+const TASK_KEYS = { notBefore: "not_before", notAfter: "not_after", onBehalfOf: "on_behalf_of" };
+
+type WireGrant = Omit<Grant, "grantedBy"> & { granted_by: string };
+
+function grantFromWire(wire: WireGrant): Grant {
+  const { granted_by: grantedBy, ...rest } = wire;
+  return { ...rest, grantedBy };
+}
+
+function byOf(options: ChangeOptions | undefined): string {
+  const by = options?.by;
+  if (typeof by !== "string") throw new TypeError("a change needs {by: string}: who makes it");
+  return by;
+}
+
+const LIFECYCLE_INVALID = (): [ErrorCode, typeof AuthzError] => ["lifecycle_invalid", LifecycleError];
+const GRANT_INVALID = (): [ErrorCode, typeof AuthzError] => ["grant_invalid", LifecycleError];
+
 // ---------------------------------------------------------------- engine
 
 /** In-process authorization for agents, over one bundle given as strings. */
@@ -365,6 +500,9 @@ export class Engine {
   #sink: DecisionLogSink | null = null;
   /** The first error the sink threw since the last flush. */
   #sinkError: { error: unknown } | null = null;
+  /** Run-time changes applied so far (journal form, JSON text, and who made
+   * them), re-applied to an engine rebuilt after an instance reset. */
+  #changes: { change: string; by: string }[] = [];
 
   private constructor(nativeEngine: NativeEngine, input: string) {
     this.#native = nativeEngine;
@@ -397,6 +535,15 @@ export class Engine {
       // A rebuilt engine starts a new chain (seq 1) for its sink.
       const engine = this.#native;
       if (this.#sink !== null) call(() => engine.setDecisionLogQueue(true));
+      // Changes that no longer apply (an expired grant) are left out.
+      for (const { change, by } of this.#changes) {
+        try {
+          engine.applyJson(change, by);
+        } catch {
+          // expired or superseded
+        }
+      }
+      if (this.#sink !== null) engine.takeDecisionRecordsJson();
     }
     return this.#native;
   }
@@ -490,6 +637,84 @@ export class Engine {
     const engine = this.#live();
     call(() => engine.reloadJson(json));
     this.#input = json;
+  }
+
+  /** Grants `actions` on `resource` (and anything in it) to an agent from
+   * `starts` (default: now) for `ttlSeconds` or `until`. Decisions it allows
+   * have the reason `grant/<id>`; a `forbid` still wins. In memory only. */
+  grant(request: GrantRequest): Grant {
+    const json = stringify(renamed(request, GRANT_KEYS), GRANT_INVALID);
+    const engine = this.#live();
+    try {
+      const wire = JSON.parse(call(() => engine.grantJson(json))) as WireGrant;
+      this.#changes.push({ change: JSON.stringify({ op: "grant", ...wire }), by: wire.granted_by });
+      return grantFromWire(wire);
+    } finally {
+      this.#deliver(engine);
+    }
+  }
+
+  /** The grants in force (not expired, not revoked), of one agent or all, by id. */
+  grants(agent?: string | null): Grant[] {
+    const engine = this.#live();
+    return (JSON.parse(call(() => engine.grantsJson(agent ?? null))) as WireGrant[]).map(grantFromWire);
+  }
+
+  /** The Cedar text of a grant in force, or `null`. */
+  grantPolicyText(grantId: string): string | null {
+    const engine = this.#live();
+    return call(() => engine.grantPolicyText(grantId)) ?? null;
+  }
+
+  /** Ends a grant before its expiry. */
+  revoke(grantId: string, options: ChangeOptions): void {
+    this.apply({ op: "revoke", grant: grantId }, options);
+  }
+
+  /** The agent may not act until reactivated. */
+  suspend(agent: string, options: ChangeOptions): void {
+    this.apply({ op: "suspend", agent }, options);
+  }
+
+  /** A suspended agent may act again. */
+  reactivate(agent: string, options: ChangeOptions): void {
+    this.apply({ op: "reactivate", agent }, options);
+  }
+
+  /** Final: the agent is offboarded; its grants and tasks are revoked, its credentials marked revoked. */
+  offboard(agent: string, options: ChangeOptions): void {
+    this.apply({ op: "offboard", agent }, options);
+  }
+
+  /** A credential was rotated: issued now, valid until `expires`. */
+  rotateCredential(credential: string, options: RotateOptions): void {
+    this.apply({ op: "rotate_credential", credential, expires: options?.expires }, options);
+  }
+
+  /** The agent's accountable owner becomes the user `owner`. */
+  transferOwner(agent: string, options: TransferOptions): void {
+    this.apply({ op: "transfer_owner", agent, owner: options?.owner }, options);
+  }
+
+  /** Adds a task (a just-in-time scope with a window) for an agent. */
+  addTask(task: TaskSpec, options: ChangeOptions): void {
+    const wire = renamed(task, TASK_KEYS);
+    this.apply({ op: "add_task", ...(wire as object) } as Change, options);
+  }
+
+  /** Applies one change in its journal form (`{op: "suspend", agent}`, ...);
+   * returns the entry `{seq, at, by, op, ...}`. In memory only: there is no journal here. */
+  apply(change: Change, options: ChangeOptions): JournalEntry {
+    const by = byOf(options);
+    const json = stringify(renamed(change, {}), LIFECYCLE_INVALID);
+    const engine = this.#live();
+    try {
+      const entry = JSON.parse(call(() => engine.applyJson(json, by))) as JournalEntry;
+      this.#changes.push({ change: json, by });
+      return entry;
+    } finally {
+      this.#deliver(engine);
+    }
   }
 
   /** The content hash of the active bundle (`sha256:…`). */

@@ -153,6 +153,44 @@ impl WasmEngine {
         ffi::decision_log_head_value(&self.inner).to_string()
     }
 
+    /// Grants actions on a resource to an agent for a window. `request`: JSON
+    /// text of `{agent, actions, resource, ttl_seconds | until, starts?, task?,
+    /// reason, granted_by}`; returns the grant as JSON text.
+    #[wasm_bindgen(js_name = grantJson)]
+    pub fn grant_json(&self, request: &str) -> Result<String, JsValue> {
+        let request = parse(
+            request,
+            "grant request",
+            agentauthz::ErrorCode::GrantInvalid,
+        )?;
+        ffi::grant_value(&self.inner, request)
+            .map(|g| g.to_string())
+            .map_err(|e| js_error(&e))
+    }
+
+    /// The grants in force, of one agent or all, as a JSON array text.
+    #[wasm_bindgen(js_name = grantsJson)]
+    pub fn grants_json(&self, agent: Option<String>) -> String {
+        ffi::grants_value(&self.inner, agent.as_deref()).to_string()
+    }
+
+    /// The Cedar text of a grant in force, or `undefined`.
+    #[wasm_bindgen(js_name = grantPolicyText)]
+    pub fn grant_policy_text(&self, grant_id: &str) -> Option<String> {
+        self.inner.grant_policy_text(grant_id)
+    }
+
+    /// Applies one run-time change in its journal form (JSON text of
+    /// `{"op": "suspend", "agent": ...}`, ...) made by `by`; returns the
+    /// journal entry as JSON text. Changes live in memory only.
+    #[wasm_bindgen(js_name = applyJson)]
+    pub fn apply_json(&self, change: &str, by: &str) -> Result<String, JsValue> {
+        let change = parse(change, "change", agentauthz::ErrorCode::LifecycleInvalid)?;
+        ffi::apply_change_value(&self.inner, change, by)
+            .map(|e| e.to_string())
+            .map_err(|e| js_error(&e))
+    }
+
     /// The enforcement mode: `enforce` or `log-only`.
     #[wasm_bindgen(getter)]
     pub fn mode(&self) -> String {

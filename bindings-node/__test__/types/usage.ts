@@ -19,6 +19,13 @@ import {
   type ErrorCode,
   type ErrorFamily,
   type StringsInput,
+  type Grant,
+  type GrantRequest,
+  type JournalEntry,
+  type TaskSpec,
+  LifecycleError,
+  JournalError,
+  SessionError,
 } from 'agentauthz'
 import { authorizationMiddleware, type AuthorizationMiddlewareOptions } from 'agentauthz/langchain'
 
@@ -119,4 +126,43 @@ const badCode: ErrorCode = 'nope'
 // @ts-expect-error: the middleware needs an engine
 authorizationMiddleware({ agent: 'a', resource: { type: 'T', id: '1' } })
 
+// Grants and lifecycle operations.
+const journaled: Engine = Engine.load('bundle', { journal: '/tmp/changes.jsonl', recover: true })
+const grantRequest: GrantRequest = {
+  agent: 'ci-bot',
+  actions: ['github:push'],
+  resource: { type: 'Repo', id: 'acme/api' },
+  ttlSeconds: 600,
+  task: 'T-42',
+  reason: 'hotfix',
+  grantedBy: 'alice',
+}
+const granted: Grant = journaled.grant(grantRequest)
+journaled.grant({ ...grantRequest, ttlSeconds: undefined, until: new Date(), starts: '2026-11-29T10:00:00Z' })
+const grantId: string = granted.id
+const grantedBy: string = granted.grantedBy
+const listed: Grant[] = journaled.grants()
+journaled.grants('ci-bot')
+const policyText: string | null = journaled.grantPolicyText(grantId)
+journaled.revoke(grantId, { by: 'alice' })
+journaled.suspend('ci-bot', { by: 'alice' })
+journaled.reactivate('ci-bot', { by: 'alice' })
+journaled.offboard('ci-bot', { by: 'alice' })
+journaled.rotateCredential('ci-bot-key', { expires: new Date(), by: 'alice' })
+journaled.transferOwner('ci-bot', { owner: 'bob', by: 'alice' })
+const task: TaskSpec = { id: 'T-9', agent: 'ci-bot', notBefore: new Date(), notAfter: '2026-11-30T00:00:00Z' }
+journaled.addTask(task, { by: 'alice' })
+const entry: JournalEntry = journaled.apply({ op: 'suspend', agent: 'ci-bot' }, { by: 'alice' })
+const seq: number = entry.seq
+const journalPath: string | null = journaled.journalPath
+const skipped: string[] = journaled.skippedChanges()
+const lifecycleClasses = [LifecycleError, JournalError, SessionError]
+// @ts-expect-error: a change needs who makes it
+journaled.suspend('ci-bot')
+// @ts-expect-error: grantedBy is required
+journaled.grant({ agent: 'a', actions: [], resource: { type: 'T', id: '1' }, ttlSeconds: 1, reason: 'r' })
+// @ts-expect-error: not an operation
+journaled.apply({ op: 'explode' }, { by: 'alice' })
+
+export { listed, policyText, seq, journalPath, skipped, lifecycleClasses, grantedBy }
 export { head, mode, allowed, verdict, reasons, firstError, id, revision, wireId, batch, text, rev, table, live, cls, version, middleware, wrong, badCode }

@@ -15,7 +15,14 @@ from __future__ import annotations
 import atexit
 
 from ._engine import Engine
-from ._native import Decision, __version__, error_codes, flush_decision_logs, generate_session_key
+from ._native import (
+    Decision,
+    Grant,
+    __version__,
+    error_codes,
+    flush_decision_logs,
+    generate_session_key,
+)
 from .errors import (
     ERROR_CODES,
     AuthzError,
@@ -23,9 +30,12 @@ from .errors import (
     Denied,
     InternalError,
     InventoryError,
+    JournalError,
+    LifecycleError,
     PolicyError,
     RequestError,
     SchemaError,
+    SessionError,
     TestError,
 )
 
@@ -40,11 +50,15 @@ __all__ = [
     "Decision",
     "Denied",
     "Engine",
+    "Grant",
     "InternalError",
     "InventoryError",
+    "JournalError",
+    "LifecycleError",
     "PolicyError",
     "RequestError",
     "SchemaError",
+    "SessionError",
     "TestError",
     "__version__",
     "error_codes",

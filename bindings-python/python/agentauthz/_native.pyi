@@ -9,6 +9,7 @@ from typing_extensions import NotRequired, Self, TypeAlias, TypedDict, disjoint_
 __all__ = [
     "Decision",
     "Engine",
+    "Grant",
     "__version__",
     "_panic",
     "_raise_error",
@@ -28,6 +29,8 @@ _Resource: TypeAlias = tuple[str, str] | Sequence[str] | Mapping[str, str]
 #: A decision-log sink: a callable receiving each record as a dict, a JSON-lines
 #: file path ("-": standard output), or None.
 _DecisionLog: TypeAlias = Callable[[dict[str, Any]], object] | str | os.PathLike[str] | None
+#: A point in time: an aware datetime or RFC 3339 text.
+_Time: TypeAlias = datetime.datetime | str
 
 @final
 class Decision:
@@ -48,6 +51,34 @@ class Decision:
     def to_dict(self) -> dict[str, Any]: ...
     def __bool__(self) -> NoReturn: ...
 
+@final
+class Grant:
+    """A just-in-time grant: ``agent`` may do ``actions`` on ``resource`` (and
+    anything in it) from ``starts`` until ``expires``, optionally only within ``task``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def agent(self) -> str: ...
+    @property
+    def actions(self) -> list[str]: ...
+    @property
+    def resource(self) -> tuple[str, str]: ...
+    @property
+    def starts(self) -> str: ...
+    @property
+    def expires(self) -> str: ...
+    @property
+    def task(self) -> str | None: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def granted_by(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
+
 @disjoint_base
 class Engine:
     """In-process authorization for agents; safe to share across threads."""
@@ -59,6 +90,8 @@ class Engine:
         *,
         decision_log: _DecisionLog = None,
         max_bytes: int | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        recover: bool = False,
     ) -> Self: ...
     @classmethod
     def load(
@@ -67,6 +100,8 @@ class Engine:
         *,
         decision_log: _DecisionLog = None,
         max_bytes: int | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        recover: bool = False,
     ) -> Self: ...
     @classmethod
     def from_strings(
@@ -104,6 +139,42 @@ class Engine:
     def decision_log_head(self) -> dict[str, Any] | None: ...
     @property
     def mode(self) -> str: ...
+    def grant(
+        self,
+        *,
+        agent: str,
+        actions: Sequence[str],
+        resource: _Resource,
+        ttl: int | datetime.timedelta | None = None,
+        until: _Time | None = None,
+        starts: _Time | None = None,
+        task: str | None = None,
+        reason: str,
+        granted_by: str,
+    ) -> Grant: ...
+    def revoke(self, grant_id: str, /, *, by: str) -> None: ...
+    def grants(self, agent: str | None = None) -> list[Grant]: ...
+    def grant_policy_text(self, grant_id: str) -> str | None: ...
+    def suspend(self, agent: str, /, *, by: str) -> None: ...
+    def reactivate(self, agent: str, /, *, by: str) -> None: ...
+    def offboard(self, agent: str, /, *, by: str) -> None: ...
+    def rotate_credential(self, credential: str, /, *, expires: _Time, by: str) -> None: ...
+    def transfer_owner(self, agent: str, /, *, owner: str, by: str) -> None: ...
+    def add_task(
+        self,
+        *,
+        id: str,
+        agent: str,
+        not_before: _Time,
+        not_after: _Time,
+        purpose: str | None = None,
+        on_behalf_of: str | None = None,
+        by: str,
+    ) -> None: ...
+    def apply(self, change: Mapping[str, Any], /, *, by: str) -> dict[str, Any]: ...
+    @property
+    def journal_path(self) -> str | None: ...
+    def skipped_changes(self) -> list[str]: ...
     # --- sessions
     def issue_session(
         self,

@@ -19,9 +19,12 @@ __all__ = [
     "Denied",
     "InternalError",
     "InventoryError",
+    "JournalError",
+    "LifecycleError",
     "PolicyError",
     "RequestError",
     "SchemaError",
+    "SessionError",
     "TestError",
 ]
 
@@ -92,6 +95,28 @@ class TestError(AuthzError):
     family = "test"
 
 
+class LifecycleError(AuthzError):
+    """A grant or lifecycle change is not acceptable: it names an unknown agent,
+    action, resource, task, user, credential or grant, has a bad window, or is
+    not allowed in the agent's state (``grant_invalid``, ``lifecycle_invalid``)."""
+
+    family = "lifecycle"
+
+
+class JournalError(AuthzError):
+    """The journal of run-time changes has a torn or malformed line
+    (``journal_corrupt``); load with ``recover=True`` to cut a torn last line off."""
+
+    family = "journal"
+
+
+class SessionError(AuthzError):
+    """An agent session token or its key is not acceptable (malformed, bad
+    signature, expired, revoked, unknown key)."""
+
+    family = "session"
+
+
 class InternalError(AuthzError):
     """An internal failure (a bug in agentauthz); the operation was refused."""
 
@@ -114,6 +139,13 @@ ERROR_CODES: dict[str, type[AuthzError]] = {
     "request_parse": RequestError,
     "request_invalid": RequestError,
     "test_invalid": TestError,
+    "grant_invalid": LifecycleError,
+    "lifecycle_invalid": LifecycleError,
+    "journal_corrupt": JournalError,
+    "session_invalid": SessionError,
+    "session_expired": SessionError,
+    "session_revoked": SessionError,
+    "key_invalid": SessionError,
     "internal": InternalError,
 }
 

@@ -73,6 +73,16 @@ test("vectors in Chromium", async (t) => {
     assert.match(r.panic.message, /browser boom/);
     assert.deepEqual(r.afterPanic, ["anyone-can-read"]);
   });
+  await t.test("grants and lifecycle operations", () => {
+    const l = r.lifecycle;
+    assert.deepEqual(l.listed, [l.grantId]);
+    assert.deepEqual(l.before, []);
+    assert.deepEqual(l.inside, [`grant/${l.grantId}`]);
+    assert.deepEqual(l.after, []);
+    assert.deepEqual(l.forbid, ["no-big-uploads"]);
+    assert.ok(l.offboarded.includes("baseline/task-revoked"), l.offboarded);
+    assert.equal(l.listedAfter, 0);
+  });
   await t.test("bad input is a coded error and the engine stays usable", () => {
     assert.equal(r.badCode, "request_invalid");
     assert.deepEqual(r.afterBad, ["anyone-can-read"]);

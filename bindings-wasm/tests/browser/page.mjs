@@ -57,7 +57,56 @@ async function run() {
   }
   const afterBad = engine.check(req("current")).reasons;
 
-  return { files, clock, panic, afterPanic, badCode, afterBad, userAgent: navigator.userAgent };
+  return { files, clock, panic, afterPanic, badCode, afterBad, lifecycle: lifecycle(), userAgent: navigator.userAgent };
+}
+
+// Grants and lifecycle operations in the browser (in memory; the scenario of tests/node/lifecycle.test.mjs).
+function lifecycle() {
+  const engine = api.Engine.fromStrings({
+    schema: `entity Bucket;
+entity Object in [Bucket];
+action "s3:PutObject" appliesTo { principal: [Agent], resource: [Object, Bucket], context: { bytes?: Long } };`,
+    policies: `@id("no-big-uploads")
+forbid (principal, action == Action::"s3:PutObject", resource) when { context has bytes && context.bytes > 1000 };`,
+    inventory: JSON.stringify({
+      users: [{ id: "alice" }],
+      agents: [{ id: "etl", owner: "alice" }],
+      tasks: [{ id: "T1", agent: "etl", not_before: "2020-01-01T00:00:00Z", not_after: "2100-01-01T00:00:00Z" }],
+      resources: [
+        { type: "Bucket", id: "reports" },
+        { type: "Object", id: "reports/q3.csv", parents: [{ type: "Bucket", id: "reports" }] },
+      ],
+    }),
+  });
+  const second = 1000;
+  const starts = new Date(Math.floor(Date.now() / second) * second + 24 * 3600 * second);
+  const until = new Date(starts.getTime() + 3600 * second);
+  const grant = engine.grant({
+    agent: "etl",
+    actions: ["s3:PutObject"],
+    resource: { type: "Bucket", id: "reports" },
+    starts,
+    until,
+    task: "T1",
+    reason: "quarterly export",
+    grantedBy: "alice",
+  });
+  const put = (now, extra = {}) =>
+    engine.check({ agent: "etl", action: "s3:PutObject", resource: { type: "Object", id: "reports/q3.csv" }, task: "T1", now, ...extra })
+      .reasons;
+  const at = (ms) => new Date(ms);
+  const out = {
+    grantId: grant.id,
+    listed: engine.grants("etl").map((g) => g.id),
+    before: put(at(starts.getTime() - second)),
+    inside: put(starts),
+    after: put(at(until.getTime() + second)),
+    forbid: put(starts, { context: { bytes: 5000 } }),
+  };
+  engine.offboard("etl", { by: "alice" });
+  out.offboarded = put(starts);
+  out.listedAfter = engine.grants().length;
+  return out;
 }
 
 window.__agentauthzResults = run().then(

@@ -134,6 +134,9 @@ test("errors carry the core's code, family and located details", () => {
     [() => Engine.fromStrings(bundle).check("ci-bot"), api.RequestError, "request_parse"],
     [() => Engine.fromStrings(bundle).check({ ...push, context: { source_ip: 7 } }), api.RequestError, "request_invalid"],
     [() => Engine.fromStrings(bundle).check({ ...push, resource: { type: "No Such::", id: "x" } }), api.RequestError, "request_invalid"],
+    [() => Engine.fromStrings(bundle).grant({ agent: "ghost", actions: ["github:read"], resource: { type: "Repo", id: "acme/api" },
+      ttlSeconds: 60, reason: "r", grantedBy: "alice" }), api.LifecycleError, "grant_invalid"],
+    [() => Engine.fromStrings(bundle).suspend("ghost", { by: "alice" }), api.LifecycleError, "lifecycle_invalid"],
   ];
   for (const [f, cls, code] of cases) {
     const err = thrown(f);
@@ -144,18 +147,21 @@ test("errors carry the core's code, family and located details", () => {
 
 test("errorCodes lists every code, each with a class for its family", () => {
   const codes = api.errorCodes();
-  assert.equal(codes.length, 15);
+  assert.equal(codes.length, 22);
   const families = new Set(codes.map((c) => c.family));
-  assert.deepEqual([...families].sort(), ["bundle", "internal", "inventory", "policy", "request", "schema", "test"]);
+  assert.deepEqual([...families].sort(), [
+    "bundle", "internal", "inventory", "journal", "lifecycle", "policy", "request", "schema", "session", "test",
+  ]);
   for (const { code, family } of codes) {
     assert.match(code, /^[a-z_]+$/);
-    assert.ok(family in { bundle: 1, schema: 1, policy: 1, inventory: 1, request: 1, test: 1, internal: 1 });
+    assert.ok(family in { bundle: 1, schema: 1, policy: 1, inventory: 1, request: 1, test: 1, lifecycle: 1, journal: 1, session: 1, internal: 1 });
   }
   assert.equal(api.coreVersion(), "0.1.0");
   // The JS table equals the core's, and each code maps to its family's class.
   assert.deepEqual(api.ERROR_CODES.map((c) => ({ ...c })), codes);
   const classes = { bundle: api.BundleError, schema: api.SchemaError, policy: api.PolicyError, inventory: api.InventoryError,
-    request: api.RequestError, test: api.TestError, internal: api.InternalError };
+    request: api.RequestError, test: api.TestError, lifecycle: api.LifecycleError, journal: api.JournalError,
+    session: api.SessionError, internal: api.InternalError };
   for (const { code, family } of codes) assert.equal(api.errorClassFor(code), classes[family]);
   assert.equal(api.errorClassFor("no_such_code"), AuthzError);
   const made = new api.PolicyError("[policy_parse] made by hand", { code: "policy_parse" });

@@ -22,6 +22,40 @@ const bundle: StringsInput = {
 const arrayBundle: StringsInput = { schema: "", policies: ["a", "b"] };
 const stringBundle: StringsInput = { schema: "", policies: "text", config: "[baseline]" };
 
+export function lifecycleUsage(): string[] {
+  const engine = node.Engine.fromStrings(bundle);
+  const request: node.GrantRequest = {
+    agent: "ci-bot",
+    actions: ["github:push"],
+    resource: { type: "Repo", id: "acme/api" },
+    ttlSeconds: 600,
+    reason: "hotfix",
+    grantedBy: "alice",
+  };
+  const grant: node.Grant = engine.grant(request);
+  engine.grant({ ...request, ttlSeconds: undefined, until: new Date(), starts: "2026-11-29T10:00:00Z", task: "T-1" });
+  const listed: node.Grant[] = engine.grants("ci-bot");
+  const text: string | null = engine.grantPolicyText(grant.id);
+  engine.revoke(grant.id, { by: "alice" });
+  engine.suspend("ci-bot", { by: "alice" });
+  engine.reactivate("ci-bot", { by: "alice" });
+  engine.rotateCredential("key", { expires: new Date(), by: "alice" });
+  engine.transferOwner("ci-bot", { owner: "bob", by: "alice" });
+  const task: node.TaskSpec = { id: "T-9", agent: "ci-bot", notBefore: new Date(), notAfter: "2026-11-30T00:00:00Z" };
+  engine.addTask(task, { by: "alice" });
+  engine.offboard("ci-bot", { by: "alice" });
+  const entry: node.JournalEntry = engine.apply({ op: "suspend", agent: "ci-bot" }, { by: "alice" });
+  const seq: number = entry.seq;
+  const err: node.AuthzError = new node.LifecycleError("m", { code: "grant_invalid" });
+  // @ts-expect-error: a change needs who makes it
+  engine.suspend("ci-bot");
+  // @ts-expect-error: grantedBy is required
+  engine.grant({ agent: "a", actions: [], resource: { type: "T", id: "1" }, ttlSeconds: 1, reason: "r" });
+  // @ts-expect-error: not an operation
+  engine.apply({ op: "explode" }, { by: "alice" });
+  return [grant.grantedBy, String(listed.length), text ?? "", String(seq), err.code, grant.expires];
+}
+
 export function decisionLogUsage(): void {
   const records: DecisionRecord[] = [];
   const engine = node.Engine.fromStrings(bundle, { decisionLog: (r) => records.push(r) });
