@@ -157,3 +157,18 @@ test('generateSessionKey', () => {
   assert.match(key.public, /^k4\.public\./)
   assert.notEqual(generateSessionKey('k9').secret, key.secret)
 })
+
+test("the README's agent-sessions snippet runs", () => {
+  const fs = require('node:fs')
+  const path = require('node:path')
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Agent sessions'))
+  const code = [...section.slice(0, section.indexOf('\n## ', 3)).matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  assert.equal(code.length, 1)
+  const run = new Function('require', 'schema', 'policies', 'inventory', 'config', `${code[0]}\nreturn { token, claims, d, verifier }`)
+  const { token, claims, d, verifier } = run(() => require('..'), SCHEMA, POLICIES, INVENTORY, CONFIG)
+  assert.equal(claims.agent, 'etl')
+  assert.equal(claims.task, 'T1')
+  assert.deepEqual(d.reasons, ['read-public'])
+  throwsCode(() => read(verifier, token), 'session_revoked')
+})
