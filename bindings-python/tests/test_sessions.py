@@ -201,3 +201,17 @@ def test_generate_session_key() -> None:
     assert key["secret"].startswith("k4.secret.")
     assert key["public"].startswith("k4.public.")
     assert generate_session_key("k9")["secret"] != key["secret"]
+
+
+def test_suspending_the_agent_at_run_time_revokes_its_sessions(issuer: Engine) -> None:
+    token, _ = issuer.issue_session("etl")
+    issuer.suspend("etl", by="alice")
+    with pytest.raises(AuthzError) as e:
+        read(issuer, token)
+    assert code_of(e) == "session_revoked"
+    issuer.reactivate("etl", by="alice")
+    assert read(issuer, token).allowed
+    issuer.offboard("etl", by="alice")
+    with pytest.raises(AuthzError) as e:
+        issuer.verify_session(token)
+    assert code_of(e) == "session_revoked"
