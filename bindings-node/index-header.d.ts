@@ -128,6 +128,70 @@ export interface CedarRequest {
 
 export type CheckRequest = AgentRequest | CedarRequest
 
+// --- sessions
+
+/** The session form: a session token (from `issueSession`) names the agent and task. */
+export interface SessionRequest {
+  /** A session token (`v4.public.…`), in place of `agent` and `task`. */
+  session: string
+  action: string
+  resource: EntityRef
+  onBehalfOf?: string
+  on_behalf_of?: string
+  credential?: string
+  context?: Record<string, unknown>
+  /** The time the policies see; the token itself is checked against the engine clock. */
+  now?: Date | string
+  /** The audience the token must carry; `[sessions] audience` when absent. */
+  audience?: string
+}
+
+/** `engine.issueSession(input)`. */
+export interface IssueSessionInput {
+  agent: string
+  /** A Task id of this agent. */
+  task?: string
+  /** Lifetime in seconds, capped by `[sessions] max_ttl_seconds` (default 900). */
+  ttlSeconds?: number
+  /** The audience; `[sessions] audience` when absent. */
+  audience?: string
+}
+
+/** The claims of a session token; times in milliseconds since the epoch. */
+export interface SessionClaims {
+  sessionId: string
+  agent: string
+  task?: string
+  audience: string
+  issuer?: string
+  issuedAt: number
+  notBefore: number
+  expiresAt: number
+}
+
+export interface IssuedSession {
+  token: string
+  claims: SessionClaims
+}
+
+export interface VerifySessionOptions {
+  /** The audience the token must carry; `[sessions] audience` when absent. */
+  audience?: string
+}
+
+/** `engine.setSessionKeys(keys)`: keys as PASERK (`k4.secret.…`, `k4.public.…`) or PEM text. */
+export interface SessionKeysInput {
+  signing?: { kid: string; key: string }
+  verifying?: Record<string, string>
+}
+
+/** `generateSessionKey(kid)`: a new key pair as PASERK text. */
+export interface SessionKeyPair {
+  kid: string
+  secret: string
+  public: string
+}
+
 /** A bundle as texts; `policies` is one text, a list, or an object of file name to text. */
 export interface StringsInput {
   schema: string

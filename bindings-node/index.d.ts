@@ -128,6 +128,70 @@ export interface CedarRequest {
 
 export type CheckRequest = AgentRequest | CedarRequest
 
+// --- sessions
+
+/** The session form: a session token (from `issueSession`) names the agent and task. */
+export interface SessionRequest {
+  /** A session token (`v4.public.…`), in place of `agent` and `task`. */
+  session: string
+  action: string
+  resource: EntityRef
+  onBehalfOf?: string
+  on_behalf_of?: string
+  credential?: string
+  context?: Record<string, unknown>
+  /** The time the policies see; the token itself is checked against the engine clock. */
+  now?: Date | string
+  /** The audience the token must carry; `[sessions] audience` when absent. */
+  audience?: string
+}
+
+/** `engine.issueSession(input)`. */
+export interface IssueSessionInput {
+  agent: string
+  /** A Task id of this agent. */
+  task?: string
+  /** Lifetime in seconds, capped by `[sessions] max_ttl_seconds` (default 900). */
+  ttlSeconds?: number
+  /** The audience; `[sessions] audience` when absent. */
+  audience?: string
+}
+
+/** The claims of a session token; times in milliseconds since the epoch. */
+export interface SessionClaims {
+  sessionId: string
+  agent: string
+  task?: string
+  audience: string
+  issuer?: string
+  issuedAt: number
+  notBefore: number
+  expiresAt: number
+}
+
+export interface IssuedSession {
+  token: string
+  claims: SessionClaims
+}
+
+export interface VerifySessionOptions {
+  /** The audience the token must carry; `[sessions] audience` when absent. */
+  audience?: string
+}
+
+/** `engine.setSessionKeys(keys)`: keys as PASERK (`k4.secret.…`, `k4.public.…`) or PEM text. */
+export interface SessionKeysInput {
+  signing?: { kid: string; key: string }
+  verifying?: Record<string, string>
+}
+
+/** `generateSessionKey(kid)`: a new key pair as PASERK text. */
+export interface SessionKeyPair {
+  kid: string
+  secret: string
+  public: string
+}
+
 /** A bundle as texts; `policies` is one text, a list, or an object of file name to text. */
 export interface StringsInput {
   schema: string
@@ -320,7 +384,7 @@ export declare class Engine {
    */
   static fromStrings(input: StringsInput, options?: EngineOptions): Engine
   /** Decides one request. A deny is a `Decision`; only bad input throws. */
-  check(request: CheckRequest): Decision
+  check(request: CheckRequest | SessionRequest): Decision
   /**
    * `check` in the core's wire format: the request JSON text in, the
    * Decision JSON text out (snake_case keys).
@@ -392,6 +456,25 @@ export declare class Engine {
    * loaded or reloaded, described.
    */
   skippedChanges(): Array<string>
+  /**
+   * Issues a session token for an active agent (and a task of its own):
+   * `{token, claims}`. `ttlSeconds` is capped by `[sessions] max_ttl_seconds`.
+   */
+  issueSession(input: IssueSessionInput): IssuedSession
+  /**
+   * The verified claims of a session token (engine clock, revocations,
+   * agent standing); throws the reason it is refused.
+   */
+  verifySession(token: string, options?: VerifySessionOptions): SessionClaims
+  /** Revokes one session by its `sessionId`; `by` names who does it. */
+  revokeSession(sessionId: string, options: { by: string }): void
+  /**
+   * Replaces the session keys: `signing: {kid, key}` (a secret key, PASERK
+   * or PEM) and/or `verifying: {kid: publicKey}` (a verifier passes only these).
+   */
+  setSessionKeys(keys: SessionKeysInput): void
+  /** The public session keys `{kid: 'k4.public.…'}`, to hand to verifiers. */
+  sessionPublicKeys(): Record<string, string>
 }
 
 /** The agentauthz core version. */
@@ -405,3 +488,6 @@ export declare function errorCodes(): ErrorCodeInfo[]
  * this when the process exits).
  */
 export declare function flushDecisionLogs(): void
+
+/** A new session key pair `{kid, secret, public}` (PASERK). */
+export declare function generateSessionKey(kid: string): SessionKeyPair

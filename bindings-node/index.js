@@ -518,3 +518,104 @@ Object.defineProperty(module.exports, '_panicForTesting', {
   },
   enumerable: false,
 })
+
+// --------------------------------------------------------------- sessions --
+// --- sessions: `check({session, ...})`, issueSession, verifySession,
+// revokeSession, setSessionKeys, sessionPublicKeys, generateSessionKey.
+
+const SESSION_RAW = Symbol.for('agentauthz.native.sessions')
+const sessionRaw = Engine[SESSION_RAW] ?? {
+  checkSession: proto._checkSession,
+  issueSession: proto.issueSession,
+  verifySession: proto.verifySession,
+  revokeSession: proto.revokeSession,
+  setSessionKeys: proto.setSessionKeys,
+  sessionPublicKeys: proto.sessionPublicKeys,
+  generateSessionKey: native.generateSessionKey,
+}
+if (!Engine[SESSION_RAW]) Object.defineProperty(Engine, SESSION_RAW, { value: sessionRaw })
+
+/** Wire claims (snake_case) in their JS spelling; times stay ms since the epoch. */
+function claimsFromWire(c) {
+  const claims = { sessionId: c.session_id, agent: c.agent }
+  if (c.task !== undefined) claims.task = c.task
+  claims.audience = c.audience
+  if (c.issuer !== undefined) claims.issuer = c.issuer
+  claims.issuedAt = c.issued_at
+  claims.notBefore = c.not_before
+  claims.expiresAt = c.expires_at
+  return claims
+}
+
+function sessionCall(engine, fn, ...args) {
+  try {
+    return fn.call(engine, ...args)
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+const sessionMethods = {
+  check(request) {
+    if (request === null || typeof request !== 'object' || request.session === undefined) {
+      return methods.check.call(this, request) // the agent form, above
+    }
+    if (request.agent !== undefined) {
+      throw new RequestError('give exactly one of `agent` and `session`', {
+        code: 'request_invalid',
+        family: 'request',
+        details: [],
+      })
+    }
+    let text
+    try {
+      text = sessionRaw.checkSession.call(this, requestText(toWire(request)))
+    } catch (e) {
+      throw fromNative(e)
+    } finally {
+      deliver(this)
+    }
+    return new Decision(JSON.parse(text))
+  },
+
+  issueSession(input) {
+    let wire = input
+    if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
+      const { ttlSeconds, ...rest } = input
+      wire = ttlSeconds === undefined ? rest : { ...rest, ttl_seconds: ttlSeconds }
+    }
+    const { token, claims } = JSON.parse(sessionCall(this, sessionRaw.issueSession, requestText(wire)))
+    return { token, claims: claimsFromWire(claims) }
+  },
+
+  verifySession(token, options) {
+    return claimsFromWire(JSON.parse(sessionCall(this, sessionRaw.verifySession, token, options?.audience ?? null)))
+  },
+
+  revokeSession(sessionId, options) {
+    const by = options?.by
+    if (typeof by !== 'string') throw new TypeError('revokeSession needs {by: string}: who revokes it')
+    sessionCall(this, sessionRaw.revokeSession, sessionId, by)
+  },
+
+  setSessionKeys(keys) {
+    sessionCall(this, sessionRaw.setSessionKeys, requestText(keys ?? {}))
+  },
+
+  sessionPublicKeys() {
+    return sessionCall(this, sessionRaw.sessionPublicKeys)
+  },
+}
+
+for (const [name, fn] of Object.entries(sessionMethods)) {
+  Object.defineProperty(proto, name, { value: fn, writable: true, enumerable: true, configurable: true })
+}
+
+/** A new session key pair `{kid, secret, public}` (PASERK). */
+module.exports.generateSessionKey = function generateSessionKey(kid) {
+  try {
+    return sessionRaw.generateSessionKey(kid)
+  } catch (e) {
+    throw fromNative(e)
+  }
+}

@@ -24,4 +24,7 @@ export const {
   __napiBindingTarget,
 } = agentauthz
 
+// --- sessions
+export const { generateSessionKey } = agentauthz
+
 export default agentauthz

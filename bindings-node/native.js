@@ -839,3 +839,4 @@ module.exports.Engine = nativeBinding.Engine
 module.exports.coreVersion = nativeBinding.coreVersion
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.flushDecisionLogs = nativeBinding.flushDecisionLogs
+module.exports.generateSessionKey = nativeBinding.generateSessionKey

@@ -95,6 +95,7 @@ describe('declarations match the runtime', () => {
       'grant',
       'grantPolicyText',
       'grants',
+      'issueSession',
       'journalPath',
       'mode',
       'offboard',
@@ -102,11 +103,15 @@ describe('declarations match the runtime', () => {
       'reactivate',
       'reload',
       'revoke',
+      'revokeSession',
       'rotateCredential',
+      'sessionPublicKeys',
       'setDecisionLog',
+      'setSessionKeys',
       'skippedChanges',
       'suspend',
       'transferOwner',
+      'verifySession',
     ])
   })
 

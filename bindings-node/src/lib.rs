@@ -97,7 +97,10 @@ impl Engine {
     // beyond 32 bits into a float (that Cedar then rejects as a `Long`), and it
     // is faster (measured in bench/check.js).
     /// Decides one request. A deny is a `Decision`; only bad input throws.
-    #[napi(ts_args_type = "request: CheckRequest", ts_return_type = "Decision")]
+    #[napi(
+        ts_args_type = "request: CheckRequest | SessionRequest",
+        ts_return_type = "Decision"
+    )]
     pub fn check(&self, request: String) -> napi::Result<String, String> {
         call(|| ffi::check_json(&self.inner, &request))
     }
@@ -353,4 +356,89 @@ pub fn core_version() -> String {
 #[allow(clippy::panic)] // the panic is the point: it shows that none escapes `catch_panic`
 pub fn panic_for_testing(message: String) -> napi::Result<(), String> {
     call(|| std::panic::panic_any(message))
+}
+
+// --- sessions
+
+/// JSON text from `index.js` as a value; bad text is a `code` error.
+fn session_wire(text: &str, code: agentauthz::ErrorCode, what: &str) -> agentauthz::Result<Value> {
+    serde_json::from_str(text)
+        .map_err(|e| agentauthz::Error::new(code, format!("{what} is not valid JSON: {e}")))
+}
+
+#[napi]
+impl Engine {
+    /// Issues a session token for an active agent (and a task of its own):
+    /// `{token, claims}`. `ttlSeconds` is capped by `[sessions] max_ttl_seconds`.
+    #[napi(
+        ts_args_type = "input: IssueSessionInput",
+        ts_return_type = "IssuedSession"
+    )]
+    pub fn issue_session(&self, input: String) -> napi::Result<String, String> {
+        call(|| {
+            let input = session_wire(&input, agentauthz::ErrorCode::SessionInvalid, "issue input")?;
+            ffi::issue_session_value(&self.inner, input).map(|v| v.to_string())
+        })
+    }
+
+    /// The verified claims of a session token (engine clock, revocations,
+    /// agent standing); throws the reason it is refused.
+    #[napi(
+        ts_args_type = "token: string, options?: VerifySessionOptions",
+        ts_return_type = "SessionClaims"
+    )]
+    pub fn verify_session(
+        &self,
+        token: String,
+        audience: Option<String>,
+    ) -> napi::Result<String, String> {
+        call(|| {
+            ffi::verify_session_value(&self.inner, &token, audience.as_deref())
+                .map(|v| v.to_string())
+        })
+    }
+
+    /// `check` with a session token in place of `agent` (`index.js` routes
+    /// `check({session, ...})` here): the request and Decision as JSON text.
+    #[napi(skip_typescript, js_name = "_checkSession")]
+    pub fn check_session(&self, request: String) -> napi::Result<String, String> {
+        call(|| {
+            let request = session_wire(
+                &request,
+                agentauthz::ErrorCode::RequestParse,
+                "session request",
+            )?;
+            ffi::check_session_value(&self.inner, request).map(|v| v.to_string())
+        })
+    }
+
+    /// Revokes one session by its `sessionId`; `by` names who does it.
+    #[napi(ts_args_type = "sessionId: string, options: { by: string }")]
+    pub fn revoke_session(&self, session_id: String, by: String) -> napi::Result<(), String> {
+        call(|| self.inner.revoke_session(&session_id, &by))
+    }
+
+    /// Replaces the session keys: `signing: {kid, key}` (a secret key, PASERK
+    /// or PEM) and/or `verifying: {kid: publicKey}` (a verifier passes only these).
+    #[napi(ts_args_type = "keys: SessionKeysInput")]
+    pub fn set_session_keys(&self, keys: String) -> napi::Result<(), String> {
+        call(|| {
+            let keys = session_wire(&keys, agentauthz::ErrorCode::KeyInvalid, "session keys")?;
+            self.inner
+                .set_session_keys(ffi::session_keys_from_value(keys)?);
+            Ok(())
+        })
+    }
+
+    /// The public session keys `{kid: 'k4.public.…'}`, to hand to verifiers.
+    #[napi(ts_return_type = "Record<string, string>")]
+    pub fn session_public_keys(&self) -> napi::Result<Value, String> {
+        call(|| Ok(ffi::session_public_keys_value(&self.inner)))
+    }
+}
+
+/// A new session key pair `{kid, secret, public}` (PASERK).
+#[napi(ts_return_type = "SessionKeyPair")]
+pub fn generate_session_key(kid: String) -> napi::Result<Value, String> {
+    call(|| ffi::generate_session_key_value(&kid))
 }

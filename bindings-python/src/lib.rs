@@ -625,13 +625,14 @@ impl PyEngine {
         cls.call((strings,), Some(&kwargs))
     }
 
-    /// Decides one agent-form request.
-    #[pyo3(signature = (*, agent, action, resource, task=None, on_behalf_of=None, credential=None, context=None, now=None))]
+    /// Decides one agent-form request; with `session=` (a session token
+    /// instead of `agent`) the token names the agent and task.
+    #[pyo3(signature = (*, agent=None, action, resource, task=None, on_behalf_of=None, credential=None, context=None, now=None, session=None, audience=None))]
     #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
         py: Python<'_>,
-        agent: &Bound<'_, PyAny>,
+        agent: Option<&Bound<'_, PyAny>>,
         action: &Bound<'_, PyAny>,
         resource: &Bound<'_, PyAny>,
         task: Option<&Bound<'_, PyAny>>,
@@ -639,9 +640,47 @@ impl PyEngine {
         credential: Option<&Bound<'_, PyAny>>,
         context: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
+        session: Option<&Bound<'_, PyAny>>,
+        audience: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyDecision> {
         guarded(py, || {
             let now = now_arg(py, now)?;
+            let agent = match (agent.filter(|a| !a.is_none()), session) {
+                (Some(agent), None) => agent,
+                (None, Some(session)) => {
+                    let request = core(
+                        py,
+                        session_request(
+                            session,
+                            action,
+                            resource,
+                            task,
+                            on_behalf_of,
+                            credential,
+                            context,
+                            now,
+                            audience,
+                        ),
+                    )?;
+                    let decision = py.detach(|| ffi::check_session_value(&self.0, request));
+                    return core(py, decision.and_then(decision_from_value)).map(PyDecision);
+                }
+                _ => {
+                    return Err(authz_err(
+                        py,
+                        &Error::new(
+                            ErrorCode::RequestInvalid,
+                            "give exactly one of `agent` and `session`",
+                        ),
+                    ))
+                }
+            };
+            if audience.is_some_and(|a| !a.is_none()) {
+                return Err(authz_err(
+                    py,
+                    &Error::new(ErrorCode::RequestInvalid, "`audience` goes with `session`"),
+                ));
+            }
             let request = core(
                 py,
                 (|| {
@@ -930,6 +969,186 @@ impl PyEngine {
     fn __repr__(&self) -> String {
         format!("<Engine policy_revision={:?}>", self.0.policy_revision())
     }
+
+    // --- sessions
+
+    /// Issues a session token for an active agent (and a task of its own):
+    /// `(token, claims)`. `ttl` in seconds or a `timedelta`, capped by
+    /// `[sessions] max_ttl_seconds`.
+    #[pyo3(signature = (agent, /, *, task=None, ttl=None, audience=None))]
+    fn issue_session<'py>(
+        &self,
+        py: Python<'py>,
+        agent: &Bound<'py, PyAny>,
+        task: Option<&Bound<'py, PyAny>>,
+        ttl: Option<&Bound<'py, PyAny>>,
+        audience: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<(String, Bound<'py, PyAny>)> {
+        guarded(py, || {
+            let ttl = ttl_arg(py, ttl)?.map_err(|e| recode(e, ErrorCode::SessionInvalid));
+            let input = core(
+                py,
+                (|| {
+                    let mut m = Map::new();
+                    m.insert("agent".into(), Value::String(string_arg(agent, "agent")?));
+                    if let Some(t) = optional_string(task, "task")? {
+                        m.insert("task".into(), Value::String(t));
+                    }
+                    if let Some(t) = ttl? {
+                        m.insert("ttl_seconds".into(), Value::from(t));
+                    }
+                    if let Some(a) = optional_string(audience, "audience")? {
+                        m.insert("audience".into(), Value::String(a));
+                    }
+                    Ok(Value::Object(m))
+                })(),
+            )?;
+            let issued = core(py, py.detach(|| ffi::issue_session_value(&self.0, input)))?;
+            let token = issued
+                .get("token")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let claims = issued.get("claims").cloned().unwrap_or(Value::Null);
+            Ok((token, pythonize(py, &claims)?))
+        })
+    }
+
+    /// The verified claims of a session token (engine clock, revocations,
+    /// agent standing), or the error that refuses it.
+    #[pyo3(signature = (token, /, *, audience=None))]
+    fn verify_session<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+        audience: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let (token, audience) = core(
+                py,
+                string_arg(token, "token")
+                    .and_then(|t| Ok((t, optional_string(audience, "audience")?))),
+            )?;
+            let claims = core(
+                py,
+                py.detach(|| ffi::verify_session_value(&self.0, &token, audience.as_deref())),
+            )?;
+            Ok(pythonize(py, &claims)?)
+        })
+    }
+
+    /// Revokes one session by its `session_id` claim.
+    #[pyo3(signature = (session_id, /, *, by))]
+    fn revoke_session(&self, py: Python<'_>, session_id: &str, by: &str) -> PyResult<()> {
+        guarded(py, || {
+            core(py, py.detach(|| self.0.revoke_session(session_id, by)))
+        })
+    }
+
+    /// Replaces the session keys: `signing={"kid": ..., "key": ...}` (a
+    /// secret key, PASERK or PEM) and/or `verifying={kid: public key}`.
+    #[pyo3(signature = (*, signing=None, verifying=None))]
+    fn set_session_keys(
+        &self,
+        py: Python<'_>,
+        signing: Option<&Bound<'_, PyAny>>,
+        verifying: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let input = core(
+                py,
+                (|| {
+                    let mut m = Map::new();
+                    for (name, arg) in [("signing", signing), ("verifying", verifying)] {
+                        if let Some(a) = arg.filter(|a| !a.is_none()) {
+                            let v = to_json(a, 0).map_err(|e| {
+                                Error::new(ErrorCode::KeyInvalid, format!("`{name}`: {e}"))
+                            })?;
+                            m.insert(name.into(), v);
+                        }
+                    }
+                    Ok(Value::Object(m))
+                })(),
+            )?;
+            let keys = core(py, py.detach(|| ffi::session_keys_from_value(input)))?;
+            py.detach(|| self.0.set_session_keys(keys));
+            Ok(())
+        })
+    }
+
+    /// The public session keys `{kid: "k4.public...."}`, to hand to verifiers.
+    fn session_public_keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let keys = py.detach(|| ffi::session_public_keys_value(&self.0));
+            Ok(pythonize(py, &keys)?)
+        })
+    }
+}
+
+// ---------------------------------------------------------------- sessions
+
+/// The wire shape of a session-form request (`ffi::check_session_value`).
+#[allow(clippy::too_many_arguments)]
+fn session_request(
+    session: &Bound<'_, PyAny>,
+    action: &Bound<'_, PyAny>,
+    resource: &Bound<'_, PyAny>,
+    task: Option<&Bound<'_, PyAny>>,
+    on_behalf_of: Option<&Bound<'_, PyAny>>,
+    credential: Option<&Bound<'_, PyAny>>,
+    context: Option<&Bound<'_, PyAny>>,
+    now: Result<Option<String>, Error>,
+    audience: Option<&Bound<'_, PyAny>>,
+) -> Result<Value, Error> {
+    if task.is_some_and(|t| !t.is_none()) {
+        return Err(Error::new(
+            ErrorCode::RequestInvalid,
+            "`task` comes from the session token; do not pass it with `session`",
+        ));
+    }
+    let resource = resource_arg(resource)?;
+    let mut m = Map::new();
+    m.insert(
+        "session".into(),
+        Value::String(string_arg(session, "session")?),
+    );
+    m.insert(
+        "action".into(),
+        Value::String(string_arg(action, "action")?),
+    );
+    m.insert(
+        "resource".into(),
+        serde_json::json!({"type": resource.type_name, "id": resource.id}),
+    );
+    let optional = [
+        (
+            "on_behalf_of",
+            optional_string(on_behalf_of, "on_behalf_of")?,
+        ),
+        ("credential", optional_string(credential, "credential")?),
+        ("now", now?),
+        ("audience", optional_string(audience, "audience")?),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = value {
+            m.insert(name.into(), Value::String(v));
+        }
+    }
+    m.insert("context".into(), Value::Object(context_arg(context)?));
+    Ok(Value::Object(m))
+}
+
+fn decision_from_value(v: Value) -> agentauthz::Result<Decision> {
+    serde_json::from_value(v).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
+}
+
+/// A new session key pair `{"kid", "secret", "public"}` (PASERK).
+#[pyfunction]
+fn generate_session_key<'py>(py: Python<'py>, kid: &str) -> PyResult<Bound<'py, PyAny>> {
+    guarded(py, || {
+        let key = core(py, py.detach(|| ffi::generate_session_key_value(kid)))?;
+        Ok(pythonize(py, &key)?)
+    })
 }
 
 // ---------------------------------------------------------------- module
@@ -977,5 +1196,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(flush_decision_logs, m)?)?;
     m.add_function(wrap_pyfunction!(_raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
+    m.add_function(wrap_pyfunction!(generate_session_key, m)?)?;
     Ok(())
 }

@@ -564,7 +564,8 @@ export class Engine {
   }
 
   /** Decides one request. A deny is a Decision; bad input throws a RequestError. */
-  check(request: CheckRequest): Decision {
+  check(request: CheckRequest | SessionRequest): Decision {
+    if (isSessionRequest(request)) return this.#checkSession(request);
     const json = stringify(toWire(request), REQUEST_PARSE);
     const engine = this.#live();
     try {
@@ -729,10 +730,203 @@ export class Engine {
     }
     this.#freed = true;
   }
+
+  // --- sessions
+
+  /** Session keys set (JSON) and sessions revoked, re-applied to an engine
+   * rebuilt after an instance reset. */
+  #sessionKeys: string | null = null;
+  #revokedSessions: { id: string; by: string }[] = [];
+  #sessionGeneration = generation;
+
+  /** The live engine with its session keys and revocations (re-applied after a reset). */
+  #sessionLive(): NativeSessionEngine {
+    const engine = this.#live() as unknown as NativeSessionEngine;
+    if (this.#sessionGeneration !== generation) {
+      const keys = this.#sessionKeys;
+      if (keys !== null) call(() => engine.setSessionKeysJson(keys));
+      for (const { id, by } of this.#revokedSessions) call(() => engine.revokeSession(id, by));
+      this.#sessionGeneration = generation;
+    }
+    return engine;
+  }
+
+  #checkSession(request: SessionRequest): Decision {
+    if ((request as { agent?: unknown }).agent !== undefined) {
+      const message = "give exactly one of `agent` and `session`";
+      throw new RequestError(`[request_invalid] ${message}`, { code: "request_invalid", details: [{ message }] });
+    }
+    const json = stringify(toWire(request), REQUEST_PARSE);
+    const engine = this.#sessionLive();
+    try {
+      return new Decision(JSON.parse(call(() => engine.checkSessionJson(json))) as DecisionJson);
+    } finally {
+      this.#deliver(engine);
+    }
+  }
+
+  /** Issues a session token for an active agent (and a task of its own).
+   * Needs a signing key (`setSessionKeys({signing})`). */
+  issueSession(input: IssueSessionInput): IssuedSession {
+    let wire: unknown = input;
+    if (input !== null && typeof input === "object" && !Array.isArray(input)) {
+      const { ttlSeconds, ...rest } = input;
+      wire = ttlSeconds === undefined ? rest : { ...rest, ttl_seconds: ttlSeconds };
+    }
+    const json = stringify(wire, SESSION_INVALID);
+    const engine = this.#sessionLive();
+    const out = JSON.parse(call(() => engine.issueSessionJson(json))) as { token: string; claims: SessionClaimsJson };
+    return { token: out.token, claims: claimsFromWire(out.claims) };
+  }
+
+  /** The verified claims of a token (checked against `Date.now()`), or the error that refuses it. */
+  verifySession(token: string, options?: VerifySessionOptions): SessionClaims {
+    const engine = this.#sessionLive();
+    const audience = options?.audience;
+    return claimsFromWire(
+      JSON.parse(call(() => engine.verifySessionJson(token, audience))) as SessionClaimsJson,
+    );
+  }
+
+  /** Revokes one session by its `sessionId`. */
+  revokeSession(sessionId: string, options: { by: string }): void {
+    const by = options?.by;
+    if (typeof by !== "string") throw new TypeError("revokeSession needs {by: string}: who revokes it");
+    const engine = this.#sessionLive();
+    call(() => engine.revokeSession(sessionId, by));
+    this.#revokedSessions.push({ id: sessionId, by });
+  }
+
+  /** Replaces the session keys; a verifier passes only `verifying` (public keys). */
+  setSessionKeys(keys: SessionKeysInput): void {
+    const json = stringify(keys ?? {}, KEY_INVALID);
+    const engine = this.#sessionLive();
+    call(() => engine.setSessionKeysJson(json));
+    this.#sessionKeys = json;
+  }
+
+  /** The public session keys `{kid: "k4.public.…"}`, to hand to verifiers. */
+  sessionPublicKeys(): Record<string, string> {
+    const engine = this.#sessionLive();
+    return JSON.parse(call(() => engine.sessionPublicKeysJson())) as Record<string, string>;
+  }
 }
 
 /** For the binding's own tests: panics inside the WASM instance. Not public API. */
 export function __debugPanic(message: string): void {
   const module = raw();
   call(() => module.__debugPanic(message));
+}
+
+// ---------------------------------------------------------------- sessions
+// --- sessions
+
+/** The session form of a request: a session token (from `issueSession`) names the agent and task. */
+export interface SessionRequest {
+  /** A session token (`v4.public.…`), in place of `agent` and `task`. */
+  session: string;
+  action: string;
+  resource: EntityRef;
+  onBehalfOf?: string;
+  on_behalf_of?: string;
+  credential?: string;
+  context?: Record<string, unknown>;
+  /** The time the policies see; the token itself is checked against the engine clock (`Date.now()`). */
+  now?: Date | string;
+  /** The audience the token must carry; `[sessions] audience` when absent. */
+  audience?: string;
+}
+
+/** `engine.issueSession(input)`. */
+export interface IssueSessionInput {
+  agent: string;
+  /** A Task id of this agent. */
+  task?: string;
+  /** Lifetime in seconds, capped by `[sessions] max_ttl_seconds` (default 900). */
+  ttlSeconds?: number;
+  /** The audience; `[sessions] audience` when absent. */
+  audience?: string;
+}
+
+/** The claims of a session token; times in milliseconds since the epoch. */
+export interface SessionClaims {
+  sessionId: string;
+  agent: string;
+  task?: string;
+  audience: string;
+  issuer?: string;
+  issuedAt: number;
+  notBefore: number;
+  expiresAt: number;
+}
+
+export interface IssuedSession {
+  token: string;
+  claims: SessionClaims;
+}
+
+export interface VerifySessionOptions {
+  /** The audience the token must carry; `[sessions] audience` when absent. */
+  audience?: string;
+}
+
+/** Session keys as PASERK (`k4.secret.…`, `k4.public.…`) or PEM text. */
+export interface SessionKeysInput {
+  signing?: { kid: string; key: string };
+  verifying?: Record<string, string>;
+}
+
+/** A new key pair as PASERK text. */
+export interface SessionKeyPair {
+  kid: string;
+  secret: string;
+  public: string;
+}
+
+/** The raw session exports of a `WasmEngine` (JSON text in and out). */
+interface NativeSessionEngine extends NativeEngine {
+  issueSessionJson(input: string): string;
+  verifySessionJson(token: string, audience?: string | null): string;
+  checkSessionJson(request: string): string;
+  revokeSession(sessionId: string, by: string): void;
+  setSessionKeysJson(keys: string): void;
+  sessionPublicKeysJson(): string;
+}
+
+interface SessionClaimsJson {
+  session_id: string;
+  agent: string;
+  task?: string;
+  audience: string;
+  issuer?: string;
+  issued_at: number;
+  not_before: number;
+  expires_at: number;
+}
+
+function claimsFromWire(c: SessionClaimsJson): SessionClaims {
+  const claims: SessionClaims = {
+    sessionId: c.session_id,
+    agent: c.agent,
+    audience: c.audience,
+    issuedAt: c.issued_at,
+    notBefore: c.not_before,
+    expiresAt: c.expires_at,
+  };
+  if (c.task !== undefined) claims.task = c.task;
+  if (c.issuer !== undefined) claims.issuer = c.issuer;
+  return claims;
+}
+
+function isSessionRequest(request: unknown): request is SessionRequest {
+  return request !== null && typeof request === "object" && (request as { session?: unknown }).session !== undefined;
+}
+
+const SESSION_INVALID = (): [ErrorCode, typeof AuthzError] => ["session_invalid", AuthzError];
+const KEY_INVALID = (): [ErrorCode, typeof AuthzError] => ["key_invalid", AuthzError];
+
+/** A new session key pair `{kid, secret, public}` (PASERK). */
+export function generateSessionKey(kid: string): SessionKeyPair {
+  const module = raw() as NativeModule & { generateSessionKeyJson(kid: string): string };
+  return JSON.parse(call(() => module.generateSessionKeyJson(kid))) as SessionKeyPair;
 }

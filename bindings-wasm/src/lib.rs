@@ -243,3 +243,75 @@ fn start() {
         wasm_bindgen::throw_val(err.into());
     }));
 }
+
+// --- sessions
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// Issues a session token: JSON text `{agent, task?, ttl_seconds?, audience?}`
+    /// in, `{token, claims}` JSON text out. Needs a signing key (`setSessionKeysJson`).
+    #[wasm_bindgen(js_name = issueSessionJson)]
+    pub fn issue_session_json(&self, input: &str) -> Result<String, JsValue> {
+        let input = parse(input, "issue input", agentauthz::ErrorCode::SessionInvalid)?;
+        ffi::issue_session_value(&self.inner, input)
+            .map(|v| v.to_string())
+            .map_err(|e| js_error(&e))
+    }
+
+    /// The verified claims of a session token as JSON text (engine clock =
+    /// `Date.now()`, revocations, agent standing), or the error that refuses it.
+    #[wasm_bindgen(js_name = verifySessionJson)]
+    pub fn verify_session_json(
+        &self,
+        token: &str,
+        audience: Option<String>,
+    ) -> Result<String, JsValue> {
+        ffi::verify_session_value(&self.inner, token, audience.as_deref())
+            .map(|v| v.to_string())
+            .map_err(|e| js_error(&e))
+    }
+
+    /// Decides a session-form request (JSON text); returns the Decision as JSON text.
+    #[wasm_bindgen(js_name = checkSessionJson)]
+    pub fn check_session_json(&self, request: &str) -> Result<String, JsValue> {
+        let request = parse(
+            request,
+            "session request",
+            agentauthz::ErrorCode::RequestParse,
+        )?;
+        ffi::check_session_value(&self.inner, request)
+            .map(|v| v.to_string())
+            .map_err(|e| js_error(&e))
+    }
+
+    /// Revokes one session by its `session_id`.
+    #[wasm_bindgen(js_name = revokeSession)]
+    pub fn revoke_session(&self, session_id: &str, by: &str) -> Result<(), JsValue> {
+        self.inner
+            .revoke_session(session_id, by)
+            .map_err(|e| js_error(&e))
+    }
+
+    /// Replaces the session keys from JSON text `{signing?: {kid, key}, verifying?: {kid: key}}`.
+    #[wasm_bindgen(js_name = setSessionKeysJson)]
+    pub fn set_session_keys_json(&self, keys: &str) -> Result<(), JsValue> {
+        let keys = parse(keys, "session keys", agentauthz::ErrorCode::KeyInvalid)?;
+        let keys = ffi::session_keys_from_value(keys).map_err(|e| js_error(&e))?;
+        self.inner.set_session_keys(keys);
+        Ok(())
+    }
+
+    /// The public session keys `{kid: "k4.public.…"}` as JSON text.
+    #[wasm_bindgen(js_name = sessionPublicKeysJson)]
+    pub fn session_public_keys_json(&self) -> String {
+        ffi::session_public_keys_value(&self.inner).to_string()
+    }
+}
+
+/// A new session key pair `{kid, secret, public}` (PASERK) as JSON text.
+#[wasm_bindgen(js_name = generateSessionKeyJson)]
+pub fn generate_session_key_json(kid: &str) -> Result<String, JsValue> {
+    ffi::generate_session_key_value(kid)
+        .map(|v| v.to_string())
+        .map_err(|e| js_error(&e))
+}

@@ -15,7 +15,14 @@ from __future__ import annotations
 import atexit
 
 from ._engine import Engine
-from ._native import Decision, Grant, __version__, error_codes, flush_decision_logs
+from ._native import (
+    Decision,
+    Grant,
+    __version__,
+    error_codes,
+    flush_decision_logs,
+    generate_session_key,
+)
 from .errors import (
     ERROR_CODES,
     AuthzError,
@@ -56,4 +63,5 @@ __all__ = [
     "__version__",
     "error_codes",
     "flush_decision_logs",
+    "generate_session_key",
 ]

@@ -4,7 +4,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, final
 
-from typing_extensions import Self, TypeAlias, disjoint_base
+from typing_extensions import NotRequired, Self, TypeAlias, TypedDict, disjoint_base
 
 __all__ = [
     "Decision",
@@ -15,6 +15,7 @@ __all__ = [
     "_raise_error",
     "error_codes",
     "flush_decision_logs",
+    "generate_session_key",
 ]
 
 __version__: str
@@ -116,7 +117,7 @@ class Engine:
     def check(
         self,
         *,
-        agent: str,
+        agent: str | None = None,
         action: str,
         resource: _Resource,
         task: str | None = None,
@@ -124,6 +125,8 @@ class Engine:
         credential: str | None = None,
         context: Mapping[str, Any] | None = None,
         now: datetime.datetime | str | None = None,
+        session: str | None = None,
+        audience: str | None = None,
     ) -> Decision: ...
     def check_request(self, request: Mapping[str, Any]) -> Decision: ...
     def check_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[Decision]: ...
@@ -172,7 +175,49 @@ class Engine:
     @property
     def journal_path(self) -> str | None: ...
     def skipped_changes(self) -> list[str]: ...
+    # --- sessions
+    def issue_session(
+        self,
+        agent: str,
+        /,
+        *,
+        task: str | None = None,
+        ttl: int | datetime.timedelta | None = None,
+        audience: str | None = None,
+    ) -> tuple[str, _SessionClaims]: ...
+    def verify_session(self, token: str, /, *, audience: str | None = None) -> _SessionClaims: ...
+    def revoke_session(self, session_id: str, /, *, by: str) -> None: ...
+    def set_session_keys(
+        self,
+        *,
+        signing: _SigningKey | None = None,
+        verifying: Mapping[str, str] | None = None,
+    ) -> None: ...
+    def session_public_keys(self) -> dict[str, str]: ...
 
+# --- sessions
+class _SessionClaims(TypedDict):
+    """The claims of a verified session token; times in ms since the epoch."""
+
+    session_id: str
+    agent: str
+    task: NotRequired[str]
+    audience: str
+    issuer: NotRequired[str]
+    issued_at: int
+    not_before: int
+    expires_at: int
+
+class _SigningKey(TypedDict):
+    kid: str
+    key: str
+
+class _SessionKeyPair(TypedDict):
+    kid: str
+    secret: str
+    public: str
+
+def generate_session_key(kid: str) -> _SessionKeyPair: ...
 def error_codes() -> list[dict[str, str]]: ...
 def flush_decision_logs() -> None: ...
 def _raise_error(code: str, message: str) -> NoReturn: ...

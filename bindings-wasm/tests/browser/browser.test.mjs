@@ -151,6 +151,22 @@ test("the playground shows decisions live", async () => {
   await page.close();
 });
 
+// --- sessions
+test("agent sessions in Chromium", async () => {
+  const page = await openPage("/bindings-wasm/tests/browser/");
+  const s = await page.evaluate(() => window.__agentauthzSessions);
+  assert.deepEqual(s, {
+    publicKey: true,
+    agent: "etl",
+    reasons: ["read-public"],
+    expired: "session_expired",
+    tampered: "session_invalid",
+    verifierIssues: "key_invalid",
+    revoked: "session_revoked",
+  });
+  await page.close();
+});
+
 test("no page errors", () => {
   assert.deepEqual(pageErrors, []);
 });

@@ -116,3 +116,65 @@ window.__agentauthzResults = run().then(
   },
   (e) => ({ fatal: `${e && e.stack ? e.stack : e}` }),
 );
+
+// --- sessions
+// Agent sessions in the browser: a key pair and a token made in WASM (signing
+// draws on the browser's crypto.getRandomValues), a verifier with only the
+// public keys, check({session}), expiry on the engine clock (Date.now, replaced
+// for the call), revocation. The scenario of tests/node/sessions.test.mjs.
+function sessions() {
+  const bundle = {
+    schema: `entity Bucket;
+entity Object in [Bucket];
+action "s3:GetObject" appliesTo { principal: [Agent], resource: [Object, Bucket] };`,
+    policies: `@id("read-public")
+permit (principal, action == Action::"s3:GetObject", resource in Bucket::"public");`,
+    inventory: JSON.stringify({
+      users: [{ id: "alice" }],
+      agents: [{ id: "etl", owner: "alice" }],
+      resources: [
+        { type: "Bucket", id: "public" },
+        { type: "Object", id: "public/readme", parents: [{ type: "Bucket", id: "public" }] },
+      ],
+    }),
+    config: '[sessions]\naudience = "tools"\n',
+  };
+  const codeOf = (f) => {
+    try {
+      f();
+      return null;
+    } catch (e) {
+      return e instanceof api.AuthzError ? e.code : `not an AuthzError: ${e}`;
+    }
+  };
+  const issuer = api.Engine.fromStrings(bundle);
+  const key = api.generateSessionKey("k1");
+  issuer.setSessionKeys({ signing: { kid: "k1", key: key.secret } });
+  const { token, claims } = issuer.issueSession({ agent: "etl", ttlSeconds: 60 });
+  const verifier = api.Engine.fromStrings(bundle);
+  verifier.setSessionKeys({ verifying: issuer.sessionPublicKeys() });
+  const read = (t) => verifier.check({ session: t, action: "s3:GetObject", resource: { type: "Object", id: "public/readme" } });
+  const realNow = Date.now;
+  let expired;
+  try {
+    Date.now = () => claims.expiresAt;
+    expired = codeOf(() => read(token));
+  } finally {
+    Date.now = realNow;
+  }
+  const i = Math.floor(token.length / 2);
+  const tampered = token.slice(0, i) + (token[i] === "A" ? "B" : "A") + token.slice(i + 1);
+  const out = {
+    publicKey: key.public.startsWith("k4.public."),
+    agent: verifier.verifySession(token).agent,
+    reasons: read(token).reasons,
+    expired,
+    tampered: codeOf(() => read(tampered)),
+    verifierIssues: codeOf(() => verifier.issueSession({ agent: "etl" })),
+  };
+  verifier.revokeSession(claims.sessionId, { by: "alice" });
+  out.revoked = codeOf(() => read(token));
+  return out;
+}
+
+window.__agentauthzSessions = window.__agentauthzResults.then(() => sessions()).catch((e) => ({ fatal: `${e && e.stack ? e.stack : e}` }));
