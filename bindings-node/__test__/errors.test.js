@@ -105,13 +105,29 @@ const TRIGGERS = {
     ),
 }
 
+function sessionEngine() {
+  const engine = bundle()
+  const { secret } = agentauthz.generateSessionKey('k1')
+  engine.setSessionKeys({ signing: { kid: 'k1', key: secret } })
+  const { token } = engine.issueSession({ agent: 'a', audience: 'tools' })
+  return { engine, token }
+}
+TRIGGERS.session_invalid = () => {
+  const { engine, token } = sessionEngine()
+  engine.verifySession(token, { audience: 'billing' })
+}
+TRIGGERS.session_revoked = () => {
+  const { engine, token } = sessionEngine()
+  engine.suspend('a', { by: 'u' })
+  engine.verifySession(token, { audience: 'tools' })
+}
+TRIGGERS.key_invalid = () => bundle().setSessionKeys({ verifying: { k1: 'k4.public.not-a-key' } })
+
 const UNREACHABLE = {
   test_invalid: 'raised only by the policy test runner (CLI `agentauthz test`), which the Node API does not expose',
   internal: 'a bug; reached through the panic test below, in a child process',
-  session_invalid: 'agent sessions land in a later change; nothing in the API raises it yet',
-  session_expired: 'agent sessions land in a later change; nothing in the API raises it yet',
-  session_revoked: 'agent sessions land in a later change; nothing in the API raises it yet',
-  key_invalid: 'agent sessions land in a later change; nothing in the API raises it yet',
+  session_expired:
+    "needs the engine clock past a token's expiry, which the Node API does not let a test move; covered by the core tests and the WASM suite (Date.now)",
 }
 
 describe('every error code', () => {

@@ -170,6 +170,29 @@ def journal_corrupt(tmp_path: Path) -> None:
     Engine.load(BUNDLE, journal=journal)
 
 
+def _session_engine() -> tuple[Engine, str]:
+    engine = Engine.load(BUNDLE)
+    pair = agentauthz.generate_session_key("k1")
+    engine.set_session_keys(signing={"kid": "k1", "key": pair["secret"]})
+    token, _ = engine.issue_session("coder", audience="tools")
+    return engine, token
+
+
+def session_invalid(tmp_path: Path) -> None:
+    engine, token = _session_engine()
+    engine.verify_session(token, audience="billing")
+
+
+def session_revoked(tmp_path: Path) -> None:
+    engine, token = _session_engine()
+    engine.suspend("coder", by="alice")
+    engine.verify_session(token, audience="tools")
+
+
+def key_invalid(tmp_path: Path) -> None:
+    Engine.load(BUNDLE).set_session_keys(verifying={"k1": "k4.public.not-a-key"})
+
+
 def internal(tmp_path: Path) -> None:
     agentauthz._native._panic("triggered")
 
@@ -191,18 +214,19 @@ TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "grant_invalid": [grant_invalid],
     "lifecycle_invalid": [lifecycle_invalid],
     "journal_corrupt": [journal_corrupt],
+    "session_invalid": [session_invalid],
+    "session_revoked": [session_revoked],
+    "key_invalid": [key_invalid],
     "internal": [internal],
     # test_invalid: the core has no policy-test API exposed to bindings yet.
-    # session_*, key_invalid: agent sessions land in a later change; until then
-    # nothing in the API can raise them.
+    # session_expired: needs the engine clock to pass a token's expiry, which
+    # the Python API does not let a test move; the core tests and the WASM
+    # suite (whose clock is Date.now) cover it.
     # All are covered by test_each_code_converts_through_the_native_path.
 }
 UNTRIGGERABLE = {
     "test_invalid",
-    "session_invalid",
     "session_expired",
-    "session_revoked",
-    "key_invalid",
 }
 
 

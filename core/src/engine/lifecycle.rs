@@ -293,13 +293,24 @@ pub(crate) fn apply(
     changes: &[(i64, &Change)],
     strict: bool,
 ) -> Result<(Snapshot, Vec<String>)> {
-    let mut work = Work {
-        base,
-        edits: HashMap::new(),
-        runtime: Runtime::clone(&base.runtime),
-        owners: None,
-        agent_items: None,
-    };
+    let latest = changes.iter().map(|(t, _)| *t).max().unwrap_or(i64::MIN);
+    // Every change applies (the usual case): one pass, nothing copied.
+    let mut work = Work::new(base);
+    let mut failed = None;
+    for (now, change) in changes {
+        if let Err(e) = work.apply(change, *now) {
+            failed = Some(e);
+            break;
+        }
+    }
+    match failed {
+        None => return Ok((work.finish(latest)?, Vec::new())),
+        Some(e) if strict => return Err(e),
+        Some(_) => {}
+    }
+    // Replay with a change that no longer applies: each change on a copy,
+    // kept only if it applies whole.
+    let mut work = Work::new(base);
     let mut skipped = Vec::new();
     for (now, change) in changes {
         let mut attempt = Work {
@@ -311,11 +322,9 @@ pub(crate) fn apply(
         };
         match attempt.apply(change, *now) {
             Ok(()) => work = attempt,
-            Err(e) if !strict => skipped.push(format!("{} skipped: {e}", change.op())),
-            Err(e) => return Err(e),
+            Err(e) => skipped.push(format!("{} skipped: {e}", change.op())),
         }
     }
-    let latest = changes.iter().map(|(t, _)| *t).max().unwrap_or(i64::MIN);
     Ok((work.finish(latest)?, skipped))
 }
 
@@ -330,7 +339,17 @@ struct Work<'a> {
     agent_items: Option<HashMap<EntityUid, Vec<EntityUid>>>,
 }
 
-impl Work<'_> {
+impl<'a> Work<'a> {
+    fn new(base: &'a Snapshot) -> Work<'a> {
+        Work {
+            base,
+            edits: HashMap::new(),
+            runtime: Runtime::clone(&base.runtime),
+            owners: None,
+            agent_items: None,
+        }
+    }
+
     fn entity(&self, uid: &EntityUid) -> Option<Entity> {
         self.edits
             .get(uid)
