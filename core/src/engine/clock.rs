@@ -113,6 +113,12 @@ pub(crate) struct DecisionIds {
 impl DecisionIds {
     pub fn new(clock_millis: i64) -> DecisionIds {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        // RandomState has no entropy on wasm32; the OS (or crypto.getRandomValues
+        // in a browser) does. Best effort: on failure the other inputs remain.
+        let mut random = [0u8; 8];
+        if getrandom::fill(&mut random).is_ok() {
+            h.write(&random);
+        }
         h.write_i64(clock_millis);
         h.write_usize(std::ptr::addr_of!(h) as usize);
         DecisionIds {
