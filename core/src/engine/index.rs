@@ -2,119 +2,156 @@
 //! evaluated. Cedar evaluates every policy; a policy whose scope does not
 //! match is false without error (scope constraints cannot error), so leaving
 //! it out changes neither the decision, nor the reasons, nor the errors.
+//!
+//! Every entity and entity type a policy scope names gets a small integer id
+//! when the index is built; a request's principal and resource are turned into
+//! those ids once (the entity, its ancestors that some scope names, its type),
+//! and from then on matching is integer comparisons.
 
-use super::cache::BoundedCache;
+use super::cache::{BoundedCache, FxBuild, FxMap};
 use cedar_policy::{
     ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Building a `PolicySet` costs about 0.7 µs per policy, more than evaluating
 /// the candidates; sets are cached by candidate list, up to this many.
 const SET_CACHE_CAPACITY: usize = 16_384;
 
-/// A principal or resource scope constraint.
-#[derive(Debug, Clone)]
+/// Ids of the entities (`==`/`in` scopes) and entity types (`is` scopes) that
+/// policy scopes name.
+#[derive(Debug, Default)]
+struct Names {
+    uids: FxMap<EntityUid, u32>,
+    types: FxMap<EntityTypeName, u32>,
+}
+
+impl Names {
+    fn uid(&mut self, u: EntityUid) -> u32 {
+        let next = u32::try_from(self.uids.len()).unwrap_or(u32::MAX);
+        *self.uids.entry(u).or_insert(next)
+    }
+    fn ty(&mut self, t: EntityTypeName) -> u32 {
+        let next = u32::try_from(self.types.len()).unwrap_or(u32::MAX);
+        *self.types.entry(t).or_insert(next)
+    }
+}
+
+/// A principal or resource scope constraint, over interned ids.
+#[derive(Debug, Clone, Copy)]
 enum Scope {
     Any,
-    Eq(EntityUid),
-    In(EntityUid),
-    Is(EntityTypeName),
-    IsIn(EntityTypeName, EntityUid),
-}
-
-impl From<PrincipalConstraint> for Scope {
-    fn from(c: PrincipalConstraint) -> Scope {
-        match c {
-            PrincipalConstraint::Any => Scope::Any,
-            PrincipalConstraint::Eq(u) => Scope::Eq(u),
-            PrincipalConstraint::In(u) => Scope::In(u),
-            PrincipalConstraint::Is(t) => Scope::Is(t),
-            PrincipalConstraint::IsIn(t, u) => Scope::IsIn(t, u),
-        }
-    }
-}
-
-impl From<ResourceConstraint> for Scope {
-    fn from(c: ResourceConstraint) -> Scope {
-        match c {
-            ResourceConstraint::Any => Scope::Any,
-            ResourceConstraint::Eq(u) => Scope::Eq(u),
-            ResourceConstraint::In(u) => Scope::In(u),
-            ResourceConstraint::Is(t) => Scope::Is(t),
-            ResourceConstraint::IsIn(t, u) => Scope::IsIn(t, u),
-        }
-    }
-}
-
-/// An entity of the request with its ancestors, as Cedar's `in` sees them.
-/// Ancestor lists are short, so a vector beats a hash set here.
-pub(crate) struct Subject<'a> {
-    uid: &'a EntityUid,
-    ancestors: Vec<&'a EntityUid>,
-}
-
-impl<'a> Subject<'a> {
-    pub fn new(uid: &'a EntityUid, entities: &'a Entities) -> Subject<'a> {
-        let ancestors = entities
-            .ancestors(uid)
-            .map(|it| it.collect())
-            .unwrap_or_default();
-        Subject { uid, ancestors }
-    }
-
-    fn is_in(&self, group: &EntityUid) -> bool {
-        self.uid == group || self.ancestors.contains(&group)
-    }
-
-    /// The keys under which policies scoped to this subject are filed.
-    fn keys(&self) -> impl Iterator<Item = &EntityUid> {
-        std::iter::once(self.uid).chain(self.ancestors.iter().copied())
-    }
+    Eq(u32),
+    In(u32),
+    Is(u32),
+    IsIn(u32, u32),
 }
 
 impl Scope {
-    fn matches(&self, s: &Subject<'_>) -> bool {
+    fn principal(c: PrincipalConstraint, names: &mut Names) -> Scope {
+        match c {
+            PrincipalConstraint::Any => Scope::Any,
+            PrincipalConstraint::Eq(u) => Scope::Eq(names.uid(u)),
+            PrincipalConstraint::In(u) => Scope::In(names.uid(u)),
+            PrincipalConstraint::Is(t) => Scope::Is(names.ty(t)),
+            PrincipalConstraint::IsIn(t, u) => Scope::IsIn(names.ty(t), names.uid(u)),
+        }
+    }
+
+    fn resource(c: ResourceConstraint, names: &mut Names) -> Scope {
+        match c {
+            ResourceConstraint::Any => Scope::Any,
+            ResourceConstraint::Eq(u) => Scope::Eq(names.uid(u)),
+            ResourceConstraint::In(u) => Scope::In(names.uid(u)),
+            ResourceConstraint::Is(t) => Scope::Is(names.ty(t)),
+            ResourceConstraint::IsIn(t, u) => Scope::IsIn(names.ty(t), names.uid(u)),
+        }
+    }
+
+    fn matches(self, s: &Subject) -> bool {
         match self {
             Scope::Any => true,
-            Scope::Eq(u) => s.uid == u,
+            Scope::Eq(u) => s.own == Some(u),
             Scope::In(u) => s.is_in(u),
-            Scope::Is(t) => s.uid.type_name() == t,
-            Scope::IsIn(t, u) => s.uid.type_name() == t && s.is_in(u),
+            Scope::Is(t) => s.ty == Some(t),
+            Scope::IsIn(t, u) => s.ty == Some(t) && s.is_in(u),
         }
     }
 }
 
-/// Policies filed by one scope (principal or resource): unconstrained, by the
-/// entity of `==`/`in`, or by the type of `is`.
+/// A request entity as the index sees it: its own id (if a scope names it),
+/// the ids of itself and of its ancestors (as Cedar's `in` sees them) that
+/// scopes name, and its type's id. Names no scope uses cannot match any scope,
+/// so they are left out.
+pub(crate) struct Subject {
+    own: Option<u32>,
+    within: Vec<u32>,
+    ty: Option<u32>,
+}
+
+impl Subject {
+    fn new(uid: &EntityUid, entities: &Entities, names: &Names) -> Subject {
+        let own = names.uids.get(uid).copied();
+        let mut within: Vec<u32> = own.into_iter().collect();
+        if let Some(ancestors) = entities.ancestors(uid) {
+            for a in ancestors {
+                if let Some(&k) = names.uids.get(a) {
+                    if !within.contains(&k) {
+                        within.push(k);
+                    }
+                }
+            }
+        }
+        Subject {
+            own,
+            within,
+            ty: names.types.get(uid.type_name()).copied(),
+        }
+    }
+
+    fn is_in(&self, group: u32) -> bool {
+        self.within.contains(&group)
+    }
+}
+
+/// Policies filed by one scope (principal or resource), so that every policy
+/// a subject collects matches that scope exactly: `==` by the entity, `in` by
+/// the entity, `is` by the type, `is ... in` by the entity with its type.
 #[derive(Debug, Default)]
 struct Filed {
     any: Vec<u32>,
-    by_uid: HashMap<EntityUid, Vec<u32>>,
-    by_type: HashMap<EntityTypeName, Vec<u32>>,
+    eq: FxMap<u32, Vec<u32>>,
+    within: FxMap<u32, Vec<u32>>,
+    is: FxMap<u32, Vec<u32>>,
+    is_within: FxMap<u32, Vec<(u32, u32)>>,
 }
 
 impl Filed {
-    fn file(&mut self, i: u32, scope: &Scope) {
+    fn file(&mut self, i: u32, scope: Scope) {
         match scope {
             Scope::Any => self.any.push(i),
-            Scope::Eq(u) | Scope::In(u) | Scope::IsIn(_, u) => {
-                self.by_uid.entry(u.clone()).or_default().push(i)
-            }
-            Scope::Is(t) => self.by_type.entry(t.clone()).or_default().push(i),
+            Scope::Eq(u) => self.eq.entry(u).or_default().push(i),
+            Scope::In(u) => self.within.entry(u).or_default().push(i),
+            Scope::Is(t) => self.is.entry(t).or_default().push(i),
+            Scope::IsIn(t, u) => self.is_within.entry(u).or_default().push((t, i)),
         }
     }
 
-    /// The keyed lists a subject can match (a superset: scopes are checked after).
-    fn collect(&self, s: &Subject<'_>, out: &mut Vec<u32>) {
-        if let Some(v) = self.by_type.get(s.uid.type_name()) {
+    /// The policies whose scope matches `s`, each once (every policy is filed once).
+    fn collect(&self, s: &Subject, out: &mut Vec<u32>) {
+        if let Some(v) = s.own.and_then(|u| self.eq.get(&u)) {
             out.extend(v);
         }
-        for key in s.keys() {
-            if let Some(v) = self.by_uid.get(key) {
+        if let Some(v) = s.ty.and_then(|t| self.is.get(&t)) {
+            out.extend(v);
+        }
+        for key in &s.within {
+            if let Some(v) = self.within.get(key) {
                 out.extend(v);
+            }
+            if let (Some(v), Some(ty)) = (self.is_within.get(key), s.ty) {
+                out.extend(v.iter().filter(|(t, _)| *t == ty).map(|(_, i)| *i));
             }
         }
     }
@@ -129,7 +166,7 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn file(&mut self, i: u32, principal: &Scope, resource: &Scope) {
+    fn file(&mut self, i: u32, principal: Scope, resource: Scope) {
         match principal {
             Scope::Any => self.any_principal.file(i, resource),
             scope => self.by_principal.file(i, scope),
@@ -148,16 +185,19 @@ struct Entry {
 #[derive(Debug)]
 pub(crate) struct PolicyIndex {
     entries: Vec<Entry>,
+    names: Names,
     /// Per known action: the policies whose action scope matches it.
-    by_action: HashMap<EntityUid, Bucket>,
-    sets: BoundedCache<Box<[u32]>, Arc<PolicySet>>,
+    by_action: FxMap<EntityUid, Bucket>,
+    sets: BoundedCache<Box<[u32]>, Arc<PolicySet>, FxBuild>,
 }
 
-fn action_matches(c: &ActionConstraint, action: &Subject<'_>) -> bool {
+/// Whether an action scope matches `action`, given its ancestors.
+fn action_matches(c: &ActionConstraint, action: &EntityUid, ancestors: &[&EntityUid]) -> bool {
+    let is_in = |g: &EntityUid| action == g || ancestors.contains(&g);
     match c {
         ActionConstraint::Any => true,
-        ActionConstraint::Eq(u) => action.uid == u,
-        ActionConstraint::In(groups) => groups.iter().any(|g| action.is_in(g)),
+        ActionConstraint::Eq(u) => action == u,
+        ActionConstraint::In(groups) => groups.iter().any(is_in),
     }
 }
 
@@ -165,39 +205,44 @@ impl PolicyIndex {
     /// Indexes `policies` for the actions found in `entities` (the schema's
     /// action entities are there); other actions are matched at request time.
     pub fn new(policies: &PolicySet, entities: &Entities) -> PolicyIndex {
+        let mut names = Names::default();
         let entries: Vec<Entry> = policies
             .policies()
             .map(|p| Entry {
                 policy: p.clone(),
-                principal: p.principal_constraint().into(),
-                resource: p.resource_constraint().into(),
+                principal: Scope::principal(p.principal_constraint(), &mut names),
+                resource: Scope::resource(p.resource_constraint(), &mut names),
                 action: p.action_constraint(),
             })
             .collect();
-        let mut by_action = HashMap::new();
+        let mut by_action = FxMap::default();
         for action in entities.iter().map(|e| e.uid()) {
             if !action.type_name().basename().eq("Action") {
                 continue;
             }
-            let subject = Subject::new(&action, entities);
-            let bucket = Self::bucket(&entries, &subject);
+            let bucket = Self::bucket(&entries, &action, entities);
             by_action.insert(action.clone(), bucket);
         }
         PolicyIndex {
             entries,
+            names,
             by_action,
             sets: BoundedCache::new(SET_CACHE_CAPACITY),
         }
     }
 
-    fn bucket(entries: &[Entry], action: &Subject<'_>) -> Bucket {
+    fn bucket(entries: &[Entry], action: &EntityUid, entities: &Entities) -> Bucket {
+        let ancestors: Vec<&EntityUid> = entities
+            .ancestors(action)
+            .map(|it| it.collect())
+            .unwrap_or_default();
         let mut bucket = Bucket::default();
         for (i, e) in entries.iter().enumerate() {
-            if action_matches(&e.action, action) {
+            if action_matches(&e.action, action, &ancestors) {
                 bucket.file(
                     u32::try_from(i).unwrap_or(u32::MAX),
-                    &e.principal,
-                    &e.resource,
+                    e.principal,
+                    e.resource,
                 );
             }
         }
@@ -212,26 +257,29 @@ impl PolicyIndex {
         resource: &EntityUid,
         entities: &Entities,
     ) -> Arc<PolicySet> {
-        let p = Subject::new(principal, entities);
-        let r = Subject::new(resource, entities);
         let computed;
         let bucket = match self.by_action.get(action) {
             Some(b) => b,
             None => {
-                computed = Self::bucket(&self.entries, &Subject::new(action, entities));
+                computed = Self::bucket(&self.entries, action, entities);
                 &computed
             }
         };
-        let mut picked: Vec<u32> = bucket.any_principal.any.clone();
-        bucket.any_principal.collect(&r, &mut picked);
+        let p = Subject::new(principal, entities, &self.names);
+        let r = Subject::new(resource, entities, &self.names);
+        let mut picked: Vec<u32> = Vec::with_capacity(16);
         bucket.by_principal.collect(&p, &mut picked);
-        picked.sort_unstable();
-        picked.dedup();
+        // Their principal scope matches; check the resource scope.
         picked.retain(|&i| {
             self.entries
                 .get(i as usize)
-                .is_some_and(|e| e.principal.matches(&p) && e.resource.matches(&r))
+                .is_some_and(|e| e.resource.matches(&r))
         });
+        // Unconstrained principal, matching resource scope.
+        picked.extend(&bucket.any_principal.any);
+        bucket.any_principal.collect(&r, &mut picked);
+        picked.sort_unstable();
+        picked.dedup();
         if let Some(set) = self.sets.get(picked.as_slice()) {
             return set;
         }
