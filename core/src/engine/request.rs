@@ -2,7 +2,7 @@
 //! and turn Cedar's response into a Decision.
 
 use super::clock::{format_millis, rfc3339_to_cedar};
-use super::context::{extension_call, Extension};
+use super::context::{extension_call, AttrType, Extension};
 use super::snapshot::Snapshot;
 use crate::audit;
 use crate::error::{Error, ErrorCode, Result};
@@ -112,6 +112,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         "now",
         Value::String(now.clone()),
         extension_call(Extension::Datetime, &now),
+        AttrType::Extension(Extension::Datetime),
     )];
     let refs = [
         ("task", "Task", &r.task, UNKNOWN_TASK),
@@ -129,10 +130,12 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
             if snapshot.entities.get(&uid).is_none() {
                 unknown.push(reason);
             }
+            let ty = AttrType::Entity(Some(uid.type_name().clone()));
             standard.push((
                 field,
                 json!({"__entity": {"type": type_name, "id": id}}),
                 RestrictedExpression::new_entity_uid(uid),
+                ty,
             ));
         }
     }
@@ -144,8 +147,8 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         ));
     };
     // Build and validate even when denying, so malformed input is always reported.
-    let context = context(snapshot, &action, &r.context, standard)?;
-    let request = build(snapshot, principal, action, resource, context)?;
+    let (context, verified) = context(snapshot, &action, &r.context, standard)?;
+    let request = build(snapshot, principal, action, resource, context, verified)?;
     if unknown.is_empty() {
         Ok(Built::Cedar(Box::new(request)))
     } else {
@@ -157,64 +160,77 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
 
 fn cedar_request(snapshot: &Snapshot, r: &CedarRequest) -> Result<cedar_policy::Request> {
     let action = entity_uid(&r.action)?;
-    let context = context(snapshot, &action, &r.context, Vec::new())?;
+    let (context, verified) = context(snapshot, &action, &r.context, Vec::new())?;
     build(
         snapshot,
         entity_uid(&r.principal)?,
         action,
         entity_uid(&r.resource)?,
         context,
+        verified,
     )
 }
 
-/// A standard context field the engine adds: name, JSON form, typed form.
-type StandardField = (&'static str, Value, RestrictedExpression);
+/// A standard context field the engine adds: name, JSON form, typed form, its type.
+type StandardField = (&'static str, Value, RestrictedExpression, AttrType);
 
 /// The request context: the fast typed path when the action's context type is
 /// known and the values fit it; otherwise Cedar's JSON parser, which gives the
-/// authoritative value or error.
+/// authoritative value or error. Also whether the context is known to conform
+/// to the action's context type (only ever from the typed path).
 fn context(
     snapshot: &Snapshot,
     action: &EntityUid,
     values: &Map<String, Value>,
     standard: Vec<StandardField>,
-) -> Result<Context> {
-    let names: Vec<&str> = standard.iter().map(|(n, _, _)| *n).collect();
+) -> Result<(Context, bool)> {
+    let names: Vec<&str> = standard.iter().map(|(n, _, _, _)| *n).collect();
     if let Some(record) = snapshot.context_types.get(action) {
         if names.iter().all(|n| record.attrs.contains_key(*n)) {
-            if let Some(mut pairs) = super::context::fields(record, values, &names) {
-                pairs.extend(
-                    standard
-                        .iter()
-                        .map(|(n, _, typed)| (n.to_string(), typed.clone())),
-                );
+            let mut verified = true;
+            if let Some(mut pairs) = super::context::fields(record, values, &names, &mut verified) {
+                for (n, _, typed, ty) in &standard {
+                    verified &= super::context::declares(record, n, ty);
+                    pairs.push((n.to_string(), typed.clone()));
+                }
                 if let Ok(context) = Context::from_pairs(pairs) {
-                    return Ok(context);
+                    return Ok((context, verified));
                 }
             }
         }
     }
     let mut json = values.clone();
-    for (name, value, _) in standard {
+    for (name, value, _, _) in standard {
         json.insert(name.to_string(), value);
     }
     let schema = snapshot.schema.as_ref();
     Context::from_json_value(Value::Object(json), schema.map(|s| (s, action)))
+        .map(|c| (c, false))
         .map_err(|e| invalid(format!("context: {e}")))
 }
 
+/// The Cedar request, validated against the schema when the bundle asks for
+/// it. A `verified` context conforms to the action's context type already, so
+/// only the principal, action and resource are checked (Cedar's own check of
+/// them); anything that fails there, or any unverified context, goes through
+/// Cedar's full validation, which gives the error.
 fn build(
     snapshot: &Snapshot,
     principal: EntityUid,
     action: EntityUid,
     resource: EntityUid,
     context: Context,
+    verified: bool,
 ) -> Result<cedar_policy::Request> {
     let schema = snapshot.schema.as_ref();
-    let validation_schema = if snapshot.bundle.options.validate_requests {
-        schema
-    } else {
-        None
+    let validation_schema = match schema {
+        Some(s) if snapshot.bundle.options.validate_requests => {
+            let valid_scope = verified
+                && cedar_policy::validate_scope_variables(&principal, &action, &resource, s)
+                    .is_ok();
+            (!valid_scope).then_some(s)
+        }
+        _ => None,
     };
     cedar_policy::Request::new(principal, action, resource, context, validation_schema)
         .map_err(|e| invalid(e.to_string()))
