@@ -7,6 +7,12 @@
 //! when the index is built; a request's principal and resource are turned into
 //! those ids once (the entity, its ancestors that some scope names, its type),
 //! and from then on matching is integer comparisons.
+//!
+//! A policy whose first `when` condition starts with `context has NAME` (the
+//! leftmost operand of its `&&` chain) is false without error, and without
+//! evaluating anything else, for a request whose context has no `NAME`: Cedar
+//! evaluates the scope (true for a candidate), then that operand, and `&&`
+//! stops there. Such policies are left out for such requests too.
 
 use super::cache::{BoundedCache, FxBuild, FxMap};
 use cedar_policy::{
@@ -180,6 +186,26 @@ struct Entry {
     principal: Scope,
     resource: Scope,
     action: ActionConstraint,
+    /// The context attribute the policy's condition starts by testing with `has`.
+    requires: Option<String>,
+}
+
+/// `NAME` when the policy's first condition is a `when` whose leftmost
+/// `&&` operand is `context has NAME`.
+fn required_context_attr(policy: &Policy) -> Option<String> {
+    let json = policy.to_json().ok()?;
+    let first = json.get("conditions")?.as_array()?.first()?;
+    if first.get("kind")?.as_str()? != "when" {
+        return None;
+    }
+    let mut e = first.get("body")?;
+    while let Some(and) = e.get("&&") {
+        e = and.get("left")?;
+    }
+    let has = e.get("has")?;
+    let on_context = has.get("left")?.get("Var")?.as_str()? == "context";
+    let attr = has.get("attr")?.as_str()?;
+    (on_context && has.as_object()?.len() == 2).then(|| attr.to_string())
 }
 
 #[derive(Debug)]
@@ -188,6 +214,8 @@ pub(crate) struct PolicyIndex {
     names: Names,
     /// Per known action: the policies whose action scope matches it.
     by_action: FxMap<EntityUid, Bucket>,
+    /// Every entity type of the entities and the scopes, by its written form.
+    type_names: FxMap<String, EntityTypeName>,
     sets: BoundedCache<Box<[u32]>, Arc<PolicySet>, FxBuild>,
 }
 
@@ -213,8 +241,18 @@ impl PolicyIndex {
                 principal: Scope::principal(p.principal_constraint(), &mut names),
                 resource: Scope::resource(p.resource_constraint(), &mut names),
                 action: p.action_constraint(),
+                requires: required_context_attr(p),
             })
             .collect();
+        let mut type_names = FxMap::default();
+        let types = entities
+            .iter()
+            .map(|e| e.uid().type_name().clone())
+            .chain(names.uids.keys().map(|u| u.type_name().clone()))
+            .chain(names.types.keys().cloned());
+        for t in types {
+            type_names.entry(t.to_string()).or_insert(t);
+        }
         let mut by_action = FxMap::default();
         for action in entities.iter().map(|e| e.uid()) {
             if !action.type_name().basename().eq("Action") {
@@ -227,6 +265,7 @@ impl PolicyIndex {
             entries,
             names,
             by_action,
+            type_names,
             sets: BoundedCache::new(SET_CACHE_CAPACITY),
         }
     }
@@ -249,13 +288,21 @@ impl PolicyIndex {
         bucket
     }
 
-    /// The policies whose scope matches the request, as a set to evaluate.
+    /// A known entity type by its written form (parsing one costs more than a lookup).
+    pub fn type_name(&self, written: &str) -> Option<&EntityTypeName> {
+        self.type_names.get(written)
+    }
+
+    /// The policies whose scope matches the request and that the request's
+    /// context does not rule out (`context_has`: whether it has an attribute),
+    /// as a set to evaluate.
     pub fn candidates(
         &self,
         principal: &EntityUid,
         action: &EntityUid,
         resource: &EntityUid,
         entities: &Entities,
+        context_has: impl Fn(&str) -> bool,
     ) -> Arc<PolicySet> {
         let computed;
         let bucket = match self.by_action.get(action) {
@@ -278,6 +325,11 @@ impl PolicyIndex {
         // Unconstrained principal, matching resource scope.
         picked.extend(&bucket.any_principal.any);
         bucket.any_principal.collect(&r, &mut picked);
+        picked.retain(|&i| {
+            self.entries
+                .get(i as usize)
+                .is_some_and(|e| e.requires.as_deref().is_none_or(&context_has))
+        });
         picked.sort_unstable();
         picked.dedup();
         if let Some(set) = self.sets.get(picked.as_slice()) {
@@ -290,5 +342,54 @@ impl PolicyIndex {
         let set = Arc::new(PolicySet::from_policies(chosen).unwrap_or_default());
         self.sets.insert(picked.into_boxed_slice(), set.clone());
         set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::required_context_attr;
+    use cedar_policy::Policy;
+
+    fn req(text: &str) -> Option<String> {
+        required_context_attr(&Policy::parse(None, text).unwrap())
+    }
+
+    #[test]
+    fn leading_context_has_is_found() {
+        let p = "permit(principal, action, resource)";
+        assert_eq!(
+            req(&format!("{p} when {{ context has task }};")).as_deref(),
+            Some("task")
+        );
+        assert_eq!(
+            req(&format!("{p} when {{ context has a && context.a && context has b }} unless {{ context has c }};")).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            req(&format!(
+                "{p} when {{ (context has a && context.a) && context.b }};"
+            ))
+            .as_deref(),
+            Some("a")
+        );
+    }
+
+    #[test]
+    fn anything_else_is_not() {
+        let p = "permit(principal, action, resource)";
+        for cond in [
+            "",
+            "unless { context has a }",
+            "when { principal has a && context has a }",
+            "when { context has a || true }",
+            "when { !(context has a) }",
+            "when { context.r has a }",
+            "when { context has a.b }",
+            "when { principal.level > 1 } when { context has a }",
+            "when { if context has a then true else true }",
+        ] {
+            assert_eq!(req(&format!("{p} {cond};")), None, "{cond}");
+        }
     }
 }

@@ -38,7 +38,11 @@ pub(crate) fn decide(
         Built::Cedar(req) => {
             let candidates = match (req.principal(), req.action(), req.resource()) {
                 (Some(p), Some(a), Some(r)) => {
-                    snapshot.index.candidates(p, a, r, &snapshot.entities)
+                    snapshot
+                        .index
+                        .candidates(p, a, r, &snapshot.entities, |name| {
+                            context_has(request, name)
+                        })
                 }
                 _ => std::sync::Arc::new(snapshot.policies.clone()),
             };
@@ -59,6 +63,22 @@ pub(crate) fn decide(
     Ok((decision, shadow))
 }
 
+/// Whether the context of the Cedar request built from `request` has
+/// attribute `name`: it has exactly the request's context fields, and for the
+/// agent form the standard fields the request fills in.
+fn context_has(request: &Request, name: &str) -> bool {
+    match request {
+        Request::Agent(r) => match name {
+            "now" => true,
+            "task" => r.task.is_some(),
+            "credential" => r.credential.is_some(),
+            "on_behalf_of" => r.on_behalf_of.is_some(),
+            _ => r.context.contains_key(name),
+        },
+        Request::Cedar(r) => r.context.contains_key(name),
+    }
+}
+
 enum Built {
     Cedar(Box<cedar_policy::Request>),
     Denied(Vec<String>),
@@ -77,8 +97,25 @@ pub(crate) fn entity_uid(r: &EntityRef) -> Result<EntityUid> {
     ))
 }
 
-fn base_uid(type_name: &str, id: &str) -> Result<EntityUid> {
-    entity_uid(&EntityRef::new(type_name, id))
+/// `entity_uid`, with the entity type looked up when the bundle knows it.
+fn request_uid(snapshot: &Snapshot, r: &EntityRef) -> Result<EntityUid> {
+    match snapshot.index.type_name(&r.type_name) {
+        Some(t) => Ok(EntityUid::from_type_name_and_id(
+            t.clone(),
+            EntityId::new(&r.id),
+        )),
+        None => entity_uid(r),
+    }
+}
+
+fn base_uid(snapshot: &Snapshot, type_name: &str, id: &str) -> Result<EntityUid> {
+    match snapshot.index.type_name(type_name) {
+        Some(t) => Ok(EntityUid::from_type_name_and_id(
+            t.clone(),
+            EntityId::new(id),
+        )),
+        None => entity_uid(&EntityRef::new(type_name, id)),
+    }
 }
 
 fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Result<Built> {
@@ -99,7 +136,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     if action.is_none() {
         unknown.push(UNKNOWN_ACTION);
     }
-    let principal = base_uid("Agent", &r.agent)?;
+    let principal = base_uid(snapshot, "Agent", &r.agent)?;
     if snapshot.entities.get(&principal).is_none() {
         unknown.push(UNKNOWN_AGENT);
     }
@@ -126,7 +163,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     ];
     for (field, type_name, id, reason) in refs {
         if let Some(id) = id {
-            let uid = base_uid(type_name, id)?;
+            let uid = base_uid(snapshot, type_name, id)?;
             if snapshot.entities.get(&uid).is_none() {
                 unknown.push(reason);
             }
@@ -139,7 +176,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
             ));
         }
     }
-    let resource = entity_uid(&r.resource)?;
+    let resource = request_uid(snapshot, &r.resource)?;
     unknown.sort_unstable();
     let Some(action) = action else {
         return Ok(Built::Denied(
@@ -159,13 +196,13 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
 }
 
 fn cedar_request(snapshot: &Snapshot, r: &CedarRequest) -> Result<cedar_policy::Request> {
-    let action = entity_uid(&r.action)?;
+    let action = request_uid(snapshot, &r.action)?;
     let (context, verified) = context(snapshot, &action, &r.context, Vec::new())?;
     build(
         snapshot,
-        entity_uid(&r.principal)?,
+        request_uid(snapshot, &r.principal)?,
         action,
-        entity_uid(&r.resource)?,
+        request_uid(snapshot, &r.resource)?,
         context,
         verified,
     )
