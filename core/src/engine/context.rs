@@ -14,7 +14,7 @@
 //! resolution is in any doubt makes the action's context type unknown here,
 //! which sends its requests to Cedar's parser.
 
-use super::cache::BoundedCache;
+use super::cache::{BoundedCache, FxMap};
 use cedar_policy::{EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -74,7 +74,7 @@ pub(crate) enum AttrType {
 /// A closed record type: every attribute with whether it is required.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RecordType {
-    pub attrs: HashMap<String, (AttrType, bool)>,
+    pub attrs: FxMap<String, (AttrType, bool)>,
 }
 
 const MAX_DEPTH: usize = 32;
