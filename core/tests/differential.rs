@@ -323,7 +323,8 @@ fn context_json(r: &Req) -> serde_json::Map<String, Value> {
     c
 }
 
-type Outcome = (String, BTreeSet<String>, BTreeSet<String>);
+/// Decision, reasons, and the erroring policies with their error messages.
+type Outcome = (String, BTreeSet<String>, BTreeSet<(String, String)>);
 
 /// Cedar's decision, or `None` when Cedar rejects the request (its context
 /// does not parse against the schema, or the request does not validate).
@@ -361,7 +362,7 @@ fn cedar_decides(
             .errors()
             .map(|e| match e {
                 cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
-                    e.policy_id().to_string()
+                    (e.policy_id().to_string(), e.inner().to_string())
                 }
             })
             .collect(),
@@ -387,7 +388,10 @@ fn engine_decides(engine: &Engine, r: &Req) -> Option<Outcome> {
     Some((
         d.decision.as_str().to_string(),
         d.reasons.into_iter().collect(),
-        d.errors.into_iter().map(|e| e.policy).collect(),
+        d.errors
+            .into_iter()
+            .map(|e| (e.policy, e.message))
+            .collect(),
     ))
 }
 

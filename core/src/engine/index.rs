@@ -3,6 +3,10 @@
 //! match is false without error (scope constraints cannot error), so leaving
 //! it out changes neither the decision, nor the reasons, nor the errors.
 //!
+//! The index is exact: the candidates are exactly the policies whose scope
+//! matches the request. That is what lets Cedar evaluate a candidate without
+//! its scope (see `unscoped`); the differential proptest checks it.
+//!
 //! Every entity and entity type a policy scope names gets a small integer id
 //! when the index is built; a request's principal and resource are turned into
 //! those ids once (the entity, its ancestors that some scope names, its type),
@@ -182,6 +186,8 @@ impl Bucket {
 
 #[derive(Debug)]
 struct Entry {
+    /// The policy as Cedar evaluates it for a candidate: without its scope
+    /// (see `unscoped`), or as written.
     policy: Policy,
     principal: Scope,
     resource: Scope,
@@ -203,30 +209,15 @@ struct Entry {
 /// chain whose leftmost operand is the `has`). Anything else: `None`.
 fn required_context_attr(policy: &Policy) -> Option<String> {
     let text = policy.to_cedar()?;
-    let tokens = tokens(&text)?;
-    let mut i = 0;
-    // Annotations: `@key` or `@key("value")` (strings are already skipped).
-    while tokens.get(i) == Some(&Tok::Punct('@')) {
-        i += 2;
-        if tokens.get(i) == Some(&Tok::Punct('(')) {
-            i = close(&tokens, i)? + 1;
-        }
-    }
-    match tokens.get(i)? {
-        Tok::Ident("permit" | "forbid") => {}
-        _ => return None,
-    }
-    i += 1;
-    if tokens.get(i)? != &Tok::Punct('(') {
-        return None;
-    }
-    i = close(&tokens, i)? + 1;
+    let (tokens, _) = tokens(&text)?;
+    let (_, scope_end) = scope(&tokens)?;
+    let mut i = scope_end + 1;
     if tokens.get(i)? != &Tok::Ident("when") || tokens.get(i + 1)? != &Tok::Punct('{') {
         return None;
     }
-    let open = i + 1;
-    let end = close(&tokens, open)?;
-    let body = tokens.get(open + 1..end)?;
+    i += 1;
+    let end = close(&tokens, i)?;
+    let body = tokens.get(i + 1..end)?;
     let [Tok::Ident("context"), Tok::Ident("has"), Tok::Ident(name), rest @ ..] = body else {
         return None;
     };
@@ -248,6 +239,56 @@ fn required_context_attr(policy: &Policy) -> Option<String> {
     Some(name.to_string())
 }
 
+/// The token indices of the brackets around the policy's scope (after the
+/// annotations and the effect).
+fn scope(tokens: &[Tok<'_>]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    // Annotations: `@key` or `@key("value")` (strings are single tokens).
+    while tokens.get(i) == Some(&Tok::Punct('@')) {
+        i += 2;
+        if tokens.get(i) == Some(&Tok::Punct('(')) {
+            i = close(tokens, i)? + 1;
+        }
+    }
+    match tokens.get(i)? {
+        Tok::Ident("permit" | "forbid") => {}
+        _ => return None,
+    }
+    i += 1;
+    if tokens.get(i)? != &Tok::Punct('(') {
+        return None;
+    }
+    Some((i, close(tokens, i)?))
+}
+
+/// The policy with its scope replaced by `(principal, action, resource)`:
+/// for a request the index found it matches, its scope is true and cannot
+/// error, so Cedar gives the same result, reasons and errors without
+/// evaluating the scope again (`action in [...]` builds a set, `in` walks the
+/// hierarchy: a large part of evaluating a policy). `None` when the policy's
+/// scope is unconstrained already or its text cannot be rewritten.
+fn unscoped(policy: &Policy) -> Option<Policy> {
+    let unconstrained = matches!(policy.principal_constraint(), PrincipalConstraint::Any)
+        && matches!(policy.action_constraint(), ActionConstraint::Any)
+        && matches!(policy.resource_constraint(), ResourceConstraint::Any);
+    if unconstrained || !policy.is_static() {
+        return None;
+    }
+    let text = policy.to_cedar()?;
+    let (tokens, at) = tokens(&text)?;
+    let (open, close) = scope(&tokens)?;
+    let before = text.get(..*at.get(open)?)?;
+    let after = text.get(*at.get(close)? + 1..)?;
+    let rewritten = format!("{before}(principal, action, resource){after}");
+    let p = Policy::parse(Some(policy.id().clone()), rewritten).ok()?;
+    let same = p.effect() == policy.effect()
+        && p.id() == policy.id()
+        && matches!(p.principal_constraint(), PrincipalConstraint::Any)
+        && matches!(p.action_constraint(), ActionConstraint::Any)
+        && matches!(p.resource_constraint(), ResourceConstraint::Any);
+    same.then_some(p)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Tok<'a> {
     Ident(&'a str),
@@ -261,9 +302,11 @@ enum Tok<'a> {
     Punct(char),
 }
 
-/// Cedar tokens of `text`; `None` if a string is not terminated.
-fn tokens(text: &str) -> Option<Vec<Tok<'_>>> {
+/// Cedar tokens of `text`, each with its byte offset; `None` if a string is
+/// not terminated.
+fn tokens(text: &str) -> Option<(Vec<Tok<'_>>, Vec<usize>)> {
     let mut out = Vec::new();
+    let mut at = Vec::new();
     let mut chars = text.char_indices().peekable();
     while let Some((start, c)) = chars.next() {
         match c {
@@ -293,6 +336,7 @@ fn tokens(text: &str) -> Option<Vec<Tok<'_>>> {
                     return None;
                 }
                 out.push(Tok::Str);
+                at.push(start);
             }
             c if c.is_ascii_alphabetic() || c == '_' => {
                 let mut end = start + c.len_utf8();
@@ -305,29 +349,37 @@ fn tokens(text: &str) -> Option<Vec<Tok<'_>>> {
                     }
                 }
                 out.push(Tok::Ident(text.get(start..end)?));
+                at.push(start);
             }
             c if c.is_ascii_digit() => {
                 while chars.peek().is_some_and(|p| p.1.is_ascii_digit()) {
                     chars.next();
                 }
                 out.push(Tok::Number);
+                at.push(start);
             }
             '&' if chars.peek().map(|p| p.1) == Some('&') => {
                 chars.next();
                 out.push(Tok::And);
+                at.push(start);
             }
             '|' if chars.peek().map(|p| p.1) == Some('|') => {
                 chars.next();
                 out.push(Tok::Or);
+                at.push(start);
             }
             ':' if chars.peek().map(|p| p.1) == Some(':') => {
                 chars.next();
                 out.push(Tok::Path);
+                at.push(start);
             }
-            c => out.push(Tok::Punct(c)),
+            c => {
+                out.push(Tok::Punct(c));
+                at.push(start);
+            }
         }
     }
-    Some(out)
+    Some((out, at))
 }
 
 /// The index of the bracket closing the one at `open`.
@@ -377,7 +429,7 @@ impl PolicyIndex {
         let entries: Vec<Entry> = policies
             .policies()
             .map(|p| Entry {
-                policy: p.clone(),
+                policy: unscoped(p).unwrap_or_else(|| p.clone()),
                 principal: Scope::principal(p.principal_constraint(), &mut names),
                 resource: Scope::resource(p.resource_constraint(), &mut names),
                 action: p.action_constraint(),
