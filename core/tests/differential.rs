@@ -423,3 +423,155 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Agent form: the engine's own request path (standard context fields, the
+// verified typed context, the `context has` filter on `task`/`credential`,
+// candidates evaluated without their scope) against Cedar's `Authorizer` over
+// the engine's whole policy set (bundle policies and baseline guardrails),
+// with the request built and validated by Cedar from JSON against the merged
+// schema. Requests: every agent-form vector of the example bundles, and
+// variants of each without its task, credential, on-behalf-of user or
+// context fields, or with a field of the wrong type.
+
+fn agent_requests(vectors: &str) -> Vec<agentauthz::AgentRequest> {
+    let text = std::fs::read_to_string(vectors).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    for v in doc["vectors"].as_array().unwrap() {
+        if v["request"].get("agent").is_none() {
+            continue;
+        }
+        let Ok(Request::Agent(r)) = Request::from_json_value(v["request"].clone()) else {
+            continue;
+        };
+        // Standard fields in `context` are the engine's own error, not Cedar's.
+        if agentauthz::STANDARD_CONTEXT_FIELDS
+            .iter()
+            .any(|f| r.context.contains_key(*f))
+        {
+            continue;
+        }
+        out.push(r.clone());
+        let mut x = r.clone();
+        x.task = None;
+        out.push(x);
+        let mut x = r.clone();
+        x.credential = None;
+        x.on_behalf_of = None;
+        out.push(x);
+        let mut x = r.clone();
+        x.context.clear();
+        out.push(x);
+        for key in r.context.keys() {
+            let mut x = r.clone();
+            x.context
+                .insert(key.clone(), json!({"type": "Task", "id": "t"}));
+            out.push(x);
+            let mut x = r.clone();
+            x.context.insert(key.clone(), json!(12));
+            out.push(x);
+        }
+        let mut x = r.clone();
+        x.context.insert("zzz_unknown".into(), json!(true));
+        out.push(x);
+    }
+    out
+}
+
+fn cedar_decides_agent(engine: &Engine, r: &agentauthz::AgentRequest) -> Option<Outcome> {
+    let schema = engine.schema().unwrap();
+    let action = schema
+        .actions()
+        .find(|a| a.id().unescaped() == r.action || a.to_string() == r.action)
+        .unwrap()
+        .clone();
+    let mut context = r.context.clone();
+    // An invalid `now` is a request error, as Cedar would reject it.
+    let now = agentauthz::rfc3339_to_cedar(r.now.as_deref()?)?;
+    context.insert("now".into(), json!(now));
+    for (field, ty, id) in [
+        ("task", "Task", &r.task),
+        ("credential", "Credential", &r.credential),
+        ("on_behalf_of", "User", &r.on_behalf_of),
+    ] {
+        if let Some(id) = id {
+            context.insert(field.into(), json!({"__entity": {"type": ty, "id": id}}));
+        }
+    }
+    let context =
+        Context::from_json_value(Value::Object(context), Some((&schema, &action))).ok()?;
+    let uid = |t: &str, id: &str| EntityUid::from_json(json!({"type": t, "id": id})).unwrap();
+    let request = cedar_policy::Request::new(
+        uid("Agent", &r.agent),
+        action,
+        uid(&r.resource.type_name, &r.resource.id),
+        context,
+        Some(&schema),
+    )
+    .ok()?;
+    let response =
+        Authorizer::new().is_authorized(&request, &engine.policy_set(), &engine.entities());
+    let decision = match response.decision() {
+        cedar_policy::Decision::Allow => "allow",
+        cedar_policy::Decision::Deny => "deny",
+    };
+    Some((
+        decision.to_string(),
+        response
+            .diagnostics()
+            .reason()
+            .map(|p| p.to_string())
+            .collect(),
+        response
+            .diagnostics()
+            .errors()
+            .map(|e| match e {
+                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
+                    (e.policy_id().to_string(), e.inner().to_string())
+                }
+            })
+            .collect(),
+    ))
+}
+
+#[test]
+fn agent_form_decides_as_cedar() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut compared = 0;
+    for example in ["coding-agent", "data-pipeline", "support-agent"] {
+        let engine = Engine::load(format!("{root}/policies-examples/{example}")).unwrap();
+        if engine.mode() != agentauthz::Mode::Enforce {
+            continue;
+        }
+        for r in agent_requests(&format!("{root}/tests/vectors/{example}.json")) {
+            let ours = match engine.check(&Request::Agent(r.clone())) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    assert_eq!(e.code(), ErrorCode::RequestInvalid, "{e}");
+                    None
+                }
+            };
+            // Unknown agents, tasks, ... are denied before Cedar runs.
+            if ours
+                .as_ref()
+                .is_some_and(|d| d.reasons.iter().any(|p| p.starts_with("baseline/unknown-")))
+            {
+                continue;
+            }
+            let ours = ours.map(|d| {
+                (
+                    d.decision.as_str().to_string(),
+                    d.reasons.into_iter().collect(),
+                    d.errors
+                        .into_iter()
+                        .map(|e| (e.policy, e.message))
+                        .collect(),
+                )
+            });
+            assert_eq!(ours, cedar_decides_agent(&engine, &r), "{example}: {r:?}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 200, "only {compared} requests compared");
+}
