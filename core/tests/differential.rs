@@ -1,11 +1,16 @@
 //! Differential test: the engine (policy index, typed context path) decides
 //! exactly as Cedar's `Authorizer` over the whole policy set — same decision,
 //! same reasons, same erroring policies — on random schemas, entities,
-//! policies (including ones that error at run time) and requests.
+//! policies (including ones that error at run time) and requests; and rejects
+//! exactly the requests Cedar rejects (wrong principal or resource type for the
+//! action, undeclared types, context values of the wrong type, invalid enum
+//! entities, missing or unknown context fields).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use agentauthz::{Bundle, BundleOptions, CedarRequest, Engine, EntityRef, Request, Source};
+use agentauthz::{
+    Bundle, BundleOptions, CedarRequest, Engine, EntityRef, ErrorCode, Request, Source,
+};
 use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Schema};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -30,21 +35,31 @@ impl Lcg {
     }
 }
 
+/// The context type of every action; some schemas declare it as a common type.
+const CONTEXT_TYPE: &str =
+    "{ n: Long, flag?: Bool, ip?: ipaddr, who?: U, grp?: G, kind?: E, team?: Set<U>, meta?: { k: Long } }";
+
 fn schema(seed: u64) -> String {
     let mut rng = Lcg(seed);
     let mut s = String::from(
         "entity G in [G];\nentity U in [G] { level: Long, tag?: String };\n\
          entity F in [F];\nentity R in [F] { owner: U, level: Long };\n\
+         entity E enum [\"e1\", \"e2\"];\n\
          action ag0, ag1;\n",
     );
+    let common = rng.next(2) == 0;
+    if common {
+        s.push_str(&format!("type Ctx = {CONTEXT_TYPE};\n"));
+    }
     for a in 0..ACTIONS {
         let groups = match rng.next(3) {
             0 => "",
             1 => " in [ag0]",
             _ => " in [ag0, ag1]",
         };
+        let context = if common { "Ctx" } else { CONTEXT_TYPE };
         s.push_str(&format!(
-            "action a{a}{groups} appliesTo {{ principal: [U], resource: [R], context: {{ n: Long, flag?: Bool, ip?: ipaddr, who?: U }} }};\n"
+            "action a{a}{groups} appliesTo {{ principal: [U], resource: [R], context: {context} }};\n"
         ));
     }
     s
@@ -140,6 +155,10 @@ fn condition() -> impl Strategy<Value = String> {
         Just("when { context.n + 9223372036854775800 > 0 }".to_string()),
         Just("when { context.ip.isInRange(ip(\"10.0.0.0/8\")) }".to_string()),
         Just("when { context has who && context.who.level > 3 }".to_string()),
+        Just("when { context has grp && principal in context.grp }".to_string()),
+        Just("when { context has kind && context.kind == E::\"e1\" }".to_string()),
+        Just("when { context has team && context.team.contains(principal) }".to_string()),
+        Just("when { context has meta && context.meta.k > 0 }".to_string()),
     ]
 }
 
@@ -168,32 +187,110 @@ struct Req {
     flag: Option<bool>,
     ip: Option<&'static str>,
     who: Option<usize>,
+    /// Entity-typed and enum-typed context fields, nested records and sets,
+    /// valid or not; and scope entity types, valid or not.
+    extra: Extra,
+    principal_type: &'static str,
+    resource_type: &'static str,
+}
+
+/// Context variations beyond the valid core; the invalid ones must be errors,
+/// exactly when Cedar's own parsing and validation reject the request.
+#[derive(Debug, Clone)]
+struct Extra {
+    grp: Option<(&'static str, usize)>,
+    kind: Option<&'static str>,
+    team: Option<Vec<(&'static str, usize)>>,
+    meta: Option<Value>,
+    /// Replaces `n`: missing, or a value of the wrong type.
+    n: Option<Value>,
+    unknown_field: bool,
+}
+
+fn entity_type() -> impl Strategy<Value = &'static str> {
+    prop_oneof![4 => Just("U"), 1 => Just("G"), 1 => Just("R")]
+}
+
+fn extra() -> impl Strategy<Value = Extra> {
+    (
+        prop::option::of((entity_type(), 0..GROUPS)),
+        prop::option::of(prop_oneof![Just("e1"), Just("e2"), Just("e9")]),
+        prop::option::of(prop::collection::vec((entity_type(), 0..USERS), 0..3)),
+        prop::option::of(prop_oneof![
+            Just(json!({"k": 1})),
+            Just(json!({"k": "x"})),
+            Just(json!({})),
+            Just(json!({"k": 1, "z": 2})),
+        ]),
+        prop::option::weighted(
+            0.1,
+            prop_oneof![Just(Value::Null), Just(json!("1")), Just(json!(true))],
+        ),
+        prop::bool::weighted(0.05),
+    )
+        .prop_map(|(grp, kind, team, meta, n, unknown_field)| Extra {
+            grp: grp.map(|(t, g)| (if t == "U" { "G" } else { t }, g)),
+            kind,
+            team,
+            meta,
+            n,
+            unknown_field,
+        })
 }
 
 fn request() -> impl Strategy<Value = Req> {
     (
-        0..USERS + 2,
-        0..ACTIONS,
-        0..RESOURCES + 2,
-        -5..15i64,
-        prop::option::of(any::<bool>()),
-        prop::option::of(prop_oneof![Just("10.1.2.3"), Just("192.168.0.1")]),
-        prop::option::of(0..USERS + 1),
+        (
+            0..USERS + 2,
+            0..ACTIONS,
+            0..RESOURCES + 2,
+            -5..15i64,
+            prop::option::of(any::<bool>()),
+            prop::option::of(prop_oneof![
+                4 => Just("10.1.2.3"),
+                4 => Just("192.168.0.1"),
+                1 => Just("not an ip")
+            ]),
+            prop::option::of(0..USERS + 1),
+        ),
+        prop::option::weighted(0.3, extra()),
+        prop_oneof![20 => Just("U"), 1 => Just("R"), 1 => Just("G"), 1 => Just("X")],
+        prop_oneof![20 => Just("R"), 1 => Just("U"), 1 => Just("F"), 1 => Just("X")],
     )
-        .prop_map(|(principal, action, resource, n, flag, ip, who)| Req {
-            principal,
-            action,
-            resource,
-            n,
-            flag,
-            ip,
-            who,
-        })
+        .prop_map(
+            |((principal, action, resource, n, flag, ip, who), extra, pt, rt)| Req {
+                principal,
+                action,
+                resource,
+                n,
+                flag,
+                ip,
+                who,
+                extra: extra.unwrap_or(Extra {
+                    grp: None,
+                    kind: None,
+                    team: None,
+                    meta: None,
+                    n: None,
+                    unknown_field: false,
+                }),
+                principal_type: pt,
+                resource_type: rt,
+            },
+        )
 }
 
 fn context_json(r: &Req) -> serde_json::Map<String, Value> {
     let mut c = serde_json::Map::new();
-    c.insert("n".into(), json!(r.n));
+    match &r.extra.n {
+        None => {
+            c.insert("n".into(), json!(r.n));
+        }
+        Some(Value::Null) => {}
+        Some(v) => {
+            c.insert("n".into(), v.clone());
+        }
+    }
     if let Some(f) = r.flag {
         c.insert("flag".into(), json!(f));
     }
@@ -203,29 +300,57 @@ fn context_json(r: &Req) -> serde_json::Map<String, Value> {
     if let Some(w) = r.who {
         c.insert("who".into(), json!({"type": "U", "id": format!("u{w}")}));
     }
+    let x = &r.extra;
+    if let Some((t, g)) = x.grp {
+        c.insert("grp".into(), json!({"type": t, "id": format!("g{g}")}));
+    }
+    if let Some(k) = x.kind {
+        c.insert("kind".into(), json!({"type": "E", "id": k}));
+    }
+    if let Some(team) = &x.team {
+        let items: Vec<Value> = team
+            .iter()
+            .map(|(t, u)| json!({"type": t, "id": format!("u{u}")}))
+            .collect();
+        c.insert("team".into(), Value::Array(items));
+    }
+    if let Some(m) = &x.meta {
+        c.insert("meta".into(), m.clone());
+    }
+    if x.unknown_field {
+        c.insert("zzz".into(), json!(1));
+    }
     c
 }
 
-type Outcome = (String, BTreeSet<String>, BTreeSet<String>);
+/// Decision, reasons, and the erroring policies with their error messages.
+type Outcome = (String, BTreeSet<String>, BTreeSet<(String, String)>);
 
-fn cedar_decides(schema: &Schema, policies: &PolicySet, entities: &Entities, r: &Req) -> Outcome {
+/// Cedar's decision, or `None` when Cedar rejects the request (its context
+/// does not parse against the schema, or the request does not validate).
+fn cedar_decides(
+    schema: &Schema,
+    policies: &PolicySet,
+    entities: &Entities,
+    r: &Req,
+) -> Option<Outcome> {
     let action = EntityUid::from_str(&format!("Action::\"a{}\"", r.action)).unwrap();
     let context =
-        Context::from_json_value(Value::Object(context_json(r)), Some((schema, &action))).unwrap();
+        Context::from_json_value(Value::Object(context_json(r)), Some((schema, &action))).ok()?;
     let request = cedar_policy::Request::new(
-        EntityUid::from_str(&format!("U::\"u{}\"", r.principal)).unwrap(),
+        EntityUid::from_str(&format!("{}::\"u{}\"", r.principal_type, r.principal)).unwrap(),
         action,
-        EntityUid::from_str(&format!("R::\"r{}\"", r.resource)).unwrap(),
+        EntityUid::from_str(&format!("{}::\"r{}\"", r.resource_type, r.resource)).unwrap(),
         context,
         Some(schema),
     )
-    .unwrap();
+    .ok()?;
     let response = Authorizer::new().is_authorized(&request, policies, entities);
     let decision = match response.decision() {
         cedar_policy::Decision::Allow => "allow",
         cedar_policy::Decision::Deny => "deny",
     };
-    (
+    Some((
         decision.to_string(),
         response
             .diagnostics()
@@ -237,27 +362,37 @@ fn cedar_decides(schema: &Schema, policies: &PolicySet, entities: &Entities, r: 
             .errors()
             .map(|e| match e {
                 cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
-                    e.policy_id().to_string()
+                    (e.policy_id().to_string(), e.inner().to_string())
                 }
             })
             .collect(),
-    )
+    ))
 }
 
-fn engine_decides(engine: &Engine, r: &Req) -> Outcome {
-    let d = engine
-        .check(&Request::Cedar(CedarRequest {
-            principal: EntityRef::new("U", format!("u{}", r.principal)),
-            action: EntityRef::new("Action", format!("a{}", r.action)),
-            resource: EntityRef::new("R", format!("r{}", r.resource)),
-            context: context_json(r),
-        }))
-        .unwrap();
-    (
+/// The engine's decision, or `None` when it rejects the request as invalid
+/// (any other error fails the test).
+fn engine_decides(engine: &Engine, r: &Req) -> Option<Outcome> {
+    let result = engine.check(&Request::Cedar(CedarRequest {
+        principal: EntityRef::new(r.principal_type, format!("u{}", r.principal)),
+        action: EntityRef::new("Action", format!("a{}", r.action)),
+        resource: EntityRef::new(r.resource_type, format!("r{}", r.resource)),
+        context: context_json(r),
+    }));
+    let d = match result {
+        Ok(d) => d,
+        Err(e) => {
+            assert_eq!(e.code(), ErrorCode::RequestInvalid, "{e}");
+            return None;
+        }
+    };
+    Some((
         d.decision.as_str().to_string(),
         d.reasons.into_iter().collect(),
-        d.errors.into_iter().map(|e| e.policy).collect(),
-    )
+        d.errors
+            .into_iter()
+            .map(|e| (e.policy, e.message))
+            .collect(),
+    ))
 }
 
 proptest! {
@@ -287,4 +422,156 @@ proptest! {
             prop_assert_eq!(engine_decides(&engine, r), cedar_decides(&schema, &set, &entities, r), "request {:?}", r);
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Agent form: the engine's own request path (standard context fields, the
+// verified typed context, the `context has` filter on `task`/`credential`,
+// candidates evaluated without their scope) against Cedar's `Authorizer` over
+// the engine's whole policy set (bundle policies and baseline guardrails),
+// with the request built and validated by Cedar from JSON against the merged
+// schema. Requests: every agent-form vector of the example bundles, and
+// variants of each without its task, credential, on-behalf-of user or
+// context fields, or with a field of the wrong type.
+
+fn agent_requests(vectors: &str) -> Vec<agentauthz::AgentRequest> {
+    let text = std::fs::read_to_string(vectors).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    for v in doc["vectors"].as_array().unwrap() {
+        if v["request"].get("agent").is_none() {
+            continue;
+        }
+        let Ok(Request::Agent(r)) = Request::from_json_value(v["request"].clone()) else {
+            continue;
+        };
+        // Standard fields in `context` are the engine's own error, not Cedar's.
+        if agentauthz::STANDARD_CONTEXT_FIELDS
+            .iter()
+            .any(|f| r.context.contains_key(*f))
+        {
+            continue;
+        }
+        out.push(r.clone());
+        let mut x = r.clone();
+        x.task = None;
+        out.push(x);
+        let mut x = r.clone();
+        x.credential = None;
+        x.on_behalf_of = None;
+        out.push(x);
+        let mut x = r.clone();
+        x.context.clear();
+        out.push(x);
+        for key in r.context.keys() {
+            let mut x = r.clone();
+            x.context
+                .insert(key.clone(), json!({"type": "Task", "id": "t"}));
+            out.push(x);
+            let mut x = r.clone();
+            x.context.insert(key.clone(), json!(12));
+            out.push(x);
+        }
+        let mut x = r.clone();
+        x.context.insert("zzz_unknown".into(), json!(true));
+        out.push(x);
+    }
+    out
+}
+
+fn cedar_decides_agent(engine: &Engine, r: &agentauthz::AgentRequest) -> Option<Outcome> {
+    let schema = engine.schema().unwrap();
+    let action = schema
+        .actions()
+        .find(|a| a.id().unescaped() == r.action || a.to_string() == r.action)
+        .unwrap()
+        .clone();
+    let mut context = r.context.clone();
+    // An invalid `now` is a request error, as Cedar would reject it.
+    let now = agentauthz::rfc3339_to_cedar(r.now.as_deref()?)?;
+    context.insert("now".into(), json!(now));
+    for (field, ty, id) in [
+        ("task", "Task", &r.task),
+        ("credential", "Credential", &r.credential),
+        ("on_behalf_of", "User", &r.on_behalf_of),
+    ] {
+        if let Some(id) = id {
+            context.insert(field.into(), json!({"__entity": {"type": ty, "id": id}}));
+        }
+    }
+    let context =
+        Context::from_json_value(Value::Object(context), Some((&schema, &action))).ok()?;
+    let uid = |t: &str, id: &str| EntityUid::from_json(json!({"type": t, "id": id})).unwrap();
+    let request = cedar_policy::Request::new(
+        uid("Agent", &r.agent),
+        action,
+        uid(&r.resource.type_name, &r.resource.id),
+        context,
+        Some(&schema),
+    )
+    .ok()?;
+    let response =
+        Authorizer::new().is_authorized(&request, &engine.policy_set(), &engine.entities());
+    let decision = match response.decision() {
+        cedar_policy::Decision::Allow => "allow",
+        cedar_policy::Decision::Deny => "deny",
+    };
+    Some((
+        decision.to_string(),
+        response
+            .diagnostics()
+            .reason()
+            .map(|p| p.to_string())
+            .collect(),
+        response
+            .diagnostics()
+            .errors()
+            .map(|e| match e {
+                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
+                    (e.policy_id().to_string(), e.inner().to_string())
+                }
+            })
+            .collect(),
+    ))
+}
+
+#[test]
+fn agent_form_decides_as_cedar() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut compared = 0;
+    for example in ["coding-agent", "data-pipeline", "support-agent"] {
+        let engine = Engine::load(format!("{root}/policies-examples/{example}")).unwrap();
+        if engine.mode() != agentauthz::Mode::Enforce {
+            continue;
+        }
+        for r in agent_requests(&format!("{root}/tests/vectors/{example}.json")) {
+            let ours = match engine.check(&Request::Agent(r.clone())) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    assert_eq!(e.code(), ErrorCode::RequestInvalid, "{e}");
+                    None
+                }
+            };
+            // Unknown agents, tasks, ... are denied before Cedar runs.
+            if ours
+                .as_ref()
+                .is_some_and(|d| d.reasons.iter().any(|p| p.starts_with("baseline/unknown-")))
+            {
+                continue;
+            }
+            let ours = ours.map(|d| {
+                (
+                    d.decision.as_str().to_string(),
+                    d.reasons.into_iter().collect(),
+                    d.errors
+                        .into_iter()
+                        .map(|e| (e.policy, e.message))
+                        .collect(),
+                )
+            });
+            assert_eq!(ours, cedar_decides_agent(&engine, &r), "{example}: {r:?}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 200, "only {compared} requests compared");
 }

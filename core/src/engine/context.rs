@@ -3,10 +3,18 @@
 //! Here each action's context type is resolved once, at compile time, and a
 //! request's JSON is turned into typed values directly. Anything the fast path
 //! does not fully understand falls back to Cedar's own parser, so values and
-//! error messages stay exactly Cedar's; `Request::new` validates the result
-//! against the schema either way.
+//! error messages stay exactly Cedar's.
+//!
+//! A context built here conforms to the action's context type by construction
+//! (closed records, required attributes, primitive and extension types), except
+//! for entity values, whose type `fields` checks against the declared one and
+//! reports as `verified`. A verified context need not be validated against the
+//! schema again; an unverified one is (by `Request::new`), so its errors stay
+//! Cedar's. Type names are resolved as Cedar resolves them; a name whose
+//! resolution is in any doubt makes the action's context type unknown here,
+//! which sends its requests to Cedar's parser.
 
-use super::cache::BoundedCache;
+use super::cache::{BoundedCache, FxMap};
 use cedar_policy::{EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -55,7 +63,9 @@ pub(crate) enum AttrType {
     String,
     Long,
     Bool,
-    Entity,
+    /// An entity of this declared type; `None` when the type is enumerated, an
+    /// action type or not understood here (the value is then never `verified`).
+    Entity(Option<EntityTypeName>),
     Set(Box<AttrType>),
     Record(RecordType),
     Extension(Extension),
@@ -64,7 +74,7 @@ pub(crate) enum AttrType {
 /// A closed record type: every attribute with whether it is required.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RecordType {
-    pub attrs: HashMap<String, (AttrType, bool)>,
+    pub attrs: FxMap<String, (AttrType, bool)>,
 }
 
 const MAX_DEPTH: usize = 32;
@@ -79,6 +89,7 @@ pub(crate) fn context_types(schema_json: &Value) -> HashMap<EntityUid, RecordTyp
     for (ns, def) in namespaces {
         let resolver = Resolver {
             namespaces,
+            base: base_entity_types(),
             current: ns,
         };
         let Some(actions) = def.get("actions").and_then(Value::as_object) else {
@@ -111,7 +122,21 @@ pub(crate) fn context_types(schema_json: &Value) -> HashMap<EntityUid, RecordTyp
 
 struct Resolver<'a> {
     namespaces: &'a Map<String, Value>,
+    /// The base types (empty namespace), which the schema JSON of a bundle
+    /// with agentauthz's base types leaves out.
+    base: &'a Map<String, Value>,
     current: &'a str,
+}
+
+fn base_entity_types() -> &'static Map<String, Value> {
+    static BASE: OnceLock<Map<String, Value>> = OnceLock::new();
+    BASE.get_or_init(|| {
+        cedar_policy::SchemaFragment::from_cedarschema_str(crate::schema::BASE_SCHEMA)
+            .ok()
+            .and_then(|(f, _)| f.to_json_value().ok())
+            .and_then(|j| j.get("")?.get("entityTypes")?.as_object().cloned())
+            .unwrap_or_default()
+    })
 }
 
 impl Resolver<'_> {
@@ -124,7 +149,7 @@ impl Resolver<'_> {
             "String" => Some(AttrType::String),
             "Long" => Some(AttrType::Long),
             "Boolean" => Some(AttrType::Bool),
-            "Entity" => Some(AttrType::Entity),
+            "Entity" => self.entity(ty.get("name")?.as_str()?),
             "Set" => Some(AttrType::Set(Box::new(
                 self.resolve(ty.get("element")?, depth + 1)?,
             ))),
@@ -150,37 +175,100 @@ impl Resolver<'_> {
         }
     }
 
-    /// A type given by name: a common type, a primitive, an extension or an entity type.
+    /// A type given by name, resolved in Cedar's order: a common type, then an
+    /// entity type, of the current namespace; the same in the empty namespace;
+    /// then a built-in type. `None` when the name is not understood here.
     fn named(&self, name: &str, depth: usize) -> Option<AttrType> {
-        if let Some(common) = self.common(name) {
-            return self.resolve(common, depth + 1);
+        if let Some(builtin) = name.strip_prefix("__cedar::") {
+            return builtin_type(builtin);
         }
-        match name.strip_prefix("__cedar::").unwrap_or(name) {
-            "String" => Some(AttrType::String),
-            "Long" => Some(AttrType::Long),
-            "Bool" | "Boolean" => Some(AttrType::Bool),
-            n @ ("ipaddr" | "decimal" | "datetime" | "duration") => extension(n),
-            _ => Some(AttrType::Entity),
+        let (ns, short) = split(name)?;
+        let mut spaces = vec![ns.unwrap_or(self.current)];
+        if ns.is_none() && !self.current.is_empty() {
+            spaces.push("");
         }
-    }
-
-    fn common(&self, name: &str) -> Option<&Value> {
-        let (ns, short) = match name.rfind("::") {
-            Some(i) => (name.get(..i)?, name.get(i + 2..)?),
-            None => (self.current, name),
-        };
-        let lookup = |ns: &str| {
-            self.namespaces
-                .get(ns)
+        for space in spaces {
+            let def = self.namespaces.get(space);
+            if let Some(common) = def
                 .and_then(|d| d.get("commonTypes"))
                 .and_then(|c| c.get(short))
-        };
-        lookup(ns).or_else(|| {
-            (ns == self.current && !ns.is_empty())
-                .then(|| lookup(""))
-                .flatten()
-        })
+            {
+                // Names inside a common type resolve in its own namespace.
+                let inner = Resolver {
+                    current: space,
+                    ..*self
+                };
+                return inner.resolve(common, depth + 1);
+            }
+            if let Some(decl) = self.entity_decl(space, short) {
+                return Some(entity_type(space, short, decl));
+            }
+        }
+        if ns.is_some() {
+            return Some(AttrType::Entity(None));
+        }
+        builtin_type(short).or(Some(AttrType::Entity(None)))
     }
+
+    /// An entity type given by name: of the current namespace, else of the empty one.
+    fn entity(&self, name: &str) -> Option<AttrType> {
+        let (ns, short) = split(name)?;
+        let mut spaces = vec![ns.unwrap_or(self.current)];
+        if ns.is_none() && !self.current.is_empty() {
+            spaces.push("");
+        }
+        for space in spaces {
+            if let Some(decl) = self.entity_decl(space, short) {
+                return Some(entity_type(space, short, decl));
+            }
+        }
+        Some(AttrType::Entity(None))
+    }
+
+    /// The declaration of entity type `short` of namespace `space`.
+    fn entity_decl(&self, space: &str, short: &str) -> Option<&Value> {
+        let declared = self
+            .namespaces
+            .get(space)
+            .and_then(|d| d.get("entityTypes"))
+            .and_then(|e| e.get(short));
+        match declared {
+            Some(d) => Some(d),
+            None if space.is_empty() => self.base.get(short),
+            None => None,
+        }
+    }
+}
+
+/// `ns::short` into its namespace (`None` when unqualified) and short name.
+fn split(name: &str) -> Option<(Option<&str>, &str)> {
+    match name.rfind("::") {
+        Some(i) => Some((Some(name.get(..i)?), name.get(i + 2..)?)),
+        None => Some((None, name)),
+    }
+}
+
+fn builtin_type(name: &str) -> Option<AttrType> {
+    match name {
+        "String" => Some(AttrType::String),
+        "Long" => Some(AttrType::Long),
+        "Bool" | "Boolean" => Some(AttrType::Bool),
+        n => extension(n),
+    }
+}
+
+/// A declared entity type; enumerated types and action types (whose ids the
+/// schema restricts) are left to Cedar.
+fn entity_type(ns: &str, short: &str, decl: &Value) -> AttrType {
+    if decl.get("enum").is_some() || short == "Action" {
+        return AttrType::Entity(None);
+    }
+    let full = if ns.is_empty() {
+        short.to_string()
+    } else {
+        format!("{ns}::{short}")
+    };
+    AttrType::Entity(EntityTypeName::from_str(&full).ok())
 }
 
 fn extension(name: &str) -> Option<AttrType> {
@@ -194,11 +282,13 @@ fn extension(name: &str) -> Option<AttrType> {
     Some(AttrType::Extension(ext))
 }
 
-/// Converts the fields of a context object, or `None` to defer to Cedar's parser.
+/// Converts the fields of a context object, or `None` to defer to Cedar's
+/// parser. `verified` is cleared if an entity value's type is not the declared one.
 pub(crate) fn fields(
     record: &RecordType,
     values: &Map<String, Value>,
     extra: &[&str],
+    verified: &mut bool,
 ) -> Option<Vec<(String, RestrictedExpression)>> {
     let mut out = Vec::with_capacity(values.len() + extra.len());
     for (name, (_, required)) in &record.attrs {
@@ -208,12 +298,27 @@ pub(crate) fn fields(
     }
     for (name, value) in values {
         let (ty, _) = record.attrs.get(name)?;
-        out.push((name.clone(), convert(value, ty, 0)?));
+        out.push((name.clone(), convert(value, ty, 0, verified)?));
     }
     Some(out)
 }
 
-fn convert(value: &Value, ty: &AttrType, depth: usize) -> Option<RestrictedExpression> {
+/// Whether a standard field of this type (the datetime `now`, or an entity)
+/// is what the record declares for it.
+pub(crate) fn declares(record: &RecordType, name: &str, value: &AttrType) -> bool {
+    match (record.attrs.get(name), value) {
+        (Some((AttrType::Extension(a), _)), AttrType::Extension(b)) => a == b,
+        (Some((AttrType::Entity(Some(a)), _)), AttrType::Entity(Some(b))) => a == b,
+        _ => false,
+    }
+}
+
+fn convert(
+    value: &Value,
+    ty: &AttrType,
+    depth: usize,
+    verified: &mut bool,
+) -> Option<RestrictedExpression> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -221,12 +326,15 @@ fn convert(value: &Value, ty: &AttrType, depth: usize) -> Option<RestrictedExpre
         (AttrType::String, Value::String(s)) => Some(RestrictedExpression::new_string(s.clone())),
         (AttrType::Long, Value::Number(n)) => n.as_i64().map(RestrictedExpression::new_long),
         (AttrType::Bool, Value::Bool(b)) => Some(RestrictedExpression::new_bool(*b)),
-        (AttrType::Entity, Value::Object(o)) => {
+        (AttrType::Entity(expected), Value::Object(o)) => {
             if o.len() != 2 {
                 return None;
             }
             let type_name = EntityTypeName::from_str(o.get("type")?.as_str()?).ok()?;
             let id = o.get("id")?.as_str()?;
+            if expected.as_ref() != Some(&type_name) {
+                *verified = false;
+            }
             Some(RestrictedExpression::new_entity_uid(
                 EntityUid::from_type_name_and_id(type_name, EntityId::new(id)),
             ))
@@ -234,12 +342,12 @@ fn convert(value: &Value, ty: &AttrType, depth: usize) -> Option<RestrictedExpre
         (AttrType::Set(element), Value::Array(items)) => {
             let items = items
                 .iter()
-                .map(|v| convert(v, element, depth + 1))
+                .map(|v| convert(v, element, depth + 1, verified))
                 .collect::<Option<Vec<_>>>()?;
             Some(RestrictedExpression::new_set(items))
         }
         (AttrType::Record(record), Value::Object(o)) => {
-            let pairs = fields(record, o, &[])?;
+            let pairs = fields(record, o, &[], verified)?;
             RestrictedExpression::new_record(pairs).ok()
         }
         (AttrType::Extension(ext), Value::String(s)) => Some(extension_call(*ext, s)),

@@ -2,119 +2,166 @@
 //! evaluated. Cedar evaluates every policy; a policy whose scope does not
 //! match is false without error (scope constraints cannot error), so leaving
 //! it out changes neither the decision, nor the reasons, nor the errors.
+//!
+//! The index is exact: the candidates are exactly the policies whose scope
+//! matches the request. That is what lets Cedar evaluate a candidate without
+//! its scope (see `unscoped`); the differential proptest checks it.
+//!
+//! Every entity and entity type a policy scope names gets a small integer id
+//! when the index is built; a request's principal and resource are turned into
+//! those ids once (the entity, its ancestors that some scope names, its type),
+//! and from then on matching is integer comparisons.
+//!
+//! A policy whose first `when` condition starts with `context has NAME` (the
+//! leftmost operand of its `&&` chain) is false without error, and without
+//! evaluating anything else, for a request whose context has no `NAME`: Cedar
+//! evaluates the scope (true for a candidate), then that operand, and `&&`
+//! stops there. Such policies are left out for such requests too.
 
-use super::cache::BoundedCache;
+use super::cache::{BoundedCache, FxBuild, FxMap};
 use cedar_policy::{
     ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Building a `PolicySet` costs about 0.7 µs per policy, more than evaluating
 /// the candidates; sets are cached by candidate list, up to this many.
 const SET_CACHE_CAPACITY: usize = 16_384;
 
-/// A principal or resource scope constraint.
-#[derive(Debug, Clone)]
+/// Ids of the entities (`==`/`in` scopes) and entity types (`is` scopes) that
+/// policy scopes name.
+#[derive(Debug, Default)]
+struct Names {
+    uids: FxMap<EntityUid, u32>,
+    types: FxMap<EntityTypeName, u32>,
+}
+
+impl Names {
+    fn uid(&mut self, u: EntityUid) -> u32 {
+        let next = u32::try_from(self.uids.len()).unwrap_or(u32::MAX);
+        *self.uids.entry(u).or_insert(next)
+    }
+    fn ty(&mut self, t: EntityTypeName) -> u32 {
+        let next = u32::try_from(self.types.len()).unwrap_or(u32::MAX);
+        *self.types.entry(t).or_insert(next)
+    }
+}
+
+/// A principal or resource scope constraint, over interned ids.
+#[derive(Debug, Clone, Copy)]
 enum Scope {
     Any,
-    Eq(EntityUid),
-    In(EntityUid),
-    Is(EntityTypeName),
-    IsIn(EntityTypeName, EntityUid),
-}
-
-impl From<PrincipalConstraint> for Scope {
-    fn from(c: PrincipalConstraint) -> Scope {
-        match c {
-            PrincipalConstraint::Any => Scope::Any,
-            PrincipalConstraint::Eq(u) => Scope::Eq(u),
-            PrincipalConstraint::In(u) => Scope::In(u),
-            PrincipalConstraint::Is(t) => Scope::Is(t),
-            PrincipalConstraint::IsIn(t, u) => Scope::IsIn(t, u),
-        }
-    }
-}
-
-impl From<ResourceConstraint> for Scope {
-    fn from(c: ResourceConstraint) -> Scope {
-        match c {
-            ResourceConstraint::Any => Scope::Any,
-            ResourceConstraint::Eq(u) => Scope::Eq(u),
-            ResourceConstraint::In(u) => Scope::In(u),
-            ResourceConstraint::Is(t) => Scope::Is(t),
-            ResourceConstraint::IsIn(t, u) => Scope::IsIn(t, u),
-        }
-    }
-}
-
-/// An entity of the request with its ancestors, as Cedar's `in` sees them.
-/// Ancestor lists are short, so a vector beats a hash set here.
-pub(crate) struct Subject<'a> {
-    uid: &'a EntityUid,
-    ancestors: Vec<&'a EntityUid>,
-}
-
-impl<'a> Subject<'a> {
-    pub fn new(uid: &'a EntityUid, entities: &'a Entities) -> Subject<'a> {
-        let ancestors = entities
-            .ancestors(uid)
-            .map(|it| it.collect())
-            .unwrap_or_default();
-        Subject { uid, ancestors }
-    }
-
-    fn is_in(&self, group: &EntityUid) -> bool {
-        self.uid == group || self.ancestors.contains(&group)
-    }
-
-    /// The keys under which policies scoped to this subject are filed.
-    fn keys(&self) -> impl Iterator<Item = &EntityUid> {
-        std::iter::once(self.uid).chain(self.ancestors.iter().copied())
-    }
+    Eq(u32),
+    In(u32),
+    Is(u32),
+    IsIn(u32, u32),
 }
 
 impl Scope {
-    fn matches(&self, s: &Subject<'_>) -> bool {
+    fn principal(c: PrincipalConstraint, names: &mut Names) -> Scope {
+        match c {
+            PrincipalConstraint::Any => Scope::Any,
+            PrincipalConstraint::Eq(u) => Scope::Eq(names.uid(u)),
+            PrincipalConstraint::In(u) => Scope::In(names.uid(u)),
+            PrincipalConstraint::Is(t) => Scope::Is(names.ty(t)),
+            PrincipalConstraint::IsIn(t, u) => Scope::IsIn(names.ty(t), names.uid(u)),
+        }
+    }
+
+    fn resource(c: ResourceConstraint, names: &mut Names) -> Scope {
+        match c {
+            ResourceConstraint::Any => Scope::Any,
+            ResourceConstraint::Eq(u) => Scope::Eq(names.uid(u)),
+            ResourceConstraint::In(u) => Scope::In(names.uid(u)),
+            ResourceConstraint::Is(t) => Scope::Is(names.ty(t)),
+            ResourceConstraint::IsIn(t, u) => Scope::IsIn(names.ty(t), names.uid(u)),
+        }
+    }
+
+    fn matches(self, s: &Subject) -> bool {
         match self {
             Scope::Any => true,
-            Scope::Eq(u) => s.uid == u,
+            Scope::Eq(u) => s.own == Some(u),
             Scope::In(u) => s.is_in(u),
-            Scope::Is(t) => s.uid.type_name() == t,
-            Scope::IsIn(t, u) => s.uid.type_name() == t && s.is_in(u),
+            Scope::Is(t) => s.ty == Some(t),
+            Scope::IsIn(t, u) => s.ty == Some(t) && s.is_in(u),
         }
     }
 }
 
-/// Policies filed by one scope (principal or resource): unconstrained, by the
-/// entity of `==`/`in`, or by the type of `is`.
+/// A request entity as the index sees it: its own id (if a scope names it),
+/// the ids of itself and of its ancestors (as Cedar's `in` sees them) that
+/// scopes name, and its type's id. Names no scope uses cannot match any scope,
+/// so they are left out.
+pub(crate) struct Subject {
+    own: Option<u32>,
+    within: Vec<u32>,
+    ty: Option<u32>,
+}
+
+impl Subject {
+    fn new(uid: &EntityUid, entities: &Entities, names: &Names) -> Subject {
+        let own = names.uids.get(uid).copied();
+        let mut within: Vec<u32> = own.into_iter().collect();
+        if let Some(ancestors) = entities.ancestors(uid) {
+            for a in ancestors {
+                if let Some(&k) = names.uids.get(a) {
+                    if !within.contains(&k) {
+                        within.push(k);
+                    }
+                }
+            }
+        }
+        Subject {
+            own,
+            within,
+            ty: names.types.get(uid.type_name()).copied(),
+        }
+    }
+
+    fn is_in(&self, group: u32) -> bool {
+        self.within.contains(&group)
+    }
+}
+
+/// Policies filed by one scope (principal or resource), so that every policy
+/// a subject collects matches that scope exactly: `==` by the entity, `in` by
+/// the entity, `is` by the type, `is ... in` by the entity with its type.
 #[derive(Debug, Default)]
 struct Filed {
     any: Vec<u32>,
-    by_uid: HashMap<EntityUid, Vec<u32>>,
-    by_type: HashMap<EntityTypeName, Vec<u32>>,
+    eq: FxMap<u32, Vec<u32>>,
+    within: FxMap<u32, Vec<u32>>,
+    is: FxMap<u32, Vec<u32>>,
+    is_within: FxMap<u32, Vec<(u32, u32)>>,
 }
 
 impl Filed {
-    fn file(&mut self, i: u32, scope: &Scope) {
+    fn file(&mut self, i: u32, scope: Scope) {
         match scope {
             Scope::Any => self.any.push(i),
-            Scope::Eq(u) | Scope::In(u) | Scope::IsIn(_, u) => {
-                self.by_uid.entry(u.clone()).or_default().push(i)
-            }
-            Scope::Is(t) => self.by_type.entry(t.clone()).or_default().push(i),
+            Scope::Eq(u) => self.eq.entry(u).or_default().push(i),
+            Scope::In(u) => self.within.entry(u).or_default().push(i),
+            Scope::Is(t) => self.is.entry(t).or_default().push(i),
+            Scope::IsIn(t, u) => self.is_within.entry(u).or_default().push((t, i)),
         }
     }
 
-    /// The keyed lists a subject can match (a superset: scopes are checked after).
-    fn collect(&self, s: &Subject<'_>, out: &mut Vec<u32>) {
-        if let Some(v) = self.by_type.get(s.uid.type_name()) {
+    /// The policies whose scope matches `s`, each once (every policy is filed once).
+    fn collect(&self, s: &Subject, out: &mut Vec<u32>) {
+        if let Some(v) = s.own.and_then(|u| self.eq.get(&u)) {
             out.extend(v);
         }
-        for key in s.keys() {
-            if let Some(v) = self.by_uid.get(key) {
+        if let Some(v) = s.ty.and_then(|t| self.is.get(&t)) {
+            out.extend(v);
+        }
+        for key in &s.within {
+            if let Some(v) = self.within.get(key) {
                 out.extend(v);
+            }
+            if let (Some(v), Some(ty)) = (self.is_within.get(key), s.ty) {
+                out.extend(v.iter().filter(|(t, _)| *t == ty).map(|(_, i)| *i));
             }
         }
     }
@@ -129,7 +176,7 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn file(&mut self, i: u32, principal: &Scope, resource: &Scope) {
+    fn file(&mut self, i: u32, principal: Scope, resource: Scope) {
         match principal {
             Scope::Any => self.any_principal.file(i, resource),
             scope => self.by_principal.file(i, scope),
@@ -139,25 +186,238 @@ impl Bucket {
 
 #[derive(Debug)]
 struct Entry {
+    /// The policy as Cedar evaluates it for a candidate: without its scope
+    /// (see `unscoped`), or as written.
     policy: Policy,
     principal: Scope,
     resource: Scope,
     action: ActionConstraint,
+    /// The context attribute the policy's condition starts by testing with `has`.
+    requires: Option<String>,
+}
+
+/// `NAME` when the policy's first condition is a `when` whose leftmost
+/// `&&` operand is `context has NAME`.
+///
+/// Read from the policy's text: Cedar's own structured forms (JSON, PST) are
+/// rebuilt by re-parsing the text, about 170 µs a policy, which would add
+/// seconds to loading 10,000 policies. The text is tokenized (strings and
+/// comments skipped) and only the plainest form is accepted: after the scope,
+/// `when { context has NAME }` or `when { context has NAME && ... }` with no
+/// `||` and no `if` outside brackets in that body (`&&` binds tighter than
+/// `||`, and `has` tighter than `&&`, so the body is then a left-nested `&&`
+/// chain whose leftmost operand is the `has`). Anything else: `None`.
+fn required_context_attr(policy: &Policy) -> Option<String> {
+    let text = policy.to_cedar()?;
+    let (tokens, _) = tokens(&text)?;
+    let (_, scope_end) = scope(&tokens)?;
+    let mut i = scope_end + 1;
+    if tokens.get(i)? != &Tok::Ident("when") || tokens.get(i + 1)? != &Tok::Punct('{') {
+        return None;
+    }
+    i += 1;
+    let end = close(&tokens, i)?;
+    let body = tokens.get(i + 1..end)?;
+    let [Tok::Ident("context"), Tok::Ident("has"), Tok::Ident(name), rest @ ..] = body else {
+        return None;
+    };
+    match rest.first() {
+        None => {}
+        Some(Tok::And) => {
+            let mut depth = 0i32;
+            for t in rest {
+                match t {
+                    Tok::Punct('(' | '[' | '{') => depth += 1,
+                    Tok::Punct(')' | ']' | '}') => depth -= 1,
+                    Tok::Or | Tok::Ident("if") if depth == 0 => return None,
+                    _ => {}
+                }
+            }
+        }
+        Some(_) => return None,
+    }
+    Some(name.to_string())
+}
+
+/// The token indices of the brackets around the policy's scope (after the
+/// annotations and the effect).
+fn scope(tokens: &[Tok<'_>]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    // Annotations: `@key` or `@key("value")` (strings are single tokens).
+    while tokens.get(i) == Some(&Tok::Punct('@')) {
+        i += 2;
+        if tokens.get(i) == Some(&Tok::Punct('(')) {
+            i = close(tokens, i)? + 1;
+        }
+    }
+    match tokens.get(i)? {
+        Tok::Ident("permit" | "forbid") => {}
+        _ => return None,
+    }
+    i += 1;
+    if tokens.get(i)? != &Tok::Punct('(') {
+        return None;
+    }
+    Some((i, close(tokens, i)?))
+}
+
+/// The policy with its scope replaced by `(principal, action, resource)`:
+/// for a request the index found it matches, its scope is true and cannot
+/// error, so Cedar gives the same result, reasons and errors without
+/// evaluating the scope again (`action in [...]` builds a set, `in` walks the
+/// hierarchy: a large part of evaluating a policy). `None` when the policy's
+/// scope is unconstrained already or its text cannot be rewritten.
+fn unscoped(policy: &Policy) -> Option<Policy> {
+    let unconstrained = matches!(policy.principal_constraint(), PrincipalConstraint::Any)
+        && matches!(policy.action_constraint(), ActionConstraint::Any)
+        && matches!(policy.resource_constraint(), ResourceConstraint::Any);
+    if unconstrained || !policy.is_static() {
+        return None;
+    }
+    let text = policy.to_cedar()?;
+    let (tokens, at) = tokens(&text)?;
+    let (open, close) = scope(&tokens)?;
+    let before = text.get(..*at.get(open)?)?;
+    let after = text.get(*at.get(close)? + 1..)?;
+    let rewritten = format!("{before}(principal, action, resource){after}");
+    let p = Policy::parse(Some(policy.id().clone()), rewritten).ok()?;
+    let same = p.effect() == policy.effect()
+        && p.id() == policy.id()
+        && matches!(p.principal_constraint(), PrincipalConstraint::Any)
+        && matches!(p.action_constraint(), ActionConstraint::Any)
+        && matches!(p.resource_constraint(), ResourceConstraint::Any);
+    same.then_some(p)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Tok<'a> {
+    Ident(&'a str),
+    /// A string literal (its content is irrelevant here).
+    Str,
+    Number,
+    And,
+    Or,
+    /// `::`
+    Path,
+    Punct(char),
+}
+
+/// Cedar tokens of `text`, each with its byte offset; `None` if a string is
+/// not terminated.
+fn tokens(text: &str) -> Option<(Vec<Tok<'_>>, Vec<usize>)> {
+    let mut out = Vec::new();
+    let mut at = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {}
+            '/' if chars.peek().map(|p| p.1) == Some('/') => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                let mut closed = false;
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                if !closed {
+                    return None;
+                }
+                out.push(Tok::Str);
+                at.push(start);
+            }
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                let mut end = start + c.len_utf8();
+                while let Some(&(j, d)) = chars.peek() {
+                    if d.is_ascii_alphanumeric() || d == '_' {
+                        end = j + d.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                out.push(Tok::Ident(text.get(start..end)?));
+                at.push(start);
+            }
+            c if c.is_ascii_digit() => {
+                while chars.peek().is_some_and(|p| p.1.is_ascii_digit()) {
+                    chars.next();
+                }
+                out.push(Tok::Number);
+                at.push(start);
+            }
+            '&' if chars.peek().map(|p| p.1) == Some('&') => {
+                chars.next();
+                out.push(Tok::And);
+                at.push(start);
+            }
+            '|' if chars.peek().map(|p| p.1) == Some('|') => {
+                chars.next();
+                out.push(Tok::Or);
+                at.push(start);
+            }
+            ':' if chars.peek().map(|p| p.1) == Some(':') => {
+                chars.next();
+                out.push(Tok::Path);
+                at.push(start);
+            }
+            c => {
+                out.push(Tok::Punct(c));
+                at.push(start);
+            }
+        }
+    }
+    Some((out, at))
+}
+
+/// The index of the bracket closing the one at `open`.
+fn close(tokens: &[Tok<'_>], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, t) in tokens.iter().enumerate().skip(open) {
+        match t {
+            Tok::Punct('(' | '[' | '{') => depth += 1,
+            Tok::Punct(')' | ']' | '}') => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 #[derive(Debug)]
 pub(crate) struct PolicyIndex {
     entries: Vec<Entry>,
+    names: Names,
     /// Per known action: the policies whose action scope matches it.
-    by_action: HashMap<EntityUid, Bucket>,
-    sets: BoundedCache<Box<[u32]>, Arc<PolicySet>>,
+    by_action: FxMap<EntityUid, Bucket>,
+    /// Every entity type of the entities and the scopes, by its written form.
+    type_names: FxMap<String, EntityTypeName>,
+    sets: BoundedCache<Box<[u32]>, Arc<PolicySet>, FxBuild>,
 }
 
-fn action_matches(c: &ActionConstraint, action: &Subject<'_>) -> bool {
+/// Whether an action scope matches `action`, given its ancestors.
+fn action_matches(c: &ActionConstraint, action: &EntityUid, ancestors: &[&EntityUid]) -> bool {
+    let is_in = |g: &EntityUid| action == g || ancestors.contains(&g);
     match c {
         ActionConstraint::Any => true,
-        ActionConstraint::Eq(u) => action.uid == u,
-        ActionConstraint::In(groups) => groups.iter().any(|g| action.is_in(g)),
+        ActionConstraint::Eq(u) => action == u,
+        ActionConstraint::In(groups) => groups.iter().any(is_in),
     }
 }
 
@@ -165,73 +425,105 @@ impl PolicyIndex {
     /// Indexes `policies` for the actions found in `entities` (the schema's
     /// action entities are there); other actions are matched at request time.
     pub fn new(policies: &PolicySet, entities: &Entities) -> PolicyIndex {
+        let mut names = Names::default();
         let entries: Vec<Entry> = policies
             .policies()
             .map(|p| Entry {
-                policy: p.clone(),
-                principal: p.principal_constraint().into(),
-                resource: p.resource_constraint().into(),
+                policy: unscoped(p).unwrap_or_else(|| p.clone()),
+                principal: Scope::principal(p.principal_constraint(), &mut names),
+                resource: Scope::resource(p.resource_constraint(), &mut names),
                 action: p.action_constraint(),
+                requires: required_context_attr(p),
             })
             .collect();
-        let mut by_action = HashMap::new();
+        let mut type_names = FxMap::default();
+        let types = entities
+            .iter()
+            .map(|e| e.uid().type_name().clone())
+            .chain(names.uids.keys().map(|u| u.type_name().clone()))
+            .chain(names.types.keys().cloned());
+        for t in types {
+            type_names.entry(t.to_string()).or_insert(t);
+        }
+        let mut by_action = FxMap::default();
         for action in entities.iter().map(|e| e.uid()) {
             if !action.type_name().basename().eq("Action") {
                 continue;
             }
-            let subject = Subject::new(&action, entities);
-            let bucket = Self::bucket(&entries, &subject);
+            let bucket = Self::bucket(&entries, &action, entities);
             by_action.insert(action.clone(), bucket);
         }
         PolicyIndex {
             entries,
+            names,
             by_action,
+            type_names,
             sets: BoundedCache::new(SET_CACHE_CAPACITY),
         }
     }
 
-    fn bucket(entries: &[Entry], action: &Subject<'_>) -> Bucket {
+    fn bucket(entries: &[Entry], action: &EntityUid, entities: &Entities) -> Bucket {
+        let ancestors: Vec<&EntityUid> = entities
+            .ancestors(action)
+            .map(|it| it.collect())
+            .unwrap_or_default();
         let mut bucket = Bucket::default();
         for (i, e) in entries.iter().enumerate() {
-            if action_matches(&e.action, action) {
+            if action_matches(&e.action, action, &ancestors) {
                 bucket.file(
                     u32::try_from(i).unwrap_or(u32::MAX),
-                    &e.principal,
-                    &e.resource,
+                    e.principal,
+                    e.resource,
                 );
             }
         }
         bucket
     }
 
-    /// The policies whose scope matches the request, as a set to evaluate.
+    /// A known entity type by its written form (parsing one costs more than a lookup).
+    pub fn type_name(&self, written: &str) -> Option<&EntityTypeName> {
+        self.type_names.get(written)
+    }
+
+    /// The policies whose scope matches the request and that the request's
+    /// context does not rule out (`context_has`: whether it has an attribute),
+    /// as a set to evaluate.
     pub fn candidates(
         &self,
         principal: &EntityUid,
         action: &EntityUid,
         resource: &EntityUid,
         entities: &Entities,
+        context_has: impl Fn(&str) -> bool,
     ) -> Arc<PolicySet> {
-        let p = Subject::new(principal, entities);
-        let r = Subject::new(resource, entities);
         let computed;
         let bucket = match self.by_action.get(action) {
             Some(b) => b,
             None => {
-                computed = Self::bucket(&self.entries, &Subject::new(action, entities));
+                computed = Self::bucket(&self.entries, action, entities);
                 &computed
             }
         };
-        let mut picked: Vec<u32> = bucket.any_principal.any.clone();
-        bucket.any_principal.collect(&r, &mut picked);
+        let p = Subject::new(principal, entities, &self.names);
+        let r = Subject::new(resource, entities, &self.names);
+        let mut picked: Vec<u32> = Vec::with_capacity(16);
         bucket.by_principal.collect(&p, &mut picked);
-        picked.sort_unstable();
-        picked.dedup();
+        // Their principal scope matches; check the resource scope.
         picked.retain(|&i| {
             self.entries
                 .get(i as usize)
-                .is_some_and(|e| e.principal.matches(&p) && e.resource.matches(&r))
+                .is_some_and(|e| e.resource.matches(&r))
         });
+        // Unconstrained principal, matching resource scope.
+        picked.extend(&bucket.any_principal.any);
+        bucket.any_principal.collect(&r, &mut picked);
+        picked.retain(|&i| {
+            self.entries
+                .get(i as usize)
+                .is_some_and(|e| e.requires.as_deref().is_none_or(&context_has))
+        });
+        picked.sort_unstable();
+        picked.dedup();
         if let Some(set) = self.sets.get(picked.as_slice()) {
             return set;
         }
@@ -242,5 +534,89 @@ impl PolicyIndex {
         let set = Arc::new(PolicySet::from_policies(chosen).unwrap_or_default());
         self.sets.insert(picked.into_boxed_slice(), set.clone());
         set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::required_context_attr;
+    use cedar_policy::Policy;
+
+    /// The same question answered from Cedar's JSON form of the policy (slow, exact).
+    fn oracle(policy: &Policy) -> Option<String> {
+        let json = policy.to_json().ok()?;
+        let first = json.get("conditions")?.as_array()?.first()?;
+        if first.get("kind")?.as_str()? != "when" {
+            return None;
+        }
+        let mut e = first.get("body")?;
+        while let Some(and) = e.get("&&") {
+            e = and.get("left")?;
+        }
+        let has = e.get("has")?;
+        let on_context = has.get("left")?.get("Var")?.as_str()? == "context";
+        let attr = has.get("attr")?.as_str()?;
+        (on_context && has.as_object()?.len() == 2).then(|| attr.to_string())
+    }
+
+    fn req(text: &str) -> Option<String> {
+        let policy = Policy::parse(None, text).unwrap();
+        let found = required_context_attr(&policy);
+        // Never claims more than the JSON form shows.
+        if found.is_some() {
+            assert_eq!(found, oracle(&policy), "{text}");
+        }
+        found
+    }
+
+    const SCOPES: [&str; 4] = [
+        "permit(principal, action, resource)",
+        "@id(\"a(b\") @x forbid (principal == U::\"u)\", action in [Action::\"a\", Action::\"b]\"], resource)",
+        "// permit(\n permit(principal is U in G::\"{\", action, resource)",
+        "@id(\"x\")\n@y(\"}when{ context has z\")\npermit (\n  principal,\n  action == Action::\"r\",\n  resource\n)",
+    ];
+
+    #[test]
+    fn leading_context_has_is_found() {
+        for p in SCOPES {
+            for (cond, want) in [
+                ("when { context has task }", "task"),
+                ("when { context has a && context.a && context has b } unless { context has c }", "a"),
+                ("when {\n  context has source_ip &&\n  context.source_ip.isInRange(ip(\"10.0.0.0/8\")) &&\n  (if context has bytes then context.bytes <= 1 else true)\n}", "source_ip"),
+                ("when { context has a && (context.b || context.c) } when { false }", "a"),
+                ("when { context has a && [1, 2].contains(3) && {x: 1}.x == 1 }", "a"),
+            ] {
+                assert_eq!(req(&format!("{p} {cond};")).as_deref(), Some(want), "{p} {cond}");
+            }
+        }
+    }
+
+    #[test]
+    fn anything_else_is_not() {
+        for p in SCOPES {
+            for cond in [
+                "",
+                "unless { context has a }",
+                "when { principal has a && context has a }",
+                "when { context has a || true }",
+                "when { context has a && true || true }",
+                "when { context has a && if true then true else false }",
+                "when { (context has a && context.a) && context.b }",
+                "when { !(context has a) }",
+                "when { context.r has a }",
+                "when { context has a.b }",
+                "when { context has \"a\" }",
+                "when { principal.level > 1 } when { context has a }",
+                "when { if context has a then true else true }",
+                "when { context has a == true }",
+                "when { context has a // c\n || true }",
+            ] {
+                let text = format!("{p} {cond};");
+                if let Ok(policy) = Policy::parse(None, &text) {
+                    assert_eq!(required_context_attr(&policy), None, "{text}");
+                }
+            }
+        }
     }
 }

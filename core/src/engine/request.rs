@@ -2,7 +2,7 @@
 //! and turn Cedar's response into a Decision.
 
 use super::clock::{format_millis, rfc3339_to_cedar};
-use super::context::{extension_call, Extension};
+use super::context::{extension_call, AttrType, Extension};
 use super::lifecycle;
 use super::snapshot::Snapshot;
 use crate::audit;
@@ -41,7 +41,11 @@ pub(crate) fn decide(
         Built::Cedar(req) => {
             let mut candidates = match (req.principal(), req.action(), req.resource()) {
                 (Some(p), Some(a), Some(r)) => {
-                    snapshot.index.candidates(p, a, r, &snapshot.entities)
+                    snapshot
+                        .index
+                        .candidates(p, a, r, &snapshot.entities, |name| {
+                            context_has(request, name)
+                        })
                 }
                 _ => snapshot.policies.clone(),
             };
@@ -65,6 +69,70 @@ pub(crate) fn decide(
     Ok((decision, shadow))
 }
 
+/// Whether the context of the Cedar request built from `request` has
+/// attribute `name`: it has exactly the request's context fields, and for the
+/// agent form the standard fields the request fills in.
+fn context_has(request: &Request, name: &str) -> bool {
+    match request {
+        Request::Agent(r) => match name {
+            "now" => true,
+            "task" => r.task.is_some(),
+            "credential" => r.credential.is_some(),
+            "on_behalf_of" => r.on_behalf_of.is_some(),
+            _ => r.context.contains_key(name),
+        },
+        Request::Cedar(r) => r.context.contains_key(name),
+    }
+}
+
+/// `rfc3339_to_cedar` for the common UTC forms `YYYY-MM-DDTHH:MM:SSZ` and
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` with valid fields, which are already Cedar's
+/// form but for the milliseconds; `None` for anything else (the general
+/// parser decides). Parsing and reformatting costs a few thousand
+/// instructions a request.
+fn utc_seconds_to_cedar(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let millis = match b.len() {
+        20 => "000",
+        24 if b.get(19) == Some(&b'.') => text.get(20..23)?,
+        _ => return None,
+    };
+    if b.last() != Some(&b'Z') || !millis.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        let digits = text.get(from..to)?;
+        if digits.bytes().all(|c| c.is_ascii_digit()) {
+            digits.parse().ok()
+        } else {
+            None
+        }
+    };
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !separators.iter().all(|&(i, c)| b.get(i) == Some(&c)) {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if year < 1000 || day == 0 || day > days || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut out = String::with_capacity(24);
+    out.push_str(text.get(..19)?);
+    out.push('.');
+    out.push_str(millis);
+    out.push('Z');
+    Some(out)
+}
+
 enum Built {
     Cedar(Box<cedar_policy::Request>),
     Denied(Vec<String>),
@@ -83,8 +151,25 @@ pub(crate) fn entity_uid(r: &EntityRef) -> Result<EntityUid> {
     ))
 }
 
-fn base_uid(type_name: &str, id: &str) -> Result<EntityUid> {
-    entity_uid(&EntityRef::new(type_name, id))
+/// `entity_uid`, with the entity type looked up when the bundle knows it.
+fn request_uid(snapshot: &Snapshot, r: &EntityRef) -> Result<EntityUid> {
+    match snapshot.index.type_name(&r.type_name) {
+        Some(t) => Ok(EntityUid::from_type_name_and_id(
+            t.clone(),
+            EntityId::new(&r.id),
+        )),
+        None => entity_uid(r),
+    }
+}
+
+fn base_uid(snapshot: &Snapshot, type_name: &str, id: &str) -> Result<EntityUid> {
+    match snapshot.index.type_name(type_name) {
+        Some(t) => Ok(EntityUid::from_type_name_and_id(
+            t.clone(),
+            EntityId::new(id),
+        )),
+        None => entity_uid(&EntityRef::new(type_name, id)),
+    }
 }
 
 fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Result<Built> {
@@ -105,12 +190,13 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     if action.is_none() {
         unknown.push(UNKNOWN_ACTION);
     }
-    let principal = base_uid("Agent", &r.agent)?;
+    let principal = base_uid(snapshot, "Agent", &r.agent)?;
     if snapshot.entities.get(&principal).is_none() {
         unknown.push(UNKNOWN_AGENT);
     }
     let now = match &r.now {
-        Some(now) => rfc3339_to_cedar(now)
+        Some(now) => utc_seconds_to_cedar(now)
+            .or_else(|| rfc3339_to_cedar(now))
             .ok_or_else(|| invalid(format!("`now` is not an RFC 3339 timestamp: {now:?}")))?,
         None => format_millis(now_millis),
     };
@@ -118,6 +204,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         "now",
         Value::String(now.clone()),
         extension_call(Extension::Datetime, &now),
+        AttrType::Extension(Extension::Datetime),
     )];
     let refs = [
         ("task", "Task", &r.task, UNKNOWN_TASK),
@@ -131,14 +218,16 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     ];
     for (field, type_name, id, reason) in refs {
         if let Some(id) = id {
-            let uid = base_uid(type_name, id)?;
+            let uid = base_uid(snapshot, type_name, id)?;
             if snapshot.entities.get(&uid).is_none() {
                 unknown.push(reason);
             }
+            let ty = AttrType::Entity(Some(uid.type_name().clone()));
             standard.push((
                 field,
                 json!({"__entity": {"type": type_name, "id": id}}),
                 RestrictedExpression::new_entity_uid(uid),
+                ty,
             ));
         }
     }
@@ -148,7 +237,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     {
         unknown.push(TASK_REVOKED);
     }
-    let resource = entity_uid(&r.resource)?;
+    let resource = request_uid(snapshot, &r.resource)?;
     unknown.sort_unstable();
     let Some(action) = action else {
         return Ok(Built::Denied(
@@ -156,8 +245,8 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         ));
     };
     // Build and validate even when denying, so malformed input is always reported.
-    let context = context(snapshot, &action, &r.context, standard)?;
-    let request = build(snapshot, principal, action, resource, context)?;
+    let (context, verified) = context(snapshot, &action, &r.context, standard)?;
+    let request = build(snapshot, principal, action, resource, context, verified)?;
     if unknown.is_empty() {
         Ok(Built::Cedar(Box::new(request)))
     } else {
@@ -168,66 +257,135 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
 }
 
 fn cedar_request(snapshot: &Snapshot, r: &CedarRequest) -> Result<cedar_policy::Request> {
-    let action = entity_uid(&r.action)?;
-    let context = context(snapshot, &action, &r.context, Vec::new())?;
+    let action = request_uid(snapshot, &r.action)?;
+    let (context, verified) = context(snapshot, &action, &r.context, Vec::new())?;
     build(
         snapshot,
-        entity_uid(&r.principal)?,
+        request_uid(snapshot, &r.principal)?,
         action,
-        entity_uid(&r.resource)?,
+        request_uid(snapshot, &r.resource)?,
         context,
+        verified,
     )
 }
 
-/// A standard context field the engine adds: name, JSON form, typed form.
-type StandardField = (&'static str, Value, RestrictedExpression);
+/// A standard context field the engine adds: name, JSON form, typed form, its type.
+type StandardField = (&'static str, Value, RestrictedExpression, AttrType);
 
 /// The request context: the fast typed path when the action's context type is
 /// known and the values fit it; otherwise Cedar's JSON parser, which gives the
-/// authoritative value or error.
+/// authoritative value or error. Also whether the context is known to conform
+/// to the action's context type (only ever from the typed path).
 fn context(
     snapshot: &Snapshot,
     action: &EntityUid,
     values: &Map<String, Value>,
     standard: Vec<StandardField>,
-) -> Result<Context> {
-    let names: Vec<&str> = standard.iter().map(|(n, _, _)| *n).collect();
+) -> Result<(Context, bool)> {
+    let names: Vec<&str> = standard.iter().map(|(n, _, _, _)| *n).collect();
     if let Some(record) = snapshot.context_types.get(action) {
         if names.iter().all(|n| record.attrs.contains_key(*n)) {
-            if let Some(mut pairs) = super::context::fields(record, values, &names) {
-                pairs.extend(
-                    standard
-                        .iter()
-                        .map(|(n, _, typed)| (n.to_string(), typed.clone())),
-                );
+            let mut verified = true;
+            if let Some(mut pairs) = super::context::fields(record, values, &names, &mut verified) {
+                for (n, _, typed, ty) in &standard {
+                    verified &= super::context::declares(record, n, ty);
+                    pairs.push((n.to_string(), typed.clone()));
+                }
                 if let Ok(context) = Context::from_pairs(pairs) {
-                    return Ok(context);
+                    return Ok((context, verified));
                 }
             }
         }
     }
     let mut json = values.clone();
-    for (name, value, _) in standard {
+    for (name, value, _, _) in standard {
         json.insert(name.to_string(), value);
     }
     let schema = snapshot.schema.as_ref();
     Context::from_json_value(Value::Object(json), schema.map(|s| (s, action)))
+        .map(|c| (c, false))
         .map_err(|e| invalid(format!("context: {e}")))
 }
 
+/// The Cedar request, validated against the schema when the bundle asks for
+/// it. A `verified` context conforms to the action's context type already, so
+/// only the principal, action and resource are checked (Cedar's own check of
+/// them); anything that fails there, or any unverified context, goes through
+/// Cedar's full validation, which gives the error.
 fn build(
     snapshot: &Snapshot,
     principal: EntityUid,
     action: EntityUid,
     resource: EntityUid,
     context: Context,
+    verified: bool,
 ) -> Result<cedar_policy::Request> {
     let schema = snapshot.schema.as_ref();
-    let validation_schema = if snapshot.bundle.options.validate_requests {
-        schema
-    } else {
-        None
+    let validation_schema = match schema {
+        Some(s) if snapshot.bundle.options.validate_requests => {
+            let valid_scope = verified
+                && cedar_policy::validate_scope_variables(&principal, &action, &resource, s)
+                    .is_ok();
+            (!valid_scope).then_some(s)
+        }
+        _ => None,
     };
     cedar_policy::Request::new(principal, action, resource, context, validation_schema)
         .map_err(|e| invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_seconds_to_cedar;
+    use crate::engine::rfc3339_to_cedar;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+        /// The fast form agrees with the general parser wherever it answers.
+        #[test]
+        fn utc_fast_path_is_rfc3339_to_cedar(
+            year in 900u32..10000,
+            month in 0u32..14,
+            day in 0u32..33,
+            hour in 0u32..25,
+            minute in 0u32..61,
+            second in 0u32..62,
+            millis in prop::option::of(0u32..1000),
+            z in prop_oneof![Just("Z"), Just("z"), Just("+00:00")],
+        ) {
+            let frac = millis.map(|m| format!(".{m:03}")).unwrap_or_default();
+            let text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{frac}{z}");
+            if let Some(fast) = utc_seconds_to_cedar(&text) {
+                prop_assert_eq!(Some(fast), rfc3339_to_cedar(&text), "{}", text);
+            } else {
+                // It declines only what it does not handle or what is invalid.
+                let plain = z == "Z" && year >= 1000 && (1..=12).contains(&month)
+                    && (1..=28).contains(&day) && hour < 24 && minute < 60 && second < 60;
+                prop_assert!(!plain, "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn utc_fast_path_examples() {
+        for t in [
+            "2024-02-29T23:59:59Z",
+            "2026-11-29T06:59:11.123Z",
+            "2000-02-29T00:00:00Z",
+        ] {
+            assert_eq!(utc_seconds_to_cedar(t), rfc3339_to_cedar(t), "{t}");
+            assert!(utc_seconds_to_cedar(t).is_some());
+        }
+        for t in [
+            "2023-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2026-11-29T06:59:11.1Z",
+            "2026-11-29 06:59:11Z",
+            "2026-11-29T06:59:60Z",
+        ] {
+            assert_eq!(utc_seconds_to_cedar(t), None, "{t}");
+        }
+    }
 }
