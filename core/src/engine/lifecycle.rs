@@ -6,6 +6,7 @@
 //! a decision's reasons as `grant/<id>`, and loses to any `forbid`.
 
 use super::clock::{format_millis, parse_rfc3339_millis};
+use super::guards::PrincipalGuards;
 use super::request::entity_uid;
 use super::snapshot::Snapshot;
 use crate::error::{Error, ErrorCode, Result};
@@ -662,7 +663,14 @@ impl<'a> Work<'a> {
         let mut next = self.base.clone();
         if !self.edits.is_empty() {
             let edits: Vec<Entity> = self.edits.into_values().collect();
+            let edited: Vec<EntityUid> = edits.iter().map(Entity::uid).collect();
             next.entities = Arc::new(upsert(self.base, edits)?);
+            // Agents' per-snapshot guard verdicts follow their data. Changes
+            // edit agents, credentials and tasks only; the guards read agents
+            // and users.
+            let mut guards = PrincipalGuards::clone(&self.base.guards);
+            guards.refresh(edited.into_iter(), &next.entities);
+            next.guards = Arc::new(guards);
         }
         if let Some(items) = self.agent_items {
             next.agent_items = Arc::new(items);

@@ -3,6 +3,7 @@
 mod cache;
 mod clock;
 mod context;
+mod guards;
 mod index;
 mod lifecycle;
 mod request;

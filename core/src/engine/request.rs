@@ -3,6 +3,7 @@
 
 use super::clock::{format_millis, rfc3339_to_cedar};
 use super::context::{extension_call, AttrType, Extension};
+use super::guards;
 use super::lifecycle;
 use super::snapshot::Snapshot;
 use crate::audit;
@@ -39,13 +40,19 @@ pub(crate) fn decide(
     let (decision, reasons, errors) = match built {
         Built::Denied(reasons) => (Effect::Deny, reasons, Vec::new()),
         Built::Cedar(req) => {
+            let mut verdict = None;
             let mut candidates = match (req.principal(), req.action(), req.resource()) {
                 (Some(p), Some(a), Some(r)) => {
-                    snapshot
+                    let indexed = snapshot
                         .index
                         .candidates(p, a, r, &snapshot.entities, |name| {
                             context_has(request, name)
-                        })
+                        });
+                    verdict = snapshot.guards.verdict(p);
+                    match verdict {
+                        Some(_) => indexed,
+                        None => snapshot.guards.add_to(p, indexed),
+                    }
                 }
                 _ => snapshot.policies.clone(),
             };
@@ -53,7 +60,10 @@ pub(crate) fn decide(
                 candidates = lifecycle::with_grants(snapshot, p, candidates);
             }
             let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
-            let outcome = audit::Outcome::from_response(&response);
+            let mut outcome = audit::Outcome::from_response(&response);
+            if let Some(fired) = verdict {
+                outcome = guards::merge(outcome, fired);
+            }
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
             shadow = snapshot.audit.evaluate_shadow(&req, &snapshot.entities);
             (outcome.decision, outcome.reasons, outcome.errors)

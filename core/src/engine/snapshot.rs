@@ -2,6 +2,7 @@
 //! entities and the lookup tables the request path needs.
 
 use super::context::{self, RecordType};
+use super::guards::PrincipalGuards;
 use super::index::PolicyIndex;
 use super::lifecycle::Runtime;
 use crate::audit::SnapshotAudit;
@@ -49,6 +50,8 @@ pub(crate) struct Snapshot {
     /// Entities something else is `in`. Run-time changes never alter the
     /// hierarchy, so this stays true for every snapshot derived from this one.
     pub with_descendants: Arc<HashSet<EntityUid>>,
+    /// `owner-required` and `agent-active`, decided per agent (not in `index`).
+    pub guards: Arc<PrincipalGuards>,
     /// Credentials and tasks by their `agent` (what offboarding revokes).
     pub agent_items: Arc<HashMap<EntityUid, Vec<EntityUid>>>,
 }
@@ -117,7 +120,8 @@ impl Snapshot {
         let audit = SnapshotAudit::compile(&config, &mut policies, &origins, &entities)?;
         let actions = action_index(schema.as_ref());
         let revision = revision(&bundle);
-        let index = PolicyIndex::new(&policies, &entities);
+        let (guards, indexed) = PrincipalGuards::compile(&policies, &entities);
+        let index = PolicyIndex::new(&indexed, &entities);
         let context_types = context::context_types(&schema_json);
         let agent_items = agent_items(&entities);
         let with_descendants = entities
@@ -140,6 +144,7 @@ impl Snapshot {
             runtime: Arc::default(),
             with_descendants: Arc::new(with_descendants),
             agent_items: Arc::new(agent_items),
+            guards: Arc::new(guards),
         })
     }
 }
