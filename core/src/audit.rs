@@ -51,7 +51,9 @@ pub use report::{Flip, Report, Tally};
 pub use sink::{flush_all, rotated_files, DecisionLog, FileOptions, RecordQueue};
 pub use verify::{read_records, verify_files, Damage, DamageKind, VerifyOptions, VerifyReport};
 
-pub(crate) use shadow::{finish_check, record_change, Outcome, SnapshotAudit};
+pub(crate) use shadow::{
+    finish_check, record_change, record_refused_session, Outcome, SnapshotAudit,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -917,3 +917,35 @@ fn a_verifier_with_public_keys_only_accepts_tokens_and_cannot_issue() {
     let e = verifier.check_session(&session_read(&foreign)).unwrap_err();
     assert_eq!(e.code(), ErrorCode::SessionInvalid);
 }
+
+#[test]
+fn refused_session_tokens_are_logged_without_the_token_or_the_claimed_agent() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let (log, queue) = DecisionLog::queue();
+    let engine = Engine::builder()
+        .schema(SCHEMA)
+        .policies(POLICIES)
+        .inventory(INVENTORY)
+        .config("[sessions]\naudience = \"tools\"\n")
+        .clock(clock)
+        .session_keys(agentauthz::session::SessionKeys::generate("k1").unwrap())
+        .decision_log(log)
+        .build()
+        .unwrap();
+    let (token, _) = engine.issue_session("etl", None, None, None).unwrap();
+    engine.check_session(&session_read(&token)).unwrap();
+    engine.suspend("etl", "alice").unwrap();
+    let e = engine.check_session(&session_read(&token)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::SessionRevoked);
+    let records = queue.take();
+    assert_eq!(records.len(), 3, "the check, the suspension, the refusal");
+    assert_eq!(records[0].agent.as_deref(), Some("etl"));
+    let refused = &records[2];
+    assert_eq!(refused.decision, agentauthz::audit::RecordDecision::Error);
+    assert_eq!(refused.principal, EntityRef::new("Session", "unverified"));
+    assert_eq!(refused.agent, None);
+    assert_eq!(refused.error.as_ref().unwrap().code, "session_revoked");
+    assert_eq!(refused.prev_hash, records[1].hash);
+    let text = serde_json::to_string(&refused.to_value()).unwrap();
+    assert!(!text.contains(&token), "the token is never logged");
+}

@@ -442,6 +442,61 @@ pub(crate) fn record_change(
     log.emit(&view);
 }
 
+/// Records a check refused because its session token did not verify (or was
+/// revoked): decision `error` with the session error, principal
+/// `Session::"unverified"`. The token is never written, nor the agent it
+/// claims: an unverified identity must not reach a SIEM as one.
+pub(crate) fn record_refused_session(
+    audit: &SnapshotAudit,
+    log: &DecisionLog,
+    revision: &str,
+    now_millis: i64,
+    decision_id: &str,
+    request: &crate::model::SessionRequest,
+    error: &Error,
+) {
+    let timestamp = rfc3339_millis(now_millis);
+    let principal = EntityRef::new("Session", "unverified");
+    let redacted;
+    let context = if audit.redactor.touches(&request.context) {
+        let mut copy = request.context.clone();
+        audit.redactor.apply(&mut copy);
+        redacted = copy;
+        &redacted
+    } else {
+        &request.context
+    };
+    let error = RecordError {
+        code: error.code().as_str().to_string(),
+        message: error.to_string(),
+    };
+    let view = RecordView {
+        schema_version: SCHEMA_VERSION,
+        timestamp: &timestamp,
+        decision_id,
+        policy_revision: revision,
+        agent: None,
+        principal: &principal,
+        owner: None,
+        on_behalf_of: request.on_behalf_of.as_deref(),
+        task: None,
+        credential: request.credential.as_deref(),
+        action: &request.action,
+        resource: &request.resource,
+        decision: RecordDecision::Error,
+        reasons: &[],
+        errors: &[],
+        error: Some(&error),
+        mode: audit.mode,
+        would_decision: None,
+        would_reasons: None,
+        would_errors: None,
+        context,
+        request_time: request.now.as_deref(),
+    };
+    log.emit(&view);
+}
+
 /// `2026-11-29T10:00:00.000Z`, the engine clock in the records' form.
 fn rfc3339_millis(millis: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)

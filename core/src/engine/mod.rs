@@ -459,8 +459,29 @@ impl Engine {
 
     /// Decides a request made with a session token: the agent and the task
     /// are the token's. A token that does not verify is an error, never a decision.
+    /// A refused token is recorded in the decision log as an error with the
+    /// principal `Session::"unverified"` (never the token, never the agent it
+    /// claims).
     pub fn check_session(&self, request: &SessionRequest) -> Result<Decision> {
-        let claims = self.verify_session(&request.session, request.audience.as_deref())?;
+        let claims = match self.verify_session(&request.session, request.audience.as_deref()) {
+            Ok(claims) => claims,
+            Err(e) => {
+                if let Some(log) = self.log.load().as_deref() {
+                    let now = self.clock.now_millis();
+                    let snapshot = self.snapshot.load();
+                    audit::record_refused_session(
+                        &snapshot.audit,
+                        log,
+                        &snapshot.revision,
+                        now,
+                        &self.ids.next(now),
+                        request,
+                        &e,
+                    );
+                }
+                return Err(e);
+            }
+        };
         self.check(&Request::Agent(AgentRequest {
             agent: claims.agent,
             action: request.action.clone(),
