@@ -26,8 +26,10 @@ pub(crate) struct PrincipalGuards {
     verdicts: HashMap<EntityUid, Arc<[String]>>,
 }
 
+/// Whether `uid` is of the base type `Agent` (empty namespace).
 fn is_agent(uid: &EntityUid) -> bool {
-    uid.type_name().to_string() == "Agent"
+    let t = uid.type_name();
+    t.basename() == "Agent" && t.namespace_components().next().is_none()
 }
 
 impl PrincipalGuards {
@@ -90,17 +92,11 @@ impl PrincipalGuards {
         self.verdicts.get(principal).map(|v| &**v)
     }
 
-    /// `candidates` plus the guards, for a principal without a verdict.
-    pub fn add_to(&self, principal: &EntityUid, candidates: Arc<PolicySet>) -> Arc<PolicySet> {
-        if self.policies.is_empty() || !is_agent(principal) {
-            return candidates;
-        }
-        let mut set = PolicySet::clone(&candidates);
-        for p in self.policies.policies() {
-            // Guard ids are reserved (`baseline/`): adding cannot collide.
-            let _ = set.add(p.clone());
-        }
-        Arc::new(set)
+    /// The guards to evaluate with the candidates of a principal without a
+    /// verdict (none for a principal they cannot apply to).
+    pub fn unsettled(&self, principal: &EntityUid) -> impl Iterator<Item = &Policy> {
+        let applies = is_agent(principal);
+        self.policies.policies().filter(move |_| applies)
     }
 }
 

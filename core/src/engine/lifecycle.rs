@@ -195,21 +195,13 @@ impl Runtime {
     }
 }
 
-/// Adds the principal's grant policies to the index's candidates.
-pub(crate) fn with_grants(
-    snapshot: &Snapshot,
-    principal: &EntityUid,
-    candidates: Arc<PolicySet>,
-) -> Arc<PolicySet> {
-    let Some(grants) = snapshot.runtime.grant_policies.get(principal) else {
-        return candidates;
-    };
-    let mut set = PolicySet::clone(&candidates);
-    for p in grants.iter() {
-        // Grant ids are unique and never collide with bundle ids (`grant/` is reserved).
-        let _ = set.add(p.clone());
-    }
-    Arc::new(set)
+/// The principal's grant policies, evaluated beside the index's candidates.
+pub(crate) fn grants_of<'a>(snapshot: &'a Snapshot, principal: &EntityUid) -> &'a [Policy] {
+    snapshot
+        .runtime
+        .grant_policies
+        .get(principal)
+        .map_or(&[], |g| &**g)
 }
 
 fn invalid(code: ErrorCode, message: impl Into<String>) -> Error {

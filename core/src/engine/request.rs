@@ -11,10 +11,12 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Request};
 use crate::schema::STANDARD_CONTEXT_FIELDS;
 use cedar_policy::{
-    Authorizer, Context, EntityId, EntityTypeName, EntityUid, RestrictedExpression,
+    Authorizer, Context, EntityId, EntityTypeName, EntityUid, Policy, PolicySet,
+    RestrictedExpression,
 };
 use serde_json::{json, Map, Value};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Reasons for denials the engine decides before Cedar runs: the request names
 /// something the inventory does not know. These are not switchable.
@@ -41,7 +43,7 @@ pub(crate) fn decide(
         Built::Denied(reasons) => (Effect::Deny, reasons, Vec::new()),
         Built::Cedar(req) => {
             let mut verdict = None;
-            let mut candidates = match (req.principal(), req.action(), req.resource()) {
+            let candidates = match (req.principal(), req.action(), req.resource()) {
                 (Some(p), Some(a), Some(r)) => {
                     let indexed = snapshot
                         .index
@@ -49,16 +51,19 @@ pub(crate) fn decide(
                             context_has(request, name)
                         });
                     verdict = snapshot.guards.verdict(p);
-                    match verdict {
-                        Some(_) => indexed,
-                        None => snapshot.guards.add_to(p, indexed),
-                    }
+                    let guards = verdict
+                        .is_none()
+                        .then(|| snapshot.guards.unsettled(p))
+                        .into_iter()
+                        .flatten();
+                    with_extra(indexed, guards.chain(lifecycle::grants_of(snapshot, p)))
                 }
+                (Some(p), _, _) => with_extra(
+                    snapshot.policies.clone(),
+                    lifecycle::grants_of(snapshot, p).iter(),
+                ),
                 _ => snapshot.policies.clone(),
             };
-            if let Some(p) = req.principal() {
-                candidates = lifecycle::with_grants(snapshot, p, candidates);
-            }
             let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
             let mut outcome = audit::Outcome::from_response(&response);
             if let Some(fired) = verdict {
@@ -77,6 +82,24 @@ pub(crate) fn decide(
         policy_revision: snapshot.revision.clone(),
     };
     Ok((decision, shadow))
+}
+
+/// `candidates` plus `extra` policies (guards without a verdict, grants),
+/// copied once and only when there is something to add. Their ids are
+/// reserved (`baseline/`, `grant/`), so adding cannot collide.
+fn with_extra<'a>(
+    candidates: Arc<PolicySet>,
+    extra: impl Iterator<Item = &'a Policy>,
+) -> Arc<PolicySet> {
+    let mut extra = extra.peekable();
+    if extra.peek().is_none() {
+        return candidates;
+    }
+    let mut set = PolicySet::clone(&candidates);
+    for p in extra {
+        let _ = set.add(p.clone());
+    }
+    Arc::new(set)
 }
 
 /// Whether the context of the Cedar request built from `request` has
