@@ -426,6 +426,20 @@ impl Redactor {
             .any(|p| p.first().is_some_and(|k| context.contains_key(k)))
     }
 
+    /// `context` as a record carries it: copied and redacted only when a
+    /// configured path can apply, with the text of every value removed.
+    pub fn redacted<'a>(
+        &self,
+        context: &'a Map<String, Value>,
+    ) -> (std::borrow::Cow<'a, Map<String, Value>>, Vec<String>) {
+        if !self.touches(context) {
+            return (std::borrow::Cow::Borrowed(context), Vec::new());
+        }
+        let mut copy = context.clone();
+        let secrets = self.apply(&mut copy);
+        (std::borrow::Cow::Owned(copy), secrets)
+    }
+
     /// Redacts `context` in place; returns the text of every value removed
     /// (strings and numbers, recursively), to scrub them from messages.
     pub fn apply(&self, context: &mut Map<String, Value>) -> Vec<String> {

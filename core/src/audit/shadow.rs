@@ -328,16 +328,8 @@ fn write_record(
         };
     // Redaction: copy the context only when a configured path can apply, and
     // scrub the removed values from every message in the record.
-    let redacted;
-    let mut secrets = Vec::new();
-    let context = if audit.redactor.touches(context) {
-        let mut copy = context.clone();
-        secrets = audit.redactor.apply(&mut copy);
-        redacted = copy;
-        &redacted
-    } else {
-        context
-    };
+    let (context, secrets) = audit.redactor.redacted(context);
+    let context = &*context;
     let scrub_all = |errors: &[PolicyError]| -> Vec<PolicyError> {
         errors
             .iter()
@@ -457,18 +449,10 @@ pub(crate) fn record_refused_session(
 ) {
     let timestamp = rfc3339_millis(now_millis);
     let principal = EntityRef::new("Session", "unverified");
-    let redacted;
-    let context = if audit.redactor.touches(&request.context) {
-        let mut copy = request.context.clone();
-        audit.redactor.apply(&mut copy);
-        redacted = copy;
-        &redacted
-    } else {
-        &request.context
-    };
+    let (context, secrets) = audit.redactor.redacted(&request.context);
     let error = RecordError {
         code: error.code().as_str().to_string(),
-        message: error.to_string(),
+        message: scrub(&error.to_string(), &secrets),
     };
     let view = RecordView {
         schema_version: SCHEMA_VERSION,
@@ -491,7 +475,7 @@ pub(crate) fn record_refused_session(
         would_decision: None,
         would_reasons: None,
         would_errors: None,
-        context,
+        context: &context,
         request_time: request.now.as_deref(),
     };
     log.emit(&view);

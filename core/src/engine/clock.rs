@@ -95,10 +95,7 @@ pub fn parse_rfc3339_millis(text: &str) -> Option<i64> {
 /// An RFC 3339 timestamp (any offset, any fraction) in the UTC millisecond
 /// form Cedar's `datetime` accepts; `None` if `text` is not RFC 3339.
 pub fn rfc3339_to_cedar(text: &str) -> Option<String> {
-    let t = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
-    i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000))
-        .ok()
-        .map(format_millis)
+    parse_rfc3339_millis(text).map(format_millis)
 }
 
 /// Decision ids in ULID form: 48 bits of milliseconds, then 80 bits that are

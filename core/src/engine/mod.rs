@@ -138,17 +138,16 @@ impl EngineBuilder {
     }
     pub fn build(self) -> Result<Engine> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let mut sessions = match self.bundle.config.as_ref().map(Config::parse).transpose()? {
-            Some(config) => Sessions::from_config(&config.sessions, self.bundle.dir.as_deref())?,
-            None => Sessions::default(),
+        let config = match &self.bundle.config {
+            Some(src) => Config::parse(src)?,
+            None => Config::default(),
         };
+        let dir = self.bundle.dir.as_deref();
+        let mut sessions = Sessions::from_config(&config.sessions, dir)?;
         if let Some(keys) = self.session_keys {
             sessions.keys = keys;
         }
-        let journal_path = match self.journal {
-            Some(path) => Some(path),
-            None => configured_journal(&self.bundle)?,
-        };
+        let journal_path = self.journal.or_else(|| configured_journal(&config, dir));
         let mut snapshot = Snapshot::compile(self.bundle)?;
         let mut writer = Writer::default();
         if let Some(path) = journal_path {
@@ -546,18 +545,13 @@ impl Engine {
     }
 }
 
-/// `[journal] path` of the bundle's `agentauthz.toml`, relative to its directory.
-fn configured_journal(bundle: &Bundle) -> Result<Option<PathBuf>> {
-    let Some(config) = bundle.config.as_ref().map(Config::parse).transpose()? else {
-        return Ok(None);
-    };
-    Ok(config.journal.path.map(|p| {
-        let p = PathBuf::from(p);
-        match &bundle.dir {
-            Some(dir) if p.is_relative() => dir.join(p),
-            _ => p,
-        }
-    }))
+/// `[journal] path` of `agentauthz.toml`, relative to the bundle directory.
+fn configured_journal(config: &Config, dir: Option<&Path>) -> Option<PathBuf> {
+    let path = PathBuf::from(config.journal.path.as_ref()?);
+    Some(match dir {
+        Some(dir) if path.is_relative() => dir.join(path),
+        _ => path,
+    })
 }
 
 /// Applies recorded changes on top of a freshly compiled snapshot, each at
