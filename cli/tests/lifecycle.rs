@@ -52,6 +52,12 @@ fn run(dir: &Path, key: &str, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `agentauthz OP --bundle . --agent docs-bot --by alice`.
+fn agent_op(dir: &Path, key: &str, op: &str) -> Output {
+    let args = [op, "--bundle", ".", "--agent", "docs-bot", "--by", "alice"];
+    run(dir, key, &args, None)
+}
+
 fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!(
@@ -193,43 +199,16 @@ fn lifecycle_commands_and_sessions() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json(&out)["agent"], "docs-bot");
 
-    let out = run(
-        &dir,
-        &key,
-        &[
-            "suspend", "--bundle", ".", "--agent", "docs-bot", "--by", "alice",
-        ],
-        None,
-    );
+    let out = agent_op(&dir, &key, "suspend");
     assert!(out.status.success());
     assert_eq!(json(&out)["op"], "suspend");
     let out = verify(&dir);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json(&out)["code"], "session_revoked");
-    let out = run(
-        &dir,
-        &key,
-        &[
-            "reactivate",
-            "--bundle",
-            ".",
-            "--agent",
-            "docs-bot",
-            "--by",
-            "alice",
-        ],
-        None,
-    );
+    let out = agent_op(&dir, &key, "reactivate");
     assert!(out.status.success());
     assert_eq!(verify(&dir).status.code(), Some(0));
-    let out = run(
-        &dir,
-        &key,
-        &[
-            "offboard", "--bundle", ".", "--agent", "docs-bot", "--by", "alice",
-        ],
-        None,
-    );
+    let out = agent_op(&dir, &key, "offboard");
     assert!(out.status.success());
     let out = verify(&dir);
     assert_eq!(out.status.code(), Some(1));
@@ -268,20 +247,7 @@ fn lifecycle_commands_and_sessions() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = run(
-        &dir,
-        &key,
-        &[
-            "reactivate",
-            "--bundle",
-            ".",
-            "--agent",
-            "docs-bot",
-            "--by",
-            "alice",
-        ],
-        None,
-    );
+    let out = agent_op(&dir, &key, "reactivate");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("offboard"));
     let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
@@ -292,14 +258,7 @@ fn lifecycle_commands_and_sessions() {
 fn a_torn_journal_needs_recover_and_changes_need_a_journal() {
     let dir = bundle("torn");
     let key = keygen();
-    let out = run(
-        &dir,
-        &key,
-        &[
-            "suspend", "--bundle", ".", "--agent", "docs-bot", "--by", "alice",
-        ],
-        None,
-    );
+    let out = agent_op(&dir, &key, "suspend");
     assert!(out.status.success());
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -320,14 +279,7 @@ fn a_torn_journal_needs_recover_and_changes_need_a_journal() {
     );
 
     std::fs::remove_file(dir.join("agentauthz.toml")).unwrap();
-    let out = run(
-        &dir,
-        &key,
-        &[
-            "suspend", "--bundle", ".", "--agent", "docs-bot", "--by", "alice",
-        ],
-        None,
-    );
+    let out = agent_op(&dir, &key, "suspend");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--journal"));
 }

@@ -326,6 +326,31 @@ fn context_json(r: &Req) -> serde_json::Map<String, Value> {
 /// Decision, reasons, and the erroring policies with their error messages.
 type Outcome = (String, BTreeSet<String>, BTreeSet<(String, String)>);
 
+/// Cedar's response as an `Outcome`.
+fn cedar_outcome(response: &cedar_policy::Response) -> Outcome {
+    let decision = match response.decision() {
+        cedar_policy::Decision::Allow => "allow",
+        cedar_policy::Decision::Deny => "deny",
+    };
+    (
+        decision.to_string(),
+        response
+            .diagnostics()
+            .reason()
+            .map(|p| p.to_string())
+            .collect(),
+        response
+            .diagnostics()
+            .errors()
+            .map(|e| match e {
+                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
+                    (e.policy_id().to_string(), e.inner().to_string())
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Cedar's decision, or `None` when Cedar rejects the request (its context
 /// does not parse against the schema, or the request does not validate).
 fn cedar_decides(
@@ -346,27 +371,7 @@ fn cedar_decides(
     )
     .ok()?;
     let response = Authorizer::new().is_authorized(&request, policies, entities);
-    let decision = match response.decision() {
-        cedar_policy::Decision::Allow => "allow",
-        cedar_policy::Decision::Deny => "deny",
-    };
-    Some((
-        decision.to_string(),
-        response
-            .diagnostics()
-            .reason()
-            .map(|p| p.to_string())
-            .collect(),
-        response
-            .diagnostics()
-            .errors()
-            .map(|e| match e {
-                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
-                    (e.policy_id().to_string(), e.inner().to_string())
-                }
-            })
-            .collect(),
-    ))
+    Some(cedar_outcome(&response))
 }
 
 /// The engine's decision, or `None` when it rejects the request as invalid
@@ -512,27 +517,7 @@ fn cedar_decides_agent(engine: &Engine, r: &agentauthz::AgentRequest) -> Option<
     .ok()?;
     let response =
         Authorizer::new().is_authorized(&request, &engine.policy_set(), &engine.entities());
-    let decision = match response.decision() {
-        cedar_policy::Decision::Allow => "allow",
-        cedar_policy::Decision::Deny => "deny",
-    };
-    Some((
-        decision.to_string(),
-        response
-            .diagnostics()
-            .reason()
-            .map(|p| p.to_string())
-            .collect(),
-        response
-            .diagnostics()
-            .errors()
-            .map(|e| match e {
-                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
-                    (e.policy_id().to_string(), e.inner().to_string())
-                }
-            })
-            .collect(),
-    ))
+    Some(cedar_outcome(&response))
 }
 
 #[test]
