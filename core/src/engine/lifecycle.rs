@@ -204,6 +204,22 @@ pub(crate) fn grants_of<'a>(snapshot: &'a Snapshot, principal: &EntityUid) -> &'
         .map_or(&[], |g| &**g)
 }
 
+/// An agent entity's `status` (empty when it has none).
+pub(crate) fn status_of(entity: &Entity) -> String {
+    match entity.attr("status") {
+        Some(Ok(EvalResult::String(s))) => s,
+        _ => String::new(),
+    }
+}
+
+/// The `agent` a credential or task belongs to.
+pub(crate) fn agent_of(entity: &Entity) -> Option<EntityUid> {
+    match entity.attr("agent") {
+        Some(Ok(EvalResult::EntityUid(a))) => Some(a),
+        _ => None,
+    }
+}
+
 fn invalid(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::new(code, message)
 }
@@ -364,13 +380,6 @@ impl<'a> Work<'a> {
         }
     }
 
-    fn status(entity: &Entity) -> String {
-        match entity.attr("status") {
-            Some(Ok(EvalResult::String(s))) => s,
-            _ => String::new(),
-        }
-    }
-
     fn set_attrs(&mut self, entity: Entity, set: Vec<(&str, RestrictedExpression)>) -> Result<()> {
         let (uid, mut attrs, parents) = entity.into_inner();
         for (k, v) in set {
@@ -416,7 +425,7 @@ impl<'a> Work<'a> {
             }
             Change::Suspend { agent } => {
                 let (_, e) = self.require("Agent", agent, lc)?;
-                match Self::status(&e).as_str() {
+                match status_of(&e).as_str() {
                     "offboarded" => Err(invalid(
                         lc,
                         format!("agent `{agent}` is offboarded; offboarding is final"),
@@ -426,7 +435,7 @@ impl<'a> Work<'a> {
             }
             Change::Reactivate { agent } => {
                 let (_, e) = self.require("Agent", agent, lc)?;
-                match Self::status(&e).as_str() {
+                match status_of(&e).as_str() {
                     "offboarded" => Err(invalid(
                         lc,
                         format!("agent `{agent}` is offboarded; offboarding is final"),
@@ -504,7 +513,7 @@ impl<'a> Work<'a> {
             }
         }
         let (agent_uid, agent) = self.require("Agent", &g.agent, code)?;
-        let status = Self::status(&agent);
+        let status = status_of(&agent);
         if status != "active" {
             return Err(invalid(
                 code,
@@ -540,7 +549,7 @@ impl<'a> Work<'a> {
         );
         if let Some(task) = &g.task {
             let (task_uid, t) = self.require("Task", task, code)?;
-            if !matches!(t.attr("agent"), Some(Ok(EvalResult::EntityUid(a))) if a == agent_uid) {
+            if agent_of(&t).as_ref() != Some(&agent_uid) {
                 return Err(invalid(
                     code,
                     format!("task `{task}` does not belong to agent `{}`", g.agent),

@@ -1,11 +1,11 @@
 //! Agent sessions in the engine: keys and limits from `[sessions]`, and the
 //! revocation checks a verified token still has to pass.
 
+use super::lifecycle::{agent_of, status_of};
 use super::snapshot::Snapshot;
 use crate::bundle::SessionsConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
-use cedar_policy::{EntityUid, EvalResult};
 use std::path::Path;
 
 /// Signing and verification keys with the issuing limits.
@@ -74,13 +74,6 @@ fn revoked(message: String) -> Error {
     Error::new(ErrorCode::SessionRevoked, message)
 }
 
-fn status(snapshot: &Snapshot, agent: &EntityUid) -> Option<String> {
-    match snapshot.entities.get(agent)?.attr("status") {
-        Some(Ok(EvalResult::String(s))) => Some(s),
-        _ => Some(String::new()),
-    }
-}
-
 /// Whether `agent` (and its `task`) may hold a session now: an active agent
 /// in the inventory, a task of its own that was not revoked. `code` is the
 /// error for a refusal (`lifecycle_invalid` when issuing, `session_revoked`
@@ -93,7 +86,7 @@ pub(crate) fn check_standing(
 ) -> Result<()> {
     let refuse = |m: String| Error::new(code, m);
     let uid = super::request::entity_uid(&crate::model::EntityRef::new("Agent", agent))?;
-    match status(snapshot, &uid).as_deref() {
+    match snapshot.entities.get(&uid).map(status_of).as_deref() {
         None => return Err(refuse(format!("agent `{agent}` is not in the inventory"))),
         Some("active") => {}
         Some(s) => return Err(refuse(format!("agent `{agent}` is {s}"))),
@@ -103,9 +96,8 @@ pub(crate) fn check_standing(
             return Err(refuse(format!("task `{task}` was revoked")));
         }
         let task_uid = super::request::entity_uid(&crate::model::EntityRef::new("Task", task))?;
-        let owner = snapshot.entities.get(&task_uid).map(|t| t.attr("agent"));
-        match owner {
-            Some(Some(Ok(EvalResult::EntityUid(a)))) if a == uid => {}
+        match snapshot.entities.get(&task_uid).map(agent_of) {
+            Some(Some(a)) if a == uid => {}
             Some(_) => {
                 return Err(refuse(format!(
                     "task `{task}` is not a task of agent `{agent}`"

@@ -315,7 +315,7 @@ fn agent_items(entities: &Entities) -> HashMap<EntityUid, Vec<EntityUid>> {
     for e in entities.iter() {
         let uid = e.uid();
         if matches!(uid.type_name().basename(), "Credential" | "Task") {
-            if let Some(Ok(cedar_policy::EvalResult::EntityUid(agent))) = e.attr("agent") {
+            if let Some(agent) = super::lifecycle::agent_of(e) {
                 map.entry(agent).or_default().push(uid);
             }
         }
