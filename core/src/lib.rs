@@ -11,7 +11,7 @@ mod error;
 pub mod ffi;
 mod inventory;
 pub mod journal;
-mod limits;
+pub mod limits;
 mod model;
 pub mod posture;
 mod schema;

@@ -8,8 +8,6 @@
 //! stack. JSON and YAML are then read by one strict reader that also rejects
 //! duplicate keys (a silent "last one wins" lets a request say two things).
 
-#![allow(dead_code)] // TEMP: the other parsers switch to these in the next commit.
-
 use crate::bundle::Source;
 use crate::error::{Error, ErrorCode, Location, Result};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -66,8 +64,9 @@ impl Default for Limits {
 
 /// What kind of input a text is: which size bound applies and which code a
 /// syntax error (or a duplicate key) carries.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Input {
+pub enum Input {
     Request,
     Policy,
     Schema,
@@ -93,7 +92,7 @@ impl Input {
     }
 
     /// The code of a syntax error or duplicate key in this kind of input.
-    pub(crate) fn parse_code(self) -> ErrorCode {
+    pub fn parse_code(self) -> ErrorCode {
         match self {
             Input::Request => ErrorCode::RequestParse,
             Input::Policy => ErrorCode::PolicyParse,
@@ -102,8 +101,8 @@ impl Input {
             Input::Test => ErrorCode::TestInvalid,
             Input::Config => ErrorCode::ConfigInvalid,
             Input::JournalLine => ErrorCode::JournalCorrupt,
-            // `log verify` reports lines, it does not raise; callers map this.
-            Input::LogLine => ErrorCode::RequestParse,
+            // `log verify` reports a bad line as text, never raises this code.
+            Input::LogLine => ErrorCode::JournalCorrupt,
         }
     }
 }
@@ -264,7 +263,7 @@ impl Limits {
 /// The one strict JSON reader: size and depth first, then a parse that
 /// rejects duplicate keys. Errors are located in `name`; a syntax error or a
 /// duplicate key carries the parse code of `input`.
-pub(crate) fn parse_json(limits: &Limits, input: Input, name: &str, text: &str) -> Result<Value> {
+pub fn parse_json(limits: &Limits, input: Input, name: &str, text: &str) -> Result<Value> {
     limits.check_json(input, name, text)?;
     let mut de = serde_json::Deserializer::from_str(text);
     let value = StrictValue.deserialize(&mut de).and_then(|v| {
@@ -281,12 +280,7 @@ pub(crate) fn parse_json(limits: &Limits, input: Input, name: &str, text: &str) 
 }
 
 /// [`parse_json`] for a byte line (journal, decision log): invalid UTF-8 is a syntax error.
-pub(crate) fn parse_json_bytes(
-    limits: &Limits,
-    input: Input,
-    name: &str,
-    bytes: &[u8],
-) -> Result<Value> {
+pub fn parse_json_bytes(limits: &Limits, input: Input, name: &str, bytes: &[u8]) -> Result<Value> {
     limits.check_size(input, name, bytes.len())?;
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Error::at(
@@ -300,7 +294,7 @@ pub(crate) fn parse_json_bytes(
 
 /// The strict YAML reader: size and depth first, then a parse into a JSON
 /// value that rejects duplicate keys.
-pub(crate) fn parse_yaml(limits: &Limits, input: Input, name: &str, text: &str) -> Result<Value> {
+pub fn parse_yaml(limits: &Limits, input: Input, name: &str, text: &str) -> Result<Value> {
     limits.check_yaml(input, name, text)?;
     let de = serde_norway::Deserializer::from_str(text);
     StrictValue.deserialize(de).map_err(|e| match e.location() {
@@ -318,7 +312,7 @@ pub(crate) fn parse_yaml(limits: &Limits, input: Input, name: &str, text: &str) 
 }
 
 /// [`parse_json`] or [`parse_yaml`] by the source's name (`.json` is JSON).
-pub(crate) fn parse_document(limits: &Limits, input: Input, src: &Source) -> Result<Value> {
+pub fn parse_document(limits: &Limits, input: Input, src: &Source) -> Result<Value> {
     if src.name.ends_with(".json") {
         parse_json(limits, input, &src.name, &src.text)
     } else {
@@ -703,6 +697,7 @@ pub(crate) fn on_large_stack<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> R
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
