@@ -33,7 +33,7 @@ pub fn run(args: Args) -> Result<u8> {
             .build()?,
         None => Engine::from_bundle(bundle)?,
     };
-    let result = engine.check(&Request::from_json_str(&text)?);
+    let result = engine.check(&Request::from_json_str_with(&text, &engine.limits())?);
     engine.flush_decision_log()?;
     let decision = result?;
     println!("{}", agentauthz::ffi::decision_to_value(&decision));

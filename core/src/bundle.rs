@@ -3,6 +3,7 @@
 
 use crate::audit::Mode;
 use crate::error::{Error, ErrorCode, Location, Result};
+use crate::limits::Limits;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,8 @@ pub struct BundleOptions {
     pub validate_policies: bool,
     /// Validate every request (and its context) against the schema.
     pub validate_requests: bool,
+    /// Input bounds; `[limits]` of `agentauthz.toml`, when present, replaces them.
+    pub limits: Limits,
 }
 
 impl Default for BundleOptions {
@@ -54,6 +57,7 @@ impl Default for BundleOptions {
             require_policy_ids: true,
             validate_policies: true,
             validate_requests: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -66,6 +70,7 @@ impl BundleOptions {
             require_policy_ids: false,
             validate_policies: true,
             validate_requests: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -134,6 +139,9 @@ pub struct Config {
     pub journal: JournalConfig,
     #[serde(default)]
     pub sessions: SessionsConfig,
+    /// `[limits]`: input bounds (see [`Limits`]); replaces the builder's when present.
+    #[serde(default)]
+    pub limits: Option<Limits>,
 }
 
 /// `[sessions]`: signed, short-lived agent session tokens.
@@ -243,6 +251,12 @@ impl Default for PostureConfig {
 
 impl Config {
     pub fn parse(src: &Source) -> Result<Config> {
+        Config::parse_with(src, &Limits::default())
+    }
+
+    /// Parses `agentauthz.toml` after checking its size and depth against `limits`.
+    pub fn parse_with(src: &Source, limits: &Limits) -> Result<Config> {
+        limits.check_toml(&src.name, &src.text)?;
         let config: Config = toml::from_str(&src.text).map_err(|e| {
             let message = e.message().to_string();
             match e.span() {

@@ -236,13 +236,13 @@ pub fn decision_to_value(decision: &Decision) -> Value {
 
 /// Decides one request given as JSON; returns the Decision as JSON.
 pub fn check_value(engine: &Engine, request: Value) -> Result<Value> {
-    let request = Request::from_json_value(request)?;
+    let request = Request::from_json_value_with(request, &engine.limits())?;
     engine.check(&request).map(|d| decision_to_value(&d))
 }
 
 /// `check_value` over text, for bindings that pass strings.
 pub fn check_json(engine: &Engine, request: &str) -> Result<String> {
-    let request = Request::from_json_str(request)?;
+    let request = Request::from_json_str_with(request, &engine.limits())?;
     let decision = engine.check(&request)?;
     serde_json::to_string(&decision).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
 }
@@ -250,6 +250,7 @@ pub fn check_json(engine: &Engine, request: &str) -> Result<String> {
 /// Decides an array of requests. All or nothing: the first bad request is the
 /// error, its index in the message.
 pub fn check_batch_value(engine: &Engine, requests: Value) -> Result<Value> {
+    let limits = engine.limits();
     let Value::Array(items) = requests else {
         return Err(Error::new(
             ErrorCode::RequestParse,
@@ -259,7 +260,7 @@ pub fn check_batch_value(engine: &Engine, requests: Value) -> Result<Value> {
     let requests = items
         .into_iter()
         .enumerate()
-        .map(|(i, v)| Request::from_json_value(v).map_err(|e| at_index(e, i)))
+        .map(|(i, v)| Request::from_json_value_with(v, &limits).map_err(|e| at_index(e, i)))
         .collect::<Result<Vec<_>>>()?;
     engine
         .check_batch(&requests)

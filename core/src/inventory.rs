@@ -3,6 +3,7 @@
 
 use crate::bundle::Source;
 use crate::error::{Detail, Error, ErrorCode, Location, Result};
+use crate::limits::{self, Input, Limits};
 use crate::model::EntityRef;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -138,8 +139,8 @@ struct ResourceDef {
 
 /// Reads the inventory source into a Cedar entities JSON array. The Cedar
 /// parser then checks it against the schema.
-pub(crate) fn to_cedar_entities(src: &Source) -> Result<Value> {
-    let value = parse_document(src)?;
+pub(crate) fn to_cedar_entities(src: &Source, limits: &Limits) -> Result<Value> {
+    let value = limits::parse_document(limits, Input::Inventory, src)?;
     if value.is_array() {
         return Ok(value);
     }
@@ -153,27 +154,6 @@ pub(crate) fn to_cedar_entities(src: &Source) -> Result<Value> {
         inventory: &inventory,
     }
     .convert()
-}
-
-fn parse_document(src: &Source) -> Result<Value> {
-    if src.name.ends_with(".json") {
-        serde_json::from_str(&src.text).map_err(|e| {
-            Error::at(
-                ErrorCode::InventoryParse,
-                Location::line_col(&src.name, e.line(), e.column()),
-                e.to_string(),
-            )
-        })
-    } else {
-        serde_norway::from_str(&src.text).map_err(|e| match e.location() {
-            Some(loc) => Error::at(
-                ErrorCode::InventoryParse,
-                Location::line_col(&src.name, loc.line(), loc.column()),
-                e.to_string(),
-            ),
-            None => Error::new(ErrorCode::InventoryParse, format!("{}: {e}", src.name)),
-        })
-    }
 }
 
 /// Best-effort location of an entry, found by its `id:` line.

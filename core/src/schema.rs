@@ -3,6 +3,7 @@
 
 use crate::bundle::Source;
 use crate::error::{diagnostics_details, Detail, Error, ErrorCode, Location, Result};
+use crate::limits::{self, Input, Limits};
 use cedar_policy::{Schema, SchemaFragment};
 use serde_json::{json, Map, Value};
 
@@ -35,8 +36,10 @@ fn standard_context_attributes() -> Map<String, Value> {
     m
 }
 
-fn parse_fragment(src: &Source) -> Result<SchemaFragment> {
+fn parse_fragment(src: &Source, limits: &Limits) -> Result<SchemaFragment> {
     if src.name.ends_with(".json") {
+        // Bounded and free of duplicate keys first; Cedar's reader then gives located errors.
+        limits::parse_json(limits, Input::Schema, &src.name, &src.text)?;
         SchemaFragment::from_json_str(&src.text).map_err(|e| {
             Error::with_details(
                 ErrorCode::SchemaParse,
@@ -44,6 +47,7 @@ fn parse_fragment(src: &Source) -> Result<SchemaFragment> {
             )
         })
     } else {
+        limits.check_cedar_schema(&src.name, &src.text)?;
         SchemaFragment::from_cedarschema_str(&src.text)
             .map(|(fragment, _warnings)| fragment)
             .map_err(|e| {
@@ -70,8 +74,8 @@ fn schema_error(e: &cedar_policy::SchemaError, src: &Source) -> Error {
 
 /// A plain Cedar schema, exactly as written (no base types, no added fields),
 /// with its JSON form.
-pub(crate) fn plain_schema(src: &Source) -> Result<(Schema, Value)> {
-    let fragment = parse_fragment(src)?;
+pub(crate) fn plain_schema(src: &Source, limits: &Limits) -> Result<(Schema, Value)> {
+    let fragment = parse_fragment(src, limits)?;
     let json = fragment.clone().to_json_value().unwrap_or(Value::Null);
     let schema = Schema::from_schema_fragments([fragment]).map_err(|e| schema_error(&e, src))?;
     Ok((schema, json))
@@ -79,8 +83,8 @@ pub(crate) fn plain_schema(src: &Source) -> Result<(Schema, Value)> {
 
 /// The base types merged with the app fragment, with the standard context
 /// fields added; and the app fragment's JSON form as merged.
-pub(crate) fn merged_schema(app: &Source) -> Result<(Schema, Value)> {
-    let fragment = parse_fragment(app)?;
+pub(crate) fn merged_schema(app: &Source, limits: &Limits) -> Result<(Schema, Value)> {
+    let fragment = parse_fragment(app, limits)?;
     let mut json = fragment
         .clone()
         .to_json_value()

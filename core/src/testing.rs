@@ -4,6 +4,7 @@
 use crate::bundle::{list_files, Bundle, Source};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorCode, Location, Result};
+use crate::limits::{self, Input};
 use crate::model::{CedarRequest, Decision, Effect, EntityRef, Request};
 use cedar_policy::EntityUid;
 use serde::{Deserialize, Serialize};
@@ -153,24 +154,7 @@ pub fn run(dir: &Path, files: &[PathBuf]) -> Result<TestReport> {
 
 /// Runs one test file: a YAML/JSON object of cases, or a Cedar `run-tests` JSON array.
 pub fn run_file(engine: &Engine, bundle: &Bundle, src: &Source) -> Result<FileReport> {
-    let doc: Value = if src.name.ends_with(".json") {
-        serde_json::from_str(&src.text).map_err(|e| {
-            Error::at(
-                ErrorCode::TestInvalid,
-                Location::line_col(&src.name, e.line(), e.column()),
-                e.to_string(),
-            )
-        })?
-    } else {
-        serde_norway::from_str(&src.text).map_err(|e| match e.location() {
-            Some(l) => Error::at(
-                ErrorCode::TestInvalid,
-                Location::line_col(&src.name, l.line(), l.column()),
-                e.to_string(),
-            ),
-            None => Error::new(ErrorCode::TestInvalid, format!("{}: {e}", src.name)),
-        })?
-    };
+    let doc = limits::parse_document(&engine.limits(), Input::Test, src)?;
     let cases = if doc.is_array() {
         run_cedar_cases(bundle, src, doc)?
     } else {

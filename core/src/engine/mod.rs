@@ -19,6 +19,7 @@ use crate::audit::{self, DecisionLog, Mode};
 use crate::bundle::{Bundle, BundleOptions, Config, Source};
 use crate::error::{Error, ErrorCode, Result};
 use crate::journal::{Journal, JournalEntry};
+use crate::limits::Limits;
 use crate::model::{AgentRequest, Decision, Request, SessionRequest};
 use crate::session::{self, SessionClaims, SessionKeys};
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -40,6 +41,8 @@ pub struct Engine {
     /// Serializes run-time changes and reloads; checks never take it.
     writer: Mutex<Writer>,
     sessions: ArcSwap<Sessions>,
+    /// The builder's limits, applied to reloaded bundles too.
+    limits: Option<Limits>,
 }
 
 /// The write side: the journal and every change applied since load, so a
@@ -61,6 +64,7 @@ pub struct EngineBuilder {
     journal: Option<PathBuf>,
     recover_journal: bool,
     session_keys: Option<SessionKeys>,
+    limits: Option<Limits>,
 }
 
 impl EngineBuilder {
@@ -136,10 +140,19 @@ impl EngineBuilder {
         self.session_keys = Some(keys);
         self
     }
-    pub fn build(self) -> Result<Engine> {
+    /// Input bounds (sizes, nesting depth) for the bundle and every request;
+    /// `[limits]` of `agentauthz.toml` replaces them when present.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+    pub fn build(mut self) -> Result<Engine> {
+        if let Some(limits) = self.limits {
+            self.bundle.options.limits = limits;
+        }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let config = match &self.bundle.config {
-            Some(src) => Config::parse(src)?,
+            Some(src) => Config::parse_with(src, &self.bundle.options.limits)?,
             None => Config::default(),
         };
         let dir = self.bundle.dir.as_deref();
@@ -175,6 +188,7 @@ impl EngineBuilder {
             log: ArcSwapOption::from(log.map(Arc::new)),
             writer: Mutex::new(writer),
             sessions: ArcSwap::from_pointee(sessions),
+            limits: self.limits,
         })
     }
 }
@@ -257,6 +271,11 @@ impl Engine {
         }
     }
 
+    /// The input bounds in force: `[limits]` of `agentauthz.toml`, else the builder's.
+    pub fn limits(&self) -> Limits {
+        self.snapshot.load().limits
+    }
+
     /// The active enforcement mode (`[engine] mode` of `agentauthz.toml`).
     pub fn mode(&self) -> Mode {
         self.snapshot.load().audit.mode
@@ -265,7 +284,10 @@ impl Engine {
     /// Compiles `bundle`, applies the run-time changes again (the journal's
     /// and this process's), and swaps it in. On error the current snapshot
     /// stays active.
-    pub fn reload(&self, bundle: Bundle) -> Result<()> {
+    pub fn reload(&self, mut bundle: Bundle) -> Result<()> {
+        if let Some(limits) = self.limits {
+            bundle.options.limits = limits;
+        }
         let mut writer = self.writer()?;
         let compiled = Snapshot::compile(bundle)?;
         let (snapshot, skipped) = replay(&compiled, &writer.history)?;

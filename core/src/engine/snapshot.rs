@@ -8,6 +8,7 @@ use super::lifecycle::Runtime;
 use crate::audit::SnapshotAudit;
 use crate::bundle::{Bundle, Config, Source};
 use crate::error::{diagnostics_details, Detail, Error, ErrorCode, LineIndex, Location, Result};
+use crate::limits::Limits;
 use crate::{inventory, schema};
 use cedar_policy::{
     Entities, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator,
@@ -54,23 +55,34 @@ pub(crate) struct Snapshot {
     pub guards: Arc<PrincipalGuards>,
     /// Credentials and tasks by their `agent` (what offboarding revokes).
     pub agent_items: Arc<HashMap<EntityUid, Vec<EntityUid>>>,
+    /// The input bounds in force (`[limits]` or the builder's).
+    pub limits: Limits,
 }
 
 impl Snapshot {
+    /// Compiles on a thread with a known large stack: Cedar's parser and its
+    /// conversions recurse once per nesting level without a stack check. The
+    /// input limits bound that depth (checked before any parser runs); the
+    /// large stack makes the bounded depth fit whatever thread calls us.
     pub fn compile(bundle: Bundle) -> Result<Snapshot> {
+        crate::limits::on_large_stack(move || Snapshot::compile_here(bundle))
+    }
+
+    fn compile_here(bundle: Bundle) -> Result<Snapshot> {
         let config = bundle
             .config
             .as_ref()
-            .map(Config::parse)
+            .map(|src| Config::parse_with(src, &bundle.options.limits))
             .transpose()?
             .unwrap_or_default();
+        let limits = config.limits.unwrap_or(bundle.options.limits);
         let (schema, schema_json) = match (&bundle.schema, bundle.options.base_schema) {
             (Some(src), true) => {
-                let (s, j) = schema::merged_schema(src)?;
+                let (s, j) = schema::merged_schema(src, &limits)?;
                 (Some(s), j)
             }
             (Some(src), false) => {
-                let (s, j) = schema::plain_schema(src)?;
+                let (s, j) = schema::plain_schema(src, &limits)?;
                 (Some(s), j)
             }
             (None, true) => {
@@ -91,13 +103,14 @@ impl Snapshot {
                 src,
                 bundle.options.require_policy_ids,
                 false,
+                &limits,
             )?;
         }
         if bundle.options.base_schema {
             let baseline = Source::new(BASELINE_FILE, BASELINE_POLICIES);
             let mut all = PolicySet::new();
             let mut all_origins = BTreeMap::new();
-            add_policies(&mut all, &mut all_origins, &baseline, true, true)?;
+            add_policies(&mut all, &mut all_origins, &baseline, true, true, &limits)?;
             for p in all.policies() {
                 let name = p.id().to_string();
                 let short = name.strip_prefix("baseline/").unwrap_or(&name);
@@ -116,7 +129,7 @@ impl Snapshot {
             validate(schema, &policies, &bundle)?;
         }
 
-        let entities = load_entities(&bundle, schema.as_ref())?;
+        let entities = load_entities(&bundle, schema.as_ref(), &limits)?;
         let audit = SnapshotAudit::compile(&config, &mut policies, &origins, &entities)?;
         let actions = action_index(schema.as_ref());
         let revision = revision(&bundle);
@@ -145,6 +158,7 @@ impl Snapshot {
             with_descendants: Arc::new(with_descendants),
             agent_items: Arc::new(agent_items),
             guards: Arc::new(guards),
+            limits,
         })
     }
 }
@@ -155,7 +169,9 @@ fn add_policies(
     src: &Source,
     require_ids: bool,
     baseline: bool,
+    limits: &Limits,
 ) -> Result<()> {
+    limits.check_policies(&src.name, &src.text)?;
     let parsed: PolicySet = src.text.parse().map_err(|e: cedar_policy::ParseErrors| {
         Error::with_details(
             ErrorCode::PolicyParse,
@@ -282,9 +298,9 @@ fn validate(schema: &Schema, policies: &PolicySet, bundle: &Bundle) -> Result<()
     Err(Error::with_details(ErrorCode::PolicyInvalid, details))
 }
 
-fn load_entities(bundle: &Bundle, schema: Option<&Schema>) -> Result<Entities> {
+fn load_entities(bundle: &Bundle, schema: Option<&Schema>, limits: &Limits) -> Result<Entities> {
     let json = match &bundle.inventory {
-        Some(src) => inventory::to_cedar_entities(src)?,
+        Some(src) => inventory::to_cedar_entities(src, limits)?,
         None => serde_json::Value::Array(Vec::new()),
     };
     let items: Vec<serde_json::Value> = json.as_array().cloned().unwrap_or_default();

@@ -79,7 +79,7 @@ fn time_attr(v: &Value, key: &str) -> Option<String> {
 impl InventoryView {
     pub fn from_bundle(bundle: &Bundle) -> Result<InventoryView> {
         let json = match &bundle.inventory {
-            Some(src) => inventory::to_cedar_entities(src)?,
+            Some(src) => inventory::to_cedar_entities(src, &bundle.options.limits)?,
             None => Value::Array(Vec::new()),
         };
         let mut view = InventoryView::default();
