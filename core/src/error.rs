@@ -26,6 +26,8 @@ pub enum ErrorCode {
     PolicyIdDuplicate,
     /// A policy does not validate against the schema.
     PolicyInvalid,
+    /// Strict mode: a `forbid` may error at run time (or can never match).
+    PolicyMayError,
     /// The inventory does not parse.
     InventoryParse,
     /// The inventory parses but does not conform to the schema or refers to undeclared entities.
@@ -74,7 +76,7 @@ pub enum ErrorFamily {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::Io,
         ErrorCode::BundleInvalid,
         ErrorCode::ConfigInvalid,
@@ -84,6 +86,7 @@ impl ErrorCode {
         ErrorCode::PolicyIdMissing,
         ErrorCode::PolicyIdDuplicate,
         ErrorCode::PolicyInvalid,
+        ErrorCode::PolicyMayError,
         ErrorCode::InventoryParse,
         ErrorCode::InventoryInvalid,
         ErrorCode::RequestParse,
@@ -110,6 +113,7 @@ impl ErrorCode {
             ErrorCode::PolicyIdMissing => "policy_id_missing",
             ErrorCode::PolicyIdDuplicate => "policy_id_duplicate",
             ErrorCode::PolicyInvalid => "policy_invalid",
+            ErrorCode::PolicyMayError => "policy_may_error",
             ErrorCode::InventoryParse => "inventory_parse",
             ErrorCode::InventoryInvalid => "inventory_invalid",
             ErrorCode::RequestParse => "request_parse",
@@ -135,7 +139,8 @@ impl ErrorCode {
             ErrorCode::PolicyParse
             | ErrorCode::PolicyIdMissing
             | ErrorCode::PolicyIdDuplicate
-            | ErrorCode::PolicyInvalid => ErrorFamily::Policy,
+            | ErrorCode::PolicyInvalid
+            | ErrorCode::PolicyMayError => ErrorFamily::Policy,
             ErrorCode::InventoryParse | ErrorCode::InventoryInvalid => ErrorFamily::Inventory,
             ErrorCode::RequestParse | ErrorCode::RequestInvalid => ErrorFamily::Request,
             ErrorCode::TestInvalid => ErrorFamily::Test,
