@@ -347,6 +347,29 @@ impl Guards {
         established(cond, &mut g.0, 0);
         g
     }
+
+    /// These guards plus what `cond` being false establishes.
+    fn without(&self, cond: &Value) -> Guards {
+        let mut g = self.clone();
+        refuted(cond, &mut g.0, 0);
+        g
+    }
+}
+
+/// The `has` tests that hold when `cond` is false (`!(e has a) || e.a ...`).
+fn refuted(cond: &Value, out: &mut Vec<(String, String)>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    if let Some(arg) = cond.get("!").and_then(|n| n.get("arg")) {
+        established(arg, out, depth + 1);
+    } else if let Some(or) = cond.get("||") {
+        for side in ["left", "right"] {
+            if let Some(e) = or.get(side) {
+                refuted(e, out, depth + 1);
+            }
+        }
+    }
 }
 
 /// The `has` tests that hold when `cond` is true.
@@ -374,6 +397,8 @@ fn established(cond: &Value, out: &mut Vec<(String, String)>, depth: usize) {
                 established(e, out, depth + 1);
             }
         }
+    } else if let Some(arg) = cond.get("!").and_then(|n| n.get("arg")) {
+        refuted(arg, out, depth + 1);
     }
 }
 
@@ -431,6 +456,14 @@ impl Walk<'_> {
                 self.expr(r, &guards.with(l));
                 Ty::Other
             }
+            "||" => {
+                let (Some(l), Some(r)) = (arg.get("left"), arg.get("right")) else {
+                    return Ty::Other;
+                };
+                self.expr(l, guards);
+                self.expr(r, &guards.without(l));
+                Ty::Other
+            }
             "if-then-else" => {
                 let (Some(c), Some(t), Some(f)) = (arg.get("if"), arg.get("then"), arg.get("else"))
                 else {
@@ -438,7 +471,7 @@ impl Walk<'_> {
                 };
                 self.expr(c, guards);
                 let ty = self.expr(t, &guards.with(c));
-                self.expr(f, guards);
+                self.expr(f, &guards.without(c));
                 ty
             }
             "+" | "-" | "*" => {
