@@ -24,7 +24,8 @@ pub use bundle::{
 };
 pub use engine::{
     format_millis, rfc3339_to_cedar, Change, Clock, Engine, EngineBuilder, FixedClock, Grant,
-    GrantRequest, ManualClock, PolicyOrigin, PolicyWarning, SystemClock, TaskSpec, MAX_POLICY_DEPTH,
+    GrantRequest, ManualClock, PolicyOrigin, PolicyWarning, SystemClock, TaskSpec,
+    MAX_POLICY_DEPTH,
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use journal::{Journal, JournalEntry};

@@ -6,7 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use agentauthz::{Bundle, BundleOptions, CedarRequest, Engine, EntityRef, OnError, Request, Source};
+use agentauthz::{
+    Bundle, BundleOptions, CedarRequest, Engine, EntityRef, OnError, Request, Source,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;

@@ -377,7 +377,11 @@ fn fail_closed(outcome: Outcome, set: &PolicySet) -> Outcome {
     if forbids.is_empty() {
         return (decision, reasons, errors);
     }
-    let mut all = if decision == "deny" { reasons } else { BTreeSet::new() };
+    let mut all = if decision == "deny" {
+        reasons
+    } else {
+        BTreeSet::new()
+    };
     all.extend(forbids);
     ("deny".to_string(), all, errors)
 }
@@ -589,7 +593,8 @@ fn agent_form_decides_as_cedar() {
                         .collect(),
                 )
             });
-            let expected = cedar_decides_agent(&engine, &r).map(|o| fail_closed(o, &engine.policy_set()));
+            let expected =
+                cedar_decides_agent(&engine, &r).map(|o| fail_closed(o, &engine.policy_set()));
             assert_eq!(ours, expected, "{example}: {r:?}");
             compared += 1;
         }

@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use agentauthz::{
-    Bundle, BundleOptions, CedarRequest, DecisionLog, DecisionRecord, Engine, EntityRef,
-    ErrorCode, GrantRequest, OnError, Request,
+    Bundle, BundleOptions, CedarRequest, DecisionLog, DecisionRecord, Engine, EntityRef, ErrorCode,
+    GrantRequest, OnError, Request,
 };
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -67,7 +67,11 @@ const HUGE: i64 = 1 << 62;
 #[test]
 fn forbid_reading_a_required_attribute_of_an_unknown_resource_denies() {
     let e = engine(&[BROAD_PERMIT, RESTRICTED], None);
-    assert_fail_closed(&e, &agent("repo:read", "acme/ghost", json!({})), "no-restricted");
+    assert_fail_closed(
+        &e,
+        &agent("repo:read", "acme/ghost", json!({})),
+        "no-restricted",
+    );
     // A known resource: no error, the permit allows.
     let d = e.check(&agent("repo:read", "acme/api", json!({}))).unwrap();
     assert!(d.allowed() && d.errors.is_empty(), "{d:?}");
@@ -76,10 +80,18 @@ fn forbid_reading_a_required_attribute_of_an_unknown_resource_denies() {
 #[test]
 fn integer_overflow_on_tool_input_denies() {
     let e = engine(&[BROAD_PERMIT, UPLOAD_LIMIT], None);
-    let r = agent("upload", "acme/api", json!({"input": {"bytes": HUGE, "parts": 4}}));
+    let r = agent(
+        "upload",
+        "acme/api",
+        json!({"input": {"bytes": HUGE, "parts": 4}}),
+    );
     assert_fail_closed(&e, &r, "upload-limit");
     let d = e
-        .check(&agent("upload", "acme/api", json!({"input": {"bytes": 10, "parts": 4}})))
+        .check(&agent(
+            "upload",
+            "acme/api",
+            json!({"input": {"bytes": 10, "parts": 4}}),
+        ))
         .unwrap();
     assert!(d.allowed(), "{d:?}");
 }
@@ -96,7 +108,9 @@ fn entity_typed_context_field_naming_an_unknown_entity_denies() {
     let d = e.check(&r).unwrap();
     assert!(!d.allowed(), "{d:?}");
     assert!(
-        d.reasons.iter().any(|r| r == "reviewer-active" || r.starts_with("baseline/unknown")),
+        d.reasons
+            .iter()
+            .any(|r| r == "reviewer-active" || r.starts_with("baseline/unknown")),
         "{d:?}"
     );
     // The evaluation error alone denies: a plain Cedar bundle (no base types,
@@ -175,11 +189,15 @@ fn long_deny_list_that_errors_at_evaluation_denies() {
     assert!(!d.allowed(), "{d:?}");
     assert_eq!(d.reasons, vec!["deny-list"], "{d:?}");
     assert!(
-        d.errors.iter().any(|e| e.message.contains("recursion limit")),
+        d.errors
+            .iter()
+            .any(|e| e.message.contains("recursion limit")),
         "{d:?}"
     );
     assert!(
-        warnings.iter().any(|w| w.policy == "deny-list" && w.kind == "depth"),
+        warnings
+            .iter()
+            .any(|w| w.policy == "deny-list" && w.kind == "depth"),
         "{warnings:?}"
     );
 }
@@ -189,7 +207,9 @@ fn an_erroring_permit_simply_does_not_permit() {
     let permit = r#"@id("restricted-read") permit (principal, action, resource)
         when { resource.classification == "public" };"#;
     let e = engine(&[permit], None);
-    let d = e.check(&agent("repo:read", "acme/ghost", json!({}))).unwrap();
+    let d = e
+        .check(&agent("repo:read", "acme/ghost", json!({})))
+        .unwrap();
     assert!(!d.allowed());
     assert!(d.reasons.is_empty(), "a default deny: {d:?}");
     assert_eq!(d.errors.len(), 1);
@@ -200,7 +220,9 @@ fn an_erroring_permit_simply_does_not_permit() {
 fn satisfied_and_erroring_forbids_are_all_reasons() {
     let always = r#"@id("always") forbid (principal, action, resource);"#;
     let e = engine(&[BROAD_PERMIT, RESTRICTED, always], None);
-    let d = e.check(&agent("repo:read", "acme/ghost", json!({}))).unwrap();
+    let d = e
+        .check(&agent("repo:read", "acme/ghost", json!({})))
+        .unwrap();
     assert!(!d.allowed());
     assert_eq!(d.reasons, vec!["always", "no-restricted"]);
 }
@@ -208,7 +230,10 @@ fn satisfied_and_erroring_forbids_are_all_reasons() {
 #[test]
 fn on_error_skip_keeps_cedars_rule() {
     for e in [
-        engine(&[BROAD_PERMIT, RESTRICTED], Some("[engine]\non_error = \"skip\"\n")),
+        engine(
+            &[BROAD_PERMIT, RESTRICTED],
+            Some("[engine]\non_error = \"skip\"\n"),
+        ),
         Engine::builder()
             .bundle(Bundle::from_strings(
                 SCHEMA,
@@ -220,7 +245,9 @@ fn on_error_skip_keeps_cedars_rule() {
             .unwrap(),
     ] {
         assert_eq!(e.on_error(), OnError::Skip);
-        let d = e.check(&agent("repo:read", "acme/ghost", json!({}))).unwrap();
+        let d = e
+            .check(&agent("repo:read", "acme/ghost", json!({})))
+            .unwrap();
         assert!(d.allowed(), "Cedar skips the erroring forbid: {d:?}");
         assert_eq!(d.errors.len(), 1);
         assert!(!d.fail_closed());
@@ -228,7 +255,10 @@ fn on_error_skip_keeps_cedars_rule() {
     assert_eq!(engine(&[BROAD_PERMIT], None).on_error(), OnError::Deny);
     let bad = Engine::from_bundle({
         let mut b = Bundle::from_strings(SCHEMA, BROAD_PERMIT, Some(INVENTORY));
-        b.config = Some(agentauthz::Source::new("agentauthz.toml", "[engine]\non_error = \"allow\"\n"));
+        b.config = Some(agentauthz::Source::new(
+            "agentauthz.toml",
+            "[engine]\non_error = \"allow\"\n",
+        ));
         b
     });
     assert_eq!(bad.unwrap_err().code(), ErrorCode::ConfigInvalid);
@@ -236,7 +266,11 @@ fn on_error_skip_keeps_cedars_rule() {
 
 #[test]
 fn builder_on_error_survives_a_reload() {
-    let bundle = Bundle::from_strings(SCHEMA, &[BROAD_PERMIT, RESTRICTED].join("\n"), Some(INVENTORY));
+    let bundle = Bundle::from_strings(
+        SCHEMA,
+        &[BROAD_PERMIT, RESTRICTED].join("\n"),
+        Some(INVENTORY),
+    );
     let e = Engine::builder()
         .bundle(bundle.clone())
         .on_error(OnError::Skip)
@@ -255,7 +289,9 @@ fn logged(policies: &[&str], config: Option<&str>) -> (Engine, Records) {
     bundle.config = config.map(|c| agentauthz::Source::new("agentauthz.toml", c));
     let e = Engine::builder()
         .bundle(bundle)
-        .decision_log(DecisionLog::callback(move |r| sink.lock().unwrap().push(r.clone())))
+        .decision_log(DecisionLog::callback(move |r| {
+            sink.lock().unwrap().push(r.clone())
+        }))
         .build()
         .unwrap();
     (e, records)
@@ -264,7 +300,8 @@ fn logged(policies: &[&str], config: Option<&str>) -> (Engine, Records) {
 #[test]
 fn the_record_marks_a_fail_closed_deny() {
     let (e, records) = logged(&[BROAD_PERMIT, RESTRICTED], None);
-    e.check(&agent("repo:read", "acme/ghost", json!({}))).unwrap();
+    e.check(&agent("repo:read", "acme/ghost", json!({})))
+        .unwrap();
     e.check(&agent("repo:read", "acme/api", json!({}))).unwrap();
     let r = records.lock().unwrap();
     assert_eq!(r[0].decision.as_str(), "deny");
@@ -273,7 +310,10 @@ fn the_record_marks_a_fail_closed_deny() {
     assert_eq!(r[0].to_value()["fail_closed"], json!(true));
     assert_eq!(r[0].reasons, vec!["no-restricted"]);
     assert!(!r[1].fail_closed);
-    assert!(r[1].to_value().get("fail_closed").is_none(), "absent when false");
+    assert!(
+        r[1].to_value().get("fail_closed").is_none(),
+        "absent when false"
+    );
 }
 
 #[test]
@@ -281,23 +321,39 @@ fn an_erroring_log_only_forbid_does_not_change_enforcement() {
     let log_only = r#"@id("shadow-restricted") @mode("log-only") forbid (principal, action, resource)
         when { resource.classification == "restricted" };"#;
     let (e, records) = logged(&[BROAD_PERMIT, log_only], None);
-    let d = e.check(&agent("repo:read", "acme/ghost", json!({}))).unwrap();
-    assert!(d.allowed(), "a log-only policy never changes the decision: {d:?}");
+    let d = e
+        .check(&agent("repo:read", "acme/ghost", json!({})))
+        .unwrap();
+    assert!(
+        d.allowed(),
+        "a log-only policy never changes the decision: {d:?}"
+    );
     let r = records.lock().unwrap();
     assert_eq!(r[0].decision.as_str(), "allow");
     assert_eq!(r[0].would_decision, Some(agentauthz::Effect::Deny));
-    assert_eq!(r[0].would_reasons.as_deref(), Some(&["shadow-restricted".to_string()][..]));
+    assert_eq!(
+        r[0].would_reasons.as_deref(),
+        Some(&["shadow-restricted".to_string()][..])
+    );
     assert!(r[0].fail_closed);
 }
 
 #[test]
 fn engine_log_only_mode_records_the_would_be_fail_closed_deny() {
-    let (e, records) = logged(&[BROAD_PERMIT, RESTRICTED], Some("[engine]\nmode = \"log-only\"\n"));
-    let d = e.check(&agent("repo:read", "acme/ghost", json!({}))).unwrap();
+    let (e, records) = logged(
+        &[BROAD_PERMIT, RESTRICTED],
+        Some("[engine]\nmode = \"log-only\"\n"),
+    );
+    let d = e
+        .check(&agent("repo:read", "acme/ghost", json!({})))
+        .unwrap();
     assert!(d.allowed(), "log-only mode always allows: {d:?}");
     let r = records.lock().unwrap();
     assert_eq!(r[0].would_decision, Some(agentauthz::Effect::Deny));
-    assert_eq!(r[0].would_reasons.as_deref(), Some(&["no-restricted".to_string()][..]));
+    assert_eq!(
+        r[0].would_reasons.as_deref(),
+        Some(&["no-restricted".to_string()][..])
+    );
     assert!(r[0].fail_closed);
 }
 
@@ -316,7 +372,10 @@ fn warnings_name_forbids_that_may_error_with_locations() {
     let kinds: Vec<(&str, &str)> = w.iter().map(|w| (w.policy.as_str(), w.kind)).collect();
     assert!(kinds.contains(&("no-restricted", "absent_entity")), "{w:?}");
     assert!(kinds.contains(&("upload-limit", "overflow")), "{w:?}");
-    assert!(kinds.contains(&("reviewer-active", "absent_entity")), "{w:?}");
+    assert!(
+        kinds.contains(&("reviewer-active", "absent_entity")),
+        "{w:?}"
+    );
     let restricted = w.iter().find(|w| w.policy == "no-restricted").unwrap();
     let loc = restricted.location.as_ref().unwrap();
     assert_eq!((loc.file.as_str(), loc.line), ("policies.cedar", 2));
@@ -354,7 +413,11 @@ fn an_impossible_forbid_is_a_warning() {
     let w = warnings_of(
         r#"@id("never") forbid (principal, action, resource) when { 1 == "a" && resource.classification == "x" };"#,
     );
-    assert!(w.iter().any(|w| w.policy == "never" && w.kind == "impossible"), "{w:?}");
+    assert!(
+        w.iter()
+            .any(|w| w.policy == "never" && w.kind == "impossible"),
+        "{w:?}"
+    );
 }
 
 #[test]
@@ -368,8 +431,14 @@ fn strict_mode_refuses_warnings_with_policy_may_error() {
     assert_eq!(err.code(), ErrorCode::PolicyMayError);
     assert_eq!(err.location().unwrap().line, 3);
     let mut b = Bundle::from_strings(SCHEMA, &text, Some(INVENTORY));
-    b.config = Some(agentauthz::Source::new("agentauthz.toml", "[engine]\nstrict = true\n"));
-    assert_eq!(Engine::from_bundle(b).unwrap_err().code(), ErrorCode::PolicyMayError);
+    b.config = Some(agentauthz::Source::new(
+        "agentauthz.toml",
+        "[engine]\nstrict = true\n",
+    ));
+    assert_eq!(
+        Engine::from_bundle(b).unwrap_err().code(),
+        ErrorCode::PolicyMayError
+    );
     // A bundle without warnings loads in strict mode.
     Engine::builder()
         .bundle(Bundle::from_strings(SCHEMA, BROAD_PERMIT, Some(INVENTORY)))
@@ -395,10 +464,17 @@ action read appliesTo { principal: [Agent], resource: [Doc] };
         let inventory = format!(
             "users: [{{id: alice}}]\nagents: [{{id: ci-bot, owner: alice}}]\nresources:\n  - {{type: Doc, id: d1, attrs: {{{attrs}}}}}\n"
         );
-        let err = Engine::from_strings(schema, r#"@id("p") permit (principal, action, resource);"#, Some(&inventory))
-            .unwrap_err();
+        let err = Engine::from_strings(
+            schema,
+            r#"@id("p") permit (principal, action, resource);"#,
+            Some(&inventory),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), ErrorCode::InventoryInvalid, "{err}");
-        assert!(err.message().contains(path) && err.message().contains("ghost"), "{err}");
+        assert!(
+            err.message().contains(path) && err.message().contains("ghost"),
+            "{err}"
+        );
         assert_eq!(err.location().unwrap().line, 4, "{err}");
     }
     // The Cedar entities form too.
@@ -407,7 +483,40 @@ action read appliesTo { principal: [Agent], resource: [Doc] };
       {"uid": {"type": "Doc", "id": "d1"}, "attrs": {"owner": {"type": "User", "id": "ghost"},
         "reviewers": [], "meta": {"approver": {"type": "User", "id": "alice"}}}, "parents": []}
     ]"#;
-    let err = Engine::from_strings(schema, r#"@id("p") permit (principal, action, resource);"#, Some(cedar))
-        .unwrap_err();
+    let err = Engine::from_strings(
+        schema,
+        r#"@id("p") permit (principal, action, resource);"#,
+        Some(cedar),
+    )
+    .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InventoryInvalid, "{err}");
+}
+
+#[test]
+fn version_1_records_still_verify_beside_version_2() {
+    use agentauthz::audit::{record_hash, verify_files, VerifyOptions, GENESIS_HASH};
+    let mut v1 = json!({"schema_version": 1, "seq": 1, "timestamp": "2026-11-29T10:00:00.000Z",
+        "decision_id": "01J", "policy_revision": "sha256:00", "principal": {"type": "Agent", "id": "a"},
+        "action": "x", "resource": {"type": "R", "id": "r"}, "decision": "allow", "reasons": [],
+        "errors": [], "mode": "enforce", "context": {}, "prev_hash": GENESIS_HASH, "hash": ""});
+    let h1 = record_hash(&v1).unwrap();
+    v1["hash"] = json!(h1);
+    let mut v2 = v1.clone();
+    v2["schema_version"] = json!(2);
+    v2["seq"] = json!(2);
+    v2["fail_closed"] = json!(true);
+    v2["decision"] = json!("deny");
+    v2["prev_hash"] = json!(h1);
+    v2["hash"] = json!(record_hash(&v2).unwrap());
+    let path = std::env::temp_dir().join(format!("agentauthz-v1v2-{}.jsonl", std::process::id()));
+    std::fs::write(&path, format!("{v1}\n{v2}\n")).unwrap();
+    let report = verify_files(&[path.clone()], &VerifyOptions::default()).unwrap();
+    assert!(report.damage.is_none(), "{report:?}");
+    assert_eq!(report.records, 2);
+    // Dropping the mark breaks the chain: it is covered by the hash.
+    v2["fail_closed"] = json!(false);
+    std::fs::write(&path, format!("{v1}\n{v2}\n")).unwrap();
+    let report = verify_files(&[path.clone()], &VerifyOptions::default()).unwrap();
+    assert!(report.damage.is_some());
+    let _ = std::fs::remove_file(path);
 }

@@ -490,7 +490,10 @@ pub(crate) fn record_refused_session(
 /// Whether a deny named an erroring policy as a reason: only the engine's
 /// fail-closed rule does that (a policy that errored was not satisfied).
 pub(crate) fn failed_closed(reasons: &[String], errors: &[PolicyError]) -> bool {
-    !errors.is_empty() && reasons.iter().any(|r| errors.iter().any(|e| e.policy == *r))
+    !errors.is_empty()
+        && reasons
+            .iter()
+            .any(|r| errors.iter().any(|e| e.policy == *r))
 }
 
 /// `2026-11-29T10:00:00.000Z`, the engine clock in the records' form.

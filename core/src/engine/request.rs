@@ -76,7 +76,8 @@ pub(crate) fn decide(
             }
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
             shadow = snapshot.audit.evaluate_shadow(&req, &snapshot.entities);
-            if let (true, Some(s), Some(set)) = (deny_on_error, &mut shadow, &snapshot.audit.shadow) {
+            if let (true, Some(s), Some(set)) = (deny_on_error, &mut shadow, &snapshot.audit.shadow)
+            {
                 fail_closed(s, set);
             }
             (outcome.decision, outcome.reasons, outcome.errors)

@@ -213,9 +213,8 @@ impl<'a> Types<'a> {
                         }
                     }
                 }
-                if let Some(Ty::Record { attrs, ns, .. }) = applies
-                    .get("context")
-                    .map(|c| t.resolve(c, ns, false, 0))
+                if let Some(Ty::Record { attrs, ns, .. }) =
+                    applies.get("context").map(|c| t.resolve(c, ns, false, 0))
                 {
                     for (k, v) in attrs {
                         t.context.entry(k).or_insert((v, ns.clone()));
@@ -298,7 +297,10 @@ impl<'a> Types<'a> {
         };
         for space in spaces {
             let def = self.namespaces.get(space);
-            if let Some(common) = def.and_then(|d| d.get("commonTypes")).and_then(|c| c.get(short)) {
+            if let Some(common) = def
+                .and_then(|d| d.get("commonTypes"))
+                .and_then(|c| c.get(short))
+            {
                 return self.resolve(common, space, present, depth + 1);
             }
             let full = if space.is_empty() {
@@ -434,7 +436,8 @@ impl Walk<'_> {
             "Var" => self.var(arg.as_str().unwrap_or("")),
             "Slot" => Ty::Unknown,
             "." => {
-                let (Some(left), Some(attr)) = (arg.get("left"), arg.get("attr").and_then(Value::as_str))
+                let (Some(left), Some(attr)) =
+                    (arg.get("left"), arg.get("attr").and_then(Value::as_str))
                 else {
                     return Ty::Unknown;
                 };
@@ -493,7 +496,11 @@ impl Walk<'_> {
                         _ => a.checked_mul(b),
                     };
                     if v.is_none() {
-                        self.report("overflow", format!("`{a} {op} {b}` overflows a Long: it always errors"), None);
+                        self.report(
+                            "overflow",
+                            format!("`{a} {op} {b}` overflows a Long: it always errors"),
+                            None,
+                        );
                     }
                 }
                 Ty::Other
@@ -502,7 +509,12 @@ impl Walk<'_> {
                 if let Some(a) = arg.get("arg") {
                     self.expr(a, guards);
                     if reads_context(a, 0) {
-                        self.report("overflow", "negating request input (`context`) can overflow a Long and error".into(), None);
+                        self.report(
+                            "overflow",
+                            "negating request input (`context`) can overflow a Long and error"
+                                .into(),
+                            None,
+                        );
                     }
                 }
                 Ty::Other
@@ -557,8 +569,10 @@ impl Walk<'_> {
         let Some(e) = v.get("__entity") else {
             return Ty::Other;
         };
-        let (Some(t), Some(id)) = (e.get("type").and_then(Value::as_str), e.get("id").and_then(Value::as_str))
-        else {
+        let (Some(t), Some(id)) = (
+            e.get("type").and_then(Value::as_str),
+            e.get("id").and_then(Value::as_str),
+        ) else {
             return Ty::Unknown;
         };
         let present = EntityUid::from_str(&format!("{t}::{}", Value::String(id.to_string())))
@@ -646,7 +660,11 @@ impl Walk<'_> {
             Ty::Entity { names, .. } => {
                 for name in names {
                     if let Some((decl, ns)) = types.entity_decl(name) {
-                        if let Some(t) = decl.get("shape").and_then(|s| s.get("attributes")).and_then(|a| a.get(attr)) {
+                        if let Some(t) = decl
+                            .get("shape")
+                            .and_then(|s| s.get("attributes"))
+                            .and_then(|a| a.get(attr))
+                        {
                             // The inventory's references must resolve.
                             return types.resolve(t, &ns, true, 0);
                         }
@@ -670,7 +688,10 @@ fn describe(e: &Value) -> String {
         }
     }
     if let Some(ent) = e.get("Value").and_then(|v| v.get("__entity")) {
-        if let (Some(t), Some(id)) = (ent.get("type").and_then(Value::as_str), ent.get("id").and_then(Value::as_str)) {
+        if let (Some(t), Some(id)) = (
+            ent.get("type").and_then(Value::as_str),
+            ent.get("id").and_then(Value::as_str),
+        ) {
             return format!("{t}::{}", Value::String(id.to_string()));
         }
     }
@@ -737,7 +758,10 @@ struct Locator<'a> {
 
 impl<'a> Locator<'a> {
     fn new(bundle: &'a Bundle, origin: &'a PolicyOrigin, text: &str) -> Locator<'a> {
-        let src = bundle.policies.iter().find(|s| s.name == origin.location.file);
+        let src = bundle
+            .policies
+            .iter()
+            .find(|s| s.name == origin.location.file);
         let range = src.and_then(|s| {
             let lines = LineIndex::new(&s.text);
             // The first occurrence of the policy text at or after its location.
@@ -754,7 +778,13 @@ impl<'a> Locator<'a> {
         Locator { src, range, origin }
     }
 
-    fn warning(&self, policy: &str, kind: &'static str, message: String, needle: Option<&str>) -> PolicyWarning {
+    fn warning(
+        &self,
+        policy: &str,
+        kind: &'static str,
+        message: String,
+        needle: Option<&str>,
+    ) -> PolicyWarning {
         let location = match (self.src, self.range, needle) {
             (Some(src), Some((start, end)), Some(needle)) => src
                 .text
