@@ -135,7 +135,8 @@ def policy_may_error(tmp_path: Path) -> None:
     # Strict mode: a forbid reading an attribute of an entity the inventory lacks.
     Engine.from_strings(
         **strings(
-            policies='@id("x")\nforbid (principal, action, resource) when { User::"ghost".active };',
+            policies='@id("x") forbid (principal, action, resource)\n'
+            'when { User::"ghost".active };',
             config="[engine]\nstrict = true\n",
         )
     )

@@ -140,7 +140,10 @@ def test_a_long_deny_list_denies_whether_or_not_it_errors() -> None:
 
 
 def test_an_erroring_permit_simply_does_not_permit() -> None:
-    e = engine('@id("p") permit (principal, action, resource) when { resource.classification == "public" };')
+    e = engine(
+        '@id("p") permit (principal, action, resource)\n'
+        'when { resource.classification == "public" };'
+    )
     d = read(e, "acme/ghost")
     assert not d.allowed and d.reasons == [] and len(d.errors) == 1
 
@@ -166,7 +169,9 @@ def test_log_only_paths_record_the_would_be_fail_closed_deny() -> None:
     assert rec["decision"] == "allow" and rec["would_decision"] == "deny"
     assert rec["would_reasons"] == ["no-restricted"] and rec["fail_closed"] is True
 
-    e = engine(ALLOW, RESTRICTED, config='[engine]\nmode = "log-only"\n', decision_log=records.append)
+    e = engine(
+        ALLOW, RESTRICTED, config='[engine]\nmode = "log-only"\n', decision_log=records.append
+    )
     assert read(e, "acme/ghost").allowed
     rec = records[-1]
     assert rec["would_decision"] == "deny" and rec["fail_closed"] is True

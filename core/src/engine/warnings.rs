@@ -26,10 +26,12 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 
-/// Deepest expression nesting not reported. Cedar's evaluator stops when
-/// less than 100 KiB of stack remain; measured on a 2 MiB thread (Rust's
-/// default for spawned threads) a chain of about 1,500 `||` terms errors. A
-/// quarter of the smallest stack we expect leaves room for the caller.
+/// Deepest expression nesting not reported. Cedar's evaluator recurses once
+/// per nesting level and stops ("recursion limit reached") when less than
+/// 100 KiB of the thread's stack remain, so the limit depends on the calling
+/// thread: a chain of 2,000 `||` terms errors on a 2 MiB thread (Rust's
+/// default for spawned threads; `core/tests/fail_closed.rs`). 256 levels
+/// stay well clear of that on any thread we expect to be called on.
 pub const MAX_DEPTH: usize = 256;
 
 /// One warning about one policy.
