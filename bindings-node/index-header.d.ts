@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'policy_id_missing'
   | 'policy_id_duplicate'
   | 'policy_invalid'
+  | 'policy_may_error'
   | 'inventory_parse'
   | 'inventory_invalid'
   | 'request_parse'
@@ -57,6 +58,14 @@ export interface ErrorDetail {
   location?: ErrorLocation
 }
 
+/** A load warning: a forbid that may error at run time (and so deny), or never match. */
+export interface PolicyWarning {
+  policy: string
+  kind: 'absent_entity' | 'overflow' | 'extension' | 'depth' | 'impossible'
+  message: string
+  location?: ErrorLocation
+}
+
 /** Every error agentauthz throws: bad bundles, bad requests, internal failures. */
 export declare class AuthzError extends Error {
   constructor(message: string, info?: { code?: ErrorCode; family?: ErrorFamily; details?: ErrorDetail[] })
@@ -70,7 +79,7 @@ export declare class AuthzError extends Error {
 export declare class BundleError extends AuthzError {}
 /** `schema_parse`, `schema_invalid`. */
 export declare class SchemaError extends AuthzError {}
-/** `policy_parse`, `policy_id_missing`, `policy_id_duplicate`, `policy_invalid`. */
+/** `policy_parse`, `policy_id_missing`, `policy_id_duplicate`, `policy_invalid`, `policy_may_error`. */
 export declare class PolicyError extends AuthzError {}
 /** `inventory_parse`, `inventory_invalid`. */
 export declare class InventoryError extends AuthzError {}
@@ -253,6 +262,8 @@ export interface DecisionRecord {
   reasons: string[]
   errors: PolicyEvaluationError[]
   error?: { code: ErrorCode; message: string }
+  /** A forbid whose evaluation errored denied (in `would_decision` when present). */
+  fail_closed?: boolean
   mode: 'enforce' | 'log-only'
   would_decision?: 'allow' | 'deny'
   would_reasons?: string[]

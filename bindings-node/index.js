@@ -24,6 +24,7 @@ const ERROR_CODES = Object.freeze(
     ['policy_id_missing', 'policy'],
     ['policy_id_duplicate', 'policy'],
     ['policy_invalid', 'policy'],
+    ['policy_may_error', 'policy'],
     ['inventory_parse', 'inventory'],
     ['inventory_invalid', 'inventory'],
     ['request_parse', 'request'],
@@ -220,6 +221,7 @@ const raw = Engine[RAW] ?? {
   apply: proto.apply,
   journalPath: Object.getOwnPropertyDescriptor(proto, 'journalPath').get,
   skippedChanges: proto.skippedChanges,
+  warnings: proto.warnings,
   errorCodes: native.errorCodes,
   flushDecisionLogs: native.flushDecisionLogs,
   panicForTesting: native._panicForTesting,
@@ -385,6 +387,10 @@ const methods = {
 
   skippedChanges() {
     return nativeCall(this, raw.skippedChanges)
+  },
+
+  warnings() {
+    return nativeCall(this, raw.warnings)
   },
 }
 

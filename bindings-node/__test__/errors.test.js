@@ -92,6 +92,12 @@ const TRIGGERS = {
   policy_id_missing: () => bundle({ policies: 'permit (principal, action, resource);' }),
   policy_id_duplicate: () => bundle({ policies: [POLICY, POLICY] }),
   policy_invalid: () => bundle({ policies: '@id("p") permit (principal, action, resource) when { resource.owner == principal };' }),
+  policy_may_error: () =>
+    // Strict mode: a forbid doing arithmetic on tool input can overflow.
+    bundle({
+      policies: [POLICY, '@id("f") forbid (principal, action, resource) when { context has input && context.input.size * 4 > 100 };'],
+      config: '[engine]\nstrict = true\n',
+    }),
   inventory_parse: () => bundle({ inventory: 'agents: [\n' }),
   inventory_invalid: () => bundle({ inventory: 'agents: [{id: a, owner: nobody}]\n' }),
   request_parse: () => bundle().check(request({ tool: 'x' })),

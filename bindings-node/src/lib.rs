@@ -210,6 +210,20 @@ impl Engine {
         self.inner.mode().as_str().to_string()
     }
 
+    /// What a forbid whose evaluation errors does: `'deny'` (fail closed, the
+    /// default) or `'skip'` (Cedar's rule) — `[engine] on_error`.
+    #[napi(getter, ts_return_type = "'deny' | 'skip'")]
+    pub fn on_error(&self) -> String {
+        self.inner.on_error().as_str().to_string()
+    }
+
+    /// Forbids of the active bundle that may error at run time (or never
+    /// match), with where they are.
+    #[napi(ts_return_type = "Array<PolicyWarning>")]
+    pub fn warnings(&self) -> napi::Result<Value, String> {
+        call(|| Ok(ffi::warnings_value(&self.inner)))
+    }
+
     // ------------------------------------------------------------ run-time changes
     // Grant requests, tasks and changes cross as JSON text (`index.js` maps the
     // JS spellings to the wire's snake_case), as `check` does: every number stays exact.

@@ -786,6 +786,19 @@ impl PyEngine {
         guarded(py, || Ok(self.0.mode().as_str()))
     }
 
+    /// What a forbid whose evaluation errors does: "deny" (fail closed, the
+    /// default) or "skip" (Cedar's rule) — `[engine] on_error`.
+    #[getter]
+    fn on_error(&self, py: Python<'_>) -> PyResult<&'static str> {
+        guarded(py, || Ok(self.0.on_error().as_str()))
+    }
+
+    /// Forbids of the active bundle that may error at run time (or never
+    /// match): a list of `{policy, kind, message, location?}` dicts.
+    fn warnings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || Ok(pythonize(py, &ffi::warnings_value(&self.0))?))
+    }
+
     // ------------------------------------------------------------ run-time changes
 
     /// Grants `actions` on `resource` (and anything in it) to `agent` from

@@ -131,6 +131,17 @@ def policy_invalid(tmp_path: Path) -> None:
     )
 
 
+def policy_may_error(tmp_path: Path) -> None:
+    # Strict mode: a forbid reading an attribute of an entity the inventory lacks.
+    Engine.from_strings(
+        **strings(
+            policies='@id("x") forbid (principal, action, resource)\n'
+            'when { User::"ghost".active };',
+            config="[engine]\nstrict = true\n",
+        )
+    )
+
+
 def inventory_parse(tmp_path: Path) -> None:
     Engine.from_strings(**strings(inventory="agents: [unclosed"))
 
@@ -207,6 +218,7 @@ TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "policy_id_missing": [policy_id_missing],
     "policy_id_duplicate": [policy_id_duplicate],
     "policy_invalid": [policy_invalid],
+    "policy_may_error": [policy_may_error],
     "inventory_parse": [inventory_parse],
     "inventory_invalid": [inventory_invalid],
     "request_parse": [request_parse],

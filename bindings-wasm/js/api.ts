@@ -21,6 +21,8 @@ export interface NativeEngine {
   applyJson(change: string, by: string): string;
   readonly policyRevision: string;
   readonly mode: string;
+  readonly onError: string;
+  warningsJson(): string;
   free(): void;
 }
 
@@ -178,6 +180,14 @@ export interface ErrorLocation {
 }
 
 export interface ErrorDetail {
+  message: string;
+  location?: ErrorLocation;
+}
+
+/** A load warning: a forbid that may error at run time (and so deny), or never match. */
+export interface PolicyWarning {
+  policy: string;
+  kind: "absent_entity" | "overflow" | "extension" | "depth" | "impossible";
   message: string;
   location?: ErrorLocation;
 }
@@ -343,6 +353,8 @@ export interface DecisionRecord {
   reasons: string[];
   errors: PolicyEvaluationError[];
   error?: { code: ErrorCode; message: string };
+  /** A forbid whose evaluation errored denied (in `would_decision` when present). */
+  fail_closed?: boolean;
   mode: "enforce" | "log-only";
   would_decision?: "allow" | "deny";
   would_reasons?: string[];
@@ -629,6 +641,19 @@ export class Engine {
   get mode(): "enforce" | "log-only" {
     const engine = this.#live();
     return call(() => engine.mode) as "enforce" | "log-only";
+  }
+
+  /** What a forbid whose evaluation errors does: `"deny"` (fail closed, the
+   * default) or `"skip"` (Cedar's rule) — `[engine] on_error`. */
+  get onError(): "deny" | "skip" {
+    const engine = this.#live();
+    return call(() => engine.onError) as "deny" | "skip";
+  }
+
+  /** Forbids of the active bundle that may error at run time (or never match), with where they are. */
+  warnings(): PolicyWarning[] {
+    const engine = this.#live();
+    return JSON.parse(call(() => engine.warningsJson())) as PolicyWarning[];
   }
 
   /** Swaps in a new bundle atomically; on error the current one stays active. */

@@ -14,6 +14,7 @@ export const FAMILY_OF = {
   policy_id_missing: "policy",
   policy_id_duplicate: "policy",
   policy_invalid: "policy",
+  policy_may_error: "policy",
   inventory_parse: "inventory",
   inventory_invalid: "inventory",
   request_parse: "request",

@@ -196,6 +196,19 @@ impl WasmEngine {
     pub fn mode(&self) -> String {
         self.inner.mode().as_str().to_string()
     }
+
+    /// What a forbid whose evaluation errors does: `deny` or `skip`.
+    #[wasm_bindgen(getter, js_name = onError)]
+    pub fn on_error(&self) -> String {
+        self.inner.on_error().as_str().to_string()
+    }
+
+    /// The load warnings (forbids that may error at run time, or never
+    /// match) as JSON text: `[{policy, kind, message, location?}]`.
+    #[wasm_bindgen(js_name = warningsJson)]
+    pub fn warnings_json(&self) -> String {
+        ffi::warnings_value(&self.inner).to_string()
+    }
 }
 
 /// `[{code, family}]` for every stable error code.

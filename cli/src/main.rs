@@ -26,7 +26,8 @@ struct Cli {
 enum Command {
     /// Decide one request; prints the Decision JSON. Exit 0 allow, 1 deny, 2 error.
     Check(check::Args),
-    /// Load and strictly validate a bundle. Exit 0 valid, 2 invalid.
+    /// Load and strictly validate a bundle; warn about forbids that may error at
+    /// run time (`--strict`: they are errors). Exit 0 valid, 2 invalid.
     Validate(validate::Args),
     /// Run a bundle's policy tests (YAML, and Cedar `run-tests` JSON). Exit 0 pass, 1 fail, 2 error.
     Test(test_cmd::Args),

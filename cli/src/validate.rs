@@ -1,4 +1,4 @@
-use agentauthz::{Engine, Result};
+use agentauthz::{Bundle, Engine, Result};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -6,18 +6,36 @@ pub struct Args {
     /// Bundle directory.
     #[arg(long)]
     bundle: PathBuf,
+    /// Treat warnings (forbids that may error at run time or never match) as
+    /// errors: exit 2 with code `policy_may_error`.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub fn run(args: Args) -> Result<u8> {
-    let engine = Engine::load(&args.bundle)?;
+    // Strict: the builder refuses a bundle with warnings (`policy_may_error`).
+    let mut builder = Engine::builder().bundle(Bundle::read_dir(&args.bundle)?);
+    if args.strict {
+        builder = builder.strict(true);
+    }
+    let engine = builder.build()?;
+    let warnings = engine.warnings();
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     let policies = engine.policies();
     let baseline = policies.iter().filter(|p| p.baseline).count();
     println!(
-        "ok: {} valid ({} policies + {} baseline guardrails, revision {})",
+        "ok: {} valid ({} policies + {} baseline guardrails, revision {}){}",
         args.bundle.display(),
         policies.len() - baseline,
         baseline,
-        engine.policy_revision()
+        engine.policy_revision(),
+        match warnings.len() {
+            0 => String::new(),
+            1 => ", 1 warning".to_string(),
+            n => format!(", {n} warnings"),
+        }
     );
     Ok(0)
 }

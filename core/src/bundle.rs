@@ -191,6 +191,34 @@ pub struct EngineConfig {
     /// decision log records what would have been decided.
     #[serde(default)]
     pub mode: Mode,
+    /// What a `forbid` whose evaluation errors does: `deny` (default) or
+    /// `skip` (Cedar's own rule: the policy is ignored).
+    #[serde(default)]
+    pub on_error: OnError,
+    /// Load fails (`policy_may_error`) when a forbid may error at run time,
+    /// instead of reporting it as a warning.
+    #[serde(default)]
+    pub strict: bool,
+}
+
+/// `[engine] on_error`: what a `forbid` whose evaluation errors does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// The request is denied; the erroring forbid is a reason (fail closed).
+    #[default]
+    Deny,
+    /// Cedar's rule: the erroring policy is skipped, so a permit may allow.
+    Skip,
+}
+
+impl OnError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnError::Deny => "deny",
+            OnError::Skip => "skip",
+        }
+    }
 }
 
 /// Where `[log] sink` sends decision records.

@@ -26,6 +26,8 @@ pub enum ErrorCode {
     PolicyIdDuplicate,
     /// A policy does not validate against the schema.
     PolicyInvalid,
+    /// Strict mode: a `forbid` may error at run time (or can never match).
+    PolicyMayError,
     /// The inventory does not parse.
     InventoryParse,
     /// The inventory parses but does not conform to the schema or refers to undeclared entities.
@@ -80,7 +82,7 @@ pub enum ErrorFamily {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::Io,
         ErrorCode::BundleInvalid,
         ErrorCode::ConfigInvalid,
@@ -90,6 +92,7 @@ impl ErrorCode {
         ErrorCode::PolicyIdMissing,
         ErrorCode::PolicyIdDuplicate,
         ErrorCode::PolicyInvalid,
+        ErrorCode::PolicyMayError,
         ErrorCode::InventoryParse,
         ErrorCode::InventoryInvalid,
         ErrorCode::RequestParse,
@@ -118,6 +121,7 @@ impl ErrorCode {
             ErrorCode::PolicyIdMissing => "policy_id_missing",
             ErrorCode::PolicyIdDuplicate => "policy_id_duplicate",
             ErrorCode::PolicyInvalid => "policy_invalid",
+            ErrorCode::PolicyMayError => "policy_may_error",
             ErrorCode::InventoryParse => "inventory_parse",
             ErrorCode::InventoryInvalid => "inventory_invalid",
             ErrorCode::RequestParse => "request_parse",
@@ -145,7 +149,8 @@ impl ErrorCode {
             ErrorCode::PolicyParse
             | ErrorCode::PolicyIdMissing
             | ErrorCode::PolicyIdDuplicate
-            | ErrorCode::PolicyInvalid => ErrorFamily::Policy,
+            | ErrorCode::PolicyInvalid
+            | ErrorCode::PolicyMayError => ErrorFamily::Policy,
             ErrorCode::InventoryParse | ErrorCode::InventoryInvalid => ErrorFamily::Inventory,
             ErrorCode::RequestParse | ErrorCode::RequestInvalid => ErrorFamily::Request,
             ErrorCode::TestInvalid => ErrorFamily::Test,

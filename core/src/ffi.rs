@@ -94,6 +94,12 @@ pub fn engine_load_journaled(
     builder.build()
 }
 
+/// The active bundle's load warnings (forbids that may error at run time or
+/// never match) as a JSON array of `{policy, kind, message, location?}`.
+pub fn warnings_value(engine: &Engine) -> Value {
+    Value::Array(engine.warnings().iter().map(to_value).collect())
+}
+
 // ---------------------------------------------------------------- run-time changes
 
 fn from_value<T: serde::de::DeserializeOwned>(

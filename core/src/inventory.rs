@@ -370,3 +370,72 @@ impl Converter<'_> {
         Ok(Value::Array(out))
     }
 }
+
+/// Every entity an inventory entity's attributes (or tags) refer to, in
+/// records and sets too, must exist: a policy reading an attribute of a
+/// missing entity errors. Parents may name entities the inventory leaves out
+/// (`in` on them is simply false). One detail per dangling reference.
+pub(crate) fn check_references(entities: &cedar_policy::Entities, src: &Source) -> Result<()> {
+    use cedar_policy::EvalResult;
+    fn walk(
+        value: &EvalResult,
+        path: String,
+        entities: &cedar_policy::Entities,
+        out: &mut Vec<(String, cedar_policy::EntityUid)>,
+        depth: usize,
+    ) {
+        if depth > 64 {
+            return;
+        }
+        match value {
+            EvalResult::EntityUid(uid) => {
+                if entities.get(uid).is_none() {
+                    out.push((path, uid.clone()));
+                }
+            }
+            EvalResult::Set(set) => {
+                for v in set.iter() {
+                    walk(v, format!("{path}[]"), entities, out, depth + 1);
+                }
+            }
+            EvalResult::Record(record) => {
+                for (k, v) in record.iter() {
+                    walk(v, format!("{path}.{k}"), entities, out, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut details = Vec::new();
+    for e in entities.iter() {
+        let uid = e.uid();
+        if uid.type_name().basename() == "Action" {
+            continue;
+        }
+        let mut dangling = Vec::new();
+        for (name, value) in e.attrs() {
+            if let Ok(v) = value {
+                walk(&v, name.to_string(), entities, &mut dangling, 0);
+            }
+        }
+        for (name, value) in e.tags() {
+            if let Ok(v) = value {
+                walk(&v, format!("tag {name}"), entities, &mut dangling, 0);
+            }
+        }
+        let id = uid.id().unescaped().to_string();
+        for (path, target) in dangling {
+            details.push(Detail {
+                message: format!(
+                    "`{uid}`: attribute `{path}` refers to `{target}`, which the inventory does not declare"
+                ),
+                location: locate_entry(src, &id),
+            });
+        }
+    }
+    if details.is_empty() {
+        return Ok(());
+    }
+    details.sort_by(|a, b| a.message.cmp(&b.message));
+    Err(Error::with_details(ErrorCode::InventoryInvalid, details))
+}

@@ -21,11 +21,12 @@ pub mod testing;
 pub use audit::{DecisionLog, DecisionRecord, Mode};
 pub use bundle::{
     BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, JournalConfig, LogConfig, LogSink,
-    PostureConfig, Source,
+    OnError, PostureConfig, Source,
 };
 pub use engine::{
     format_millis, rfc3339_to_cedar, Change, Clock, Engine, EngineBuilder, FixedClock, Grant,
-    GrantRequest, ManualClock, PolicyOrigin, SystemClock, TaskSpec,
+    GrantRequest, ManualClock, PolicyOrigin, PolicyWarning, SystemClock, TaskSpec,
+    MAX_POLICY_DEPTH,
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use journal::{Journal, JournalEntry};

@@ -201,4 +201,14 @@ impl Decision {
     pub fn policy_revision(&self) -> &str {
         &self.policy_revision
     }
+    /// Whether the deny came from a `forbid` whose evaluation errored (it is
+    /// both a reason and an error): the engine failed closed where Cedar
+    /// would have skipped the policy.
+    pub fn fail_closed(&self) -> bool {
+        self.decision == Effect::Deny
+            && self
+                .reasons
+                .iter()
+                .any(|r| self.errors.iter().any(|e| e.policy == *r))
+    }
 }

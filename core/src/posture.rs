@@ -673,6 +673,28 @@ impl Ctx<'_> {
         }
     }
 
+    /// AAZ015: an engine that allows what its policies deny.
+    fn enforcement(&mut self) {
+        if self.engine.mode() == crate::audit::Mode::LogOnly {
+            self.push(
+                "AAZ015",
+                Severity::High,
+                "Engine::\"mode\"".into(),
+                "the engine runs in log-only mode: every request is allowed, denials are only recorded".into(),
+                vec!["agentauthz.toml: [engine] mode = \"log-only\"".into()],
+            );
+        }
+        if self.engine.on_error() == crate::bundle::OnError::Skip {
+            self.push(
+                "AAZ015",
+                Severity::High,
+                "Engine::\"on_error\"".into(),
+                "a forbid whose evaluation errors is skipped: a permit can allow what it would forbid".into(),
+                vec!["agentauthz.toml: [engine] on_error = \"skip\"".into()],
+            );
+        }
+    }
+
     fn would_deny(&mut self) {
         let items: Vec<_> = self.stats.would_deny.clone().into_iter().collect();
         for (policy, w) in items {
@@ -978,6 +1000,7 @@ pub fn posture(engine: &Engine, options: &PostureOptions) -> Result<PostureRepor
     ctx.would_deny();
     ctx.unused()?;
     ctx.shadow(&identities);
+    ctx.enforcement();
     let mut findings = ctx.findings;
     findings.sort_by(|a, b| {
         b.severity

@@ -197,7 +197,7 @@ fn chain_round_trip() {
     assert_eq!(records[0].prev_hash, GENESIS_HASH);
     for (i, r) in records.iter().enumerate() {
         assert_eq!(r.seq, i as u64 + 1);
-        assert_eq!(r.schema_version, 1);
+        assert_eq!(r.schema_version, agentauthz::audit::SCHEMA_VERSION);
         assert_eq!(r.timestamp, "2026-11-29T10:00:00.000Z");
         assert_eq!(r.hash, r.compute_hash());
         if i > 0 {

@@ -1,7 +1,10 @@
 //! Differential test: the engine (policy index, typed context path) decides
 //! exactly as Cedar's `Authorizer` over the whole policy set — same decision,
 //! same reasons, same erroring policies — on random schemas, entities,
-//! policies (including ones that error at run time) and requests; and rejects
+//! policies (including ones that error at run time) and requests, except
+//! exactly where a `forbid` errored: there the engine denies, with the
+//! erroring forbids among the reasons (fail closed; with `on_error = "skip"`
+//! it is Cedar's decision with no exception); and rejects
 //! exactly the requests Cedar rejects (wrong principal or resource type for the
 //! action, undeclared types, context values of the wrong type, invalid enum
 //! entities, missing or unknown context fields).
@@ -9,7 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use agentauthz::{
-    Bundle, BundleOptions, CedarRequest, Engine, EntityRef, ErrorCode, Request, Source,
+    Bundle, BundleOptions, CedarRequest, Engine, EntityRef, ErrorCode, OnError, Request, Source,
 };
 use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Schema};
 use proptest::prelude::*;
@@ -159,6 +162,12 @@ fn condition() -> impl Strategy<Value = String> {
         Just("when { context has kind && context.kind == E::\"e1\" }".to_string()),
         Just("when { context has team && context.team.contains(principal) }".to_string()),
         Just("when { context has meta && context.meta.k > 0 }".to_string()),
+        // More run-time errors: overflow on request input, attributes of
+        // entities that do not exist (u12, u13, r12, r13, a `who` of u12).
+        Just("when { context.n * 4611686018427387904 > 0 }".to_string()),
+        Just("when { context.n - 9223372036854775807 < 0 }".to_string()),
+        Just("when { resource.owner.level > 2 }".to_string()),
+        Just("when { context has who && context.who.tag == \"x\" }".to_string()),
     ]
 }
 
@@ -351,6 +360,32 @@ fn cedar_outcome(response: &cedar_policy::Response) -> Outcome {
     )
 }
 
+/// The engine's documented difference from Cedar: if any `forbid` of `set`
+/// errored, the request is denied and the erroring forbids join the reasons
+/// (a satisfied forbid's reasons stay; a permit's do not). Written from the
+/// rule, independently of the engine's code.
+fn fail_closed(outcome: Outcome, set: &PolicySet) -> Outcome {
+    let (decision, reasons, errors) = outcome;
+    let forbids: BTreeSet<String> = errors
+        .iter()
+        .map(|(id, _)| id.clone())
+        .filter(|id| {
+            set.policies()
+                .any(|p| p.id().to_string() == *id && p.effect() == cedar_policy::Effect::Forbid)
+        })
+        .collect();
+    if forbids.is_empty() {
+        return (decision, reasons, errors);
+    }
+    let mut all = if decision == "deny" {
+        reasons
+    } else {
+        BTreeSet::new()
+    };
+    all.extend(forbids);
+    ("deny".to_string(), all, errors)
+}
+
 /// Cedar's decision, or `None` when Cedar rejects the request (its context
 /// does not parse against the schema, or the request does not validate).
 fn cedar_decides(
@@ -419,12 +454,16 @@ proptest! {
             options: BundleOptions { validate_policies: false, ..BundleOptions::plain_cedar() },
             ..Bundle::default()
         };
-        let engine = Engine::from_bundle(bundle).unwrap();
+        let engine = Engine::from_bundle(bundle.clone()).unwrap();
+        let skipping = Engine::builder().bundle(bundle).on_error(OnError::Skip).build().unwrap();
         let (schema, _) = Schema::from_cedarschema_str(&schema_text).unwrap();
         let set = PolicySet::from_str(&policy_text).unwrap();
         let entities = Entities::from_json_value(entity_json, Some(&schema)).unwrap();
         for r in &requests {
-            prop_assert_eq!(engine_decides(&engine, r), cedar_decides(&schema, &set, &entities, r), "request {:?}", r);
+            let cedar = cedar_decides(&schema, &set, &entities, r);
+            prop_assert_eq!(engine_decides(&skipping, r), cedar.clone(), "on_error = skip, request {:?}", r);
+            let expected = cedar.map(|o| fail_closed(o, &set));
+            prop_assert_eq!(engine_decides(&engine, r), expected, "request {:?}", r);
         }
     }
 }
@@ -554,7 +593,9 @@ fn agent_form_decides_as_cedar() {
                         .collect(),
                 )
             });
-            assert_eq!(ours, cedar_decides_agent(&engine, &r), "{example}: {r:?}");
+            let expected =
+                cedar_decides_agent(&engine, &r).map(|o| fail_closed(o, &engine.policy_set()));
+            assert_eq!(ours, expected, "{example}: {r:?}");
             compared += 1;
         }
     }

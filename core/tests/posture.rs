@@ -440,3 +440,39 @@ fn config_thresholds_apply() {
         .any(|f| f.rule == "AAZ005" || f.rule == "AAZ006"));
     assert!(has(&r, "AAZ004", "Credential::\"forever\""));
 }
+
+#[test]
+fn an_engine_that_does_not_enforce_is_a_high_finding() {
+    let with_config = |config: &str| {
+        Engine::builder()
+            .schema(SCHEMA)
+            .policies(CLEAN_POLICIES)
+            .inventory(CLEAN_INVENTORY)
+            .config(config)
+            .build()
+            .unwrap()
+    };
+    let r = run(
+        &with_config("[engine]\nmode = \"log-only\"\n"),
+        vec![],
+        vec![],
+    );
+    let f = r.findings.iter().find(|f| f.rule == "AAZ015").unwrap();
+    assert_eq!(
+        (f.severity, f.entity.as_str()),
+        (Severity::High, "Engine::\"mode\"")
+    );
+    assert!(r.fails(Severity::High));
+    let r = run(
+        &with_config("[engine]\non_error = \"skip\"\n"),
+        vec![],
+        vec![],
+    );
+    assert!(has(&r, "AAZ015", "Engine::\"on_error\""));
+    let r = run(
+        &with_config("[engine]\nmode = \"enforce\"\n"),
+        vec![],
+        vec![],
+    );
+    assert!(!r.findings.iter().any(|f| f.rule == "AAZ015"));
+}

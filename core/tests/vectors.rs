@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// Error codes a bundle given as strings, or a request, can raise. Each must be
 /// expected by at least one vector.
-const REACHABLE_CODES: [&str; 12] = [
+const REACHABLE_CODES: [&str; 13] = [
     "bundle_invalid",
     "config_invalid",
     "schema_parse",
@@ -25,6 +25,7 @@ const REACHABLE_CODES: [&str; 12] = [
     "policy_id_missing",
     "policy_id_duplicate",
     "policy_invalid",
+    "policy_may_error",
     "inventory_parse",
     "inventory_invalid",
     "request_parse",

@@ -134,6 +134,7 @@ ERROR_CODES: dict[str, type[AuthzError]] = {
     "policy_id_missing": PolicyError,
     "policy_id_duplicate": PolicyError,
     "policy_invalid": PolicyError,
+    "policy_may_error": PolicyError,
     "inventory_parse": InventoryError,
     "inventory_invalid": InventoryError,
     "request_parse": RequestError,

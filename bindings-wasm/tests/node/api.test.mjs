@@ -125,6 +125,10 @@ test("errors carry the core's code, family and located details", () => {
     [() => Engine.fromStrings({ ...bundle, schema: "entity {" }), api.SchemaError, "schema_parse"],
     [() => Engine.fromStrings({ ...bundle, inventory: "agents: [" }), api.InventoryError, "inventory_parse"],
     [() => Engine.fromStrings({ ...bundle, config: "nope = 1" }), api.BundleError, "config_invalid"],
+    // Strict mode refuses a forbid reading an attribute of an entity the inventory lacks.
+    [() => Engine.fromStrings({ ...bundle, config: "[engine]\nstrict = true\n",
+      policies: { ...bundle.policies, "strict.cedar": '@id("s") forbid (principal, action, resource) when { User::"ghost".active };' } }),
+      api.PolicyError, "policy_may_error"],
     [() => Engine.fromStrings({ ...bundle, extra: "x" }), api.BundleError, "bundle_invalid"],
     [() => Engine.fromStrings({ policies: "" }), api.BundleError, "bundle_invalid"],
     [() => Engine.fromStrings(null), api.BundleError, "bundle_invalid"],
@@ -147,7 +151,7 @@ test("errors carry the core's code, family and located details", () => {
 
 test("errorCodes lists every code, each with a class for its family", () => {
   const codes = api.errorCodes();
-  assert.equal(codes.length, 22);
+  assert.equal(codes.length, 23);
   const families = new Set(codes.map((c) => c.family));
   assert.deepEqual([...families].sort(), [
     "bundle", "internal", "inventory", "journal", "lifecycle", "policy", "request", "schema", "session", "test",

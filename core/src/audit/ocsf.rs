@@ -123,6 +123,9 @@ pub fn to_ocsf(r: &DecisionRecord) -> Value {
     if !r.errors.is_empty() {
         put("policy_errors", json!(r.errors));
     }
+    if r.fail_closed {
+        put("fail_closed", json!(true));
+    }
     put(
         "would_decision",
         json!(r.would_decision.map(Effect::as_str)),

@@ -7,8 +7,12 @@ use crate::model::{Effect, EntityRef, PolicyError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The `schema_version` of the records this crate writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The `schema_version` of the records this crate writes. Version 2 added
+/// `fail_closed`; version 1 records (which never have it) still verify.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest `schema_version` this crate reads and verifies.
+pub const MIN_SCHEMA_VERSION: u32 = 1;
 
 /// What the caller was told: allow, deny, or an error (the check raised).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -87,6 +91,11 @@ pub struct DecisionRecord {
     /// Set when the check raised (`decision` is `error`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<RecordError>,
+    /// `true` when a `forbid` whose evaluation errored denied the request
+    /// (`[engine] on_error = "deny"`): in `would_decision` when the record
+    /// has one, else in `decision`. Absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_closed: bool,
     /// The engine's enforcement mode.
     pub mode: Mode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,6 +148,7 @@ impl DecisionRecord {
             reasons: &self.reasons,
             errors: &self.errors,
             error: self.error.as_ref(),
+            fail_closed: self.fail_closed,
             mode: self.mode,
             would_decision: self.would_decision,
             would_reasons: self.would_reasons.as_deref(),
@@ -170,6 +180,7 @@ pub(crate) struct RecordView<'a> {
     pub reasons: &'a [String],
     pub errors: &'a [PolicyError],
     pub error: Option<&'a RecordError>,
+    pub fail_closed: bool,
     pub mode: Mode,
     pub would_decision: Option<Effect>,
     pub would_reasons: Option<&'a [String]>,
@@ -200,6 +211,7 @@ impl RecordView<'_> {
             reasons: self.reasons.to_vec(),
             errors: self.errors.to_vec(),
             error: self.error.cloned(),
+            fail_closed: self.fail_closed,
             mode: self.mode,
             would_decision: self.would_decision,
             would_reasons: self.would_reasons.map(<[String]>::to_vec),
@@ -246,6 +258,9 @@ impl Body {
         }
         o.extend_from_slice(b",\"errors\":");
         write_policy_errors(r.errors, &mut o);
+        if r.fail_closed {
+            o.extend_from_slice(b",\"fail_closed\":true");
+        }
         o.extend_from_slice(b",\"mode\":\"");
         o.extend_from_slice(r.mode.as_str().as_bytes());
         o.push(b'"');
@@ -541,6 +556,7 @@ mod tests {
                 message: "m\n".into(),
             }],
             error: None,
+            fail_closed: true,
             mode: Mode::Enforce,
             would_decision: Some(Effect::Allow),
             would_reasons: Some(vec![]),
@@ -574,6 +590,7 @@ mod tests {
             message: "bad \u{1} input".into(),
         });
         r.decision = RecordDecision::Error;
+        r.fail_closed = false;
         r.mode = Mode::LogOnly;
         r.context = Map::new();
         records.push(r);

@@ -372,6 +372,10 @@ fn write_record(
         reasons: checked.reasons,
         errors,
         error,
+        fail_closed: match checked.would {
+            Some(w) => failed_closed(&w.reasons, &w.errors),
+            None => failed_closed(checked.reasons, checked.errors),
+        },
         mode: audit.mode,
         would_decision: checked.would.map(|w| w.decision),
         would_reasons: checked.would.map(|w| w.reasons.as_slice()),
@@ -424,6 +428,7 @@ pub(crate) fn record_change(
         reasons: &reasons,
         errors: &[],
         error: None,
+        fail_closed: false,
         mode: audit.mode,
         would_decision: None,
         would_reasons: None,
@@ -471,6 +476,7 @@ pub(crate) fn record_refused_session(
         reasons: &[],
         errors: &[],
         error: Some(&error),
+        fail_closed: false,
         mode: audit.mode,
         would_decision: None,
         would_reasons: None,
@@ -479,6 +485,15 @@ pub(crate) fn record_refused_session(
         request_time: request.now.as_deref(),
     };
     log.emit(&view);
+}
+
+/// Whether a deny named an erroring policy as a reason: only the engine's
+/// fail-closed rule does that (a policy that errored was not satisfied).
+pub(crate) fn failed_closed(reasons: &[String], errors: &[PolicyError]) -> bool {
+    !errors.is_empty()
+        && reasons
+            .iter()
+            .any(|r| errors.iter().any(|e| e.policy == *r))
 }
 
 /// `2026-11-29T10:00:00.000Z`, the engine clock in the records' form.

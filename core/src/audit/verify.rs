@@ -2,7 +2,7 @@
 //! kind of damage it is.
 
 use super::canonical::{record_hash, GENESIS_HASH};
-use super::record::{DecisionRecord, SCHEMA_VERSION};
+use super::record::{DecisionRecord, MIN_SCHEMA_VERSION, SCHEMA_VERSION};
 use crate::error::{Error, ErrorCode, Result};
 use serde::Serialize;
 use serde_json::Value;
@@ -139,7 +139,9 @@ fn parse_entry(line: std::result::Result<&[u8], &[u8]>) -> std::result::Result<R
         line.map_err(|_| "incomplete last line (no newline): a write was cut off".to_string())?;
     let value: Value = serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}"))?;
     let version = value.get("schema_version").and_then(Value::as_u64);
-    if version != Some(u64::from(SCHEMA_VERSION)) {
+    if !version
+        .is_some_and(|v| (u64::from(MIN_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v))
+    {
         return Err(match version {
             Some(v) => format!("unsupported schema_version {v}"),
             None => "not a decision record (no schema_version)".into(),

@@ -128,7 +128,7 @@ struct Resolver<'a> {
     current: &'a str,
 }
 
-fn base_entity_types() -> &'static Map<String, Value> {
+pub(super) fn base_entity_types() -> &'static Map<String, Value> {
     static BASE: OnceLock<Map<String, Value>> = OnceLock::new();
     BASE.get_or_init(|| {
         cedar_policy::SchemaFragment::from_cedarschema_str(crate::schema::BASE_SCHEMA)

@@ -9,14 +9,16 @@ mod lifecycle;
 mod request;
 mod sessions;
 mod snapshot;
+mod warnings;
 
 pub(crate) use clock::parse_rfc3339_millis;
 pub use clock::{format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock};
 pub use lifecycle::{Change, Grant, GrantRequest, TaskSpec};
 pub use snapshot::PolicyOrigin;
+pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
 
 use crate::audit::{self, DecisionLog, Mode};
-use crate::bundle::{Bundle, BundleOptions, Config, Source};
+use crate::bundle::{Bundle, BundleOptions, Config, OnError, Source};
 use crate::error::{Error, ErrorCode, Result};
 use crate::journal::{Journal, JournalEntry};
 use crate::limits::Limits;
@@ -43,6 +45,30 @@ pub struct Engine {
     sessions: ArcSwap<Sessions>,
     /// The builder's limits, applied to reloaded bundles too.
     limits: Option<Limits>,
+    /// Builder settings that override `agentauthz.toml`, on every reload too.
+    overrides: Overrides,
+}
+
+/// `[engine]` settings given to the builder.
+#[derive(Debug, Default, Clone, Copy)]
+struct Overrides {
+    on_error: Option<OnError>,
+    strict: Option<bool>,
+}
+
+impl Overrides {
+    /// Compiles `bundle` with these settings: strict mode refuses a bundle
+    /// with warnings (`policy_may_error`).
+    fn compile(self, bundle: Bundle) -> Result<Snapshot> {
+        let mut snapshot = Snapshot::compile(bundle)?;
+        if let Some(on_error) = self.on_error {
+            snapshot.on_error = on_error;
+        }
+        if self.strict.unwrap_or(snapshot.strict) && !snapshot.warnings.is_empty() {
+            return Err(warnings::as_error(&snapshot.warnings));
+        }
+        Ok(snapshot)
+    }
 }
 
 /// The write side: the journal and every change applied since load, so a
@@ -65,6 +91,7 @@ pub struct EngineBuilder {
     recover_journal: bool,
     session_keys: Option<SessionKeys>,
     limits: Option<Limits>,
+    overrides: Overrides,
 }
 
 impl EngineBuilder {
@@ -146,6 +173,19 @@ impl EngineBuilder {
         self.limits = Some(limits);
         self
     }
+    /// What a `forbid` whose evaluation errors does (overrides `[engine]
+    /// on_error`): [`OnError::Deny`] (the default) or Cedar's
+    /// [`OnError::Skip`].
+    pub fn on_error(mut self, on_error: OnError) -> Self {
+        self.overrides.on_error = Some(on_error);
+        self
+    }
+    /// Refuse a bundle with warnings (`policy_may_error`) instead of loading
+    /// it (overrides `[engine] strict`).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.overrides.strict = Some(strict);
+        self
+    }
     pub fn build(mut self) -> Result<Engine> {
         if let Some(limits) = self.limits {
             self.bundle.options.limits = limits;
@@ -161,7 +201,7 @@ impl EngineBuilder {
             sessions.keys = keys;
         }
         let journal_path = self.journal.or_else(|| configured_journal(&config, dir));
-        let mut snapshot = Snapshot::compile(self.bundle)?;
+        let mut snapshot = self.overrides.compile(self.bundle)?;
         let mut writer = Writer::default();
         if let Some(path) = journal_path {
             let (journal, entries) = Journal::open(&path, self.recover_journal)?;
@@ -189,6 +229,7 @@ impl EngineBuilder {
             writer: Mutex::new(writer),
             sessions: ArcSwap::from_pointee(sessions),
             limits: self.limits,
+            overrides: self.overrides,
         })
     }
 }
@@ -276,6 +317,18 @@ impl Engine {
         self.snapshot.load().limits
     }
 
+    /// Forbids of the active bundle that may error at run time (or can never
+    /// match), with where they are. A forbid that errors denies (see
+    /// [`OnError`]); `validate --strict` and [`EngineBuilder::strict`] refuse them.
+    pub fn warnings(&self) -> Vec<PolicyWarning> {
+        self.snapshot.load().warnings.as_ref().clone()
+    }
+
+    /// What a forbid whose evaluation errors does in the active snapshot.
+    pub fn on_error(&self) -> OnError {
+        self.snapshot.load().on_error
+    }
+
     /// The active enforcement mode (`[engine] mode` of `agentauthz.toml`).
     pub fn mode(&self) -> Mode {
         self.snapshot.load().audit.mode
@@ -289,7 +342,7 @@ impl Engine {
             bundle.options.limits = limits;
         }
         let mut writer = self.writer()?;
-        let compiled = Snapshot::compile(bundle)?;
+        let compiled = self.overrides.compile(bundle)?;
         let (snapshot, skipped) = replay(&compiled, &writer.history)?;
         writer.skipped = skipped;
         self.snapshot.store(Arc::new(snapshot));

@@ -7,11 +7,12 @@ use super::guards;
 use super::lifecycle;
 use super::snapshot::Snapshot;
 use crate::audit;
+use crate::bundle::OnError;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Request};
 use crate::schema::STANDARD_CONTEXT_FIELDS;
 use cedar_policy::{
-    Authorizer, Context, EntityId, EntityTypeName, EntityUid, Policy, PolicySet,
+    Authorizer, Context, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
     RestrictedExpression,
 };
 use serde_json::{json, Map, Value};
@@ -69,8 +70,16 @@ pub(crate) fn decide(
             if let Some(fired) = verdict {
                 outcome = guards::merge(outcome, fired);
             }
+            let deny_on_error = snapshot.on_error == OnError::Deny;
+            if deny_on_error {
+                fail_closed(&mut outcome, &candidates);
+            }
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
             shadow = snapshot.audit.evaluate_shadow(&req, &snapshot.entities);
+            if let (true, Some(s), Some(set)) = (deny_on_error, &mut shadow, &snapshot.audit.shadow)
+            {
+                fail_closed(s, set);
+            }
             (outcome.decision, outcome.reasons, outcome.errors)
         }
     };
@@ -82,6 +91,35 @@ pub(crate) fn decide(
         policy_revision: snapshot.revision.clone(),
     };
     Ok((decision, shadow))
+}
+
+/// The engine's one difference from Cedar (`[engine] on_error = "deny"`):
+/// a `forbid` of `set` whose evaluation errored denies, as a satisfied one
+/// would; it joins the reasons and stays in the errors. A permit that
+/// errored does not permit, as in Cedar. Costs nothing when nothing errored.
+fn fail_closed(outcome: &mut audit::Outcome, set: &PolicySet) {
+    if outcome.errors.is_empty() {
+        return;
+    }
+    let mut forbids = outcome
+        .errors
+        .iter()
+        .filter(|e| {
+            set.policy(&PolicyId::new(&e.policy))
+                .is_some_and(|p| p.effect() == cedar_policy::Effect::Forbid)
+        })
+        .map(|e| e.policy.clone())
+        .peekable();
+    if forbids.peek().is_none() {
+        return;
+    }
+    if outcome.decision == Effect::Allow {
+        outcome.reasons.clear();
+    }
+    outcome.reasons.extend(forbids);
+    outcome.reasons.sort();
+    outcome.reasons.dedup();
+    outcome.decision = Effect::Deny;
 }
 
 /// `candidates` plus `extra` policies (guards without a verdict, grants),

@@ -5,8 +5,9 @@ use super::context::{self, RecordType};
 use super::guards::PrincipalGuards;
 use super::index::PolicyIndex;
 use super::lifecycle::Runtime;
+use super::warnings::{self, PolicyWarning};
 use crate::audit::SnapshotAudit;
-use crate::bundle::{Bundle, Config, Source};
+use crate::bundle::{Bundle, Config, OnError, Source};
 use crate::error::{diagnostics_details, Detail, Error, ErrorCode, LineIndex, Location, Result};
 use crate::limits::Limits;
 use crate::{inventory, schema};
@@ -57,6 +58,12 @@ pub(crate) struct Snapshot {
     pub agent_items: Arc<HashMap<EntityUid, Vec<EntityUid>>>,
     /// The input bounds in force (`[limits]` or the builder's).
     pub limits: Limits,
+    /// What an erroring forbid does (`[engine] on_error`, or the builder's).
+    pub on_error: OnError,
+    /// `[engine] strict`: warnings refuse the bundle.
+    pub strict: bool,
+    /// Forbids that may error at run time, found at load.
+    pub warnings: Arc<Vec<PolicyWarning>>,
 }
 
 impl Snapshot {
@@ -125,11 +132,14 @@ impl Snapshot {
             }
         }
 
-        if let (Some(schema), true) = (&schema, bundle.options.validate_policies) {
-            validate(schema, &policies, &bundle)?;
-        }
+        let impossible = match (&schema, bundle.options.validate_policies) {
+            (Some(schema), true) => validate(schema, &policies, &bundle)?,
+            _ => Vec::new(),
+        };
 
         let entities = load_entities(&bundle, schema.as_ref(), &limits)?;
+        let typed = (bundle.options.validate_policies && schema.is_some()).then_some(&schema_json);
+        let warnings = warnings::find(&policies, &origins, &bundle, &impossible, typed, &entities);
         let audit = SnapshotAudit::compile(&config, &mut policies, &origins, &entities)?;
         let actions = action_index(schema.as_ref());
         let revision = revision(&bundle);
@@ -159,6 +169,9 @@ impl Snapshot {
             agent_items: Arc::new(agent_items),
             guards: Arc::new(guards),
             limits,
+            on_error: config.engine.on_error,
+            strict: config.engine.strict,
+            warnings: Arc::new(warnings),
         })
     }
 }
@@ -261,10 +274,15 @@ fn policy_index(id: &PolicyId) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-fn validate(schema: &Schema, policies: &PolicySet, bundle: &Bundle) -> Result<()> {
+/// Strict validation; on success, the forbids Cedar's validator finds impossible.
+fn validate(schema: &Schema, policies: &PolicySet, bundle: &Bundle) -> Result<Vec<String>> {
     let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
     if result.validation_passed() {
-        return Ok(());
+        return Ok(result
+            .validation_warnings()
+            .filter(|w| matches!(w, cedar_policy::ValidationWarning::ImpossiblePolicy(_)))
+            .map(|w| w.policy_id().to_string())
+            .collect());
     }
     let mut details = Vec::new();
     for err in result.validation_errors() {
@@ -304,7 +322,7 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>, limits: &Limits) -> R
         None => serde_json::Value::Array(Vec::new()),
     };
     let items: Vec<serde_json::Value> = json.as_array().cloned().unwrap_or_default();
-    Entities::from_json_value(json, schema).map_err(|e| {
+    let entities = Entities::from_json_value(json, schema).map_err(|e| {
         let src = bundle
             .inventory
             .clone()
@@ -323,7 +341,12 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>, limits: &Limits) -> R
             ErrorCode::InventoryInvalid,
             vec![Detail { message, location }],
         )
-    })
+    })?;
+    // Plain Cedar bundles keep Cedar's rules (dangling references allowed).
+    if let (Some(src), true) = (&bundle.inventory, bundle.options.base_schema) {
+        inventory::check_references(&entities, src)?;
+    }
+    Ok(entities)
 }
 
 fn agent_items(entities: &Entities) -> HashMap<EntityUid, Vec<EntityUid>> {

@@ -157,6 +157,10 @@ pub const RULES: &[Rule] = &[
         "Agent traffic runs on a human identity or credential",
         "Give the agent its own machine identity; revoke the human credential it uses and rotate the human's secrets.",
         nist: ["GOVERN 1.6", "MEASURE 2.7"], cis: ["5.5", "6.1"], iso: ["A.3.2", "A.4.2"], owasp: ["LLM06"]),
+    rule!("AAZ015", "engine-not-enforcing", High,
+        "The engine does not enforce its decisions",
+        "Switch `[engine] mode` to `enforce` (log-only returns allow for every request), and `[engine] on_error` back to `deny` (with `skip` a forbid that errors lets a permit allow).",
+        nist: ["MANAGE 2.4", "MEASURE 2.7"], cis: ["6.7"], iso: ["A.6.2.8"], owasp: ["LLM06"]),
 ];
 
 pub fn rule(id: &str) -> Option<&'static Rule> {
