@@ -79,6 +79,7 @@ pub struct BaselineConfig {
     pub task_window: bool,
     pub no_human_credentials: bool,
     pub credential_expired: bool,
+    pub on_behalf_of_active: bool,
 }
 
 impl Default for BaselineConfig {
@@ -89,6 +90,7 @@ impl Default for BaselineConfig {
             task_window: true,
             no_human_credentials: true,
             credential_expired: true,
+            on_behalf_of_active: true,
         }
     }
 }
@@ -101,6 +103,7 @@ impl BaselineConfig {
             task_window: false,
             no_human_credentials: false,
             credential_expired: false,
+            on_behalf_of_active: false,
         }
     }
 
@@ -112,6 +115,7 @@ impl BaselineConfig {
             "task-window" => self.task_window,
             "no-human-credentials" => self.no_human_credentials,
             "credential-expired" => self.credential_expired,
+            "on-behalf-of-active" => self.on_behalf_of_active,
             _ => true,
         }
     }
@@ -146,6 +150,10 @@ pub struct SessionsConfig {
     /// The audience sessions are issued for and checked against when a call names none.
     #[serde(default)]
     pub audience: Option<String>,
+    /// Other audiences a call may name instead of `audience` (issuing or
+    /// checking); none by default, so a caller cannot pick another one.
+    #[serde(default)]
+    pub allowed_audiences: Vec<String>,
     /// `iss` of issued tokens.
     #[serde(default)]
     pub issuer: Option<String>,

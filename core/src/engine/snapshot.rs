@@ -54,6 +54,8 @@ pub(crate) struct Snapshot {
     pub guards: Arc<PrincipalGuards>,
     /// Credentials and tasks by their `agent` (what offboarding revokes).
     pub agent_items: Arc<HashMap<EntityUid, Vec<EntityUid>>>,
+    /// The checks every request form gets before Cedar (entities it names, lifecycle).
+    pub screen: Arc<super::authority::Screen>,
 }
 
 impl Snapshot {
@@ -123,6 +125,7 @@ impl Snapshot {
         let (guards, indexed) = PrincipalGuards::compile(&policies, &entities);
         let index = PolicyIndex::new(&indexed, &entities);
         let context_types = context::context_types(&schema_json);
+        let screen = super::authority::Screen::compile(&bundle.options, &config, &schema_json);
         let agent_items = agent_items(&entities);
         let with_descendants = entities
             .iter()
@@ -145,6 +148,7 @@ impl Snapshot {
             with_descendants: Arc::new(with_descendants),
             agent_items: Arc::new(agent_items),
             guards: Arc::new(guards),
+            screen: Arc::new(screen),
         })
     }
 }
@@ -288,6 +292,9 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>) -> Result<Entities> {
         None => serde_json::Value::Array(Vec::new()),
     };
     let items: Vec<serde_json::Value> = json.as_array().cloned().unwrap_or_default();
+    if let (Some(src), true) = (&bundle.inventory, bundle.options.base_schema) {
+        inventory::check_base_values(src, &items)?;
+    }
     Entities::from_json_value(json, schema).map_err(|e| {
         let src = bundle
             .inventory
