@@ -527,7 +527,10 @@ fn agent_form_decides_as_cedar() {
     for example in ["coding-agent", "data-pipeline", "support-agent"] {
         // The vectors fix their own `now`: the engine trusts callers' time.
         let engine = Engine::builder()
-            .bundle(agentauthz::Bundle::read_dir(format!("{root}/policies-examples/{example}")).unwrap())
+            .bundle(
+                agentauthz::Bundle::read_dir(format!("{root}/policies-examples/{example}"))
+                    .unwrap(),
+            )
             .trust_caller_time(true)
             .build()
             .unwrap();

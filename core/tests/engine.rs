@@ -70,7 +70,10 @@ fn push(agent: &str) -> AgentRequest {
 
 /// These tests fix `now` on each request: the engine trusts callers' time.
 fn trusted(bundle: Bundle) -> agentauthz::Result<Engine> {
-    Engine::builder().bundle(bundle).trust_caller_time(true).build()
+    Engine::builder()
+        .bundle(bundle)
+        .trust_caller_time(true)
+        .build()
 }
 
 fn trusted_strings(
@@ -289,9 +292,7 @@ fn concurrent_checks_during_reloads() {
     let e = Arc::new(engine());
     let allow_rev = e.policy_revision();
     let deny_bundle = Bundle::from_strings(SCHEMA, "", Some(INVENTORY));
-    let deny_rev = trusted(deny_bundle.clone())
-        .unwrap()
-        .policy_revision();
+    let deny_rev = trusted(deny_bundle.clone()).unwrap().policy_revision();
     std::thread::scope(|s| {
         for _ in 0..4 {
             let e = e.clone();

@@ -52,7 +52,9 @@ fn vector_files() -> Result<Vec<PathBuf>, String> {
 fn load_bundle(spec: &Value) -> Result<Engine, Error> {
     match spec {
         // Vectors fix their own `now`: the engine trusts callers' time.
-        Value::String(dir) => ffi::engine_load(&repo_root().join(dir).to_string_lossy(), None, true),
+        Value::String(dir) => {
+            ffi::engine_load(&repo_root().join(dir).to_string_lossy(), None, true)
+        }
         other => ffi::engine_from_strings(other.clone(), None, true),
     }
 }

@@ -195,8 +195,8 @@ fn entity(
     let known = matches!(entities.entity(uid), Dereference::Data(_));
     let ty = uid.entity_type();
     if known {
-        let is_task =
-            ty.name().is_unqualified() && AsRef::<str>::as_ref(ty.name().basename_as_ref()) == "Task";
+        let is_task = ty.name().is_unqualified()
+            && AsRef::<str>::as_ref(ty.name().basename_as_ref()) == "Task";
         let revoked = is_task
             && snapshot
                 .runtime

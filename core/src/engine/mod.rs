@@ -497,25 +497,25 @@ impl Engine {
             return Err(authority::session_time_refused());
         }
         let now = self.clock.now_millis();
-        let claims = match self.verify_session_at(&request.session, request.audience.as_deref(), now)
-        {
-            Ok(claims) => claims,
-            Err(e) => {
-                if let Some(log) = self.log.load().as_deref() {
-                    let snapshot = self.snapshot.load();
-                    audit::record_refused_session(
-                        &snapshot.audit,
-                        log,
-                        &snapshot.revision,
-                        now,
-                        &self.ids.next(now),
-                        request,
-                        &e,
-                    );
+        let claims =
+            match self.verify_session_at(&request.session, request.audience.as_deref(), now) {
+                Ok(claims) => claims,
+                Err(e) => {
+                    if let Some(log) = self.log.load().as_deref() {
+                        let snapshot = self.snapshot.load();
+                        audit::record_refused_session(
+                            &snapshot.audit,
+                            log,
+                            &snapshot.revision,
+                            now,
+                            &self.ids.next(now),
+                            request,
+                            &e,
+                        );
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
+            };
         let snapshot = self.snapshot.load();
         let log = self.log.load();
         let request = Request::Agent(AgentRequest {

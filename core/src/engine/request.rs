@@ -1,9 +1,9 @@
 //! The request path: build a schema-validated Cedar request, evaluate it,
 //! and turn Cedar's response into a Decision.
 
+use super::authority;
 use super::clock::{format_millis, rfc3339_to_cedar};
 use super::context::{extension_call, AttrType, Extension};
-use super::authority;
 use super::guards;
 use super::lifecycle;
 use super::snapshot::Snapshot;
@@ -333,7 +333,9 @@ fn cedar_request(snapshot: &Snapshot, r: &CedarRequest, now_millis: i64) -> Resu
     }
     denied.sort_unstable();
     denied.dedup();
-    Ok(Built::Denied(denied.into_iter().map(String::from).collect()))
+    Ok(Built::Denied(
+        denied.into_iter().map(String::from).collect(),
+    ))
 }
 
 /// A standard context field the engine adds: name, JSON form, typed form, its type.
