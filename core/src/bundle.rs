@@ -84,6 +84,7 @@ pub struct BaselineConfig {
     pub task_window: bool,
     pub no_human_credentials: bool,
     pub credential_expired: bool,
+    pub on_behalf_of_active: bool,
 }
 
 impl Default for BaselineConfig {
@@ -94,6 +95,7 @@ impl Default for BaselineConfig {
             task_window: true,
             no_human_credentials: true,
             credential_expired: true,
+            on_behalf_of_active: true,
         }
     }
 }
@@ -106,6 +108,7 @@ impl BaselineConfig {
             task_window: false,
             no_human_credentials: false,
             credential_expired: false,
+            on_behalf_of_active: false,
         }
     }
 
@@ -117,6 +120,7 @@ impl BaselineConfig {
             "task-window" => self.task_window,
             "no-human-credentials" => self.no_human_credentials,
             "credential-expired" => self.credential_expired,
+            "on-behalf-of-active" => self.on_behalf_of_active,
             _ => true,
         }
     }
@@ -154,6 +158,10 @@ pub struct SessionsConfig {
     /// The audience sessions are issued for and checked against when a call names none.
     #[serde(default)]
     pub audience: Option<String>,
+    /// Other audiences a call may name instead of `audience` (issuing or
+    /// checking); none by default, so a caller cannot pick another one.
+    #[serde(default)]
+    pub allowed_audiences: Vec<String>,
     /// `iss` of issued tokens.
     #[serde(default)]
     pub issuer: Option<String>,

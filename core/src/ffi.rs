@@ -55,19 +55,34 @@ pub fn bundle_from_strings(input: Value) -> Result<Bundle> {
     Ok(bundle)
 }
 
-/// An engine from `{schema, policies, inventory?, config?}`; `clock` overrides the system clock.
-pub fn engine_from_strings(input: Value, clock: Option<Arc<dyn Clock>>) -> Result<Engine> {
+/// An engine from `{schema, policies, inventory?, config?}`; `clock` overrides
+/// the system clock; `trust_caller_time` lets requests carry their own `now`
+/// ([`crate::EngineBuilder::trust_caller_time`]).
+pub fn engine_from_strings(
+    input: Value,
+    clock: Option<Arc<dyn Clock>>,
+    trust_caller_time: bool,
+) -> Result<Engine> {
     let bundle = bundle_from_strings(input)?;
-    let builder = Engine::builder().bundle(bundle);
+    let builder = Engine::builder()
+        .bundle(bundle)
+        .trust_caller_time(trust_caller_time);
     match clock {
         Some(c) => builder.clock(c).build(),
         None => builder.build(),
     }
 }
 
-/// An engine from a bundle directory; `clock` overrides the system clock.
-pub fn engine_load(dir: &str, clock: Option<Arc<dyn Clock>>) -> Result<Engine> {
-    let builder = Engine::builder().bundle(Bundle::read_dir(dir)?);
+/// An engine from a bundle directory; `clock` overrides the system clock;
+/// `trust_caller_time` as for [`engine_from_strings`].
+pub fn engine_load(
+    dir: &str,
+    clock: Option<Arc<dyn Clock>>,
+    trust_caller_time: bool,
+) -> Result<Engine> {
+    let builder = Engine::builder()
+        .bundle(Bundle::read_dir(dir)?)
+        .trust_caller_time(trust_caller_time);
     match clock {
         Some(c) => builder.clock(c).build(),
         None => builder.build(),
@@ -81,10 +96,12 @@ pub fn engine_load_journaled(
     journal: Option<&str>,
     recover: bool,
     clock: Option<Arc<dyn Clock>>,
+    trust_caller_time: bool,
 ) -> Result<Engine> {
     let mut builder = Engine::builder()
         .bundle(Bundle::read_dir(dir)?)
-        .recover_journal(recover);
+        .recover_journal(recover)
+        .trust_caller_time(trust_caller_time);
     if let Some(path) = journal {
         builder = builder.journal(path);
     }

@@ -156,6 +156,45 @@ pub(crate) fn to_cedar_entities(src: &Source, limits: &Limits) -> Result<Value> 
     .convert()
 }
 
+/// The base types' closed vocabularies, whatever form the inventory took
+/// (the `agents:`/`credentials:` lists, `resources:` entries, a Cedar
+/// entities array): an agent's `status` and a credential's `kind` must be one
+/// of the documented values, exactly (`Human_Token` is not `human_token`, and
+/// would slip past `baseline/no-human-credentials`). Values that are not
+/// strings are left to the schema check.
+pub(crate) fn check_base_values(src: &Source, items: &[Value]) -> Result<()> {
+    for item in items {
+        let (Some(ty), Some(id)) = (
+            item.pointer("/uid/type").and_then(Value::as_str),
+            item.pointer("/uid/id").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let (attr, allowed): (&str, &[&str]) = match ty {
+            "Agent" => ("status", &AGENT_STATUSES),
+            "Credential" => ("kind", &CREDENTIAL_KINDS),
+            _ => continue,
+        };
+        let value = item.get("attrs").and_then(|a| a.get(attr));
+        if let Some(Value::String(v)) = value {
+            if !allowed.contains(&v.as_str()) {
+                return Err(Error::with_details(
+                    ErrorCode::InventoryInvalid,
+                    vec![Detail {
+                        message: format!(
+                            "{} `{id}`: {attr} `{v}` is not one of {}",
+                            ty.to_lowercase(),
+                            allowed.join(", ")
+                        ),
+                        location: locate_entry(src, id),
+                    }],
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Best-effort location of an entry, found by its `id:` line.
 pub(crate) fn locate_entry(src: &Source, id: &str) -> Option<Location> {
     let candidates = [

@@ -51,6 +51,10 @@ pub const TOKEN_HEADER: &str = "v4.public.";
 /// Default cap on a session's lifetime: 15 minutes.
 pub const DEFAULT_MAX_TTL_MS: i64 = 15 * 60 * 1000;
 
+/// How far in the future a token's `iat` may lie (clock skew between issuer
+/// and verifier): 60 seconds.
+pub const MAX_CLOCK_SKEW_MS: i64 = 60 * 1000;
+
 /// Tokens longer than this are rejected before any decoding.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
@@ -111,6 +115,9 @@ pub struct SessionConfig {
     pub default_audience: Option<String>,
     /// `iss` written into issued tokens.
     pub issuer: Option<String>,
+    /// Other audiences a call may name instead of the default (see
+    /// [`SessionConfig::audience`]); none by default.
+    pub allowed_audiences: Vec<String>,
 }
 
 impl Default for SessionConfig {
@@ -119,11 +126,37 @@ impl Default for SessionConfig {
             max_ttl_ms: DEFAULT_MAX_TTL_MS,
             default_audience: None,
             issuer: None,
+            allowed_audiences: Vec::new(),
         }
     }
 }
 
 impl SessionConfig {
+    /// The audience a session is issued for or checked against: the default
+    /// (`[sessions] audience`) when the caller names none; one the caller
+    /// names only if it is the default or listed in
+    /// [`allowed_audiences`](Self::allowed_audiences). A caller can narrow
+    /// the configured audience to one the configuration allows, never
+    /// widen it (`session_invalid` otherwise).
+    pub fn audience<'a>(&'a self, requested: Option<&'a str>) -> Result<&'a str> {
+        match (requested, self.default_audience.as_deref()) {
+            (None, Some(default)) => Ok(default),
+            (None, None) => Err(invalid(
+                "no audience to issue or check the session for (none given, no [sessions] audience)",
+            )),
+            (Some(a), default) => {
+                if default == Some(a) || self.allowed_audiences.iter().any(|x| x == a) {
+                    Ok(a)
+                } else {
+                    Err(invalid(format!(
+                        "audience {} is not the configured one and not in [sessions] allowed_audiences",
+                        shorten(a)
+                    )))
+                }
+            }
+        }
+    }
+
     /// Claims for a new session of `agent` starting at `now_ms`, with a fresh
     /// session id.
     ///
@@ -443,12 +476,29 @@ pub fn issue(keys: &SessionKeys, claims: &SessionClaims) -> Result<String> {
 /// base64, no or malformed footer, missing or ill-typed claims), an unknown
 /// kid, a signature that does not verify, or another audience;
 /// `session_expired` when `now_ms >= expires_at` or `now_ms < not_before`.
-/// Never reads the system clock. Revocation is left to the caller.
+/// Never reads the system clock. Revocation is left to the caller. The
+/// claims are bounded as by [`verify_within`] with the default cap
+/// ([`DEFAULT_MAX_TTL_MS`]).
 pub fn verify(
     keys: &SessionKeys,
     token: &str,
     now_ms: i64,
     expected_audience: &str,
+) -> Result<SessionClaims> {
+    verify_within(keys, token, now_ms, expected_audience, DEFAULT_MAX_TTL_MS)
+}
+
+/// [`verify`], with the claims bounded even when the signature is good: a
+/// token issued more than [`MAX_CLOCK_SKEW_MS`] in the future, or whose
+/// lifetime (from the earlier of `iat` and `nbf` to `exp`) is longer than
+/// `max_ttl_ms`, is `session_invalid` — no issuer following the
+/// configuration signs such a token.
+pub fn verify_within(
+    keys: &SessionKeys,
+    token: &str,
+    now_ms: i64,
+    expected_audience: &str,
+    max_ttl_ms: i64,
 ) -> Result<SessionClaims> {
     if token.is_empty() {
         return Err(invalid("session token is empty"));
@@ -506,6 +556,21 @@ pub fn verify(
         expires_at: parse_time(&payload.exp, "exp")?,
     };
     check_claims(&claims)?;
+    if claims.issued_at > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err(invalid(format!(
+            "session {} claims to be issued in the future ({})",
+            shorten(&claims.session_id),
+            format_millis(claims.issued_at)
+        )));
+    }
+    let start = claims.issued_at.min(claims.not_before);
+    if claims.expires_at.saturating_sub(start) > max_ttl_ms {
+        return Err(invalid(format!(
+            "session {} lives longer than the {} s the configuration allows",
+            shorten(&claims.session_id),
+            max_ttl_ms / 1000
+        )));
+    }
     if claims.audience != expected_audience {
         return Err(invalid(format!(
             "session token is for audience {}, not {}",

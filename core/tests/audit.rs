@@ -66,7 +66,9 @@ fn builder(policies: &str, config: Option<&str>) -> agentauthz::EngineBuilder {
         .schema(SCHEMA)
         .policies(policies)
         .inventory(INVENTORY)
-        .clock(Arc::new(FixedClock::at("2026-11-29T10:00:00Z").unwrap()));
+        .clock(Arc::new(FixedClock::at("2026-11-29T10:00:00Z").unwrap()))
+        // Requests here carry their own `now`.
+        .trust_caller_time(true);
     match config {
         Some(c) => b.config(c),
         None => b,
@@ -746,7 +748,11 @@ fn configured_file_sink_is_relative_to_the_bundle() {
     )
     .unwrap();
     std::fs::create_dir_all(dir.join("logs")).unwrap();
-    let engine = Engine::load(&dir).unwrap();
+    let engine = Engine::builder()
+        .bundle(agentauthz::Bundle::read_dir(&dir).unwrap())
+        .trust_caller_time(true)
+        .build()
+        .unwrap();
     workload(&engine, 10);
     let log = engine.decision_log().unwrap();
     assert_eq!(log.path().unwrap(), dir.join("logs/decisions.jsonl"));

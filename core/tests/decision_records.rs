@@ -42,6 +42,7 @@ fn load(spec: &Value, records: &Records) -> Option<Engine> {
     let sink = records.clone();
     Engine::builder()
         .bundle(bundle)
+        .trust_caller_time(true)
         .decision_log(DecisionLog::callback(move |r| {
             sink.lock().unwrap().push(r.clone())
         }))

@@ -564,7 +564,15 @@ fn agent_form_decides_as_cedar() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut compared = 0;
     for example in ["coding-agent", "data-pipeline", "support-agent"] {
-        let engine = Engine::load(format!("{root}/policies-examples/{example}")).unwrap();
+        // The vectors fix their own `now`: the engine trusts callers' time.
+        let engine = Engine::builder()
+            .bundle(
+                agentauthz::Bundle::read_dir(format!("{root}/policies-examples/{example}"))
+                    .unwrap(),
+            )
+            .trust_caller_time(true)
+            .build()
+            .unwrap();
         if engine.mode() != agentauthz::Mode::Enforce {
             continue;
         }

@@ -52,7 +52,7 @@ tasks:
 const NOW: &str = "2026-11-29T10:00:00Z";
 
 fn engine() -> Engine {
-    Engine::from_strings(SCHEMA, POLICIES, Some(INVENTORY)).unwrap()
+    trusted_strings(SCHEMA, POLICIES, Some(INVENTORY)).unwrap()
 }
 
 fn push(agent: &str) -> AgentRequest {
@@ -66,6 +66,22 @@ fn push(agent: &str) -> AgentRequest {
         context: json!({"branch": "feature/x"}).as_object().unwrap().clone(),
         now: Some(NOW.into()),
     }
+}
+
+/// These tests fix `now` on each request: the engine trusts callers' time.
+fn trusted(bundle: Bundle) -> agentauthz::Result<Engine> {
+    Engine::builder()
+        .bundle(bundle)
+        .trust_caller_time(true)
+        .build()
+}
+
+fn trusted_strings(
+    schema: &str,
+    policies: &str,
+    inventory: Option<&str>,
+) -> agentauthz::Result<Engine> {
+    trusted(Bundle::from_strings(schema, policies, inventory))
 }
 
 fn decide(engine: &Engine, r: AgentRequest) -> (String, Vec<String>) {
@@ -162,7 +178,7 @@ fn guardrails_switch_off_in_config() {
         "agentauthz.toml",
         "[baseline]\nowner-required = false\n",
     ));
-    let e = Engine::from_bundle(bundle).unwrap();
+    let e = trusted(bundle).unwrap();
     assert_eq!(decide(&e, push("orphan")).0, "allow");
     // Unknown identities are not switchable.
     denied_by(&e, push("nobody"), "baseline/unknown-agent");
@@ -206,6 +222,7 @@ fn injected_clock_supplies_now() {
     let clock = Arc::new(FixedClock::at("2026-11-30T12:00:00Z").unwrap());
     let e = Engine::builder()
         .bundle(Bundle::from_strings(SCHEMA, POLICIES, Some(INVENTORY)))
+        .trust_caller_time(true)
         .clock(clock)
         .build()
         .unwrap();
@@ -238,7 +255,7 @@ fn decisions_carry_ids_and_revision() {
     assert_ne!(a.decision_id, b.decision_id);
     assert_eq!(a.policy_revision, e.policy_revision());
     assert!(a.policy_revision.starts_with("sha256:"));
-    let other = Engine::from_strings(SCHEMA, "", Some(INVENTORY)).unwrap();
+    let other = trusted_strings(SCHEMA, "", Some(INVENTORY)).unwrap();
     assert_ne!(other.policy_revision(), e.policy_revision());
 }
 
@@ -275,9 +292,7 @@ fn concurrent_checks_during_reloads() {
     let e = Arc::new(engine());
     let allow_rev = e.policy_revision();
     let deny_bundle = Bundle::from_strings(SCHEMA, "", Some(INVENTORY));
-    let deny_rev = Engine::from_bundle(deny_bundle.clone())
-        .unwrap()
-        .policy_revision();
+    let deny_rev = trusted(deny_bundle.clone()).unwrap().policy_revision();
     std::thread::scope(|s| {
         for _ in 0..4 {
             let e = e.clone();
@@ -309,7 +324,7 @@ fn concurrent_checks_during_reloads() {
 }
 
 fn load_error(schema: &str, policies: &str, inventory: Option<&str>) -> agentauthz::Error {
-    Engine::from_strings(schema, policies, inventory).unwrap_err()
+    trusted_strings(schema, policies, inventory).unwrap_err()
 }
 
 fn assert_located(e: &agentauthz::Error, file: &str, line: u32) {
@@ -428,7 +443,7 @@ fn error_config_invalid() {
         "agentauthz.toml",
         "[baseline]\nowner_required = false\n",
     ));
-    let e = Engine::from_bundle(b).unwrap_err();
+    let e = trusted(b).unwrap_err();
     assert_eq!(e.code, ErrorCode::ConfigInvalid);
     assert_located(&e, "agentauthz.toml", 2);
 }
@@ -463,7 +478,7 @@ fn error_bundle_invalid_and_io() {
     let e = Engine::load(&dir).unwrap_err();
     assert_eq!(e.code, ErrorCode::Io, "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
-    let e = ffi::engine_from_strings(json!({"policies": ""}), None).unwrap_err();
+    let e = ffi::engine_from_strings(json!({"policies": ""}), None, false).unwrap_err();
     assert_eq!(e.code, ErrorCode::BundleInvalid);
 }
 
@@ -522,7 +537,7 @@ fn now_accepts_any_rfc3339_form() {
         "2026-11-30T00:00:00Z\", on_behalf_of",
         "2026-11-30T01:00:00+01:00\", on_behalf_of",
     );
-    let e = Engine::from_strings(SCHEMA, POLICIES, Some(&inv)).unwrap();
+    let e = trusted_strings(SCHEMA, POLICIES, Some(&inv)).unwrap();
     let mut r = push("ci-bot");
     r.task = Some("T1".into());
     r.now = Some("2026-11-29T23:59:59Z".into());

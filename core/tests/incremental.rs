@@ -109,7 +109,17 @@ impl Model {
     /// Applies `op` if the engine should accept it; says whether it did.
     fn apply(&mut self, op: &Op, next_task: usize) -> bool {
         match *op {
-            Op::Suspend(a) | Op::Reactivate(a) if self.status[a] == "offboarded" => false,
+            // Offboarding is final: every later change naming the agent is refused.
+            Op::Suspend(a)
+            | Op::Reactivate(a)
+            | Op::Offboard(a)
+            | Op::Rotate(a, _)
+            | Op::Transfer(a, _)
+            | Op::AddTask(a, ..)
+                if self.status[a] == "offboarded" =>
+            {
+                false
+            }
             Op::Suspend(a) => {
                 self.status[a] = "suspended";
                 true
@@ -231,7 +241,8 @@ fn decisions(engine: &Engine, tasks: &[String]) -> Vec<(bool, Vec<String>)> {
                         on_behalf_of: None,
                         credential: cred.clone(),
                         context: Default::default(),
-                        now: Some(NOW.into()),
+                        // The engines' clocks are fixed at NOW.
+                        now: None,
                     };
                     let d = engine.check(&Request::Agent(r)).unwrap();
                     // A revoked task is denied by name; the rebuild does not know it.

@@ -130,11 +130,15 @@ fn a_grant_applies_inside_its_window_only_and_expires_by_itself() {
             "offset {offset} ms"
         );
     }
-    // A request's own `now` is what the window is checked against.
+    // The engine clock is what the window is checked against: a request's own
+    // `now` is refused (this engine does not trust callers' time).
+    let mut early = r.clone();
+    early.now = Some(T0.into());
+    let refused = engine.check(&Request::Agent(early)).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::RequestInvalid);
+    clock.set(at("2026-11-29T11:00:00Z"));
+    assert_eq!(decide(&engine, &r), (false, vec![]));
     clock.set(at(T0));
-    let mut late = r.clone();
-    late.now = Some("2026-11-29T11:00:00Z".into());
-    assert_eq!(decide(&engine, &late), (false, vec![]));
 
     // The grant covers the bucket and what is in it, not other buckets or actions.
     let mut other = r.clone();
@@ -333,7 +337,7 @@ fn rotate_credential_and_transfer_owner() {
 #[test]
 fn add_task_makes_a_new_task_usable() {
     let clock = Arc::new(ManualClock::at(T0).unwrap());
-    let engine = engine_at(clock);
+    let engine = engine_at(clock.clone());
     let mut r = put("etl", "public/readme");
     r.action = "s3:GetObject".into();
     r.task = Some("T9".into());
@@ -351,7 +355,7 @@ fn add_task_makes_a_new_task_usable() {
     };
     engine.add_task(task.clone(), "alice").unwrap();
     assert_eq!(decide(&engine, &r), (true, vec!["read-public".into()]));
-    r.now = Some("2026-11-29T12:00:00Z".into());
+    clock.set(at("2026-11-29T12:00:00Z"));
     assert_eq!(
         decide(&engine, &r),
         (false, vec!["baseline/task-window".into()])
@@ -404,7 +408,7 @@ fn grant_policies_are_reserved_and_decisions_equal_cedar() {
 
     // The engine with grants decides as Cedar does over its policies plus the grants' text.
     let clock = Arc::new(ManualClock::at(T0).unwrap());
-    let engine = engine_at(clock);
+    let engine = engine_at(clock.clone());
     let mut req = grant_request("etl", 600);
     req.actions.push("s3:GetObject".into());
     engine.grant(req).unwrap();
@@ -440,7 +444,7 @@ fn grant_policies_are_reserved_and_decisions_equal_cedar() {
                         r.action = action.into();
                         r.resource = EntityRef::new(ty, id);
                         r.task = task.map(String::from);
-                        r.now = Some(now.clone());
+                        clock.set(at(T0) + minutes * 60_000);
                         let ours = engine.check(&Request::Agent(r.clone())).unwrap();
                         if ours
                             .reasons()

@@ -165,6 +165,9 @@ pub(crate) struct Runtime {
     pub grant_policies: HashMap<EntityUid, Arc<[Policy]>>,
     pub revoked_tasks: HashSet<String>,
     pub revoked_sessions: HashSet<String>,
+    /// Agents suspended at run time (and not reactivated since): denied
+    /// whatever the baseline switches say.
+    pub suspended: HashSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -412,8 +415,38 @@ impl<'a> Work<'a> {
         list
     }
 
+    /// Offboarding is final: no change may name an offboarded agent (or a
+    /// credential of one) afterwards.
+    fn refuse_offboarded(&self, change: &Change) -> Result<()> {
+        let agent = match change {
+            Change::RotateCredential { credential, .. } => {
+                let uid = base_uid("Credential", credential)?;
+                self.entity(&uid).and_then(|c| agent_of(&c))
+            }
+            other => match other.agent() {
+                Some(agent) => Some(base_uid("Agent", agent)?),
+                None => None,
+            },
+        };
+        let Some(agent) = agent else {
+            return Ok(());
+        };
+        match self.entity(&agent) {
+            Some(e) if status_of(&e) == "offboarded" => Err(invalid(
+                ErrorCode::LifecycleInvalid,
+                format!(
+                    "agent `{}` is offboarded; offboarding is final (no {} for it)",
+                    agent.id().unescaped(),
+                    change.op()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn apply(&mut self, change: &Change, now: i64) -> Result<()> {
         let lc = ErrorCode::LifecycleInvalid;
+        self.refuse_offboarded(change)?;
         match change {
             Change::Grant(g) => self.grant(g, now),
             Change::Revoke { grant } => {
@@ -430,7 +463,10 @@ impl<'a> Work<'a> {
                         lc,
                         format!("agent `{agent}` is offboarded; offboarding is final"),
                     )),
-                    _ => self.set_status(e, "suspended"),
+                    _ => {
+                        self.runtime.suspended.insert(agent.clone());
+                        self.set_status(e, "suspended")
+                    }
                 }
             }
             Change::Reactivate { agent } => {
@@ -440,7 +476,10 @@ impl<'a> Work<'a> {
                         lc,
                         format!("agent `{agent}` is offboarded; offboarding is final"),
                     )),
-                    _ => self.set_status(e, "active"),
+                    _ => {
+                        self.runtime.suspended.remove(agent);
+                        self.set_status(e, "active")
+                    }
                 }
             }
             Change::Offboard { agent } => self.offboard(agent),
@@ -591,6 +630,7 @@ impl<'a> Work<'a> {
         let lc = ErrorCode::LifecycleInvalid;
         let (uid, e) = self.require("Agent", agent, lc)?;
         self.set_status(e, "offboarded")?;
+        self.runtime.suspended.remove(agent);
         self.runtime.grants.retain(|_, g| g.grant.agent != agent);
         self.runtime.index_grants();
         for c in self.owned_by("Credential", &uid) {

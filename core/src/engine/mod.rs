@@ -1,5 +1,6 @@
 //! The engine: an atomically swappable snapshot and the request path.
 
+mod authority;
 mod cache;
 mod clock;
 mod context;
@@ -47,6 +48,8 @@ pub struct Engine {
     limits: Option<Limits>,
     /// Builder settings that override `agentauthz.toml`, on every reload too.
     overrides: Overrides,
+    /// Whether a request's own `now` may set the time it is judged at.
+    trust_caller_time: bool,
 }
 
 /// `[engine]` settings given to the builder.
@@ -92,6 +95,7 @@ pub struct EngineBuilder {
     session_keys: Option<SessionKeys>,
     limits: Option<Limits>,
     overrides: Overrides,
+    trust_caller_time: bool,
 }
 
 impl EngineBuilder {
@@ -162,6 +166,14 @@ impl EngineBuilder {
         self.recover_journal = recover;
         self
     }
+    /// Lets requests carry their own `now` (tests, replays, `--now`). Off by
+    /// default: the engine clock decides, and a request carrying `now` is a
+    /// `request_invalid` error. Session tokens are always judged at the engine
+    /// clock, whatever this says.
+    pub fn trust_caller_time(mut self, trust: bool) -> Self {
+        self.trust_caller_time = trust;
+        self
+    }
     /// Session signing/verification keys (override `[sessions]` keys of `agentauthz.toml`).
     pub fn session_keys(mut self, keys: SessionKeys) -> Self {
         self.session_keys = Some(keys);
@@ -230,6 +242,7 @@ impl EngineBuilder {
             sessions: ArcSwap::from_pointee(sessions),
             limits: self.limits,
             overrides: self.overrides,
+            trust_caller_time: self.trust_caller_time,
         })
     }
 }
@@ -280,7 +293,8 @@ impl Engine {
         request: &Request,
         now: i64,
     ) -> Result<Decision> {
-        let result = request::decide(snapshot, request, now, || self.ids.next(now));
+        let result = authority::caller_time(snapshot, request, self.trust_caller_time)
+            .and_then(|()| request::decide(snapshot, request, now, || self.ids.next(now)));
         audit::finish_check(
             &snapshot.audit,
             &snapshot.revision,
@@ -495,8 +509,10 @@ impl Engine {
     }
 
     /// Issues a signed session token for an active agent (and a task of its
-    /// own): valid for `ttl_ms` (capped by `[sessions] max_ttl_seconds`,
-    /// default 15 minutes) for `audience` (default `[sessions] audience`).
+    /// own whose window is open now): valid for `ttl_ms` (capped by
+    /// `[sessions] max_ttl_seconds`, default 15 minutes, and by the end of the
+    /// task's window) for `audience` (`[sessions] audience` when `None`;
+    /// another one only if `[sessions] allowed_audiences` lists it).
     pub fn issue_session(
         &self,
         agent: &str,
@@ -505,58 +521,79 @@ impl Engine {
         audience: Option<&str>,
     ) -> Result<(String, SessionClaims)> {
         let snapshot = self.snapshot.load();
-        sessions::check_standing(&snapshot, agent, task, ErrorCode::LifecycleInvalid)?;
-        let state = self.sessions.load();
         let now = self.clock.now_millis();
-        let claims = state.config.claims(agent, task, ttl_ms, audience, now)?;
+        sessions::check_standing(&snapshot, agent, task, ErrorCode::LifecycleInvalid)?;
+        let task_end = match task {
+            Some(task) => Some(sessions::open_task_window(&snapshot, task, now)?),
+            None => None,
+        };
+        let state = self.sessions.load();
+        let audience = state.config.audience(audience)?;
+        let mut claims = state
+            .config
+            .claims(agent, task, ttl_ms, Some(audience), now)?;
+        if let Some(end) = task_end {
+            claims.expires_at = claims.expires_at.min(end);
+        }
         let token = session::issue(&state.keys, &claims)?;
         Ok((token, claims))
     }
 
     /// Verifies a session token against the engine clock and the active
-    /// state: signature, key id, window, audience, and that neither the
-    /// session, its agent (suspended, offboarded) nor its task was revoked.
+    /// state: signature, key id, window, lifetime, audience, and that neither
+    /// the session, its agent (suspended, offboarded) nor its task was revoked.
     pub fn verify_session(&self, token: &str, audience: Option<&str>) -> Result<SessionClaims> {
+        self.verify_session_at(token, audience, self.clock.now_millis())
+    }
+
+    fn verify_session_at(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+        now: i64,
+    ) -> Result<SessionClaims> {
         let state = self.sessions.load();
-        let audience = audience
-            .or(state.config.default_audience.as_deref())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::SessionInvalid,
-                    "no audience to check the session against (none given, no [sessions] audience)",
-                )
-            })?;
-        let claims = session::verify(&state.keys, token, self.clock.now_millis(), audience)?;
+        let audience = state.config.audience(audience)?;
+        let claims =
+            session::verify_within(&state.keys, token, now, audience, state.config.max_ttl_ms)?;
         sessions::check_claims(&self.snapshot.load(), &claims)?;
         Ok(claims)
     }
 
     /// Decides a request made with a session token: the agent and the task
-    /// are the token's. A token that does not verify is an error, never a decision.
-    /// A refused token is recorded in the decision log as an error with the
-    /// principal `Session::"unverified"` (never the token, never the agent it
-    /// claims).
+    /// are the token's, and the time is the engine clock's, for the token and
+    /// the policies alike (a request carrying `now` is refused, whatever
+    /// [`EngineBuilder::trust_caller_time`] says). A token that does not
+    /// verify is an error, never a decision. A refused token is recorded in
+    /// the decision log as an error with the principal `Session::"unverified"`
+    /// (never the token, never the agent it claims).
     pub fn check_session(&self, request: &SessionRequest) -> Result<Decision> {
-        let claims = match self.verify_session(&request.session, request.audience.as_deref()) {
-            Ok(claims) => claims,
-            Err(e) => {
-                if let Some(log) = self.log.load().as_deref() {
-                    let now = self.clock.now_millis();
-                    let snapshot = self.snapshot.load();
-                    audit::record_refused_session(
-                        &snapshot.audit,
-                        log,
-                        &snapshot.revision,
-                        now,
-                        &self.ids.next(now),
-                        request,
-                        &e,
-                    );
+        if request.now.is_some() {
+            return Err(authority::session_time_refused());
+        }
+        let now = self.clock.now_millis();
+        let claims =
+            match self.verify_session_at(&request.session, request.audience.as_deref(), now) {
+                Ok(claims) => claims,
+                Err(e) => {
+                    if let Some(log) = self.log.load().as_deref() {
+                        let snapshot = self.snapshot.load();
+                        audit::record_refused_session(
+                            &snapshot.audit,
+                            log,
+                            &snapshot.revision,
+                            now,
+                            &self.ids.next(now),
+                            request,
+                            &e,
+                        );
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
-        self.check(&Request::Agent(AgentRequest {
+            };
+        let snapshot = self.snapshot.load();
+        let log = self.log.load();
+        let request = Request::Agent(AgentRequest {
             agent: claims.agent,
             action: request.action.clone(),
             resource: request.resource.clone(),
@@ -564,8 +601,9 @@ impl Engine {
             on_behalf_of: request.on_behalf_of.clone(),
             credential: request.credential.clone(),
             context: request.context.clone(),
-            now: request.now.clone(),
-        }))
+            now: None,
+        });
+        self.decide(&snapshot, log.as_deref(), &request, now)
     }
 
     /// A session token may no longer be used (journaled like every change).
@@ -601,6 +639,12 @@ impl Engine {
 
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
+    }
+
+    /// Whether requests may carry their own `now` (see
+    /// [`EngineBuilder::trust_caller_time`]).
+    pub fn trusts_caller_time(&self) -> bool {
+        self.trust_caller_time
     }
 
     /// The active snapshot's (merged) schema; `None` for a schema-less engine.

@@ -1,6 +1,7 @@
 //! The request path: build a schema-validated Cedar request, evaluate it,
 //! and turn Cedar's response into a Decision.
 
+use super::authority;
 use super::clock::{format_millis, rfc3339_to_cedar};
 use super::context::{extension_call, AttrType, Extension};
 use super::guards;
@@ -38,7 +39,7 @@ pub(crate) fn decide(
     let mut shadow = None;
     let built = match request {
         Request::Agent(r) => agent_request(snapshot, r, now_millis)?,
-        Request::Cedar(r) => Built::Cedar(Box::new(cedar_request(snapshot, r)?)),
+        Request::Cedar(r) => cedar_request(snapshot, r, now_millis)?,
     };
     let (decision, reasons, errors) = match built {
         Built::Denied(reasons) => (Effect::Deny, reasons, Vec::new()),
@@ -49,7 +50,7 @@ pub(crate) fn decide(
                     let indexed = snapshot
                         .index
                         .candidates(p, a, r, &snapshot.entities, |name| {
-                            context_has(request, name)
+                            context_has(snapshot, request, name)
                         });
                     verdict = snapshot.guards.verdict(p);
                     let guards = verdict
@@ -142,8 +143,9 @@ fn with_extra<'a>(
 
 /// Whether the context of the Cedar request built from `request` has
 /// attribute `name`: it has exactly the request's context fields, and for the
-/// agent form the standard fields the request fills in.
-fn context_has(request: &Request, name: &str) -> bool {
+/// agent form the standard fields the request fills in (and `now` for the
+/// Cedar form of a bundle with the base types, which the engine fills in).
+fn context_has(snapshot: &Snapshot, request: &Request, name: &str) -> bool {
     match request {
         Request::Agent(r) => match name {
             "now" => true,
@@ -152,7 +154,9 @@ fn context_has(request: &Request, name: &str) -> bool {
             "on_behalf_of" => r.on_behalf_of.is_some(),
             _ => r.context.contains_key(name),
         },
-        Request::Cedar(r) => r.context.contains_key(name),
+        Request::Cedar(r) => {
+            r.context.contains_key(name) || (name == "now" && snapshot.screen.enabled)
+        }
     }
 }
 
@@ -262,8 +266,9 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         unknown.push(UNKNOWN_ACTION);
     }
     let principal = base_uid(snapshot, "Agent", &r.agent)?;
-    if snapshot.entities.get(&principal).is_none() {
-        unknown.push(UNKNOWN_AGENT);
+    match snapshot.entities.get(&principal) {
+        None => unknown.push(UNKNOWN_AGENT),
+        Some(agent) => unknown.extend(authority::standing(snapshot, &principal, agent)),
     }
     let now = match &r.now {
         Some(now) => utc_seconds_to_cedar(now)
@@ -318,6 +323,9 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     // Build and validate even when denying, so malformed input is always reported.
     let (context, verified) = context(snapshot, &action, &r.context, standard)?;
     let request = build(snapshot, principal, action, resource, context, verified)?;
+    authority::context(snapshot, request.context(), &mut unknown);
+    unknown.sort_unstable();
+    unknown.dedup();
     if unknown.is_empty() {
         Ok(Built::Cedar(Box::new(request)))
     } else {
@@ -327,17 +335,45 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     }
 }
 
-fn cedar_request(snapshot: &Snapshot, r: &CedarRequest) -> Result<cedar_policy::Request> {
+/// The Cedar form: evaluated as given, except in a bundle with the base
+/// types, where the engine fills in `now` when the context has none and the
+/// entities the request names get the same checks as in the agent form.
+fn cedar_request(snapshot: &Snapshot, r: &CedarRequest, now_millis: i64) -> Result<Built> {
     let action = request_uid(snapshot, &r.action)?;
-    let (context, verified) = context(snapshot, &action, &r.context, Vec::new())?;
-    build(
+    let mut standard = Vec::new();
+    if snapshot.screen.enabled && !r.context.contains_key("now") {
+        let now = format_millis(now_millis);
+        standard.push((
+            "now",
+            Value::String(now.clone()),
+            extension_call(Extension::Datetime, &now),
+            AttrType::Extension(Extension::Datetime),
+        ));
+    }
+    let (context, verified) = context(snapshot, &action, &r.context, standard)?;
+    let principal = request_uid(snapshot, &r.principal)?;
+    let request = build(
         snapshot,
-        request_uid(snapshot, &r.principal)?,
+        principal.clone(),
         action,
         request_uid(snapshot, &r.resource)?,
         context,
         verified,
-    )
+    )?;
+    if !snapshot.screen.enabled {
+        return Ok(Built::Cedar(Box::new(request)));
+    }
+    let mut denied = Vec::new();
+    authority::principal(snapshot, &principal, &mut denied);
+    authority::context(snapshot, request.context(), &mut denied);
+    if denied.is_empty() {
+        return Ok(Built::Cedar(Box::new(request)));
+    }
+    denied.sort_unstable();
+    denied.dedup();
+    Ok(Built::Denied(
+        denied.into_iter().map(String::from).collect(),
+    ))
 }
 
 /// A standard context field the engine adds: name, JSON form, typed form, its type.

@@ -46,6 +46,7 @@ impl Sessions {
                 })?;
         }
         config.default_audience = c.audience.clone();
+        config.allowed_audiences = c.allowed_audiences.clone();
         config.issuer = c.issuer.clone();
         let mut keys = SessionKeys::new();
         let kid = c.key_id.as_deref().unwrap_or("default");
@@ -107,6 +108,40 @@ pub(crate) fn check_standing(
         }
     }
     Ok(())
+}
+
+/// The end of `task`'s window (ms) when `now` is inside it; issuing a
+/// session for a task outside its window is `lifecycle_invalid`.
+pub(crate) fn open_task_window(snapshot: &Snapshot, task: &str, now: i64) -> Result<i64> {
+    let refuse = |m: String| Error::new(ErrorCode::LifecycleInvalid, m);
+    let uid = super::request::entity_uid(&crate::model::EntityRef::new("Task", task))?;
+    let entity = snapshot
+        .entities
+        .get(&uid)
+        .ok_or_else(|| refuse(format!("task `{task}` is not in the inventory")))?;
+    let start = datetime_attr(entity, "not_before");
+    let end = datetime_attr(entity, "not_after");
+    match (start, end) {
+        (Some(start), Some(end)) if start <= now && now < end => Ok(end),
+        (Some(_), Some(_)) => Err(refuse(format!(
+            "task `{task}` is outside its window now; a session for it is refused"
+        ))),
+        _ => Err(refuse(format!("task `{task}` has no readable window"))),
+    }
+}
+
+/// A `datetime` attribute of an entity, in ms since the epoch.
+fn datetime_attr(entity: &cedar_policy::Entity, name: &str) -> Option<i64> {
+    match entity.attr(name)? {
+        Ok(cedar_policy::EvalResult::ExtensionValue(text)) => {
+            let inner = text
+                .strip_prefix("datetime(\"")
+                .and_then(|t| t.strip_suffix("\")"))
+                .unwrap_or(&text);
+            super::clock::parse_rfc3339_millis(inner)
+        }
+        _ => None,
+    }
 }
 
 /// Revocation checks on verified claims.

@@ -64,6 +64,8 @@ pub(crate) struct Snapshot {
     pub strict: bool,
     /// Forbids that may error at run time, found at load.
     pub warnings: Arc<Vec<PolicyWarning>>,
+    /// The checks every request form gets before Cedar (entities it names, lifecycle).
+    pub screen: Arc<super::authority::Screen>,
 }
 
 impl Snapshot {
@@ -146,6 +148,7 @@ impl Snapshot {
         let (guards, indexed) = PrincipalGuards::compile(&policies, &entities);
         let index = PolicyIndex::new(&indexed, &entities);
         let context_types = context::context_types(&schema_json);
+        let screen = super::authority::Screen::compile(&bundle.options, &config, &schema_json);
         let agent_items = agent_items(&entities);
         let with_descendants = entities
             .iter()
@@ -172,6 +175,7 @@ impl Snapshot {
             on_error: config.engine.on_error,
             strict: config.engine.strict,
             warnings: Arc::new(warnings),
+            screen: Arc::new(screen),
         })
     }
 }
@@ -322,6 +326,9 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>, limits: &Limits) -> R
         None => serde_json::Value::Array(Vec::new()),
     };
     let items: Vec<serde_json::Value> = json.as_array().cloned().unwrap_or_default();
+    if let (Some(src), true) = (&bundle.inventory, bundle.options.base_schema) {
+        inventory::check_base_values(src, &items)?;
+    }
     let entities = Entities::from_json_value(json, schema).map_err(|e| {
         let src = bundle
             .inventory

@@ -1,0 +1,211 @@
+//! Who decides what a request is judged against: the time (the engine clock
+//! unless the engine trusts callers' time) and the entities it names (each
+//! must be in the inventory). These checks run for every request form, before
+//! Cedar, and no baseline switch turns them off.
+
+use super::lifecycle::status_of;
+use super::request::{TASK_REVOKED, UNKNOWN_AGENT, UNKNOWN_CREDENTIAL, UNKNOWN_TASK, UNKNOWN_USER};
+use super::snapshot::Snapshot;
+use crate::bundle::{BundleOptions, Config};
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::Request;
+use crate::schema::BASE_TYPES;
+use cedar_policy::EntityUid;
+use cedar_policy_core::ast;
+use cedar_policy_core::entities::Dereference;
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// A request's context names an entity (outside the standard fields) that
+/// the inventory does not know.
+pub const UNKNOWN_ENTITY: &str = "baseline/unknown-entity";
+/// The agent is offboarded. Offboarding is final: no switch undoes it.
+pub const AGENT_OFFBOARDED: &str = "baseline/agent-offboarded";
+/// The agent was suspended at run time (`suspend`) and not reactivated.
+pub const AGENT_SUSPENDED: &str = "baseline/agent-suspended";
+
+/// What a snapshot needs to screen requests.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Screen {
+    /// The bundle has agentauthz's base types: the checks apply (a plain
+    /// Cedar bundle keeps Cedar's semantics).
+    pub enabled: bool,
+    /// `baseline/agent-active` is switched off: lifecycle decisions
+    /// (offboarded, suspended at run time) are enforced here instead.
+    pub lifecycle_status: bool,
+    /// Enumerated entity types: valid by declaration, never in the inventory.
+    pub enums: HashSet<String>,
+}
+
+impl Screen {
+    /// From the bundle's options and configuration and its schema (JSON form).
+    pub fn compile(options: &BundleOptions, config: &Config, schema_json: &Value) -> Screen {
+        let mut enums = HashSet::new();
+        for (ns, def) in schema_json.as_object().into_iter().flatten() {
+            let types = def.get("entityTypes").and_then(Value::as_object);
+            for (name, decl) in types.into_iter().flatten() {
+                if decl.get("enum").is_some() {
+                    enums.insert(if ns.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{ns}::{name}")
+                    });
+                }
+            }
+        }
+        Screen {
+            enabled: options.base_schema,
+            lifecycle_status: options.base_schema && !config.baseline.agent_active,
+            enums,
+        }
+    }
+}
+
+fn invalid(message: &str) -> Error {
+    Error::new(ErrorCode::RequestInvalid, message)
+}
+
+/// The time rule: a request may carry its own `now` (the agent form's `now`,
+/// or `context.now` in the Cedar form of a bundle with the base types) only
+/// when the engine trusts callers' time.
+pub(crate) fn caller_time(snapshot: &Snapshot, request: &Request, trusted: bool) -> Result<()> {
+    if trusted {
+        return Ok(());
+    }
+    let carries = match request {
+        Request::Agent(r) => r.now.is_some(),
+        Request::Cedar(r) => snapshot.screen.enabled && r.context.contains_key("now"),
+    };
+    if carries {
+        Err(invalid(
+            "this engine does not trust callers' time: leave `now` out (the engine clock decides), \
+             or build the engine with trust_caller_time for tests and replays",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A session check always runs at the engine clock.
+pub(crate) fn session_time_refused() -> Error {
+    invalid("a session check is judged at the engine clock: leave `now` out")
+}
+
+/// Whether `uid` is of one of the base types (empty namespace).
+fn base_type(uid: &EntityUid) -> Option<&'static str> {
+    let t = uid.type_name();
+    if t.namespace_components().next().is_some() {
+        return None;
+    }
+    let name = t.basename();
+    BASE_TYPES.iter().find(|b| **b == name).copied()
+}
+
+/// The principal of a request: a base-type principal must be in the
+/// inventory, and an agent must not be offboarded or suspended at run time
+/// when `agent-active` does not already say so.
+pub(crate) fn principal(snapshot: &Snapshot, uid: &EntityUid, out: &mut Vec<&'static str>) {
+    let Some(kind) = base_type(uid) else {
+        return;
+    };
+    match snapshot.entities.get(uid) {
+        None if kind == "Agent" => out.push(UNKNOWN_AGENT),
+        None => out.push(UNKNOWN_ENTITY),
+        Some(entity) if kind == "Agent" => {
+            if let Some(reason) = standing(snapshot, uid, entity) {
+                out.push(reason);
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+/// Lifecycle decisions that hold whatever the switches say. With
+/// `agent-active` on, that guardrail already denies these agents (and is the
+/// reason given), so nothing is looked up here.
+pub(crate) fn standing(
+    snapshot: &Snapshot,
+    uid: &EntityUid,
+    entity: &cedar_policy::Entity,
+) -> Option<&'static str> {
+    if !snapshot.screen.lifecycle_status {
+        return None;
+    }
+    if status_of(entity) == "offboarded" {
+        return Some(AGENT_OFFBOARDED);
+    }
+    let id = uid.id().unescaped();
+    snapshot
+        .runtime
+        .suspended
+        .contains(id)
+        .then_some(AGENT_SUSPENDED)
+}
+
+/// Every entity in the context must be in the inventory (action entities
+/// and enumerated types excepted): the standard fields give their own
+/// reasons, any other field `baseline/unknown-entity`; a task revoked at run
+/// time is `baseline/task-revoked` wherever it appears.
+pub(crate) fn context(
+    snapshot: &Snapshot,
+    context: Option<&cedar_policy::Context>,
+    out: &mut Vec<&'static str>,
+) {
+    let Some(context) = context else {
+        return;
+    };
+    let ast::Context::Value(fields) = AsRef::<ast::Context>::as_ref(context) else {
+        // Contexts with unknowns (partial evaluation) are never built here.
+        return;
+    };
+    let entities = AsRef::<cedar_policy_core::entities::Entities>::as_ref(&*snapshot.entities);
+    for (name, value) in fields.iter() {
+        let unknown = match name.as_str() {
+            "task" => UNKNOWN_TASK,
+            "credential" => UNKNOWN_CREDENTIAL,
+            "on_behalf_of" => UNKNOWN_USER,
+            _ => UNKNOWN_ENTITY,
+        };
+        // An explicit stack: context values may nest deeply.
+        let mut stack: Vec<&ast::Value> = vec![value];
+        while let Some(v) = stack.pop() {
+            match &v.value {
+                ast::ValueKind::Lit(ast::Literal::EntityUID(uid)) => {
+                    if let Some(reason) = entity(snapshot, entities, uid, unknown) {
+                        out.push(reason);
+                    }
+                }
+                ast::ValueKind::Set(set) => stack.extend(set.iter()),
+                ast::ValueKind::Record(record) => stack.extend(record.values()),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn entity(
+    snapshot: &Snapshot,
+    entities: &cedar_policy_core::entities::Entities,
+    uid: &ast::EntityUID,
+    unknown: &'static str,
+) -> Option<&'static str> {
+    if uid.is_action() {
+        return None;
+    }
+    let known = matches!(entities.entity(uid), Dereference::Data(_));
+    let ty = uid.entity_type();
+    if known {
+        let is_task = ty.name().is_unqualified()
+            && AsRef::<str>::as_ref(ty.name().basename_as_ref()) == "Task";
+        let revoked = is_task
+            && snapshot
+                .runtime
+                .revoked_tasks
+                .contains(AsRef::<str>::as_ref(uid.eid()));
+        return revoked.then_some(TASK_REVOKED);
+    }
+    if snapshot.screen.enums.contains(&ty.to_string()) {
+        return None;
+    }
+    Some(unknown)
+}
