@@ -134,6 +134,9 @@ pub struct Config {
     pub journal: JournalConfig,
     #[serde(default)]
     pub sessions: SessionsConfig,
+    /// `[integrity]`: the key that authenticates the journal and the decision log.
+    #[serde(default)]
+    pub integrity: crate::integrity::IntegrityConfig,
 }
 
 /// `[sessions]`: signed, short-lived agent session tokens.

@@ -9,6 +9,7 @@ mod bundle;
 mod engine;
 mod error;
 pub mod ffi;
+pub mod integrity;
 mod inventory;
 pub mod journal;
 mod model;
@@ -27,6 +28,7 @@ pub use engine::{
     GrantRequest, ManualClock, PolicyOrigin, SystemClock, TaskSpec,
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
+pub use integrity::{IntegrityConfig, IntegrityKey, IntegrityKeys};
 pub use journal::{Journal, JournalEntry};
 pub use model::{
     AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request, SessionRequest,

@@ -7,8 +7,12 @@ use crate::model::{Effect, EntityRef, PolicyError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The `schema_version` of the records this crate writes.
+/// The `schema_version` of the records this crate writes to an unkeyed log.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The `schema_version` of records written to a keyed log: version 1 plus
+/// `kid` and `mac` (both required).
+pub const KEYED_SCHEMA_VERSION: u32 = 2;
 
 /// What the caller was told: allow, deny, or an error (the check raised).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -53,6 +57,7 @@ pub struct RecordError {
 /// has `@mode("log-only")` policies: they hold the decision had every policy
 /// been enforced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DecisionRecord {
     pub schema_version: u32,
     /// Position in the chain: 1 for the first record of a log, no gaps.
@@ -102,6 +107,13 @@ pub struct DecisionRecord {
     pub request_time: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// Id of the integrity key of `mac` (keyed logs, version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// HMAC-SHA-256 (hex) of `hash` (which covers the record and its
+    /// predecessor's hash) with the key `kid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl DecisionRecord {
@@ -208,6 +220,8 @@ impl RecordView<'_> {
             request_time: own(self.request_time),
             prev_hash: String::new(),
             hash: String::new(),
+            kid: None,
+            mac: None,
         }
     }
 }
@@ -552,6 +566,8 @@ mod tests {
             request_time: Some("2026-11-29T10:00:00Z".into()),
             prev_hash: String::new(),
             hash: String::new(),
+            kid: None,
+            mac: None,
         }
     }
 

@@ -157,6 +157,10 @@ pub const RULES: &[Rule] = &[
         "Agent traffic runs on a human identity or credential",
         "Give the agent its own machine identity; revoke the human credential it uses and rotate the human's secrets.",
         nist: ["GOVERN 1.6", "MEASURE 2.7"], cis: ["5.5", "6.1"], iso: ["A.3.2", "A.4.2"], owasp: ["LLM06"]),
+    rule!("AAZ015", "unauthenticated-state", Medium,
+        "Journal or decision log is not authenticated",
+        "Set `[integrity] key_env` (or `key_file`) in agentauthz.toml to a random key of at least 32 bytes kept outside the bundle: journal entries, decision records and checkpoints then carry an HMAC-SHA-256, and forged or rewritten lines are refused.",
+        nist: ["MEASURE 2.7", "MANAGE 4.1"], cis: ["8.2", "8.3"], iso: ["A.6.2.8"], owasp: []),
 ];
 
 pub fn rule(id: &str) -> Option<&'static Rule> {
