@@ -163,7 +163,7 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<(Value, DecisionRec
     let has_mac = value.get("kid").is_some() || value.get("mac").is_some();
     match version {
         Some(v) if v == u64::from(SCHEMA_VERSION) && has_mac => {
-            return Err(format!("a schema_version {v} record has no `kid` or `mac`"))
+            return Err(format!("a schema_version {v} record carries no `kid` or `mac`"))
         }
         Some(v) if v == u64::from(KEYED_SCHEMA_VERSION) && !has_mac => {
             return Err(format!("a schema_version {v} record needs `kid` and `mac`"))
