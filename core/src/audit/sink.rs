@@ -96,6 +96,8 @@ struct Inner {
     keys: IntegrityKeys,
     /// Bytes of a torn last line cut off when the file was opened.
     recovered: Option<u64>,
+    /// The `seq` of the checkpoint found when the file was opened.
+    checkpoint_seq: Option<u64>,
     /// The exclusive lock of a file sink (`<path>.lock`), held while open.
     _lock: Option<File>,
     state: Mutex<State>,
@@ -214,7 +216,8 @@ impl DecisionLog {
             head = last_record(p, false)?.0;
         }
         let (seq, head) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
-        let journal_seq = checkpoint::read(path).ok().flatten().and_then(|c| c.journal_seq);
+        let opened_checkpoint = checkpoint::read(path).ok().flatten();
+        let journal_seq = opened_checkpoint.as_ref().and_then(|c| c.journal_seq);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -235,6 +238,7 @@ impl DecisionLog {
         let inner = Arc::new(Inner {
             keys: options.keys.clone(),
             recovered,
+            checkpoint_seq: opened_checkpoint.map(|c| c.seq),
             _lock: Some(lock_handle),
             target: Target::File(options),
             state: Mutex::new(state),
@@ -285,6 +289,7 @@ impl DecisionLog {
                 target,
                 keys: IntegrityKeys::none(),
                 recovered: None,
+                checkpoint_seq: None,
                 _lock: None,
                 state: Mutex::new(State::new(0, GENESIS_HASH.to_string(), None)),
                 error: Mutex::new(None),
@@ -529,17 +534,17 @@ impl DecisionLog {
         let Target::File(options) = &self.inner.target else {
             return None;
         };
-        let (from_cp, after) = {
-            let state = lock(&self.inner.state);
-            (state.journal_seq, state.checkpointed)
-        };
+        let from_cp = lock(&self.inner.state).journal_seq;
+        let after = self.inner.checkpoint_seq;
         let mut best = from_cp.unwrap_or(0);
+        // Only the records after the checkpoint can hold later changes.
         if let Ok(text) = std::fs::read(&options.path) {
             for line in text.split(|&b| b == b'\n').rev() {
                 let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
                     continue;
                 };
-                if v.get("seq").and_then(serde_json::Value::as_u64).is_some_and(|s| s <= after) && from_cp.is_some() {
+                let seq = v.get("seq").and_then(serde_json::Value::as_u64);
+                if after.is_some_and(|a| seq.is_some_and(|s| s <= a)) {
                     break;
                 }
                 if let Some(j) = v.pointer("/context/journal_seq").and_then(serde_json::Value::as_u64) {
