@@ -32,6 +32,9 @@ const ERROR_CODES = Object.freeze(
     ['grant_invalid', 'lifecycle'],
     ['lifecycle_invalid', 'lifecycle'],
     ['journal_corrupt', 'journal'],
+    ['journal_locked', 'journal'],
+    ['log_locked', 'log'],
+    ['log_corrupt', 'log'],
     ['session_invalid', 'session'],
     ['session_expired', 'session'],
     ['session_revoked', 'session'],
@@ -57,6 +60,7 @@ class RequestError extends AuthzError {}
 class TestError extends AuthzError {}
 class LifecycleError extends AuthzError {}
 class JournalError extends AuthzError {}
+class LogError extends AuthzError {}
 class SessionError extends AuthzError {}
 class InternalError extends AuthzError {}
 
@@ -69,6 +73,7 @@ const FAMILY_CLASSES = {
   test: TestError,
   lifecycle: LifecycleError,
   journal: JournalError,
+  log: LogError,
   session: SessionError,
   internal: InternalError,
 }
@@ -497,6 +502,7 @@ module.exports = {
   TestError,
   LifecycleError,
   JournalError,
+  LogError,
   SessionError,
   InternalError,
   ERROR_CODES,

@@ -606,8 +606,18 @@ fn add_mac(line: &mut Vec<u8>, mac: Option<(&str, String)>) {
     line.extend_from_slice(b"\"}\n");
 }
 
-/// `<path>.lock`: the file whose OS lock makes one process the writer.
+/// `<path>.lock`: the file whose OS lock makes one process the writer. Named
+/// after the canonical path, so every spelling of a log (symlinks, `..`)
+/// contends for the same lock.
 fn lock_path(path: &Path) -> PathBuf {
+    let canonical = std::fs::canonicalize(path).ok().or_else(|| {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(parent).ok()?.join(path.file_name()?))
+    });
+    let path = canonical.as_deref().unwrap_or(path);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
     path.with_file_name(name)
