@@ -22,6 +22,9 @@ export type ErrorCode =
   | 'grant_invalid'
   | 'lifecycle_invalid'
   | 'journal_corrupt'
+  | 'journal_locked'
+  | 'log_locked'
+  | 'log_corrupt'
   | 'session_invalid'
   | 'session_expired'
   | 'session_revoked'
@@ -38,6 +41,7 @@ export type ErrorFamily =
   | 'test'
   | 'lifecycle'
   | 'journal'
+  | 'log'
   | 'session'
   | 'internal'
 
@@ -90,9 +94,13 @@ export declare class TestError extends AuthzError {}
 /** `grant_invalid`, `lifecycle_invalid`: a grant or lifecycle change names
  * something unknown, has a bad window, or is not allowed in the agent's state. */
 export declare class LifecycleError extends AuthzError {}
-/** `journal_corrupt`: a torn or malformed journal line; load with `{recover: true}`
- * to cut a torn last line off. */
+/** `journal_corrupt`: a torn, malformed or unauthenticated journal line; load
+ * with `{recover: true}` to cut a torn last line off. `journal_locked`: another
+ * writer holds the journal. */
 export declare class JournalError extends AuthzError {}
+/** `log_locked`: another writer holds the decision-log file. `log_corrupt`: its
+ * last line is torn (load with `{recover: true}`) or not a record. */
+export declare class LogError extends AuthzError {}
 /** `session_invalid`, `session_expired`, `session_revoked`, `key_invalid`. */
 export declare class SessionError extends AuthzError {}
 /** `internal`: a bug; the operation was refused and nothing changed. */
@@ -298,7 +306,8 @@ export interface LoadOptions extends EngineOptions {
   /** Keep run-time changes in this JSON-lines file (replayed now); default:
    * the bundle's `[journal] path`, or none. One process owns a journal. */
   journal?: string | URL | null
-  /** Cut a torn last journal line off instead of throwing `JournalError`. */
+  /** Cut a torn last line of the journal and of the bundle's decision log off
+   * (recording that it did) instead of throwing `JournalError` / `LogError`. */
   recover?: boolean
 }
 

@@ -33,6 +33,9 @@ const ERROR_CODES = Object.freeze(
     ['grant_invalid', 'lifecycle'],
     ['lifecycle_invalid', 'lifecycle'],
     ['journal_corrupt', 'journal'],
+    ['journal_locked', 'journal'],
+    ['log_locked', 'log'],
+    ['log_corrupt', 'log'],
     ['session_invalid', 'session'],
     ['session_expired', 'session'],
     ['session_revoked', 'session'],
@@ -58,6 +61,7 @@ class RequestError extends AuthzError {}
 class TestError extends AuthzError {}
 class LifecycleError extends AuthzError {}
 class JournalError extends AuthzError {}
+class LogError extends AuthzError {}
 class SessionError extends AuthzError {}
 class InternalError extends AuthzError {}
 
@@ -70,6 +74,7 @@ const FAMILY_CLASSES = {
   test: TestError,
   lifecycle: LifecycleError,
   journal: JournalError,
+  log: LogError,
   session: SessionError,
   internal: InternalError,
 }
@@ -503,6 +508,7 @@ module.exports = {
   TestError,
   LifecycleError,
   JournalError,
+  LogError,
   SessionError,
   InternalError,
   ERROR_CODES,

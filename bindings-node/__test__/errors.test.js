@@ -21,6 +21,7 @@ const FAMILY_CLASSES = {
   test: agentauthz.TestError,
   lifecycle: agentauthz.LifecycleError,
   journal: agentauthz.JournalError,
+  log: agentauthz.LogError,
   session: agentauthz.SessionError,
   internal: agentauthz.InternalError,
 }
@@ -108,6 +109,33 @@ const TRIGGERS = {
   journal_corrupt: () =>
     withBundleDir({ 'schema.cedarschema': SCHEMA, 'policies/p.cedar': POLICY, 'inventory.yaml': INVENTORY, 'j.jsonl': '{"seq":1,' }, (dir) =>
       Engine.load(dir, { journal: path.join(dir, 'j.jsonl') }),
+    ),
+  journal_locked: () =>
+    withBundleDir({ 'schema.cedarschema': SCHEMA, 'policies/p.cedar': POLICY, 'inventory.yaml': INVENTORY }, (dir) => {
+      const first = Engine.load(dir, { journal: path.join(dir, 'j.jsonl') })
+      try {
+        Engine.load(dir, { journal: path.join(dir, 'j.jsonl') })
+      } finally {
+        first.setDecisionLog(null)
+      }
+    }),
+  log_locked: () =>
+    withBundleDir({ 'schema.cedarschema': SCHEMA, 'policies/p.cedar': POLICY, 'inventory.yaml': INVENTORY, 'sub/x': '' }, (dir) => {
+      const first = bundle()
+      first.setDecisionLog(path.join(dir, 'd.jsonl'))
+      // The same file by another spelling: a second writer, refused.
+      bundle().setDecisionLog(`${dir}/sub/../d.jsonl`)
+    }),
+  log_corrupt: () =>
+    withBundleDir(
+      {
+        'schema.cedarschema': SCHEMA,
+        'policies/p.cedar': POLICY,
+        'inventory.yaml': INVENTORY,
+        'agentauthz.toml': '[log]\nsink = "file"\npath = "d.jsonl"\n',
+        'd.jsonl': '{"schema_version":1,"seq":1,',
+      },
+      (dir) => Engine.load(dir),
     ),
 }
 

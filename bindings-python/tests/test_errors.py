@@ -22,6 +22,7 @@ FAMILY_CLASSES = {
     "test": agentauthz.TestError,
     "lifecycle": agentauthz.LifecycleError,
     "journal": agentauthz.JournalError,
+    "log": agentauthz.LogError,
     "session": agentauthz.SessionError,
     "internal": agentauthz.InternalError,
 }
@@ -181,6 +182,31 @@ def journal_corrupt(tmp_path: Path) -> None:
     Engine.load(BUNDLE, journal=journal)
 
 
+def journal_locked(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    first = Engine.load(BUNDLE, journal=journal)
+    try:
+        Engine.load(BUNDLE, journal=journal)
+    finally:
+        del first
+
+
+def log_locked(tmp_path: Path) -> None:
+    import fcntl
+
+    log = tmp_path / "decisions.jsonl"
+    # Another writer (here: this test, through the OS) holds the log's lock.
+    with open(tmp_path / "decisions.jsonl.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        Engine.load(BUNDLE, decision_log=log)
+
+
+def log_corrupt(tmp_path: Path) -> None:
+    log = tmp_path / "decisions.jsonl"
+    log.write_bytes(b'{"schema_version":1,"seq":1,')
+    Engine.load(BUNDLE, decision_log=log)
+
+
 def _session_engine() -> tuple[Engine, str]:
     engine = Engine.load(BUNDLE)
     pair = agentauthz.generate_session_key("k1")
@@ -226,6 +252,9 @@ TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "grant_invalid": [grant_invalid],
     "lifecycle_invalid": [lifecycle_invalid],
     "journal_corrupt": [journal_corrupt],
+    "journal_locked": [journal_locked],
+    "log_locked": [log_locked],
+    "log_corrupt": [log_corrupt],
     "session_invalid": [session_invalid],
     "session_revoked": [session_revoked],
     "key_invalid": [key_invalid],

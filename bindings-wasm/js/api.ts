@@ -230,8 +230,10 @@ export class TestError extends AuthzError {}
 /** `grant_invalid`, `lifecycle_invalid`: a grant or lifecycle change names
  * something unknown, has a bad window, or is not allowed in the agent's state. */
 export class LifecycleError extends AuthzError {}
-/** `journal_corrupt` (there is no journal in the WASM package; the class is here for the table). */
+/** `journal_corrupt`, `journal_locked` (there is no journal in the WASM package; the class is here for the table). */
 export class JournalError extends AuthzError {}
+/** `log_locked`, `log_corrupt` (there is no decision-log file in the WASM package; the class is here for the table). */
+export class LogError extends AuthzError {}
 /** `session_invalid`, `session_expired`, `session_revoked`, `key_invalid`. */
 export class SessionError extends AuthzError {}
 /** `internal`: a bug; the operation was refused. */
@@ -246,6 +248,7 @@ const FAMILY_CLASSES: Record<ErrorFamily, typeof AuthzError> = {
   test: TestError,
   lifecycle: LifecycleError,
   journal: JournalError,
+  log: LogError,
   session: SessionError,
   internal: InternalError,
 };

@@ -1,4 +1,5 @@
-use agentauthz::{DecisionLog, Engine, Request, Result};
+use agentauthz::audit::FileOptions;
+use agentauthz::{DecisionLog, Engine, IntegrityKeys, Request, Result};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -13,6 +14,10 @@ pub struct Args {
     /// Append the decision record to this JSON-lines decision log (continuing its chain).
     #[arg(long, value_name = "FILE")]
     decision_log: Option<PathBuf>,
+    /// Cut a torn last line of the decision log off (recording that it did)
+    /// instead of refusing to continue its chain.
+    #[arg(long)]
+    recover: bool,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -27,10 +32,16 @@ pub fn run(args: Args) -> Result<u8> {
     };
     let bundle = agentauthz::Bundle::read_dir(&args.bundle)?;
     let engine = match args.decision_log {
-        Some(path) => Engine::builder()
-            .bundle(bundle)
-            .decision_log(DecisionLog::file(path)?)
-            .build()?,
+        Some(path) => {
+            let options = FileOptions::new(path)
+                .keys(IntegrityKeys::for_bundle(&bundle)?)
+                .recover(args.recover);
+            Engine::builder()
+                .bundle(bundle)
+                .decision_log(DecisionLog::file_with(options)?)
+                .recover_journal(args.recover)
+                .build()?
+        }
         None => Engine::from_bundle(bundle)?,
     };
     let result = engine.check(&Request::from_json_str_with(&text, &engine.limits())?);

@@ -18,7 +18,8 @@ pub struct Load {
     /// Journal file (default: `[journal] path` of the bundle's agentauthz.toml).
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
-    /// Cut a torn last journal line off instead of refusing to load.
+    /// Cut a torn last line of the journal and the decision log off
+    /// (recording that it did) instead of refusing to load.
     #[arg(long)]
     recover: bool,
     /// Append a record of the change to this JSON-lines decision log.
@@ -32,14 +33,19 @@ pub struct Load {
 
 impl Load {
     fn engine(&self, needs_journal: bool) -> Result<Engine> {
+        let bundle = Bundle::read_dir(&self.bundle)?;
+        let keys = agentauthz::IntegrityKeys::for_bundle(&bundle)?;
         let mut builder = Engine::builder()
-            .bundle(Bundle::read_dir(&self.bundle)?)
+            .bundle(bundle)
             .recover_journal(self.recover);
         if let Some(j) = &self.journal {
             builder = builder.journal(j);
         }
         if let Some(log) = &self.decision_log {
-            builder = builder.decision_log(DecisionLog::file(log)?);
+            let options = agentauthz::audit::FileOptions::new(log)
+                .keys(keys)
+                .recover(self.recover);
+            builder = builder.decision_log(DecisionLog::file_with(options)?);
         }
         if let Some(now) = &self.now {
             let clock = FixedClock::at(now).ok_or_else(|| {

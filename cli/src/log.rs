@@ -1,7 +1,8 @@
 //! `agentauthz log verify|report|export`: the decision log from the shell.
 
 use agentauthz::audit::{self, Report, VerifyOptions};
-use agentauthz::{Error, ErrorCode, Result};
+use agentauthz::session::KeySource;
+use agentauthz::{Bundle, Error, ErrorCode, IntegrityKey, IntegrityKeys, Result};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -32,9 +33,47 @@ struct Files {
     /// Each FILE is the active file of a rotated log: read its rotated files too, in chain order.
     #[arg(long)]
     rotated: bool,
+    /// Check record MACs with the `[integrity]` key of this bundle's agentauthz.toml.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["key_env", "key_file"])]
+    bundle: Option<PathBuf>,
+    /// Check record MACs with the key in this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with = "key_file")]
+    key_env: Option<String>,
+    /// Check record MACs with the key in this file.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// The id of the key given by --key-env or --key-file.
+    #[arg(long, value_name = "ID", default_value = "default")]
+    key_id: String,
+    /// Do not compare the log with its checkpoint (`FILE.checkpoint`).
+    #[arg(long)]
+    ignore_checkpoint: bool,
 }
 
 impl Files {
+    fn options(&self) -> Result<VerifyOptions> {
+        let keys = if let Some(dir) = &self.bundle {
+            IntegrityKeys::for_bundle(&Bundle::read_dir(dir)?)?
+        } else if let Some(var) = &self.key_env {
+            IntegrityKeys::new(IntegrityKey::from_source(
+                self.key_id.clone(),
+                &KeySource::Env(var.clone()),
+            )?)
+        } else if let Some(file) = &self.key_file {
+            IntegrityKeys::new(IntegrityKey::from_source(
+                self.key_id.clone(),
+                &KeySource::File(file.clone()),
+            )?)
+        } else {
+            IntegrityKeys::none()
+        };
+        Ok(VerifyOptions {
+            keys,
+            ignore_checkpoint: self.ignore_checkpoint,
+            ..VerifyOptions::default()
+        })
+    }
+
     fn paths(&self) -> Result<Vec<PathBuf>> {
         if !self.rotated {
             return Ok(self.files.clone());
@@ -74,6 +113,9 @@ struct VerifyArgs {
 struct ReportArgs {
     #[command(flatten)]
     files: Files,
+    /// Leave out records that do not verify (and say how many) instead of failing.
+    #[arg(long)]
+    skip_invalid: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -91,6 +133,9 @@ struct ExportArgs {
     files: Files,
     #[arg(long, value_enum)]
     format: Format,
+    /// Leave out records that do not verify (and say how many) instead of failing.
+    #[arg(long)]
+    skip_invalid: bool,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -110,6 +155,7 @@ fn verify(args: VerifyArgs) -> Result<u8> {
     let options = VerifyOptions {
         expect_head: args.expect_head,
         start_hash: args.start_hash,
+        ..args.files.options()?
     };
     let report = audit::verify_files(&paths, &options)?;
     if args.json {
@@ -123,13 +169,27 @@ fn verify(args: VerifyArgs) -> Result<u8> {
             _ => "no records".to_string(),
         };
         match &report.damage {
-            None => println!(
-                "ok: {} records ({range}) in {} file{}, chain intact; head {}",
-                report.records,
-                paths.len(),
-                if paths.len() == 1 { "" } else { "s" },
-                report.head.as_deref().unwrap_or(audit::GENESIS_HASH)
-            ),
+            None => {
+                println!(
+                    "ok: {} records ({range}) in {} file{}, chain intact; head {}",
+                    report.records,
+                    paths.len(),
+                    if paths.len() == 1 { "" } else { "s" },
+                    report.head.as_deref().unwrap_or(audit::GENESIS_HASH)
+                );
+                println!(
+                    "{}; {}",
+                    if report.authenticated {
+                        "every record's MAC verified"
+                    } else {
+                        "records unauthenticated (no key given, none carries a MAC)"
+                    },
+                    match report.checkpoint_seq {
+                        Some(seq) => format!("checkpoint at seq {seq} found in the log"),
+                        None => "no checkpoint: a removed tail would go unnoticed".to_string(),
+                    }
+                );
+            }
             Some(d) => {
                 println!("damaged: {d}");
                 println!(
@@ -143,23 +203,28 @@ fn verify(args: VerifyArgs) -> Result<u8> {
     Ok(if report.intact() { 0 } else { 1 })
 }
 
-fn read(files: &Files) -> Result<(Vec<agentauthz::DecisionRecord>, u64)> {
-    let mut records = Vec::new();
-    let mut unreadable = 0;
-    for (file, line, r) in audit::read_records(&files.paths()?)? {
-        match r {
-            Ok(r) => records.push(r),
-            Err(why) => {
-                unreadable += 1;
-                eprintln!("warning: {file}:{line}: skipped, not a decision record: {why}");
-            }
+/// The records of a log as evidence: every record must verify, unless
+/// `skip_invalid`, in which case the unsound ones are left out and counted.
+fn read(files: &Files, skip_invalid: bool) -> Result<(Vec<agentauthz::DecisionRecord>, u64)> {
+    let log = audit::read_verified(&files.paths()?, &files.options()?)?;
+    if let Some(d) = &log.report.damage {
+        if !skip_invalid {
+            return Err(Error::new(
+                ErrorCode::LogCorrupt,
+                format!("the log does not verify: {d} (run `agentauthz log verify`; --skip-invalid leaves unsound records out)"),
+            ));
         }
+        eprintln!("warning: the log does not verify: {d}");
     }
-    Ok((records, unreadable))
+    let skipped = log.unsound as u64;
+    if skipped > 0 {
+        eprintln!("warning: skipped {skipped} unverifiable line{}", if skipped == 1 { "" } else { "s" });
+    }
+    Ok((log.records, skipped))
 }
 
 fn report(args: ReportArgs) -> Result<u8> {
-    let (records, unreadable) = read(&args.files)?;
+    let (records, unreadable) = read(&args.files, args.skip_invalid)?;
     let mut report = Report::from_records(&records);
     report.unreadable = unreadable;
     if args.json {
@@ -174,7 +239,7 @@ fn report(args: ReportArgs) -> Result<u8> {
 }
 
 fn export(args: ExportArgs) -> Result<u8> {
-    let (records, _) = read(&args.files)?;
+    let (records, _) = read(&args.files, args.skip_invalid)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for r in &records {

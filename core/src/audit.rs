@@ -37,6 +37,7 @@
 //! A file sink opened on an existing log continues its chain.
 
 mod canonical;
+mod checkpoint;
 mod ocsf;
 mod record;
 mod report;
@@ -45,14 +46,18 @@ mod sink;
 mod verify;
 
 pub use canonical::{canonical_json, record_hash, GENESIS_HASH};
+pub use checkpoint::{checkpoint_path, Checkpoint};
 pub use ocsf::{to_ocsf, OCSF_VERSION};
-pub use record::{DecisionRecord, RecordDecision, RecordError, SCHEMA_VERSION};
+pub use record::{DecisionRecord, RecordDecision, RecordError, MIN_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use report::{Flip, Report, Tally};
 pub use sink::{flush_all, rotated_files, DecisionLog, FileOptions, RecordQueue};
-pub use verify::{read_records, verify_files, Damage, DamageKind, VerifyOptions, VerifyReport};
+pub use verify::{
+    read_records, read_verified, verify_files, Damage, DamageKind, VerifiedLog, VerifyOptions,
+    VerifyReport,
+};
 
 pub(crate) use shadow::{
-    finish_check, record_change, record_refused_session, Outcome, SnapshotAudit,
+    finish_check, record_change, record_event, record_refused_session, Outcome, SnapshotAudit,
 };
 
 use serde::{Deserialize, Serialize};

@@ -146,6 +146,9 @@ pub struct Config {
     /// `[limits]`: input bounds (see [`Limits`]); replaces the builder's when present.
     #[serde(default)]
     pub limits: Option<Limits>,
+    /// `[integrity]`: the key that authenticates the journal and the decision log.
+    #[serde(default)]
+    pub integrity: crate::integrity::IntegrityConfig,
 }
 
 /// `[sessions]`: signed, short-lived agent session tokens.

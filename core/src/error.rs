@@ -46,6 +46,14 @@ pub enum ErrorCode {
     LifecycleInvalid,
     /// The journal has a torn or malformed line; it is replayed only with an explicit recover.
     JournalCorrupt,
+    /// The journal is open in another writer (another process or engine): one writer at a time.
+    JournalLocked,
+    /// A decision-log file is open in another writer (another process): one writer at a time.
+    LogLocked,
+    /// A decision log cannot be continued or read as evidence: a torn or
+    /// malformed last line (continue it only with an explicit recover), or
+    /// records that do not verify (report, export).
+    LogCorrupt,
     /// A session token is malformed, its signature does not verify, its key id
     /// is unknown or its audience does not match.
     SessionInvalid,
@@ -76,6 +84,7 @@ pub enum ErrorFamily {
     Test,
     Lifecycle,
     Journal,
+    Log,
     Session,
     Limit,
     Internal,
@@ -101,6 +110,9 @@ impl ErrorCode {
         ErrorCode::GrantInvalid,
         ErrorCode::LifecycleInvalid,
         ErrorCode::JournalCorrupt,
+        ErrorCode::JournalLocked,
+        ErrorCode::LogLocked,
+        ErrorCode::LogCorrupt,
         ErrorCode::SessionInvalid,
         ErrorCode::SessionExpired,
         ErrorCode::SessionRevoked,
@@ -130,6 +142,9 @@ impl ErrorCode {
             ErrorCode::GrantInvalid => "grant_invalid",
             ErrorCode::LifecycleInvalid => "lifecycle_invalid",
             ErrorCode::JournalCorrupt => "journal_corrupt",
+            ErrorCode::JournalLocked => "journal_locked",
+            ErrorCode::LogLocked => "log_locked",
+            ErrorCode::LogCorrupt => "log_corrupt",
             ErrorCode::SessionInvalid => "session_invalid",
             ErrorCode::SessionExpired => "session_expired",
             ErrorCode::SessionRevoked => "session_revoked",
@@ -155,7 +170,8 @@ impl ErrorCode {
             ErrorCode::RequestParse | ErrorCode::RequestInvalid => ErrorFamily::Request,
             ErrorCode::TestInvalid => ErrorFamily::Test,
             ErrorCode::GrantInvalid | ErrorCode::LifecycleInvalid => ErrorFamily::Lifecycle,
-            ErrorCode::JournalCorrupt => ErrorFamily::Journal,
+            ErrorCode::JournalCorrupt | ErrorCode::JournalLocked => ErrorFamily::Journal,
+            ErrorCode::LogLocked | ErrorCode::LogCorrupt => ErrorFamily::Log,
             ErrorCode::SessionInvalid
             | ErrorCode::SessionExpired
             | ErrorCode::SessionRevoked
@@ -177,6 +193,7 @@ impl ErrorFamily {
             ErrorFamily::Test => "test",
             ErrorFamily::Lifecycle => "lifecycle",
             ErrorFamily::Journal => "journal",
+            ErrorFamily::Log => "log",
             ErrorFamily::Session => "session",
             ErrorFamily::Limit => "limit",
             ErrorFamily::Internal => "internal",

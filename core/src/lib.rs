@@ -9,6 +9,7 @@ mod bundle;
 mod engine;
 mod error;
 pub mod ffi;
+pub mod integrity;
 mod inventory;
 pub mod journal;
 pub mod limits;
@@ -29,6 +30,7 @@ pub use engine::{
     MAX_POLICY_DEPTH,
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
+pub use integrity::{IntegrityConfig, IntegrityKey, IntegrityKeys};
 pub use journal::{Journal, JournalEntry};
 pub use limits::{Limits, MAX_DEPTH_CEILING};
 pub use model::{

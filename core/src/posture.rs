@@ -612,6 +612,33 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// A journal or file decision log without an integrity key: its lines
+    /// can be forged or rewritten undetected.
+    fn integrity(&mut self, config: &Config) {
+        let keyed = config.integrity.key_env.is_some() || config.integrity.key_file.is_some();
+        if keyed {
+            return;
+        }
+        let mut evidence = Vec::new();
+        if let Some(j) = &config.journal.path {
+            evidence.push(format!("[journal] path = {j:?} without [integrity] key"));
+        }
+        if config.log.sink == crate::bundle::LogSink::File {
+            let path = config.log.path.clone().unwrap_or_default();
+            evidence.push(format!("[log] file sink {path:?} without [integrity] key"));
+        }
+        if evidence.is_empty() {
+            return;
+        }
+        self.push(
+            "AAZ016",
+            Severity::Medium,
+            "Config::\"agentauthz.toml\"".to_string(),
+            "the journal or the decision log is written without an integrity key: forged or rewritten entries would be accepted".to_string(),
+            evidence,
+        );
+    }
+
     fn test_in_production(&mut self) {
         if TEST_ENVIRONMENTS.contains(&self.config.environment.to_ascii_lowercase().as_str()) {
             return;
@@ -997,6 +1024,13 @@ pub fn posture(engine: &Engine, options: &PostureOptions) -> Result<PostureRepor
     ctx.tasks();
     ctx.over_broad()?;
     ctx.test_in_production();
+    let bundle_config = bundle
+        .config
+        .as_ref()
+        .map(Config::parse)
+        .transpose()?
+        .unwrap_or_default();
+    ctx.integrity(&bundle_config);
     ctx.would_deny();
     ctx.unused()?;
     ctx.shadow(&identities);

@@ -469,13 +469,24 @@ fn tamper_truncated_tail_needs_the_expected_head() {
     let head = verify(std::slice::from_ref(&path)).head.unwrap();
     let lines = read_lines(&path);
     write_lines(&path, &lines[..4]);
-    // Without an anchor a clean cut is indistinguishable from a shorter log.
-    assert!(verify(std::slice::from_ref(&path)).intact());
+    // The checkpoint written when the sink closed anchors the tail: the cut
+    // is found without the caller remembering anything.
+    let d = verify(std::slice::from_ref(&path)).damage.unwrap();
+    assert_eq!(d.kind, DamageKind::Truncated);
+    assert!(d.message.contains("names seq 6"), "{}", d.message);
+    // Without any anchor a clean cut is indistinguishable from a shorter log.
+    let no_checkpoint = VerifyOptions {
+        ignore_checkpoint: true,
+        ..VerifyOptions::default()
+    };
+    assert!(verify_files(std::slice::from_ref(&path), &no_checkpoint)
+        .unwrap()
+        .intact());
     let report = verify_files(
         std::slice::from_ref(&path),
         &VerifyOptions {
             expect_head: Some(head.clone()),
-            ..VerifyOptions::default()
+            ..no_checkpoint.clone()
         },
     )
     .unwrap();
@@ -492,7 +503,7 @@ fn tamper_truncated_tail_needs_the_expected_head() {
         &[path],
         &VerifyOptions {
             expect_head: Some(early),
-            ..VerifyOptions::default()
+            ..no_checkpoint
         },
     )
     .unwrap();
@@ -511,7 +522,7 @@ fn tamper_malformed_and_cut_off_lines() {
     assert!(message.contains("incomplete"), "{message}");
     // And a sink refuses to continue such a log rather than bless it.
     let err = DecisionLog::file(&path).unwrap_err();
-    assert_eq!(err.code(), ErrorCode::Io);
+    assert_eq!(err.code(), ErrorCode::LogCorrupt);
 }
 
 #[test]

@@ -21,6 +21,7 @@ __all__ = [
     "InventoryError",
     "JournalError",
     "LifecycleError",
+    "LogError",
     "PolicyError",
     "RequestError",
     "SchemaError",
@@ -104,10 +105,19 @@ class LifecycleError(AuthzError):
 
 
 class JournalError(AuthzError):
-    """The journal of run-time changes has a torn or malformed line
-    (``journal_corrupt``); load with ``recover=True`` to cut a torn last line off."""
+    """The journal of run-time changes has a torn, malformed or unauthenticated
+    line (``journal_corrupt``; load with ``recover=True`` to cut a torn last line
+    off), or another writer holds it (``journal_locked``)."""
 
     family = "journal"
+
+
+class LogError(AuthzError):
+    """A decision-log file is held by another writer (``log_locked``), or its
+    last line is torn or not a record (``log_corrupt``; load with
+    ``recover=True`` to cut a torn last line off)."""
+
+    family = "log"
 
 
 class SessionError(AuthzError):
@@ -143,6 +153,9 @@ ERROR_CODES: dict[str, type[AuthzError]] = {
     "grant_invalid": LifecycleError,
     "lifecycle_invalid": LifecycleError,
     "journal_corrupt": JournalError,
+    "journal_locked": JournalError,
+    "log_locked": LogError,
+    "log_corrupt": LogError,
     "session_invalid": SessionError,
     "session_expired": SessionError,
     "session_revoked": SessionError,

@@ -151,20 +151,20 @@ test("errors carry the core's code, family and located details", () => {
 
 test("errorCodes lists every code, each with a class for its family", () => {
   const codes = api.errorCodes();
-  assert.equal(codes.length, 23);
+  assert.equal(codes.length, 28);
   const families = new Set(codes.map((c) => c.family));
   assert.deepEqual([...families].sort(), [
-    "bundle", "internal", "inventory", "journal", "lifecycle", "policy", "request", "schema", "session", "test",
+    "bundle", "internal", "inventory", "journal", "lifecycle", "log", "policy", "request", "schema", "session", "test",
   ]);
   for (const { code, family } of codes) {
     assert.match(code, /^[a-z_]+$/);
-    assert.ok(family in { bundle: 1, schema: 1, policy: 1, inventory: 1, request: 1, test: 1, lifecycle: 1, journal: 1, session: 1, internal: 1 });
+    assert.ok(family in { bundle: 1, schema: 1, policy: 1, inventory: 1, request: 1, test: 1, lifecycle: 1, journal: 1, log: 1, session: 1, internal: 1 });
   }
   assert.equal(api.coreVersion(), "0.1.0");
   // The JS table equals the core's, and each code maps to its family's class.
   assert.deepEqual(api.ERROR_CODES.map((c) => ({ ...c })), codes);
   const classes = { bundle: api.BundleError, schema: api.SchemaError, policy: api.PolicyError, inventory: api.InventoryError,
-    request: api.RequestError, test: api.TestError, lifecycle: api.LifecycleError, journal: api.JournalError,
+    request: api.RequestError, test: api.TestError, lifecycle: api.LifecycleError, journal: api.JournalError, log: api.LogError,
     session: api.SessionError, internal: api.InternalError };
   for (const { code, family } of codes) assert.equal(api.errorClassFor(code), classes[family]);
   assert.equal(api.errorClassFor("no_such_code"), AuthzError);

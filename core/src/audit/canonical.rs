@@ -14,13 +14,16 @@ pub fn canonical_json(value: &Value) -> Vec<u8> {
 }
 
 /// The hash a record (given as parsed JSON) should carry: SHA-256 hex of the
-/// canonical form of the record without its `hash` member. `None` if `record`
-/// is not an object.
+/// canonical form of the record without its `hash`, `kid` and `mac` members
+/// (the MAC covers the hash). `None` if `record` is not an object.
 pub fn record_hash(record: &Value) -> Option<String> {
     let Value::Object(map) = record else {
         return None;
     };
-    let mut entries: Vec<(&String, &Value)> = map.iter().filter(|(k, _)| *k != "hash").collect();
+    let mut entries: Vec<(&String, &Value)> = map
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "hash" | "kid" | "mac"))
+        .collect();
     entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let mut out = Vec::with_capacity(512);
     write_entries(&entries, &mut out);

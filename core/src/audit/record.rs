@@ -1,4 +1,4 @@
-//! `DecisionRecord` v1, its fast canonical serialization, and redaction.
+//! `DecisionRecord` v2, its fast canonical serialization, and redaction.
 
 use super::canonical::{write_str, write_value};
 use super::Mode;
@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The `schema_version` of the records this crate writes. Version 2 added
-/// `fail_closed`; version 1 records (which never have it) still verify.
+/// `fail_closed` and, in a keyed log, `kid` and `mac` (both or neither);
+/// version 1 records (which have none of them) still verify.
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// The oldest `schema_version` this crate reads and verifies.
@@ -57,6 +58,7 @@ pub struct RecordError {
 /// has `@mode("log-only")` policies: they hold the decision had every policy
 /// been enforced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DecisionRecord {
     pub schema_version: u32,
     /// Position in the chain: 1 for the first record of a log, no gaps.
@@ -111,6 +113,13 @@ pub struct DecisionRecord {
     pub request_time: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// Id of the integrity key of `mac` (keyed logs, version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// HMAC-SHA-256 (hex) of `hash` (which covers the record and its
+    /// predecessor's hash) with the key `kid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl DecisionRecord {
@@ -220,6 +229,8 @@ impl RecordView<'_> {
             request_time: own(self.request_time),
             prev_hash: String::new(),
             hash: String::new(),
+            kid: None,
+            mac: None,
         }
     }
 }
@@ -568,6 +579,8 @@ mod tests {
             request_time: Some("2026-11-29T10:00:00Z".into()),
             prev_hash: String::new(),
             hash: String::new(),
+            kid: None,
+            mac: None,
         }
     }
 

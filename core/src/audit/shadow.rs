@@ -143,7 +143,13 @@ impl SnapshotAudit {
     }
 
     /// The sink `[log]` configures, opened relative to the bundle directory.
-    pub fn open_configured_sink(&self, bundle_dir: Option<&Path>) -> Result<Option<DecisionLog>> {
+    pub fn open_configured_sink(
+        &self,
+        bundle_dir: Option<&Path>,
+        keys: &crate::integrity::IntegrityKeys,
+        recover: bool,
+        checkpoint_every: Option<u64>,
+    ) -> Result<Option<DecisionLog>> {
         match self.log.sink {
             LogSink::None => Ok(None),
             LogSink::Stdout => Ok(Some(DecisionLog::stdout())),
@@ -159,8 +165,11 @@ impl SnapshotAudit {
                     Some(dir) if path.is_relative() => dir.join(path),
                     _ => path.to_path_buf(),
                 };
-                let mut options = FileOptions::new(path);
+                let mut options = FileOptions::new(path).keys(keys.clone()).recover(recover);
                 options.max_bytes = self.log.max_bytes;
+                if let Some(n) = checkpoint_every {
+                    options.checkpoint_every = n;
+                }
                 DecisionLog::file_with(options).map(Some)
             }
         }
@@ -390,6 +399,56 @@ fn write_record(
 /// log, in the chain with the decisions: the actor as principal (a `User`),
 /// action `agentauthz:<op>`, the changed entity as resource, reason
 /// `lifecycle/<op>`, and the change's members as context.
+/// Records something the engine did to its own state (not a check, not a
+/// change): a torn line cut off by recover, a journaled change skipped on
+/// replay. `action` is `agentauthz:<what>`; `decision` tells whether the
+/// thing took effect (`allow`) or was refused (`deny`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn record_event(
+    audit: &SnapshotAudit,
+    log: &DecisionLog,
+    revision: &str,
+    now_millis: i64,
+    decision_id: &str,
+    action: &str,
+    resource: &EntityRef,
+    decision: RecordDecision,
+    reason: &str,
+    context: Map<String, Value>,
+) {
+    let timestamp = rfc3339_millis(now_millis);
+    let principal = EntityRef::new("Engine", "agentauthz");
+    let reasons = [reason.to_string()];
+    let view = RecordView {
+        schema_version: SCHEMA_VERSION,
+        timestamp: &timestamp,
+        decision_id,
+        policy_revision: revision,
+        agent: None,
+        principal: &principal,
+        owner: None,
+        on_behalf_of: None,
+        task: None,
+        credential: None,
+        action,
+        resource,
+        decision,
+        reasons: &reasons,
+        errors: &[],
+        error: None,
+        mode: audit.mode,
+        would_decision: None,
+        would_reasons: None,
+        would_errors: None,
+        context: &context,
+        request_time: None,
+    };
+    log.emit(&view);
+}
+
+/// Records a journaled change. `replayed`: the record is written on load,
+/// because the process that made the change stopped before recording it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn record_change(
     audit: &SnapshotAudit,
     log: &DecisionLog,
@@ -397,6 +456,7 @@ pub(crate) fn record_change(
     now_millis: i64,
     decision_id: &str,
     entry: &crate::journal::JournalEntry,
+    replayed: bool,
 ) {
     let timestamp = rfc3339_millis(now_millis);
     let change = &entry.change;
@@ -410,6 +470,9 @@ pub(crate) fn record_change(
     };
     context.remove("op");
     context.insert("journal_seq".into(), Value::from(entry.seq));
+    if replayed {
+        context.insert("recorded_on_replay".into(), Value::Bool(true));
+    }
     let agent = change.agent();
     let view = RecordView {
         schema_version: SCHEMA_VERSION,

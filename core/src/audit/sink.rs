@@ -2,8 +2,10 @@
 //! assigned under a mutex so concurrent checks produce one gap-free order.
 
 use super::canonical::{hex, GENESIS_HASH};
+use super::checkpoint::{self, Checkpoint};
 use super::record::{Body, DecisionRecord, RecordView};
 use crate::error::{Error, ErrorCode, Result};
+use crate::integrity::{IntegrityKeys, DEFAULT_CHECKPOINT_EVERY, RECORD_DOMAIN};
 use sha2::{Digest, Sha256};
 use std::cell::Cell;
 use std::fmt;
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 const DEFAULT_BUFFER: usize = 64 * 1024;
 
 /// Options of a JSON-lines file sink.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FileOptions {
     /// The active file, e.g. `decisions.jsonl`.
     pub path: PathBuf,
@@ -24,6 +26,14 @@ pub struct FileOptions {
     /// Size of the write buffer. Records reach the file when it fills, on
     /// [`DecisionLog::flush`], on rotation, and when the last handle is dropped.
     pub buffer_bytes: usize,
+    /// Authenticate every record (and checkpoint) with the current key.
+    pub keys: IntegrityKeys,
+    /// Cut a torn last line off (a crash while writing) and continue the
+    /// chain, instead of refusing to open the log (`log_corrupt`).
+    pub recover: bool,
+    /// Write a checkpoint (`<path>.checkpoint`) every this many records, as
+    /// well as on rotation, flush and close.
+    pub checkpoint_every: u64,
 }
 
 impl FileOptions {
@@ -32,7 +42,22 @@ impl FileOptions {
             path: path.into(),
             max_bytes: None,
             buffer_bytes: DEFAULT_BUFFER,
+            keys: IntegrityKeys::none(),
+            recover: false,
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
         }
+    }
+
+    /// Records and checkpoints carry a MAC with the current key of `keys`.
+    pub fn keys(mut self, keys: IntegrityKeys) -> FileOptions {
+        self.keys = keys;
+        self
+    }
+
+    /// Cut a torn last line off instead of refusing to open the log.
+    pub fn recover(mut self, recover: bool) -> FileOptions {
+        self.recover = recover;
+        self
     }
 
     pub fn max_bytes(mut self, max_bytes: u64) -> FileOptions {
@@ -60,10 +85,21 @@ struct State {
     head: String,
     file: Option<Active>,
     line: Vec<u8>,
+    /// The `seq` of the last checkpoint written.
+    checkpointed: u64,
+    /// The last journal change this log recorded (kept in checkpoints).
+    journal_seq: Option<u64>,
 }
 
 struct Inner {
     target: Target,
+    keys: IntegrityKeys,
+    /// Bytes of a torn last line cut off when the file was opened.
+    recovered: Option<u64>,
+    /// The `seq` of the checkpoint found when the file was opened.
+    checkpoint_seq: Option<u64>,
+    /// The exclusive lock of a file sink (`<path>.lock`), held while open.
+    _lock: Option<File>,
     state: Mutex<State>,
     /// The first failure since the last `flush`. Its own lock: a nested
     /// check from a callback reports here while `state` is held.
@@ -156,19 +192,32 @@ impl DecisionLog {
             return Ok(DecisionLog { inner });
         }
         let path = &options.path;
+        let lock_file = lock_path(path);
+        let lock_handle = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_file)
+            .map_err(|e| io_error("open", &lock_file, e))?;
+        crate::journal::lock_exclusive(&lock_handle, path, ErrorCode::LogLocked, "decision log")?;
         let rotated = rotated_only(path)?;
         let next_index = rotated.last().map_or(1, |(n, _)| n + 1);
         let mut head = None;
+        let mut recovered = None;
         if path.is_file() {
-            head = last_record(path)?;
+            let (last, cut) = last_record(path, options.recover)?;
+            head = last;
+            recovered = cut;
         }
         for (_, p) in rotated.iter().rev() {
             if head.is_some() {
                 break;
             }
-            head = last_record(p)?;
+            head = last_record(p, false)?.0;
         }
         let (seq, head) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
+        let opened_checkpoint = checkpoint::read(path).ok().flatten();
+        let journal_seq = opened_checkpoint.as_ref().and_then(|c| c.journal_seq);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -183,9 +232,16 @@ impl DecisionLog {
             size,
             next_index,
         };
+        let mut state = State::new(seq, head, Some(active));
+        state.checkpointed = seq;
+        state.journal_seq = journal_seq;
         let inner = Arc::new(Inner {
+            keys: options.keys.clone(),
+            recovered,
+            checkpoint_seq: opened_checkpoint.map(|c| c.seq),
+            _lock: Some(lock_handle),
             target: Target::File(options),
-            state: Mutex::new(State::new(seq, head, Some(active))),
+            state: Mutex::new(state),
             error: Mutex::new(None),
         });
         open.push((key, Arc::downgrade(&inner)));
@@ -231,6 +287,10 @@ impl DecisionLog {
         DecisionLog {
             inner: Arc::new(Inner {
                 target,
+                keys: IntegrityKeys::none(),
+                recovered: None,
+                checkpoint_seq: None,
+                _lock: None,
                 state: Mutex::new(State::new(0, GENESIS_HASH.to_string(), None)),
                 error: Mutex::new(None),
             }),
@@ -276,6 +336,11 @@ impl DecisionLog {
                     self.inner.fail(io_error("write", &path, e));
                 }
             }
+            if state.seq != state.checkpointed {
+                if let Err(e) = self.inner.checkpoint(&mut state) {
+                    self.inner.fail(e);
+                }
+            }
         }
         if matches!(self.inner.target, Target::Stdout) {
             if let Err(e) = std::io::stdout().flush() {
@@ -318,17 +383,34 @@ impl DecisionLog {
         let seq = state.seq + 1;
         body.feed_rest(&mut hasher, &state.head, seq);
         let hash = hex(&hasher.finalize());
+        let mac = self
+            .inner
+            .keys
+            .current()
+            .map(|k| (k.id(), k.mac(RECORD_DOMAIN, &[hash.as_bytes()])));
         match &self.inner.target {
             Target::File(options) => {
                 state.line.clear();
                 body.write_line(&mut state.line, &state.head, seq, &hash);
-                if let Err(e) = write_file(state, options) {
-                    self.inner.fail(e);
+                add_mac(&mut state.line, mac);
+                match write_file(state, options) {
+                    Err(e) => self.inner.fail(e),
+                    Ok(rotated) => {
+                        state.seq = seq;
+                        state.head = hash;
+                        if rotated || seq - state.checkpointed >= options.checkpoint_every.max(1) {
+                            if let Err(e) = self.inner.checkpoint(state) {
+                                self.inner.fail(e);
+                            }
+                        }
+                        return;
+                    }
                 }
             }
             Target::Stdout => {
                 state.line.clear();
                 body.write_line(&mut state.line, &state.head, seq, &hash);
+                add_mac(&mut state.line, mac);
                 if let Err(e) = std::io::stdout().lock().write_all(&state.line) {
                     self.inner.fail(Error::new(
                         ErrorCode::Io,
@@ -341,6 +423,10 @@ impl DecisionLog {
                     record.seq = seq;
                     record.prev_hash = std::mem::take(&mut state.head);
                     record.hash = hash.clone();
+                    if let Some((kid, mac)) = &mac {
+                        record.kid = Some((*kid).to_string());
+                        record.mac = Some(mac.clone());
+                    }
                     let previous = IN_CALLBACK.with(|c| c.replace(self.id()));
                     let outcome =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(record)));
@@ -385,19 +471,108 @@ impl State {
             head,
             file,
             line: Vec::with_capacity(1024),
+            checkpointed: 0,
+            journal_seq: None,
         }
     }
 }
 
-fn write_file(state: &mut State, options: &FileOptions) -> Result<()> {
+impl Inner {
+    /// Flushes and syncs the active file, then writes the checkpoint of the
+    /// chain's head (file sinks only).
+    fn checkpoint(&self, state: &mut State) -> Result<()> {
+        let Target::File(options) = &self.target else {
+            return Ok(());
+        };
+        let path = &options.path;
+        if let Some(active) = &mut state.file {
+            active
+                .writer
+                .flush()
+                .and_then(|()| active.writer.get_ref().sync_data())
+                .map_err(|e| io_error("write", path, e))?;
+        }
+        let cp = Checkpoint {
+            version: checkpoint::VERSION,
+            seq: state.seq,
+            head: state.head.clone(),
+            time: checkpoint::now_rfc3339(),
+            journal_seq: state.journal_seq,
+            kid: None,
+            mac: None,
+        };
+        checkpoint::write(path, cp, &self.keys)?;
+        state.checkpointed = state.seq;
+        Ok(())
+    }
+}
+
+impl DecisionLog {
+    /// Bytes of a torn last line that `recover` cut off when the file was opened.
+    pub fn recovered(&self) -> Option<u64> {
+        self.inner.recovered
+    }
+
+    /// Whether records carry a MAC.
+    pub fn is_keyed(&self) -> bool {
+        self.inner.keys.is_keyed()
+    }
+
+    /// The last journal change recorded in this (file) log: from its
+    /// checkpoint, and from the records written after the checkpoint.
+    /// `None` for other sinks.
+    pub(crate) fn recorded_journal_seq(&self) -> Option<u64> {
+        let Target::File(options) = &self.inner.target else {
+            return None;
+        };
+        let from_cp = lock(&self.inner.state).journal_seq;
+        let after = self.inner.checkpoint_seq;
+        let mut best = from_cp.unwrap_or(0);
+        // Only the records after the checkpoint can hold later changes.
+        if let Ok(text) = std::fs::read(&options.path) {
+            for line in text.split(|&b| b == b'\n').rev() {
+                let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+                    continue;
+                };
+                let seq = v.get("seq").and_then(serde_json::Value::as_u64);
+                if after.is_some_and(|a| seq.is_some_and(|s| s <= a)) {
+                    break;
+                }
+                if let Some(j) = v.pointer("/context/journal_seq").and_then(serde_json::Value::as_u64) {
+                    if v.get("action").and_then(serde_json::Value::as_str).is_some_and(|a| a.starts_with("agentauthz:")) {
+                        best = best.max(j);
+                    }
+                }
+            }
+        }
+        Some(best)
+    }
+
+    /// After the record of journal change `journal_seq`: the record reaches
+    /// the disk and the checkpoint notes the change, so a restart knows
+    /// which changes the log already holds.
+    pub(crate) fn sync_change(&self, journal_seq: u64) -> Result<()> {
+        if !matches!(self.inner.target, Target::File(_)) {
+            return Ok(());
+        }
+        let mut state = lock(&self.inner.state);
+        state.journal_seq = Some(state.journal_seq.unwrap_or(0).max(journal_seq));
+        self.inner.checkpoint(&mut state)
+    }
+}
+
+/// Writes the line; whether the file was rotated before it.
+fn write_file(state: &mut State, options: &FileOptions) -> Result<bool> {
     let path = &options.path;
     let Some(active) = &mut state.file else {
-        return Ok(());
+        return Ok(false);
     };
     let len = state.line.len() as u64;
+    let mut rotated = false;
     if let Some(max) = options.max_bytes {
         if active.size > 0 && active.size + len > max {
             rotate(active, path)?;
+            rotated = true;
         }
     }
     active
@@ -405,7 +580,38 @@ fn write_file(state: &mut State, options: &FileOptions) -> Result<()> {
         .write_all(&state.line)
         .map_err(|e| io_error("write", path, e))?;
     active.size += len;
-    Ok(())
+    Ok(rotated)
+}
+
+/// `,"kid":…,"mac":…` as the last members of a written line.
+fn add_mac(line: &mut Vec<u8>, mac: Option<(&str, String)>) {
+    let Some((kid, mac)) = mac else {
+        return;
+    };
+    // The line ends with `}\n`; key ids are plain (see IntegrityKey::new).
+    line.truncate(line.len().saturating_sub(2));
+    line.extend_from_slice(b",\"kid\":\"");
+    line.extend_from_slice(kid.as_bytes());
+    line.extend_from_slice(b"\",\"mac\":\"");
+    line.extend_from_slice(mac.as_bytes());
+    line.extend_from_slice(b"\"}\n");
+}
+
+/// `<path>.lock`: the file whose OS lock makes one process the writer. Named
+/// after the canonical path, so every spelling of a log (symlinks, `..`)
+/// contends for the same lock.
+fn lock_path(path: &Path) -> PathBuf {
+    let canonical = std::fs::canonicalize(path).ok().or_else(|| {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(parent).ok()?.join(path.file_name()?))
+    });
+    let path = canonical.as_deref().unwrap_or(path);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    path.with_file_name(name)
 }
 
 fn rotate(active: &mut Active, path: &Path) -> Result<()> {
@@ -436,9 +642,16 @@ fn rotate(active: &mut Active, path: &Path) -> Result<()> {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let mut state = std::mem::replace(
+            self.state.get_mut().unwrap_or_else(PoisonError::into_inner),
+            State::new(0, String::new(), None),
+        );
         if let Some(active) = &mut state.file {
             let _ = active.writer.flush();
+        }
+        // At shutdown: anchor the tail (a later truncation shows up in verify).
+        if state.seq != state.checkpointed {
+            let _ = self.checkpoint(&mut state);
         }
     }
 }
@@ -515,8 +728,41 @@ pub fn rotated_files(path: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// `(seq, hash)` of the last record of a file; `None` if the file is empty.
-fn last_record(path: &Path) -> Result<Option<(u64, String)>> {
+fn corrupt_log(path: &Path, what: &str) -> Error {
+    Error::new(
+        ErrorCode::LogCorrupt,
+        format!(
+            "decision log {}: {what}, so its chain cannot be continued; check it with `agentauthz log verify`",
+            path.display()
+        ),
+    )
+}
+
+/// `(seq, hash)` of the last record of a file (`None` if it has none) and,
+/// with `recover`, the bytes of a torn last line cut off.
+fn last_record(path: &Path, recover: bool) -> Result<(Option<(u64, String)>, Option<u64>)> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| io_error("read", path, e))?
+        .len();
+    let mut cut = None;
+    if recover && len > 0 {
+        let text = std::fs::read(path).map_err(|e| io_error("read", path, e))?;
+        if text.last() != Some(&b'\n') {
+            let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| io_error("open", path, e))?;
+            file.set_len(keep as u64)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| io_error("cut the torn last line of", path, e))?;
+            cut = Some(len - keep as u64);
+        }
+    }
+    Ok((last_complete_record(path)?, cut))
+}
+
+fn last_complete_record(path: &Path) -> Result<Option<(u64, String)>> {
     let mut file = File::open(path).map_err(|e| io_error("open", path, e))?;
     let len = file
         .metadata()
@@ -536,12 +782,9 @@ fn last_record(path: &Path) -> Result<Option<(u64, String)>> {
             .read_to_end(&mut buf)
             .map_err(|e| io_error("read", path, e))?;
         if buf.last() != Some(&b'\n') {
-            return Err(Error::new(
-                ErrorCode::Io,
-                format!(
-                    "decision log {}: the last line is incomplete, so its chain cannot be continued; check it with `agentauthz log verify`",
-                    path.display()
-                ),
+            return Err(corrupt_log(
+                path,
+                "the last line is incomplete (a write was cut off; open it with recover to cut it off)",
             ));
         }
         let body = &buf[..buf.len() - 1];
@@ -562,13 +805,7 @@ fn last_record(path: &Path) -> Result<Option<(u64, String)>> {
             });
         return match parsed {
             Some(p) => Ok(Some(p)),
-            None => Err(Error::new(
-                ErrorCode::Io,
-                format!(
-                    "decision log {}: the last line is not a decision record, so its chain cannot be continued; check it with `agentauthz log verify`",
-                    path.display()
-                ),
-            )),
+            None => Err(corrupt_log(path, "the last line is not a decision record")),
         };
     }
 }

@@ -2,16 +2,24 @@
 //! kind of damage it is.
 
 use super::canonical::{record_hash, GENESIS_HASH};
+use super::checkpoint;
 use super::record::{DecisionRecord, MIN_SCHEMA_VERSION, SCHEMA_VERSION};
 use crate::error::{Error, ErrorCode, Result};
+use crate::integrity::{parse_strict_json, IntegrityKeys, RECORD_DOMAIN};
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// What `verify_files` checks besides the chain itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
+    /// Keys to check records' MACs with. Without keys, a record that carries
+    /// a MAC cannot be verified and is reported `unauthenticated`; with keys,
+    /// so is every record without a valid MAC.
+    pub keys: IntegrityKeys,
+    /// Do not compare the log with its checkpoint (`<last file>.checkpoint`).
+    pub ignore_checkpoint: bool,
     /// A head hash recorded earlier (`DecisionLog::head`): it must be the
     /// hash of a record in the log, else the log lost its tail.
     pub expect_head: Option<String>,
@@ -35,8 +43,12 @@ pub enum DamageKind {
     Reordered,
     /// A line that is not a decision record (not JSON, missing members, incomplete).
     Malformed,
-    /// The expected head is not in the log: records were removed from its end.
+    /// The expected head (or the checkpoint's) is not in the log: records
+    /// were removed from its end.
     Truncated,
+    /// A record (or checkpoint) without a valid MAC where one is required,
+    /// or with a MAC that cannot be checked (no key given).
+    Unauthenticated,
 }
 
 impl DamageKind {
@@ -48,6 +60,7 @@ impl DamageKind {
             DamageKind::Reordered => "reordered",
             DamageKind::Malformed => "malformed",
             DamageKind::Truncated => "truncated",
+            DamageKind::Unauthenticated => "unauthenticated",
         }
     }
 }
@@ -90,6 +103,10 @@ pub struct VerifyReport {
     pub last_seq: Option<u64>,
     /// The hash of the last verified record.
     pub head: Option<String>,
+    /// Whether record MACs were checked (a key was given).
+    pub authenticated: bool,
+    /// The checkpoint the log was compared with: its `seq`.
+    pub checkpoint_seq: Option<u64>,
     pub damage: Option<Damage>,
 }
 
@@ -105,6 +122,9 @@ struct Rec {
     prev: String,
     hash: String,
     self_ok: bool,
+    /// The MAC check: `Err(why)` when the record is not authentic.
+    auth: std::result::Result<(), String>,
+    record: DecisionRecord,
 }
 
 #[derive(Debug)]
@@ -134,37 +154,67 @@ fn lines(bytes: &[u8]) -> Vec<std::result::Result<&[u8], &[u8]>> {
     out
 }
 
-fn parse_entry(line: std::result::Result<&[u8], &[u8]>) -> std::result::Result<Rec, String> {
+/// One line as a record: strict JSON (duplicate keys refused), a known
+/// `schema_version`, and only the members a record of that version has.
+/// The one reader of records: verify, report and export all use it.
+pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<(Value, DecisionRecord), String> {
+    let value = parse_strict_json(line).map_err(|e| format!("not strict JSON: {e}"))?;
+    let version = value.get("schema_version").and_then(Value::as_u64);
+    match version {
+        Some(v) if (u64::from(MIN_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v) => {}
+        Some(v) => return Err(format!("unsupported schema_version {v}")),
+        None => return Err("not a decision record (no schema_version)".into()),
+    }
+    if version == Some(1) {
+        if let Some(m) = ["fail_closed", "kid", "mac"].iter().find(|m| value.get(**m).is_some()) {
+            return Err(format!("a schema_version 1 record has no `{m}`"));
+        }
+    }
+    let record: DecisionRecord =
+        serde_json::from_value(value.clone()).map_err(|e| format!("not a decision record: {e}"))?;
+    Ok((value, record))
+}
+
+/// Whether a record's MAC is as `keys` require.
+fn authenticate(record: &DecisionRecord, keys: &IntegrityKeys) -> std::result::Result<(), String> {
+    match (&record.kid, &record.mac, keys.is_keyed()) {
+        (None, None, false) => Ok(()),
+        (None, None, true) => Err("the record has no MAC but the log is keyed: forged, or written without the key".into()),
+        (Some(kid), Some(mac), true) => match keys.by_id(kid) {
+            Some(key) if key.verify(RECORD_DOMAIN, &[record.hash.as_bytes()], mac) => Ok(()),
+            Some(_) => Err("the record's MAC does not verify: forged, or changed with a recomputed hash".into()),
+            None => Err(format!("the record's key id `{kid}` is not a given key")),
+        },
+        (Some(kid), Some(_), false) => Err(format!(
+            "the record carries a MAC (key id `{kid}`): give the key to verify it (--bundle, --key-env or --key-file)"
+        )),
+        _ => Err("the record has one of `kid` and `mac` without the other".into()),
+    }
+}
+
+fn parse_entry(
+    line: std::result::Result<&[u8], &[u8]>,
+    keys: &IntegrityKeys,
+) -> std::result::Result<Rec, String> {
     let line =
         line.map_err(|_| "incomplete last line (no newline): a write was cut off".to_string())?;
-    let value: Value = serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}"))?;
-    let version = value.get("schema_version").and_then(Value::as_u64);
-    if !version
-        .is_some_and(|v| (u64::from(MIN_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v))
-    {
-        return Err(match version {
-            Some(v) => format!("unsupported schema_version {v}"),
-            None => "not a decision record (no schema_version)".into(),
-        });
-    }
-    let field = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);
-    let seq = value
-        .get("seq")
-        .and_then(Value::as_u64)
-        .ok_or("record has no numeric `seq`")?;
-    let prev = field("prev_hash").ok_or("record has no `prev_hash`")?;
-    let hash = field("hash").ok_or("record has no `hash`")?;
-    let self_ok = record_hash(&value).as_deref() == Some(hash.as_str());
+    let (value, record) = parse_line(line)?;
+    let self_ok = record_hash(&value).as_deref() == Some(record.hash.as_str());
+    let auth = authenticate(&record, keys);
     Ok(Rec {
-        seq,
-        prev,
-        hash,
+        seq: record.seq,
+        prev: record.prev_hash.clone(),
+        hash: record.hash.clone(),
         self_ok,
+        auth,
+        record,
     })
 }
 
 /// Every record of the files, in order, with where it was read; lines that
-/// are not records come back as `Err(reason)`. Fails only if a file cannot be read.
+/// are not records (strictly: no duplicate keys, no unknown members) come
+/// back as `Err(reason)`. Fails only if a file cannot be read. Does not
+/// verify the chain: see [`read_verified`].
 #[allow(clippy::type_complexity)]
 pub fn read_records(
     paths: &[PathBuf],
@@ -175,7 +225,7 @@ pub fn read_records(
         let name = path.display().to_string();
         for (i, line) in lines(&bytes).into_iter().enumerate() {
             let rec = match line {
-                Ok(l) => serde_json::from_slice::<DecisionRecord>(l).map_err(|e| e.to_string()),
+                Ok(l) => parse_line(l).map(|(_, r)| r),
                 Err(_) => Err("incomplete last line".to_string()),
             };
             out.push((name.clone(), i + 1, rec));
@@ -184,10 +234,26 @@ pub fn read_records(
     Ok(out)
 }
 
+/// A log read as evidence: the verification report, and the records that
+/// are sound on their own (strictly parsed, hash matching, MAC valid when
+/// keys are given), in order.
+#[derive(Debug, Clone)]
+pub struct VerifiedLog {
+    pub report: VerifyReport,
+    pub records: Vec<DecisionRecord>,
+    /// Lines that are not sound records.
+    pub unsound: usize,
+}
+
 /// Verifies the chain through `paths`, given in chain order (for a rotated
 /// log: `decisions.1.jsonl`, `decisions.2.jsonl`, …, `decisions.jsonl`).
 /// Fails only if a file cannot be read; damage is part of the report.
 pub fn verify_files(paths: &[PathBuf], options: &VerifyOptions) -> Result<VerifyReport> {
+    read_verified(paths, options).map(|v| v.report)
+}
+
+/// Verifies the log and returns its sound records with the report.
+pub fn read_verified(paths: &[PathBuf], options: &VerifyOptions) -> Result<VerifiedLog> {
     let mut entries = Vec::new();
     for (f, path) in paths.iter().enumerate() {
         let bytes = read_file(path)?;
@@ -195,7 +261,7 @@ pub fn verify_files(paths: &[PathBuf], options: &VerifyOptions) -> Result<Verify
             entries.push(Entry {
                 file: f,
                 line: i + 1,
-                rec: parse_entry(line),
+                rec: parse_entry(line, &options.keys),
             });
         }
     }
@@ -206,7 +272,21 @@ pub fn verify_files(paths: &[PathBuf], options: &VerifyOptions) -> Result<Verify
         first_seq: None,
         last_seq: None,
         head: None,
+        authenticated: options.keys.is_keyed(),
+        checkpoint_seq: None,
         damage: None,
+    };
+    let sound: Vec<DecisionRecord> = entries
+        .iter()
+        .filter_map(|e| e.rec.as_ref().ok())
+        .filter(|r| r.self_ok && r.auth.is_ok())
+        .map(|r| r.record.clone())
+        .collect();
+    let unsound = entries.len() - sound.len();
+    let done = |report: VerifyReport| VerifiedLog {
+        report,
+        records: sound.clone(),
+        unsound,
     };
     let mut prev_hash = options
         .start_hash
@@ -219,6 +299,7 @@ pub fn verify_files(paths: &[PathBuf], options: &VerifyOptions) -> Result<Verify
         Some(1)
     };
     let mut seen_head = false;
+    let mut hashes: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
     for i in 0..entries.len() {
         let good = match &entries[i].rec {
             Ok(r) => r.self_ok && r.prev == prev_hash && expected.is_none_or(|x| r.seq == x),
@@ -226,9 +307,20 @@ pub fn verify_files(paths: &[PathBuf], options: &VerifyOptions) -> Result<Verify
         };
         if !good {
             report.damage = Some(classify(&entries, i, expected, &prev_hash, &files));
-            return Ok(report);
+            return Ok(done(report));
+        }
+        if let Ok(Rec { auth: Err(why), seq, .. }) = &entries[i].rec {
+            report.damage = Some(Damage {
+                kind: DamageKind::Unauthenticated,
+                file: files[entries[i].file].clone(),
+                line: entries[i].line,
+                seq: Some(*seq),
+                message: why.clone(),
+            });
+            return Ok(done(report));
         }
         if let Ok(r) = &entries[i].rec {
+            hashes.insert(r.seq, r.hash.clone());
             report.records += 1;
             report.first_seq.get_or_insert(r.seq);
             report.last_seq = Some(r.seq);
@@ -256,9 +348,72 @@ pub fn verify_files(paths: &[PathBuf], options: &VerifyOptions) -> Result<Verify
                     report.last_seq.map_or("-".to_string(), |s| s.to_string())
                 ),
             });
+            return Ok(done(report));
         }
     }
-    Ok(report)
+    if !options.ignore_checkpoint {
+        if let Some(last) = paths.last() {
+            report.damage = check_checkpoint(last, &options.keys, &report, &hashes, options);
+            if report.damage.is_none() {
+                report.checkpoint_seq = checkpoint::read(last).ok().flatten().map(|c| c.seq);
+            }
+        }
+    }
+    Ok(done(report))
+}
+
+/// Compares the log with the checkpoint of its last file, if there is one.
+fn check_checkpoint(
+    last: &Path,
+    keys: &IntegrityKeys,
+    report: &VerifyReport,
+    hashes: &std::collections::HashMap<u64, String>,
+    options: &VerifyOptions,
+) -> Option<Damage> {
+    let file = checkpoint::checkpoint_path(last).display().to_string();
+    let damage = |kind, message| {
+        Some(Damage {
+            kind,
+            file: file.clone(),
+            line: 1,
+            seq: None,
+            message,
+        })
+    };
+    let cp = match checkpoint::read(last) {
+        Ok(Some(cp)) => cp,
+        Ok(None) => return None,
+        Err(why) => return damage(DamageKind::Malformed, why),
+    };
+    if let Err(why) = checkpoint::authenticate(&cp, keys) {
+        return damage(DamageKind::Unauthenticated, why);
+    }
+    // A segment (--start-hash) may begin after the checkpointed record.
+    if options.start_hash.is_some() && report.first_seq.is_some_and(|f| cp.seq < f) {
+        return None;
+    }
+    if cp.seq == 0 {
+        return None;
+    }
+    match hashes.get(&cp.seq) {
+        Some(h) if *h == cp.head => None,
+        Some(_) => damage(
+            DamageKind::Changed,
+            format!(
+                "the record with seq {} is not the one the checkpoint of {} names: the log was rewritten",
+                cp.seq, cp.time
+            ),
+        ),
+        None => damage(
+            DamageKind::Truncated,
+            format!(
+                "the checkpoint of {} names seq {} but the log ends at {}: records were removed from its end",
+                cp.time,
+                cp.seq,
+                report.last_seq.map_or("-".to_string(), |s| s.to_string())
+            ),
+        ),
+    }
 }
 
 /// Tells what is wrong at entry `i`, the first that does not continue the chain.

@@ -296,15 +296,65 @@ pub(crate) fn grant_from_request(req: GrantRequest, id: String, now: i64) -> Res
     })
 }
 
+/// The entity whose inventory statement a change overrides (status, owner,
+/// credential window). Offboarding is final and never yields to the inventory;
+/// grants, tasks and session revocations add to it rather than override it.
+fn overridden(change: &Change) -> Option<(&'static str, &str)> {
+    match change {
+        Change::Suspend { agent }
+        | Change::Reactivate { agent }
+        | Change::TransferOwner { agent, .. } => Some(("Agent", agent)),
+        Change::RotateCredential { credential, .. } => Some(("Credential", credential)),
+        _ => None,
+    }
+}
+
+/// What a change is made against: the content hash of the entity it
+/// overrides, as the bundle's inventory states it (`absent` if it does not).
+pub(crate) fn basis(snapshot: &Snapshot, change: &Change) -> Option<String> {
+    let (type_name, id) = overridden(change)?;
+    let uid = base_uid(type_name, id).ok()?;
+    Some(match snapshot.inventory.get(&uid) {
+        Some(e) => entity_hash(e),
+        None => "absent".to_string(),
+    })
+}
+
+/// SHA-256 of the entity's canonical JSON (parents sorted: they are a set).
+fn entity_hash(entity: &Entity) -> String {
+    use sha2::Digest;
+    let mut value = entity.to_json_value().unwrap_or(serde_json::Value::Null);
+    if let Some(serde_json::Value::Array(parents)) = value.get_mut("parents") {
+        parents.sort_by_key(|p| p.to_string());
+    }
+    let digest = sha2::Sha256::digest(crate::audit::canonical_json(&value));
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Why a journaled change yields to the inventory, if it does: the inventory
+/// changed (or removed) the entity since the change was made.
+pub(crate) fn superseded(snapshot: &Snapshot, change: &Change, made_against: &str) -> Option<String> {
+    let now = basis(snapshot, change)?;
+    if now == made_against {
+        return None;
+    }
+    let (type_name, id) = overridden(change)?;
+    Some(format!(
+        "the inventory changed {} `{id}` after this change was made; the newest statement about an entity wins",
+        type_name.to_lowercase()
+    ))
+}
+
 /// Applies `changes` (each with its time) to `base`, in order, as one new
 /// snapshot. Strict: the first change that does not apply is the error and
 /// nothing is applied. Lenient (journal replay): such changes are skipped and
-/// described in the returned list.
+/// described in the returned list, with their index in `changes`.
 pub(crate) fn apply(
     base: &Snapshot,
     changes: &[(i64, &Change)],
     strict: bool,
-) -> Result<(Snapshot, Vec<String>)> {
+) -> Result<(Snapshot, Vec<(usize, String)>)> {
     let latest = changes.iter().map(|(t, _)| *t).max().unwrap_or(i64::MIN);
     // Every change applies (the usual case): one pass, nothing copied.
     let mut work = Work::new(base);
@@ -324,7 +374,7 @@ pub(crate) fn apply(
     // kept only if it applies whole.
     let mut work = Work::new(base);
     let mut skipped = Vec::new();
-    for (now, change) in changes {
+    for (i, (now, change)) in changes.iter().enumerate() {
         let mut attempt = Work {
             base,
             edits: work.edits.clone(),
@@ -334,7 +384,7 @@ pub(crate) fn apply(
         };
         match attempt.apply(change, *now) {
             Ok(()) => work = attempt,
-            Err(e) => skipped.push(format!("{} skipped: {e}", change.op())),
+            Err(e) => skipped.push((i, format!("{} skipped: {e}", change.op()))),
         }
     }
     Ok((work.finish(latest)?, skipped))

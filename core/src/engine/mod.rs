@@ -21,9 +21,10 @@ pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
 use crate::audit::{self, DecisionLog, Mode};
 use crate::bundle::{Bundle, BundleOptions, Config, OnError, Source};
 use crate::error::{Error, ErrorCode, Result};
+use crate::integrity::IntegrityKeys;
 use crate::journal::{Journal, JournalEntry};
 use crate::limits::Limits;
-use crate::model::{AgentRequest, Decision, Request, SessionRequest};
+use crate::model::{AgentRequest, Decision, EntityRef, Request, SessionRequest};
 use crate::session::{self, SessionClaims, SessionKeys};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use cedar_policy::{Entities, PolicySet};
@@ -79,9 +80,23 @@ impl Overrides {
 #[derive(Debug, Default)]
 struct Writer {
     journal: Option<Journal>,
-    history: Vec<(i64, Change)>,
+    history: Vec<Applied>,
     /// Journal entries that no longer applied when last replayed.
-    skipped: Vec<String>,
+    skipped: Vec<Skipped>,
+}
+
+/// A change in the history: its journal entry (or the in-memory equivalent).
+#[derive(Debug, Clone)]
+struct Applied {
+    at: i64,
+    entry: JournalEntry,
+}
+
+/// A change replay left out, and why.
+#[derive(Debug, Clone)]
+struct Skipped {
+    entry: JournalEntry,
+    reason: String,
 }
 
 /// Builds an [`Engine`] from strings or files.
@@ -96,6 +111,7 @@ pub struct EngineBuilder {
     limits: Option<Limits>,
     overrides: Overrides,
     trust_caller_time: bool,
+    integrity_keys: Option<IntegrityKeys>,
 }
 
 impl EngineBuilder {
@@ -161,7 +177,8 @@ impl EngineBuilder {
         self.journal = Some(path.into());
         self
     }
-    /// Cuts a torn last journal line off instead of refusing to load.
+    /// Cuts a torn last line of the journal and of the configured decision
+    /// log off (and records that it did) instead of refusing to load.
     pub fn recover_journal(mut self, recover: bool) -> Self {
         self.recover_journal = recover;
         self
@@ -172,6 +189,12 @@ impl EngineBuilder {
     /// clock, whatever this says.
     pub fn trust_caller_time(mut self, trust: bool) -> Self {
         self.trust_caller_time = trust;
+        self
+    }
+    /// Keys that authenticate the journal and the configured decision log
+    /// (override `[integrity]` of `agentauthz.toml`).
+    pub fn integrity_keys(mut self, keys: IntegrityKeys) -> Self {
+        self.integrity_keys = Some(keys);
         self
     }
     /// Session signing/verification keys (override `[sessions]` keys of `agentauthz.toml`).
@@ -212,14 +235,21 @@ impl EngineBuilder {
         if let Some(keys) = self.session_keys {
             sessions.keys = keys;
         }
+        let keys = match self.integrity_keys {
+            Some(k) => k,
+            None => IntegrityKeys::from_config(&config.integrity, dir)?,
+        };
         let journal_path = self.journal.or_else(|| configured_journal(&config, dir));
         let mut snapshot = self.overrides.compile(self.bundle)?;
         let mut writer = Writer::default();
         if let Some(path) = journal_path {
-            let (journal, entries) = Journal::open(&path, self.recover_journal)?;
+            let (journal, entries) = Journal::open_with(&path, self.recover_journal, &keys)?;
             writer.history = entries
                 .into_iter()
-                .map(|e| (parse_rfc3339_millis(&e.at).unwrap_or(0), e.change))
+                .map(|e| Applied {
+                    at: parse_rfc3339_millis(&e.at).unwrap_or(0),
+                    entry: e,
+                })
                 .collect();
             writer.journal = Some(journal);
             let (replayed, skipped) = replay(&snapshot, &writer.history)?;
@@ -228,12 +258,15 @@ impl EngineBuilder {
         }
         let log = match self.decision_log {
             Some(log) => Some(log),
-            None => snapshot
-                .audit
-                .open_configured_sink(snapshot.bundle.dir.as_deref())?,
+            None => snapshot.audit.open_configured_sink(
+                snapshot.bundle.dir.as_deref(),
+                &keys,
+                self.recover_journal,
+                config.integrity.checkpoint_every,
+            )?,
         };
         let ids = DecisionIds::new(clock.now_millis());
-        Ok(Engine {
+        let engine = Engine {
             snapshot: ArcSwap::from_pointee(snapshot),
             clock,
             ids,
@@ -243,7 +276,9 @@ impl EngineBuilder {
             limits: self.limits,
             overrides: self.overrides,
             trust_caller_time: self.trust_caller_time,
-        })
+        };
+        engine.record_load()?;
+        Ok(engine)
     }
 }
 
@@ -358,8 +393,10 @@ impl Engine {
         let mut writer = self.writer()?;
         let compiled = self.overrides.compile(bundle)?;
         let (snapshot, skipped) = replay(&compiled, &writer.history)?;
-        writer.skipped = skipped;
+        writer.skipped = skipped.clone();
         self.snapshot.store(Arc::new(snapshot));
+        drop(writer);
+        self.record_skips(&skipped);
         Ok(())
     }
 
@@ -404,19 +441,31 @@ impl Engine {
         let current = self.snapshot.load_full();
         let (next, _) = lifecycle::apply(&current, &[(now, &change)], true)?;
         let at = format_millis(now);
+        let basis = lifecycle::basis(&current, &change);
+        let journaled = writer.journal.is_some();
         let entry = match writer.journal.as_mut() {
-            Some(journal) => journal.append(at, by, &change)?,
+            Some(journal) => journal.append(at, by, &change, basis)?,
             None => JournalEntry {
                 seq: u64::try_from(writer.history.len()).unwrap_or(u64::MAX) + 1,
                 at,
                 by: by.to_string(),
                 change: change.clone(),
+                basis,
+                kid: None,
+                mac: None,
             },
         };
         self.snapshot.store(Arc::new(next));
-        writer.history.push((now, change));
-        drop(writer);
-        if let Some(log) = self.log.load().as_deref() {
+        writer.history.push(Applied {
+            at: now,
+            entry: entry.clone(),
+        });
+        let log = self.log.load_full();
+        // Journal first, then the record: after a crash between the two, the
+        // next load finds the change unrecorded and records it. A file log
+        // is written under the writer lock so records follow journal order;
+        // a callback runs after it (it may call back into the engine).
+        let record = |log: &DecisionLog| {
             audit::record_change(
                 &self.snapshot.load().audit,
                 log,
@@ -424,9 +473,132 @@ impl Engine {
                 now,
                 &self.ids.next(now),
                 &entry,
+                false,
             );
+        };
+        match log.as_deref() {
+            Some(log) if log.path().is_some() => {
+                record(log);
+                if journaled {
+                    log.sync_change(entry.seq)?;
+                }
+                drop(writer);
+            }
+            Some(log) => {
+                drop(writer);
+                record(log);
+            }
+            None => drop(writer),
         }
         Ok(entry)
+    }
+
+    /// After load: records what loading did to the state (a torn journal
+    /// line cut off, changes skipped) and the journaled changes the decision
+    /// log does not hold yet (the process that made them stopped first).
+    fn record_load(&self) -> Result<()> {
+        let Some(log) = self.log.load_full() else {
+            return Ok(());
+        };
+        let snapshot = self.snapshot.load();
+        let writer = self.writer()?;
+        let now = self.clock.now_millis();
+        let event = |action: &str, resource: EntityRef, decision, reason: &str, context| {
+            audit::record_event(
+                &snapshot.audit,
+                &log,
+                &snapshot.revision,
+                now,
+                &self.ids.next(now),
+                action,
+                &resource,
+                decision,
+                reason,
+                context,
+            );
+        };
+        if let Some(cut) = log.recovered() {
+            let path = log.path().map(|p| p.display().to_string()).unwrap_or_default();
+            let mut context = serde_json::Map::new();
+            context.insert("bytes_cut".into(), cut.into());
+            event(
+                "agentauthz:recover",
+                EntityRef::new("DecisionLog", path),
+                audit::RecordDecision::Allow,
+                "recover/torn-last-line",
+                context,
+            );
+        }
+        if let Some(journal) = &writer.journal {
+            if let Some(cut) = journal.recovered() {
+                let mut context = serde_json::Map::new();
+                context.insert("bytes_cut".into(), cut.into());
+                event(
+                    "agentauthz:recover",
+                    EntityRef::new("Journal", journal.path().display().to_string()),
+                    audit::RecordDecision::Allow,
+                    "recover/torn-last-line",
+                    context,
+                );
+            }
+            if let Some(recorded) = log.recorded_journal_seq() {
+                let last = writer.history.last().map_or(0, |a| a.entry.seq);
+                if recorded > last {
+                    return Err(Error::new(
+                        ErrorCode::JournalCorrupt,
+                        format!(
+                            "journal {}: the decision log recorded change {recorded} but the journal ends at {last}: entries were removed from its end",
+                            journal.path().display()
+                        ),
+                    ));
+                }
+                for a in writer.history.iter().filter(|a| a.entry.seq > recorded) {
+                    audit::record_change(
+                        &snapshot.audit,
+                        &log,
+                        &snapshot.revision,
+                        a.at,
+                        &self.ids.next(now),
+                        &a.entry,
+                        true,
+                    );
+                }
+                if last > recorded {
+                    log.sync_change(last)?;
+                }
+            }
+        }
+        let skipped = writer.skipped.clone();
+        drop(writer);
+        self.record_skips(&skipped);
+        Ok(())
+    }
+
+    /// Records each journaled change that replay skipped, with the reason.
+    fn record_skips(&self, skipped: &[Skipped]) {
+        let Some(log) = self.log.load_full() else {
+            return;
+        };
+        let snapshot = self.snapshot.load();
+        let now = self.clock.now_millis();
+        for s in skipped {
+            let mut context = serde_json::Map::new();
+            context.insert("journal_seq".into(), s.entry.seq.into());
+            context.insert("op".into(), s.entry.change.op().into());
+            context.insert("skipped".into(), s.reason.clone().into());
+            audit::record_event(
+                &snapshot.audit,
+                &log,
+                &snapshot.revision,
+                now,
+                &self.ids.next(now),
+                "agentauthz:replay_skip",
+                &s.entry.change.subject(),
+                audit::RecordDecision::Deny,
+                "lifecycle/skipped",
+                context,
+            );
+        }
     }
 
     /// Grants `request.actions` on `request.resource` (and anything in it)
@@ -634,7 +806,14 @@ impl Engine {
     /// Changes from the journal that no longer applied to the bundle when it
     /// was last loaded or reloaded (e.g. their agent left the inventory).
     pub fn skipped_changes(&self) -> Vec<String> {
-        self.writer().map(|w| w.skipped.clone()).unwrap_or_default()
+        self.writer()
+            .map(|w| {
+                w.skipped
+                    .iter()
+                    .map(|s| format!("{} (journal seq {})", s.reason, s.entry.seq))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn clock(&self) -> Arc<dyn Clock> {
@@ -674,11 +853,39 @@ fn configured_journal(config: &Config, dir: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// Applies recorded changes on top of a freshly compiled snapshot, each at
-/// its own time; changes that no longer apply are skipped and described.
-fn replay(compiled: &Snapshot, history: &[(i64, Change)]) -> Result<(Snapshot, Vec<String>)> {
-    if history.is_empty() {
-        return Ok((compiled.clone(), Vec::new()));
+/// its own time. A change made against an inventory statement the bundle has
+/// changed since yields to the bundle (the newest statement about an entity
+/// wins); a change that no longer applies is skipped. Both are described.
+fn replay(compiled: &Snapshot, history: &[Applied]) -> Result<(Snapshot, Vec<Skipped>)> {
+    let mut skipped = Vec::new();
+    let mut kept: Vec<&Applied> = Vec::new();
+    for a in history {
+        let superseded = a
+            .entry
+            .basis
+            .as_deref()
+            .and_then(|b| lifecycle::superseded(compiled, &a.entry.change, b));
+        match superseded {
+            Some(why) => skipped.push(Skipped {
+                entry: a.entry.clone(),
+                reason: format!("{} skipped: {why}", a.entry.change.op()),
+            }),
+            None => kept.push(a),
+        }
     }
-    let changes: Vec<(i64, &Change)> = history.iter().map(|(t, c)| (*t, c)).collect();
-    lifecycle::apply(compiled, &changes, false)
+    if kept.is_empty() {
+        return Ok((compiled.clone(), skipped));
+    }
+    let changes: Vec<(i64, &Change)> = kept.iter().map(|a| (a.at, &a.entry.change)).collect();
+    let (snapshot, failed) = lifecycle::apply(compiled, &changes, false)?;
+    for (i, reason) in failed {
+        if let Some(a) = kept.get(i) {
+            skipped.push(Skipped {
+                entry: a.entry.clone(),
+                reason,
+            });
+        }
+    }
+    skipped.sort_by_key(|s| s.entry.seq);
+    Ok((snapshot, skipped))
 }

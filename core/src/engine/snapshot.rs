@@ -40,6 +40,9 @@ pub(crate) struct Snapshot {
     /// Context record type per action, for the fast context path.
     pub context_types: Arc<HashMap<EntityUid, RecordType>>,
     pub entities: Arc<Entities>,
+    /// The entities as the bundle's inventory states them (before run-time
+    /// changes): what a journaled change's `basis` is compared with.
+    pub inventory: Arc<Entities>,
     pub revision: String,
     pub bundle: Arc<Bundle>,
     /// Action id (as written in agent-form requests) to its uid; ambiguous ids are absent.
@@ -156,12 +159,14 @@ impl Snapshot {
             .flatten()
             .cloned()
             .collect();
+        let entities = Arc::new(entities);
         Ok(Snapshot {
             schema,
             policies: Arc::new(policies),
             index: Arc::new(index),
             context_types: Arc::new(context_types),
-            entities: Arc::new(entities),
+            inventory: entities.clone(),
+            entities,
             revision,
             bundle: Arc::new(bundle),
             actions: Arc::new(actions),

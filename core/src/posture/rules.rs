@@ -161,6 +161,10 @@ pub const RULES: &[Rule] = &[
         "The engine does not enforce its decisions",
         "Switch `[engine] mode` to `enforce` (log-only returns allow for every request), and `[engine] on_error` back to `deny` (with `skip` a forbid that errors lets a permit allow).",
         nist: ["MANAGE 2.4", "MEASURE 2.7"], cis: ["6.7"], iso: ["A.6.2.8"], owasp: ["LLM06"]),
+    rule!("AAZ016", "unauthenticated-state", Medium,
+        "Journal or decision log is not authenticated",
+        "Set `[integrity] key_env` (or `key_file`) in agentauthz.toml to a random key of at least 32 bytes kept outside the bundle: journal entries, decision records and checkpoints then carry an HMAC-SHA-256, and forged or rewritten lines are refused.",
+        nist: ["MEASURE 2.7", "MANAGE 4.1"], cis: ["8.2", "8.3"], iso: ["A.6.2.8"], owasp: []),
 ];
 
 pub fn rule(id: &str) -> Option<&'static Rule> {

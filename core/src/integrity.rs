@@ -1,0 +1,363 @@
+//! Integrity keys: HMAC-SHA-256 over journal entries, decision records and
+//! decision-log checkpoints, so that a forged or rewritten line is refused.
+//!
+//! A key has an id (`kid`), written beside every MAC, so keys can be rotated:
+//! new lines use the current key, older lines verify with the previous key
+//! of their id. Key material comes from an environment variable or a file
+//! (`[integrity]` of `agentauthz.toml`), never from the bundle itself.
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::session::KeySource;
+use hmac::{Hmac, Mac};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Keys shorter than this are refused (HMAC-SHA-256 wants 32 bytes of entropy).
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// Domain labels: a MAC made for one kind of line never verifies as another.
+pub(crate) const JOURNAL_DOMAIN: &[u8] = b"agentauthz journal entry v1";
+pub(crate) const RECORD_DOMAIN: &[u8] = b"agentauthz decision record v2";
+pub(crate) const CHECKPOINT_DOMAIN: &[u8] = b"agentauthz checkpoint v1";
+
+/// One HMAC key with its id.
+#[derive(Clone)]
+pub struct IntegrityKey {
+    id: String,
+    secret: Arc<[u8]>,
+}
+
+impl fmt::Debug for IntegrityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntegrityKey")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+fn key_err(message: String) -> Error {
+    Error::new(ErrorCode::KeyInvalid, message)
+}
+
+impl IntegrityKey {
+    /// A key from its secret bytes (at least [`MIN_KEY_BYTES`]).
+    pub fn new(id: impl Into<String>, secret: &[u8]) -> Result<IntegrityKey> {
+        let id = id.into();
+        let id_ok = !id.is_empty()
+            && id.len() <= 128
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+        if !id_ok {
+            return Err(key_err(format!(
+                "integrity key id {id:?}: use 1 to 128 of A-Z a-z 0-9 - _ . :"
+            )));
+        }
+        if secret.len() < MIN_KEY_BYTES {
+            return Err(key_err(format!(
+                "integrity key `{id}` is {} bytes; use at least {MIN_KEY_BYTES} (e.g. `openssl rand -hex 32`)",
+                secret.len()
+            )));
+        }
+        Ok(IntegrityKey {
+            id,
+            secret: secret.into(),
+        })
+    }
+
+    /// A key read from a file or an environment variable; surrounding
+    /// whitespace (a trailing newline) is not part of the key.
+    pub fn from_source(id: impl Into<String>, source: &KeySource) -> Result<IntegrityKey> {
+        let text = source.read()?;
+        IntegrityKey::new(id, text.trim().as_bytes())
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn hmac(&self, domain: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
+        // `new_from_slice` accepts any length for HMAC; the error cannot happen.
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
+            Ok(m) => m,
+            Err(_) => Hmac::<Sha256>::new(&Default::default()),
+        };
+        mac.update(domain);
+        mac.update(&[0]);
+        mac.update(self.id.as_bytes());
+        for p in parts {
+            // Length-prefixed: no two different part lists feed the same bytes.
+            mac.update(&(p.len() as u64).to_be_bytes());
+            mac.update(p);
+        }
+        mac
+    }
+
+    /// The MAC of `parts` under `domain`, in lowercase hex.
+    pub(crate) fn mac(&self, domain: &[u8], parts: &[&[u8]]) -> String {
+        hex(&self.hmac(domain, parts).finalize().into_bytes())
+    }
+
+    /// Whether `mac_hex` is the MAC of `parts` (constant-time comparison).
+    pub(crate) fn verify(&self, domain: &[u8], parts: &[&[u8]], mac_hex: &str) -> bool {
+        match unhex(mac_hex) {
+            Some(bytes) => self.hmac(domain, parts).verify_slice(&bytes).is_ok(),
+            None => false,
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() != 64 {
+        return None;
+    }
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            [h, l] => Some(digit(*h)? << 4 | digit(*l)?),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The key new lines are authenticated with, and older keys by id (rotation).
+/// Empty: lines are written and read without MACs (development only;
+/// `agentauthz posture` reports it).
+#[derive(Debug, Clone, Default)]
+pub struct IntegrityKeys {
+    current: Option<IntegrityKey>,
+    previous: Vec<IntegrityKey>,
+}
+
+/// `[integrity]` of `agentauthz.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrityConfig {
+    /// Id of the current key (default `default`), written beside every MAC.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// Environment variable holding the current key.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// File holding the current key, relative to the bundle directory.
+    #[serde(default)]
+    pub key_file: Option<String>,
+    /// Earlier keys by id, still accepted for lines they authenticated:
+    /// `"env:VAR"` or `"file:PATH"`.
+    #[serde(default)]
+    pub previous_keys: BTreeMap<String, String>,
+    /// Write a decision-log checkpoint every this many records (default 1000).
+    #[serde(default)]
+    pub checkpoint_every: Option<u64>,
+}
+
+/// Default number of records between two checkpoints of a file sink.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 1000;
+
+impl IntegrityKeys {
+    /// No keys: MACs are neither written nor accepted.
+    pub fn none() -> IntegrityKeys {
+        IntegrityKeys::default()
+    }
+
+    /// `key` authenticates new lines.
+    pub fn new(key: IntegrityKey) -> IntegrityKeys {
+        IntegrityKeys {
+            current: Some(key),
+            previous: Vec::new(),
+        }
+    }
+
+    /// Lines authenticated with `key` (an earlier key) still verify.
+    pub fn with_previous(mut self, key: IntegrityKey) -> IntegrityKeys {
+        self.previous.push(key);
+        self
+    }
+
+    pub fn is_keyed(&self) -> bool {
+        self.current.is_some()
+    }
+
+    pub fn current(&self) -> Option<&IntegrityKey> {
+        self.current.as_ref()
+    }
+
+    /// The key of id `kid`, current or previous.
+    pub fn by_id(&self, kid: &str) -> Option<&IntegrityKey> {
+        self.current
+            .iter()
+            .chain(self.previous.iter())
+            .find(|k| k.id == kid)
+    }
+
+    /// The keys of a bundle's `[integrity]` (none without a config).
+    pub fn for_bundle(bundle: &crate::bundle::Bundle) -> Result<IntegrityKeys> {
+        let config = match &bundle.config {
+            Some(src) => crate::bundle::Config::parse(src)?,
+            None => return Ok(IntegrityKeys::none()),
+        };
+        IntegrityKeys::from_config(&config.integrity, bundle.dir.as_deref())
+    }
+
+    /// The keys `[integrity]` names, read now (a named key that cannot be
+    /// read is an error: an engine configured for integrity never runs without it).
+    pub fn from_config(config: &IntegrityConfig, dir: Option<&Path>) -> Result<IntegrityKeys> {
+        let resolve = |p: &str| {
+            let p = Path::new(p);
+            match dir {
+                Some(d) if p.is_relative() => d.join(p),
+                _ => p.to_path_buf(),
+            }
+        };
+        let source = match (&config.key_env, &config.key_file) {
+            (Some(_), Some(_)) => {
+                return Err(Error::new(
+                    ErrorCode::ConfigInvalid,
+                    "agentauthz.toml: [integrity] give one of `key_env` and `key_file`",
+                ))
+            }
+            (Some(var), None) => Some(KeySource::Env(var.clone())),
+            (None, Some(file)) => Some(KeySource::File(resolve(file))),
+            (None, None) => None,
+        };
+        let Some(source) = source else {
+            if !config.previous_keys.is_empty() || config.key_id.is_some() {
+                return Err(Error::new(
+                    ErrorCode::ConfigInvalid,
+                    "agentauthz.toml: [integrity] names keys but no current key (`key_env` or `key_file`)",
+                ));
+            }
+            return Ok(IntegrityKeys::none());
+        };
+        let id = config.key_id.clone().unwrap_or_else(|| "default".into());
+        let mut keys = IntegrityKeys::new(IntegrityKey::from_source(id, &source)?);
+        for (kid, spec) in &config.previous_keys {
+            let source = if let Some(var) = spec.strip_prefix("env:") {
+                KeySource::Env(var.to_string())
+            } else if let Some(file) = spec.strip_prefix("file:") {
+                KeySource::File(resolve(file))
+            } else {
+                return Err(Error::new(
+                    ErrorCode::ConfigInvalid,
+                    format!("agentauthz.toml: [integrity] previous_keys.{kid}: write \"env:VAR\" or \"file:PATH\""),
+                ));
+            };
+            keys = keys.with_previous(IntegrityKey::from_source(kid.clone(), &source)?);
+        }
+        Ok(keys)
+    }
+}
+
+/// Parses one JSON text, refusing duplicate object keys (serde_json keeps
+/// the last one silently: a line with `"decision":"allow"` before the real
+/// `"decision":"deny"` must not read as anything).
+pub(crate) fn parse_strict_json(bytes: &[u8]) -> std::result::Result<Value, String> {
+    serde_json::from_slice::<Strict>(bytes)
+        .map(|s| s.0)
+        .map_err(|e| e.to_string())
+}
+
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            let Strict(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth() {
+        assert!(parse_strict_json(br#"{"a":1,"b":{"c":[1,{"d":2}]}}"#).is_ok());
+        let e = parse_strict_json(br#"{"decision":"allow","decision":"deny"}"#).unwrap_err();
+        assert!(e.contains("duplicate key `decision`"), "{e}");
+        assert!(parse_strict_json(br#"{"a":[{"x":1,"x":1}]}"#).is_err());
+    }
+
+    #[test]
+    fn macs_bind_key_id_domain_and_parts() {
+        let k = IntegrityKey::new("k1", &[7; 32]).unwrap();
+        let m = k.mac(JOURNAL_DOMAIN, &[b"ab", b"c"]);
+        assert!(k.verify(JOURNAL_DOMAIN, &[b"ab", b"c"], &m));
+        assert!(!k.verify(JOURNAL_DOMAIN, &[b"a", b"bc"], &m));
+        assert!(!k.verify(RECORD_DOMAIN, &[b"ab", b"c"], &m));
+        let k2 = IntegrityKey::new("k2", &[7; 32]).unwrap();
+        assert!(!k2.verify(JOURNAL_DOMAIN, &[b"ab", b"c"], &m));
+        assert!(!k.verify(JOURNAL_DOMAIN, &[b"ab", b"c"], "zz"));
+        assert!(IntegrityKey::new("k", &[1; 31]).is_err());
+        assert!(!format!("{k:?}").contains('7'));
+    }
+}
