@@ -53,6 +53,11 @@ pub enum ErrorCode {
     SessionRevoked,
     /// A session signing or verification key is missing or malformed.
     KeyInvalid,
+    /// An input nests deeper than `[limits] max_depth` (or a policy has more
+    /// operators than `max_policy_operators`); refused before any parser recursed.
+    InputTooDeep,
+    /// An input is larger than its `[limits]` size bound.
+    InputTooLarge,
     /// An internal failure (a bug); the operation was refused.
     Internal,
 }
@@ -70,11 +75,12 @@ pub enum ErrorFamily {
     Lifecycle,
     Journal,
     Session,
+    Limit,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::Io,
         ErrorCode::BundleInvalid,
         ErrorCode::ConfigInvalid,
@@ -96,6 +102,8 @@ impl ErrorCode {
         ErrorCode::SessionExpired,
         ErrorCode::SessionRevoked,
         ErrorCode::KeyInvalid,
+        ErrorCode::InputTooDeep,
+        ErrorCode::InputTooLarge,
         ErrorCode::Internal,
     ];
 
@@ -122,6 +130,8 @@ impl ErrorCode {
             ErrorCode::SessionExpired => "session_expired",
             ErrorCode::SessionRevoked => "session_revoked",
             ErrorCode::KeyInvalid => "key_invalid",
+            ErrorCode::InputTooDeep => "input_too_deep",
+            ErrorCode::InputTooLarge => "input_too_large",
             ErrorCode::Internal => "internal",
         }
     }
@@ -145,6 +155,7 @@ impl ErrorCode {
             | ErrorCode::SessionExpired
             | ErrorCode::SessionRevoked
             | ErrorCode::KeyInvalid => ErrorFamily::Session,
+            ErrorCode::InputTooDeep | ErrorCode::InputTooLarge => ErrorFamily::Limit,
             ErrorCode::Internal => ErrorFamily::Internal,
         }
     }
@@ -162,6 +173,7 @@ impl ErrorFamily {
             ErrorFamily::Lifecycle => "lifecycle",
             ErrorFamily::Journal => "journal",
             ErrorFamily::Session => "session",
+            ErrorFamily::Limit => "limit",
             ErrorFamily::Internal => "internal",
         }
     }

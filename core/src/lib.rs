@@ -11,6 +11,7 @@ mod error;
 pub mod ffi;
 mod inventory;
 pub mod journal;
+mod limits;
 mod model;
 pub mod posture;
 mod schema;
@@ -28,6 +29,7 @@ pub use engine::{
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use journal::{Journal, JournalEntry};
+pub use limits::{Limits, MAX_DEPTH_CEILING};
 pub use model::{
     AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request, SessionRequest,
 };

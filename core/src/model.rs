@@ -1,6 +1,7 @@
 //! The wire types every surface shares: requests in, decisions out.
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::limits::{self, Input, Limits};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -101,7 +102,14 @@ impl From<CedarRequest> for Request {
 
 impl Request {
     /// Reads a request from JSON, with a precise error for the form it looks like.
+    /// The value is first bounded by the default [`Limits`] (depth and size).
     pub fn from_json_value(value: Value) -> Result<Request> {
+        Request::from_json_value_with(value, &Limits::default())
+    }
+
+    /// [`Request::from_json_value`] under the given limits.
+    pub fn from_json_value_with(value: Value, limits: &Limits) -> Result<Request> {
+        limits.check_value("request", &value)?;
         let form_error = |e: serde_json::Error| Error::new(ErrorCode::RequestParse, e.to_string());
         match &value {
             Value::Object(obj) if obj.contains_key("principal") => serde_json::from_value(value)
@@ -121,14 +129,17 @@ impl Request {
         }
     }
 
+    /// Reads a request from JSON text under the default [`Limits`]: too deep
+    /// or too large is `input_too_deep`/`input_too_large`, a duplicate key is
+    /// `request_parse`, each with a location.
     pub fn from_json_str(text: &str) -> Result<Request> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            Error::new(
-                ErrorCode::RequestParse,
-                format!("request is not valid JSON: {e}"),
-            )
-        })?;
-        Request::from_json_value(value)
+        Request::from_json_str_with(text, &Limits::default())
+    }
+
+    /// [`Request::from_json_str`] under the given limits.
+    pub fn from_json_str_with(text: &str, limits: &Limits) -> Result<Request> {
+        let value = limits::parse_json(limits, Input::Request, "request", text)?;
+        Request::from_json_value_with(value, limits)
     }
 }
 
