@@ -9,8 +9,8 @@
 //! class from the core's stable code.
 
 use agentauthz::{
-    ffi, AgentRequest, Decision, DecisionLog, EntityRef, Error, ErrorCode, Grant, GrantRequest,
-    Request, TaskSpec,
+    ffi, AgentRequest, Decision, DecisionLog, EntityRef, Error, ErrorCode, ErrorFamily, Grant,
+    GrantRequest, Limits, Request, TaskSpec,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -61,13 +61,12 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 // ---------------------------------------------------------------- argument shaping
 
-/// Deepest nesting a value given to agentauthz may have (deeper input is
-/// refused, never recursed into: the walk below recurses once per level).
-const MAX_DEPTH: usize = 64;
-/// Most container members (list items, mapping entries) one argument may hold.
-const MAX_ITEMS: usize = 100_000;
-/// Most bytes of text (keys and strings, UTF-8) one argument may hold.
-const MAX_TEXT_BYTES: usize = 16 * 1024 * 1024;
+// Python values are walked with the core's default limits (`Limits`), the
+// same bounds and accounting as `Limits::check_value` on a JSON value: depth
+// (`max_depth`; the walk recurses once per level, so it is refused, never
+// recursed into) and size (8 bytes a value plus its text, `max_request_bytes`;
+// a bundle's texts get the sum of the bundle file bounds, each file checked
+// again by the core).
 
 /// An argument that could not be converted: a coded error (with the Python
 /// exception a user object raised while being read, kept as `__cause__`), or
@@ -124,32 +123,39 @@ fn raised(py: Python<'_>, err: PyErr, what: &str) -> ArgError {
     ArgError::Coded(request_parse(message), Some(err))
 }
 
-fn too_deep(what: &str, message: &str) -> ArgError {
-    ArgError::from(request_parse(format!("{what}: {message}")))
-}
-
-fn too_large(what: &str, message: &str) -> ArgError {
-    ArgError::from(request_parse(format!("{what}: {message}")))
-}
-
 /// A Python value as JSON; anything JSON cannot hold is a `request_parse`
 /// error, a value past the limits an `input_too_deep` / `input_too_large` one.
 fn json_arg(obj: &Bound<'_, PyAny>, what: &str) -> Result<Value, ArgError> {
+    let limits = Limits::default();
+    json_arg_within(obj, what, limits.max_request_bytes, "max_request_bytes")
+}
+
+/// [`json_arg`] with another size budget (bundle texts).
+fn json_arg_within(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    budget: usize,
+    setting: &'static str,
+) -> Result<Value, ArgError> {
     let mut walk = Walk {
         what,
-        items: 0,
-        text: 0,
+        depth: Limits::default().depth(),
+        budget,
+        setting,
+        size: 0,
         path: Vec::new(),
     };
     walk.value(obj, 0)
 }
 
-/// The state of one conversion: its budget and the containers being walked
-/// (a container inside itself is a cycle).
+/// The state of one conversion: its limits, the size so far and the
+/// containers being walked (a container inside itself is a cycle).
 struct Walk<'a> {
     what: &'a str,
-    items: usize,
-    text: usize,
+    depth: usize,
+    budget: usize,
+    setting: &'static str,
+    size: usize,
     path: Vec<usize>,
 }
 
@@ -158,34 +164,40 @@ impl Walk<'_> {
         ArgError::from(request_parse(format!("{}: {message}", self.what)))
     }
 
+    fn too_deep(&self, message: String) -> ArgError {
+        ArgError::from(Error::new(
+            ErrorCode::InputTooDeep,
+            format!("{} {message}", self.what),
+        ))
+    }
+
+    /// Adds `bytes` to the size; past the budget is `input_too_large`.
+    fn grow(&mut self, bytes: usize) -> Result<(), ArgError> {
+        self.size = self.size.saturating_add(bytes);
+        if self.size > self.budget {
+            return Err(ArgError::from(Error::new(
+                ErrorCode::InputTooLarge,
+                format!(
+                    "{} is over the limit of {} bytes ([limits] {})",
+                    self.what, self.budget, self.setting
+                ),
+            )));
+        }
+        Ok(())
+    }
+
     fn text(&mut self, s: &Bound<'_, PyString>) -> Result<String, ArgError> {
         let text = s
             .to_cow()
             .map_err(|e| self.shape(format!("text that is not valid Unicode: {e}")))?;
-        self.text = self.text.saturating_add(text.len());
-        if self.text > MAX_TEXT_BYTES {
-            return Err(too_large(
-                self.what,
-                &format!("holds more than {MAX_TEXT_BYTES} bytes of text"),
-            ));
-        }
+        self.grow(text.len())?;
         Ok(text.into_owned())
-    }
-
-    fn count(&mut self) -> Result<(), ArgError> {
-        self.items += 1;
-        if self.items > MAX_ITEMS {
-            return Err(too_large(
-                self.what,
-                &format!("holds more than {MAX_ITEMS} items"),
-            ));
-        }
-        Ok(())
     }
 
     /// Python → JSON: scalars, then any Mapping (dict, OrderedDict, a user
     /// Mapping) and any Sequence or set, walked with the limits above.
     fn value(&mut self, obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, ArgError> {
+        self.grow(8)?;
         if obj.is_none() {
             return Ok(Value::Null);
         }
@@ -207,21 +219,18 @@ impl Walk<'_> {
                 .map(Value::Number)
                 .ok_or_else(|| self.shape(format!("{f} is not a JSON number")));
         }
-        if depth >= MAX_DEPTH {
-            return Err(too_deep(
-                self.what,
-                &format!("nested deeper than {MAX_DEPTH} levels"),
-            ));
+        if depth >= self.depth {
+            return Err(self.too_deep(format!(
+                "nests deeper than {} levels ([limits] max_depth)",
+                self.depth
+            )));
         }
         let id = obj.as_ptr() as usize;
         if self.path.contains(&id) {
-            return Err(too_deep(
-                self.what,
-                &format!(
-                    "a {} contains itself (a cycle): it has no JSON form",
-                    type_name(obj)
-                ),
-            ));
+            return Err(self.too_deep(format!(
+                "has a {} that contains itself (a cycle), so it has no JSON form",
+                type_name(obj)
+            )));
         }
         self.path.push(id);
         let out = self.container(obj, depth + 1);
@@ -281,7 +290,6 @@ impl Walk<'_> {
         value: &Bound<'_, PyAny>,
         depth: usize,
     ) -> Result<(), ArgError> {
-        self.count()?;
         let key = match key.cast::<PyString>() {
             Ok(k) => self.text(k)?,
             Err(_) => {
@@ -298,7 +306,6 @@ impl Walk<'_> {
         let iter = obj.try_iter().map_err(|e| raised(py, e, self.what))?;
         let mut out = Vec::new();
         for item in iter {
-            self.count()?;
             let item = item.map_err(|e| raised(py, e, self.what))?;
             out.push(self.value(&item, depth)?);
         }
@@ -455,9 +462,12 @@ fn time_arg(
     })))
 }
 
-/// The same error under another code (an argument of a grant is a `grant_invalid`).
+/// The same error under another code (an argument of a grant is a
+/// `grant_invalid`); a limit error keeps its code.
 fn recode(mut e: Error, code: ErrorCode) -> Error {
-    e.code = code;
+    if e.code.family() != ErrorFamily::Limit {
+        e.code = code;
+    }
     e
 }
 
@@ -551,8 +561,17 @@ enum BundleArg {
 /// `{"schema", "policies", "inventory"?, "config"?}`.
 fn bundle_arg(obj: &Bound<'_, PyAny>) -> Result<BundleArg, ArgError> {
     if obj.cast::<PyMapping>().is_ok() {
-        let value =
-            json_arg(obj, "bundle strings").map_err(|e| e.recode(ErrorCode::BundleInvalid))?;
+        let limits = Limits::default();
+        let budget = [
+            limits.max_schema_bytes,
+            limits.max_policy_bytes,
+            limits.max_inventory_bytes,
+            limits.max_config_bytes,
+        ]
+        .iter()
+        .fold(0usize, |sum, b| sum.saturating_add(*b));
+        let value = json_arg_within(obj, "bundle strings", budget, "max_*_bytes of the files")
+            .map_err(|e| e.recode(ErrorCode::BundleInvalid))?;
         // Drop keys set to None so `inventory=None` means "no inventory".
         let value = match value {
             Value::Object(m) => {
