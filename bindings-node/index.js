@@ -37,6 +37,8 @@ const ERROR_CODES = Object.freeze(
     ['session_expired', 'session'],
     ['session_revoked', 'session'],
     ['key_invalid', 'session'],
+    ['input_too_deep', 'limit'],
+    ['input_too_large', 'limit'],
     ['internal', 'internal'],
   ].map(([code, family]) => Object.freeze({ code, family })),
 )
@@ -59,6 +61,7 @@ class TestError extends AuthzError {}
 class LifecycleError extends AuthzError {}
 class JournalError extends AuthzError {}
 class SessionError extends AuthzError {}
+class LimitError extends AuthzError {}
 class InternalError extends AuthzError {}
 
 const FAMILY_CLASSES = {
@@ -71,6 +74,7 @@ const FAMILY_CLASSES = {
   lifecycle: LifecycleError,
   journal: JournalError,
   session: SessionError,
+  limit: LimitError,
   internal: InternalError,
 }
 const CODE_CLASSES = new Map(ERROR_CODES.map(({ code, family }) => [code, FAMILY_CLASSES[family]]))
@@ -553,6 +557,7 @@ module.exports = {
   LifecycleError,
   JournalError,
   SessionError,
+  LimitError,
   InternalError,
   ERROR_CODES,
   errorClassFor,

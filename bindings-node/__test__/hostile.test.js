@@ -69,7 +69,7 @@ function inChild(body) {
     ${body}
     console.log(JSON.stringify({ case: 'after', decision: engine.check(request()).decision }))
   `
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 240_000, maxBuffer: 1 << 24 })
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 24 })
   const lines = r.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))

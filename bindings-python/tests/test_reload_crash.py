@@ -66,7 +66,7 @@ def test_a_pathological_bundle_fails_with_a_code_and_reload_keeps_the_old_one(
         """
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
     assert proc.returncode == 0, (
