@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'session_expired'
   | 'session_revoked'
   | 'key_invalid'
+  | 'input_too_deep'
+  | 'input_too_large'
   | 'internal'
 
 /** Error families; each has its `AuthzError` subclass. */
@@ -43,6 +45,7 @@ export type ErrorFamily =
   | 'journal'
   | 'log'
   | 'session'
+  | 'limit'
   | 'internal'
 
 export interface ErrorCodeInfo {
@@ -103,6 +106,9 @@ export declare class JournalError extends AuthzError {}
 export declare class LogError extends AuthzError {}
 /** `session_invalid`, `session_expired`, `session_revoked`, `key_invalid`. */
 export declare class SessionError extends AuthzError {}
+/** `input_too_deep` (a cycle too), `input_too_large`: an input past a `[limits]`
+ * bound, refused before it was parsed. */
+export declare class LimitError extends AuthzError {}
 /** `internal`: a bug; the operation was refused and nothing changed. */
 export declare class InternalError extends AuthzError {}
 

@@ -8,6 +8,7 @@
 
 const { fileURLToPath } = require('node:url')
 const native = require('./native.js')
+const { wireText, describe } = require('./lib/wire.js')
 
 // ---------------------------------------------------------------- errors --
 
@@ -40,6 +41,8 @@ const ERROR_CODES = Object.freeze(
     ['session_expired', 'session'],
     ['session_revoked', 'session'],
     ['key_invalid', 'session'],
+    ['input_too_deep', 'limit'],
+    ['input_too_large', 'limit'],
     ['internal', 'internal'],
   ].map(([code, family]) => Object.freeze({ code, family })),
 )
@@ -63,6 +66,7 @@ class LifecycleError extends AuthzError {}
 class JournalError extends AuthzError {}
 class LogError extends AuthzError {}
 class SessionError extends AuthzError {}
+class LimitError extends AuthzError {}
 class InternalError extends AuthzError {}
 
 const FAMILY_CLASSES = {
@@ -76,6 +80,7 @@ const FAMILY_CLASSES = {
   journal: JournalError,
   log: LogError,
   session: SessionError,
+  limit: LimitError,
   internal: InternalError,
 }
 const CODE_CLASSES = new Map(ERROR_CODES.map(({ code, family }) => [code, FAMILY_CLASSES[family]]))
@@ -85,19 +90,49 @@ function errorClassFor(code) {
   return CODE_CLASSES.get(code) ?? AuthzError
 }
 
+/** An AuthzError made here, for bad arguments the core never sees. */
+function codedError(code, message, cause) {
+  const family = ERROR_CODES.find((c) => c.code === code)?.family
+  const error = new (errorClassFor(code))(`[${code}] ${message}`, { code, family, details: [{ message }] })
+  if (cause !== undefined) error.cause = cause
+  return error
+}
+
 /** A native error carries `code` = the core's code and, as its message, the
- * core's error JSON `{code, family, message, details}`. Anything else (a
- * napi argument conversion error, say) is returned unchanged. */
-function fromNative(e) {
-  if (!(e instanceof Error) || typeof e.code !== 'string' || !e.message.startsWith('{')) return e
+ * core's error JSON `{code, family, message, details}`. Anything else (napi
+ * refusing an argument of the wrong type, a wrong `this`) becomes a `code`
+ * error: every failure reaches the caller as an AuthzError. */
+function fromNative(e, code = 'internal') {
+  if (e instanceof AuthzError) return e
   let info
-  try {
-    info = JSON.parse(e.message)
-  } catch {
-    return e
+  if (e instanceof Error && typeof e.code === 'string' && e.message.startsWith('{')) {
+    try {
+      info = JSON.parse(e.message)
+    } catch {
+      info = undefined
+    }
   }
-  if (info === null || info.code !== e.code) return e
+  if (info === undefined || info === null || info.code !== e.code) {
+    return codedError(code, `invalid argument: ${describe(e)}`, e)
+  }
   return new (errorClassFor(info.code))(info.message, info)
+}
+
+/** Runs `f` (which reads the caller's arguments: getters, Proxies); anything
+ * it throws becomes a `code` error. */
+function readArgs(code, f) {
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof AuthzError) throw e
+    throw codedError(code, `reading the arguments threw ${describe(e)}`, e)
+  }
+}
+
+/** The JSON text of the value `make()` builds; every failure a `code` error
+ * (`input_too_deep` for cycles and extreme nesting, see lib/wire.js). */
+function wire(make, code, what) {
+  return wireText(make, code, what, (c, message, cause) => (cause instanceof AuthzError ? cause : codedError(c, message, cause)))
 }
 
 // -------------------------------------------------------------- decision --
@@ -147,8 +182,8 @@ function toWire(request) {
 }
 
 /** Requests cross to the core as JSON text (see `check` in src/lib.rs). */
-function requestText(value) {
-  return JSON.stringify(value) ?? 'null'
+function requestText(make, code = 'request_parse', what = 'request') {
+  return wire(make, code, what)
 }
 
 // ------------------------------------------------------ run-time changes --
@@ -184,8 +219,8 @@ function grantFromWire(g) {
 
 /** `{by}` of a change's options; the core rejects an empty one. */
 function byOf(options) {
-  const by = options?.by
-  if (typeof by !== 'string') throw new TypeError('a change needs {by: string}: who makes it')
+  const by = readArgs('lifecycle_invalid', () => options?.by)
+  if (typeof by !== 'string') throw codedError('lifecycle_invalid', 'a change needs {by: string}: who makes it')
   return by
 }
 
@@ -208,6 +243,7 @@ const raw = Engine[RAW] ?? {
   checkJson: proto.checkJson,
   checkBatch: proto.checkBatch,
   reload: proto.reload,
+  reloadJson: proto._reloadJson,
   policyRevision: Object.getOwnPropertyDescriptor(proto, 'policyRevision').get,
   setDecisionLog: proto.setDecisionLog,
   takeDecisionRecords: proto._takeDecisionRecords,
@@ -256,19 +292,21 @@ function deliver(engine) {
 }
 
 function setDecisionLog(engine, sink, options = {}) {
-  const maxBytes = options?.maxBytes
-  if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes > 0)) {
-    throw new TypeError('decision log: maxBytes must be a positive integer')
-  }
-  let args
-  if (sink === null || sink === undefined) args = ['none', null, null]
-  else if (typeof sink === 'function') args = ['callback', null, null]
-  else if (typeof sink === 'string' || sink instanceof URL) args = ['path', dirPath(sink), maxBytes ?? null]
-  else throw new TypeError('decision log: the sink must be a function, a file path, or null')
+  const bad = (message) => codedError('config_invalid', `decision log: ${message}`)
+  const args = readArgs('config_invalid', () => {
+    const maxBytes = options?.maxBytes
+    if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && maxBytes > 0)) {
+      throw bad('maxBytes must be a positive integer')
+    }
+    if (sink === null || sink === undefined) return ['none', null, null]
+    if (typeof sink === 'function') return ['callback', null, null]
+    if (typeof sink === 'string' || sink instanceof URL) return ['path', dirPath(sink), maxBytes ?? null]
+    throw bad('the sink must be a function, a file path, or null')
+  })
   try {
     raw.setDecisionLog.call(engine, ...args)
   } catch (e) {
-    throw fromNative(e)
+    throw fromNative(e, 'config_invalid')
   }
   if (typeof sink === 'function') callbacks.set(engine, { fn: sink, error: undefined })
   else callbacks.delete(engine)
@@ -286,11 +324,12 @@ process.once('exit', () => {
 
 const methods = {
   check(request) {
+    const json = requestText(() => toWire(request))
     let text
     try {
-      text = raw.check.call(this, requestText(toWire(request)))
+      text = raw.check.call(this, json)
     } catch (e) {
-      throw fromNative(e)
+      throw fromNative(e, 'request_parse')
     } finally {
       deliver(this)
     }
@@ -298,22 +337,25 @@ const methods = {
   },
 
   checkJson(request) {
+    if (typeof request !== 'string') {
+      throw codedError('request_parse', `checkJson takes the request as JSON text, not ${typeof request}`)
+    }
     try {
       return raw.checkJson.call(this, request)
     } catch (e) {
-      throw fromNative(e)
+      throw fromNative(e, 'request_parse')
     } finally {
       deliver(this)
     }
   },
 
   checkBatch(requests) {
+    const json = requestText(() => (Array.isArray(requests) ? requests.map(toWire) : requests), 'request_parse', 'requests')
     let text
     try {
-      const wire = Array.isArray(requests) ? requests.map(toWire) : requests
-      text = raw.checkBatch.call(this, requestText(wire))
+      text = raw.checkBatch.call(this, json)
     } catch (e) {
-      throw fromNative(e)
+      throw fromNative(e, 'request_parse')
     } finally {
       deliver(this)
     }
@@ -338,60 +380,67 @@ const methods = {
     }
   },
 
+  // A directory (string or file: URL) is read by the core; texts cross as JSON text.
   reload(source) {
+    const dir = readArgs('bundle_invalid', () => (typeof source === 'string' || source instanceof URL ? dirPath(source) : null))
+    const json = dir === null ? wire(() => source ?? null, 'bundle_invalid', 'bundle') : null
     try {
-      raw.reload.call(this, source === undefined ? null : dirPath(source))
+      if (dir !== null) raw.reload.call(this, dir)
+      else raw.reloadJson.call(this, json)
     } catch (e) {
-      throw fromNative(e)
+      throw fromNative(e, 'bundle_invalid')
     }
   },
 
   grant(request) {
-    return grantFromWire(JSON.parse(nativeCall(this, raw.grant, requestText(renamed(request, GRANT_KEYS)))))
+    const json = requestText(() => renamed(request, GRANT_KEYS), GI, 'grant request')
+    return grantFromWire(JSON.parse(nativeCall(this, raw.grant, GI, () => [json])))
   },
 
   revoke(grantId, options) {
-    nativeCall(this, raw.revoke, grantId, byOf(options))
+    nativeCall(this, raw.revoke, LI, () => [grantId, byOf(options)])
   },
 
   grants(agent) {
-    return JSON.parse(nativeCall(this, raw.grants, agent ?? null)).map(grantFromWire)
+    return JSON.parse(nativeCall(this, raw.grants, LI, () => [agent ?? null])).map(grantFromWire)
   },
 
   grantPolicyText(grantId) {
-    return nativeCall(this, raw.grantPolicyText, grantId)
+    return nativeCall(this, raw.grantPolicyText, LI, () => [grantId])
   },
 
   suspend(agent, options) {
-    nativeCall(this, raw.suspend, agent, byOf(options))
+    nativeCall(this, raw.suspend, LI, () => [agent, byOf(options)])
   },
 
   reactivate(agent, options) {
-    nativeCall(this, raw.reactivate, agent, byOf(options))
+    nativeCall(this, raw.reactivate, LI, () => [agent, byOf(options)])
   },
 
   offboard(agent, options) {
-    nativeCall(this, raw.offboard, agent, byOf(options))
+    nativeCall(this, raw.offboard, LI, () => [agent, byOf(options)])
   },
 
   rotateCredential(credential, options) {
-    nativeCall(this, raw.rotateCredential, credential, timeText(options?.expires), byOf(options))
+    nativeCall(this, raw.rotateCredential, LI, () => [credential, timeText(options?.expires), byOf(options)])
   },
 
   transferOwner(agent, options) {
-    nativeCall(this, raw.transferOwner, agent, options?.owner, byOf(options))
+    nativeCall(this, raw.transferOwner, LI, () => [agent, options?.owner, byOf(options)])
   },
 
   addTask(task, options) {
-    nativeCall(this, raw.addTask, requestText(renamed(task, TASK_KEYS)), byOf(options))
+    const json = requestText(() => renamed(task, TASK_KEYS), LI, 'task')
+    nativeCall(this, raw.addTask, LI, () => [json, byOf(options)])
   },
 
   apply(change, options) {
-    return JSON.parse(nativeCall(this, raw.apply, requestText(renamed(change, {})), byOf(options)))
+    const json = requestText(() => renamed(change, {}), LI, 'change')
+    return JSON.parse(nativeCall(this, raw.apply, LI, () => [json, byOf(options)]))
   },
 
   skippedChanges() {
-    return nativeCall(this, raw.skippedChanges)
+    return nativeCall(this, raw.skippedChanges, LI, () => [])
   },
 
   warnings() {
@@ -399,14 +448,19 @@ const methods = {
   },
 }
 
-/** Calls a native method on `engine`; a native error becomes its AuthzError
- * subclass. Changes are recorded in the decision log: deliver them to a
- * function sink. */
-function nativeCall(engine, fn, ...args) {
+const GI = 'grant_invalid'
+const LI = 'lifecycle_invalid'
+
+/** Calls a native method on `engine` with the arguments `makeArgs()` reads; a
+ * failure (reading them, napi refusing one, the core) becomes an AuthzError
+ * (`code` unless the core gave its own). Changes are recorded in the decision
+ * log: deliver them to a function sink. */
+function nativeCall(engine, fn, code, makeArgs) {
+  const args = readArgs(code, makeArgs)
   try {
     return fn.call(engine, ...args)
   } catch (e) {
-    throw fromNative(e)
+    throw fromNative(e, code)
   } finally {
     deliver(engine)
   }
@@ -428,7 +482,7 @@ Object.defineProperty(proto, 'policyRevision', {
 })
 Object.defineProperty(proto, 'journalPath', {
   get() {
-    return nativeCall(this, raw.journalPath)
+    return nativeCall(this, raw.journalPath, 'internal', () => [])
   },
   enumerable: true,
   configurable: true,
@@ -447,30 +501,35 @@ Object.defineProperty(proto, 'decisionLogHead', {
 
 /** `Engine.load(dir, {decisionLog, maxBytes, journal, recover})`, `Engine.fromStrings(input, {...})`. */
 function withOptions(engine, options) {
-  if (options?.decisionLog !== undefined) setDecisionLog(engine, options.decisionLog, { maxBytes: options.maxBytes })
+  const [sink, maxBytes] = readArgs('config_invalid', () => [options?.decisionLog, options?.maxBytes])
+  if (sink !== undefined) setDecisionLog(engine, sink, { maxBytes })
   return engine
 }
 
 const statics = {
   load(dir, options) {
-    const path = dirPath(dir)
-    if (typeof path !== 'string') throw new TypeError('Engine.load(dir): dir must be a string or a file: URL')
+    const args = readArgs('bundle_invalid', () => {
+      const path = dirPath(dir)
+      if (typeof path !== 'string') throw codedError('bundle_invalid', 'Engine.load(dir): dir must be a string or a file: URL')
+      const journal = options?.journal === undefined || options.journal === null ? null : dirPath(options.journal)
+      return [path, journal, options?.recover ?? null]
+    })
     let engine
     try {
-      const journal = options?.journal === undefined || options.journal === null ? null : dirPath(options.journal)
-      engine = raw.load.call(Engine, path, journal, options?.recover ?? null)
+      engine = raw.load.call(Engine, ...args)
     } catch (e) {
-      throw fromNative(e)
+      throw fromNative(e, 'bundle_invalid')
     }
     return withOptions(engine, options)
   },
 
   fromStrings(input, options) {
+    const json = wire(() => (input === undefined ? null : input), 'bundle_invalid', 'bundle')
     let engine
     try {
-      engine = raw.fromStrings.call(Engine, input === undefined ? null : input)
+      engine = raw.fromStrings.call(Engine, json)
     } catch (e) {
-      throw fromNative(e)
+      throw fromNative(e, 'bundle_invalid')
     }
     return withOptions(engine, options)
   },
@@ -510,6 +569,7 @@ module.exports = {
   JournalError,
   LogError,
   SessionError,
+  LimitError,
   InternalError,
   ERROR_CODES,
   errorClassFor,
@@ -559,31 +619,36 @@ function claimsFromWire(c) {
   return claims
 }
 
-function sessionCall(engine, fn, ...args) {
+function sessionCall(engine, fn, code, makeArgs) {
+  const args = readArgs(code, makeArgs)
   try {
     return fn.call(engine, ...args)
   } catch (e) {
-    throw fromNative(e)
+    throw fromNative(e, code)
   }
 }
 
 const sessionMethods = {
   check(request) {
-    if (request === null || typeof request !== 'object' || request.session === undefined) {
+    const [session, agent] = readArgs('request_parse', () =>
+      request !== null && typeof request === 'object' ? [request.session, request.agent] : [undefined, undefined],
+    )
+    if (session === undefined) {
       return methods.check.call(this, request) // the agent form, above
     }
-    if (request.agent !== undefined) {
+    if (agent !== undefined) {
       throw new RequestError('give exactly one of `agent` and `session`', {
         code: 'request_invalid',
         family: 'request',
         details: [],
       })
     }
+    const json = requestText(() => toWire(request))
     let text
     try {
-      text = sessionRaw.checkSession.call(this, requestText(toWire(request)))
+      text = sessionRaw.checkSession.call(this, json)
     } catch (e) {
-      throw fromNative(e)
+      throw fromNative(e, 'request_parse')
     } finally {
       deliver(this)
     }
@@ -591,31 +656,36 @@ const sessionMethods = {
   },
 
   issueSession(input) {
-    let wire = input
-    if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
-      const { ttlSeconds, ...rest } = input
-      wire = ttlSeconds === undefined ? rest : { ...rest, ttl_seconds: ttlSeconds }
-    }
-    const { token, claims } = JSON.parse(sessionCall(this, sessionRaw.issueSession, requestText(wire)))
+    const json = requestText(
+      () => {
+        if (input === null || typeof input !== 'object' || Array.isArray(input)) return input
+        const { ttlSeconds, ...rest } = input
+        return ttlSeconds === undefined ? rest : { ...rest, ttl_seconds: ttlSeconds }
+      },
+      'session_invalid',
+      'session input',
+    )
+    const { token, claims } = JSON.parse(sessionCall(this, sessionRaw.issueSession, 'session_invalid', () => [json]))
     return { token, claims: claimsFromWire(claims) }
   },
 
   verifySession(token, options) {
-    return claimsFromWire(JSON.parse(sessionCall(this, sessionRaw.verifySession, token, options?.audience ?? null)))
+    return claimsFromWire(
+      JSON.parse(sessionCall(this, sessionRaw.verifySession, 'session_invalid', () => [token, options?.audience ?? null])),
+    )
   },
 
   revokeSession(sessionId, options) {
-    const by = options?.by
-    if (typeof by !== 'string') throw new TypeError('revokeSession needs {by: string}: who revokes it')
-    sessionCall(this, sessionRaw.revokeSession, sessionId, by)
+    sessionCall(this, sessionRaw.revokeSession, 'lifecycle_invalid', () => [sessionId, byOf(options)])
   },
 
   setSessionKeys(keys) {
-    sessionCall(this, sessionRaw.setSessionKeys, requestText(keys ?? {}))
+    const json = requestText(() => keys ?? {}, 'key_invalid', 'session keys')
+    sessionCall(this, sessionRaw.setSessionKeys, 'key_invalid', () => [json])
   },
 
   sessionPublicKeys() {
-    return sessionCall(this, sessionRaw.sessionPublicKeys)
+    return sessionCall(this, sessionRaw.sessionPublicKeys, 'internal', () => [])
   },
 }
 
@@ -628,6 +698,6 @@ module.exports.generateSessionKey = function generateSessionKey(kid) {
   try {
     return sessionRaw.generateSessionKey(kid)
   } catch (e) {
-    throw fromNative(e)
+    throw fromNative(e, 'key_invalid')
   }
 }

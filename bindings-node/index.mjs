@@ -15,6 +15,7 @@ export const {
   LifecycleError,
   JournalError,
   SessionError,
+  LimitError,
   InternalError,
   ERROR_CODES,
   errorClassFor,

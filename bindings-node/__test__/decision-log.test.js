@@ -209,8 +209,8 @@ describe('sinks', () => {
 
   test('bad sinks and options are refused', () => {
     const engine = Engine.load(BUNDLE)
-    assert.throws(() => engine.setDecisionLog(42), TypeError)
-    assert.throws(() => engine.setDecisionLog('x.jsonl', { maxBytes: -1 }), TypeError)
+    assert.throws(() => engine.setDecisionLog(42), (e) => e instanceof AuthzError && e.code === 'config_invalid')
+    assert.throws(() => engine.setDecisionLog('x.jsonl', { maxBytes: -1 }), (e) => e instanceof AuthzError && e.code === 'config_invalid')
     const dir = tempDir()
     try {
       assert.throws(

@@ -60,7 +60,7 @@ describe('loading', () => {
   })
 
   test('Engine.load wants a path', () => {
-    assert.throws(() => Engine.load(42), TypeError)
+    assert.throws(() => Engine.load(42), (e) => e instanceof BundleError && e.code === 'bundle_invalid')
   })
 
   test('Engine.fromStrings decides like Engine.load on the same texts', () => {

@@ -23,6 +23,7 @@ const FAMILY_CLASSES = {
   journal: agentauthz.JournalError,
   log: agentauthz.LogError,
   session: agentauthz.SessionError,
+  limit: agentauthz.LimitError,
   internal: agentauthz.InternalError,
 }
 
@@ -156,6 +157,12 @@ TRIGGERS.session_revoked = () => {
   engine.verifySession(token, { audience: 'tools' })
 }
 TRIGGERS.key_invalid = () => bundle().setSessionKeys({ verifying: { k1: 'k4.public.not-a-key' } })
+TRIGGERS.input_too_deep = () => {
+  let deep = 1
+  for (let i = 0; i < 100; i++) deep = { x: deep }
+  bundle().check(request({ context: { input: deep } }))
+}
+TRIGGERS.input_too_large = () => bundle().check(request({ context: { input: { blob: 'x'.repeat(2 << 20) } } }))
 
 const UNREACHABLE = {
   test_invalid: 'raised only by the policy test runner (CLI `agentauthz test`), which the Node API does not expose',

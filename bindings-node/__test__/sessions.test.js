@@ -102,7 +102,7 @@ test('a revoked session is session_revoked', () => {
   engine.revokeSession(claims.sessionId, { by: 'alice' })
   throwsCode(() => read(engine, token), 'session_revoked')
   assert.equal(read(engine, other).allowed, true)
-  assert.throws(() => engine.revokeSession(claims.sessionId), TypeError)
+  assert.throws(() => engine.revokeSession(claims.sessionId), (e) => e instanceof AuthzError && e.code === 'lifecycle_invalid')
 })
 
 test('a suspended agent cannot use or get a session', () => {

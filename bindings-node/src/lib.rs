@@ -1,9 +1,10 @@
 //! agentauthz for Node.js: a napi-rs addon, a thin adapter over `agentauthz::ffi`.
 //!
-//! Every export takes its JS argument as a `serde_json::Value` (napi's
-//! `serde-json` feature) or as JSON text (`check`, `checkBatch`: see there),
-//! calls one core function inside `ffi::catch_panic`, and converts the result
-//! back. Values cross in the core's wire format (snake_case); `index.js` maps
+//! Every export takes its JS arguments as strings, numbers or JSON text made
+//! by `index.js` (never a JS object converted recursively here: a deep or
+//! cyclic object would overflow the native stack; `serde_json` refuses text
+//! nested too deep with a coded error), calls one core function inside
+//! `ffi::catch_panic`, and converts the result back. Values cross in the core's wire format (snake_case); `index.js` maps
 //! them to the JS API (camelCase, `Decision`, `AuthzError` subclasses).
 //!
 //! A core error is thrown as a JS `Error` whose `code` is the core's stable
@@ -87,8 +88,8 @@ impl Engine {
         configurable = true,
         ts_args_type = "input: StringsInput, options?: EngineOptions"
     )]
-    pub fn from_strings(input: Value) -> napi::Result<Engine, String> {
-        call(|| ffi::engine_from_strings(input, None)).map(Engine::from)
+    pub fn from_strings(input: String) -> napi::Result<Engine, String> {
+        call(|| ffi::engine_from_strings(bundle_wire(&input)?, None)).map(Engine::from)
     }
 
     // Natively the request and the Decision cross as JSON text: `index.js`
@@ -133,12 +134,16 @@ impl Engine {
 
     /// Swaps in a new bundle (a directory, or `{schema, policies, ...}` texts)
     /// atomically. On error the current policies stay active.
+    // `index.js` passes a directory here and texts (as JSON text) to `_reloadJson`.
     #[napi(ts_args_type = "source: string | URL | StringsInput")]
-    pub fn reload(&self, source: Value) -> napi::Result<(), String> {
-        match source {
-            Value::String(dir) => call(|| self.inner.reload_dir(&dir)),
-            input => call(|| ffi::reload_from_strings(&self.inner, input)),
-        }
+    pub fn reload(&self, dir: String) -> napi::Result<(), String> {
+        call(|| self.inner.reload_dir(&dir))
+    }
+
+    /// `reload` from the bundle texts `{schema, policies, ...}` as JSON text.
+    #[napi(skip_typescript, js_name = "_reloadJson")]
+    pub fn reload_json(&self, input: String) -> napi::Result<(), String> {
+        call(|| ffi::reload_from_strings(&self.inner, bundle_wire(&input)?))
     }
 
     /// The content hash of the active bundle (`sha256:…`).
@@ -333,6 +338,16 @@ impl Engine {
     pub fn skipped_changes(&self) -> napi::Result<Vec<String>, String> {
         call(|| Ok(self.inner.skipped_changes()))
     }
+}
+
+/// Bundle texts from `index.js` as a value; bad JSON text is a `bundle_invalid` error.
+fn bundle_wire(text: &str) -> agentauthz::Result<Value> {
+    serde_json::from_str(text).map_err(|e| {
+        agentauthz::Error::new(
+            agentauthz::ErrorCode::BundleInvalid,
+            format!("bundle input is not valid JSON: {e}"),
+        )
+    })
 }
 
 /// JSON text from `index.js` as a value; bad text is a `lifecycle_invalid` error.

@@ -9,14 +9,17 @@
 //! class from the core's stable code.
 
 use agentauthz::{
-    ffi, AgentRequest, Decision, DecisionLog, EntityRef, Error, ErrorCode, Grant, GrantRequest,
-    Request, TaskSpec,
+    ffi, AgentRequest, Decision, DecisionLog, EntityRef, Error, ErrorCode, ErrorFamily, Grant,
+    GrantRequest, Limits, Request, TaskSpec,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple, PyType};
-use pythonize::{depythonize, pythonize};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMapping,
+    PySequence, PySet, PyString, PyTuple, PyType,
+};
+use pythonize::pythonize;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 
@@ -58,61 +61,255 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 // ---------------------------------------------------------------- argument shaping
 
-/// Deepest nesting a request may have (deeper input is refused, not recursed into).
-const MAX_DEPTH: usize = 64;
+// Python values are walked with the core's default limits (`Limits`), the
+// same bounds and accounting as `Limits::check_value` on a JSON value: depth
+// (`max_depth`; the walk recurses once per level, so it is refused, never
+// recursed into) and size (8 bytes a value plus its text, `max_request_bytes`;
+// a bundle's texts get the sum of the bundle file bounds, each file checked
+// again by the core).
 
-/// A Python value as JSON; anything JSON cannot hold is a `request_parse` error.
-fn json_arg(obj: &Bound<'_, PyAny>, what: &str) -> Result<Value, Error> {
-    to_json(obj, 0).map_err(|e| request_parse(format!("{what}: {e}")))
+/// An argument that could not be converted: a coded error (with the Python
+/// exception a user object raised while being read, kept as `__cause__`), or
+/// a `BaseException` that is not an `Exception` (KeyboardInterrupt,
+/// SystemExit), which propagates unchanged.
+enum ArgError {
+    Coded(Error, Option<PyErr>),
+    Raise(PyErr),
 }
 
-/// Python → JSON for the built-in types (the hot path); other mappings and
-/// sequences go through pythonize.
-fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+impl From<Error> for ArgError {
+    fn from(e: Error) -> ArgError {
+        ArgError::Coded(e, None)
     }
-    if obj.is_none() {
-        Ok(Value::Null)
-    } else if let Ok(s) = obj.cast_exact::<PyString>() {
-        s.to_cow()
-            .map(|c| Value::String(c.into_owned()))
-            .map_err(|e| e.to_string())
-    } else if let Ok(b) = obj.cast_exact::<PyBool>() {
-        Ok(Value::Bool(b.is_true()))
-    } else if let Ok(i) = obj.cast_exact::<PyInt>() {
-        i.extract::<i64>()
-            .map(Value::from)
-            .or_else(|_| i.extract::<u64>().map(Value::from))
-            .map_err(|_| format!("integer {i} does not fit in 64 bits"))
-    } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
-        serde_json::Number::from_f64(f.value())
-            .map(Value::Number)
-            .ok_or_else(|| format!("{f} is not a JSON number"))
-    } else if let Ok(d) = obj.cast_exact::<PyDict>() {
-        let mut map = Map::with_capacity(d.len());
-        for (k, v) in d.iter() {
-            let key = k
-                .cast::<PyString>()
-                .map_err(|_| format!("dict keys must be str, not {}", type_name(&k)))?
-                .to_cow()
-                .map_err(|e| e.to_string())?
-                .into_owned();
-            map.insert(key, to_json(&v, depth + 1)?);
+}
+
+impl ArgError {
+    /// The same failure under the argument's own code (limits keep theirs).
+    fn recode(self, code: ErrorCode) -> ArgError {
+        match self {
+            ArgError::Coded(e, cause) => ArgError::Coded(recode(e, code), cause),
+            raise => raise,
         }
-        Ok(Value::Object(map))
-    } else if let Ok(l) = obj.cast_exact::<PyList>() {
-        l.iter()
-            .map(|v| to_json(&v, depth + 1))
-            .collect::<Result<_, _>>()
-            .map(Value::Array)
-    } else if let Ok(t) = obj.cast_exact::<PyTuple>() {
-        t.iter()
-            .map(|v| to_json(&v, depth + 1))
-            .collect::<Result<_, _>>()
-            .map(Value::Array)
-    } else {
-        depythonize::<Value>(obj).map_err(|e| format!("{e} ({})", type_name(obj)))
+    }
+}
+
+/// A conversion result as a Python result.
+fn arg<T>(py: Python<'_>, r: Result<T, ArgError>) -> PyResult<T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(ArgError::Coded(e, cause)) => {
+            let err = authz_err(py, &e);
+            if let Some(cause) = cause {
+                err.set_cause(py, Some(cause));
+            }
+            Err(err)
+        }
+        Err(ArgError::Raise(err)) => Err(err),
+    }
+}
+
+/// An exception raised by a user object while it was read (a `__getitem__`,
+/// `keys`, `__iter__` that raised): a coded error caused by it; a
+/// KeyboardInterrupt or SystemExit propagates as is.
+fn raised(py: Python<'_>, err: PyErr, what: &str) -> ArgError {
+    if !err.is_instance_of::<pyo3::exceptions::PyException>(py) {
+        return ArgError::Raise(err);
+    }
+    let kind = err
+        .get_type(py)
+        .name()
+        .map_or_else(|_| "?".to_string(), |n| n.to_string());
+    let message = format!("{what}: reading it raised {kind}: {}", err.value(py));
+    ArgError::Coded(request_parse(message), Some(err))
+}
+
+/// A Python value as JSON; anything JSON cannot hold is a `request_parse`
+/// error, a value past the limits an `input_too_deep` / `input_too_large` one.
+fn json_arg(obj: &Bound<'_, PyAny>, what: &str) -> Result<Value, ArgError> {
+    let limits = Limits::default();
+    json_arg_within(obj, what, limits.max_request_bytes, "max_request_bytes")
+}
+
+/// [`json_arg`] with another size budget (bundle texts).
+fn json_arg_within(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    budget: usize,
+    setting: &'static str,
+) -> Result<Value, ArgError> {
+    let mut walk = Walk {
+        what,
+        depth: Limits::default().depth(),
+        budget,
+        setting,
+        size: 0,
+        path: Vec::new(),
+    };
+    walk.value(obj, 0)
+}
+
+/// The state of one conversion: its limits, the size so far and the
+/// containers being walked (a container inside itself is a cycle).
+struct Walk<'a> {
+    what: &'a str,
+    depth: usize,
+    budget: usize,
+    setting: &'static str,
+    size: usize,
+    path: Vec<usize>,
+}
+
+impl Walk<'_> {
+    fn shape(&self, message: String) -> ArgError {
+        ArgError::from(request_parse(format!("{}: {message}", self.what)))
+    }
+
+    fn too_deep(&self, message: String) -> ArgError {
+        ArgError::from(Error::new(
+            ErrorCode::InputTooDeep,
+            format!("{} {message}", self.what),
+        ))
+    }
+
+    /// Adds `bytes` to the size; past the budget is `input_too_large`.
+    fn grow(&mut self, bytes: usize) -> Result<(), ArgError> {
+        self.size = self.size.saturating_add(bytes);
+        if self.size > self.budget {
+            return Err(ArgError::from(Error::new(
+                ErrorCode::InputTooLarge,
+                format!(
+                    "{} is over the limit of {} bytes ([limits] {})",
+                    self.what, self.budget, self.setting
+                ),
+            )));
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, s: &Bound<'_, PyString>) -> Result<String, ArgError> {
+        let text = s
+            .to_cow()
+            .map_err(|e| self.shape(format!("text that is not valid Unicode: {e}")))?;
+        self.grow(text.len())?;
+        Ok(text.into_owned())
+    }
+
+    /// Python → JSON: scalars, then any Mapping (dict, OrderedDict, a user
+    /// Mapping) and any Sequence or set, walked with the limits above.
+    fn value(&mut self, obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, ArgError> {
+        self.grow(8)?;
+        if obj.is_none() {
+            return Ok(Value::Null);
+        }
+        if let Ok(s) = obj.cast::<PyString>() {
+            return self.text(s).map(Value::String);
+        }
+        if let Ok(b) = obj.cast_exact::<PyBool>() {
+            return Ok(Value::Bool(b.is_true()));
+        }
+        if let Ok(i) = obj.cast::<PyInt>() {
+            return i
+                .extract::<i64>()
+                .map(Value::from)
+                .or_else(|_| i.extract::<u64>().map(Value::from))
+                .map_err(|_| self.shape(format!("integer {i} does not fit in 64 bits")));
+        }
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            return serde_json::Number::from_f64(f.value())
+                .map(Value::Number)
+                .ok_or_else(|| self.shape(format!("{f} is not a JSON number")));
+        }
+        if depth >= self.depth {
+            return Err(self.too_deep(format!(
+                "nests deeper than {} levels ([limits] max_depth)",
+                self.depth
+            )));
+        }
+        let id = obj.as_ptr() as usize;
+        if self.path.contains(&id) {
+            return Err(self.too_deep(format!(
+                "has a {} that contains itself (a cycle), so it has no JSON form",
+                type_name(obj)
+            )));
+        }
+        self.path.push(id);
+        let out = self.container(obj, depth + 1);
+        self.path.pop();
+        out
+    }
+
+    fn container(&mut self, obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, ArgError> {
+        let py = obj.py();
+        if let Ok(d) = obj.cast_exact::<PyDict>() {
+            // A copy of the items: converting a value may run user code that changes the dict.
+            let mut map = Map::new();
+            for item in d.items().iter() {
+                let (k, v) = item
+                    .extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>()
+                    .map_err(|e| raised(py, e, self.what))?;
+                self.entry(&mut map, &k, &v, depth)?;
+            }
+            return Ok(Value::Object(map));
+        }
+        if let Ok(t) = obj.cast_exact::<PyTuple>() {
+            return self.items(t.as_any(), depth);
+        }
+        if let Ok(l) = obj.cast_exact::<PyList>() {
+            return self.items(l.as_any(), depth);
+        }
+        if obj.cast::<PyMapping>().is_ok() {
+            let items = obj
+                .call_method0("items")
+                .and_then(|i| i.try_iter())
+                .map_err(|e| raised(py, e, self.what))?;
+            let mut map = Map::new();
+            for item in items {
+                let (k, v) = item
+                    .and_then(|i| i.extract::<(Bound<'_, PyAny>, Bound<'_, PyAny>)>())
+                    .map_err(|e| raised(py, e, self.what))?;
+                self.entry(&mut map, &k, &v, depth)?;
+            }
+            return Ok(Value::Object(map));
+        }
+        if obj.cast::<PyBytes>().is_ok() || obj.cast::<PyByteArray>().is_ok() {
+            return Err(self.shape(format!("{} is not text: decode it to str", type_name(obj))));
+        }
+        if obj.cast::<PySequence>().is_ok()
+            || obj.cast::<PySet>().is_ok()
+            || obj.cast::<PyFrozenSet>().is_ok()
+        {
+            return self.items(obj, depth);
+        }
+        Err(self.shape(format!("a {} is not a JSON value", type_name(obj))))
+    }
+
+    fn entry(
+        &mut self,
+        map: &mut Map<String, Value>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        depth: usize,
+    ) -> Result<(), ArgError> {
+        let key = match key.cast::<PyString>() {
+            Ok(k) => self.text(k)?,
+            Err(_) => {
+                return Err(self.shape(format!("mapping keys must be str, not {}", type_name(key))))
+            }
+        };
+        let value = self.value(value, depth)?;
+        map.insert(key, value);
+        Ok(())
+    }
+
+    fn items(&mut self, obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, ArgError> {
+        let py = obj.py();
+        let iter = obj.try_iter().map_err(|e| raised(py, e, self.what))?;
+        let mut out = Vec::new();
+        for item in iter {
+            let item = item.map_err(|e| raised(py, e, self.what))?;
+            out.push(self.value(&item, depth)?);
+        }
+        Ok(Value::Array(out))
     }
 }
 
@@ -126,6 +323,23 @@ fn string_arg(obj: &Bound<'_, PyAny>, what: &str) -> Result<String, Error> {
         })
 }
 
+/// A str argument of a change or query: any other type is a `code` error
+/// (not pyo3's TypeError), like every other bad value.
+fn text_arg(obj: &Bound<'_, PyAny>, what: &str, code: ErrorCode) -> Result<String, Error> {
+    string_arg(obj, what).map_err(|e| recode(e, code))
+}
+
+/// Two str arguments (`agent`, `by`, ...), each any other type a `code` error.
+fn pair(
+    a: &Bound<'_, PyAny>,
+    a_name: &str,
+    b: &Bound<'_, PyAny>,
+    b_name: &str,
+    code: ErrorCode,
+) -> Result<(String, String), Error> {
+    Ok((text_arg(a, a_name, code)?, text_arg(b, b_name, code)?))
+}
+
 fn optional_string(obj: Option<&Bound<'_, PyAny>>, what: &str) -> Result<Option<String>, Error> {
     match obj {
         Some(o) if !o.is_none() => string_arg(o, what).map(Some),
@@ -134,7 +348,7 @@ fn optional_string(obj: Option<&Bound<'_, PyAny>>, what: &str) -> Result<Option<
 }
 
 /// `(type, id)` or `{"type": ..., "id": ...}`.
-fn resource_arg(obj: &Bound<'_, PyAny>) -> Result<EntityRef, Error> {
+fn resource_arg(obj: &Bound<'_, PyAny>) -> Result<EntityRef, ArgError> {
     let pair = obj
         .cast::<PyTuple>()
         .ok()
@@ -153,29 +367,30 @@ fn resource_arg(obj: &Bound<'_, PyAny>) -> Result<EntityRef, Error> {
             _ => Err(request_parse(format!(
                 "`resource` must be a (type, id) pair, got {} items",
                 items.len()
-            ))),
+            ))
+            .into()),
         };
     }
     if obj.cast::<PyMapping>().is_ok() {
         return serde_json::from_value(json_arg(obj, "`resource`")?)
-            .map_err(|e| request_parse(format!("`resource`: {e}")));
+            .map_err(|e| request_parse(format!("`resource`: {e}")).into());
     }
     Err(request_parse(format!(
         "`resource` must be a (type, id) tuple or a {{\"type\", \"id\"}} dict, not {}",
         type_name(obj)
-    )))
+    ))
+    .into())
 }
 
-fn context_arg(obj: Option<&Bound<'_, PyAny>>) -> Result<Map<String, Value>, Error> {
+fn context_arg(obj: Option<&Bound<'_, PyAny>>) -> Result<Map<String, Value>, ArgError> {
     match obj {
         None => Ok(Map::new()),
         Some(o) if o.is_none() => Ok(Map::new()),
         Some(o) => match json_arg(o, "`context`")? {
             Value::Object(map) => Ok(map),
-            _ => Err(request_parse(format!(
-                "`context` must be a dict, not {}",
-                type_name(o)
-            ))),
+            _ => {
+                Err(request_parse(format!("`context` must be a dict, not {}", type_name(o))).into())
+            }
         },
     }
 }
@@ -247,9 +462,12 @@ fn time_arg(
     })))
 }
 
-/// The same error under another code (an argument of a grant is a `grant_invalid`).
+/// The same error under another code (an argument of a grant is a
+/// `grant_invalid`); a limit error keeps its code.
 fn recode(mut e: Error, code: ErrorCode) -> Error {
-    e.code = code;
+    if e.code.family() != ErrorFamily::Limit {
+        e.code = code;
+    }
     e
 }
 
@@ -309,6 +527,31 @@ fn ttl_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Result<Op
     )))
 }
 
+/// `journal` (a path or None) and `recover` (a bool or None) of `Engine(...)`.
+fn journal_args(
+    journal: Option<&Bound<'_, PyAny>>,
+    recover: Option<&Bound<'_, PyAny>>,
+) -> Result<(Option<String>, bool), Error> {
+    let bad = |message: String| Error::new(ErrorCode::BundleInvalid, message);
+    let journal = match journal.filter(|j| !j.is_none()) {
+        None => None,
+        Some(j) => Some(
+            j.extract::<PathBuf>()
+                .map_err(|_| bad(format!("`journal` must be a path, not {}", type_name(j))))?
+                .to_string_lossy()
+                .into_owned(),
+        ),
+    };
+    let recover = match recover.filter(|r| !r.is_none()) {
+        None => false,
+        Some(r) => r
+            .cast_exact::<PyBool>()
+            .map(|b| b.is_true())
+            .map_err(|_| bad(format!("`recover` must be a bool, not {}", type_name(r))))?,
+    };
+    Ok((journal, recover))
+}
+
 enum BundleArg {
     Dir(PathBuf),
     Strings(Value),
@@ -316,10 +559,19 @@ enum BundleArg {
 
 /// A bundle directory (str or os.PathLike) or a dict of strings
 /// `{"schema", "policies", "inventory"?, "config"?}`.
-fn bundle_arg(obj: &Bound<'_, PyAny>) -> Result<BundleArg, Error> {
+fn bundle_arg(obj: &Bound<'_, PyAny>) -> Result<BundleArg, ArgError> {
     if obj.cast::<PyMapping>().is_ok() {
-        let value = to_json(obj, 0)
-            .map_err(|e| Error::new(ErrorCode::BundleInvalid, format!("bundle strings: {e}")))?;
+        let limits = Limits::default();
+        let budget = [
+            limits.max_schema_bytes,
+            limits.max_policy_bytes,
+            limits.max_inventory_bytes,
+            limits.max_config_bytes,
+        ]
+        .iter()
+        .fold(0usize, |sum, b| sum.saturating_add(*b));
+        let value = json_arg_within(obj, "bundle strings", budget, "max_*_bytes of the files")
+            .map_err(|e| e.recode(ErrorCode::BundleInvalid))?;
         // Drop keys set to None so `inventory=None` means "no inventory".
         let value = match value {
             Value::Object(m) => {
@@ -337,6 +589,7 @@ fn bundle_arg(obj: &Bound<'_, PyAny>) -> Result<BundleArg, Error> {
                 type_name(obj)
             ),
         )
+        .into()
     })
 }
 
@@ -346,8 +599,22 @@ fn bundle_arg(obj: &Bound<'_, PyAny>) -> Result<BundleArg, Error> {
 fn decision_log_arg(
     py: Python<'_>,
     sink: &Bound<'_, PyAny>,
-    max_bytes: Option<u64>,
+    max_bytes: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Option<DecisionLog>> {
+    let config = |message: String| authz_err(py, &Error::new(ErrorCode::ConfigInvalid, message));
+    let max_bytes = match max_bytes.filter(|m| !m.is_none()) {
+        None => None,
+        Some(m) if m.cast::<PyInt>().is_ok() && m.cast::<PyBool>().is_err() => Some(
+            m.extract::<u64>()
+                .map_err(|_| config(format!("`max_bytes` must be a positive int, not {m}")))?,
+        ),
+        Some(m) => {
+            return Err(config(format!(
+                "`max_bytes` must be a positive int, not {}",
+                type_name(m)
+            )))
+        }
+    };
     if sink.is_none() {
         return Ok(None);
     }
@@ -363,7 +630,7 @@ fn decision_log_arg(
         })));
     }
     let path: PathBuf = sink.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
+        config(format!(
             "decision_log must be a callable, a path or None, not {}",
             type_name(sink)
         ))
@@ -540,22 +807,22 @@ impl PyEngine {
     /// file `journal` (or the bundle's `[journal] path`) and replayed now; a
     /// torn last line raises `JournalError` unless `recover` is true.
     #[new]
-    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=false))]
+    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None))]
     fn new(
         py: Python<'_>,
         bundle: &Bound<'_, PyAny>,
         decision_log: Option<&Bound<'_, PyAny>>,
-        max_bytes: Option<u64>,
-        journal: Option<PathBuf>,
-        recover: bool,
+        max_bytes: Option<&Bound<'_, PyAny>>,
+        journal: Option<&Bound<'_, PyAny>>,
+        recover: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guarded(py, || {
-            let bundle = core(py, bundle_arg(bundle))?;
+            let bundle = arg(py, bundle_arg(bundle))?;
             let log = match decision_log {
                 Some(sink) => decision_log_arg(py, sink, max_bytes)?,
                 None => None,
             };
-            let journal = journal.map(|p| p.to_string_lossy().into_owned());
+            let (journal, recover) = core(py, journal_args(journal, recover))?;
             let engine = py.detach(|| match bundle {
                 BundleArg::Dir(dir) => ffi::engine_load_journaled(
                     &dir.to_string_lossy(),
@@ -583,14 +850,14 @@ impl PyEngine {
 
     /// Loads a bundle directory.
     #[classmethod]
-    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=false))]
+    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None))]
     fn load<'py>(
         cls: &Bound<'py, PyType>,
-        path: PathBuf,
+        path: &Bound<'py, PyAny>,
         decision_log: Option<&Bound<'py, PyAny>>,
-        max_bytes: Option<u64>,
-        journal: Option<PathBuf>,
-        recover: bool,
+        max_bytes: Option<&Bound<'py, PyAny>>,
+        journal: Option<&Bound<'py, PyAny>>,
+        recover: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let kwargs = PyDict::new(cls.py());
         kwargs.set_item("decision_log", decision_log)?;
@@ -612,7 +879,7 @@ impl PyEngine {
         inventory: Option<&Bound<'py, PyAny>>,
         config: Option<&Bound<'py, PyAny>>,
         decision_log: Option<&Bound<'py, PyAny>>,
-        max_bytes: Option<u64>,
+        max_bytes: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let strings = PyDict::new(cls.py());
         strings.set_item("schema", schema)?;
@@ -648,7 +915,7 @@ impl PyEngine {
             let agent = match (agent.filter(|a| !a.is_none()), session) {
                 (Some(agent), None) => agent,
                 (None, Some(session)) => {
-                    let request = core(
+                    let request = arg(
                         py,
                         session_request(
                             session,
@@ -681,9 +948,9 @@ impl PyEngine {
                     &Error::new(ErrorCode::RequestInvalid, "`audience` goes with `session`"),
                 ));
             }
-            let request = core(
+            let request = arg(
                 py,
-                (|| {
+                (|| -> Result<Request, ArgError> {
                     Ok(Request::Agent(AgentRequest {
                         agent: string_arg(agent, "agent")?,
                         action: string_arg(action, "action")?,
@@ -703,7 +970,7 @@ impl PyEngine {
     /// Decides one request given in the wire shape (agent or Cedar form).
     fn check_request(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
         guarded(py, || {
-            let value = core(py, json_arg(request, "request"))?;
+            let value = arg(py, json_arg(request, "request"))?;
             let decision =
                 py.detach(|| Request::from_json_value(value).and_then(|r| self.0.check(&r)));
             core(py, decision).map(PyDecision)
@@ -718,7 +985,7 @@ impl PyEngine {
         requests: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<PyDecision>> {
         guarded(py, || {
-            let value = core(py, json_arg(requests, "requests"))?;
+            let value = arg(py, json_arg(requests, "requests"))?;
             let decisions = py.detach(|| {
                 ffi::check_batch_value(&self.0, value).and_then(|v| {
                     serde_json::from_value::<Vec<Decision>>(v)
@@ -733,7 +1000,7 @@ impl PyEngine {
     /// current one stays active.
     fn reload(&self, py: Python<'_>, bundle: &Bound<'_, PyAny>) -> PyResult<()> {
         guarded(py, || {
-            let bundle = core(py, bundle_arg(bundle))?;
+            let bundle = arg(py, bundle_arg(bundle))?;
             let done = py.detach(|| match bundle {
                 BundleArg::Dir(dir) => self.0.reload_dir(dir),
                 BundleArg::Strings(value) => ffi::reload_from_strings(&self.0, value),
@@ -756,7 +1023,7 @@ impl PyEngine {
         &self,
         py: Python<'_>,
         sink: &Bound<'_, PyAny>,
-        max_bytes: Option<u64>,
+        max_bytes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         guarded(py, || {
             let log = decision_log_arg(py, sink, max_bytes)?;
@@ -826,13 +1093,13 @@ impl PyEngine {
             let text = |obj: &Bound<'_, PyAny>, what: &str| {
                 string_arg(obj, what).map_err(|e| recode(e, code))
             };
-            let request = core(
+            let request = arg(
                 py,
-                (|| {
+                (|| -> Result<GrantRequest, ArgError> {
                     Ok(GrantRequest {
                         agent: text(agent, "agent")?,
                         actions: strings_arg(actions, "actions", code)?,
-                        resource: resource_arg(resource).map_err(|e| recode(e, code))?,
+                        resource: resource_arg(resource).map_err(|e| e.recode(code))?,
                         ttl_seconds: ttl?,
                         until: until?,
                         starts: starts?,
@@ -848,41 +1115,97 @@ impl PyEngine {
 
     /// Ends a grant before its expiry.
     #[pyo3(signature = (grant_id, /, *, by))]
-    fn revoke(&self, py: Python<'_>, grant_id: &str, by: &str) -> PyResult<()> {
-        guarded(py, || core(py, py.detach(|| self.0.revoke(grant_id, by))))
+    fn revoke(
+        &self,
+        py: Python<'_>,
+        grant_id: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let lc = ErrorCode::LifecycleInvalid;
+            let (id, by) = core(py, pair(grant_id, "grant_id", by, "by", lc))?;
+            core(py, py.detach(|| self.0.revoke(&id, &by)))
+        })
     }
 
     /// The grants in force (not expired, not revoked), of one agent or all, by id.
     #[pyo3(signature = (agent=None))]
-    fn grants(&self, py: Python<'_>, agent: Option<&str>) -> PyResult<Vec<PyGrant>> {
+    fn grants(&self, py: Python<'_>, agent: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<PyGrant>> {
         guarded(py, || {
-            let grants = py.detach(|| self.0.grants(agent));
+            let agent = core(
+                py,
+                optional_string(agent, "agent").map_err(|e| recode(e, ErrorCode::LifecycleInvalid)),
+            )?;
+            let grants = py.detach(|| self.0.grants(agent.as_deref()));
             Ok(grants.into_iter().map(PyGrant).collect())
         })
     }
 
     /// The Cedar text of a grant in force, or None.
-    fn grant_policy_text(&self, py: Python<'_>, grant_id: &str) -> PyResult<Option<String>> {
-        guarded(py, || Ok(py.detach(|| self.0.grant_policy_text(grant_id))))
+    fn grant_policy_text(
+        &self,
+        py: Python<'_>,
+        grant_id: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<String>> {
+        guarded(py, || {
+            let id = core(
+                py,
+                text_arg(grant_id, "grant_id", ErrorCode::LifecycleInvalid),
+            )?;
+            Ok(py.detach(|| self.0.grant_policy_text(&id)))
+        })
     }
 
     /// The agent may not act until reactivated.
     #[pyo3(signature = (agent, /, *, by))]
-    fn suspend(&self, py: Python<'_>, agent: &str, by: &str) -> PyResult<()> {
-        guarded(py, || core(py, py.detach(|| self.0.suspend(agent, by))))
+    fn suspend(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let (agent, by) = core(
+                py,
+                pair(agent, "agent", by, "by", ErrorCode::LifecycleInvalid),
+            )?;
+            core(py, py.detach(|| self.0.suspend(&agent, &by)))
+        })
     }
 
     /// A suspended agent may act again.
     #[pyo3(signature = (agent, /, *, by))]
-    fn reactivate(&self, py: Python<'_>, agent: &str, by: &str) -> PyResult<()> {
-        guarded(py, || core(py, py.detach(|| self.0.reactivate(agent, by))))
+    fn reactivate(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let (agent, by) = core(
+                py,
+                pair(agent, "agent", by, "by", ErrorCode::LifecycleInvalid),
+            )?;
+            core(py, py.detach(|| self.0.reactivate(&agent, &by)))
+        })
     }
 
     /// Final: the agent is offboarded; its grants and tasks are revoked, its
     /// credentials marked revoked.
     #[pyo3(signature = (agent, /, *, by))]
-    fn offboard(&self, py: Python<'_>, agent: &str, by: &str) -> PyResult<()> {
-        guarded(py, || core(py, py.detach(|| self.0.offboard(agent, by))))
+    fn offboard(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let (agent, by) = core(
+                py,
+                pair(agent, "agent", by, "by", ErrorCode::LifecycleInvalid),
+            )?;
+            core(py, py.detach(|| self.0.offboard(&agent, &by)))
+        })
     }
 
     /// A credential was rotated: issued now, valid until `expires`.
@@ -890,26 +1213,36 @@ impl PyEngine {
     fn rotate_credential(
         &self,
         py: Python<'_>,
-        credential: &str,
+        credential: &Bound<'_, PyAny>,
         expires: &Bound<'_, PyAny>,
-        by: &str,
+        by: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         guarded(py, || {
             let lc = ErrorCode::LifecycleInvalid;
+            let (credential, by) = core(py, pair(credential, "credential", by, "by", lc))?;
             let expires = core(py, time_arg(py, Some(expires), "expires", lc, lc)?)?;
             let expires = expires.unwrap_or_default();
             core(
                 py,
-                py.detach(|| self.0.rotate_credential(credential, &expires, by)),
+                py.detach(|| self.0.rotate_credential(&credential, &expires, &by)),
             )
         })
     }
 
     /// The agent's accountable owner becomes the user `owner`.
     #[pyo3(signature = (agent, /, *, owner, by))]
-    fn transfer_owner(&self, py: Python<'_>, agent: &str, owner: &str, by: &str) -> PyResult<()> {
+    fn transfer_owner(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        owner: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         guarded(py, || {
-            core(py, py.detach(|| self.0.transfer_owner(agent, owner, by)))
+            let lc = ErrorCode::LifecycleInvalid;
+            let (agent, by) = core(py, pair(agent, "agent", by, "by", lc))?;
+            let owner = core(py, text_arg(owner, "owner", lc))?;
+            core(py, py.detach(|| self.0.transfer_owner(&agent, &owner, &by)))
         })
     }
 
@@ -919,16 +1252,21 @@ impl PyEngine {
     fn add_task(
         &self,
         py: Python<'_>,
-        id: String,
-        agent: String,
+        id: &Bound<'_, PyAny>,
+        agent: &Bound<'_, PyAny>,
         not_before: &Bound<'_, PyAny>,
         not_after: &Bound<'_, PyAny>,
-        purpose: Option<String>,
-        on_behalf_of: Option<String>,
-        by: &str,
+        purpose: Option<&Bound<'_, PyAny>>,
+        on_behalf_of: Option<&Bound<'_, PyAny>>,
+        by: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         guarded(py, || {
             let lc = ErrorCode::LifecycleInvalid;
+            let (id, agent) = core(py, pair(id, "id", agent, "agent", lc))?;
+            let by = core(py, text_arg(by, "by", lc))?;
+            let optional = |o, what| optional_string(o, what).map_err(|e| recode(e, lc));
+            let purpose = core(py, optional(purpose, "purpose"))?;
+            let on_behalf_of = core(py, optional(on_behalf_of, "on_behalf_of"))?;
             let not_before = core(py, time_arg(py, Some(not_before), "not_before", lc, lc)?)?;
             let not_after = core(py, time_arg(py, Some(not_after), "not_after", lc, lc)?)?;
             let task = TaskSpec {
@@ -939,7 +1277,7 @@ impl PyEngine {
                 purpose,
                 on_behalf_of,
             };
-            core(py, py.detach(|| self.0.add_task(task, by)))
+            core(py, py.detach(|| self.0.add_task(task, &by)))
         })
     }
 
@@ -950,14 +1288,15 @@ impl PyEngine {
         &self,
         py: Python<'py>,
         change: &Bound<'py, PyAny>,
-        by: &str,
+        by: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guarded(py, || {
             let lc = ErrorCode::LifecycleInvalid;
-            let change = core(py, json_arg(change, "change").map_err(|e| recode(e, lc)))?;
+            let by = core(py, text_arg(by, "by", lc))?;
+            let change = arg(py, json_arg(change, "change").map_err(|e| e.recode(lc)))?;
             let entry = core(
                 py,
-                py.detach(|| ffi::apply_change_value(&self.0, change, by)),
+                py.detach(|| ffi::apply_change_value(&self.0, change, &by)),
             )?;
             Ok(pythonize(py, &entry)?)
         })
@@ -1052,9 +1391,16 @@ impl PyEngine {
 
     /// Revokes one session by its `session_id` claim.
     #[pyo3(signature = (session_id, /, *, by))]
-    fn revoke_session(&self, py: Python<'_>, session_id: &str, by: &str) -> PyResult<()> {
+    fn revoke_session(
+        &self,
+        py: Python<'_>,
+        session_id: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         guarded(py, || {
-            core(py, py.detach(|| self.0.revoke_session(session_id, by)))
+            let lc = ErrorCode::LifecycleInvalid;
+            let (id, by) = core(py, pair(session_id, "session_id", by, "by", lc))?;
+            core(py, py.detach(|| self.0.revoke_session(&id, &by)))
         })
     }
 
@@ -1068,16 +1414,15 @@ impl PyEngine {
         verifying: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         guarded(py, || {
-            let input = core(
+            let input = arg(
                 py,
-                (|| {
+                (|| -> Result<Value, ArgError> {
                     let mut m = Map::new();
-                    for (name, arg) in [("signing", signing), ("verifying", verifying)] {
-                        if let Some(a) = arg.filter(|a| !a.is_none()) {
-                            let v = to_json(a, 0).map_err(|e| {
-                                Error::new(ErrorCode::KeyInvalid, format!("`{name}`: {e}"))
-                            })?;
-                            m.insert(name.into(), v);
+                    for (name, key) in [("`signing`", signing), ("`verifying`", verifying)] {
+                        if let Some(a) = key.filter(|a| !a.is_none()) {
+                            let v =
+                                json_arg(a, name).map_err(|e| e.recode(ErrorCode::KeyInvalid))?;
+                            m.insert(name.trim_matches('`').into(), v);
                         }
                     }
                     Ok(Value::Object(m))
@@ -1112,12 +1457,13 @@ fn session_request(
     context: Option<&Bound<'_, PyAny>>,
     now: Result<Option<String>, Error>,
     audience: Option<&Bound<'_, PyAny>>,
-) -> Result<Value, Error> {
+) -> Result<Value, ArgError> {
     if task.is_some_and(|t| !t.is_none()) {
         return Err(Error::new(
             ErrorCode::RequestInvalid,
             "`task` comes from the session token; do not pass it with `session`",
-        ));
+        )
+        .into());
     }
     let resource = resource_arg(resource)?;
     let mut m = Map::new();
@@ -1157,9 +1503,13 @@ fn decision_from_value(v: Value) -> agentauthz::Result<Decision> {
 
 /// A new session key pair `{"kid", "secret", "public"}` (PASERK).
 #[pyfunction]
-fn generate_session_key<'py>(py: Python<'py>, kid: &str) -> PyResult<Bound<'py, PyAny>> {
+fn generate_session_key<'py>(
+    py: Python<'py>,
+    kid: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     guarded(py, || {
-        let key = core(py, py.detach(|| ffi::generate_session_key_value(kid)))?;
+        let kid = core(py, text_arg(kid, "kid", ErrorCode::KeyInvalid))?;
+        let key = core(py, py.detach(|| ffi::generate_session_key_value(&kid)))?;
         Ok(pythonize(py, &key)?)
     })
 }

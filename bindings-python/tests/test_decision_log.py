@@ -182,8 +182,9 @@ def test_callback_exception_is_reported_by_flush() -> None:
 
 def test_bad_sink_argument() -> None:
     engine = Engine.load(BUNDLE)
-    with pytest.raises(TypeError, match="decision_log must be"):
+    with pytest.raises(AuthzError, match="decision_log must be") as err:
         engine.set_decision_log(42)  # type: ignore[arg-type]
+    assert err.value.code == "config_invalid"
 
 
 def test_unwritable_path_is_an_io_error(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ FAMILY_CLASSES = {
     "journal": agentauthz.JournalError,
     "log": agentauthz.LogError,
     "session": agentauthz.SessionError,
+    "limit": agentauthz.LimitError,
     "internal": agentauthz.InternalError,
 }
 
@@ -230,6 +231,25 @@ def key_invalid(tmp_path: Path) -> None:
     Engine.load(BUNDLE).set_session_keys(verifying={"k1": "k4.public.not-a-key"})
 
 
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
+def input_too_deep(tmp_path: Path) -> None:
+    Engine.load(BUNDLE).check(
+        agent="coder", action="read_file", resource=REPO_RESOURCE, context={"input": _nested(100)}
+    )
+
+
+def input_too_large(tmp_path: Path) -> None:
+    Engine.load(BUNDLE).check_request(
+        {"agent": "coder", "context": {"input": {"path": "x" * (2 << 20)}}}
+    )
+
+
 def internal(tmp_path: Path) -> None:
     agentauthz._native._panic("triggered")
 
@@ -258,6 +278,8 @@ TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "session_invalid": [session_invalid],
     "session_revoked": [session_revoked],
     "key_invalid": [key_invalid],
+    "input_too_deep": [input_too_deep],
+    "input_too_large": [input_too_large],
     "internal": [internal],
     # test_invalid: the core has no policy-test API exposed to bindings yet.
     # session_expired: needs the engine clock to pass a token's expiry, which

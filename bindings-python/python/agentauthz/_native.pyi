@@ -91,7 +91,7 @@ class Engine:
         decision_log: _DecisionLog = None,
         max_bytes: int | None = None,
         journal: str | os.PathLike[str] | None = None,
-        recover: bool = False,
+        recover: bool | None = None,
     ) -> Self: ...
     @classmethod
     def load(
@@ -101,7 +101,7 @@ class Engine:
         decision_log: _DecisionLog = None,
         max_bytes: int | None = None,
         journal: str | os.PathLike[str] | None = None,
-        recover: bool = False,
+        recover: bool | None = None,
     ) -> Self: ...
     @classmethod
     def from_strings(

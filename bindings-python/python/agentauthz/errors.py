@@ -21,6 +21,7 @@ __all__ = [
     "InventoryError",
     "JournalError",
     "LifecycleError",
+    "LimitError",
     "LogError",
     "PolicyError",
     "RequestError",
@@ -127,6 +128,13 @@ class SessionError(AuthzError):
     family = "session"
 
 
+class LimitError(AuthzError):
+    """An input is past a ``[limits]`` bound: nested too deep (``input_too_deep``,
+    a cycle too) or too large (``input_too_large``). Refused before it is parsed."""
+
+    family = "limit"
+
+
 class InternalError(AuthzError):
     """An internal failure (a bug in agentauthz); the operation was refused."""
 
@@ -160,6 +168,8 @@ ERROR_CODES: dict[str, type[AuthzError]] = {
     "session_expired": SessionError,
     "session_revoked": SessionError,
     "key_invalid": SessionError,
+    "input_too_deep": LimitError,
+    "input_too_large": LimitError,
     "internal": InternalError,
 }
 
