@@ -395,10 +395,6 @@ fn write_record(
     log.emit(&view);
 }
 
-/// Records a run-time change (grant, lifecycle operation) in the decision
-/// log, in the chain with the decisions: the actor as principal (a `User`),
-/// action `agentauthz:<op>`, the changed entity as resource, reason
-/// `lifecycle/<op>`, and the change's members as context.
 /// Records something the engine did to its own state (not a check, not a
 /// change): a torn line cut off by recover, a journaled change skipped on
 /// replay. `action` is `agentauthz:<what>`; `decision` tells whether the
@@ -442,12 +438,17 @@ pub(crate) fn record_event(
         would_errors: None,
         context: &context,
         request_time: None,
+        fail_closed: false,
     };
     log.emit(&view);
 }
 
-/// Records a journaled change. `replayed`: the record is written on load,
-/// because the process that made the change stopped before recording it.
+/// Records a run-time change (grant, lifecycle operation) in the decision
+/// log, in the chain with the decisions: the actor as principal (a `User`),
+/// action `agentauthz:<op>`, the changed entity as resource, reason
+/// `lifecycle/<op>`, and the change's members as context. `replayed`: the
+/// record is written on load, because the process that made the journaled
+/// change stopped before recording it.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn record_change(
     audit: &SnapshotAudit,
