@@ -985,7 +985,11 @@ impl PyEngine {
         requests: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<PyDecision>> {
         guarded(py, || {
-            let value = arg(py, json_arg(requests, "requests"))?;
+            // Each request is bounded by the core; the walk bounds depth and cycles.
+            let value = arg(
+                py,
+                json_arg_within(requests, "requests", usize::MAX, "max_request_bytes"),
+            )?;
             let decisions = py.detach(|| {
                 ffi::check_batch_value(&self.0, value).and_then(|v| {
                     serde_json::from_value::<Vec<Decision>>(v)

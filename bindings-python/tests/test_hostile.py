@@ -219,6 +219,22 @@ def test_too_many_items_is_too_large(engine: Engine) -> None:
     assert allowed(engine)
 
 
+def test_a_batch_is_bounded_per_request_not_in_total(engine: Engine) -> None:
+    req = {
+        "agent": "coder",
+        "action": "read_file",
+        "resource": {"type": "Repo", "id": "acme/api"},
+        "context": {"input": {"path": "src/" + "x" * 500}},
+        "now": NOW,
+    }
+    decisions = engine.check_batch([req] * 3000)  # about 2 MB in all
+    assert len(decisions) == 3000
+    big = {**req, "context": {"input": {"path": "x" * (2 << 20)}}}
+    with pytest.raises(AuthzError) as err:
+        engine.check_batch([req, big])
+    assert err.value.code == TOO_LARGE
+
+
 def test_too_much_text_is_too_large(engine: Engine) -> None:
     with pytest.raises(AuthzError) as err:
         check(engine, {"input": {"path": "x" * (2 << 20)}})

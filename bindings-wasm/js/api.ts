@@ -4,6 +4,7 @@
 
 import type { ErrorCode, ErrorFamily } from "./codes.js";
 import { FAMILY_OF } from "./codes.js";
+import { describe, wireText } from "./wire.js";
 
 export type { ErrorCode, ErrorFamily } from "./codes.js";
 
@@ -236,6 +237,8 @@ export class JournalError extends AuthzError {}
 export class LogError extends AuthzError {}
 /** `session_invalid`, `session_expired`, `session_revoked`, `key_invalid`. */
 export class SessionError extends AuthzError {}
+/** `input_too_deep` (a cycle too), `input_too_large`: an input past a `[limits]` bound, refused before it was parsed. */
+export class LimitError extends AuthzError {}
 /** `internal`: a bug; the operation was refused. */
 export class InternalError extends AuthzError {}
 
@@ -250,6 +253,7 @@ const FAMILY_CLASSES: Record<ErrorFamily, typeof AuthzError> = {
   journal: JournalError,
   log: LogError,
   session: SessionError,
+  limit: LimitError,
   internal: InternalError,
 };
 
@@ -319,21 +323,41 @@ function bundleJson(input: StringsInput): string {
     const message = "expected {schema, policies, inventory?, config?}";
     throw new BundleError(`[bundle_invalid] ${message}`, { code: "bundle_invalid", details: [{ message }] });
   }
-  return stringify(input, () => ["bundle_invalid", BundleError]);
+  return stringify(() => input, "bundle_invalid", "bundle");
 }
 
-/** JSON text of `value`; a value JSON cannot hold (cycles, BigInt, extreme depth) is a coded error. */
-function stringify(value: unknown, kind: () => [ErrorCode, typeof AuthzError]): string {
+/** An AuthzError made here, for bad arguments the core never sees. */
+function codedError(code: string, message: string, cause?: unknown): AuthzError {
+  if (cause instanceof AuthzError) return cause;
+  const known: ErrorCode = isKnownCode(code) ? code : "internal";
+  const error = new (errorClassFor(known))(`[${known}] ${message}`, { code: known, details: [{ message }] });
+  if (cause !== undefined) Object.defineProperty(error, "cause", { value: cause, configurable: true, writable: true });
+  return error;
+}
+
+/** JSON text of the value `make()` builds from the caller's argument; a value
+ * JSON cannot hold (cycles, BigInt, extreme depth, a getter or Proxy that
+ * throws) is a coded error (see wire.ts). */
+function stringify(make: () => unknown, code: ErrorCode, what = "request"): string {
+  return wireText(make, code, what, codedError);
+}
+
+/** Runs `f` (which reads the caller's arguments: getters, Proxies); anything it throws becomes a `code` error. */
+function readArgs<T>(code: ErrorCode, f: () => T): T {
   try {
-    return JSON.stringify(value);
+    return f();
   } catch (e) {
-    const [code, cls] = kind();
-    const message = `cannot be serialized as JSON: ${e instanceof Error ? e.message : String(e)}`;
-    throw new cls(`[${code}] ${message}`, { code, details: [{ message }] });
+    throw codedError(code, `reading the arguments threw ${describe(e)}`, e);
   }
 }
 
-const REQUEST_PARSE = (): [ErrorCode, typeof AuthzError] => ["request_parse", RequestError];
+/** `value` if it is a string, else a `code` error (JS would coerce it on the way into WASM). */
+function text(value: unknown, code: ErrorCode, what: string): string {
+  if (typeof value !== "string") throw codedError(code, `${what} must be a string, not ${typeof value}`);
+  return value;
+}
+
+const REQUEST_PARSE: ErrorCode = "request_parse";
 
 // ---------------------------------------------------------------- decision log
 
@@ -495,13 +519,12 @@ function grantFromWire(wire: WireGrant): Grant {
 }
 
 function byOf(options: ChangeOptions | undefined): string {
-  const by = options?.by;
-  if (typeof by !== "string") throw new TypeError("a change needs {by: string}: who makes it");
-  return by;
+  const by = readArgs(LIFECYCLE_INVALID, () => options?.by);
+  return text(by, LIFECYCLE_INVALID, "a change needs {by: string}: who makes it; `by`");
 }
 
-const LIFECYCLE_INVALID = (): [ErrorCode, typeof AuthzError] => ["lifecycle_invalid", LifecycleError];
-const GRANT_INVALID = (): [ErrorCode, typeof AuthzError] => ["grant_invalid", LifecycleError];
+const LIFECYCLE_INVALID: ErrorCode = "lifecycle_invalid";
+const GRANT_INVALID: ErrorCode = "grant_invalid";
 
 // ---------------------------------------------------------------- engine
 
@@ -580,8 +603,8 @@ export class Engine {
 
   /** Decides one request. A deny is a Decision; bad input throws a RequestError. */
   check(request: CheckRequest | SessionRequest): Decision {
-    if (isSessionRequest(request)) return this.#checkSession(request);
-    const json = stringify(toWire(request), REQUEST_PARSE);
+    if (readArgs(REQUEST_PARSE, () => isSessionRequest(request))) return this.#checkSession(request as SessionRequest);
+    const json = stringify(() => toWire(request), REQUEST_PARSE);
     const engine = this.#live();
     try {
       return new Decision(JSON.parse(call(() => engine.checkJson(json))) as DecisionJson);
@@ -592,6 +615,7 @@ export class Engine {
 
   /** `check` in the core's wire format: request JSON text in, Decision JSON text out (snake_case). */
   checkJson(request: string): string {
+    text(request, REQUEST_PARSE, "checkJson's request (JSON text)");
     const engine = this.#live();
     try {
       return call(() => engine.checkJson(request));
@@ -606,7 +630,7 @@ export class Engine {
       const message = "checkBatch expects an array of requests";
       throw new RequestError(`[request_parse] ${message}`, { code: "request_parse", details: [{ message }] });
     }
-    const json = stringify(requests.map(toWire), REQUEST_PARSE);
+    const json = stringify(() => requests.map(toWire), REQUEST_PARSE, "requests");
     const engine = this.#live();
     try {
       const out = JSON.parse(call(() => engine.checkBatchJson(json))) as DecisionJson[];
@@ -619,7 +643,7 @@ export class Engine {
   /** Sets the decision-log sink (a function called with each record right after its check), or `null` to stop logging. */
   setDecisionLog(sink: DecisionLogSink | null): void {
     if (sink !== null && typeof sink !== "function") {
-      throw new TypeError("decision log: the sink must be a function or null (there is no filesystem)");
+      throw codedError("config_invalid", "decision log: the sink must be a function or null (there is no filesystem)");
     }
     const engine = this.#live();
     call(() => engine.setDecisionLogQueue(sink !== null));
@@ -671,7 +695,7 @@ export class Engine {
    * `starts` (default: now) for `ttlSeconds` or `until`. Decisions it allows
    * have the reason `grant/<id>`; a `forbid` still wins. In memory only. */
   grant(request: GrantRequest): Grant {
-    const json = stringify(renamed(request, GRANT_KEYS), GRANT_INVALID);
+    const json = stringify(() => renamed(request, GRANT_KEYS), GRANT_INVALID, "grant request");
     const engine = this.#live();
     try {
       const wire = JSON.parse(call(() => engine.grantJson(json))) as WireGrant;
@@ -684,12 +708,14 @@ export class Engine {
 
   /** The grants in force (not expired, not revoked), of one agent or all, by id. */
   grants(agent?: string | null): Grant[] {
+    if (agent !== undefined && agent !== null) text(agent, LIFECYCLE_INVALID, "agent");
     const engine = this.#live();
     return (JSON.parse(call(() => engine.grantsJson(agent ?? null))) as WireGrant[]).map(grantFromWire);
   }
 
   /** The Cedar text of a grant in force, or `null`. */
   grantPolicyText(grantId: string): string | null {
+    text(grantId, LIFECYCLE_INVALID, "grantId");
     const engine = this.#live();
     return call(() => engine.grantPolicyText(grantId)) ?? null;
   }
@@ -716,17 +742,19 @@ export class Engine {
 
   /** A credential was rotated: issued now, valid until `expires`. */
   rotateCredential(credential: string, options: RotateOptions): void {
-    this.apply({ op: "rotate_credential", credential, expires: options?.expires }, options);
+    const expires = readArgs(LIFECYCLE_INVALID, () => options?.expires);
+    this.apply({ op: "rotate_credential", credential, expires }, options);
   }
 
   /** The agent's accountable owner becomes the user `owner`. */
   transferOwner(agent: string, options: TransferOptions): void {
-    this.apply({ op: "transfer_owner", agent, owner: options?.owner }, options);
+    const owner = readArgs(LIFECYCLE_INVALID, () => options?.owner);
+    this.apply({ op: "transfer_owner", agent, owner }, options);
   }
 
   /** Adds a task (a just-in-time scope with a window) for an agent. */
   addTask(task: TaskSpec, options: ChangeOptions): void {
-    const wire = renamed(task, TASK_KEYS);
+    const wire = readArgs(LIFECYCLE_INVALID, () => renamed(task, TASK_KEYS));
     this.apply({ op: "add_task", ...(wire as object) } as Change, options);
   }
 
@@ -734,7 +762,7 @@ export class Engine {
    * returns the entry `{seq, at, by, op, ...}`. In memory only: there is no journal here. */
   apply(change: Change, options: ChangeOptions): JournalEntry {
     const by = byOf(options);
-    const json = stringify(renamed(change, {}), LIFECYCLE_INVALID);
+    const json = stringify(() => renamed(change, {}), LIFECYCLE_INVALID, "change");
     const engine = this.#live();
     try {
       const entry = JSON.parse(call(() => engine.applyJson(json, by))) as JournalEntry;
@@ -780,11 +808,11 @@ export class Engine {
   }
 
   #checkSession(request: SessionRequest): Decision {
-    if ((request as { agent?: unknown }).agent !== undefined) {
+    if (readArgs(REQUEST_PARSE, () => (request as { agent?: unknown }).agent) !== undefined) {
       const message = "give exactly one of `agent` and `session`";
       throw new RequestError(`[request_invalid] ${message}`, { code: "request_invalid", details: [{ message }] });
     }
-    const json = stringify(toWire(request), REQUEST_PARSE);
+    const json = stringify(() => toWire(request), REQUEST_PARSE);
     const engine = this.#sessionLive();
     try {
       return new Decision(JSON.parse(call(() => engine.checkSessionJson(json))) as DecisionJson);
@@ -796,12 +824,15 @@ export class Engine {
   /** Issues a session token for an active agent (and a task of its own).
    * Needs a signing key (`setSessionKeys({signing})`). */
   issueSession(input: IssueSessionInput): IssuedSession {
-    let wire: unknown = input;
-    if (input !== null && typeof input === "object" && !Array.isArray(input)) {
-      const { ttlSeconds, ...rest } = input;
-      wire = ttlSeconds === undefined ? rest : { ...rest, ttl_seconds: ttlSeconds };
-    }
-    const json = stringify(wire, SESSION_INVALID);
+    const json = stringify(
+      () => {
+        if (input === null || typeof input !== "object" || Array.isArray(input)) return input;
+        const { ttlSeconds, ...rest } = input;
+        return ttlSeconds === undefined ? rest : { ...rest, ttl_seconds: ttlSeconds };
+      },
+      SESSION_INVALID,
+      "session input",
+    );
     const engine = this.#sessionLive();
     const out = JSON.parse(call(() => engine.issueSessionJson(json))) as { token: string; claims: SessionClaimsJson };
     return { token: out.token, claims: claimsFromWire(out.claims) };
@@ -809,8 +840,10 @@ export class Engine {
 
   /** The verified claims of a token (checked against `Date.now()`), or the error that refuses it. */
   verifySession(token: string, options?: VerifySessionOptions): SessionClaims {
+    text(token, SESSION_INVALID, "a session token");
+    const audience = readArgs(SESSION_INVALID, () => options?.audience);
+    if (audience !== undefined && audience !== null) text(audience, SESSION_INVALID, "audience");
     const engine = this.#sessionLive();
-    const audience = options?.audience;
     return claimsFromWire(
       JSON.parse(call(() => engine.verifySessionJson(token, audience))) as SessionClaimsJson,
     );
@@ -818,8 +851,8 @@ export class Engine {
 
   /** Revokes one session by its `sessionId`. */
   revokeSession(sessionId: string, options: { by: string }): void {
-    const by = options?.by;
-    if (typeof by !== "string") throw new TypeError("revokeSession needs {by: string}: who revokes it");
+    text(sessionId, LIFECYCLE_INVALID, "sessionId");
+    const by = byOf(options);
     const engine = this.#sessionLive();
     call(() => engine.revokeSession(sessionId, by));
     this.#revokedSessions.push({ id: sessionId, by });
@@ -827,7 +860,7 @@ export class Engine {
 
   /** Replaces the session keys; a verifier passes only `verifying` (public keys). */
   setSessionKeys(keys: SessionKeysInput): void {
-    const json = stringify(keys ?? {}, KEY_INVALID);
+    const json = stringify(() => keys ?? {}, KEY_INVALID, "session keys");
     const engine = this.#sessionLive();
     call(() => engine.setSessionKeysJson(json));
     this.#sessionKeys = json;
@@ -950,11 +983,12 @@ function isSessionRequest(request: unknown): request is SessionRequest {
   return request !== null && typeof request === "object" && (request as { session?: unknown }).session !== undefined;
 }
 
-const SESSION_INVALID = (): [ErrorCode, typeof AuthzError] => ["session_invalid", AuthzError];
-const KEY_INVALID = (): [ErrorCode, typeof AuthzError] => ["key_invalid", AuthzError];
+const SESSION_INVALID: ErrorCode = "session_invalid";
+const KEY_INVALID: ErrorCode = "key_invalid";
 
 /** A new session key pair `{kid, secret, public}` (PASERK). */
 export function generateSessionKey(kid: string): SessionKeyPair {
+  text(kid, KEY_INVALID, "kid");
   const module = raw() as NativeModule & { generateSessionKeyJson(kid: string): string };
   return JSON.parse(call(() => module.generateSessionKeyJson(kid))) as SessionKeyPair;
 }

@@ -154,18 +154,18 @@ test("errorCodes lists every code, each with a class for its family", () => {
   assert.equal(codes.length, 28);
   const families = new Set(codes.map((c) => c.family));
   assert.deepEqual([...families].sort(), [
-    "bundle", "internal", "inventory", "journal", "lifecycle", "log", "policy", "request", "schema", "session", "test",
+    "bundle", "internal", "inventory", "journal", "lifecycle", "limit", "log", "policy", "request", "schema", "session", "test",
   ]);
   for (const { code, family } of codes) {
     assert.match(code, /^[a-z_]+$/);
-    assert.ok(family in { bundle: 1, schema: 1, policy: 1, inventory: 1, request: 1, test: 1, lifecycle: 1, journal: 1, log: 1, session: 1, internal: 1 });
+    assert.ok(family in { bundle: 1, schema: 1, policy: 1, inventory: 1, request: 1, test: 1, lifecycle: 1, journal: 1, log: 1, limit: 1, session: 1, internal: 1 });
   }
   assert.equal(api.coreVersion(), "0.1.0");
   // The JS table equals the core's, and each code maps to its family's class.
   assert.deepEqual(api.ERROR_CODES.map((c) => ({ ...c })), codes);
   const classes = { bundle: api.BundleError, schema: api.SchemaError, policy: api.PolicyError, inventory: api.InventoryError,
     request: api.RequestError, test: api.TestError, lifecycle: api.LifecycleError, journal: api.JournalError, log: api.LogError,
-    session: api.SessionError, internal: api.InternalError };
+    session: api.SessionError, limit: api.LimitError, internal: api.InternalError };
   for (const { code, family } of codes) assert.equal(api.errorClassFor(code), classes[family]);
   assert.equal(api.errorClassFor("no_such_code"), AuthzError);
   const made = new api.PolicyError("[policy_parse] made by hand", { code: "policy_parse" });
@@ -200,23 +200,23 @@ test("hostile input is a coded error, not a crash", () => {
     for (let i = 0; i < n; i++) deep = { x: deep };
     return { ...push, context: { source_ip: "10.0.0.1", input: deep } };
   };
-  // Deeper than serde_json's limit: the core refuses it.
+  // Deeper than the core's depth limit: refused before it is parsed.
   let e = thrown(() => engine.check(nested(1000)));
-  assert.ok(e instanceof api.RequestError);
-  assert.equal(e.code, "request_parse");
-  assert.match(e.message, /recursion limit/);
-  // Too deep for JSON.stringify, cyclic, or a BigInt: refused before the core.
+  assert.ok(e instanceof api.LimitError);
+  assert.equal(e.code, "input_too_deep");
+  // Too deep for JSON.stringify, or cyclic: refused before the core, same code.
   e = thrown(() => engine.check(nested(1_000_000)));
-  assert.equal(e.code, "request_parse");
+  assert.equal(e.code, "input_too_deep");
   const cyclic = { ...push, context: {} };
   cyclic.context.self = cyclic.context;
-  assert.equal(thrown(() => engine.check(cyclic)).code, "request_parse");
+  assert.equal(thrown(() => engine.check(cyclic)).code, "input_too_deep");
+  assert.equal(thrown(() => engine.checkBatch([cyclic])).code, "input_too_deep");
+  // A BigInt has no JSON form.
   assert.equal(thrown(() => engine.check({ ...push, context: { n: 1n } })).code, "request_parse");
-  assert.equal(thrown(() => engine.checkBatch([cyclic])).code, "request_parse");
   assert.equal(thrown(() => Engine.fromStrings({ ...bundle, config: 1n })).code, "bundle_invalid");
-  // A huge but flat request is fine.
+  // A flat request over the size limit.
   const wide = { ...push, context: { source_ip: "10.0.0.1" } };
-  assert.equal(thrown(() => engine.check({ ...wide, context: { ...wide.context, blob: "x".repeat(5_000_000) } })).code, "request_invalid");
+  assert.equal(thrown(() => engine.check({ ...wide, context: { ...wide.context, blob: "x".repeat(5_000_000) } })).code, "input_too_large");
   assert.equal(engine.check(push).decision, "allow");
 });
 

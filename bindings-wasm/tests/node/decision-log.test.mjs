@@ -86,7 +86,7 @@ test("a callback gets every record, in order, right after its check", () => {
   engine.setDecisionLog(null);
   push(engine);
   assert.equal(records.length, 3);
-  assert.throws(() => engine.setDecisionLog("decisions.jsonl"), TypeError);
+  assert.throws(() => engine.setDecisionLog("decisions.jsonl"), (e) => e instanceof api.AuthzError && e.code === "config_invalid");
 });
 
 test("a sink that throws does not change the decision; flushDecisionLog throws its error", () => {

@@ -226,7 +226,7 @@ describe("lifecycle operations", () => {
     ]) {
       throwsCode(op, LifecycleError, "lifecycle_invalid")
     }
-    assert.throws(() => e.suspend("other"), TypeError)
+    throwsCode(() => e.suspend("other"), LifecycleError, "lifecycle_invalid")
   })
 
   test("rotateCredential and transferOwner", () => {
