@@ -85,7 +85,7 @@ test('a long deny-list that errors at evaluation denies', async () => {
     const { Engine } = require(${JSON.stringify(path.join(__dirname, '..'))})
     const e = Engine.fromStrings(workerData.bundle)
     const d = e.check({ agent: 'ci-bot', action: 'repo:read', resource: { type: 'Repo', id: 'acme/api' }, now: '${NOW}' })
-    parentPort.postMessage({ allowed: d.allowed, reasons: d.reasons, errors: d.errors })
+    parentPort.postMessage({ allowed: d.allowed, decision: d.decision, reasons: d.reasons, errors: d.errors })
   `
   const d = await new Promise((resolve, reject) => {
     const w = new Worker(code, {

@@ -99,6 +99,7 @@ describe('declarations match the runtime', () => {
       'journalPath',
       'mode',
       'offboard',
+      'onError',
       'policyRevision',
       'reactivate',
       'reload',
@@ -112,6 +113,7 @@ describe('declarations match the runtime', () => {
       'suspend',
       'transferOwner',
       'verifySession',
+      'warnings',
     ])
   })
 

@@ -94,14 +94,28 @@ fn validate_warns_and_strict_refuses() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("2 warnings"), "{out}");
     assert!(err.contains("main.cedar:6:"), "{err}");
-    assert!(err.contains("no-restricted") && err.contains("upload-limit"), "{err}");
+    assert!(
+        err.contains("no-restricted") && err.contains("upload-limit"),
+        "{err}"
+    );
     let (code, _, err) = cli(&["validate", "--bundle", path, "--strict"], "");
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("[policy_may_error]") && err.contains("main.cedar:6:"), "{err}");
+    assert!(
+        err.contains("[policy_may_error]") && err.contains("main.cedar:6:"),
+        "{err}"
+    );
     // The example bundles have no warnings.
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies-examples");
     for example in ["coding-agent", "data-pipeline", "support-agent"] {
-        let (code, _, err) = cli(&["validate", "--strict", "--bundle", &format!("{root}/{example}")], "");
+        let (code, _, err) = cli(
+            &[
+                "validate",
+                "--strict",
+                "--bundle",
+                &format!("{root}/{example}"),
+            ],
+            "",
+        );
         assert_eq!(code, 0, "{example}: {err}");
     }
 }
@@ -110,7 +124,17 @@ fn validate_warns_and_strict_refuses() {
 fn posture_reports_log_only_mode_as_high() {
     let dir = bundle("posture", Some("[engine]\nmode = \"log-only\"\n"));
     let (code, out, err) = cli(
-        &["posture", "--bundle", dir.to_str().unwrap(), "--format", "json", "--fail-on", "high", "--now", "2026-11-29T10:00:00Z"],
+        &[
+            "posture",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+            "--fail-on",
+            "high",
+            "--now",
+            "2026-11-29T10:00:00Z",
+        ],
         "",
     );
     assert_eq!(code, 1, "{err}");

@@ -427,10 +427,8 @@ pub(crate) fn check_references(entities: &cedar_policy::Entities, src: &Source) 
             return;
         }
         match value {
-            EvalResult::EntityUid(uid) => {
-                if entities.get(uid).is_none() {
-                    out.push((path, uid.clone()));
-                }
+            EvalResult::EntityUid(uid) if entities.get(uid).is_none() => {
+                out.push((path, uid.clone()));
             }
             EvalResult::Set(set) => {
                 for v in set.iter() {

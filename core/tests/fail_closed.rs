@@ -510,13 +510,13 @@ fn version_1_records_still_verify_beside_version_2() {
     v2["hash"] = json!(record_hash(&v2).unwrap());
     let path = std::env::temp_dir().join(format!("agentauthz-v1v2-{}.jsonl", std::process::id()));
     std::fs::write(&path, format!("{v1}\n{v2}\n")).unwrap();
-    let report = verify_files(&[path.clone()], &VerifyOptions::default()).unwrap();
+    let report = verify_files(std::slice::from_ref(&path), &VerifyOptions::default()).unwrap();
     assert!(report.damage.is_none(), "{report:?}");
     assert_eq!(report.records, 2);
     // Dropping the mark breaks the chain: it is covered by the hash.
     v2["fail_closed"] = json!(false);
     std::fs::write(&path, format!("{v1}\n{v2}\n")).unwrap();
-    let report = verify_files(&[path.clone()], &VerifyOptions::default()).unwrap();
+    let report = verify_files(std::slice::from_ref(&path), &VerifyOptions::default()).unwrap();
     assert!(report.damage.is_some());
     let _ = std::fs::remove_file(path);
 }

@@ -489,7 +489,7 @@ impl Walk<'_> {
                     self.report(
                         "overflow",
                         format!("`{op}` on request input (`context`) can overflow a Long and error; bound the input first (e.g. `context.x < 1000000 && ...`) or compare without arithmetic"),
-                        None,
+                        Some(format!(" {op} ")),
                     );
                 } else if let (Some(a), Some(b)) = (long(l), long(r)) {
                     let v = match op.as_str() {
@@ -501,7 +501,7 @@ impl Walk<'_> {
                         self.report(
                             "overflow",
                             format!("`{a} {op} {b}` overflows a Long: it always errors"),
-                            None,
+                            Some(format!(" {op} ")),
                         );
                     }
                 }
@@ -544,12 +544,12 @@ impl Walk<'_> {
                         "ip" | "decimal" | "datetime" | "duration" if untrusted => self.report(
                             "extension",
                             format!("`{op}(...)` of request input (`context`) errors when the text is not a valid {op}; declare the context field with that type in the schema instead"),
-                            None,
+                            Some(format!(" {op}(")),
                         ),
                         "offset" | "durationSince" | "toDate" | "toTime" if untrusted => self.report(
                             "overflow",
                             format!("`{op}` on request input (`context`) can overflow and error"),
-                            None,
+                            Some(format!(".{op}(")),
                         ),
                         _ => {}
                     }
