@@ -59,7 +59,15 @@ fn cli(args: &[&str], stdin: &str) -> (i32, String, String) {
 
 fn check(dir: &Path, request: &str) -> (i32, serde_json::Value) {
     let (code, out, err) = cli(
-        &["check", "--bundle", dir.to_str().unwrap(), "--request", "-"],
+        &[
+            "check",
+            "--bundle",
+            dir.to_str().unwrap(),
+            "--request",
+            "-",
+            "--now",
+            "2026-11-29T10:00:00Z",
+        ],
         request,
     );
     assert!(code == 0 || code == 1, "exit {code}: {err}");
@@ -69,14 +77,14 @@ fn check(dir: &Path, request: &str) -> (i32, serde_json::Value) {
 #[test]
 fn check_denies_where_a_forbid_errors() {
     let dir = bundle("check", None);
-    let ghost = r#"{"agent":"ci-bot","action":"repo:read","resource":{"type":"Repo","id":"acme/ghost"},"now":"2026-11-29T10:00:00Z"}"#;
+    let ghost = r#"{"agent":"ci-bot","action":"repo:read","resource":{"type":"Repo","id":"acme/ghost"}}"#;
     let (code, d) = check(&dir, ghost);
     assert_eq!(code, 1, "{d}");
     assert_eq!(d["decision"], "deny");
     assert_eq!(d["reasons"], serde_json::json!(["no-restricted"]));
     assert_eq!(d["errors"][0]["policy"], "no-restricted");
     let overflow = r#"{"agent":"ci-bot","action":"upload","resource":{"type":"Repo","id":"acme/api"},
-        "context":{"input":{"bytes":4611686018427387904,"parts":4}},"now":"2026-11-29T10:00:00Z"}"#;
+        "context":{"input":{"bytes":4611686018427387904,"parts":4}}}"#;
     let (code, d) = check(&dir, overflow);
     assert_eq!(code, 1, "{d}");
     assert_eq!(d["reasons"], serde_json::json!(["upload-limit"]));

@@ -41,7 +41,7 @@ when { context has reviewer && !context.reviewer.active };"#;
 fn engine(policies: &[&str], config: Option<&str>) -> Engine {
     let mut bundle = Bundle::from_strings(SCHEMA, &policies.join("\n"), Some(INVENTORY));
     bundle.config = config.map(|c| agentauthz::Source::new("agentauthz.toml", c));
-    Engine::from_bundle(bundle).unwrap()
+    trusted(bundle).unwrap()
 }
 
 fn agent(action: &str, resource: &str, context: Value) -> Request {
@@ -123,7 +123,7 @@ fn entity_typed_context_field_naming_an_unknown_entity_denies() {
         Some(r#"[{"uid": {"type": "P", "id": "p"}, "attrs": {}, "parents": []}]"#),
     )
     .with_options(BundleOptions::plain_cedar());
-    let plain = Engine::from_bundle(bundle).unwrap();
+    let plain = trusted(bundle).unwrap();
     let cedar = |approver: &str| {
         Request::Cedar(CedarRequest {
             principal: EntityRef::new("P", "p"),
@@ -234,7 +234,7 @@ fn on_error_skip_keeps_cedars_rule() {
             &[BROAD_PERMIT, RESTRICTED],
             Some("[engine]\non_error = \"skip\"\n"),
         ),
-        Engine::builder()
+        Engine::builder().trust_caller_time(true)
             .bundle(Bundle::from_strings(
                 SCHEMA,
                 &[BROAD_PERMIT, RESTRICTED].join("\n"),
@@ -253,7 +253,7 @@ fn on_error_skip_keeps_cedars_rule() {
         assert!(!d.fail_closed());
     }
     assert_eq!(engine(&[BROAD_PERMIT], None).on_error(), OnError::Deny);
-    let bad = Engine::from_bundle({
+    let bad = trusted({
         let mut b = Bundle::from_strings(SCHEMA, BROAD_PERMIT, Some(INVENTORY));
         b.config = Some(agentauthz::Source::new(
             "agentauthz.toml",
@@ -271,7 +271,7 @@ fn builder_on_error_survives_a_reload() {
         &[BROAD_PERMIT, RESTRICTED].join("\n"),
         Some(INVENTORY),
     );
-    let e = Engine::builder()
+    let e = Engine::builder().trust_caller_time(true)
         .bundle(bundle.clone())
         .on_error(OnError::Skip)
         .build()
@@ -287,7 +287,7 @@ fn logged(policies: &[&str], config: Option<&str>) -> (Engine, Records) {
     let sink = records.clone();
     let mut bundle = Bundle::from_strings(SCHEMA, &policies.join("\n"), Some(INVENTORY));
     bundle.config = config.map(|c| agentauthz::Source::new("agentauthz.toml", c));
-    let e = Engine::builder()
+    let e = Engine::builder().trust_caller_time(true)
         .bundle(bundle)
         .decision_log(DecisionLog::callback(move |r| {
             sink.lock().unwrap().push(r.clone())
@@ -360,7 +360,7 @@ fn engine_log_only_mode_records_the_would_be_fail_closed_deny() {
 // ---------------------------------------------------------------- warnings
 
 fn warnings_of(policies: &str) -> Vec<agentauthz::PolicyWarning> {
-    Engine::from_strings(SCHEMA, policies, Some(INVENTORY))
+    trusted_strings(SCHEMA, policies, Some(INVENTORY))
         .unwrap()
         .warnings()
 }
@@ -402,7 +402,7 @@ when { if resource has classification then resource.classification == "x" else t
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies-examples");
     let mut found = Vec::new();
     for example in ["coding-agent", "data-pipeline", "support-agent"] {
-        let e = Engine::load(format!("{root}/{example}")).unwrap();
+        let e = trusted(Bundle::read_dir(format!("{root}/{example}")).unwrap()).unwrap();
         found.extend(e.warnings());
     }
     assert_eq!(found, vec![]);
@@ -423,7 +423,7 @@ fn an_impossible_forbid_is_a_warning() {
 #[test]
 fn strict_mode_refuses_warnings_with_policy_may_error() {
     let text = [BROAD_PERMIT, RESTRICTED].join("\n");
-    let err = Engine::builder()
+    let err = Engine::builder().trust_caller_time(true)
         .bundle(Bundle::from_strings(SCHEMA, &text, Some(INVENTORY)))
         .strict(true)
         .build()
@@ -436,11 +436,11 @@ fn strict_mode_refuses_warnings_with_policy_may_error() {
         "[engine]\nstrict = true\n",
     ));
     assert_eq!(
-        Engine::from_bundle(b).unwrap_err().code(),
+        trusted(b).unwrap_err().code(),
         ErrorCode::PolicyMayError
     );
     // A bundle without warnings loads in strict mode.
-    Engine::builder()
+    Engine::builder().trust_caller_time(true)
         .bundle(Bundle::from_strings(SCHEMA, BROAD_PERMIT, Some(INVENTORY)))
         .strict(true)
         .build()
@@ -464,7 +464,7 @@ action read appliesTo { principal: [Agent], resource: [Doc] };
         let inventory = format!(
             "users: [{{id: alice}}]\nagents: [{{id: ci-bot, owner: alice}}]\nresources:\n  - {{type: Doc, id: d1, attrs: {{{attrs}}}}}\n"
         );
-        let err = Engine::from_strings(
+        let err = trusted_strings(
             schema,
             r#"@id("p") permit (principal, action, resource);"#,
             Some(&inventory),
@@ -483,7 +483,7 @@ action read appliesTo { principal: [Agent], resource: [Doc] };
       {"uid": {"type": "Doc", "id": "d1"}, "attrs": {"owner": {"type": "User", "id": "ghost"},
         "reviewers": [], "meta": {"approver": {"type": "User", "id": "alice"}}}, "parents": []}
     ]"#;
-    let err = Engine::from_strings(
+    let err = trusted_strings(
         schema,
         r#"@id("p") permit (principal, action, resource);"#,
         Some(cedar),
@@ -519,4 +519,20 @@ fn version_1_records_still_verify_beside_version_2() {
     let report = verify_files(std::slice::from_ref(&path), &VerifyOptions::default()).unwrap();
     assert!(report.damage.is_some());
     let _ = std::fs::remove_file(path);
+}
+
+/// These tests fix `now` on each request: the engine trusts callers' time.
+fn trusted(bundle: Bundle) -> agentauthz::Result<Engine> {
+    Engine::builder()
+        .bundle(bundle)
+        .trust_caller_time(true)
+        .build()
+}
+
+fn trusted_strings(
+    schema: &str,
+    policies: &str,
+    inventory: Option<&str>,
+) -> agentauthz::Result<Engine> {
+    trusted(Bundle::from_strings(schema, policies, inventory))
 }
