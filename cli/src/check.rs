@@ -13,6 +13,10 @@ pub struct Args {
     /// Append the decision record to this JSON-lines decision log (continuing its chain).
     #[arg(long, value_name = "FILE")]
     decision_log: Option<PathBuf>,
+    /// Decide as of this RFC 3339 instant (replays, CI): it sets the engine
+    /// clock. A request may not carry its own `now`.
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -26,13 +30,14 @@ pub fn run(args: Args) -> Result<u8> {
         agentauthz::Source::read(std::path::Path::new(&args.request))?.text
     };
     let bundle = agentauthz::Bundle::read_dir(&args.bundle)?;
-    let engine = match args.decision_log {
-        Some(path) => Engine::builder()
-            .bundle(bundle)
-            .decision_log(DecisionLog::file(path)?)
-            .build()?,
-        None => Engine::from_bundle(bundle)?,
-    };
+    let mut builder = Engine::builder().bundle(bundle);
+    if let Some(path) = args.decision_log {
+        builder = builder.decision_log(DecisionLog::file(path)?);
+    }
+    if let Some(now) = &args.now {
+        builder = builder.clock(crate::lifecycle::clock_at(now)?);
+    }
+    let engine = builder.build()?;
     let result = engine.check(&Request::from_json_str(&text)?);
     engine.flush_decision_log()?;
     let decision = result?;
