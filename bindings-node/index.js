@@ -434,7 +434,7 @@ Object.defineProperty(proto, 'decisionLogHead', {
   configurable: true,
 })
 
-/** `Engine.load(dir, {decisionLog, maxBytes, journal, recover})`, `Engine.fromStrings(input, {...})`. */
+/** `Engine.load(dir, {decisionLog, maxBytes, journal, recover, trustCallerTime})`, `Engine.fromStrings(input, {...})`. */
 function withOptions(engine, options) {
   if (options?.decisionLog !== undefined) setDecisionLog(engine, options.decisionLog, { maxBytes: options.maxBytes })
   return engine
@@ -447,7 +447,7 @@ const statics = {
     let engine
     try {
       const journal = options?.journal === undefined || options.journal === null ? null : dirPath(options.journal)
-      engine = raw.load.call(Engine, path, journal, options?.recover ?? null)
+      engine = raw.load.call(Engine, path, journal, options?.recover ?? null, options?.trustCallerTime ?? null)
     } catch (e) {
       throw fromNative(e)
     }
@@ -457,7 +457,7 @@ const statics = {
   fromStrings(input, options) {
     let engine
     try {
-      engine = raw.fromStrings.call(Engine, input === undefined ? null : input)
+      engine = raw.fromStrings.call(Engine, input === undefined ? null : input, options?.trustCallerTime ?? null)
     } catch (e) {
       throw fromNative(e)
     }

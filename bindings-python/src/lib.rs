@@ -539,8 +539,10 @@ impl PyEngine {
     /// as in `set_decision_log`. Run-time changes are kept in the JSON-lines
     /// file `journal` (or the bundle's `[journal] path`) and replayed now; a
     /// torn last line raises `JournalError` unless `recover` is true.
+    /// `trust_caller_time`: requests may carry their own `now` (tests,
+    /// replays); otherwise the engine clock decides and `now` is an error.
     #[new]
-    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=false))]
+    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=false, trust_caller_time=false))]
     fn new(
         py: Python<'_>,
         bundle: &Bound<'_, PyAny>,
@@ -548,6 +550,7 @@ impl PyEngine {
         max_bytes: Option<u64>,
         journal: Option<PathBuf>,
         recover: bool,
+        trust_caller_time: bool,
     ) -> PyResult<Self> {
         guarded(py, || {
             let bundle = core(py, bundle_arg(bundle))?;
@@ -562,11 +565,13 @@ impl PyEngine {
                     journal.as_deref(),
                     recover,
                     None,
+                    trust_caller_time,
                 ),
                 BundleArg::Strings(value) => ffi::bundle_from_strings(value).and_then(|bundle| {
                     let builder = agentauthz::Engine::builder()
                         .bundle(bundle)
-                        .recover_journal(recover);
+                        .recover_journal(recover)
+                        .trust_caller_time(trust_caller_time);
                     match journal {
                         Some(path) => builder.journal(path).build(),
                         None => builder.build(),
@@ -583,7 +588,7 @@ impl PyEngine {
 
     /// Loads a bundle directory.
     #[classmethod]
-    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=false))]
+    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=false, trust_caller_time=false))]
     fn load<'py>(
         cls: &Bound<'py, PyType>,
         path: PathBuf,
@@ -591,19 +596,21 @@ impl PyEngine {
         max_bytes: Option<u64>,
         journal: Option<PathBuf>,
         recover: bool,
+        trust_caller_time: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let kwargs = PyDict::new(cls.py());
         kwargs.set_item("decision_log", decision_log)?;
         kwargs.set_item("max_bytes", max_bytes)?;
         kwargs.set_item("journal", journal)?;
         kwargs.set_item("recover", recover)?;
+        kwargs.set_item("trust_caller_time", trust_caller_time)?;
         cls.call((path,), Some(&kwargs))
     }
 
     /// An engine from in-memory texts. `policies` is one text, a list of texts,
     /// or a dict of file name to text.
     #[classmethod]
-    #[pyo3(signature = (*, schema, policies, inventory=None, config=None, decision_log=None, max_bytes=None))]
+    #[pyo3(signature = (*, schema, policies, inventory=None, config=None, decision_log=None, max_bytes=None, trust_caller_time=false))]
     #[allow(clippy::too_many_arguments)]
     fn from_strings<'py>(
         cls: &Bound<'py, PyType>,
@@ -613,6 +620,7 @@ impl PyEngine {
         config: Option<&Bound<'py, PyAny>>,
         decision_log: Option<&Bound<'py, PyAny>>,
         max_bytes: Option<u64>,
+        trust_caller_time: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let strings = PyDict::new(cls.py());
         strings.set_item("schema", schema)?;
@@ -622,6 +630,7 @@ impl PyEngine {
         let kwargs = PyDict::new(cls.py());
         kwargs.set_item("decision_log", decision_log)?;
         kwargs.set_item("max_bytes", max_bytes)?;
+        kwargs.set_item("trust_caller_time", trust_caller_time)?;
         cls.call((strings,), Some(&kwargs))
     }
 
