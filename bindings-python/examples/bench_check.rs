@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let chunks: usize = args.get(2).map_or(Ok(200), |s| s.parse())?;
     let calls: usize = args.get(3).map_or(Ok(100), |s| s.parse())?;
 
-    let engine = Engine::load(bundle)?;
+    let engine = agentauthz::ffi::engine_load(bundle, None, true)?;
     let value = json!({
         "agent": "coder",
         "action": "read_file",
