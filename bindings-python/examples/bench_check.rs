@@ -4,7 +4,7 @@
 //! `cargo run --release -p agentauthz-python --example bench_check -- BUNDLE CHUNKS CALLS`
 //! prints one JSON object of medians in nanoseconds per call.
 
-use agentauthz::{Engine, Request};
+use agentauthz::Request;
 use serde_json::json;
 use std::time::Instant;
 

@@ -79,11 +79,11 @@ impl WasmEngine {
             Some(Arc::new(JsClock)),
             trust_caller_time.unwrap_or(false),
         )
-            .map(|inner| WasmEngine {
-                inner,
-                queue: Mutex::new(None),
-            })
-            .map_err(|e| js_error(&e))
+        .map(|inner| WasmEngine {
+            inner,
+            queue: Mutex::new(None),
+        })
+        .map_err(|e| js_error(&e))
     }
 
     /// Decides one request (JSON text, agent or Cedar form); returns the Decision as JSON text.
