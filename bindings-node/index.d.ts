@@ -300,6 +300,10 @@ export interface DecisionLogOptions {
 export interface EngineOptions extends DecisionLogOptions {
   /** A decision-log sink, as `engine.setDecisionLog(sink)`. */
   decisionLog?: DecisionLogSink | null
+  /** Requests may carry their own `now` (tests, replays). Default false: the
+   * engine clock decides and a request with `now` throws `RequestError`
+   * (`request_invalid`). Session checks always use the engine clock. */
+  trustCallerTime?: boolean
 }
 
 /** The last record of a decision log: its `seq` and `hash`. */

@@ -499,7 +499,7 @@ Object.defineProperty(proto, 'decisionLogHead', {
   configurable: true,
 })
 
-/** `Engine.load(dir, {decisionLog, maxBytes, journal, recover})`, `Engine.fromStrings(input, {...})`. */
+/** `Engine.load(dir, {decisionLog, maxBytes, journal, recover, trustCallerTime})`, `Engine.fromStrings(input, {...})`. */
 function withOptions(engine, options) {
   const [sink, maxBytes] = readArgs('config_invalid', () => [options?.decisionLog, options?.maxBytes])
   if (sink !== undefined) setDecisionLog(engine, sink, { maxBytes })
@@ -512,7 +512,7 @@ const statics = {
       const path = dirPath(dir)
       if (typeof path !== 'string') throw codedError('bundle_invalid', 'Engine.load(dir): dir must be a string or a file: URL')
       const journal = options?.journal === undefined || options.journal === null ? null : dirPath(options.journal)
-      return [path, journal, options?.recover ?? null]
+      return [path, journal, options?.recover ?? null, options?.trustCallerTime ?? null]
     })
     let engine
     try {
@@ -525,9 +525,10 @@ const statics = {
 
   fromStrings(input, options) {
     const json = wire(() => (input === undefined ? null : input), 'bundle_invalid', 'bundle')
+    const trust = readArgs('bundle_invalid', () => options?.trustCallerTime ?? null)
     let engine
     try {
-      engine = raw.fromStrings.call(Engine, json)
+      engine = raw.fromStrings.call(Engine, json, trust)
     } catch (e) {
       throw fromNative(e, 'bundle_invalid')
     }

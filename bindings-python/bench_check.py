@@ -48,7 +48,7 @@ def per_call_ns(chunks: int, calls: int, f: Callable[[], object]) -> float:
 
 
 def python_side(chunks: int, calls: int) -> dict[str, float]:
-    engine = agentauthz.Engine.load(BUNDLE)
+    engine = agentauthz.Engine.load(BUNDLE, trust_caller_time=True)
     resource = (REQUEST["resource"]["type"], REQUEST["resource"]["id"])
     context = REQUEST["context"]
     batch = [REQUEST] * calls

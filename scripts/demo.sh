@@ -54,8 +54,12 @@ mismatches=0
 call() {
   local bundle=$1 expected=$2 shown=$3 request=$4
   calls=$((calls + 1))
-  local out rc
-  out=$(printf '%s' "$request" | "$CLI" check --bundle "$bundle" --request - --decision-log "$LOG" 2>&1)
+  local out rc now
+  # The scripted time of the call sets the engine clock (`--now`); the engine
+  # does not take a request's own `now`.
+  now=$(printf '%s' "$request" | sed -n 's/.*,"now":"\([^"]*\)".*/\1/p')
+  request=$(printf '%s' "$request" | sed 's/,"now":"[^"]*"//')
+  out=$(printf '%s' "$request" | "$CLI" check --bundle "$bundle" --request - --decision-log "$LOG" ${now:+--now "$now"} 2>&1)
   rc=$?
 
   local decision reasons

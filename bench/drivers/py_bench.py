@@ -155,7 +155,7 @@ def run_agentauthz(args: argparse.Namespace, workload: Path) -> dict[str, Any]:
     import agentauthz
 
     t0 = time.perf_counter()
-    engine = agentauthz.Engine.load(workload / "bundle")
+    engine = agentauthz.Engine.load(workload / "bundle", trust_caller_time=True)
     setup_ms = (time.perf_counter() - t0) * 1e3
     requests = read_lines(workload / "requests.jsonl")
 

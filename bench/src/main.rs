@@ -9,7 +9,7 @@ mod measure;
 mod rng;
 mod workload;
 
-use agentauthz::{ffi, Engine, Request};
+use agentauthz::{ffi, Request};
 use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicyId, PolicySet, Schema};
 use measure::{decision_key, Budget};
 use serde_json::Value;
@@ -140,7 +140,8 @@ fn run(args: &Args) -> Res<()> {
 
 fn run_agentauthz(dir: &Path, name: &str, budget: &Budget, json_facade: bool) -> Res<Value> {
     let t0 = Instant::now();
-    let engine = Engine::load(dir.join("bundle")).map_err(|e| e.to_string())?;
+    let engine = ffi::engine_load(&dir.join("bundle").to_string_lossy(), None, true)
+        .map_err(|e| e.to_string())?;
     let setup_ms = t0.elapsed().as_secs_f64() * 1e3;
     let texts = lines(&dir.join("requests.jsonl"))?;
     if json_facade {
@@ -325,7 +326,7 @@ mod tests {
             workload::DEFAULT_SEED,
         )
         .unwrap();
-        let engine = Engine::load(dir.join("bundle")).unwrap();
+        let engine = ffi::engine_load(&dir.join("bundle").to_string_lossy(), None, true).unwrap();
         let cedar = load_cedar(&dir).unwrap();
         let texts = lines(&dir.join("requests.jsonl")).unwrap();
         assert_eq!(texts.len(), cedar.requests.len());

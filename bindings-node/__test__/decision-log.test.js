@@ -77,7 +77,7 @@ describe('records of the shared vectors equal the Rust ones', () => {
           try {
             engines.set(
               key,
-              typeof spec === 'string' ? Engine.load(path.join(REPO_ROOT, spec), options) : Engine.fromStrings(spec, options),
+              typeof spec === 'string' ? Engine.load(path.join(REPO_ROOT, spec), { ...options, trustCallerTime: true }) : Engine.fromStrings(spec, { ...options, trustCallerTime: true }),
             )
           } catch (e) {
             if (!(e instanceof AuthzError)) throw e
@@ -106,7 +106,7 @@ describe('records of the shared vectors equal the Rust ones', () => {
 describe('sinks', () => {
   test('a function sink gets every record, in order, right after its check', () => {
     const records = []
-    const engine = Engine.load(BUNDLE)
+    const engine = Engine.load(BUNDLE, { trustCallerTime: true })
     assert.equal(engine.decisionLogHead, null)
     engine.setDecisionLog((r) => records.push(r))
     const d = push(engine)
@@ -142,8 +142,7 @@ describe('sinks', () => {
   })
 
   test('a sink that throws does not change the decision; flushDecisionLog throws its error', () => {
-    const engine = Engine.load(BUNDLE, {
-      decisionLog: (r) => {
+    const engine = Engine.load(BUNDLE, { trustCallerTime: true, decisionLog: (r) => {
         throw new Error(`SIEM unreachable for ${r.seq}`)
       },
     })
@@ -156,7 +155,7 @@ describe('sinks', () => {
     const dir = tempDir()
     try {
       const file = path.join(dir, 'decisions.jsonl')
-      const engine = Engine.load(BUNDLE, { decisionLog: file, maxBytes: 3000 })
+      const engine = Engine.load(BUNDLE, { trustCallerTime: true, decisionLog: file, maxBytes: 3000 })
       for (let i = 0; i < 12; i++) push(engine, i % 2 ? 'main' : 'feature/x')
       engine.flushDecisionLog()
       const rotated = fs
@@ -180,7 +179,7 @@ describe('sinks', () => {
       const file = path.join(dir, 'exit.jsonl')
       const script = `
         const { Engine } = require(${JSON.stringify(PACKAGE_DIR)})
-        const engine = Engine.load(${JSON.stringify(BUNDLE)}, { decisionLog: ${JSON.stringify(file)} })
+        const engine = Engine.load(${JSON.stringify(BUNDLE)}, { trustCallerTime: true, decisionLog: ${JSON.stringify(file)} })
         globalThis.keep = engine
         for (let i = 0; i < 3; i++) engine.check({ agent: 'ci-bot', action: 'github:push',
           resource: { type: 'Repo', id: 'acme/api' }, task: 'T-42', credential: 'ci-bot-key',
@@ -196,7 +195,7 @@ describe('sinks', () => {
   test('stdout sink', () => {
     const script = `
       const { Engine } = require(${JSON.stringify(PACKAGE_DIR)})
-      const engine = Engine.load(${JSON.stringify(BUNDLE)}, { decisionLog: '-' })
+      const engine = Engine.load(${JSON.stringify(BUNDLE)}, { trustCallerTime: true, decisionLog: '-' })
       engine.check({ agent: 'ci-bot', action: 'github:read', resource: { type: 'Repo', id: 'acme/api' },
         context: { source_ip: '10.20.3.14' }, now: ${JSON.stringify(NOW)} })
       engine.flushDecisionLog()`
@@ -208,7 +207,7 @@ describe('sinks', () => {
   })
 
   test('bad sinks and options are refused', () => {
-    const engine = Engine.load(BUNDLE)
+    const engine = Engine.load(BUNDLE, { trustCallerTime: true })
     assert.throws(() => engine.setDecisionLog(42), (e) => e instanceof AuthzError && e.code === 'config_invalid')
     assert.throws(() => engine.setDecisionLog('x.jsonl', { maxBytes: -1 }), (e) => e instanceof AuthzError && e.code === 'config_invalid')
     const dir = tempDir()
@@ -238,7 +237,7 @@ describe('modes', () => {
       config: '[engine]\nmode = "log-only"\n[log]\nredact = ["branch"]\n',
     }
     const records = []
-    const engine = Engine.fromStrings(texts, { decisionLog: (r) => records.push(r) })
+    const engine = Engine.fromStrings(texts, { trustCallerTime: true, decisionLog: (r) => records.push(r) })
     assert.equal(engine.mode, 'log-only')
     const d = push(engine, 'main')
     assert.ok(d.allowed)

@@ -44,15 +44,15 @@ const tinyRequest = (extra = {}) => ({ agent: 'a', action: 'docs:read', resource
 
 describe('loading', () => {
   test('Engine.load reads a bundle directory, from a path or a file: URL', () => {
-    const a = Engine.load(HELPDESK)
-    const b = Engine.load(pathToFileURL(HELPDESK))
+    const a = Engine.load(HELPDESK, { trustCallerTime: true })
+    const b = Engine.load(pathToFileURL(HELPDESK), { trustCallerTime: true })
     assert.ok(a instanceof Engine)
     assert.match(a.policyRevision, /^sha256:[0-9a-f]{64}$/)
     assert.equal(a.policyRevision, b.policyRevision)
   })
 
   test('Engine.load refuses a directory that is not there', () => {
-    assert.throws(() => Engine.load(path.join(FIXTURES, 'no-such-bundle')), (e) => {
+    assert.throws(() => Engine.load(path.join(FIXTURES, 'no-such-bundle'), { trustCallerTime: true }), (e) => {
       assert.ok(e instanceof BundleError && e instanceof AuthzError && e instanceof Error)
       assert.equal(e.code, 'bundle_invalid')
       return true
@@ -64,8 +64,8 @@ describe('loading', () => {
   })
 
   test('Engine.fromStrings decides like Engine.load on the same texts', () => {
-    const fromDir = Engine.load(HELPDESK)
-    const fromStrings = Engine.fromStrings(helpdeskStrings())
+    const fromDir = Engine.load(HELPDESK, { trustCallerTime: true })
+    const fromStrings = Engine.fromStrings(helpdeskStrings(), { trustCallerTime: true })
     for (const request of [read(), read({ resource: { type: 'Ticket', id: 'T-2' } }), read({ agent: 'stray-bot' })]) {
       const a = fromDir.check(request)
       const b = fromStrings.check(request)
@@ -78,14 +78,14 @@ describe('loading', () => {
     const texts = Object.values(helpdeskStrings().policies)
     const { schema, inventory } = helpdeskStrings()
     for (const policies of [texts.join('\n'), texts, helpdeskStrings().policies]) {
-      const d = Engine.fromStrings({ schema, policies, inventory }).check(read())
+      const d = Engine.fromStrings({ schema, policies, inventory }, { trustCallerTime: true }).check(read())
       assert.equal(d.decision, 'allow')
       assert.deepEqual(d.reasons, ['desk/read-own-tickets'])
     }
   })
 
   test('inventory and config are optional; undefined counts as absent', () => {
-    const e = Engine.fromStrings({ schema: TINY_SCHEMA, policies: '@id("p") permit (principal, action, resource);', inventory: undefined })
+    const e = Engine.fromStrings({ schema: TINY_SCHEMA, policies: '@id("p") permit (principal, action, resource);', inventory: undefined }, { trustCallerTime: true })
     // No inventory: the agent is unknown, which the baseline denies.
     assert.deepEqual(e.check(tinyRequest()).reasons, ['baseline/unknown-agent'])
   })
@@ -93,14 +93,14 @@ describe('loading', () => {
   test('a config switches baseline guardrails', () => {
     const base = { schema: TINY_SCHEMA, policies: '@id("p") permit (principal, action, resource);' }
     const inventory = 'agents: [{id: a}]\nresources: [{type: Doc, id: d}]\n' // no owner
-    assert.deepEqual(Engine.fromStrings({ ...base, inventory }).check(tinyRequest()).reasons, ['baseline/owner-required'])
-    const off = Engine.fromStrings({ ...base, inventory, config: '[baseline]\nowner-required = false\n' })
+    assert.deepEqual(Engine.fromStrings({ ...base, inventory }, { trustCallerTime: true }).check(tinyRequest()).reasons, ['baseline/owner-required'])
+    const off = Engine.fromStrings({ ...base, inventory, config: '[baseline]\nowner-required = false\n' }, { trustCallerTime: true })
     assert.equal(off.check(tinyRequest()).decision, 'allow')
   })
 
   test('fromStrings without an input object is a BundleError', () => {
     for (const bad of [undefined, null, 'schema', 42]) {
-      assert.throws(() => Engine.fromStrings(bad), (e) => e instanceof BundleError && e.code === 'bundle_invalid')
+      assert.throws(() => Engine.fromStrings(bad, { trustCallerTime: true }), (e) => e instanceof BundleError && e.code === 'bundle_invalid')
     }
   })
 
@@ -110,7 +110,7 @@ describe('loading', () => {
 })
 
 describe('check', () => {
-  const engine = Engine.load(HELPDESK)
+  const engine = Engine.load(HELPDESK, { trustCallerTime: true })
 
   test('returns a Decision with the core fields in JS spelling', () => {
     const d = engine.check(read())
@@ -185,14 +185,14 @@ describe('check', () => {
       schema: TINY_SCHEMA,
       policies: '@id("big") permit (principal, action, resource) when { context has input && context.input.size > 4294967296 };',
       inventory: TINY_INVENTORY,
-    })
+    }, { trustCallerTime: true })
     assert.equal(e.check(tinyRequest({ context: { input: { size: 5_000_000_000 } } })).decision, 'allow')
     assert.equal(e.check(tinyRequest({ context: { input: { size: -5_000_000_000 } } })).decision, 'deny')
     assert.equal(e.check(tinyRequest({ context: { input: { size: 2 ** 53 - 1 } } })).decision, 'allow')
   })
 
   test('a fractional number for a Long is a request error', () => {
-    const e = Engine.fromStrings({ schema: TINY_SCHEMA, policies: '@id("p") permit (principal, action, resource);', inventory: TINY_INVENTORY })
+    const e = Engine.fromStrings({ schema: TINY_SCHEMA, policies: '@id("p") permit (principal, action, resource);', inventory: TINY_INVENTORY }, { trustCallerTime: true })
     assert.throws(() => e.check(tinyRequest({ context: { input: { size: 1.5 } } })), (err) => err.code === 'request_invalid')
   })
 
@@ -223,7 +223,7 @@ describe('check', () => {
 })
 
 describe('checkBatch', () => {
-  const engine = Engine.load(HELPDESK)
+  const engine = Engine.load(HELPDESK, { trustCallerTime: true })
 
   test('decides each request, in order', () => {
     const ds = engine.checkBatch([read(), read({ resource: { type: 'Ticket', id: 'T-2' } }), read({ agent: 'stray-bot' })])
@@ -261,7 +261,7 @@ describe('reload', () => {
   const denyAll = { ...allowAll, policies: '@id("none") forbid (principal, action, resource);' }
 
   test('swaps in new policies and a new revision', () => {
-    const e = Engine.fromStrings(allowAll)
+    const e = Engine.fromStrings(allowAll, { trustCallerTime: true })
     const before = e.policyRevision
     assert.equal(e.check(tinyRequest()).decision, 'allow')
     e.reload(denyAll)
@@ -272,7 +272,7 @@ describe('reload', () => {
   })
 
   test('a bad bundle leaves the current one active', () => {
-    const e = Engine.fromStrings(allowAll)
+    const e = Engine.fromStrings(allowAll, { trustCallerTime: true })
     const before = e.policyRevision
     assert.throws(() => e.reload({ ...allowAll, policies: '@id("x") permit (principal, action' }), (err) => err instanceof PolicyError && err.code === 'policy_parse')
     assert.throws(() => e.reload(path.join(FIXTURES, 'no-such-bundle')), BundleError)
@@ -288,13 +288,13 @@ describe('reload', () => {
       fs.writeFileSync(path.join(dir, 'schema.cedarschema'), TINY_SCHEMA)
       fs.writeFileSync(path.join(dir, 'inventory.yaml'), TINY_INVENTORY)
       fs.writeFileSync(path.join(dir, 'policies', 'p.cedar'), denyAll.policies)
-      const e = Engine.fromStrings(allowAll)
+      const e = Engine.fromStrings(allowAll, { trustCallerTime: true })
       e.reload(dir)
       assert.deepEqual(e.check(tinyRequest()).reasons, ['none'])
       fs.writeFileSync(path.join(dir, 'policies', 'p.cedar'), allowAll.policies)
       e.reload(pathToFileURL(dir))
       assert.deepEqual(e.check(tinyRequest()).reasons, ['all'])
-      assert.equal(e.policyRevision, Engine.load(dir).policyRevision)
+      assert.equal(e.policyRevision, Engine.load(dir, { trustCallerTime: true }).policyRevision)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
@@ -323,10 +323,10 @@ describe('module', () => {
       const again = require('..')
       assert.notEqual(again, agentauthz)
       assert.equal(again.Engine, Engine) // one addon, one class
-      const d = again.Engine.load(HELPDESK).check(read())
+      const d = again.Engine.load(HELPDESK, { trustCallerTime: true }).check(read())
       assert.ok(d instanceof again.Decision)
       assert.deepEqual(d.reasons, ['desk/read-own-tickets'])
-      assert.throws(() => again.Engine.load(path.join(FIXTURES, 'nope')), again.BundleError)
+      assert.throws(() => again.Engine.load(path.join(FIXTURES, 'nope'), { trustCallerTime: true }), again.BundleError)
     } finally {
       require.cache[file] = saved
     }

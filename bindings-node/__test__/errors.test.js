@@ -66,7 +66,7 @@ const SCHEMA = `entity Doc;
 action "docs:read" appliesTo { principal: [Agent], resource: [Doc], context: { input?: { size: Long } } };`
 const POLICY = '@id("p") permit (principal, action, resource);'
 const INVENTORY = 'users: [{id: u}]\nagents: [{id: a, owner: u}]\nresources: [{type: Doc, id: d}]\n'
-const bundle = (over) => Engine.fromStrings({ schema: SCHEMA, policies: POLICY, inventory: INVENTORY, ...over })
+const bundle = (over) => Engine.fromStrings({ schema: SCHEMA, policies: POLICY, inventory: INVENTORY, ...over }, { trustCallerTime: true })
 const request = (over) => ({ agent: 'a', action: 'docs:read', resource: { type: 'Doc', id: 'd' }, now: '2026-11-29T10:00:00Z', ...over })
 
 function withBundleDir(files, f) {
@@ -85,8 +85,8 @@ function withBundleDir(files, f) {
 const TRIGGERS = {
   io: () =>
     // A schema file that is not UTF-8 cannot be read as text.
-    withBundleDir({ 'schema.cedarschema': Buffer.from([0x65, 0xff, 0xfe, 0x0a]), 'policies/p.cedar': POLICY }, (dir) => Engine.load(dir)),
-  bundle_invalid: () => withBundleDir({ 'schema.cedarschema': SCHEMA }, (dir) => Engine.load(dir)), // no policies
+    withBundleDir({ 'schema.cedarschema': Buffer.from([0x65, 0xff, 0xfe, 0x0a]), 'policies/p.cedar': POLICY }, (dir) => Engine.load(dir, { trustCallerTime: true })),
+  bundle_invalid: () => withBundleDir({ 'schema.cedarschema': SCHEMA }, (dir) => Engine.load(dir, { trustCallerTime: true })), // no policies
   config_invalid: () => bundle({ config: '[baseline]\nowner-requried = false\n' }),
   schema_parse: () => bundle({ schema: 'entity Doc {' }),
   schema_invalid: () => bundle({ schema: `${SCHEMA}\nentity Agent;` }),
@@ -109,7 +109,7 @@ const TRIGGERS = {
   lifecycle_invalid: () => bundle().suspend('nobody', { by: 'u' }),
   journal_corrupt: () =>
     withBundleDir({ 'schema.cedarschema': SCHEMA, 'policies/p.cedar': POLICY, 'inventory.yaml': INVENTORY, 'j.jsonl': '{"seq":1,' }, (dir) =>
-      Engine.load(dir, { journal: path.join(dir, 'j.jsonl') }),
+      Engine.load(dir, { trustCallerTime: true, journal: path.join(dir, 'j.jsonl') }),
     ),
   journal_locked: () =>
     withBundleDir({ 'schema.cedarschema': SCHEMA, 'policies/p.cedar': POLICY, 'inventory.yaml': INVENTORY }, (dir) => {
@@ -141,7 +141,7 @@ const TRIGGERS = {
 }
 
 function sessionEngine() {
-  const engine = bundle()
+  const engine = bundle({ config: '[sessions]\naudience = "tools"\n' })
   const { secret } = agentauthz.generateSessionKey('k1')
   engine.setSessionKeys({ signing: { kid: 'k1', key: secret } })
   const { token } = engine.issueSession({ agent: 'a', audience: 'tools' })
@@ -216,7 +216,7 @@ describe('panics', () => {
       const { Engine, InternalError, _panicForTesting } = require(${JSON.stringify(PACKAGE_DIR)})
       let caught
       try { _panicForTesting('boom from the test') } catch (e) { caught = e }
-      const engine = Engine.fromStrings(${JSON.stringify({ schema: SCHEMA, policies: POLICY, inventory: INVENTORY })})
+      const engine = Engine.fromStrings(${JSON.stringify({ schema: SCHEMA, policies: POLICY, inventory: INVENTORY })}, { trustCallerTime: true })
       const d = engine.check(${JSON.stringify(request())})
       console.log(JSON.stringify({ internal: caught instanceof InternalError, code: caught.code, message: caught.message, after: d.decision }))
     `

@@ -68,7 +68,7 @@ const toolMessages = (messages) => messages.filter((m) => ToolMessage.isInstance
 
 describe('LangChain.js agent with agentauthz', () => {
   test('denied tools never run, allowed ones do, the model sees why', async () => {
-    const engine = Engine.load(BUNDLE)
+    const engine = Engine.load(BUNDLE, { trustCallerTime: true })
     const ran = []
     const decisions = []
     const model = fakeModel()
@@ -134,7 +134,7 @@ describe('LangChain.js agent with agentauthz', () => {
   })
 
   test('a call that cannot be decided does not run (fail closed)', async () => {
-    const engine = Engine.load(BUNDLE)
+    const engine = Engine.load(BUNDLE, { trustCallerTime: true })
     const ran = []
     const decisions = []
     const errors = []
@@ -166,7 +166,7 @@ describe('LangChain.js agent with agentauthz', () => {
   test('the CommonJS entry point builds the same middleware', async () => {
     const require = createRequire(import.meta.url)
     const cjs = require('agentauthz/langchain')
-    const engine = Engine.load(BUNDLE)
+    const engine = Engine.load(BUNDLE, { trustCallerTime: true })
     const ran = []
     const decisions = []
     const middleware = cjs.authorizationMiddleware({
@@ -190,7 +190,7 @@ describe('LangChain.js agent with agentauthz', () => {
   })
 
   test('options are checked when the middleware is built', () => {
-    const engine = Engine.load(BUNDLE)
+    const engine = Engine.load(BUNDLE, { trustCallerTime: true })
     assert.throws(() => authorizationMiddleware({ agent: 'a', resource: { type: 'T', id: '1' } }), TypeError)
     assert.throws(() => authorizationMiddleware({ engine, resource: { type: 'T', id: '1' } }), TypeError)
     assert.throws(() => authorizationMiddleware({ engine, agent: 'a' }), TypeError)

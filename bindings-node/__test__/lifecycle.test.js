@@ -62,7 +62,7 @@ const README = { type: 'Object', id: 'public/readme' }
 const SECOND = 1000
 const by = { by: 'alice' }
 
-const engine = (options) => Engine.fromStrings({ schema: SCHEMA, policies: POLICIES, inventory: INVENTORY }, options)
+const engine = (options) => Engine.fromStrings({ schema: SCHEMA, policies: POLICIES, inventory: INVENTORY }, { ...options, trustCallerTime: true })
 
 function put(e, over = {}) {
   const d = e.check({ agent: 'etl', action: 's3:PutObject', resource: Q3, ...over })
@@ -307,7 +307,7 @@ describe('the journal', () => {
     try {
       const bundle = bundleDir(root)
       const journal = path.join(root, 'changes.jsonl')
-      const e = Engine.load(bundle, { journal })
+      const e = Engine.load(bundle, { trustCallerTime: true, journal })
       assert.equal(e.journalPath, journal)
       const g = grant(e, { task: 'T1' })
       e.suspend('other', by)
@@ -315,7 +315,7 @@ describe('the journal', () => {
       assert.equal(lines.length, 2)
       assert.ok(lines[0].includes('"op":"grant"'))
 
-      const again = Engine.load(bundle, { journal })
+      const again = Engine.load(bundle, { trustCallerTime: true, journal })
       assert.deepEqual(again.grants(), [g])
       assert.deepEqual(put(again, { task: 'T1' }), [true, [`grant/${g.id}`]])
       assert.deepEqual(read(again, { agent: 'other' }), [false, ['baseline/agent-active']])
@@ -330,10 +330,10 @@ describe('the journal', () => {
     try {
       const bundle = bundleDir(root)
       const journal = path.join(root, 'changes.jsonl')
-      const g = grant(Engine.load(bundle, { journal }))
+      const g = grant(Engine.load(bundle, { trustCallerTime: true, journal }))
       fs.appendFileSync(journal, '{"seq":2,"at":"2026-11-') // a crash while appending: no newline
       assert.throws(
-        () => Engine.load(bundle, { journal }),
+        () => Engine.load(bundle, { trustCallerTime: true, journal }),
         (e) => {
           assert.ok(e instanceof JournalError, e.stack)
           assert.equal(e.code, 'journal_corrupt')
@@ -342,10 +342,10 @@ describe('the journal', () => {
           return true
         },
       )
-      const recovered = Engine.load(bundle, { journal, recover: true })
+      const recovered = Engine.load(bundle, { trustCallerTime: true, journal, recover: true })
       assert.deepEqual(recovered.grants(), [g])
       grant(recovered)
-      assert.equal(Engine.load(bundle, { journal }).grants().length, 2)
+      assert.equal(Engine.load(bundle, { trustCallerTime: true, journal }).grants().length, 2)
     } finally {
       fs.rmSync(root, { recursive: true, force: true })
     }
@@ -355,10 +355,10 @@ describe('the journal', () => {
     const root = tempDir()
     try {
       const bundle = bundleDir(root, '[journal]\npath = "changes.jsonl"\n')
-      const e = Engine.load(bundle)
+      const e = Engine.load(bundle, { trustCallerTime: true })
       assert.equal(e.journalPath, path.join(bundle, 'changes.jsonl'))
       const g = grant(e)
-      assert.deepEqual(Engine.load(bundle).grants(), [g])
+      assert.deepEqual(Engine.load(bundle, { trustCallerTime: true }).grants(), [g])
     } finally {
       fs.rmSync(root, { recursive: true, force: true })
     }
@@ -384,7 +384,7 @@ test("the README's grants and lifecycle snippets run", () => {
     const { jit, grant, kept } = run(Engine, path.join(root, 'changes.jsonl'))
     assert.deepEqual(jit.grants(), [])
     assert.match(grant.id, /^[0-9A-Z]{26}$/)
-    assert.deepEqual(Engine.load('policies-examples/coding-agent', { journal: path.join(root, 'changes.jsonl') }).grants(), [kept])
+    assert.deepEqual(Engine.load('policies-examples/coding-agent', { trustCallerTime: true, journal: path.join(root, 'changes.jsonl') }).grants(), [kept])
   } finally {
     process.chdir(cwd)
     fs.rmSync(root, { recursive: true, force: true })

@@ -29,11 +29,11 @@ resources:
   - {type: Bucket, id: public}
   - {type: Object, id: public/readme, parents: [{type: Bucket, id: public}]}
 `
-const CONFIG = '[sessions]\naudience = "tools"\nmax_ttl_seconds = 600\n'
+const CONFIG = '[sessions]\naudience = "tools"\nallowed_audiences = ["billing"]\nmax_ttl_seconds = 600\n'
 const README = { type: 'Object', id: 'public/readme' }
 
 const makeEngine = (inventory = INVENTORY) =>
-  Engine.fromStrings({ schema: SCHEMA, policies: POLICIES, inventory, config: CONFIG })
+  Engine.fromStrings({ schema: SCHEMA, policies: POLICIES, inventory, config: CONFIG }, { trustCallerTime: true })
 
 function issuer() {
   const engine = makeEngine()
@@ -146,8 +146,9 @@ test('a session request takes a session or an agent, not both', () => {
   const { token } = engine.issueSession({ agent: 'etl' })
   assert.throws(() => read(engine, token, { agent: 'etl' }), RequestError)
   throwsCode(() => read(engine, token, { task: 'T1' }), 'request_parse')
-  // `onBehalfOf` and a Date `now` cross as for the agent form.
-  assert.equal(read(engine, token, { now: new Date('2026-11-29T10:00:00Z') }).allowed, true)
+  // A Date `now` crosses as for the agent form, and is refused: a session
+  // check is judged at the engine clock, whatever the engine trusts.
+  throwsCode(() => read(engine, token, { now: new Date('2026-11-29T10:00:00Z') }), 'request_invalid')
 })
 
 test('generateSessionKey', () => {

@@ -94,7 +94,7 @@ function main() {
   try {
     const runRust = rustBench(opts, requestFile)
 
-    const engine = Engine.load(opts.bundle)
+    const engine = Engine.load(opts.bundle, { trustCallerTime: true })
     // The JS spelling of the same request, as an app would write it.
     const js = { ...wire }
     if ('on_behalf_of' in js) {

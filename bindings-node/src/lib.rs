@@ -73,9 +73,16 @@ impl Engine {
         dir: String,
         journal: Option<String>,
         recover: Option<bool>,
+        trust_caller_time: Option<bool>,
     ) -> napi::Result<Engine, String> {
         call(|| {
-            ffi::engine_load_journaled(&dir, journal.as_deref(), recover.unwrap_or(false), None)
+            ffi::engine_load_journaled(
+                &dir,
+                journal.as_deref(),
+                recover.unwrap_or(false),
+                None,
+                trust_caller_time.unwrap_or(false),
+            )
         })
         .map(Engine::from)
     }
@@ -88,8 +95,18 @@ impl Engine {
         configurable = true,
         ts_args_type = "input: StringsInput, options?: EngineOptions"
     )]
-    pub fn from_strings(input: String) -> napi::Result<Engine, String> {
-        call(|| ffi::engine_from_strings(bundle_wire(&input)?, None)).map(Engine::from)
+    pub fn from_strings(
+        input: String,
+        trust_caller_time: Option<bool>,
+    ) -> napi::Result<Engine, String> {
+        call(|| {
+            ffi::engine_from_strings(
+                bundle_wire(&input)?,
+                None,
+                trust_caller_time.unwrap_or(false),
+            )
+        })
+        .map(Engine::from)
     }
 
     // Natively the request and the Decision cross as JSON text: `index.js`

@@ -4,7 +4,7 @@
 //! `cargo run --release -p agentauthz-python --example bench_check -- BUNDLE CHUNKS CALLS`
 //! prints one JSON object of medians in nanoseconds per call.
 
-use agentauthz::{Engine, Request};
+use agentauthz::Request;
 use serde_json::json;
 use std::time::Instant;
 
@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let chunks: usize = args.get(2).map_or(Ok(200), |s| s.parse())?;
     let calls: usize = args.get(3).map_or(Ok(100), |s| s.parse())?;
 
-    let engine = Engine::load(bundle)?;
+    let engine = agentauthz::ffi::engine_load(bundle, None, true)?;
     let value = json!({
         "agent": "coder",
         "action": "read_file",

@@ -542,14 +542,18 @@ fn journal_args(
                 .into_owned(),
         ),
     };
-    let recover = match recover.filter(|r| !r.is_none()) {
-        None => false,
-        Some(r) => r
-            .cast_exact::<PyBool>()
-            .map(|b| b.is_true())
-            .map_err(|_| bad(format!("`recover` must be a bool, not {}", type_name(r))))?,
-    };
+    let recover = flag_arg("recover", recover, ErrorCode::BundleInvalid)?;
     Ok((journal, recover))
+}
+
+/// A keyword flag: absent or None is false; anything but a bool is `code`.
+fn flag_arg(name: &str, value: Option<&Bound<'_, PyAny>>, code: ErrorCode) -> Result<bool, Error> {
+    match value.filter(|v| !v.is_none()) {
+        None => Ok(false),
+        Some(v) => v.cast_exact::<PyBool>().map(|b| b.is_true()).map_err(|_| {
+            Error::new(code, format!("`{name}` must be a bool, not {}", type_name(v)))
+        }),
+    }
 }
 
 enum BundleArg {
@@ -806,8 +810,10 @@ impl PyEngine {
     /// as in `set_decision_log`. Run-time changes are kept in the JSON-lines
     /// file `journal` (or the bundle's `[journal] path`) and replayed now; a
     /// torn last line raises `JournalError` unless `recover` is true.
+    /// `trust_caller_time`: requests may carry their own `now` (tests,
+    /// replays); otherwise the engine clock decides and `now` is an error.
     #[new]
-    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None))]
+    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None))]
     fn new(
         py: Python<'_>,
         bundle: &Bound<'_, PyAny>,
@@ -815,6 +821,7 @@ impl PyEngine {
         max_bytes: Option<&Bound<'_, PyAny>>,
         journal: Option<&Bound<'_, PyAny>>,
         recover: Option<&Bound<'_, PyAny>>,
+        trust_caller_time: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guarded(py, || {
             let bundle = arg(py, bundle_arg(bundle))?;
@@ -823,17 +830,23 @@ impl PyEngine {
                 None => None,
             };
             let (journal, recover) = core(py, journal_args(journal, recover))?;
+            let trust_caller_time = core(
+                py,
+                flag_arg("trust_caller_time", trust_caller_time, ErrorCode::BundleInvalid),
+            )?;
             let engine = py.detach(|| match bundle {
                 BundleArg::Dir(dir) => ffi::engine_load_journaled(
                     &dir.to_string_lossy(),
                     journal.as_deref(),
                     recover,
                     None,
+                    trust_caller_time,
                 ),
                 BundleArg::Strings(value) => ffi::bundle_from_strings(value).and_then(|bundle| {
                     let builder = agentauthz::Engine::builder()
                         .bundle(bundle)
-                        .recover_journal(recover);
+                        .recover_journal(recover)
+                        .trust_caller_time(trust_caller_time);
                     match journal {
                         Some(path) => builder.journal(path).build(),
                         None => builder.build(),
@@ -850,7 +863,7 @@ impl PyEngine {
 
     /// Loads a bundle directory.
     #[classmethod]
-    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None))]
+    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None))]
     fn load<'py>(
         cls: &Bound<'py, PyType>,
         path: &Bound<'py, PyAny>,
@@ -858,19 +871,21 @@ impl PyEngine {
         max_bytes: Option<&Bound<'py, PyAny>>,
         journal: Option<&Bound<'py, PyAny>>,
         recover: Option<&Bound<'py, PyAny>>,
+        trust_caller_time: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let kwargs = PyDict::new(cls.py());
         kwargs.set_item("decision_log", decision_log)?;
         kwargs.set_item("max_bytes", max_bytes)?;
         kwargs.set_item("journal", journal)?;
         kwargs.set_item("recover", recover)?;
+        kwargs.set_item("trust_caller_time", trust_caller_time)?;
         cls.call((path,), Some(&kwargs))
     }
 
     /// An engine from in-memory texts. `policies` is one text, a list of texts,
     /// or a dict of file name to text.
     #[classmethod]
-    #[pyo3(signature = (*, schema, policies, inventory=None, config=None, decision_log=None, max_bytes=None))]
+    #[pyo3(signature = (*, schema, policies, inventory=None, config=None, decision_log=None, max_bytes=None, trust_caller_time=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_strings<'py>(
         cls: &Bound<'py, PyType>,
@@ -880,6 +895,7 @@ impl PyEngine {
         config: Option<&Bound<'py, PyAny>>,
         decision_log: Option<&Bound<'py, PyAny>>,
         max_bytes: Option<&Bound<'py, PyAny>>,
+        trust_caller_time: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let strings = PyDict::new(cls.py());
         strings.set_item("schema", schema)?;
@@ -889,6 +905,7 @@ impl PyEngine {
         let kwargs = PyDict::new(cls.py());
         kwargs.set_item("decision_log", decision_log)?;
         kwargs.set_item("max_bytes", max_bytes)?;
+        kwargs.set_item("trust_caller_time", trust_caller_time)?;
         cls.call((strings,), Some(&kwargs))
     }
 

@@ -39,4 +39,4 @@ def bundle_strings(directory: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def engine() -> agentauthz.Engine:
-    return agentauthz.Engine.load(BUNDLE)
+    return agentauthz.Engine.load(BUNDLE, trust_caller_time=True)

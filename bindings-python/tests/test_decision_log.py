@@ -71,9 +71,11 @@ def test_callback_records_equal_the_rust_ones(name: str) -> None:
         if key not in engines:
             try:
                 if isinstance(spec, str):
-                    engines[key] = Engine.load(REPO / spec, decision_log=records.append)
+                    engines[key] = Engine.load(
+                        REPO / spec, decision_log=records.append, trust_caller_time=True
+                    )
                 else:
-                    engines[key] = Engine(spec, decision_log=records.append)
+                    engines[key] = Engine(spec, decision_log=records.append, trust_caller_time=True)
             except AuthzError:
                 engines[key] = None
         engine = engines[key]
@@ -93,8 +95,10 @@ def test_callback_records_equal_the_rust_ones(name: str) -> None:
 def test_strings_bundle_logs_the_same_records_as_the_directory() -> None:
     a: list[dict[str, Any]] = []
     b: list[dict[str, Any]] = []
-    by_dir = Engine.load(BUNDLE, decision_log=a.append)
-    by_strings = Engine.from_strings(**bundle_strings(BUNDLE), decision_log=b.append)
+    by_dir = Engine.load(BUNDLE, decision_log=a.append, trust_caller_time=True)
+    by_strings = Engine.from_strings(
+        **bundle_strings(BUNDLE), decision_log=b.append, trust_caller_time=True
+    )
     for engine in (by_dir, by_strings):
         push(engine)
         push(engine, branch="main")
@@ -107,7 +111,7 @@ def test_strings_bundle_logs_the_same_records_as_the_directory() -> None:
 
 def test_callback_receives_full_records_in_order() -> None:
     records: list[dict[str, Any]] = []
-    engine = Engine.load(BUNDLE)
+    engine = Engine.load(BUNDLE, trust_caller_time=True)
     assert engine.decision_log_head is None
     engine.set_decision_log(records.append)
     d = push(engine)
@@ -133,7 +137,7 @@ def test_callback_receives_full_records_in_order() -> None:
 
 def test_file_sink_round_trip_and_rotation(tmp_path: Path) -> None:
     path = tmp_path / "decisions.jsonl"
-    engine = Engine.load(BUNDLE, decision_log=path, max_bytes=3000)
+    engine = Engine.load(BUNDLE, decision_log=path, max_bytes=3000, trust_caller_time=True)
     for i in range(12):
         push(engine, branch="main" if i % 2 else "feature/x")
     engine.flush_decision_log()
@@ -149,7 +153,7 @@ def test_records_reach_the_file_at_interpreter_exit(tmp_path: Path) -> None:
     path = tmp_path / "exit.jsonl"
     script = f"""
 import agentauthz
-engine = agentauthz.Engine.load({str(BUNDLE)!r}, decision_log={str(path)!r})
+engine = agentauthz.Engine.load({str(BUNDLE)!r}, decision_log={str(path)!r}, trust_caller_time=True)
 KEEP = [engine]
 for _ in range(3):
     engine.check(agent="ci-bot", action="github:push", resource=("Repo", "acme/api"),
@@ -161,7 +165,7 @@ for _ in range(3):
 
 
 def test_stdout_sink(capfd: pytest.CaptureFixture[str]) -> None:
-    engine = Engine.load(BUNDLE, decision_log="-")
+    engine = Engine.load(BUNDLE, decision_log="-", trust_caller_time=True)
     push(engine)
     engine.flush_decision_log()
     out = capfd.readouterr().out.splitlines()
@@ -173,7 +177,7 @@ def test_callback_exception_is_reported_by_flush() -> None:
     def failing(record: dict[str, Any]) -> None:
         raise ValueError(f"SIEM unreachable for {record['seq']}")
 
-    engine = Engine.load(BUNDLE, decision_log=failing)
+    engine = Engine.load(BUNDLE, decision_log=failing, trust_caller_time=True)
     assert push(engine).allowed, "logging never changes the decision"
     with pytest.raises(InternalError, match="SIEM unreachable for 1"):
         engine.flush_decision_log()
@@ -181,7 +185,7 @@ def test_callback_exception_is_reported_by_flush() -> None:
 
 
 def test_bad_sink_argument() -> None:
-    engine = Engine.load(BUNDLE)
+    engine = Engine.load(BUNDLE, trust_caller_time=True)
     with pytest.raises(AuthzError, match="decision_log must be") as err:
         engine.set_decision_log(42)  # type: ignore[arg-type]
     assert err.value.code == "config_invalid"
@@ -189,13 +193,15 @@ def test_bad_sink_argument() -> None:
 
 def test_unwritable_path_is_an_io_error(tmp_path: Path) -> None:
     with pytest.raises(AuthzError) as info:
-        Engine.load(BUNDLE, decision_log=tmp_path / "missing-dir" / "d.jsonl")
+        Engine.load(
+            BUNDLE, decision_log=tmp_path / "missing-dir" / "d.jsonl", trust_caller_time=True
+        )
     assert info.value.code == "io"
 
 
 def test_concurrent_checks_give_one_ordered_chain() -> None:
     records: list[dict[str, Any]] = []
-    engine = Engine.load(BUNDLE, decision_log=records.append)
+    engine = Engine.load(BUNDLE, decision_log=records.append, trust_caller_time=True)
 
     def work() -> None:
         for _ in range(200):
@@ -213,7 +219,7 @@ def test_concurrent_checks_give_one_ordered_chain() -> None:
 
 def test_flush_decision_logs_module_function(tmp_path: Path) -> None:
     path = tmp_path / "all.jsonl"
-    engine = Engine.load(BUNDLE, decision_log=path)
+    engine = Engine.load(BUNDLE, decision_log=path, trust_caller_time=True)
     push(engine)
     flush_decision_logs()
     assert verify_chain(path.read_text().splitlines()) == 1
@@ -226,7 +232,7 @@ def test_log_only_engine_allows_and_records_the_real_decision() -> None:
     records: list[dict[str, Any]] = []
     strings = bundle_strings(BUNDLE)
     strings["config"] = '[engine]\nmode = "log-only"\n[log]\nredact = ["branch"]\n'
-    engine = Engine.from_strings(**strings, decision_log=records.append)
+    engine = Engine.from_strings(**strings, decision_log=records.append, trust_caller_time=True)
     assert engine.mode == "log-only"
     d = push(engine, branch="main")
     assert d.allowed and d.reasons == []

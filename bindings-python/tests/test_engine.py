@@ -39,7 +39,10 @@ def test_load_returns_the_python_engine(engine: Engine) -> None:
 
 
 def test_load_accepts_str_and_pathlike() -> None:
-    assert Engine.load(str(BUNDLE)).policy_revision == Engine.load(BUNDLE).policy_revision
+    assert (
+        Engine.load(str(BUNDLE), trust_caller_time=True).policy_revision
+        == Engine.load(BUNDLE, trust_caller_time=True).policy_revision
+    )
 
 
 def test_allow_and_deny_are_decisions(engine: Engine) -> None:
@@ -227,9 +230,13 @@ def test_from_strings_policy_forms() -> None:
     strings = bundle_strings(BUNDLE)
     policies = strings["policies"]
     assert isinstance(policies, dict)
-    by_name = Engine.from_strings(**strings)
-    as_list = Engine.from_strings(**{**strings, "policies": list(policies.values())})
-    as_text = Engine.from_strings(**{**strings, "policies": "\n".join(policies.values())})
+    by_name = Engine.from_strings(**strings, trust_caller_time=True)
+    as_list = Engine.from_strings(
+        **{**strings, "policies": list(policies.values())}, trust_caller_time=True
+    )
+    as_text = Engine.from_strings(
+        **{**strings, "policies": "\n".join(policies.values())}, trust_caller_time=True
+    )
     for e in (by_name, as_list, as_text):
         assert read(e, "src/app.py").reasons == ["coders-read"]
         assert read(e, "prod.env").reasons == ["no-secrets"]
@@ -238,32 +245,42 @@ def test_from_strings_policy_forms() -> None:
 
 def test_from_strings_without_inventory_denies_unknown_agents() -> None:
     strings = bundle_strings(BUNDLE)
-    e = Engine.from_strings(schema=strings["schema"], policies=strings["policies"])
+    e = Engine.from_strings(
+        schema=strings["schema"], policies=strings["policies"], trust_caller_time=True
+    )
     assert read(e, "src/app.py").reasons == ["baseline/unknown-agent"]
 
 
 def test_config_switches_a_guardrail_off() -> None:
     strings = bundle_strings(BUNDLE)
-    strict = Engine.from_strings(**strings)
-    relaxed = Engine.from_strings(**{**strings, "config": "[baseline]\nowner-required = false\n"})
+    strict = Engine.from_strings(**strings, trust_caller_time=True)
+    relaxed = Engine.from_strings(
+        **{**strings, "config": "[baseline]\nowner-required = false\n"}, trust_caller_time=True
+    )
     assert read(strict, "src/app.py", agent="orphan").reasons == ["baseline/owner-required"]
     assert read(relaxed, "src/app.py", agent="orphan").reasons == ["coders-read"]
     assert strict.policy_revision != relaxed.policy_revision
 
 
 def test_engine_constructor_takes_a_directory_or_strings() -> None:
-    assert Engine(BUNDLE).policy_revision == Engine.load(BUNDLE).policy_revision
+    assert (
+        Engine(BUNDLE, trust_caller_time=True).policy_revision
+        == Engine.load(BUNDLE, trust_caller_time=True).policy_revision
+    )
     strings = {k: v for k, v in bundle_strings(BUNDLE).items() if v is not None}
-    assert Engine(strings).policy_revision == Engine.from_strings(**strings).policy_revision
+    assert (
+        Engine(strings, trust_caller_time=True).policy_revision
+        == Engine.from_strings(**strings, trust_caller_time=True).policy_revision
+    )
     with pytest.raises(agentauthz.BundleError) as err:
-        Engine(42)  # type: ignore[arg-type]
+        Engine(42, trust_caller_time=True)  # type: ignore[arg-type]
     assert err.value.code == "bundle_invalid"
 
 
 def test_reload_from_directory_and_strings(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
     shutil.copytree(BUNDLE, bundle)
-    e = Engine.load(bundle)
+    e = Engine.load(bundle, trust_caller_time=True)
     before = e.policy_revision
     assert read(e, "README.md").reasons == ["coders-read"]
 
@@ -275,12 +292,15 @@ def test_reload_from_directory_and_strings(tmp_path: Path) -> None:
     assert read(e, "README.md").reasons == ["freeze"]
 
     e.reload(bundle_strings(BUNDLE))
-    assert e.policy_revision == Engine.from_strings(**bundle_strings(BUNDLE)).policy_revision
+    assert (
+        e.policy_revision
+        == Engine.from_strings(**bundle_strings(BUNDLE), trust_caller_time=True).policy_revision
+    )
     assert read(e, "README.md").reasons == ["coders-read"]
 
 
 def test_failed_reload_keeps_the_active_bundle(engine: Engine) -> None:
-    e = Engine.load(BUNDLE)
+    e = Engine.load(BUNDLE, trust_caller_time=True)
     before = e.policy_revision
     with pytest.raises(agentauthz.PolicyError):
         e.reload({**bundle_strings(BUNDLE), "policies": "permit (principal, action, resource"})
@@ -319,7 +339,9 @@ def test_import_does_not_import_langchain() -> None:
 
 def test_errors_pickle() -> None:
     with pytest.raises(agentauthz.PolicyError) as err:
-        Engine.from_strings(schema="", policies="permit (principal, action, resource")
+        Engine.from_strings(
+            schema="", policies="permit (principal, action, resource", trust_caller_time=True
+        )
     clone = pickle.loads(pickle.dumps(err.value))
     assert type(clone) is agentauthz.PolicyError
     assert (clone.code, clone.details, str(clone)) == (

@@ -89,47 +89,54 @@ def copy_bundle(tmp_path: Path) -> Path:
 def io_error(tmp_path: Path) -> None:
     b = copy_bundle(tmp_path)
     (b / "schema.cedarschema").write_bytes(b"\xff\xfe not utf-8")
-    Engine.load(b)
+    Engine.load(b, trust_caller_time=True)
 
 
 def missing_schema(tmp_path: Path) -> None:
     b = copy_bundle(tmp_path)
     (b / "schema.cedarschema").unlink()
-    Engine.load(b)
+    Engine.load(b, trust_caller_time=True)
 
 
 def bad_strings_shape(tmp_path: Path) -> None:
-    Engine({"schema": "", "policies": 3})
+    Engine({"schema": "", "policies": 3}, trust_caller_time=True)
 
 
 def bad_config(tmp_path: Path) -> None:
-    Engine.from_strings(**strings(config="[baseline]\nno-such-guard = true\n"))
+    Engine.from_strings(
+        **strings(config="[baseline]\nno-such-guard = true\n"), trust_caller_time=True
+    )
 
 
 def schema_parse(tmp_path: Path) -> None:
-    Engine.from_strings(**strings(schema="entity Repo"))
+    Engine.from_strings(**strings(schema="entity Repo"), trust_caller_time=True)
 
 
 def schema_invalid(tmp_path: Path) -> None:
-    Engine.from_strings(**strings(schema="entity Agent;"))
+    Engine.from_strings(**strings(schema="entity Agent;"), trust_caller_time=True)
 
 
 def policy_parse(tmp_path: Path) -> None:
-    Engine.from_strings(**strings(policies="permit (principal, action, resource"))
+    Engine.from_strings(
+        **strings(policies="permit (principal, action, resource"), trust_caller_time=True
+    )
 
 
 def policy_id_missing(tmp_path: Path) -> None:
-    Engine.from_strings(**strings(policies="permit (principal, action, resource);"))
+    Engine.from_strings(
+        **strings(policies="permit (principal, action, resource);"), trust_caller_time=True
+    )
 
 
 def policy_id_duplicate(tmp_path: Path) -> None:
     p = '@id("same")\npermit (principal, action, resource);\n'
-    Engine.from_strings(**strings(policies={"a.cedar": p, "b.cedar": p}))
+    Engine.from_strings(**strings(policies={"a.cedar": p, "b.cedar": p}), trust_caller_time=True)
 
 
 def policy_invalid(tmp_path: Path) -> None:
     Engine.from_strings(
-        **strings(policies='@id("x")\npermit (principal is Robot, action, resource);')
+        **strings(policies='@id("x")\npermit (principal is Robot, action, resource);'),
+        trust_caller_time=True,
     )
 
 
@@ -145,25 +152,27 @@ def policy_may_error(tmp_path: Path) -> None:
 
 
 def inventory_parse(tmp_path: Path) -> None:
-    Engine.from_strings(**strings(inventory="agents: [unclosed"))
+    Engine.from_strings(**strings(inventory="agents: [unclosed"), trust_caller_time=True)
 
 
 def inventory_invalid(tmp_path: Path) -> None:
-    Engine.from_strings(**strings(inventory="agents:\n  - id: a\n    owner: nobody\n"))
+    Engine.from_strings(
+        **strings(inventory="agents:\n  - id: a\n    owner: nobody\n"), trust_caller_time=True
+    )
 
 
 def request_parse(tmp_path: Path) -> None:
-    Engine.load(BUNDLE).check_request({"agent": "coder"})
+    Engine.load(BUNDLE, trust_caller_time=True).check_request({"agent": "coder"})
 
 
 def request_invalid(tmp_path: Path) -> None:
-    Engine.load(BUNDLE).check(
+    Engine.load(BUNDLE, trust_caller_time=True).check(
         agent="coder", action="read_file", resource=REPO_RESOURCE, context={}, now=NOW
     )
 
 
 def grant_invalid(tmp_path: Path) -> None:
-    Engine.load(BUNDLE).grant(
+    Engine.load(BUNDLE, trust_caller_time=True).grant(
         agent="nobody",
         actions=["read_file"],
         resource=REPO_RESOURCE,
@@ -174,13 +183,13 @@ def grant_invalid(tmp_path: Path) -> None:
 
 
 def lifecycle_invalid(tmp_path: Path) -> None:
-    Engine.load(BUNDLE).suspend("nobody", by="alice")
+    Engine.load(BUNDLE, trust_caller_time=True).suspend("nobody", by="alice")
 
 
 def journal_corrupt(tmp_path: Path) -> None:
     journal = tmp_path / "journal.jsonl"
     journal.write_bytes(b'{"seq":1,')
-    Engine.load(BUNDLE, journal=journal)
+    Engine.load(BUNDLE, journal=journal, trust_caller_time=True)
 
 
 def journal_locked(tmp_path: Path) -> None:
@@ -209,7 +218,8 @@ def log_corrupt(tmp_path: Path) -> None:
 
 
 def _session_engine() -> tuple[Engine, str]:
-    engine = Engine.load(BUNDLE)
+    strings = {**bundle_strings(BUNDLE), "config": '[sessions]\naudience = "tools"\n'}
+    engine = Engine(strings, trust_caller_time=True)
     pair = agentauthz.generate_session_key("k1")
     engine.set_session_keys(signing={"kid": "k1", "key": pair["secret"]})
     token, _ = engine.issue_session("coder", audience="tools")
@@ -228,7 +238,9 @@ def session_revoked(tmp_path: Path) -> None:
 
 
 def key_invalid(tmp_path: Path) -> None:
-    Engine.load(BUNDLE).set_session_keys(verifying={"k1": "k4.public.not-a-key"})
+    Engine.load(BUNDLE, trust_caller_time=True).set_session_keys(
+        verifying={"k1": "k4.public.not-a-key"}
+    )
 
 
 def _nested(depth: int) -> Any:
@@ -313,7 +325,8 @@ def test_real_error(tmp_path: Path, code: str, trigger: Callable[[Path], None]) 
 def test_errors_carry_locations() -> None:
     with pytest.raises(agentauthz.PolicyError) as err:
         Engine.from_strings(
-            **strings(policies={"mine.cedar": '@id("a")\npermit (principal, action, resource)\n'})
+            **strings(policies={"mine.cedar": '@id("a")\npermit (principal, action, resource)\n'}),
+            trust_caller_time=True,
         )
     located = [d for d in err.value.details if "location" in d]
     assert located, err.value.details

@@ -12,7 +12,7 @@ from agentauthz import Decision, Denied, Engine, RequestError
 
 from conftest import BUNDLE, NOW, REPO_RESOURCE
 
-engine = Engine.load(BUNDLE)
+engine = Engine.load(BUNDLE, trust_caller_time=True)
 ran: list[tuple[str, Any]] = []
 
 

@@ -22,7 +22,7 @@ from agentauthz.langchain import AuthorizationMiddleware, ToolCallAuthorizer
 
 from conftest import BUNDLE, NOW, REPO_RESOURCE
 
-engine = Engine.load(BUNDLE)
+engine = Engine.load(BUNDLE, trust_caller_time=True)
 executed: list[tuple[str, dict[str, Any]]] = []
 
 

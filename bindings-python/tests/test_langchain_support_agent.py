@@ -23,7 +23,7 @@ from agentauthz.langchain import AuthorizationMiddleware
 from conftest import REPO
 
 BUNDLE = REPO / "policies-examples" / "support-agent"
-engine = Engine.load(BUNDLE)
+engine = Engine.load(BUNDLE, trust_caller_time=True)
 executed: list[tuple[str, dict[str, Any]]] = []
 
 

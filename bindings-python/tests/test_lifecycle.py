@@ -67,7 +67,9 @@ Q3 = ("Object", "reports/q3.csv")
 
 
 def engine() -> Engine:
-    return Engine.from_strings(schema=SCHEMA, policies=POLICIES, inventory=INVENTORY)
+    return Engine.from_strings(
+        schema=SCHEMA, policies=POLICIES, inventory=INVENTORY, trust_caller_time=True
+    )
 
 
 def bundle_dir(tmp_path: Path) -> Path:
@@ -321,7 +323,11 @@ def test_apply_takes_changes_in_journal_form() -> None:
 def test_changes_are_logged_with_who_made_them() -> None:
     records: list[dict[str, object]] = []
     e = Engine.from_strings(
-        schema=SCHEMA, policies=POLICIES, inventory=INVENTORY, decision_log=records.append
+        schema=SCHEMA,
+        policies=POLICIES,
+        inventory=INVENTORY,
+        decision_log=records.append,
+        trust_caller_time=True,
     )
     g = grant(e)
     e.offboard("etl", by="carol")
@@ -362,47 +368,47 @@ def test_operations_while_checking_from_threads() -> None:
 def test_a_journaled_grant_is_there_after_reload(tmp_path: Path) -> None:
     bundle = bundle_dir(tmp_path)
     journal = tmp_path / "changes.jsonl"
-    e = Engine.load(bundle, journal=journal)
+    e = Engine.load(bundle, journal=journal, trust_caller_time=True)
     assert e.journal_path == str(journal)
     g = grant(e, task="T1")
     e.suspend("other", by="alice")
     lines = journal.read_text().splitlines()
     assert len(lines) == 2 and '"op":"grant"' in lines[0]
 
-    again = Engine.load(bundle, journal=journal)
+    again = Engine.load(bundle, journal=journal, trust_caller_time=True)
     assert again.grants() == [g]
     assert put(again, task="T1") == (True, [f"grant/{g.id}"])
     d = again.check(agent="other", action="s3:GetObject", resource=("Object", "public/readme"))
     assert d.reasons == ["baseline/agent-active"]
     assert again.skipped_changes() == []
     # The same through the constructor.
-    assert Engine(bundle, journal=str(journal)).grants() == [g]
+    assert Engine(bundle, journal=str(journal), trust_caller_time=True).grants() == [g]
 
 
 def test_a_torn_journal_needs_recover(tmp_path: Path) -> None:
     bundle = bundle_dir(tmp_path)
     journal = tmp_path / "changes.jsonl"
-    g = grant(Engine.load(bundle, journal=journal))
+    g = grant(Engine.load(bundle, journal=journal, trust_caller_time=True))
     with journal.open("ab") as f:
         f.write(b'{"seq":2,"at":"2026-11-')  # a crash while appending: no newline
     with pytest.raises(JournalError) as err:
-        Engine.load(bundle, journal=journal)
+        Engine.load(bundle, journal=journal, trust_caller_time=True)
     assert err.value.code == "journal_corrupt" and err.value.family == "journal"
     assert err.value.details[0]["location"]["line"] == 2
-    recovered = Engine.load(bundle, journal=journal, recover=True)
+    recovered = Engine.load(bundle, journal=journal, recover=True, trust_caller_time=True)
     assert recovered.grants() == [g]
     grant(recovered)
-    assert len(Engine.load(bundle, journal=journal).grants()) == 2
+    assert len(Engine.load(bundle, journal=journal, trust_caller_time=True).grants()) == 2
 
 
 def test_the_bundle_config_names_the_journal(tmp_path: Path) -> None:
     bundle = bundle_dir(tmp_path)
     (bundle / "agentauthz.toml").write_text('[journal]\npath = "state/changes.jsonl"\n')
     (bundle / "state").mkdir()
-    e = Engine.load(bundle)
+    e = Engine.load(bundle, trust_caller_time=True)
     assert e.journal_path == str(bundle / "state" / "changes.jsonl")
     g = grant(e)
-    assert Engine.load(bundle).grants() == [g]
+    assert Engine.load(bundle, trust_caller_time=True).grants() == [g]
 
 
 def test_error_classes_are_exported() -> None:

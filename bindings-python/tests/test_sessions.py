@@ -38,12 +38,14 @@ resources:
   - {type: Object, id: public/readme, parents: [{type: Bucket, id: public}]}
 """
 
-CONFIG = '[sessions]\naudience = "tools"\nmax_ttl_seconds = 600\n'
+CONFIG = '[sessions]\naudience = "tools"\nallowed_audiences = ["billing"]\nmax_ttl_seconds = 600\n'
 README = ("Object", "public/readme")
 
 
 def make_engine(inventory: str = INVENTORY) -> Engine:
-    return Engine.from_strings(schema=SCHEMA, policies=POLICIES, inventory=inventory, config=CONFIG)
+    return Engine.from_strings(
+        schema=SCHEMA, policies=POLICIES, inventory=inventory, config=CONFIG, trust_caller_time=True
+    )
 
 
 @pytest.fixture

@@ -33,8 +33,8 @@ def check(engine: Engine, path: str) -> Decision:
 
 
 def test_checks_during_reloads_see_one_bundle_or_the_other() -> None:
-    open_engine = Engine(OPEN)
-    frozen_engine = Engine(FROZEN)
+    open_engine = Engine(OPEN, trust_caller_time=True)
+    frozen_engine = Engine(FROZEN, trust_caller_time=True)
     # What each bundle decides, keyed by its revision: (decision, reasons).
     valid = {
         open_engine.policy_revision: {
@@ -48,7 +48,7 @@ def test_checks_during_reloads_see_one_bundle_or_the_other() -> None:
     }
     assert len(valid) == 2
 
-    engine = Engine(OPEN)
+    engine = Engine(OPEN, trust_caller_time=True)
     start = threading.Barrier(CHECKERS + 1)
     done = threading.Event()
     reloads = 0
@@ -96,7 +96,7 @@ def test_checks_during_reloads_see_one_bundle_or_the_other() -> None:
 
 
 def test_many_threads_share_one_engine_without_reloads() -> None:
-    engine = Engine.load(BUNDLE)
+    engine = Engine.load(BUNDLE, trust_caller_time=True)
     paths = ["src/a.py", "x.env", "README.md", "secrets/k"] * 200
 
     def run(path: str) -> tuple[str, list[str]]:

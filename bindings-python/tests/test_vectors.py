@@ -25,8 +25,12 @@ VECTOR_FILES = sorted((REPO / "tests" / "vectors").glob("*.json")) + sorted(
 def _load(bundle: Any, via: str) -> Engine:
     if isinstance(bundle, str):
         directory = REPO / bundle
-        return Engine.load(directory) if via == "load" else Engine(bundle_strings(directory))
-    return Engine(bundle)
+        return (
+            Engine.load(directory, trust_caller_time=True)
+            if via == "load"
+            else Engine(bundle_strings(directory), trust_caller_time=True)
+        )
+    return Engine(bundle, trust_caller_time=True)
 
 
 _engines: dict[tuple[str, str], Engine | AuthzError] = {}

@@ -43,10 +43,10 @@ const wire = vector.request;
 const wireText = JSON.stringify(wire);
 const request = toApiRequest(wire);
 
-const engine = api.Engine.fromStrings(bundle);
+const engine = api.Engine.fromStrings(bundle, { trustCallerTime: true });
 const first = engine.check(request);
 if (first.decision !== vector.expect.decision) throw new Error(`unexpected decision ${JSON.stringify(first)}`);
-const rawEngine = raw.WasmEngine.fromStringsJson(JSON.stringify(bundle));
+const rawEngine = raw.WasmEngine.fromStringsJson(JSON.stringify(bundle), true);
 const BATCH = 100;
 const batch = Array.from({ length: BATCH }, () => request);
 

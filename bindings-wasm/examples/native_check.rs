@@ -50,7 +50,7 @@ fn main() -> Result<(), Error> {
     let request_text = read(arg(&args, 2)?)?;
     let rounds = number(arg(&args, 3)?)?;
     let calls = number(arg(&args, 4)?)?;
-    let engine = ffi::engine_from_strings(bundle, None)?;
+    let engine = ffi::engine_from_strings(bundle, None, true)?;
     let decision = ffi::check_json(&engine, &request_text)?;
     let request = Request::from_json_str(&request_text)?;
     let json_ns = median_ns(rounds, calls, || {

@@ -29,7 +29,7 @@ export interface NativeEngine {
 
 /** The parts of the raw wasm-bindgen module this wrapper uses. */
 export interface NativeModule {
-  WasmEngine: { fromStringsJson(input: string): NativeEngine };
+  WasmEngine: { fromStringsJson(input: string, trustCallerTime?: boolean | null): NativeEngine };
   errorCodes(): unknown[];
   version(): string;
   __debugPanic(message: string): void;
@@ -404,6 +404,10 @@ export interface DecisionLogHead {
 export interface EngineOptions {
   /** A decision-log sink, as `engine.setDecisionLog(sink)`. */
   decisionLog?: DecisionLogSink | null;
+  /** Requests may carry their own `now` (tests, replays). Default false: the
+   * engine clock decides and a request with `now` throws `RequestError`
+   * (`request_invalid`). Session checks always use the engine clock. */
+  trustCallerTime?: boolean;
 }
 
 // ---------------------------------------------------------------- run-time changes
@@ -541,20 +545,24 @@ export class Engine {
   /** Run-time changes applied so far (journal form, JSON text, and who made
    * them), re-applied to an engine rebuilt after an instance reset. */
   #changes: { change: string; by: string }[] = [];
+  #trustCallerTime: boolean;
 
-  private constructor(nativeEngine: NativeEngine, input: string) {
+  private constructor(nativeEngine: NativeEngine, input: string, trustCallerTime: boolean) {
     this.#native = nativeEngine;
     this.#generation = generation;
     this.#input = input;
+    this.#trustCallerTime = trustCallerTime;
   }
 
   /** Compiles a bundle from its texts. Throws an AuthzError subclass on bad input. */
   static fromStrings(input: StringsInput, options?: EngineOptions): Engine {
     const json = bundleJson(input);
     const module = raw();
+    const trust = options?.trustCallerTime === true;
     const engine = new Engine(
-      call(() => module.WasmEngine.fromStringsJson(json)),
+      call(() => module.WasmEngine.fromStringsJson(json, trust)),
       json,
+      trust,
     );
     if (options?.decisionLog) engine.setDecisionLog(options.decisionLog);
     return engine;
@@ -568,7 +576,8 @@ export class Engine {
     if (this.#generation !== generation) {
       const json = this.#input;
       const module = raw();
-      this.#native = call(() => module.WasmEngine.fromStringsJson(json));
+      const trust = this.#trustCallerTime;
+      this.#native = call(() => module.WasmEngine.fromStringsJson(json, trust));
       this.#generation = generation;
       // A rebuilt engine starts a new chain (seq 1) for its sink.
       const engine = this.#native;

@@ -68,14 +68,22 @@ impl WasmEngine {
     /// `input`: JSON text of `{schema, policies, inventory?, config?}`, policies one
     /// text, an array of texts, or an object of file name to text.
     #[wasm_bindgen(js_name = fromStringsJson)]
-    pub fn from_strings_json(input: &str) -> Result<WasmEngine, JsValue> {
+    /// `trust_caller_time`: requests may carry their own `now` (tests, replays).
+    pub fn from_strings_json(
+        input: &str,
+        trust_caller_time: Option<bool>,
+    ) -> Result<WasmEngine, JsValue> {
         let input = parse(input, "bundle input", agentauthz::ErrorCode::BundleInvalid)?;
-        ffi::engine_from_strings(input, Some(Arc::new(JsClock)))
-            .map(|inner| WasmEngine {
-                inner,
-                queue: Mutex::new(None),
-            })
-            .map_err(|e| js_error(&e))
+        ffi::engine_from_strings(
+            input,
+            Some(Arc::new(JsClock)),
+            trust_caller_time.unwrap_or(false),
+        )
+        .map(|inner| WasmEngine {
+            inner,
+            queue: Mutex::new(None),
+        })
+        .map_err(|e| js_error(&e))
     }
 
     /// Decides one request (JSON text, agent or Cedar form); returns the Decision as JSON text.

@@ -18,6 +18,10 @@ pub struct Args {
     /// instead of refusing to continue its chain.
     #[arg(long)]
     recover: bool,
+    /// Decide as of this RFC 3339 instant (replays, CI): it sets the engine
+    /// clock. A request may not carry its own `now`.
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -31,19 +35,25 @@ pub fn run(args: Args) -> Result<u8> {
         agentauthz::Source::read(std::path::Path::new(&args.request))?.text
     };
     let bundle = agentauthz::Bundle::read_dir(&args.bundle)?;
-    let engine = match args.decision_log {
+    let log = match args.decision_log {
         Some(path) => {
             let options = FileOptions::new(path)
                 .keys(IntegrityKeys::for_bundle(&bundle)?)
                 .recover(args.recover);
-            Engine::builder()
-                .bundle(bundle)
-                .decision_log(DecisionLog::file_with(options)?)
-                .recover_journal(args.recover)
-                .build()?
+            Some(DecisionLog::file_with(options)?)
         }
-        None => Engine::from_bundle(bundle)?,
+        None => None,
     };
+    let mut builder = Engine::builder()
+        .bundle(bundle)
+        .recover_journal(args.recover);
+    if let Some(log) = log {
+        builder = builder.decision_log(log);
+    }
+    if let Some(now) = &args.now {
+        builder = builder.clock(crate::lifecycle::clock_at(now)?);
+    }
+    let engine = builder.build()?;
     let result = engine.check(&Request::from_json_str_with(&text, &engine.limits())?);
     engine.flush_decision_log()?;
     let decision = result?;

@@ -31,6 +31,17 @@ pub struct Load {
     now: Option<String>,
 }
 
+/// The engine clock `--now` sets: fixed at that instant.
+pub fn clock_at(now: &str) -> Result<std::sync::Arc<dyn agentauthz::Clock>> {
+    let clock = FixedClock::at(now).ok_or_else(|| {
+        Error::new(
+            ErrorCode::RequestInvalid,
+            format!("--now {now:?} is not an RFC 3339 timestamp"),
+        )
+    })?;
+    Ok(std::sync::Arc::new(clock))
+}
+
 impl Load {
     fn engine(&self, needs_journal: bool) -> Result<Engine> {
         let bundle = Bundle::read_dir(&self.bundle)?;
@@ -48,13 +59,7 @@ impl Load {
             builder = builder.decision_log(DecisionLog::file_with(options)?);
         }
         if let Some(now) = &self.now {
-            let clock = FixedClock::at(now).ok_or_else(|| {
-                Error::new(
-                    ErrorCode::RequestInvalid,
-                    format!("--now {now:?} is not an RFC 3339 timestamp"),
-                )
-            })?;
-            builder = builder.clock(std::sync::Arc::new(clock));
+            builder = builder.clock(clock_at(now)?);
         }
         let engine = builder.build()?;
         if needs_journal && engine.journal_path().is_none() {

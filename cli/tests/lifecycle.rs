@@ -77,19 +77,17 @@ fn keygen() -> String {
     json(&out)["secret"].as_str().unwrap().to_string()
 }
 
-/// docs-bot is not a CI agent: no policy lets it push.
-fn push(now: &str) -> String {
-    format!(
-        r#"{{"agent":"docs-bot","action":"github:push","resource":{{"type":"Repo","id":"acme/web"}},"context":{{"branch":"feature/docs","source_ip":"10.20.3.14"}},"now":"{now}"}}"#
-    )
+/// docs-bot is not a CI agent: no policy lets it push. Its time is `--now`.
+fn push_request() -> String {
+    r#"{"agent":"docs-bot","action":"github:push","resource":{"type":"Repo","id":"acme/web"},"context":{"branch":"feature/docs","source_ip":"10.20.3.14"}}"#.to_string()
 }
 
 fn check(dir: &Path, key: &str, now: &str) -> (i32, Value) {
     let out = run(
         dir,
         key,
-        &["check", "--bundle", ".", "--request", "-"],
-        Some(&push(now)),
+        &["check", "--bundle", ".", "--request", "-", "--now", now],
+        Some(&push_request()),
     );
     (out.status.code().unwrap(), json(&out))
 }

@@ -23,8 +23,21 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    // A check's scripted time goes to `--now` (the engine clock): the CLI
+    // refuses a request's own `now`.
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let mut stdin = stdin.map(str::to_string);
+    if let (Some("check"), Some(text)) = (args.first().map(String::as_str), stdin.as_mut()) {
+        if let Ok(serde_json::Value::Object(mut request)) = serde_json::from_str(text) {
+            if let Some(serde_json::Value::String(now)) = request.remove("now") {
+                args.extend(["--now".to_string(), now]);
+                *text = serde_json::Value::Object(request).to_string();
+            }
+        }
+    }
+    let stdin = stdin.as_deref();
     let mut child = Command::new(CLI)
-        .args(args)
+        .args(&args)
         .current_dir(repo())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -95,7 +95,8 @@ fn rss_kb() -> u64 {
 
 fn bench_size(c: &mut Criterion, name: &str, dir: &Path) -> Res<()> {
     let rss_before = rss_kb();
-    let engine = Engine::load(dir.join("bundle")).map_err(|e| e.to_string())?;
+    let engine = agentauthz::ffi::engine_load(&dir.join("bundle").to_string_lossy(), None, true)
+        .map_err(|e| e.to_string())?;
     eprintln!(
         "{name}: {} policies; RSS grew by {:.1} MiB loading the engine (bench/RESULTS.md has exact heap figures)",
         engine.policies().len(),

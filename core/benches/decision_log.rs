@@ -87,7 +87,7 @@ fn engine(log: Option<DecisionLog>, config: Option<&str>) -> Engine {
     if let Some(c) = config {
         bundle.config = Some(agentauthz::Source::new("agentauthz.toml", c));
     }
-    let b = Engine::builder().bundle(bundle);
+    let b = Engine::builder().bundle(bundle).trust_caller_time(true);
     match log {
         Some(l) => b.decision_log(l).build().unwrap(),
         None => b.build().unwrap(),

@@ -556,21 +556,6 @@ pub fn verify_within(
         expires_at: parse_time(&payload.exp, "exp")?,
     };
     check_claims(&claims)?;
-    if claims.issued_at > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
-        return Err(invalid(format!(
-            "session {} claims to be issued in the future ({})",
-            shorten(&claims.session_id),
-            format_millis(claims.issued_at)
-        )));
-    }
-    let start = claims.issued_at.min(claims.not_before);
-    if claims.expires_at.saturating_sub(start) > max_ttl_ms {
-        return Err(invalid(format!(
-            "session {} lives longer than the {} s the configuration allows",
-            shorten(&claims.session_id),
-            max_ttl_ms / 1000
-        )));
-    }
     if claims.audience != expected_audience {
         return Err(invalid(format!(
             "session token is for audience {}, not {}",
@@ -597,6 +582,22 @@ pub fn verify_within(
                 format_millis(claims.expires_at)
             ),
         ));
+    }
+    // Inside its window, a token must still be one a configured issuer signs.
+    if claims.issued_at > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err(invalid(format!(
+            "session {} claims to be issued in the future ({})",
+            shorten(&claims.session_id),
+            format_millis(claims.issued_at)
+        )));
+    }
+    let start = claims.issued_at.min(claims.not_before);
+    if claims.expires_at.saturating_sub(start) > max_ttl_ms {
+        return Err(invalid(format!(
+            "session {} lives longer than the {} s the configuration allows",
+            shorten(&claims.session_id),
+            max_ttl_ms / 1000
+        )));
     }
     Ok(claims)
 }

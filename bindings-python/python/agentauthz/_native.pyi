@@ -92,6 +92,7 @@ class Engine:
         max_bytes: int | None = None,
         journal: str | os.PathLike[str] | None = None,
         recover: bool | None = None,
+        trust_caller_time: bool | None = None,
     ) -> Self: ...
     @classmethod
     def load(
@@ -102,6 +103,7 @@ class Engine:
         max_bytes: int | None = None,
         journal: str | os.PathLike[str] | None = None,
         recover: bool | None = None,
+        trust_caller_time: bool | None = None,
     ) -> Self: ...
     @classmethod
     def from_strings(
@@ -113,6 +115,7 @@ class Engine:
         config: str | None = None,
         decision_log: _DecisionLog = None,
         max_bytes: int | None = None,
+        trust_caller_time: bool | None = None,
     ) -> Self: ...
     def check(
         self,

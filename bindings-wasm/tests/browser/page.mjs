@@ -35,7 +35,7 @@ async function run() {
       ],
     }),
   };
-  const engine = api.Engine.fromStrings(clockBundle);
+  const engine = api.Engine.fromStrings(clockBundle, { trustCallerTime: true });
   const req = (task) => ({ agent: "bot", action: "github:read", resource: { type: "Repo", id: "r" }, task });
   const clock = { current: engine.check(req("current")).reasons, past: engine.check(req("past")).reasons };
 
@@ -77,7 +77,7 @@ forbid (principal, action == Action::"s3:PutObject", resource) when { context ha
         { type: "Object", id: "reports/q3.csv", parents: [{ type: "Bucket", id: "reports" }] },
       ],
     }),
-  });
+  }, { trustCallerTime: true });
   const second = 1000;
   const starts = new Date(Math.floor(Date.now() / second) * second + 24 * 3600 * second);
   const until = new Date(starts.getTime() + 3600 * second);
@@ -147,11 +147,11 @@ permit (principal, action == Action::"s3:GetObject", resource in Bucket::"public
       return e instanceof api.AuthzError ? e.code : `not an AuthzError: ${e}`;
     }
   };
-  const issuer = api.Engine.fromStrings(bundle);
+  const issuer = api.Engine.fromStrings(bundle, { trustCallerTime: true });
   const key = api.generateSessionKey("k1");
   issuer.setSessionKeys({ signing: { kid: "k1", key: key.secret } });
   const { token, claims } = issuer.issueSession({ agent: "etl", ttlSeconds: 60 });
-  const verifier = api.Engine.fromStrings(bundle);
+  const verifier = api.Engine.fromStrings(bundle, { trustCallerTime: true });
   verifier.setSessionKeys({ verifying: issuer.sessionPublicKeys() });
   const read = (t) => verifier.check({ session: t, action: "s3:GetObject", resource: { type: "Object", id: "public/readme" } });
   const realNow = Date.now;

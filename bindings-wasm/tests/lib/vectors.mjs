@@ -31,7 +31,7 @@ export async function runVectorFile(api, file, loadBundle) {
     if (!engines.has(key)) {
       let entry;
       try {
-        entry = { engine: api.Engine.fromStrings(await loadBundle(spec)) };
+        entry = { engine: api.Engine.fromStrings(await loadBundle(spec), { trustCallerTime: true }) };
       } catch (error) {
         entry = { error };
       }

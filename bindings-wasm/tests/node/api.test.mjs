@@ -31,7 +31,7 @@ function thrown(f) {
 }
 
 test("fromStrings and check return a Decision", () => {
-  const engine = Engine.fromStrings(bundle);
+  const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
   const d = engine.check(push);
   assert.ok(d instanceof Decision);
   assert.equal(d.allowed, true);
@@ -47,14 +47,14 @@ test("fromStrings and check return a Decision", () => {
 });
 
 test("decision ids are unique", () => {
-  const engine = Engine.fromStrings(bundle);
+  const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
   const ids = new Set();
   for (let i = 0; i < 200; i++) ids.add(engine.check(read).decisionId);
   assert.equal(ids.size, 200);
 });
 
 test("camelCase onBehalfOf and now as a Date", () => {
-  const engine = Engine.fromStrings(bundle);
+  const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
   const at = new Date(NOW);
   // Either spelling of on_behalf_of works; both at once is refused.
   assert.deepEqual(engine.check({ ...read, on_behalf_of: "mallory" }).reasons, ["baseline/unknown-on-behalf-of"]);
@@ -85,7 +85,7 @@ test("without now the engine reads the JS clock", () => {
       { id: "future", agent: "bot", not_before: iso(t + 2 * hour), not_after: iso(t + 3 * hour) },
     ],
   });
-  const engine = Engine.fromStrings({ ...bundle, inventory });
+  const engine = Engine.fromStrings({ ...bundle, inventory }, { trustCallerTime: true });
   const req = (task) => ({ agent: "bot", action: "github:read", resource: { type: "Repo", id: "x" }, task });
   assert.deepEqual(engine.check(req("current")).reasons, ["anyone-can-read"]);
   assert.deepEqual(engine.check(req("past")).reasons, ["baseline/task-window"]);
@@ -99,7 +99,7 @@ test("policies as a string, an array, or an object of files", () => {
   const texts = Object.values(bundle.policies);
   const revisions = new Set();
   for (const policies of [texts.join("\n"), texts, bundle.policies]) {
-    const engine = Engine.fromStrings({ ...bundle, policies });
+    const engine = Engine.fromStrings({ ...bundle, policies }, { trustCallerTime: true });
     assert.deepEqual(engine.check(push).reasons, ["ci-can-push"]);
     revisions.add(engine.policyRevision);
   }
@@ -107,7 +107,7 @@ test("policies as a string, an array, or an object of files", () => {
 });
 
 test("errors carry the core's code, family and located details", () => {
-  const e = thrown(() => Engine.fromStrings({ ...bundle, policies: { "bad.cedar": '@id("x")\npermit (principal, action, resource' } }));
+  const e = thrown(() => Engine.fromStrings({ ...bundle, policies: { "bad.cedar": '@id("x")\npermit (principal, action, resource' } }, { trustCallerTime: true }));
   assert.ok(e instanceof AuthzError);
   assert.ok(e instanceof api.PolicyError);
   assert.ok(e instanceof Error);
@@ -122,25 +122,25 @@ test("errors carry the core's code, family and located details", () => {
   assert.ok(loc.column >= 1);
 
   const cases = [
-    [() => Engine.fromStrings({ ...bundle, schema: "entity {" }), api.SchemaError, "schema_parse"],
-    [() => Engine.fromStrings({ ...bundle, inventory: "agents: [" }), api.InventoryError, "inventory_parse"],
-    [() => Engine.fromStrings({ ...bundle, config: "nope = 1" }), api.BundleError, "config_invalid"],
+    [() => Engine.fromStrings({ ...bundle, schema: "entity {" }, { trustCallerTime: true }), api.SchemaError, "schema_parse"],
+    [() => Engine.fromStrings({ ...bundle, inventory: "agents: [" }, { trustCallerTime: true }), api.InventoryError, "inventory_parse"],
+    [() => Engine.fromStrings({ ...bundle, config: "nope = 1" }, { trustCallerTime: true }), api.BundleError, "config_invalid"],
     // Strict mode refuses a forbid reading an attribute of an entity the inventory lacks.
     [() => Engine.fromStrings({ ...bundle, config: "[engine]\nstrict = true\n",
       policies: { ...bundle.policies, "strict.cedar": '@id("s") forbid (principal, action, resource) when { User::"ghost".active };' } }),
       api.PolicyError, "policy_may_error"],
-    [() => Engine.fromStrings({ ...bundle, extra: "x" }), api.BundleError, "bundle_invalid"],
-    [() => Engine.fromStrings({ policies: "" }), api.BundleError, "bundle_invalid"],
-    [() => Engine.fromStrings(null), api.BundleError, "bundle_invalid"],
-    [() => Engine.fromStrings(bundle).check({ agent: "ci-bot" }), api.RequestError, "request_parse"],
-    [() => Engine.fromStrings(bundle).check(null), api.RequestError, "request_parse"],
-    [() => Engine.fromStrings(bundle).check(undefined), api.RequestError, "request_parse"],
-    [() => Engine.fromStrings(bundle).check("ci-bot"), api.RequestError, "request_parse"],
-    [() => Engine.fromStrings(bundle).check({ ...push, context: { source_ip: 7 } }), api.RequestError, "request_invalid"],
-    [() => Engine.fromStrings(bundle).check({ ...push, resource: { type: "No Such::", id: "x" } }), api.RequestError, "request_invalid"],
-    [() => Engine.fromStrings(bundle).grant({ agent: "ghost", actions: ["github:read"], resource: { type: "Repo", id: "acme/api" },
+    [() => Engine.fromStrings({ ...bundle, extra: "x" }, { trustCallerTime: true }), api.BundleError, "bundle_invalid"],
+    [() => Engine.fromStrings({ policies: "" }, { trustCallerTime: true }), api.BundleError, "bundle_invalid"],
+    [() => Engine.fromStrings(null, { trustCallerTime: true }), api.BundleError, "bundle_invalid"],
+    [() => Engine.fromStrings(bundle, { trustCallerTime: true }).check({ agent: "ci-bot" }), api.RequestError, "request_parse"],
+    [() => Engine.fromStrings(bundle, { trustCallerTime: true }).check(null), api.RequestError, "request_parse"],
+    [() => Engine.fromStrings(bundle, { trustCallerTime: true }).check(undefined), api.RequestError, "request_parse"],
+    [() => Engine.fromStrings(bundle, { trustCallerTime: true }).check("ci-bot"), api.RequestError, "request_parse"],
+    [() => Engine.fromStrings(bundle, { trustCallerTime: true }).check({ ...push, context: { source_ip: 7 } }), api.RequestError, "request_invalid"],
+    [() => Engine.fromStrings(bundle, { trustCallerTime: true }).check({ ...push, resource: { type: "No Such::", id: "x" } }), api.RequestError, "request_invalid"],
+    [() => Engine.fromStrings(bundle, { trustCallerTime: true }).grant({ agent: "ghost", actions: ["github:read"], resource: { type: "Repo", id: "acme/api" },
       ttlSeconds: 60, reason: "r", grantedBy: "alice" }), api.LifecycleError, "grant_invalid"],
-    [() => Engine.fromStrings(bundle).suspend("ghost", { by: "alice" }), api.LifecycleError, "lifecycle_invalid"],
+    [() => Engine.fromStrings(bundle, { trustCallerTime: true }).suspend("ghost", { by: "alice" }), api.LifecycleError, "lifecycle_invalid"],
   ];
   for (const [f, cls, code] of cases) {
     const err = thrown(f);
@@ -174,7 +174,7 @@ test("errorCodes lists every code, each with a class for its family", () => {
 });
 
 test("the engine stays usable after bad input", () => {
-  const engine = Engine.fromStrings(bundle);
+  const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
   const revision = engine.policyRevision;
   for (const bad of [{ ...push, context: { source_ip: "nope" } }, { agent: 1 }, [], { ...push, context: { now: NOW } }]) {
     assert.ok(thrown(() => engine.check(bad)) instanceof api.RequestError);
@@ -194,7 +194,7 @@ test("the engine stays usable after bad input", () => {
 });
 
 test("hostile input is a coded error, not a crash", () => {
-  const engine = Engine.fromStrings(bundle);
+  const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
   const nested = (n) => {
     let deep = "leaf";
     for (let i = 0; i < n; i++) deep = { x: deep };
@@ -213,7 +213,7 @@ test("hostile input is a coded error, not a crash", () => {
   assert.equal(thrown(() => engine.checkBatch([cyclic])).code, "input_too_deep");
   // A BigInt has no JSON form.
   assert.equal(thrown(() => engine.check({ ...push, context: { n: 1n } })).code, "request_parse");
-  assert.equal(thrown(() => Engine.fromStrings({ ...bundle, config: 1n })).code, "bundle_invalid");
+  assert.equal(thrown(() => Engine.fromStrings({ ...bundle, config: 1n }, { trustCallerTime: true })).code, "bundle_invalid");
   // A flat request over the size limit.
   const wide = { ...push, context: { source_ip: "10.0.0.1" } };
   assert.equal(thrown(() => engine.check({ ...wide, context: { ...wide.context, blob: "x".repeat(5_000_000) } })).code, "input_too_large");
@@ -221,7 +221,7 @@ test("hostile input is a coded error, not a crash", () => {
 });
 
 test("checkBatch decides many requests; all or nothing on bad input", () => {
-  const engine = Engine.fromStrings(bundle);
+  const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
   const ds = engine.checkBatch([push, read, { ...push, agent: "orphan-bot" }]);
   assert.deepEqual(
     ds.map((d) => [d.decision, d.reasons]),
@@ -240,7 +240,7 @@ test("checkBatch decides many requests; all or nothing on bad input", () => {
 });
 
 test("a panic is thrown as an internal error and the instance recovers", () => {
-  const engine = Engine.fromStrings(bundle);
+  const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
   const revision = engine.policyRevision;
   const e = thrown(() => api.__debugPanic("boom for the test"));
   assert.ok(e instanceof api.InternalError);
@@ -251,22 +251,22 @@ test("a panic is thrown as an internal error and the instance recovers", () => {
   assert.deepEqual(engine.check(push).reasons, ["ci-can-push"]);
   assert.equal(engine.policyRevision, revision);
   // So is a reloaded one, with its reloaded bundle.
-  const other = Engine.fromStrings(bundle);
+  const other = Engine.fromStrings(bundle, { trustCallerTime: true });
   other.reload({ ...bundle, policies: '@id("all")\npermit (principal, action, resource);' });
   thrown(() => api.__debugPanic("again"));
   assert.deepEqual(other.check(push).reasons, ["all"]);
-  assert.deepEqual(Engine.fromStrings(bundle).check(read).reasons, ["anyone-can-read"]);
+  assert.deepEqual(Engine.fromStrings(bundle, { trustCallerTime: true }).check(read).reasons, ["anyone-can-read"]);
 });
 
 test("free releases the engine; using it afterwards throws", () => {
-  const engine = Engine.fromStrings(bundle);
+  const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
   engine.free();
   engine.free();
   assert.equal(thrown(() => engine.check(push)).code, "internal");
 });
 
 test("checkJson speaks the wire format", () => {
-  const engine = Engine.fromStrings(bundle);
+  const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
   const out = JSON.parse(engine.checkJson(JSON.stringify({ ...read, on_behalf_of: "alice" })));
   assert.deepEqual(Object.keys(out), ["decision", "reasons", "errors", "decision_id", "policy_revision"]);
   assert.deepEqual(out.reasons, ["anyone-can-read"]);
@@ -278,7 +278,7 @@ test("the raw module throws Errors with codes too, and both value paths agree", 
   assert.ok(e instanceof Error);
   assert.equal(e.code, "bundle_invalid");
   assert.equal(e.family, "bundle");
-  const engine = raw.WasmEngine.fromStringsJson(JSON.stringify(bundle));
+  const engine = raw.WasmEngine.fromStringsJson(JSON.stringify(bundle), true);
   const viaJson = JSON.parse(engine.checkJson(JSON.stringify(push)));
   const viaValue = engine.checkValue(push);
   assert.equal(viaValue.decision, viaJson.decision);

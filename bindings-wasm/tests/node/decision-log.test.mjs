@@ -38,7 +38,7 @@ for (const [name, expected] of Object.entries(GOLDEN.files)) {
       if (!engines.has(key)) {
         const input = typeof spec === "string" ? readBundleDir(spec) : spec;
         try {
-          engines.set(key, api.Engine.fromStrings(input, { decisionLog: (r) => records.push(r) }));
+          engines.set(key, api.Engine.fromStrings(input, { trustCallerTime: true, decisionLog: (r) => records.push(r) }));
         } catch (e) {
           if (!(e instanceof api.AuthzError)) throw e;
           engines.set(key, null);
@@ -64,7 +64,7 @@ for (const [name, expected] of Object.entries(GOLDEN.files)) {
 
 test("a callback gets every record, in order, right after its check", () => {
   const records = [];
-  const engine = api.Engine.fromStrings(CODING);
+  const engine = api.Engine.fromStrings(CODING, { trustCallerTime: true });
   assert.equal(engine.decisionLogHead, null);
   engine.setDecisionLog((r) => records.push(r));
   const d = push(engine);
@@ -90,8 +90,7 @@ test("a callback gets every record, in order, right after its check", () => {
 });
 
 test("a sink that throws does not change the decision; flushDecisionLog throws its error", () => {
-  const engine = api.Engine.fromStrings(CODING, {
-    decisionLog: (r) => {
+  const engine = api.Engine.fromStrings(CODING, { trustCallerTime: true, decisionLog: (r) => {
       throw new Error(`SIEM unreachable for ${r.seq}`);
     },
   });
@@ -103,9 +102,7 @@ test("a sink that throws does not change the decision; flushDecisionLog throws i
 test("log-only engine: allows, and the record carries the real decision", () => {
   const records = [];
   const engine = api.Engine.fromStrings(
-    { ...CODING, config: '[engine]\nmode = "log-only"\n[log]\nredact = ["branch"]\n' },
-    { decisionLog: (r) => records.push(r) },
-  );
+    { ...CODING, config: '[engine]\nmode = "log-only"\n[log]\nredact = ["branch"]\n' }, { trustCallerTime: true, decisionLog: (r) => records.push(r) });
   assert.equal(engine.mode, "log-only");
   const d = push(engine, "main");
   assert.ok(d.allowed);
@@ -116,7 +113,7 @@ test("log-only engine: allows, and the record carries the real decision", () => 
 
 test("a file sink in the configuration is refused: there is no filesystem", () => {
   assert.throws(
-    () => api.Engine.fromStrings({ ...CODING, config: '[log]\nsink = "file"\npath = "d.jsonl"\n' }),
+    () => api.Engine.fromStrings({ ...CODING, config: '[log]\nsink = "file"\npath = "d.jsonl"\n' }, { trustCallerTime: true }),
     (e) => e instanceof api.AuthzError && e.code === "io",
   );
 });

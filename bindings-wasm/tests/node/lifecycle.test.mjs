@@ -62,7 +62,7 @@ const README = { type: "Object", id: "public/readme" }
 const SECOND = 1000
 const by = { by: "alice" }
 
-const engine = (options) => Engine.fromStrings({ schema: SCHEMA, policies: POLICIES, inventory: INVENTORY }, options)
+const engine = (options) => Engine.fromStrings({ schema: SCHEMA, policies: POLICIES, inventory: INVENTORY }, { ...options, trustCallerTime: true })
 
 function put(e, over = {}) {
   const d = e.check({ agent: "etl", action: "s3:PutObject", resource: Q3, ...over })
