@@ -644,7 +644,8 @@ fn yaml_too_deep(text: &str, max: usize) -> Option<usize> {
                     b'[' | b'{' => flow += 1,
                     b']' | b'}' => flow = flow.saturating_sub(1),
                     b'-' | b':' | b'?'
-                        if matches!(bytes.get(i + 1), Some(b' ') | None)
+                        if flow == 0
+                            && matches!(bytes.get(i + 1), Some(b' ') | None)
                             && (b != b'-' || i == 0 || bytes.get(i - 1) == Some(&b' ')) =>
                     {
                         inline += 1
@@ -799,6 +800,10 @@ mod tests {
             yaml_too_deep("a: \"[[[[[[[[[[\"\nb: |\n  [[[[[[[[[\n", 4),
             None
         );
+        // Keys of a flow mapping are siblings, not levels.
+        let keys: Vec<String> = (0..200).map(|i| format!("k{i}: {i}")).collect();
+        let wide = format!("r: [{{{}}}]\n", keys.join(", "));
+        assert_eq!(yaml_too_deep(&wide, 8), None);
     }
 
     #[test]
