@@ -11,7 +11,7 @@ RELEASE_DIR := $(CARGO_TARGET_DIR)/$(HOST_TARGET)/release
 CLI := $(RELEASE_DIR)/agentauthz
 export AGENTAUTHZ_CLI := $(CLI)
 
-.PHONY: help demo test test-rust test-python test-node test-wasm lint fmt cli conformance
+.PHONY: help demo test test-rust test-python test-node test-wasm lint fmt cli conformance fuzz fuzz-smoke fuzz-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -22,12 +22,13 @@ cli: ## Build the agentauthz CLI (release)
 demo: cli ## Walk a scripted agent session through an example bundle
 	./scripts/demo.sh $(CLI)
 
-test: ## Install what is needed and run every test (Rust, Python, Node, WASM)
+test: ## Install what is needed and run every test (Rust, Python, Node, WASM, fuzz smoke)
 	$(MAKE) lint
 	$(MAKE) test-rust
 	$(MAKE) test-python
 	$(MAKE) test-node
 	$(MAKE) test-wasm
+	$(MAKE) fuzz-smoke
 
 test-rust: cli ## Rust tests: unit, conformance corpus, proptest, vectors, example bundles
 	cargo test --release -p agentauthz -p agentauthz-cli
@@ -55,3 +56,43 @@ fmt: ## Format the Rust code
 .PHONY: bench
 bench: ## Benchmark every implementation against its peers on one workload; writes bench/RESULTS.md
 	$(MAKE) -C bench run
+
+# Fuzzing (fuzz/, its own workspace, lock file and target directory): libFuzzer
+# through cargo-fuzz on the nightly toolchain. Where nightly cannot be had, the
+# stable toolchain builds the same targets (RUSTC_BOOTSTRAP allows the flags
+# cargo-fuzz passes); no sanitizer either way: the code is free of `unsafe`,
+# and libFuzzer catches panics, aborts, stack overflows, timeouts and leaks of memory.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_TARGETS := request bundle test_file session journal log_verify ocsf
+FUZZ_DIR := $(CURDIR)/fuzz
+FUZZ_ENV = env -u CARGO_BUILD_TARGET CARGO_TARGET_DIR=$(FUZZ_DIR)/target
+FUZZ_TOOLCHAIN = $(shell rustup toolchain list 2>/dev/null | grep -q '^nightly' && echo +nightly)
+FUZZ_BOOTSTRAP = $(if $(FUZZ_TOOLCHAIN),,RUSTC_BOOTSTRAP=1)
+FUZZ_RUN = cd $(FUZZ_DIR) && $(FUZZ_ENV) $(FUZZ_BOOTSTRAP) cargo $(FUZZ_TOOLCHAIN) fuzz
+
+fuzz-tools: ## Install the nightly toolchain (if it can be had) and cargo-fuzz, once
+	@rustup toolchain list 2>/dev/null | grep -q '^nightly' \
+	  || rustup toolchain install nightly --profile minimal \
+	  || echo "nightly not available: fuzzing with the stable toolchain"
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+
+define fuzz_each
+	@mkdir -p $(FUZZ_DIR)/artifacts
+	$(FUZZ_RUN) build --sanitizer none
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/target/corpus/$$t; \
+	  echo "fuzz $$t: $(1) s"; \
+	  ( $(FUZZ_RUN) run --sanitizer none $$t $(FUZZ_DIR)/target/corpus/$$t $(FUZZ_DIR)/corpus/$$t -- \
+	      -max_total_time=$(1) -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	      -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- 2>&1 ) > $(FUZZ_DIR)/target/$$t.log \
+	    || { tail -40 $(FUZZ_DIR)/target/$$t.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^Done' $(FUZZ_DIR)/target/$$t.log | tr '\n' ' '; echo; \
+	done
+endef
+
+fuzz: fuzz-tools ## Run every fuzz target for FUZZ_SECONDS each (default 60); crashes go to fuzz/artifacts
+	$(call fuzz_each,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-tools ## Run every fuzz target briefly (FUZZ_SMOKE_SECONDS, default 20) from the committed corpora
+	$(call fuzz_each,$(FUZZ_SMOKE_SECONDS))

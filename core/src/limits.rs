@@ -32,7 +32,7 @@ pub struct Limits {
     /// Largest policy file (default 8 MiB).
     pub max_policy_bytes: usize,
     /// Most operators (`||`, `&&`, `.`, `if`, comparisons, arithmetic, ...)
-    /// in one policy: a long chain nests as deep as it is long (default 20,000).
+    /// in one policy: a long chain nests as deep as it is long (default 10,000).
     pub max_policy_operators: usize,
     /// Largest schema file, Cedar or JSON (default 4 MiB).
     pub max_schema_bytes: usize,
@@ -52,7 +52,7 @@ impl Default for Limits {
             max_depth: 64,
             max_request_bytes: 1 << 20,
             max_policy_bytes: 8 << 20,
-            max_policy_operators: 20_000,
+            max_policy_operators: 10_000,
             max_schema_bytes: 4 << 20,
             max_inventory_bytes: 64 << 20,
             max_test_bytes: 16 << 20,
@@ -494,7 +494,8 @@ fn cedar_scan(
 }
 
 /// Whether the token at `i` is an operator that nests the expression tree one
-/// level (binary and unary operators, `.`, `if`, `in`, `has`, `like`, `is`),
+/// level (binary and unary operators, `.`, `if`/`then`/`else`, `in`, `has`,
+/// `like`, `is`),
 /// and how many bytes to step over.
 fn cedar_operator(b: u8, next: Option<u8>, bytes: &[u8], i: usize) -> (bool, usize) {
     match (b, next) {
@@ -518,7 +519,10 @@ fn cedar_operator(b: u8, next: Option<u8>, bytes: &[u8], i: usize) -> (bool, usi
                     .get(start - 1)
                     .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
             let word = bytes.get(start..end).unwrap_or_default();
-            let keyword = matches!(word, b"if" | b"in" | b"has" | b"like" | b"is");
+            let keyword = matches!(
+                word,
+                b"if" | b"then" | b"else" | b"in" | b"has" | b"like" | b"is"
+            );
             (keyword && !glued, (end - start).max(1))
         }
         _ => (false, 1),
@@ -640,7 +644,8 @@ fn yaml_too_deep(text: &str, max: usize) -> Option<usize> {
                     b'[' | b'{' => flow += 1,
                     b']' | b'}' => flow = flow.saturating_sub(1),
                     b'-' | b':' | b'?'
-                        if matches!(bytes.get(i + 1), Some(b' ') | None)
+                        if flow == 0
+                            && matches!(bytes.get(i + 1), Some(b' ') | None)
                             && (b != b'-' || i == 0 || bytes.get(i - 1) == Some(&b' ')) =>
                     {
                         inline += 1
@@ -666,15 +671,24 @@ fn yaml_too_deep(text: &str, max: usize) -> Option<usize> {
     None
 }
 
+#[cfg(not(target_family = "wasm"))]
 /// Stack size of the thread that compiles a bundle. Cedar's parser, its
 /// schema and policy conversions and the drop of their trees recurse once
 /// per nesting level without a stack check; the limits above keep that
 /// depth bounded, and this stack is sized so the bounded depth always fits
 /// whatever thread the caller is on (a Node worker or a Python thread may
 /// have far less). Untouched pages are never committed.
-const COMPILE_STACK_BYTES: usize = 256 << 20;
+const COMPILE_STACK_BYTES: usize = 64 << 20;
+
+/// Runs `f` where threads cannot be started (WebAssembly): the limits alone
+/// bound the depth there, and a trap resets the instance rather than the host.
+#[cfg(target_family = "wasm")]
+pub(crate) fn on_large_stack<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    f()
+}
 
 /// Runs `f` on a thread with a known large stack and returns its result.
+#[cfg(not(target_family = "wasm"))]
 pub(crate) fn on_large_stack<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
@@ -786,6 +800,10 @@ mod tests {
             yaml_too_deep("a: \"[[[[[[[[[[\"\nb: |\n  [[[[[[[[[\n", 4),
             None
         );
+        // Keys of a flow mapping are siblings, not levels.
+        let keys: Vec<String> = (0..200).map(|i| format!("k{i}: {i}")).collect();
+        let wide = format!("r: [{{{}}}]\n", keys.join(", "));
+        assert_eq!(yaml_too_deep(&wide, 8), None);
     }
 
     #[test]

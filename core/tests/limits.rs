@@ -339,6 +339,26 @@ fn a_long_chain_within_the_operator_limit_drops_on_a_small_thread() {
 }
 
 #[test]
+fn nested_ifs_within_the_limit_compile_whatever_the_callers_stack() {
+    // 3,000 nested `if`s (9,000 operators) recurse in Cedar's parser far past
+    // this thread's 1 MiB; the bundle compiles on the engine's own large stack.
+    let ifs = format!(
+        "@id(\"ifs\")\nforbid(principal, action, resource) when {{ {}false }};",
+        "if false then false else ".repeat(3_000)
+    );
+    let handle = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let engine = Engine::from_bundle(with_policy(ifs)).map_err(|e| e.to_string())?;
+            let allowed = read_allowed(&engine);
+            drop(engine);
+            Ok::<bool, String>(allowed)
+        })
+        .unwrap();
+    assert_eq!(handle.join().unwrap(), Ok(true));
+}
+
+#[test]
 fn limits_from_the_builder_and_from_agentauthz_toml() {
     let tight = Limits {
         max_depth: 8,
