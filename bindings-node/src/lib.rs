@@ -169,7 +169,12 @@ impl Engine {
                 }
                 ("path", Some(path)) => {
                     *queue = None;
-                    Some(ffi::decision_log_path(&path, max_bytes.map(|n| n as u64))?)
+                    Some(ffi::decision_log_path_for(
+                        &self.inner,
+                        &path,
+                        max_bytes.map(|n| n as u64),
+                        false,
+                    )?)
                 }
                 _ => {
                     *queue = None;

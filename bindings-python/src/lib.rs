@@ -347,6 +347,8 @@ fn decision_log_arg(
     py: Python<'_>,
     sink: &Bound<'_, PyAny>,
     max_bytes: Option<u64>,
+    engine: &agentauthz::Engine,
+    recover: bool,
 ) -> PyResult<Option<DecisionLog>> {
     if sink.is_none() {
         return Ok(None);
@@ -369,7 +371,11 @@ fn decision_log_arg(
         ))
     })?;
     let path = path.to_string_lossy().into_owned();
-    core(py, py.detach(|| ffi::decision_log_path(&path, max_bytes))).map(Some)
+    core(
+        py,
+        py.detach(|| ffi::decision_log_path_for(engine, &path, max_bytes, recover)),
+    )
+    .map(Some)
 }
 
 // ---------------------------------------------------------------- Decision
@@ -537,8 +543,10 @@ struct PyEngine(agentauthz::Engine);
 impl PyEngine {
     /// An engine from a bundle directory or a dict of strings; `decision_log`
     /// as in `set_decision_log`. Run-time changes are kept in the JSON-lines
-    /// file `journal` (or the bundle's `[journal] path`) and replayed now; a
-    /// torn last line raises `JournalError` unless `recover` is true.
+    /// file `journal` (or the bundle's `[journal] path`) and replayed now. A
+    /// torn last line of the journal or of a file decision log raises
+    /// `JournalError` / `LogError` unless `recover` is true (it is cut off and
+    /// the cut recorded). Both are keyed with the bundle's `[integrity]` key.
     #[new]
     #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=false))]
     fn new(
@@ -551,10 +559,6 @@ impl PyEngine {
     ) -> PyResult<Self> {
         guarded(py, || {
             let bundle = core(py, bundle_arg(bundle))?;
-            let log = match decision_log {
-                Some(sink) => decision_log_arg(py, sink, max_bytes)?,
-                None => None,
-            };
             let journal = journal.map(|p| p.to_string_lossy().into_owned());
             let engine = py.detach(|| match bundle {
                 BundleArg::Dir(dir) => ffi::engine_load_journaled(
@@ -574,6 +578,11 @@ impl PyEngine {
                 }),
             });
             let engine = core(py, engine)?;
+            // A file log is keyed with the bundle's [integrity] key.
+            let log = match decision_log {
+                Some(sink) => decision_log_arg(py, sink, max_bytes, &engine, recover)?,
+                None => None,
+            };
             if log.is_some() {
                 engine.set_decision_log(log);
             }
@@ -759,7 +768,7 @@ impl PyEngine {
         max_bytes: Option<u64>,
     ) -> PyResult<()> {
         guarded(py, || {
-            let log = decision_log_arg(py, sink, max_bytes)?;
+            let log = decision_log_arg(py, sink, max_bytes, &self.0, false)?;
             py.detach(|| self.0.set_decision_log(log));
             Ok(())
         })

@@ -368,6 +368,7 @@ def test_a_journaled_grant_is_there_after_reload(tmp_path: Path) -> None:
     e.suspend("other", by="alice")
     lines = journal.read_text().splitlines()
     assert len(lines) == 2 and '"op":"grant"' in lines[0]
+    del e  # one writer at a time
 
     again = Engine.load(bundle, journal=journal)
     assert again.grants() == [g]
@@ -375,6 +376,7 @@ def test_a_journaled_grant_is_there_after_reload(tmp_path: Path) -> None:
     d = again.check(agent="other", action="s3:GetObject", resource=("Object", "public/readme"))
     assert d.reasons == ["baseline/agent-active"]
     assert again.skipped_changes() == []
+    del again
     # The same through the constructor.
     assert Engine(bundle, journal=str(journal)).grants() == [g]
 
@@ -392,6 +394,7 @@ def test_a_torn_journal_needs_recover(tmp_path: Path) -> None:
     recovered = Engine.load(bundle, journal=journal, recover=True)
     assert recovered.grants() == [g]
     grant(recovered)
+    del recovered
     assert len(Engine.load(bundle, journal=journal).grants()) == 2
 
 
@@ -402,6 +405,7 @@ def test_the_bundle_config_names_the_journal(tmp_path: Path) -> None:
     e = Engine.load(bundle)
     assert e.journal_path == str(bundle / "state" / "changes.jsonl")
     g = grant(e)
+    del e
     assert Engine.load(bundle).grants() == [g]
 
 

@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use agentauthz::audit::{
-    read_verified, verify_files, DamageKind, FileOptions, VerifyOptions,
-};
+use agentauthz::audit::{read_verified, verify_files, DamageKind, FileOptions, VerifyOptions};
 use agentauthz::{
     AgentRequest, DecisionLog, Engine, EntityRef, ErrorCode, IntegrityKey, IntegrityKeys,
     ManualClock, Request,
@@ -385,7 +383,10 @@ fn a_duplicated_decision_key_is_unverifiable_everywhere() {
     assert!(text.contains(r#""decision":"deny""#));
     std::fs::write(
         &path,
-        text.replace(r#""decision":"deny""#, r#""decision":"allow","decision":"deny""#),
+        text.replace(
+            r#""decision":"deny""#,
+            r#""decision":"allow","decision":"deny""#,
+        ),
     )
     .unwrap();
     let log = read_verified(&[path.clone()], &VerifyOptions::default()).unwrap();

@@ -163,7 +163,9 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<(Value, DecisionRec
     let has_mac = value.get("kid").is_some() || value.get("mac").is_some();
     match version {
         Some(v) if v == u64::from(SCHEMA_VERSION) && has_mac => {
-            return Err(format!("a schema_version {v} record carries no `kid` or `mac`"))
+            return Err(format!(
+                "a schema_version {v} record carries no `kid` or `mac`"
+            ))
         }
         Some(v) if v == u64::from(KEYED_SCHEMA_VERSION) && !has_mac => {
             return Err(format!("a schema_version {v} record needs `kid` and `mac`"))
@@ -311,7 +313,12 @@ pub fn read_verified(paths: &[PathBuf], options: &VerifyOptions) -> Result<Verif
             report.damage = Some(classify(&entries, i, expected, &prev_hash, &files));
             return Ok(done(report));
         }
-        if let Ok(Rec { auth: Err(why), seq, .. }) = &entries[i].rec {
+        if let Ok(Rec {
+            auth: Err(why),
+            seq,
+            ..
+        }) = &entries[i].rec
+        {
             report.damage = Some(Damage {
                 kind: DamageKind::Unauthenticated,
                 file: files[entries[i].file].clone(),

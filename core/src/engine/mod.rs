@@ -275,6 +275,9 @@ impl Engine {
     /// Sets (or, with `None`, removes) the decision-log sink; takes effect
     /// for the next check. Checks never wait for this.
     pub fn set_decision_log(&self, log: Option<DecisionLog>) {
+        if let Some(log) = &log {
+            self.record_log_recovery(log);
+        }
         self.log.store(log.map(Arc::new));
     }
 
@@ -411,6 +414,7 @@ impl Engine {
         let Some(log) = self.log.load_full() else {
             return Ok(());
         };
+        self.record_log_recovery(&log);
         let snapshot = self.snapshot.load();
         let writer = self.writer()?;
         let now = self.clock.now_millis();
@@ -428,18 +432,6 @@ impl Engine {
                 context,
             );
         };
-        if let Some(cut) = log.recovered() {
-            let path = log.path().map(|p| p.display().to_string()).unwrap_or_default();
-            let mut context = serde_json::Map::new();
-            context.insert("bytes_cut".into(), cut.into());
-            event(
-                "agentauthz:recover",
-                EntityRef::new("DecisionLog", path),
-                audit::RecordDecision::Allow,
-                "recover/torn-last-line",
-                context,
-            );
-        }
         if let Some(journal) = &writer.journal {
             if let Some(cut) = journal.recovered() {
                 let mut context = serde_json::Map::new();
@@ -483,6 +475,33 @@ impl Engine {
         drop(writer);
         self.record_skips(&skipped);
         Ok(())
+    }
+
+    /// Records that `recover` cut a torn last line off the log (once per log).
+    fn record_log_recovery(&self, log: &DecisionLog) {
+        let Some(cut) = log.take_recovered() else {
+            return;
+        };
+        let snapshot = self.snapshot.load();
+        let now = self.clock.now_millis();
+        let path = log
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let mut context = serde_json::Map::new();
+        context.insert("bytes_cut".into(), cut.into());
+        audit::record_event(
+            &snapshot.audit,
+            log,
+            &snapshot.revision,
+            now,
+            &self.ids.next(now),
+            "agentauthz:recover",
+            &EntityRef::new("DecisionLog", path),
+            audit::RecordDecision::Allow,
+            "recover/torn-last-line",
+            context,
+        );
     }
 
     /// Records each journaled change that replay skipped, with the reason.
