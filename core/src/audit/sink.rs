@@ -581,13 +581,17 @@ impl DecisionLog {
     /// After the record of journal change `journal_seq`: the record reaches
     /// the disk and the checkpoint notes the change, so a restart knows
     /// which changes the log already holds.
-    pub(crate) fn sync_change(&self, journal_seq: u64) -> Result<()> {
+    /// A failure is kept and reported by the next [`flush`](DecisionLog::flush):
+    /// the change itself is made and journaled by then.
+    pub(crate) fn sync_change(&self, journal_seq: u64) {
         if !matches!(self.inner.target, Target::File(_)) {
-            return Ok(());
+            return;
         }
         let mut state = lock(&self.inner.state);
         state.journal_seq = Some(state.journal_seq.unwrap_or(0).max(journal_seq));
-        self.inner.checkpoint(&mut state)
+        if let Err(e) = self.inner.checkpoint(&mut state) {
+            self.inner.fail(e);
+        }
     }
 }
 

@@ -394,7 +394,7 @@ impl Engine {
             Some(log) if log.path().is_some() => {
                 record(log);
                 if journaled {
-                    log.sync_change(entry.seq)?;
+                    log.sync_change(entry.seq);
                 }
                 drop(writer);
             }
@@ -467,7 +467,7 @@ impl Engine {
                     );
                 }
                 if last > recorded {
-                    log.sync_change(last)?;
+                    log.sync_change(last);
                 }
             }
         }
