@@ -225,6 +225,7 @@ const raw = Engine[RAW] ?? {
   apply: proto.apply,
   journalPath: Object.getOwnPropertyDescriptor(proto, 'journalPath').get,
   skippedChanges: proto.skippedChanges,
+  close: proto.close,
   errorCodes: native.errorCodes,
   flushDecisionLogs: native.flushDecisionLogs,
   panicForTesting: native._panicForTesting,
@@ -390,6 +391,10 @@ const methods = {
 
   skippedChanges() {
     return nativeCall(this, raw.skippedChanges)
+  },
+
+  close() {
+    return nativeCall(this, raw.close)
   },
 }
 

@@ -14,6 +14,7 @@ export const {
   TestError,
   LifecycleError,
   JournalError,
+  LogError,
   SessionError,
   InternalError,
   ERROR_CODES,

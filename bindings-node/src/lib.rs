@@ -324,6 +324,17 @@ impl Engine {
     pub fn skipped_changes(&self) -> napi::Result<Vec<String>, String> {
         call(|| Ok(self.inner.skipped_changes()))
     }
+
+    /// Releases the journal and the decision log (flushed, their files and
+    /// locks closed) so another engine or process may open them; later
+    /// changes throw `LifecycleError`, checks go on unrecorded.
+    #[napi]
+    pub fn close(&self) -> napi::Result<(), String> {
+        call(|| {
+            self.inner.close();
+            Ok(())
+        })
+    }
 }
 
 /// JSON text from `index.js` as a value; bad text is a `lifecycle_invalid` error.

@@ -274,7 +274,15 @@ fn a_second_writer_of_a_journal_is_refused() {
     assert_eq!(e.code(), ErrorCode::JournalLocked);
     assert_eq!(e.code().family(), agentauthz::ErrorFamily::Journal);
     drop(first);
-    // The lock goes with its holder.
+    // The lock goes with its holder ...
+    let second = build(INVENTORY, &clock, &journal, None, None).unwrap();
+    // ... or with `close` (for hosts that cannot drop an engine).
+    second.close();
+    assert_eq!(
+        second.suspend("etl", "alice").unwrap_err().code(),
+        ErrorCode::LifecycleInvalid
+    );
+    assert!(second.check(&read("etl", None)).is_ok(), "checks go on");
     build(INVENTORY, &clock, &journal, None, None).unwrap();
 }
 

@@ -51,6 +51,8 @@ struct Writer {
     history: Vec<Applied>,
     /// Journal entries that no longer applied when last replayed.
     skipped: Vec<Skipped>,
+    /// `close` was called: changes are refused.
+    closed: bool,
 }
 
 /// A change in the history: its journal entry (or the in-memory equivalent).
@@ -351,6 +353,12 @@ impl Engine {
             ));
         }
         let mut writer = self.writer()?;
+        if writer.closed {
+            return Err(Error::new(
+                ErrorCode::LifecycleInvalid,
+                "the engine was closed: its journal is released; load a new engine to make changes",
+            ));
+        }
         let now = self.clock.now_millis();
         let current = self.snapshot.load_full();
         let (next, _) = lifecycle::apply(&current, &[(now, &change)], true)?;
@@ -701,6 +709,20 @@ impl Engine {
     /// The session keys (share `verifying_only()` with verifiers).
     pub fn session_keys(&self) -> SessionKeys {
         self.sessions.load().keys.clone()
+    }
+
+    /// Releases the journal and the decision log (flushed, checkpointed, their
+    /// files and locks closed) so another engine or process may open them —
+    /// for hosts that cannot drop an engine at a known time (JavaScript).
+    /// Later changes are refused (`lifecycle_invalid`); checks go on, unrecorded.
+    pub fn close(&self) {
+        if let Ok(mut writer) = self.writer() {
+            writer.journal = None;
+            writer.closed = true;
+        }
+        if let Some(log) = self.log.swap(None) {
+            let _ = log.flush();
+        }
     }
 
     /// The journal file, when changes are journaled.
