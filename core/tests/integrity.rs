@@ -347,7 +347,7 @@ fn a_forged_record_appended_with_a_valid_chain_is_found() {
     let d = verify_with(&path, &keys).damage.unwrap();
     assert_eq!((d.kind, d.seq), (DamageKind::Unauthenticated, Some(4)));
     // Without the key a keyed log is not called intact either.
-    let d = verify_files(&[path.clone()], &VerifyOptions::default())
+    let d = verify_files(std::slice::from_ref(&path), &VerifyOptions::default())
         .unwrap()
         .damage
         .unwrap();
@@ -397,7 +397,7 @@ fn a_duplicated_decision_key_is_unverifiable_everywhere() {
         ),
     )
     .unwrap();
-    let log = read_verified(&[path.clone()], &VerifyOptions::default()).unwrap();
+    let log = read_verified(std::slice::from_ref(&path), &VerifyOptions::default()).unwrap();
     let d = log.report.damage.unwrap();
     assert_eq!(d.kind, DamageKind::Malformed);
     assert!(d.message.contains("duplicate key"), "{}", d.message);
@@ -437,7 +437,7 @@ fn a_torn_last_log_line_is_cut_off_with_recover_and_the_chain_continues() {
         .unwrap();
     engine.check(&read("etl", None)).unwrap();
     drop(engine);
-    let report = verify_files(&[path.clone()], &VerifyOptions::default()).unwrap();
+    let report = verify_files(std::slice::from_ref(&path), &VerifyOptions::default()).unwrap();
     assert!(report.intact(), "{:?}", report.damage);
     assert_eq!(report.records, 4);
     let text = std::fs::read_to_string(&path).unwrap();
