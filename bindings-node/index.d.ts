@@ -497,6 +497,12 @@ export declare class Engine {
    */
   skippedChanges(): Array<string>
   /**
+   * Releases the journal and the decision log (flushed, their files and
+   * locks closed) so another engine or process may open them; later
+   * changes throw `LifecycleError`, checks go on unrecorded.
+   */
+  close(): void
+  /**
    * Issues a session token for an active agent (and a task of its own):
    * `{token, claims}`. `ttlSeconds` is capped by `[sessions] max_ttl_seconds`.
    */

@@ -263,6 +263,7 @@ const raw = Engine[RAW] ?? {
   journalPath: Object.getOwnPropertyDescriptor(proto, 'journalPath').get,
   skippedChanges: proto.skippedChanges,
   warnings: proto.warnings,
+  close: proto.close,
   errorCodes: native.errorCodes,
   flushDecisionLogs: native.flushDecisionLogs,
   panicForTesting: native._panicForTesting,
@@ -444,7 +445,11 @@ const methods = {
   },
 
   warnings() {
-    return nativeCall(this, raw.warnings)
+    return nativeCall(this, raw.warnings, 'internal', () => [])
+  },
+
+  close() {
+    return nativeCall(this, raw.close, 'internal', () => [])
   },
 }
 

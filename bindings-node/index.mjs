@@ -14,6 +14,7 @@ export const {
   TestError,
   LifecycleError,
   JournalError,
+  LogError,
   SessionError,
   LimitError,
   InternalError,

@@ -314,6 +314,8 @@ describe('the journal', () => {
       const lines = fs.readFileSync(journal, 'utf8').trim().split('\n')
       assert.equal(lines.length, 2)
       assert.ok(lines[0].includes('"op":"grant"'))
+      e.close() // one writer at a time
+      assert.throws(() => e.suspend('other', by), (err) => err.code === 'lifecycle_invalid')
 
       const again = Engine.load(bundle, { trustCallerTime: true, journal })
       assert.deepEqual(again.grants(), [g])
@@ -330,7 +332,9 @@ describe('the journal', () => {
     try {
       const bundle = bundleDir(root)
       const journal = path.join(root, 'changes.jsonl')
-      const g = grant(Engine.load(bundle, { trustCallerTime: true, journal }))
+      const first = Engine.load(bundle, { trustCallerTime: true, journal })
+      const g = grant(first)
+      first.close()
       fs.appendFileSync(journal, '{"seq":2,"at":"2026-11-') // a crash while appending: no newline
       assert.throws(
         () => Engine.load(bundle, { trustCallerTime: true, journal }),
@@ -345,6 +349,8 @@ describe('the journal', () => {
       const recovered = Engine.load(bundle, { trustCallerTime: true, journal, recover: true })
       assert.deepEqual(recovered.grants(), [g])
       grant(recovered)
+      assert.throws(() => Engine.load(bundle, { trustCallerTime: true, journal }), (e) => e instanceof JournalError && e.code === 'journal_locked')
+      recovered.close()
       assert.equal(Engine.load(bundle, { trustCallerTime: true, journal }).grants().length, 2)
     } finally {
       fs.rmSync(root, { recursive: true, force: true })
@@ -358,6 +364,7 @@ describe('the journal', () => {
       const e = Engine.load(bundle, { trustCallerTime: true })
       assert.equal(e.journalPath, path.join(bundle, 'changes.jsonl'))
       const g = grant(e)
+      e.close()
       assert.deepEqual(Engine.load(bundle, { trustCallerTime: true }).grants(), [g])
     } finally {
       fs.rmSync(root, { recursive: true, force: true })

@@ -90,6 +90,7 @@ describe('declarations match the runtime', () => {
       'check',
       'checkBatch',
       'checkJson',
+      'close',
       'decisionLogHead',
       'flushDecisionLog',
       'grant',

@@ -191,7 +191,12 @@ impl Engine {
                 }
                 ("path", Some(path)) => {
                     *queue = None;
-                    Some(ffi::decision_log_path(&path, max_bytes.map(|n| n as u64))?)
+                    Some(ffi::decision_log_path_for(
+                        &self.inner,
+                        &path,
+                        max_bytes.map(|n| n as u64),
+                        false,
+                    )?)
                 }
                 _ => {
                     *queue = None;
@@ -354,6 +359,17 @@ impl Engine {
     #[napi]
     pub fn skipped_changes(&self) -> napi::Result<Vec<String>, String> {
         call(|| Ok(self.inner.skipped_changes()))
+    }
+
+    /// Releases the journal and the decision log (flushed, their files and
+    /// locks closed) so another engine or process may open them; later
+    /// changes throw `LifecycleError`, checks go on unrecorded.
+    #[napi]
+    pub fn close(&self) -> napi::Result<(), String> {
+        call(|| {
+            self.inner.close();
+            Ok(())
+        })
     }
 }
 

@@ -604,6 +604,8 @@ fn decision_log_arg(
     py: Python<'_>,
     sink: &Bound<'_, PyAny>,
     max_bytes: Option<&Bound<'_, PyAny>>,
+    engine: &agentauthz::Engine,
+    recover: bool,
 ) -> PyResult<Option<DecisionLog>> {
     let config = |message: String| authz_err(py, &Error::new(ErrorCode::ConfigInvalid, message));
     let max_bytes = match max_bytes.filter(|m| !m.is_none()) {
@@ -640,7 +642,11 @@ fn decision_log_arg(
         ))
     })?;
     let path = path.to_string_lossy().into_owned();
-    core(py, py.detach(|| ffi::decision_log_path(&path, max_bytes))).map(Some)
+    core(
+        py,
+        py.detach(|| ffi::decision_log_path_for(engine, &path, max_bytes, recover)),
+    )
+    .map(Some)
 }
 
 // ---------------------------------------------------------------- Decision
@@ -808,8 +814,10 @@ struct PyEngine(agentauthz::Engine);
 impl PyEngine {
     /// An engine from a bundle directory or a dict of strings; `decision_log`
     /// as in `set_decision_log`. Run-time changes are kept in the JSON-lines
-    /// file `journal` (or the bundle's `[journal] path`) and replayed now; a
-    /// torn last line raises `JournalError` unless `recover` is true.
+    /// file `journal` (or the bundle's `[journal] path`) and replayed now. A
+    /// torn last line of the journal or of a file decision log raises
+    /// `JournalError` / `LogError` unless `recover` is true (it is cut off and
+    /// the cut recorded). Both are keyed with the bundle's `[integrity]` key.
     /// `trust_caller_time`: requests may carry their own `now` (tests,
     /// replays); otherwise the engine clock decides and `now` is an error.
     #[new]
@@ -825,10 +833,6 @@ impl PyEngine {
     ) -> PyResult<Self> {
         guarded(py, || {
             let bundle = arg(py, bundle_arg(bundle))?;
-            let log = match decision_log {
-                Some(sink) => decision_log_arg(py, sink, max_bytes)?,
-                None => None,
-            };
             let (journal, recover) = core(py, journal_args(journal, recover))?;
             let trust_caller_time = core(
                 py,
@@ -854,6 +858,11 @@ impl PyEngine {
                 }),
             });
             let engine = core(py, engine)?;
+            // A file log is keyed with the bundle's [integrity] key.
+            let log = match decision_log {
+                Some(sink) => decision_log_arg(py, sink, max_bytes, &engine, recover)?,
+                None => None,
+            };
             if log.is_some() {
                 engine.set_decision_log(log);
             }
@@ -1047,7 +1056,7 @@ impl PyEngine {
         max_bytes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         guarded(py, || {
-            let log = decision_log_arg(py, sink, max_bytes)?;
+            let log = decision_log_arg(py, sink, max_bytes, &self.0, false)?;
             py.detach(|| self.0.set_decision_log(log));
             Ok(())
         })

@@ -374,6 +374,7 @@ def test_a_journaled_grant_is_there_after_reload(tmp_path: Path) -> None:
     e.suspend("other", by="alice")
     lines = journal.read_text().splitlines()
     assert len(lines) == 2 and '"op":"grant"' in lines[0]
+    del e  # one writer at a time
 
     again = Engine.load(bundle, journal=journal, trust_caller_time=True)
     assert again.grants() == [g]
@@ -381,6 +382,7 @@ def test_a_journaled_grant_is_there_after_reload(tmp_path: Path) -> None:
     d = again.check(agent="other", action="s3:GetObject", resource=("Object", "public/readme"))
     assert d.reasons == ["baseline/agent-active"]
     assert again.skipped_changes() == []
+    del again
     # The same through the constructor.
     assert Engine(bundle, journal=str(journal), trust_caller_time=True).grants() == [g]
 
@@ -398,6 +400,7 @@ def test_a_torn_journal_needs_recover(tmp_path: Path) -> None:
     recovered = Engine.load(bundle, journal=journal, recover=True, trust_caller_time=True)
     assert recovered.grants() == [g]
     grant(recovered)
+    del recovered
     assert len(Engine.load(bundle, journal=journal, trust_caller_time=True).grants()) == 2
 
 
@@ -408,6 +411,7 @@ def test_the_bundle_config_names_the_journal(tmp_path: Path) -> None:
     e = Engine.load(bundle, trust_caller_time=True)
     assert e.journal_path == str(bundle / "state" / "changes.jsonl")
     g = grant(e)
+    del e
     assert Engine.load(bundle, trust_caller_time=True).grants() == [g]
 
 

@@ -218,7 +218,10 @@ fn read(files: &Files, skip_invalid: bool) -> Result<(Vec<agentauthz::DecisionRe
     }
     let skipped = log.unsound as u64;
     if skipped > 0 {
-        eprintln!("warning: skipped {skipped} unverifiable line{}", if skipped == 1 { "" } else { "s" });
+        eprintln!(
+            "warning: skipped {skipped} unverifiable line{}",
+            if skipped == 1 { "" } else { "s" }
+        );
     }
     Ok((log.records, skipped))
 }

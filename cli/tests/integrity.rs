@@ -16,10 +16,8 @@ const KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
 
 fn bundle(name: &str, toml: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
-    let dir = std::env::temp_dir().join(format!(
-        "agentauthz-cli-int-{}-{name}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("agentauthz-cli-int-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("policies")).unwrap();
     for f in ["schema.cedarschema", "inventory.yaml"] {
@@ -54,7 +52,7 @@ fn stderr(o: &Output) -> String {
 
 const KEYED: &str = "[journal]\npath = \"journal.jsonl\"\n\n[integrity]\nkey_env = \"AGENTAUTHZ_LOG_KEY\"\nkey_id = \"k1\"\n";
 
-fn grant_args<'a>(until: &'a str) -> Vec<&'a str> {
+fn grant_args(until: &str) -> Vec<&str> {
     vec![
         "grant",
         "--bundle",
@@ -134,10 +132,16 @@ fn a_second_writer_is_refused_and_a_dead_ones_lock_is_gone() {
     // A second writer of the journal: refused at open, with its code.
     let out = run(
         &dir,
-        &["suspend", "--bundle", ".", "--agent", "docs-bot", "--by", "alice"],
+        &[
+            "suspend", "--bundle", ".", "--agent", "docs-bot", "--by", "alice",
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("[journal_locked]"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[journal_locked]"),
+        "{}",
+        stderr(&out)
+    );
     // And of the decision log (opened first when given on the command line).
     let out = run(&dir, &grant_args("2030-01-01T11:00:00Z"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -181,22 +185,34 @@ fn a_second_writer_is_refused_and_a_dead_ones_lock_is_gone() {
     holder.wait().unwrap();
     let out = run(
         &dir,
-        &["grants", "--bundle", ".", "--recover", "--now", "2030-01-01T10:30:00Z"],
+        &[
+            "grants",
+            "--bundle",
+            ".",
+            "--recover",
+            "--now",
+            "2030-01-01T10:30:00Z",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(&dir, &grant_args("2030-01-01T11:00:00Z"));
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(
-        &dir,
-        &["log", "verify", "--bundle", ".", "decisions.jsonl"],
+    let out = run(&dir, &["log", "verify", "--bundle", ".", "decisions.jsonl"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
 fn a_log_check_without_lock_conflict_is_a_log_locked_error() {
     // No journal here: the decision log is the contested file.
-    let dir = bundle("log-lock", "[integrity]\nkey_env = \"AGENTAUTHZ_LOG_KEY\"\n");
+    let dir = bundle(
+        "log-lock",
+        "[integrity]\nkey_env = \"AGENTAUTHZ_LOG_KEY\"\n",
+    );
     let log = dir.join("decisions.jsonl");
     let _held = std::fs::OpenOptions::new()
         .create(true)
@@ -261,7 +277,10 @@ fn report_and_export_fail_on_a_duplicated_decision_key_unless_told_to_skip() {
     let text = std::fs::read_to_string(&log).unwrap();
     std::fs::write(
         &log,
-        text.replace(r#""decision":"deny""#, r#""decision":"allow","decision":"deny""#),
+        text.replace(
+            r#""decision":"deny""#,
+            r#""decision":"allow","decision":"deny""#,
+        ),
     )
     .unwrap();
     let path = log.to_str().unwrap();
@@ -279,7 +298,10 @@ fn report_and_export_fail_on_a_duplicated_decision_key_unless_told_to_skip() {
     assert!(stderr(&out).contains("skipped 1"), "{}", stderr(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["records"], 0);
-    assert_eq!(report["decisions"]["allow"], 0, "the forged allow is not counted");
+    assert_eq!(
+        report["decisions"]["allow"], 0,
+        "the forged allow is not counted"
+    );
     let out = run(
         &dir,
         &["log", "export", "--format", "ocsf", "--skip-invalid", path],
@@ -357,11 +379,11 @@ fn kill_9_loop_loses_no_acknowledged_change_and_leaves_none_unrecorded() {
         .collect();
     recorded.sort_unstable();
     let expected: Vec<u64> = (1..=journaled).collect();
-    assert_eq!(recorded, expected, "every journaled change has exactly one record");
-    let out = run(
-        &dir,
-        &["log", "verify", "--bundle", ".", "decisions.jsonl"],
+    assert_eq!(
+        recorded, expected,
+        "every journaled change has exactly one record"
     );
+    let out = run(&dir, &["log", "verify", "--bundle", ".", "decisions.jsonl"]);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -147,7 +147,12 @@ fn check_appends_to_one_chain_and_verify_accepts_it() {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stdout(&out).contains("truncated"), "{}", stdout(&out));
     let out = run(
-        &["log", "verify", "--ignore-checkpoint", log.to_str().unwrap()],
+        &[
+            "log",
+            "verify",
+            "--ignore-checkpoint",
+            log.to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(

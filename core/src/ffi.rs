@@ -314,6 +314,24 @@ pub fn decision_log_path(path: &str, max_bytes: Option<u64>) -> Result<DecisionL
     DecisionLog::file_with(options)
 }
 
+/// A file decision log (`-`: standard output) for `engine`: keyed with its
+/// bundle's `[integrity]` key; `recover` cuts a torn last line off instead
+/// of refusing (`log_corrupt`).
+pub fn decision_log_path_for(
+    engine: &Engine,
+    path: &str,
+    max_bytes: Option<u64>,
+    recover: bool,
+) -> Result<DecisionLog> {
+    if path == "-" {
+        return Ok(DecisionLog::stdout());
+    }
+    let keys = crate::integrity::IntegrityKeys::for_bundle(&engine.bundle())?;
+    let mut options = FileOptions::new(path).keys(keys).recover(recover);
+    options.max_bytes = max_bytes;
+    DecisionLog::file_with(options)
+}
+
 /// Records as a JSON array (the form bindings hand to a callback).
 pub fn records_to_value(records: &[DecisionRecord]) -> Value {
     Value::Array(records.iter().map(DecisionRecord::to_value).collect())

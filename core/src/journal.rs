@@ -72,12 +72,7 @@ fn corrupt(path: &Path, line: usize, message: String) -> Error {
 }
 
 /// Takes the exclusive lock of a journal or log file, or says who holds it.
-pub(crate) fn lock_exclusive(
-    file: &File,
-    path: &Path,
-    code: ErrorCode,
-    what: &str,
-) -> Result<()> {
+pub(crate) fn lock_exclusive(file: &File, path: &Path, code: ErrorCode, what: &str) -> Result<()> {
     match file.try_lock() {
         Ok(()) => Ok(()),
         Err(TryLockError::WouldBlock) => Err(Error::new(

@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use agentauthz::audit::{
-    read_verified, verify_files, DamageKind, FileOptions, VerifyOptions,
-};
+use agentauthz::audit::{read_verified, verify_files, DamageKind, FileOptions, VerifyOptions};
 use agentauthz::{
     AgentRequest, DecisionLog, Engine, EntityRef, ErrorCode, IntegrityKey, IntegrityKeys,
     ManualClock, Request,
@@ -276,7 +274,15 @@ fn a_second_writer_of_a_journal_is_refused() {
     assert_eq!(e.code(), ErrorCode::JournalLocked);
     assert_eq!(e.code().family(), agentauthz::ErrorFamily::Journal);
     drop(first);
-    // The lock goes with its holder.
+    // The lock goes with its holder ...
+    let second = build(INVENTORY, &clock, &journal, None, None).unwrap();
+    // ... or with `close` (for hosts that cannot drop an engine).
+    second.close();
+    assert_eq!(
+        second.suspend("etl", "alice").unwrap_err().code(),
+        ErrorCode::LifecycleInvalid
+    );
+    assert!(second.check(&read("etl", None)).is_ok(), "checks go on");
     build(INVENTORY, &clock, &journal, None, None).unwrap();
 }
 
@@ -341,7 +347,7 @@ fn a_forged_record_appended_with_a_valid_chain_is_found() {
     let d = verify_with(&path, &keys).damage.unwrap();
     assert_eq!((d.kind, d.seq), (DamageKind::Unauthenticated, Some(4)));
     // Without the key a keyed log is not called intact either.
-    let d = verify_files(&[path.clone()], &VerifyOptions::default())
+    let d = verify_files(std::slice::from_ref(&path), &VerifyOptions::default())
         .unwrap()
         .damage
         .unwrap();
@@ -385,10 +391,13 @@ fn a_duplicated_decision_key_is_unverifiable_everywhere() {
     assert!(text.contains(r#""decision":"deny""#));
     std::fs::write(
         &path,
-        text.replace(r#""decision":"deny""#, r#""decision":"allow","decision":"deny""#),
+        text.replace(
+            r#""decision":"deny""#,
+            r#""decision":"allow","decision":"deny""#,
+        ),
     )
     .unwrap();
-    let log = read_verified(&[path.clone()], &VerifyOptions::default()).unwrap();
+    let log = read_verified(std::slice::from_ref(&path), &VerifyOptions::default()).unwrap();
     let d = log.report.damage.unwrap();
     assert_eq!(d.kind, DamageKind::Malformed);
     assert!(d.message.contains("duplicate key"), "{}", d.message);
@@ -428,7 +437,7 @@ fn a_torn_last_log_line_is_cut_off_with_recover_and_the_chain_continues() {
         .unwrap();
     engine.check(&read("etl", None)).unwrap();
     drop(engine);
-    let report = verify_files(&[path.clone()], &VerifyOptions::default()).unwrap();
+    let report = verify_files(std::slice::from_ref(&path), &VerifyOptions::default()).unwrap();
     assert!(report.intact(), "{:?}", report.damage);
     assert_eq!(report.records, 4);
     let text = std::fs::read_to_string(&path).unwrap();

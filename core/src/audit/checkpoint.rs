@@ -76,7 +76,8 @@ pub(crate) fn write(log: &Path, mut cp: Checkpoint, keys: &IntegrityKeys) -> Res
             ),
         )
     };
-    let mut line = serde_json::to_vec(&cp).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+    let mut line =
+        serde_json::to_vec(&cp).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
     line.push(b'\n');
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
     f.write_all(&line).and_then(|()| f.sync_all()).map_err(io)?;
@@ -100,14 +101,19 @@ pub fn read(log: &Path) -> std::result::Result<Option<Checkpoint>, String> {
 }
 
 /// Whether the checkpoint is authentic under `keys` (`Err`: why not).
-pub(crate) fn authenticate(cp: &Checkpoint, keys: &IntegrityKeys) -> std::result::Result<(), String> {
+pub(crate) fn authenticate(
+    cp: &Checkpoint,
+    keys: &IntegrityKeys,
+) -> std::result::Result<(), String> {
     match (&cp.kid, &cp.mac, keys.is_keyed()) {
         (None, None, false) => Ok(()),
         (None, None, true) => Err("the checkpoint has no MAC but a key was given: forged".into()),
         (Some(kid), Some(mac), true) => match keys.by_id(kid) {
             Some(key) if key.verify(CHECKPOINT_DOMAIN, &[&body(cp)], mac) => Ok(()),
             Some(_) => Err("the checkpoint's MAC does not verify: it was forged or changed".into()),
-            None => Err(format!("the checkpoint's key id `{kid}` is not a given key")),
+            None => Err(format!(
+                "the checkpoint's key id `{kid}` is not a given key"
+            )),
         },
         (Some(kid), Some(_), false) => Err(format!(
             "the checkpoint is authenticated (key id `{kid}`): give the key to verify it"

@@ -110,6 +110,8 @@ pub fn to_ocsf(r: &DecisionRecord) -> Value {
     put("seq", json!(r.seq));
     put("prev_hash", json!(r.prev_hash));
     put("hash", json!(r.hash));
+    put("kid", json!(r.kid));
+    put("mac", json!(r.mac));
     put("policy_revision", json!(r.policy_revision));
     put("mode", json!(r.mode.as_str()));
     put("decision", json!(decision_word));

@@ -98,6 +98,8 @@ struct Inner {
     recovered: Option<u64>,
     /// The `seq` of the checkpoint found when the file was opened.
     checkpoint_seq: Option<u64>,
+    /// Whether the recovery was recorded (once, by the first engine).
+    recovery_noted: std::sync::atomic::AtomicBool,
     /// The exclusive lock of a file sink (`<path>.lock`), held while open.
     _lock: Option<File>,
     state: Mutex<State>,
@@ -239,6 +241,7 @@ impl DecisionLog {
             keys: options.keys.clone(),
             recovered,
             checkpoint_seq: opened_checkpoint.map(|c| c.seq),
+            recovery_noted: Default::default(),
             _lock: Some(lock_handle),
             target: Target::File(options),
             state: Mutex::new(state),
@@ -290,6 +293,7 @@ impl DecisionLog {
                 keys: IntegrityKeys::none(),
                 recovered: None,
                 checkpoint_seq: None,
+                recovery_noted: Default::default(),
                 _lock: None,
                 state: Mutex::new(State::new(0, GENESIS_HASH.to_string(), None)),
                 error: Mutex::new(None),
@@ -513,6 +517,17 @@ impl DecisionLog {
         self.inner.recovered
     }
 
+    /// [`recovered`](DecisionLog::recovered), the first time only: the engine
+    /// that records the cut.
+    pub(crate) fn take_recovered(&self) -> Option<u64> {
+        let cut = self.inner.recovered?;
+        let noted = self
+            .inner
+            .recovery_noted
+            .swap(true, std::sync::atomic::Ordering::SeqCst);
+        (!noted).then_some(cut)
+    }
+
     /// Whether records carry a MAC.
     pub fn is_keyed(&self) -> bool {
         self.inner.keys.is_keyed()
@@ -538,8 +553,14 @@ impl DecisionLog {
                 if after.is_some_and(|a| seq.is_some_and(|s| s <= a)) {
                     break;
                 }
-                if let Some(j) = v.pointer("/context/journal_seq").and_then(serde_json::Value::as_u64) {
-                    if v.get("action").and_then(serde_json::Value::as_str).is_some_and(|a| a.starts_with("agentauthz:")) {
+                if let Some(j) = v
+                    .pointer("/context/journal_seq")
+                    .and_then(serde_json::Value::as_u64)
+                {
+                    if v.get("action")
+                        .and_then(serde_json::Value::as_str)
+                        .is_some_and(|a| a.starts_with("agentauthz:"))
+                    {
                         best = best.max(j);
                     }
                 }
@@ -551,13 +572,17 @@ impl DecisionLog {
     /// After the record of journal change `journal_seq`: the record reaches
     /// the disk and the checkpoint notes the change, so a restart knows
     /// which changes the log already holds.
-    pub(crate) fn sync_change(&self, journal_seq: u64) -> Result<()> {
+    /// A failure is kept and reported by the next [`flush`](DecisionLog::flush):
+    /// the change itself is made and journaled by then.
+    pub(crate) fn sync_change(&self, journal_seq: u64) {
         if !matches!(self.inner.target, Target::File(_)) {
-            return Ok(());
+            return;
         }
         let mut state = lock(&self.inner.state);
         state.journal_seq = Some(state.journal_seq.unwrap_or(0).max(journal_seq));
-        self.inner.checkpoint(&mut state)
+        if let Err(e) = self.inner.checkpoint(&mut state) {
+            self.inner.fail(e);
+        }
     }
 }
 
@@ -728,6 +753,9 @@ pub fn rotated_files(path: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A chain's head: the last record's `seq` and `hash`.
+type Head = (u64, String);
+
 fn corrupt_log(path: &Path, what: &str) -> Error {
     Error::new(
         ErrorCode::LogCorrupt,
@@ -740,7 +768,7 @@ fn corrupt_log(path: &Path, what: &str) -> Error {
 
 /// `(seq, hash)` of the last record of a file (`None` if it has none) and,
 /// with `recover`, the bytes of a torn last line cut off.
-fn last_record(path: &Path, recover: bool) -> Result<(Option<(u64, String)>, Option<u64>)> {
+fn last_record(path: &Path, recover: bool) -> Result<(Option<Head>, Option<u64>)> {
     let len = std::fs::metadata(path)
         .map_err(|e| io_error("read", path, e))?
         .len();

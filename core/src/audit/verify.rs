@@ -309,7 +309,12 @@ pub fn read_verified(paths: &[PathBuf], options: &VerifyOptions) -> Result<Verif
             report.damage = Some(classify(&entries, i, expected, &prev_hash, &files));
             return Ok(done(report));
         }
-        if let Ok(Rec { auth: Err(why), seq, .. }) = &entries[i].rec {
+        if let Ok(Rec {
+            auth: Err(why),
+            seq,
+            ..
+        }) = &entries[i].rec
+        {
             report.damage = Some(Damage {
                 kind: DamageKind::Unauthenticated,
                 file: files[entries[i].file].clone(),

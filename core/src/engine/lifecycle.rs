@@ -334,7 +334,11 @@ fn entity_hash(entity: &Entity) -> String {
 
 /// Why a journaled change yields to the inventory, if it does: the inventory
 /// changed (or removed) the entity since the change was made.
-pub(crate) fn superseded(snapshot: &Snapshot, change: &Change, made_against: &str) -> Option<String> {
+pub(crate) fn superseded(
+    snapshot: &Snapshot,
+    change: &Change,
+    made_against: &str,
+) -> Option<String> {
     let now = basis(snapshot, change)?;
     if now == made_against {
         return None;

@@ -83,6 +83,8 @@ struct Writer {
     history: Vec<Applied>,
     /// Journal entries that no longer applied when last replayed.
     skipped: Vec<Skipped>,
+    /// `close` was called: changes are refused.
+    closed: bool,
 }
 
 /// A change in the history: its journal entry (or the in-memory equivalent).
@@ -344,6 +346,9 @@ impl Engine {
     /// Sets (or, with `None`, removes) the decision-log sink; takes effect
     /// for the next check. Checks never wait for this.
     pub fn set_decision_log(&self, log: Option<DecisionLog>) {
+        if let Some(log) = &log {
+            self.record_log_recovery(log);
+        }
         self.log.store(log.map(Arc::new));
     }
 
@@ -437,6 +442,12 @@ impl Engine {
             ));
         }
         let mut writer = self.writer()?;
+        if writer.closed {
+            return Err(Error::new(
+                ErrorCode::LifecycleInvalid,
+                "the engine was closed: its journal is released; load a new engine to make changes",
+            ));
+        }
         let now = self.clock.now_millis();
         let current = self.snapshot.load_full();
         let (next, _) = lifecycle::apply(&current, &[(now, &change)], true)?;
@@ -480,7 +491,7 @@ impl Engine {
             Some(log) if log.path().is_some() => {
                 record(log);
                 if journaled {
-                    log.sync_change(entry.seq)?;
+                    log.sync_change(entry.seq);
                 }
                 drop(writer);
             }
@@ -500,6 +511,7 @@ impl Engine {
         let Some(log) = self.log.load_full() else {
             return Ok(());
         };
+        self.record_log_recovery(&log);
         let snapshot = self.snapshot.load();
         let writer = self.writer()?;
         let now = self.clock.now_millis();
@@ -517,18 +529,6 @@ impl Engine {
                 context,
             );
         };
-        if let Some(cut) = log.recovered() {
-            let path = log.path().map(|p| p.display().to_string()).unwrap_or_default();
-            let mut context = serde_json::Map::new();
-            context.insert("bytes_cut".into(), cut.into());
-            event(
-                "agentauthz:recover",
-                EntityRef::new("DecisionLog", path),
-                audit::RecordDecision::Allow,
-                "recover/torn-last-line",
-                context,
-            );
-        }
         if let Some(journal) = &writer.journal {
             if let Some(cut) = journal.recovered() {
                 let mut context = serde_json::Map::new();
@@ -564,7 +564,7 @@ impl Engine {
                     );
                 }
                 if last > recorded {
-                    log.sync_change(last)?;
+                    log.sync_change(last);
                 }
             }
         }
@@ -572,6 +572,33 @@ impl Engine {
         drop(writer);
         self.record_skips(&skipped);
         Ok(())
+    }
+
+    /// Records that `recover` cut a torn last line off the log (once per log).
+    fn record_log_recovery(&self, log: &DecisionLog) {
+        let Some(cut) = log.take_recovered() else {
+            return;
+        };
+        let snapshot = self.snapshot.load();
+        let now = self.clock.now_millis();
+        let path = log
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let mut context = serde_json::Map::new();
+        context.insert("bytes_cut".into(), cut.into());
+        audit::record_event(
+            &snapshot.audit,
+            log,
+            &snapshot.revision,
+            now,
+            &self.ids.next(now),
+            "agentauthz:recover",
+            &EntityRef::new("DecisionLog", path),
+            audit::RecordDecision::Allow,
+            "recover/torn-last-line",
+            context,
+        );
     }
 
     /// Records each journaled change that replay skipped, with the reason.
@@ -795,6 +822,20 @@ impl Engine {
     /// The session keys (share `verifying_only()` with verifiers).
     pub fn session_keys(&self) -> SessionKeys {
         self.sessions.load().keys.clone()
+    }
+
+    /// Releases the journal and the decision log (flushed, checkpointed, their
+    /// files and locks closed) so another engine or process may open them —
+    /// for hosts that cannot drop an engine at a known time (JavaScript).
+    /// Later changes are refused (`lifecycle_invalid`); checks go on, unrecorded.
+    pub fn close(&self) {
+        if let Ok(mut writer) = self.writer() {
+            writer.journal = None;
+            writer.closed = true;
+        }
+        if let Some(log) = self.log.swap(None) {
+            let _ = log.flush();
+        }
     }
 
     /// The journal file, when changes are journaled.
