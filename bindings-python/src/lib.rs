@@ -551,7 +551,10 @@ fn flag_arg(name: &str, value: Option<&Bound<'_, PyAny>>, code: ErrorCode) -> Re
     match value.filter(|v| !v.is_none()) {
         None => Ok(false),
         Some(v) => v.cast_exact::<PyBool>().map(|b| b.is_true()).map_err(|_| {
-            Error::new(code, format!("`{name}` must be a bool, not {}", type_name(v)))
+            Error::new(
+                code,
+                format!("`{name}` must be a bool, not {}", type_name(v)),
+            )
         }),
     }
 }
@@ -836,7 +839,11 @@ impl PyEngine {
             let (journal, recover) = core(py, journal_args(journal, recover))?;
             let trust_caller_time = core(
                 py,
-                flag_arg("trust_caller_time", trust_caller_time, ErrorCode::BundleInvalid),
+                flag_arg(
+                    "trust_caller_time",
+                    trust_caller_time,
+                    ErrorCode::BundleInvalid,
+                ),
             )?;
             let engine = py.detach(|| match bundle {
                 BundleArg::Dir(dir) => ffi::engine_load_journaled(

@@ -77,7 +77,8 @@ fn check(dir: &Path, request: &str) -> (i32, serde_json::Value) {
 #[test]
 fn check_denies_where_a_forbid_errors() {
     let dir = bundle("check", None);
-    let ghost = r#"{"agent":"ci-bot","action":"repo:read","resource":{"type":"Repo","id":"acme/ghost"}}"#;
+    let ghost =
+        r#"{"agent":"ci-bot","action":"repo:read","resource":{"type":"Repo","id":"acme/ghost"}}"#;
     let (code, d) = check(&dir, ghost);
     assert_eq!(code, 1, "{d}");
     assert_eq!(d["decision"], "deny");

@@ -163,7 +163,7 @@ fn a_second_writer_is_refused_and_a_dead_ones_lock_is_gone() {
     .spawn()
     .and_then(|mut c| {
         use std::io::Write;
-        let req = r#"{"agent":"docs-bot","action":"github:push","resource":{"type":"Repo","id":"acme/web"},"context":{"branch":"main","source_ip":"10.20.3.14"},"now":"2030-01-01T10:30:00Z"}"#;
+        let req = r#"{"agent":"docs-bot","action":"github:push","resource":{"type":"Repo","id":"acme/web"},"context":{"branch":"main","source_ip":"10.20.3.14"}}"#;
         c.stdin.take().unwrap().write_all(req.as_bytes())?;
         c.wait_with_output()
     })
@@ -238,7 +238,7 @@ fn a_log_check_without_lock_conflict_is_a_log_locked_error() {
     .spawn()
     .and_then(|mut c| {
         use std::io::Write;
-        let req = r#"{"agent":"docs-bot","action":"github:push","resource":{"type":"Repo","id":"acme/web"},"context":{"branch":"main","source_ip":"10.20.3.14"},"now":"2030-01-01T10:30:00Z"}"#;
+        let req = r#"{"agent":"docs-bot","action":"github:push","resource":{"type":"Repo","id":"acme/web"},"context":{"branch":"main","source_ip":"10.20.3.14"}}"#;
         c.stdin.take().unwrap().write_all(req.as_bytes())?;
         c.wait_with_output()
     })
@@ -261,6 +261,8 @@ fn report_and_export_fail_on_a_duplicated_decision_key_unless_told_to_skip() {
             "-",
             "--decision-log",
             log.to_str().unwrap(),
+            "--now",
+            "2030-01-01T10:30:00Z",
         ],
     );
     let out = c
@@ -268,7 +270,7 @@ fn report_and_export_fail_on_a_duplicated_decision_key_unless_told_to_skip() {
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            let req = r#"{"agent":"docs-bot","action":"github:push","resource":{"type":"Repo","id":"acme/web"},"context":{"branch":"main","source_ip":"10.20.3.14"},"now":"2030-01-01T10:30:00Z"}"#;
+            let req = r#"{"agent":"docs-bot","action":"github:push","resource":{"type":"Repo","id":"acme/web"},"context":{"branch":"main","source_ip":"10.20.3.14"}}"#;
             c.stdin.take().unwrap().write_all(req.as_bytes())?;
             c.wait_with_output()
         })

@@ -7,10 +7,10 @@
 //! (`[integrity]` of `agentauthz.toml`), never from the bundle itself.
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::limits::{self, Input, Limits};
 use crate::session::KeySource;
 use hmac::{Hmac, Mac};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -269,69 +269,12 @@ impl IntegrityKeys {
     }
 }
 
-/// Parses one JSON text, refusing duplicate object keys (serde_json keeps
-/// the last one silently: a line with `"decision":"allow"` before the real
-/// `"decision":"deny"` must not read as anything).
-pub(crate) fn parse_strict_json(bytes: &[u8]) -> std::result::Result<Value, String> {
-    serde_json::from_slice::<Strict>(bytes)
-        .map(|s| s.0)
-        .map_err(|e| e.to_string())
-}
-
-struct Strict(Value);
-
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Strict, D::Error> {
-        d.deserialize_any(StrictVisitor).map(Strict)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(Strict(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(de::Error::custom(format!("duplicate key `{key}`")));
-            }
-            let Strict(v) = map.next_value()?;
-            out.insert(key, v);
-        }
-        Ok(Value::Object(out))
-    }
+/// Parses one journal or decision-log line with the one strict reader
+/// (size and depth bounded, duplicate keys refused: serde_json alone keeps the
+/// last key, so `"decision":"allow"` before the real `"decision":"deny"` would
+/// read as an allow).
+pub(crate) fn parse_strict_json(input: Input, bytes: &[u8]) -> std::result::Result<Value, String> {
+    limits::parse_json_bytes(&Limits::default(), input, "line", bytes).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -341,10 +284,11 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_refused_at_any_depth() {
-        assert!(parse_strict_json(br#"{"a":1,"b":{"c":[1,{"d":2}]}}"#).is_ok());
-        let e = parse_strict_json(br#"{"decision":"allow","decision":"deny"}"#).unwrap_err();
+        assert!(parse_strict_json(Input::LogLine, br#"{"a":1,"b":{"c":[1,{"d":2}]}}"#).is_ok());
+        let e = parse_strict_json(Input::LogLine, br#"{"decision":"allow","decision":"deny"}"#)
+            .unwrap_err();
         assert!(e.contains("duplicate key `decision`"), "{e}");
-        assert!(parse_strict_json(br#"{"a":[{"x":1,"x":1}]}"#).is_err());
+        assert!(parse_strict_json(Input::LogLine, br#"{"a":[{"x":1,"x":1}]}"#).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use crate::engine::Change;
 use crate::error::{Detail, Error, ErrorCode, Location, Result};
 use crate::integrity::{parse_strict_json, IntegrityKeys, JOURNAL_DOMAIN};
+use crate::limits::Input;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -226,7 +227,7 @@ fn entry_body(entry: &JournalEntry) -> Result<Vec<u8>> {
 /// One line as an entry: strict JSON (no duplicate keys), and exactly the
 /// members the entry has (no unknown ones, no other types).
 fn read_entry(line: &[u8]) -> std::result::Result<JournalEntry, String> {
-    let value = parse_strict_json(line)?;
+    let value = parse_strict_json(Input::JournalLine, line)?;
     let entry: JournalEntry = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
     let again = serde_json::to_value(&entry).map_err(|e| e.to_string())?;
     if again != value {

@@ -234,7 +234,8 @@ fn on_error_skip_keeps_cedars_rule() {
             &[BROAD_PERMIT, RESTRICTED],
             Some("[engine]\non_error = \"skip\"\n"),
         ),
-        Engine::builder().trust_caller_time(true)
+        Engine::builder()
+            .trust_caller_time(true)
             .bundle(Bundle::from_strings(
                 SCHEMA,
                 &[BROAD_PERMIT, RESTRICTED].join("\n"),
@@ -271,7 +272,8 @@ fn builder_on_error_survives_a_reload() {
         &[BROAD_PERMIT, RESTRICTED].join("\n"),
         Some(INVENTORY),
     );
-    let e = Engine::builder().trust_caller_time(true)
+    let e = Engine::builder()
+        .trust_caller_time(true)
         .bundle(bundle.clone())
         .on_error(OnError::Skip)
         .build()
@@ -287,7 +289,8 @@ fn logged(policies: &[&str], config: Option<&str>) -> (Engine, Records) {
     let sink = records.clone();
     let mut bundle = Bundle::from_strings(SCHEMA, &policies.join("\n"), Some(INVENTORY));
     bundle.config = config.map(|c| agentauthz::Source::new("agentauthz.toml", c));
-    let e = Engine::builder().trust_caller_time(true)
+    let e = Engine::builder()
+        .trust_caller_time(true)
         .bundle(bundle)
         .decision_log(DecisionLog::callback(move |r| {
             sink.lock().unwrap().push(r.clone())
@@ -423,7 +426,8 @@ fn an_impossible_forbid_is_a_warning() {
 #[test]
 fn strict_mode_refuses_warnings_with_policy_may_error() {
     let text = [BROAD_PERMIT, RESTRICTED].join("\n");
-    let err = Engine::builder().trust_caller_time(true)
+    let err = Engine::builder()
+        .trust_caller_time(true)
         .bundle(Bundle::from_strings(SCHEMA, &text, Some(INVENTORY)))
         .strict(true)
         .build()
@@ -435,12 +439,10 @@ fn strict_mode_refuses_warnings_with_policy_may_error() {
         "agentauthz.toml",
         "[engine]\nstrict = true\n",
     ));
-    assert_eq!(
-        trusted(b).unwrap_err().code(),
-        ErrorCode::PolicyMayError
-    );
+    assert_eq!(trusted(b).unwrap_err().code(), ErrorCode::PolicyMayError);
     // A bundle without warnings loads in strict mode.
-    Engine::builder().trust_caller_time(true)
+    Engine::builder()
+        .trust_caller_time(true)
         .bundle(Bundle::from_strings(SCHEMA, BROAD_PERMIT, Some(INVENTORY)))
         .strict(true)
         .build()

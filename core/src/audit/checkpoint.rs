@@ -6,6 +6,7 @@
 use super::canonical::canonical_json;
 use crate::error::{Error, ErrorCode, Result};
 use crate::integrity::{parse_strict_json, IntegrityKeys, CHECKPOINT_DOMAIN};
+use crate::limits::Input;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -94,7 +95,7 @@ pub fn read(log: &Path) -> std::result::Result<Option<Checkpoint>, String> {
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
     let text = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-    let value = parse_strict_json(text)?;
+    let value = parse_strict_json(Input::LogLine, text)?;
     serde_json::from_value(value)
         .map(Some)
         .map_err(|e| format!("{}: not a checkpoint: {e}", path.display()))

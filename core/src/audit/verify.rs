@@ -6,6 +6,7 @@ use super::checkpoint;
 use super::record::{DecisionRecord, MIN_SCHEMA_VERSION, SCHEMA_VERSION};
 use crate::error::{Error, ErrorCode, Result};
 use crate::integrity::{parse_strict_json, IntegrityKeys, RECORD_DOMAIN};
+use crate::limits::Input;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
@@ -158,7 +159,8 @@ fn lines(bytes: &[u8]) -> Vec<std::result::Result<&[u8], &[u8]>> {
 /// `schema_version`, and only the members a record of that version has.
 /// The one reader of records: verify, report and export all use it.
 pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<(Value, DecisionRecord), String> {
-    let value = parse_strict_json(line).map_err(|e| format!("not strict JSON: {e}"))?;
+    let value =
+        parse_strict_json(Input::LogLine, line).map_err(|e| format!("not strict JSON: {e}"))?;
     let version = value.get("schema_version").and_then(Value::as_u64);
     match version {
         Some(v) if (u64::from(MIN_SCHEMA_VERSION)..=u64::from(SCHEMA_VERSION)).contains(&v) => {}
@@ -166,7 +168,10 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<(Value, DecisionRec
         None => return Err("not a decision record (no schema_version)".into()),
     }
     if version == Some(1) {
-        if let Some(m) = ["fail_closed", "kid", "mac"].iter().find(|m| value.get(**m).is_some()) {
+        if let Some(m) = ["fail_closed", "kid", "mac"]
+            .iter()
+            .find(|m| value.get(**m).is_some())
+        {
             return Err(format!("a schema_version 1 record has no `{m}`"));
         }
     }
