@@ -33,7 +33,7 @@ const UPLOAD =
   '@id("upload-limit") forbid (principal, action == Action::"upload", resource)\nwhen { context.input.bytes * context.input.parts > 5368709120 };'
 const REVIEWER = '@id("reviewer-active") forbid (principal, action, resource)\nwhen { context has reviewer && !context.reviewer.active };'
 
-const engine = (policies, config) => Engine.fromStrings({ schema: SCHEMA, policies, inventory: INVENTORY, ...(config ? { config } : {}) })
+const engine = (policies, config) => Engine.fromStrings({ schema: SCHEMA, policies, inventory: INVENTORY, ...(config ? { config } : {}) }, { trustCallerTime: true })
 const read = (e, id, context = {}) => e.check({ agent: 'ci-bot', action: 'repo:read', resource: { type: 'Repo', id }, context, now: NOW })
 const upload = (e, bytes, parts) =>
   e.check({ agent: 'ci-bot', action: 'upload', resource: { type: 'Repo', id: 'acme/api' }, context: { input: { bytes, parts } }, now: NOW })
@@ -83,7 +83,7 @@ test('a long deny-list that errors at evaluation denies', async () => {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads')
     const { Engine } = require(${JSON.stringify(path.join(__dirname, '..'))})
-    const e = Engine.fromStrings(workerData.bundle)
+    const e = Engine.fromStrings(workerData.bundle, { trustCallerTime: true })
     const d = e.check({ agent: 'ci-bot', action: 'repo:read', resource: { type: 'Repo', id: 'acme/api' }, now: '${NOW}' })
     parentPort.postMessage({ allowed: d.allowed, decision: d.decision, reasons: d.reasons, errors: d.errors })
   `

@@ -56,7 +56,7 @@ function inChild(body) {
   const script = `
     const agentauthz = require(${JSON.stringify(PACKAGE_DIR)})
     const { Engine, AuthzError } = agentauthz
-    const engine = Engine.fromStrings(${JSON.stringify(STRINGS)})
+    const engine = Engine.fromStrings(${JSON.stringify(STRINGS)}, { trustCallerTime: true })
     const request = (over = {}) => ({ ...${JSON.stringify(request())}, ...over })
     function nest(n, make = (v) => ({ x: v })) { let v = 'leaf'; for (let i = 0; i < n; i++) v = make(v); return v }
     function report(name, f) {
@@ -106,14 +106,14 @@ describe('deep, cyclic and huge values', () => {
   })
 
   test('nesting that JSON.stringify manages is refused by the core with the same code', () => {
-    const engine = Engine.fromStrings(STRINGS)
+    const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true })
     coded(() => engine.check(request({ context: { input: nest(1000) } })), 'input_too_deep')
     coded(() => engine.checkJson(JSON.stringify(request({ context: { input: nest(1000) } }))), 'input_too_deep')
     answers(engine)
   })
 
   test('shared (not cyclic) values are fine', () => {
-    const engine = Engine.fromStrings(STRINGS)
+    const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true })
     const size = { size: 1 }
     const e = coded(() => engine.check(request({ context: { input: size, other: [size, size] } })))
     assert.equal(e.code, 'request_invalid') // `other` is not declared; not a cycle
@@ -122,7 +122,7 @@ describe('deep, cyclic and huge values', () => {
 })
 
 describe('values without a JSON form', () => {
-  const engine = Engine.fromStrings(STRINGS)
+  const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true })
   const throwing = () => {
     throw new Error('from a getter')
   }
@@ -179,7 +179,7 @@ describe('values without a JSON form', () => {
 
 describe('wrong argument types', () => {
   test('checkJson takes text only', () => {
-    const engine = Engine.fromStrings(STRINGS)
+    const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true })
     for (const v of [42, null, undefined, {}, [], 1n, Symbol('s'), () => 1]) {
       coded(() => engine.checkJson(v), 'request_parse', String(typeof v))
     }
@@ -189,7 +189,7 @@ describe('wrong argument types', () => {
 
   const BAD = [undefined, null, 42, -1, 1.5, NaN, 1n, true, 'x', '', '\ud800', Symbol('s'), [], {}, () => 1, new Date(NaN), new Proxy({}, {})]
   test('every exported function refuses any value with a coded error, or accepts it', () => {
-    const engine = Engine.fromStrings(STRINGS)
+    const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true })
     // Strings are left out where a string is a file path the call would create.
     const noPath = (v) => (typeof v === 'string' ? 42 : v)
     const calls = (v) => ({

@@ -45,6 +45,7 @@ REVIEWER = (
 
 
 def engine(*policies: str, config: str | None = None, **kw: Any) -> Engine:
+    kw.setdefault("trust_caller_time", True)
     return Engine.from_strings(
         schema=SCHEMA, policies=list(policies), inventory=INVENTORY, config=config, **kw
     )

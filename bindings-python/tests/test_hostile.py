@@ -49,7 +49,7 @@ def run_child(body: str, timeout: float = 120) -> list[Any]:
         import agentauthz
         from agentauthz import Engine, AuthzError
         from conftest import BUNDLE, NOW, REPO_RESOURCE
-        engine = Engine.load(BUNDLE)
+        engine = Engine.load(BUNDLE, trust_caller_time=True)
 
         def outcome(f):
             try:
@@ -462,7 +462,7 @@ def _calls(engine: Engine, v: Any, log: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("value", BAD_VALUES, ids=repr)
 def test_every_function_refuses_a_wrong_type_with_a_code(tmp_path: Path, value: Any) -> None:
-    engine = Engine.load(BUNDLE)
+    engine = Engine.load(BUNDLE, trust_caller_time=True)
     known = {c["code"] for c in agentauthz.error_codes()}
     for name, call in _calls(engine, value, tmp_path / "log.jsonl").items():
         try:

@@ -23,7 +23,7 @@ const request = (over = {}) => ({ agent: 'a', action: 'docs:read', resource: { t
 const KNOWN = new Set(errorCodes().map((c) => c.code))
 const RUNS = Number(process.env.AGENTAUTHZ_PROPERTY_RUNS ?? 300)
 
-const engine = Engine.fromStrings(STRINGS)
+const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true })
 const revision = engine.policyRevision
 
 function decidesCorrectly() {
@@ -149,7 +149,7 @@ const CALLS = {
   'checkBatch item': (v) => engine.checkBatch([request(), v]),
   reload: (v) => engine.reload(typeof v === 'string' ? 42 : v),
   // A valid inventory text would really reload: do it on an engine of its own.
-  'reload field': (v) => Engine.fromStrings(STRINGS).reload({ ...STRINGS, inventory: v }),
+  'reload field': (v) => Engine.fromStrings(STRINGS, { trustCallerTime: true }).reload({ ...STRINGS, inventory: v }),
   setDecisionLog: (v) => engine.setDecisionLog(noPath(v) ?? 42, { maxBytes: v }),
   grant: (v) => engine.grant(v),
   'grant fields': (v) => engine.grant({ agent: v, actions: v, resource: v, ttlSeconds: v, until: v, starts: v, reason: v, grantedBy: v }),
