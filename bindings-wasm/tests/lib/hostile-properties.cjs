@@ -24,7 +24,7 @@ const request = (over = {}) => ({ agent: 'a', action: 'docs:read', resource: { t
 const KNOWN = new Set(errorCodes().map((c) => c.code))
 const RUNS = Number(process.env.AGENTAUTHZ_PROPERTY_RUNS ?? 300)
 
-const engine = Engine.fromStrings(STRINGS)
+const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true })
 const revision = engine.policyRevision
 
 function decidesCorrectly() {
@@ -139,8 +139,8 @@ const CALLS = {
   'checkBatch item': (v) => engine.checkBatch([request(), v]),
   reload: (v) => engine.reload(v),
   // A valid inventory text would really reload: do it on an engine of its own.
-  'reload field': (v) => Engine.fromStrings(STRINGS).reload({ ...STRINGS, inventory: v }),
-  setDecisionLog: (v) => Engine.fromStrings(STRINGS).setDecisionLog(v ?? 42),
+  'reload field': (v) => Engine.fromStrings(STRINGS, { trustCallerTime: true }).reload({ ...STRINGS, inventory: v }),
+  setDecisionLog: (v) => Engine.fromStrings(STRINGS, { trustCallerTime: true }).setDecisionLog(v ?? 42),
   grant: (v) => engine.grant(v),
   'grant fields': (v) => engine.grant({ agent: v, actions: v, resource: v, ttlSeconds: v, until: v, starts: v, reason: v, grantedBy: v }),
   revoke: (v) => engine.revoke(v, { by: v }),

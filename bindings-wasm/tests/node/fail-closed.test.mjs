@@ -33,7 +33,7 @@ const UPLOAD =
 const REVIEWER = '@id("reviewer-active") forbid (principal, action, resource)\nwhen { context has reviewer && !context.reviewer.active };';
 
 const engine = (policies, config, options) =>
-  Engine.fromStrings({ schema: SCHEMA, policies, inventory: INVENTORY, ...(config ? { config } : {}) }, options);
+  Engine.fromStrings({ schema: SCHEMA, policies, inventory: INVENTORY, ...(config ? { config } : {}) }, { trustCallerTime: true, ...options });
 const read = (e, id, context = {}) => e.check({ agent: "ci-bot", action: "repo:read", resource: { type: "Repo", id }, context, now: NOW });
 const upload = (e, bytes, parts) =>
   e.check({ agent: "ci-bot", action: "upload", resource: { type: "Repo", id: "acme/api" }, context: { input: { bytes, parts } }, now: NOW });

@@ -57,7 +57,7 @@ function inChild(body) {
   const script = `
     const api = require(${JSON.stringify(PKG)});
     const { Engine, AuthzError } = api;
-    const engine = Engine.fromStrings(${JSON.stringify(STRINGS)});
+    const engine = Engine.fromStrings(${JSON.stringify(STRINGS)}, { trustCallerTime: true });
     const request = (over = {}) => ({ ...${JSON.stringify(request())}, ...over });
     function nest(n, make = (v) => ({ x: v })) { let v = "leaf"; for (let i = 0; i < n; i++) v = make(v); return v; }
     function report(name, f) {
@@ -82,7 +82,7 @@ function inChild(body) {
 
 describe("the limit codes", () => {
   test("input_too_deep and input_too_large are LimitErrors, raised for real", () => {
-    const engine = Engine.fromStrings(STRINGS);
+    const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true });
     let e = coded(() => engine.check(request({ context: { input: nest(100) } })), "input_too_deep");
     assert.ok(e instanceof api.LimitError);
     assert.equal(e.family, "limit");
@@ -139,7 +139,7 @@ describe("values without a JSON form", () => {
   };
   for (const [name, context] of Object.entries(cases)) {
     test(`${name} in the context is request_parse`, () => {
-      const engine = Engine.fromStrings(STRINGS);
+      const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true });
       const e = coded(() => engine.check(request({ context })), "request_parse", name);
       assert.ok(e instanceof api.RequestError);
       answers(engine);
@@ -147,7 +147,7 @@ describe("values without a JSON form", () => {
   }
 
   test("a Proxy or throwing getter as the whole request", () => {
-    const engine = Engine.fromStrings(STRINGS);
+    const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true });
     coded(() => engine.check(new Proxy(request(), { get: throwing })), "request_parse");
     coded(() => engine.check(new Proxy(request(), { ownKeys: throwing })), "request_parse");
     coded(() => engine.checkBatch(new Proxy([request()], { get: throwing })), "request_parse");
@@ -158,14 +158,14 @@ describe("values without a JSON form", () => {
 
 describe("wrong argument types", () => {
   test("checkJson takes text only", () => {
-    const engine = Engine.fromStrings(STRINGS);
+    const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true });
     for (const v of [42, null, undefined, {}, [], 1n, Symbol("s"), () => 1]) coded(() => engine.checkJson(v), "request_parse");
     answers(engine);
   });
 
   const BAD = [undefined, null, 42, -1, 1.5, NaN, 1n, true, "x", "", "\ud800", Symbol("s"), [], {}, () => 1, new Date(NaN), new Proxy({}, {})];
   test("every exported function refuses any value with a coded error, or accepts it", () => {
-    const engine = Engine.fromStrings(STRINGS);
+    const engine = Engine.fromStrings(STRINGS, { trustCallerTime: true });
     const calls = (v) => ({
       "Engine.fromStrings": () => Engine.fromStrings(v),
       "Engine.fromStrings options": () => Engine.fromStrings(STRINGS, { decisionLog: v }),
