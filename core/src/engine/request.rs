@@ -105,9 +105,10 @@ fn fail_closed(outcome: &mut audit::Outcome, set: &PolicySet) {
     let mut forbids = outcome
         .errors
         .iter()
+        // Deny on doubt: only an error of a known permit is left to Cedar's rule.
         .filter(|e| {
             set.policy(&PolicyId::new(&e.policy))
-                .is_some_and(|p| p.effect() == cedar_policy::Effect::Forbid)
+                .is_none_or(|p| p.effect() == cedar_policy::Effect::Forbid)
         })
         .map(|e| e.policy.clone())
         .peekable();
