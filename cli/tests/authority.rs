@@ -6,64 +6,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use serde_json::Value;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-const CLI: &str = env!("CARGO_BIN_EXE_agentauthz");
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
 const NOW: &str = "2026-11-29T10:00:00Z";
 const ALL_OFF: &str = "[baseline]\nowner-required = false\nagent-active = false\ntask-window = false\nno-human-credentials = false\ncredential-expired = false\non-behalf-of-active = false\n";
 
 /// A copy of the coding-agent bundle with `config` as its agentauthz.toml.
 fn bundle(name: &str, config: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
-    let dir = std::env::temp_dir().join(format!(
-        "agentauthz-cli-authority-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("policies")).unwrap();
-    for f in ["schema.cedarschema", "inventory.yaml"] {
-        std::fs::copy(src.join(f), dir.join(f)).unwrap();
-    }
-    for e in std::fs::read_dir(src.join("policies")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.join("policies").join(e.file_name())).unwrap();
-    }
-    std::fs::write(dir.join("agentauthz.toml"), config).unwrap();
-    dir
+    common::coding_agent("authority", name, config)
 }
 
 fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(CLI)
-        .args(args)
-        .current_dir(dir)
-        .env("AGENTAUTHZ_TEST_SIGNING_KEY", key())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn key() -> String {
-    let out = Command::new(CLI)
-        .args(["session", "keygen", "--kid", "k1"])
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["secret"].as_str().unwrap().to_string()
+    let key = common::session_key();
+    common::run_cli(dir, args, stdin, &[("AGENTAUTHZ_TEST_SIGNING_KEY", &key)])
 }
 
 /// `check --now NOW` on `request`: (exit code, reasons or the error code).

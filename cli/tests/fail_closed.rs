@@ -4,8 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 const SCHEMA: &str = r#"
 entity Repo { classification: String };
@@ -41,20 +42,9 @@ fn bundle(name: &str, config: Option<&str>) -> PathBuf {
 }
 
 fn cli(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentauthz"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = common::run_cli(Path::new("."), args, Some(stdin), &[]);
+    let code = out.status.code().unwrap_or(-1);
+    (code, common::stdout(&out), common::stderr(&out))
 }
 
 fn check(dir: &Path, request: &str) -> (i32, serde_json::Value) {

@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
+use common::{stderr, CLI};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::BufRead;
@@ -11,24 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const CLI: &str = env!("CARGO_BIN_EXE_agentauthz");
 const KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
 
 fn bundle(name: &str, toml: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
-    let dir =
-        std::env::temp_dir().join(format!("agentauthz-cli-int-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("policies")).unwrap();
-    for f in ["schema.cedarschema", "inventory.yaml"] {
-        std::fs::copy(src.join(f), dir.join(f)).unwrap();
-    }
-    for e in std::fs::read_dir(src.join("policies")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.join("policies").join(e.file_name())).unwrap();
-    }
-    std::fs::write(dir.join("agentauthz.toml"), toml).unwrap();
-    dir
+    common::coding_agent("int", name, toml)
 }
 
 fn cmd(dir: &Path, args: &[&str]) -> Command {
@@ -44,10 +33,6 @@ fn cmd(dir: &Path, args: &[&str]) -> Command {
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     cmd(dir, args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 const KEYED: &str = "[journal]\npath = \"journal.jsonl\"\n\n[integrity]\nkey_env = \"AGENTAUTHZ_LOG_KEY\"\nkey_id = \"k1\"\n";

@@ -3,53 +3,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const CLI: &str = env!("CARGO_BIN_EXE_agentauthz");
+use std::process::Output;
 
 fn bundle(name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples/coding-agent");
-    let dir = std::env::temp_dir().join(format!("agentauthz-cli-lc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("policies")).unwrap();
-    for f in ["schema.cedarschema", "inventory.yaml"] {
-        std::fs::copy(src.join(f), dir.join(f)).unwrap();
-    }
-    for e in std::fs::read_dir(src.join("policies")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.join("policies").join(e.file_name())).unwrap();
-    }
-    std::fs::write(
-        dir.join("agentauthz.toml"),
+    common::coding_agent(
+        "lc",
+        name,
         "[journal]\npath = \"journal.jsonl\"\n\n[sessions]\naudience = \"tools\"\nsigning_key_env = \"AGENTAUTHZ_TEST_SIGNING_KEY\"\n",
     )
-    .unwrap();
-    dir
 }
 
 fn run(dir: &Path, key: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(CLI)
-        .args(args)
-        .current_dir(dir)
-        .env("AGENTAUTHZ_TEST_SIGNING_KEY", key)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+    common::run_cli(dir, args, stdin, &[("AGENTAUTHZ_TEST_SIGNING_KEY", key)])
 }
 
 /// `agentauthz OP --bundle . --agent docs-bot --by alice`.
@@ -69,12 +39,7 @@ fn json(o: &Output) -> Value {
 }
 
 fn keygen() -> String {
-    let out = Command::new(CLI)
-        .args(["session", "keygen", "--kid", "k1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    json(&out)["secret"].as_str().unwrap().to_string()
+    common::session_key()
 }
 
 /// docs-bot is not a CI agent: no policy lets it push. Its time is `--now`.

@@ -3,23 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
+use common::{copy_dir, repo, stdout};
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const CLI: &str = env!("CARGO_BIN_EXE_agentauthz");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use std::process::Output;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("agentauthz-cli-log-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::fresh_dir("log", name)
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
@@ -35,29 +27,8 @@ fn run(args: &[&str], stdin: Option<&str>) -> Output {
             }
         }
     }
-    let stdin = stdin.as_deref();
-    let mut child = Command::new(CLI)
-        .args(&args)
-        .current_dir(repo())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    common::run_cli(&repo(), &args, stdin.as_deref(), &[])
 }
 
 fn push(branch: &str, now: &str) -> String {
@@ -379,17 +350,4 @@ fn export_ocsf_prints_one_event_per_record() {
         Some(2),
         "unknown formats are refused by the parser"
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
