@@ -11,7 +11,7 @@ RELEASE_DIR := $(CARGO_TARGET_DIR)/$(HOST_TARGET)/release
 CLI := $(RELEASE_DIR)/agentauthz
 export AGENTAUTHZ_CLI := $(CLI)
 
-.PHONY: help demo test test-rust test-python test-node test-wasm lint fmt cli conformance fuzz fuzz-smoke fuzz-tools
+.PHONY: help demo test test-rust test-python test-node test-wasm lint clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -44,11 +44,16 @@ test-node: ## Build the Node addon and run the Node suite
 test-wasm: ## Build the WASM package and run the Node and Chromium suites
 	$(MAKE) -C bindings-wasm test
 
-lint: ## cargo fmt --check and clippy -D warnings
-	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+lint: ## cargo fmt --check, clippy -D warnings (host and wasm32)
 	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 	cargo fmt --all -- --check
+	$(MAKE) clippy
+
+clippy: ## clippy -D warnings on every crate, and on the WASM crate for wasm32
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	cargo clippy --release -p agentauthz -p agentauthz-cli -p agentauthz-python -p agentauthz-node --all-targets -- -D warnings
+	cargo clippy --release -p agentauthz-wasm --target wasm32-unknown-unknown -- -D warnings
 
 fmt: ## Format the Rust code
 	cargo fmt --all
