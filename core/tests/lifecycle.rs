@@ -746,10 +746,14 @@ fn changes_during_checks_are_atomic_and_never_block_checks() {
     let clock = Arc::new(ManualClock::at(T0).unwrap());
     let engine = Arc::new(engine_at(clock));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Checkers that have made 20 checks: changes go on until all three have,
+    // so checks overlap changes however the threads are scheduled.
+    let warmed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut checkers = Vec::new();
     for _ in 0..3 {
         let engine = engine.clone();
         let stop = stop.clone();
+        let warmed = warmed.clone();
         checkers.push(std::thread::spawn(move || {
             let r = put("etl", "reports/q3.csv");
             let mut read = put("other", "public/readme");
@@ -770,19 +774,24 @@ fn changes_during_checks_are_atomic_and_never_block_checks() {
                     "{reasons:?}"
                 );
                 n += 1;
+                if n == 20 {
+                    warmed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
             }
             n
         }));
     }
-    for _ in 0..40 {
+    let mut rounds = 0;
+    while rounds < 40 || warmed.load(std::sync::atomic::Ordering::SeqCst) < 3 {
         let g = engine.grant(grant_request("etl", 600)).unwrap();
         engine.suspend("other", "alice").unwrap();
         engine.reactivate("other", "alice").unwrap();
         engine.revoke(&g.id, "alice").unwrap();
+        rounds += 1;
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for c in checkers {
-        assert!(c.join().unwrap() > 0);
+        assert!(c.join().unwrap() >= 20);
     }
     assert!(engine.grants(None).is_empty());
 }
