@@ -10,8 +10,8 @@
 
 use crate::errors::{at_index, authz_err, core, raised, recode, request_parse, ArgError};
 use agentauthz::{
-    ffi, AgentRequest, DecisionLog, EntityRef, Error, ErrorCode, GrantRequest, Limits, Request,
-    SessionRequest, TaskSpec,
+    ffi, AgentRequest, Change, DecisionLog, EntityRef, Error, ErrorCode, GrantRequest, Limits,
+    Request, SessionRequest, TaskSpec,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -596,7 +596,7 @@ fn callback_log(callable: &Bound<'_, PyAny>) -> DecisionLog {
     // Runs inside `check`, which released the GIL: take it back for the call.
     DecisionLog::try_callback(move |record| {
         Python::attach(|py| -> PyResult<()> {
-            callable.call1(py, (pythonize(py, &record.to_value())?,))?;
+            callable.call1(py, (pythonize(py, record)?,))?;
             Ok(())
         })
         .map_err(|e| e.to_string())
@@ -815,4 +815,12 @@ pub(crate) fn session_keys_arg(
         }
     }
     Ok(Value::Object(keys))
+}
+
+/// A change in its journal form (`{"op": "suspend", "agent": ...}`), read by
+/// the core's own `Change`; every bad value is a `lifecycle_invalid` error.
+pub(crate) fn change_arg(obj: &Bound<'_, PyAny>) -> Result<Change, ArgError> {
+    let lc = ErrorCode::LifecycleInvalid;
+    let value = json_arg(obj, "change").map_err(|e| e.recode(lc))?;
+    serde_json::from_value(value).map_err(|e| Error::new(lc, format!("change: {e}")).into())
 }

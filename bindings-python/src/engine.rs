@@ -3,9 +3,9 @@
 //! result (`types`). Every call runs under `errors::guarded`.
 
 use crate::args::{
-    batch_arg, batch_requests, bundle_arg, decision_log_arg, flag_arg, issue_args, journal_args,
-    json_arg, optional_string, pair, session_keys_arg, string_arg, text_arg, time_arg, BundleArg,
-    CheckArgs, CheckRequest, GrantArgs, TaskArgs,
+    batch_arg, batch_requests, bundle_arg, change_arg, decision_log_arg, flag_arg, issue_args,
+    journal_args, json_arg, optional_string, pair, session_keys_arg, string_arg, text_arg,
+    time_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs, TaskArgs,
 };
 use crate::errors::{arg, core, guarded, recode};
 use crate::types::{batch_decisions, log_head, PyDecision, PyGrant};
@@ -462,11 +462,8 @@ impl PyEngine {
         guarded(py, || {
             let lc = ErrorCode::LifecycleInvalid;
             let by = core(py, text_arg(by, "by", lc))?;
-            let change = arg(py, json_arg(change, "change").map_err(|e| e.recode(lc)))?;
-            let entry = core(
-                py,
-                py.detach(|| ffi::apply_change_value(&self.0, change, &by)),
-            )?;
+            let change = arg(py, change_arg(change))?;
+            let entry = core(py, py.detach(|| self.0.apply(change, &by)))?;
             Ok(pythonize(py, &entry)?)
         })
     }
