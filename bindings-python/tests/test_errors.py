@@ -334,3 +334,31 @@ def test_errors_carry_locations() -> None:
     assert loc["file"] == "mine.cedar"
     assert isinstance(loc["line"], int) and isinstance(loc["column"], int)
     assert "mine.cedar:" in str(err.value)
+
+
+def test_every_core_family_has_a_hand_written_class() -> None:
+    families = {c["family"] for c in agentauthz.error_codes()}
+    assert set(errors.FAMILY_CLASSES) == families
+    assert all(cls is not AuthzError for cls in ERROR_CODES.values())
+    assert errors.FAMILY_CLASSES == FAMILY_CLASSES
+
+
+def test_the_code_table_is_built_from_the_native_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    listed = [
+        {"code": "policy_parse", "family": "policy"},
+        {"code": "policy_from_a_newer_core", "family": "policy"},
+        {"code": "of_a_new_family", "family": "new"},
+    ]
+    monkeypatch.setattr(agentauthz._native, "error_codes", lambda: listed)
+    spec = importlib.util.spec_from_file_location(
+        "agentauthz._errors_probe", errors.__file__, submodule_search_locations=None
+    )
+    assert spec is not None and spec.loader is not None
+    fresh = importlib.util.module_from_spec(spec)
+    fresh.__package__ = "agentauthz"
+    spec.loader.exec_module(fresh)
+    assert list(fresh.ERROR_CODES) == [c["code"] for c in listed]
+    assert fresh.ERROR_CODES["policy_from_a_newer_core"] is fresh.PolicyError
+    assert fresh.ERROR_CODES["of_a_new_family"] is fresh.AuthzError

@@ -1,19 +1,22 @@
 """agentauthz's exceptions: one class per error family, chosen by the core's stable code.
 
-``ERROR_CODES`` is the one table from code to class. It mirrors the core's
-``error_codes()`` list (``agentauthz._native.error_codes()``); the test suite
-fails if the two drift apart.
+``ERROR_CODES`` maps every code to its class. It is built at import from the
+core's own list (``agentauthz._native.error_codes()``, each code with its
+family) and ``FAMILY_CLASSES``, the one hand-written table, from family to class.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ._native import error_codes
+
 if TYPE_CHECKING:
     from ._native import Decision
 
 __all__ = [
     "ERROR_CODES",
+    "FAMILY_CLASSES",
     "AuthzError",
     "BundleError",
     "Denied",
@@ -141,39 +144,31 @@ class InternalError(AuthzError):
     family = "internal"
 
 
-# The one table: every stable core code and the class raised for it.
-ERROR_CODES: dict[str, type[AuthzError]] = {
-    "io": BundleError,
-    "bundle_invalid": BundleError,
-    "config_invalid": BundleError,
-    "schema_parse": SchemaError,
-    "schema_invalid": SchemaError,
-    "policy_parse": PolicyError,
-    "policy_id_missing": PolicyError,
-    "policy_id_duplicate": PolicyError,
-    "policy_invalid": PolicyError,
-    "policy_may_error": PolicyError,
-    "inventory_parse": InventoryError,
-    "inventory_invalid": InventoryError,
-    "request_parse": RequestError,
-    "request_invalid": RequestError,
-    "test_invalid": TestError,
-    "grant_invalid": LifecycleError,
-    "lifecycle_invalid": LifecycleError,
-    "journal_corrupt": JournalError,
-    "journal_locked": JournalError,
-    "log_locked": LogError,
-    "log_corrupt": LogError,
-    "session_invalid": SessionError,
-    "session_expired": SessionError,
-    "session_revoked": SessionError,
-    "key_invalid": SessionError,
-    "input_too_deep": LimitError,
-    "input_too_large": LimitError,
-    "internal": InternalError,
+# The one hand-written table: each error family of the core and its class.
+FAMILY_CLASSES: dict[str, type[AuthzError]] = {
+    cls.family: cls
+    for cls in (
+        BundleError,
+        SchemaError,
+        PolicyError,
+        InventoryError,
+        RequestError,
+        TestError,
+        LifecycleError,
+        JournalError,
+        LogError,
+        SessionError,
+        LimitError,
+        InternalError,
+    )
 }
 
-_FAMILIES: dict[str, type[AuthzError]] = {cls.family: cls for cls in ERROR_CODES.values()}
+# Every stable core code, in the core's order, and the class raised for it. A
+# family without a class here (a core newer than this table) gets AuthzError;
+# the test suite fails on such drift.
+ERROR_CODES: dict[str, type[AuthzError]] = {
+    entry["code"]: FAMILY_CLASSES.get(entry["family"], AuthzError) for entry in error_codes()
+}
 
 
 def _rebuild(
@@ -189,7 +184,7 @@ def _from_native(error: dict[str, Any]) -> AuthzError:
     its family's class.
     """
     code = error["code"]
-    cls = ERROR_CODES.get(code) or _FAMILIES.get(error["family"], AuthzError)
+    cls = ERROR_CODES.get(code) or FAMILY_CLASSES.get(error["family"], AuthzError)
     return cls(error["message"], code=code, details=error["details"])
 
 

@@ -1,0 +1,624 @@
+//! `agentauthz._native.Engine`: each method converts its arguments
+//! (`args`), makes one core call with the GIL released, and converts the
+//! result (`types`). Every call runs under `errors::guarded`.
+
+use crate::args::{
+    batch_arg, batch_requests, bundle_arg, change_arg, decision_log_arg, flag_arg, issue_args,
+    journal_args, json_arg, optional_string, pair, session_keys_arg, string_arg, text_arg,
+    time_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs, TaskArgs,
+};
+use crate::errors::{arg, core, guarded, recode};
+use crate::types::{batch_decisions, log_head, PyDecision, PyGrant};
+use agentauthz::{ffi, Engine, ErrorCode, Request};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyType};
+use pythonize::pythonize;
+
+/// In-process authorization for agents. Safe to share across threads:
+/// checks never wait on a reload.
+#[pyclass(frozen, subclass, module = "agentauthz._native", name = "Engine")]
+#[derive(Debug)]
+pub(crate) struct PyEngine(agentauthz::Engine);
+
+#[pymethods]
+impl PyEngine {
+    /// An engine from a bundle directory or a dict of strings; `decision_log`
+    /// as in `set_decision_log`. Run-time changes are kept in the JSON-lines
+    /// file `journal` (or the bundle's `[journal] path`) and replayed now. A
+    /// torn last line of the journal or of a file decision log raises
+    /// `JournalError` / `LogError` unless `recover` is true (it is cut off and
+    /// the cut recorded). Both are keyed with the bundle's `[integrity]` key.
+    /// `trust_caller_time`: requests may carry their own `now` (tests,
+    /// replays); otherwise the engine clock decides and `now` is an error.
+    #[new]
+    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None))]
+    fn new(
+        py: Python<'_>,
+        bundle: &Bound<'_, PyAny>,
+        decision_log: Option<&Bound<'_, PyAny>>,
+        max_bytes: Option<&Bound<'_, PyAny>>,
+        journal: Option<&Bound<'_, PyAny>>,
+        recover: Option<&Bound<'_, PyAny>>,
+        trust_caller_time: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        guarded(py, || {
+            let bundle = arg(py, bundle_arg(bundle))?;
+            let (journal, recover) = core(py, journal_args(journal, recover))?;
+            let trust = flag_arg(
+                "trust_caller_time",
+                trust_caller_time,
+                ErrorCode::BundleInvalid,
+            );
+            let options = Options {
+                journal,
+                recover,
+                trust_caller_time: core(py, trust)?,
+            };
+            let engine = core(py, py.detach(|| build(bundle, options)))?;
+            // A file log is keyed with the bundle's [integrity] key.
+            let log = match decision_log {
+                Some(sink) => decision_log_arg(py, sink, max_bytes, &engine, recover)?,
+                None => None,
+            };
+            if log.is_some() {
+                engine.set_decision_log(log);
+            }
+            Ok(PyEngine(engine))
+        })
+    }
+
+    /// Loads a bundle directory.
+    #[classmethod]
+    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None))]
+    fn load<'py>(
+        cls: &Bound<'py, PyType>,
+        path: &Bound<'py, PyAny>,
+        decision_log: Option<&Bound<'py, PyAny>>,
+        max_bytes: Option<&Bound<'py, PyAny>>,
+        journal: Option<&Bound<'py, PyAny>>,
+        recover: Option<&Bound<'py, PyAny>>,
+        trust_caller_time: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let kwargs = PyDict::new(cls.py());
+        kwargs.set_item("decision_log", decision_log)?;
+        kwargs.set_item("max_bytes", max_bytes)?;
+        kwargs.set_item("journal", journal)?;
+        kwargs.set_item("recover", recover)?;
+        kwargs.set_item("trust_caller_time", trust_caller_time)?;
+        cls.call((path,), Some(&kwargs))
+    }
+
+    /// An engine from in-memory texts. `policies` is one text, a list of texts,
+    /// or a dict of file name to text.
+    #[classmethod]
+    #[pyo3(signature = (*, schema, policies, inventory=None, config=None, decision_log=None, max_bytes=None, trust_caller_time=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_strings<'py>(
+        cls: &Bound<'py, PyType>,
+        schema: &Bound<'py, PyAny>,
+        policies: &Bound<'py, PyAny>,
+        inventory: Option<&Bound<'py, PyAny>>,
+        config: Option<&Bound<'py, PyAny>>,
+        decision_log: Option<&Bound<'py, PyAny>>,
+        max_bytes: Option<&Bound<'py, PyAny>>,
+        trust_caller_time: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let strings = PyDict::new(cls.py());
+        strings.set_item("schema", schema)?;
+        strings.set_item("policies", policies)?;
+        strings.set_item("inventory", inventory)?;
+        strings.set_item("config", config)?;
+        let kwargs = PyDict::new(cls.py());
+        kwargs.set_item("decision_log", decision_log)?;
+        kwargs.set_item("max_bytes", max_bytes)?;
+        kwargs.set_item("trust_caller_time", trust_caller_time)?;
+        cls.call((strings,), Some(&kwargs))
+    }
+
+    /// Decides one agent-form request; with `session=` (a session token
+    /// instead of `agent`) the token names the agent and task.
+    #[pyo3(signature = (*, agent=None, action, resource, task=None, on_behalf_of=None, credential=None, context=None, now=None, session=None, audience=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &self,
+        py: Python<'_>,
+        agent: Option<&Bound<'_, PyAny>>,
+        action: &Bound<'_, PyAny>,
+        resource: &Bound<'_, PyAny>,
+        task: Option<&Bound<'_, PyAny>>,
+        on_behalf_of: Option<&Bound<'_, PyAny>>,
+        credential: Option<&Bound<'_, PyAny>>,
+        context: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+        session: Option<&Bound<'_, PyAny>>,
+        audience: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyDecision> {
+        guarded(py, || {
+            let args = CheckArgs {
+                agent,
+                action,
+                resource,
+                task,
+                on_behalf_of,
+                credential,
+                context,
+                now,
+                session,
+                audience,
+            };
+            let request = arg(py, args.request(py))?;
+            let decision = py.detach(|| match &request {
+                CheckRequest::Agent(r) => self.0.check(r),
+                CheckRequest::Session(r) => self.0.check_session(r),
+            });
+            core(py, decision).map(PyDecision)
+        })
+    }
+
+    /// Decides one request given in the wire shape (agent or Cedar form).
+    fn check_request(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<PyDecision> {
+        guarded(py, || {
+            let value = arg(py, json_arg(request, "request"))?;
+            let decision =
+                py.detach(|| Request::from_json_value(value).and_then(|r| self.0.check(&r)));
+            core(py, decision).map(PyDecision)
+        })
+    }
+
+    /// Decides a list of requests in the wire shape against one snapshot.
+    /// All or nothing: the first bad request raises, its index in the message.
+    fn check_batch(
+        &self,
+        py: Python<'_>,
+        requests: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<PyDecision>> {
+        guarded(py, || {
+            let items = arg(py, batch_arg(requests))?;
+            let decisions = py.detach(|| {
+                let requests = batch_requests(items, &self.0.limits())?;
+                batch_decisions(self.0.check_batch(&requests))
+            });
+            core(py, decisions)
+        })
+    }
+
+    /// Swaps in a new bundle (a directory or a dict of strings). On error the
+    /// current one stays active.
+    fn reload(&self, py: Python<'_>, bundle: &Bound<'_, PyAny>) -> PyResult<()> {
+        guarded(py, || {
+            let bundle = arg(py, bundle_arg(bundle))?;
+            let done = py.detach(|| match bundle {
+                BundleArg::Dir(dir) => self.0.reload_dir(dir),
+                BundleArg::Strings(value) => ffi::reload_from_strings(&self.0, value),
+            });
+            core(py, done)
+        })
+    }
+
+    /// The content hash of the active bundle.
+    #[getter]
+    fn policy_revision(&self, py: Python<'_>) -> PyResult<String> {
+        guarded(py, || Ok(self.0.policy_revision()))
+    }
+
+    /// Sets the decision-log sink: a callable (called with each record as a
+    /// dict), a path of a JSON-lines file (`"-"`: standard output; rotated
+    /// at `max_bytes` when given), or None to stop logging.
+    #[pyo3(signature = (sink, /, *, max_bytes=None))]
+    fn set_decision_log(
+        &self,
+        py: Python<'_>,
+        sink: &Bound<'_, PyAny>,
+        max_bytes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let log = decision_log_arg(py, sink, max_bytes, &self.0, false)?;
+            py.detach(|| self.0.set_decision_log(log));
+            Ok(())
+        })
+    }
+
+    /// Writes buffered records out; raises the first logging failure since the
+    /// previous flush (a failed write, a callback that raised).
+    fn flush_decision_log(&self, py: Python<'_>) -> PyResult<()> {
+        guarded(py, || core(py, py.detach(|| self.0.flush_decision_log())))
+    }
+
+    /// `{"seq": ..., "hash": ...}` of the last record logged, or None without a sink.
+    #[getter]
+    fn decision_log_head<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let head = py.detach(|| self.0.decision_log().map(|log| log.head()));
+            log_head(py, head)
+        })
+    }
+
+    /// The enforcement mode: "enforce" or "log-only" (`[engine] mode`).
+    #[getter]
+    fn mode(&self, py: Python<'_>) -> PyResult<&'static str> {
+        guarded(py, || Ok(self.0.mode().as_str()))
+    }
+
+    /// What a forbid whose evaluation errors does: "deny" (fail closed, the
+    /// default) or "skip" (Cedar's rule) — `[engine] on_error`.
+    #[getter]
+    fn on_error(&self, py: Python<'_>) -> PyResult<&'static str> {
+        guarded(py, || Ok(self.0.on_error().as_str()))
+    }
+
+    /// Forbids of the active bundle that may error at run time (or never
+    /// match): a list of `{policy, kind, message, location?}` dicts.
+    fn warnings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || Ok(pythonize(py, &self.0.warnings())?))
+    }
+
+    // ------------------------------------------------------------ run-time changes
+
+    /// Grants `actions` on `resource` (and anything in it) to `agent` from
+    /// `starts` (default: now) for `ttl` (seconds or a timedelta) or `until`.
+    #[pyo3(signature = (*, agent, actions, resource, ttl=None, until=None, starts=None, task=None, reason, granted_by))]
+    #[allow(clippy::too_many_arguments)]
+    fn grant(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        actions: &Bound<'_, PyAny>,
+        resource: &Bound<'_, PyAny>,
+        ttl: Option<&Bound<'_, PyAny>>,
+        until: Option<&Bound<'_, PyAny>>,
+        starts: Option<&Bound<'_, PyAny>>,
+        task: Option<&Bound<'_, PyAny>>,
+        reason: &Bound<'_, PyAny>,
+        granted_by: &Bound<'_, PyAny>,
+    ) -> PyResult<PyGrant> {
+        guarded(py, || {
+            let args = GrantArgs {
+                agent,
+                actions,
+                resource,
+                ttl,
+                until,
+                starts,
+                task,
+                reason,
+                granted_by,
+            };
+            let request = arg(py, args.request(py))?;
+            core(py, py.detach(|| self.0.grant(request))).map(PyGrant)
+        })
+    }
+
+    /// Ends a grant before its expiry.
+    #[pyo3(signature = (grant_id, /, *, by))]
+    fn revoke(
+        &self,
+        py: Python<'_>,
+        grant_id: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let lc = ErrorCode::LifecycleInvalid;
+            let (id, by) = core(py, pair(grant_id, "grant_id", by, "by", lc))?;
+            core(py, py.detach(|| self.0.revoke(&id, &by)))
+        })
+    }
+
+    /// The grants in force (not expired, not revoked), of one agent or all, by id.
+    #[pyo3(signature = (agent=None))]
+    fn grants(&self, py: Python<'_>, agent: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<PyGrant>> {
+        guarded(py, || {
+            let agent = core(
+                py,
+                optional_string(agent, "agent").map_err(|e| recode(e, ErrorCode::LifecycleInvalid)),
+            )?;
+            let grants = py.detach(|| self.0.grants(agent.as_deref()));
+            Ok(grants.into_iter().map(PyGrant).collect())
+        })
+    }
+
+    /// The Cedar text of a grant in force, or None.
+    fn grant_policy_text(
+        &self,
+        py: Python<'_>,
+        grant_id: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<String>> {
+        guarded(py, || {
+            let id = core(
+                py,
+                text_arg(grant_id, "grant_id", ErrorCode::LifecycleInvalid),
+            )?;
+            Ok(py.detach(|| self.0.grant_policy_text(&id)))
+        })
+    }
+
+    /// The agent may not act until reactivated.
+    #[pyo3(signature = (agent, /, *, by))]
+    fn suspend(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let (agent, by) = core(
+                py,
+                pair(agent, "agent", by, "by", ErrorCode::LifecycleInvalid),
+            )?;
+            core(py, py.detach(|| self.0.suspend(&agent, &by)))
+        })
+    }
+
+    /// A suspended agent may act again.
+    #[pyo3(signature = (agent, /, *, by))]
+    fn reactivate(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let (agent, by) = core(
+                py,
+                pair(agent, "agent", by, "by", ErrorCode::LifecycleInvalid),
+            )?;
+            core(py, py.detach(|| self.0.reactivate(&agent, &by)))
+        })
+    }
+
+    /// Final: the agent is offboarded; its grants and tasks are revoked, its
+    /// credentials marked revoked.
+    #[pyo3(signature = (agent, /, *, by))]
+    fn offboard(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let (agent, by) = core(
+                py,
+                pair(agent, "agent", by, "by", ErrorCode::LifecycleInvalid),
+            )?;
+            core(py, py.detach(|| self.0.offboard(&agent, &by)))
+        })
+    }
+
+    /// A credential was rotated: issued now, valid until `expires`.
+    #[pyo3(signature = (credential, /, *, expires, by))]
+    fn rotate_credential(
+        &self,
+        py: Python<'_>,
+        credential: &Bound<'_, PyAny>,
+        expires: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let lc = ErrorCode::LifecycleInvalid;
+            let (credential, by) = core(py, pair(credential, "credential", by, "by", lc))?;
+            let expires = core(py, time_arg(py, Some(expires), "expires", lc, lc)?)?;
+            let expires = expires.unwrap_or_default();
+            core(
+                py,
+                py.detach(|| self.0.rotate_credential(&credential, &expires, &by)),
+            )
+        })
+    }
+
+    /// The agent's accountable owner becomes the user `owner`.
+    #[pyo3(signature = (agent, /, *, owner, by))]
+    fn transfer_owner(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        owner: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let lc = ErrorCode::LifecycleInvalid;
+            let (agent, by) = core(py, pair(agent, "agent", by, "by", lc))?;
+            let owner = core(py, text_arg(owner, "owner", lc))?;
+            core(py, py.detach(|| self.0.transfer_owner(&agent, &owner, &by)))
+        })
+    }
+
+    /// Adds a task (a just-in-time scope with a window) for an agent.
+    #[pyo3(signature = (*, id, agent, not_before, not_after, purpose=None, on_behalf_of=None, by))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_task(
+        &self,
+        py: Python<'_>,
+        id: &Bound<'_, PyAny>,
+        agent: &Bound<'_, PyAny>,
+        not_before: &Bound<'_, PyAny>,
+        not_after: &Bound<'_, PyAny>,
+        purpose: Option<&Bound<'_, PyAny>>,
+        on_behalf_of: Option<&Bound<'_, PyAny>>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let args = TaskArgs {
+                id,
+                agent,
+                not_before,
+                not_after,
+                purpose,
+                on_behalf_of,
+                by,
+            };
+            let (task, by) = arg(py, args.spec(py))?;
+            core(py, py.detach(|| self.0.add_task(task, &by)))
+        })
+    }
+
+    /// Applies one change in its journal form (`{"op": "suspend", "agent": ...}`);
+    /// returns the journal entry `{"seq", "at", "by", "op", ...}`.
+    #[pyo3(signature = (change, /, *, by))]
+    fn apply<'py>(
+        &self,
+        py: Python<'py>,
+        change: &Bound<'py, PyAny>,
+        by: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let lc = ErrorCode::LifecycleInvalid;
+            let by = core(py, text_arg(by, "by", lc))?;
+            let change = arg(py, change_arg(change))?;
+            let entry = core(py, py.detach(|| self.0.apply(change, &by)))?;
+            Ok(pythonize(py, &entry)?)
+        })
+    }
+
+    /// The journal file, or None when run-time changes are not journaled.
+    #[getter]
+    fn journal_path(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        guarded(py, || {
+            Ok(py
+                .detach(|| self.0.journal_path())
+                .map(|p| p.to_string_lossy().into_owned()))
+        })
+    }
+
+    /// Journal changes that no longer applied to the bundle when it was last
+    /// loaded or reloaded, described.
+    fn skipped_changes(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        guarded(py, || Ok(py.detach(|| self.0.skipped_changes())))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Engine policy_revision={:?}>", self.0.policy_revision())
+    }
+
+    // --- sessions
+
+    /// Issues a session token for an active agent (and a task of its own):
+    /// `(token, claims)`. `ttl` in seconds or a `timedelta`, capped by
+    /// `[sessions] max_ttl_seconds`.
+    #[pyo3(signature = (agent, /, *, task=None, ttl=None, audience=None))]
+    fn issue_session<'py>(
+        &self,
+        py: Python<'py>,
+        agent: &Bound<'py, PyAny>,
+        task: Option<&Bound<'py, PyAny>>,
+        ttl: Option<&Bound<'py, PyAny>>,
+        audience: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<(String, Bound<'py, PyAny>)> {
+        guarded(py, || {
+            let a = arg(py, issue_args(py, agent, task, ttl, audience))?;
+            let issued = py.detach(|| {
+                let (task, audience) = (a.task.as_deref(), a.audience.as_deref());
+                self.0.issue_session(&a.agent, task, a.ttl_ms, audience)
+            });
+            let (token, claims) = core(py, issued)?;
+            Ok((token, pythonize(py, &claims)?))
+        })
+    }
+
+    /// The verified claims of a session token (engine clock, revocations,
+    /// agent standing), or the error that refuses it.
+    #[pyo3(signature = (token, /, *, audience=None))]
+    fn verify_session<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+        audience: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let (token, audience) = core(
+                py,
+                string_arg(token, "token")
+                    .and_then(|t| Ok((t, optional_string(audience, "audience")?))),
+            )?;
+            let claims = py.detach(|| self.0.verify_session(&token, audience.as_deref()));
+            Ok(pythonize(py, &core(py, claims)?)?)
+        })
+    }
+
+    /// Revokes one session by its `session_id` claim.
+    #[pyo3(signature = (session_id, /, *, by))]
+    fn revoke_session(
+        &self,
+        py: Python<'_>,
+        session_id: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let lc = ErrorCode::LifecycleInvalid;
+            let (id, by) = core(py, pair(session_id, "session_id", by, "by", lc))?;
+            core(py, py.detach(|| self.0.revoke_session(&id, &by)))
+        })
+    }
+
+    /// Replaces the session keys: `signing={"kid": ..., "key": ...}` (a
+    /// secret key, PASERK or PEM) and/or `verifying={kid: public key}`.
+    #[pyo3(signature = (*, signing=None, verifying=None))]
+    fn set_session_keys(
+        &self,
+        py: Python<'_>,
+        signing: Option<&Bound<'_, PyAny>>,
+        verifying: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let input = arg(py, session_keys_arg(signing, verifying))?;
+            let keys = core(py, py.detach(|| ffi::session_keys_from_value(input)))?;
+            py.detach(|| self.0.set_session_keys(keys));
+            Ok(())
+        })
+    }
+
+    /// The public session keys `{kid: "k4.public...."}`, to hand to verifiers.
+    fn session_public_keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let keys = py.detach(|| ffi::session_public_keys_value(&self.0));
+            Ok(pythonize(py, &keys)?)
+        })
+    }
+}
+
+/// How `Engine(...)` builds the core engine.
+struct Options {
+    journal: Option<String>,
+    recover: bool,
+    trust_caller_time: bool,
+}
+
+/// The core engine of a bundle directory or of a bundle's strings.
+fn build(bundle: BundleArg, o: Options) -> agentauthz::Result<Engine> {
+    match bundle {
+        BundleArg::Dir(dir) => ffi::engine_load_journaled(
+            &dir.to_string_lossy(),
+            o.journal.as_deref(),
+            o.recover,
+            None,
+            o.trust_caller_time,
+        ),
+        BundleArg::Strings(value) => {
+            let builder = Engine::builder()
+                .bundle(ffi::bundle_from_strings(value)?)
+                .recover_journal(o.recover)
+                .trust_caller_time(o.trust_caller_time);
+            match o.journal {
+                Some(path) => builder.journal(path).build(),
+                None => builder.build(),
+            }
+        }
+    }
+}
+
+/// A new session key pair `{"kid", "secret", "public"}` (PASERK).
+#[pyfunction]
+pub(crate) fn generate_session_key<'py>(
+    py: Python<'py>,
+    kid: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guarded(py, || {
+        let kid = core(py, text_arg(kid, "kid", ErrorCode::KeyInvalid))?;
+        let key = core(py, py.detach(|| ffi::generate_session_key_value(&kid)))?;
+        Ok(pythonize(py, &key)?)
+    })
+}
+
+/// Flushes every decision-log file of the process (registered with `atexit`).
+#[pyfunction]
+pub(crate) fn flush_decision_logs(py: Python<'_>) -> PyResult<()> {
+    guarded(py, || core(py, py.detach(agentauthz::audit::flush_all)))
+}
