@@ -23,6 +23,8 @@ use pythonize::pythonize;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 
+mod clock;
+
 // ---------------------------------------------------------------- errors
 
 /// The core error as an instance of the matching `agentauthz.AuthzError` subclass.
@@ -824,7 +826,7 @@ impl PyEngine {
     /// `trust_caller_time`: requests may carry their own `now` (tests,
     /// replays); otherwise the engine clock decides and `now` is an error.
     #[new]
-    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None))]
+    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None, clock=None))]
     fn new(
         py: Python<'_>,
         bundle: &Bound<'_, PyAny>,
@@ -833,6 +835,7 @@ impl PyEngine {
         journal: Option<&Bound<'_, PyAny>>,
         recover: Option<&Bound<'_, PyAny>>,
         trust_caller_time: Option<&Bound<'_, PyAny>>,
+        clock: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guarded(py, || {
             let bundle = arg(py, bundle_arg(bundle))?;
@@ -845,12 +848,13 @@ impl PyEngine {
                     ErrorCode::BundleInvalid,
                 ),
             )?;
+            let clock = core(py, clock::clock_arg(clock))?;
             let engine = py.detach(|| match bundle {
                 BundleArg::Dir(dir) => ffi::engine_load_journaled(
                     &dir.to_string_lossy(),
                     journal.as_deref(),
                     recover,
-                    None,
+                    clock,
                     trust_caller_time,
                 ),
                 BundleArg::Strings(value) => ffi::bundle_from_strings(value).and_then(|bundle| {
@@ -858,6 +862,10 @@ impl PyEngine {
                         .bundle(bundle)
                         .recover_journal(recover)
                         .trust_caller_time(trust_caller_time);
+                    let builder = match clock {
+                        Some(c) => builder.clock(c),
+                        None => builder,
+                    };
                     match journal {
                         Some(path) => builder.journal(path).build(),
                         None => builder.build(),
@@ -879,7 +887,7 @@ impl PyEngine {
 
     /// Loads a bundle directory.
     #[classmethod]
-    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None))]
+    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None, clock=None))]
     fn load<'py>(
         cls: &Bound<'py, PyType>,
         path: &Bound<'py, PyAny>,
@@ -888,6 +896,7 @@ impl PyEngine {
         journal: Option<&Bound<'py, PyAny>>,
         recover: Option<&Bound<'py, PyAny>>,
         trust_caller_time: Option<&Bound<'py, PyAny>>,
+        clock: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let kwargs = PyDict::new(cls.py());
         kwargs.set_item("decision_log", decision_log)?;
@@ -895,13 +904,14 @@ impl PyEngine {
         kwargs.set_item("journal", journal)?;
         kwargs.set_item("recover", recover)?;
         kwargs.set_item("trust_caller_time", trust_caller_time)?;
+        kwargs.set_item("clock", clock)?;
         cls.call((path,), Some(&kwargs))
     }
 
     /// An engine from in-memory texts. `policies` is one text, a list of texts,
     /// or a dict of file name to text.
     #[classmethod]
-    #[pyo3(signature = (*, schema, policies, inventory=None, config=None, decision_log=None, max_bytes=None, trust_caller_time=None))]
+    #[pyo3(signature = (*, schema, policies, inventory=None, config=None, decision_log=None, max_bytes=None, trust_caller_time=None, clock=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_strings<'py>(
         cls: &Bound<'py, PyType>,
@@ -912,6 +922,7 @@ impl PyEngine {
         decision_log: Option<&Bound<'py, PyAny>>,
         max_bytes: Option<&Bound<'py, PyAny>>,
         trust_caller_time: Option<&Bound<'py, PyAny>>,
+        clock: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let strings = PyDict::new(cls.py());
         strings.set_item("schema", schema)?;
@@ -922,6 +933,7 @@ impl PyEngine {
         kwargs.set_item("decision_log", decision_log)?;
         kwargs.set_item("max_bytes", max_bytes)?;
         kwargs.set_item("trust_caller_time", trust_caller_time)?;
+        kwargs.set_item("clock", clock)?;
         cls.call((strings,), Some(&kwargs))
     }
 
@@ -1592,6 +1604,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_class::<PyDecision>()?;
     m.add_class::<PyGrant>()?;
+    m.add_class::<clock::PyManualClock>()?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(flush_decision_logs, m)?)?;
     m.add_function(wrap_pyfunction!(_raise_error, m)?)?;
