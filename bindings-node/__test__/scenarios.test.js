@@ -37,7 +37,7 @@ function camel(object) {
 }
 
 /** Runs one step through the Node API; returns a Decision, an object, or undefined. */
-function run(engine, clock, step, saved) {
+function run(engine, clock, step, saved, bundleOf) {
   const by = step.by ?? 'scenario'
   if ('advance' in step) return clock.advance(step.advance)
   if ('set_time' in step) return clock.set(step.set_time)
@@ -60,6 +60,7 @@ function run(engine, clock, step, saved) {
     return claims
   }
   if ('check_session' in step) return engine.check(step.check_session)
+  if ('reload' in step) return engine.reload(bundleOf(step.reload))
   if ('check' in step) return engine.check(step.check)
   throw new Error(`unknown step ${JSON.stringify(step)}`)
 }
@@ -104,15 +105,14 @@ for (const file of files) {
       if (via === 'load' && typeof scenario.bundle !== 'string') continue
       test(`${name} (${via})`, () => {
         const clock = new ManualClock(scenario.start)
-        const engine =
-          via === 'load'
-            ? Engine.load(path.join(REPO_ROOT, scenario.bundle), { clock })
-            : Engine.fromStrings(typeof scenario.bundle === 'string' ? readBundleDir(scenario.bundle) : scenario.bundle, { clock })
+        // A directory: loaded as one (`load`) or read into strings.
+        const bundleOf = (spec) => (typeof spec !== 'string' ? spec : via === 'load' ? path.join(REPO_ROOT, spec) : readBundleDir(spec))
+        const engine = via === 'load' ? Engine.load(bundleOf(scenario.bundle), { clock }) : Engine.fromStrings(bundleOf(scenario.bundle), { clock })
         const saved = {}
         scenario.steps.forEach((raw, i) => {
           try {
             const step = substitute(raw, saved)
-            compare(step.expect, () => run(engine, clock, step, saved))
+            compare(step.expect, () => run(engine, clock, step, saved, bundleOf))
           } catch (e) {
             e.message = `${name}: step ${i} (${raw.note ?? ''}): ${e.message}`
             throw e

@@ -39,7 +39,16 @@ def _resource(r: dict[str, str]) -> tuple[str, str]:
     return (r["type"], r["id"])
 
 
-def _step(engine: Engine, clock: ManualClock, step: dict[str, Any], saved: dict[str, str]) -> Any:
+def _bundle(spec: Any, via: str) -> Any:
+    """A scenario's bundle: a directory (as a path, or read into strings), or strings."""
+    if not isinstance(spec, str):
+        return spec
+    return REPO / spec if via == "load" else bundle_strings(REPO / spec)
+
+
+def _step(
+    engine: Engine, clock: ManualClock, step: dict[str, Any], saved: dict[str, str], via: str
+) -> Any:
     """Runs one step through the Python API; returns a Decision, a dict, or None."""
     by = step.get("by", "scenario")
     if "advance" in step:
@@ -74,6 +83,8 @@ def _step(engine: Engine, clock: ManualClock, step: dict[str, Any], saved: dict[
         r = dict(step["check_session"])
         r["resource"] = _resource(r["resource"])
         return engine.check(**r)
+    if "reload" in step:
+        return engine.reload(_bundle(step["reload"], via))
     if "check" in step:
         return engine.check_request(step["check"])
     raise AssertionError(f"unknown step {step}")
@@ -95,12 +106,6 @@ def _compare(expect: dict[str, Any] | None, run: Any) -> None:
             assert sorted(e["policy"] for e in got.errors) == sorted(expect["errors"]), got
 
 
-def _engine(bundle: Any, clock: ManualClock) -> Engine:
-    if isinstance(bundle, str):
-        return Engine.load(REPO / bundle, clock=clock)
-    return Engine(bundle, clock=clock)
-
-
 def _cases() -> list[Any]:
     """Each scenario from strings; one named by a directory also through Engine.load."""
     cases = []
@@ -115,15 +120,12 @@ def _cases() -> list[Any]:
 def test_scenario(path: Path, via: str) -> None:
     doc = json.loads(path.read_text())
     clock = ManualClock(doc["start"])
-    bundle = doc["bundle"]
-    if via == "strings" and isinstance(bundle, str):
-        bundle = bundle_strings(REPO / bundle)
-    engine = _engine(bundle, clock)
+    engine = Engine(_bundle(doc["bundle"], via), clock=clock)
     saved: dict[str, str] = {}
     for i, raw in enumerate(doc["steps"]):
         try:
             step = _substitute(raw, saved)
-            _compare(step.get("expect"), lambda s=step: _step(engine, clock, s, saved))
+            _compare(step.get("expect"), lambda s=step: _step(engine, clock, s, saved, via))
         except (AssertionError, KeyError) as e:
             pytest.fail(f"{path.stem}: step {i} ({raw.get('note', '')}): {e!r}")
 

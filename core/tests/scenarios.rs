@@ -173,6 +173,12 @@ impl Run {
             ffi::issue_session_value(engine, input)
         } else if let Some(request) = arg("check_session")? {
             ffi::check_session_value(engine, request)
+        } else if let Some(bundle) = arg("reload")? {
+            match &bundle {
+                Value::String(dir) => engine.reload_dir(repo_root().join(dir)),
+                other => ffi::reload_from_strings(engine, other.clone()),
+            }
+            .map(|()| Value::Null)
         } else if let Some(request) = arg("check")? {
             ffi::check_value(engine, request)
         } else {
