@@ -513,6 +513,7 @@ pub fn generate_session_key(kid: String) -> napi::Result<Value, String> {
 /// to `Engine.load` / `Engine.fromStrings`; every check, change and session
 /// is judged at its time. Bad input throws `RequestError` (`request_invalid`).
 #[napi]
+#[derive(Debug)]
 pub struct ManualClock {
     inner: std::sync::Arc<agentauthz::ManualClock>,
 }

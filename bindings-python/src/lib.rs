@@ -827,6 +827,7 @@ impl PyEngine {
     /// replays); otherwise the engine clock decides and `now` is an error.
     #[new]
     #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None, clock=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         bundle: &Bound<'_, PyAny>,
@@ -888,6 +889,7 @@ impl PyEngine {
     /// Loads a bundle directory.
     #[classmethod]
     #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None, clock=None))]
+    #[allow(clippy::too_many_arguments)]
     fn load<'py>(
         cls: &Bound<'py, PyType>,
         path: &Bound<'py, PyAny>,
