@@ -304,6 +304,8 @@ export interface EngineOptions extends DecisionLogOptions {
    * engine clock decides and a request with `now` throws `RequestError`
    * (`request_invalid`). Session checks always use the engine clock. */
   trustCallerTime?: boolean
+  /** The engine clock: a `ManualClock` (tests); the system clock when absent. */
+  clock?: ManualClock | null
 }
 
 /** The last record of a decision log: its `seq` and `hash`. */

@@ -304,6 +304,8 @@ export interface EngineOptions extends DecisionLogOptions {
    * engine clock decides and a request with `now` throws `RequestError`
    * (`request_invalid`). Session checks always use the engine clock. */
   trustCallerTime?: boolean
+  /** The engine clock: a `ManualClock` (tests); the system clock when absent. */
+  clock?: ManualClock | null
 }
 
 /** The last record of a decision log: its `seq` and `hash`. */
@@ -521,6 +523,23 @@ export declare class Engine {
   setSessionKeys(keys: SessionKeysInput): void
   /** The public session keys `{kid: 'k4.public.…'}`, to hand to verifiers. */
   sessionPublicKeys(): Record<string, string>
+
+}
+
+/**
+ * A clock that reads what it was last set to (tests): pass it as `{clock}`
+ * to `Engine.load` / `Engine.fromStrings`; every check, change and session
+ * is judged at its time. Bad input throws `RequestError` (`request_invalid`).
+ */
+export declare class ManualClock {
+  /** A clock at `start` (RFC 3339 text or a Date). */
+  constructor(start: string | Date)
+  /** Sets the clock to `at` (RFC 3339 text or a Date; earlier is allowed). */
+  set(at: string | Date): void
+  /** Moves the clock by `seconds` (fractions to the millisecond; negative moves it back). */
+  advance(seconds: number): void
+  /** The clock's time, RFC 3339 (`2026-11-29T10:00:00.000Z`). */
+  get now(): string
 }
 
 /** The agentauthz core version. */

@@ -239,6 +239,8 @@ const RAW = Symbol.for('agentauthz.native')
 const raw = Engine[RAW] ?? {
   load: Engine.load,
   fromStrings: Engine.fromStrings,
+  loadWithClock: Engine._loadWithClock,
+  fromStringsWithClock: Engine._fromStringsWithClock,
   check: proto.check,
   checkJson: proto.checkJson,
   checkBatch: proto.checkBatch,
@@ -511,6 +513,62 @@ function withOptions(engine, options) {
   return engine
 }
 
+// ----------------------------------------------------------- manual clock --
+// `new ManualClock(start)`, `clock.advance(seconds)`, `clock.set(time)`,
+// `clock.now`: a clock for tests over the native one (times may be Dates). An
+// engine built with `{clock}` judges every check, change and session at its time.
+
+const NativeClock = native.ManualClock
+
+class ManualClock {
+  #native
+
+  /** A clock at `start` (RFC 3339 text or a Date). */
+  constructor(start) {
+    const text = readArgs('request_invalid', () => timeText(start))
+    this.#native = clockCall(() => new NativeClock(text))
+  }
+
+  /** Sets the clock to `at` (RFC 3339 text or a Date; earlier is allowed). */
+  set(at) {
+    const text = readArgs('request_invalid', () => timeText(at))
+    clockCall(() => this.#native.set(text))
+  }
+
+  /** Moves the clock by `seconds` (fractions to the millisecond; negative moves it back). */
+  advance(seconds) {
+    clockCall(() => this.#native.advance(seconds))
+  }
+
+  /** The clock's time, RFC 3339 (`2026-11-29T10:00:00.000Z`). */
+  get now() {
+    return this.#native.now
+  }
+
+  static nativeOf(clock) {
+    return #native in clock ? clock.#native : undefined
+  }
+}
+
+function clockCall(f) {
+  try {
+    return f()
+  } catch (e) {
+    throw fromNative(e, 'request_invalid')
+  }
+}
+
+/** The native clock of `options.clock`, or null without one. */
+function nativeClockOf(options) {
+  return readArgs('bundle_invalid', () => {
+    const clock = options?.clock
+    if (clock === undefined || clock === null) return null
+    const found = typeof clock === 'object' ? ManualClock.nativeOf(clock) : undefined
+    if (found === undefined) throw codedError('bundle_invalid', '`clock` must be a ManualClock')
+    return found
+  })
+}
+
 const statics = {
   load(dir, options) {
     const args = readArgs('bundle_invalid', () => {
@@ -519,9 +577,10 @@ const statics = {
       const journal = options?.journal === undefined || options.journal === null ? null : dirPath(options.journal)
       return [path, journal, options?.recover ?? null, options?.trustCallerTime ?? null]
     })
+    const clock = nativeClockOf(options)
     let engine
     try {
-      engine = raw.load.call(Engine, ...args)
+      engine = clock === null ? raw.load.call(Engine, ...args) : raw.loadWithClock.call(Engine, ...args, clock)
     } catch (e) {
       throw fromNative(e, 'bundle_invalid')
     }
@@ -531,9 +590,10 @@ const statics = {
   fromStrings(input, options) {
     const json = wire(() => (input === undefined ? null : input), 'bundle_invalid', 'bundle')
     const trust = readArgs('bundle_invalid', () => options?.trustCallerTime ?? null)
+    const clock = nativeClockOf(options)
     let engine
     try {
-      engine = raw.fromStrings.call(Engine, json, trust)
+      engine = clock === null ? raw.fromStrings.call(Engine, json, trust) : raw.fromStringsWithClock.call(Engine, json, trust, clock)
     } catch (e) {
       throw fromNative(e, 'bundle_invalid')
     }
@@ -563,6 +623,7 @@ function flushDecisionLogs() {
 
 module.exports = {
   Engine,
+  ManualClock,
   Decision,
   AuthzError,
   BundleError,

@@ -4,6 +4,7 @@ import agentauthz from './index.js'
 
 export const {
   Engine,
+  ManualClock,
   Decision,
   AuthzError,
   BundleError,

@@ -73,6 +73,7 @@ describe('declarations match the runtime', () => {
     const sample = (name, cls) => {
       if (name === 'Engine') return cls.prototype // native methods, wrapped by index.js
       if (name === 'Decision') return new cls({ decision: 'deny', reasons: [], errors: [], decision_id: 'i', policy_revision: 'r' })
+      if (name === 'ManualClock') return new cls('2026-11-29T10:00:00Z')
       return new cls('message', { code: 'io', family: 'bundle', details: [] })
     }
     const declared = declaredExports(path.join(PACKAGE_DIR, 'index.d.ts'))

@@ -504,3 +504,84 @@ impl Engine {
 pub fn generate_session_key(kid: String) -> napi::Result<Value, String> {
     call(|| ffi::generate_session_key_value(&kid))
 }
+
+// --- manual clock: `index.js` wraps the native `ManualClock` in a JS class of
+// the same shape (time arguments may be Dates) and passes it to
+// `_loadWithClock` / `_fromStringsWithClock`.
+
+/// A clock that reads what it was last set to (tests): pass it as `{clock}`
+/// to `Engine.load` / `Engine.fromStrings`; every check, change and session
+/// is judged at its time. Bad input throws `RequestError` (`request_invalid`).
+#[napi]
+#[derive(Debug)]
+pub struct ManualClock {
+    inner: std::sync::Arc<agentauthz::ManualClock>,
+}
+
+#[napi]
+impl ManualClock {
+    /// A clock at `start` (RFC 3339 text or a Date).
+    #[napi(constructor, ts_args_type = "start: string | Date")]
+    pub fn new(start: String) -> napi::Result<ManualClock, String> {
+        call(|| ffi::manual_clock(&start)).map(|inner| ManualClock { inner })
+    }
+
+    /// Sets the clock to `at` (RFC 3339 text or a Date; earlier is allowed).
+    #[napi(ts_args_type = "at: string | Date")]
+    pub fn set(&self, at: String) -> napi::Result<(), String> {
+        call(|| ffi::manual_clock_set(&self.inner, &at))
+    }
+
+    /// Moves the clock by `seconds` (fractions to the millisecond; negative moves it back).
+    #[napi]
+    pub fn advance(&self, seconds: f64) -> napi::Result<(), String> {
+        call(|| ffi::manual_clock_advance(&self.inner, seconds))
+    }
+
+    /// The clock's time, RFC 3339 (`2026-11-29T10:00:00.000Z`).
+    #[napi(getter)]
+    pub fn now(&self) -> String {
+        ffi::manual_clock_now(&self.inner)
+    }
+}
+
+#[napi]
+impl Engine {
+    /// `load` with the engine clock `clock`.
+    #[napi(factory, skip_typescript, js_name = "_loadWithClock")]
+    pub fn load_with_clock(
+        dir: String,
+        journal: Option<String>,
+        recover: Option<bool>,
+        trust_caller_time: Option<bool>,
+        clock: &ManualClock,
+    ) -> napi::Result<Engine, String> {
+        call(|| {
+            ffi::engine_load_journaled(
+                &dir,
+                journal.as_deref(),
+                recover.unwrap_or(false),
+                Some(clock.inner.clone()),
+                trust_caller_time.unwrap_or(false),
+            )
+        })
+        .map(Engine::from)
+    }
+
+    /// `fromStrings` with the engine clock `clock`.
+    #[napi(factory, skip_typescript, js_name = "_fromStringsWithClock")]
+    pub fn from_strings_with_clock(
+        input: String,
+        trust_caller_time: Option<bool>,
+        clock: &ManualClock,
+    ) -> napi::Result<Engine, String> {
+        call(|| {
+            ffi::engine_from_strings(
+                bundle_wire(&input)?,
+                Some(clock.inner.clone()),
+                trust_caller_time.unwrap_or(false),
+            )
+        })
+        .map(Engine::from)
+    }
+}

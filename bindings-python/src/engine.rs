@@ -9,7 +9,9 @@ use crate::args::{
 };
 use crate::errors::{arg, core, guarded, recode};
 use crate::types::{batch_decisions, log_head, PyDecision, PyGrant};
-use agentauthz::{ffi, Engine, ErrorCode, Request};
+use crate::clock;
+use agentauthz::{ffi, Clock, Engine, ErrorCode, Request};
+use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 use pythonize::pythonize;
@@ -31,7 +33,8 @@ impl PyEngine {
     /// `trust_caller_time`: requests may carry their own `now` (tests,
     /// replays); otherwise the engine clock decides and `now` is an error.
     #[new]
-    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None))]
+    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None, clock=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         bundle: &Bound<'_, PyAny>,
@@ -40,6 +43,7 @@ impl PyEngine {
         journal: Option<&Bound<'_, PyAny>>,
         recover: Option<&Bound<'_, PyAny>>,
         trust_caller_time: Option<&Bound<'_, PyAny>>,
+        clock: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guarded(py, || {
             let bundle = arg(py, bundle_arg(bundle))?;
@@ -53,6 +57,7 @@ impl PyEngine {
                 journal,
                 recover,
                 trust_caller_time: core(py, trust)?,
+                clock: core(py, clock::clock_arg(clock))?,
             };
             let engine = core(py, py.detach(|| build(bundle, options)))?;
             // A file log is keyed with the bundle's [integrity] key.
@@ -69,7 +74,8 @@ impl PyEngine {
 
     /// Loads a bundle directory.
     #[classmethod]
-    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None))]
+    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None, clock=None))]
+    #[allow(clippy::too_many_arguments)]
     fn load<'py>(
         cls: &Bound<'py, PyType>,
         path: &Bound<'py, PyAny>,
@@ -78,6 +84,7 @@ impl PyEngine {
         journal: Option<&Bound<'py, PyAny>>,
         recover: Option<&Bound<'py, PyAny>>,
         trust_caller_time: Option<&Bound<'py, PyAny>>,
+        clock: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let kwargs = PyDict::new(cls.py());
         kwargs.set_item("decision_log", decision_log)?;
@@ -85,13 +92,14 @@ impl PyEngine {
         kwargs.set_item("journal", journal)?;
         kwargs.set_item("recover", recover)?;
         kwargs.set_item("trust_caller_time", trust_caller_time)?;
+        kwargs.set_item("clock", clock)?;
         cls.call((path,), Some(&kwargs))
     }
 
     /// An engine from in-memory texts. `policies` is one text, a list of texts,
     /// or a dict of file name to text.
     #[classmethod]
-    #[pyo3(signature = (*, schema, policies, inventory=None, config=None, decision_log=None, max_bytes=None, trust_caller_time=None))]
+    #[pyo3(signature = (*, schema, policies, inventory=None, config=None, decision_log=None, max_bytes=None, trust_caller_time=None, clock=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_strings<'py>(
         cls: &Bound<'py, PyType>,
@@ -102,6 +110,7 @@ impl PyEngine {
         decision_log: Option<&Bound<'py, PyAny>>,
         max_bytes: Option<&Bound<'py, PyAny>>,
         trust_caller_time: Option<&Bound<'py, PyAny>>,
+        clock: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let strings = PyDict::new(cls.py());
         strings.set_item("schema", schema)?;
@@ -112,6 +121,7 @@ impl PyEngine {
         kwargs.set_item("decision_log", decision_log)?;
         kwargs.set_item("max_bytes", max_bytes)?;
         kwargs.set_item("trust_caller_time", trust_caller_time)?;
+        kwargs.set_item("clock", clock)?;
         cls.call((strings,), Some(&kwargs))
     }
 
@@ -579,6 +589,7 @@ struct Options {
     journal: Option<String>,
     recover: bool,
     trust_caller_time: bool,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 /// The core engine of a bundle directory or of a bundle's strings.
@@ -588,7 +599,7 @@ fn build(bundle: BundleArg, o: Options) -> agentauthz::Result<Engine> {
             &dir.to_string_lossy(),
             o.journal.as_deref(),
             o.recover,
-            None,
+            o.clock,
             o.trust_caller_time,
         ),
         BundleArg::Strings(value) => {
@@ -596,6 +607,10 @@ fn build(bundle: BundleArg, o: Options) -> agentauthz::Result<Engine> {
                 .bundle(ffi::bundle_from_strings(value)?)
                 .recover_journal(o.recover)
                 .trust_caller_time(o.trust_caller_time);
+            let builder = match o.clock {
+                Some(clock) => builder.clock(clock),
+                None => builder,
+            };
             match o.journal {
                 Some(path) => builder.journal(path).build(),
                 None => builder.build(),

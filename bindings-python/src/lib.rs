@@ -4,12 +4,14 @@
 //!
 //! - `args`: Python arguments → typed core values (bounded walk, cycles refused);
 //! - `engine`: the `Engine` class, one core call per method, GIL released;
+//! - `clock`: `ManualClock`, a clock for tests;
 //! - `types`: `Decision`, `Grant` and other results → Python objects;
 //! - `errors`: core errors → `agentauthz.errors` classes, chosen in Python
 //!   by the core's stable code; every call runs under `ffi::catch_panic`, so a
 //!   panic reaches Python as `agentauthz.InternalError`, never as `PanicException`.
 
 mod args;
+mod clock;
 mod engine;
 mod errors;
 mod types;
@@ -22,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::PyEngine>()?;
     m.add_class::<types::PyDecision>()?;
     m.add_class::<types::PyGrant>()?;
+    m.add_class::<clock::PyManualClock>()?;
     m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(engine::flush_decision_logs, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_raise_error, m)?)?;

@@ -27,9 +27,20 @@ export interface NativeEngine {
   free(): void;
 }
 
+/** The raw manual clock exported by the wasm-bindgen module. */
+export interface NativeClock {
+  set(at: string): void;
+  advance(seconds: number): void;
+  readonly now: string;
+}
+
 /** The parts of the raw wasm-bindgen module this wrapper uses. */
 export interface NativeModule {
-  WasmEngine: { fromStringsJson(input: string, trustCallerTime?: boolean | null): NativeEngine };
+  WasmEngine: {
+    fromStringsJson(input: string, trustCallerTime?: boolean | null): NativeEngine;
+    fromStringsJsonWithClock(input: string, trustCallerTime: boolean | null, clock: NativeClock): NativeEngine;
+  };
+  WasmManualClock: new (start: string) => NativeClock;
   errorCodes(): unknown[];
   version(): string;
   __debugPanic(message: string): void;
@@ -408,6 +419,8 @@ export interface EngineOptions {
    * engine clock decides and a request with `now` throws `RequestError`
    * (`request_invalid`). Session checks always use the engine clock. */
   trustCallerTime?: boolean;
+  /** The engine clock: a `ManualClock` (tests); `Date.now()` when absent. */
+  clock?: ManualClock | null;
 }
 
 // ---------------------------------------------------------------- run-time changes
@@ -530,6 +543,75 @@ function byOf(options: ChangeOptions | undefined): string {
 const LIFECYCLE_INVALID: ErrorCode = "lifecycle_invalid";
 const GRANT_INVALID: ErrorCode = "grant_invalid";
 
+// ---------------------------------------------------------------- manual clock
+
+const BUNDLE_INVALID: ErrorCode = "bundle_invalid";
+const REQUEST_INVALID: ErrorCode = "request_invalid";
+
+/** A clock that reads what it was last set to (tests): pass it as `{clock}` to
+ * `Engine.fromStrings`; every check, change and session is judged at its time.
+ * Bad input throws `RequestError` (`request_invalid`). */
+export class ManualClock {
+  #native: NativeClock;
+  #generation: number;
+  /** The time last read, to rebuild the clock after an instance reset. */
+  #now: string;
+
+  /** A clock at `start` (RFC 3339 text or a Date). */
+  constructor(start: string | Date) {
+    const text = ManualClock.#time(start);
+    const module = raw();
+    this.#native = call(() => new module.WasmManualClock(text));
+    this.#generation = generation;
+    this.#now = this.#native.now;
+  }
+
+  static #time(value: unknown): string {
+    const t = timeText(value);
+    if (typeof t !== "string") throw codedError(REQUEST_INVALID, "a time must be RFC 3339 text or a Date");
+    return t;
+  }
+
+  /** Sets the clock to `at` (RFC 3339 text or a Date; earlier is allowed). */
+  set(at: string | Date): void {
+    const text = ManualClock.#time(at);
+    const clock = ManualClock.live(this);
+    call(() => clock.set(text));
+    this.#now = clock.now;
+  }
+
+  /** Moves the clock by `seconds` (fractions to the millisecond; negative moves it back). */
+  advance(seconds: number): void {
+    if (typeof seconds !== "number") throw codedError(REQUEST_INVALID, "seconds must be a number");
+    const clock = ManualClock.live(this);
+    call(() => clock.advance(seconds));
+    this.#now = clock.now;
+  }
+
+  /** The clock's time, RFC 3339 (`2026-11-29T10:00:00.000Z`). */
+  get now(): string {
+    return this.#now;
+  }
+
+  /** The native clock over the live instance (rebuilt at the last time after a reset). */
+  static live(clock: ManualClock): NativeClock {
+    if (clock.#generation !== generation) {
+      const module = raw();
+      const now = clock.#now;
+      clock.#native = call(() => new module.WasmManualClock(now));
+      clock.#generation = generation;
+    }
+    return clock.#native;
+  }
+
+  /** `options.clock`: a ManualClock, or null without one. */
+  static from(value: unknown): ManualClock | null {
+    if (value === undefined || value === null) return null;
+    if (value instanceof ManualClock) return value;
+    throw codedError(BUNDLE_INVALID, "`clock` must be a ManualClock");
+  }
+}
+
 // ---------------------------------------------------------------- engine
 
 /** In-process authorization for agents, over one bundle given as strings. */
@@ -546,12 +628,21 @@ export class Engine {
    * them), re-applied to an engine rebuilt after an instance reset. */
   #changes: { change: string; by: string }[] = [];
   #trustCallerTime: boolean;
+  #clock: ManualClock | null;
 
-  private constructor(nativeEngine: NativeEngine, input: string, trustCallerTime: boolean) {
+  private constructor(nativeEngine: NativeEngine, input: string, trustCallerTime: boolean, clock: ManualClock | null) {
     this.#native = nativeEngine;
     this.#generation = generation;
     this.#input = input;
     this.#trustCallerTime = trustCallerTime;
+    this.#clock = clock;
+  }
+
+  /** A native engine over the live instance, with the manual clock when there is one. */
+  static #build(module: NativeModule, json: string, trust: boolean, clock: ManualClock | null): NativeEngine {
+    if (clock === null) return call(() => module.WasmEngine.fromStringsJson(json, trust));
+    const nativeClock = ManualClock.live(clock);
+    return call(() => module.WasmEngine.fromStringsJsonWithClock(json, trust, nativeClock));
   }
 
   /** Compiles a bundle from its texts. Throws an AuthzError subclass on bad input. */
@@ -559,11 +650,8 @@ export class Engine {
     const json = bundleJson(input);
     const module = raw();
     const trust = options?.trustCallerTime === true;
-    const engine = new Engine(
-      call(() => module.WasmEngine.fromStringsJson(json, trust)),
-      json,
-      trust,
-    );
+    const clock = readArgs(BUNDLE_INVALID, () => ManualClock.from(options?.clock));
+    const engine = new Engine(Engine.#build(module, json, trust, clock), json, trust, clock);
     if (options?.decisionLog) engine.setDecisionLog(options.decisionLog);
     return engine;
   }
@@ -577,7 +665,7 @@ export class Engine {
       const json = this.#input;
       const module = raw();
       const trust = this.#trustCallerTime;
-      this.#native = call(() => module.WasmEngine.fromStringsJson(json, trust));
+      this.#native = Engine.#build(module, json, trust, this.#clock);
       this.#generation = generation;
       // A rebuilt engine starts a new chain (seq 1) for its sink.
       const engine = this.#native;

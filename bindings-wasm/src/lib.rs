@@ -336,3 +336,63 @@ pub fn generate_session_key_json(kid: &str) -> Result<String, JsValue> {
         .map(|v| v.to_string())
         .map_err(|e| js_error(&e))
 }
+
+// --- manual clock: `js/api.ts` wraps `WasmManualClock` as `ManualClock` and
+// passes it to `fromStringsJsonWithClock`.
+
+/// A clock that reads what it was last set to (tests), over `ffi::manual_clock*`.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WasmManualClock {
+    inner: Arc<agentauthz::ManualClock>,
+}
+
+#[wasm_bindgen]
+impl WasmManualClock {
+    /// A clock at `start` (RFC 3339).
+    #[wasm_bindgen(constructor)]
+    pub fn new(start: &str) -> Result<WasmManualClock, JsValue> {
+        ffi::manual_clock(start)
+            .map(|inner| WasmManualClock { inner })
+            .map_err(|e| js_error(&e))
+    }
+
+    /// Sets the clock to `at` (RFC 3339).
+    pub fn set(&self, at: &str) -> Result<(), JsValue> {
+        ffi::manual_clock_set(&self.inner, at).map_err(|e| js_error(&e))
+    }
+
+    /// Moves the clock by `seconds` (negative moves it back).
+    pub fn advance(&self, seconds: f64) -> Result<(), JsValue> {
+        ffi::manual_clock_advance(&self.inner, seconds).map_err(|e| js_error(&e))
+    }
+
+    /// The clock's time, RFC 3339.
+    #[wasm_bindgen(getter)]
+    pub fn now(&self) -> String {
+        ffi::manual_clock_now(&self.inner)
+    }
+}
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// `fromStringsJson` with the engine clock `clock` instead of `Date.now()`.
+    #[wasm_bindgen(js_name = fromStringsJsonWithClock)]
+    pub fn from_strings_json_with_clock(
+        input: &str,
+        trust_caller_time: Option<bool>,
+        clock: &WasmManualClock,
+    ) -> Result<WasmEngine, JsValue> {
+        let input = parse(input, "bundle input", agentauthz::ErrorCode::BundleInvalid)?;
+        ffi::engine_from_strings(
+            input,
+            Some(clock.inner.clone()),
+            trust_caller_time.unwrap_or(false),
+        )
+        .map(|inner| WasmEngine {
+            inner,
+            queue: Mutex::new(None),
+        })
+        .map_err(|e| js_error(&e))
+    }
+}

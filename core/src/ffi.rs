@@ -12,6 +12,9 @@ use serde_json::{json, Map, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+mod clock;
+pub use clock::{manual_clock, manual_clock_advance, manual_clock_now, manual_clock_set};
+
 /// Policies given as one text, a list of texts, or a map of file name to text.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]

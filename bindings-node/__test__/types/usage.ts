@@ -7,6 +7,7 @@ import {
   Decision,
   Engine,
   ERROR_CODES,
+  ManualClock,
   errorClassFor,
   errorCodes,
   coreVersion,
@@ -166,3 +167,16 @@ journaled.apply({ op: 'explode' }, { by: 'alice' })
 
 export { listed, policyText, seq, journalPath, skipped, lifecycleClasses, grantedBy }
 export { head, mode, allowed, verdict, reasons, firstError, id, revision, wireId, batch, text, rev, table, live, cls, version, middleware, wrong, badCode }
+
+// A manual clock (tests): every check, change and session at its time.
+const clock = new ManualClock('2026-11-29T10:00:00Z')
+clock.advance(90.5)
+clock.set(new Date('2026-11-30T00:00:00Z'))
+const clockNow: string = clock.now
+void clockNow
+Engine.fromStrings({ schema: '', policies: '' }, { clock })
+Engine.load('bundle', { clock: null })
+// @ts-expect-error a clock is a ManualClock, not a time
+Engine.fromStrings({ schema: '', policies: '' }, { clock: '2026-11-29T10:00:00Z' })
+// @ts-expect-error seconds are a number
+clock.advance('60')

@@ -18,6 +18,7 @@ from ._engine import Engine
 from ._native import (
     Decision,
     Grant,
+    ManualClock,
     __version__,
     error_codes,
     flush_decision_logs,
@@ -59,6 +60,7 @@ __all__ = [
     "LifecycleError",
     "LimitError",
     "LogError",
+    "ManualClock",
     "PolicyError",
     "RequestError",
     "SchemaError",

@@ -10,6 +10,7 @@ __all__ = [
     "Decision",
     "Engine",
     "Grant",
+    "ManualClock",
     "__version__",
     "_panic",
     "_raise_error",
@@ -79,6 +80,16 @@ class Grant:
     def __ne__(self, value: object, /) -> bool: ...
     __hash__: None  # type: ignore[assignment]
 
+@final
+class ManualClock:
+    """A clock that reads what it was last set to (tests): pass it as ``Engine(..., clock=...)``."""
+
+    def __new__(cls, start: str | datetime.datetime) -> Self: ...
+    def set(self, at: str | datetime.datetime) -> None: ...
+    def advance(self, seconds: float | datetime.timedelta) -> None: ...
+    @property
+    def now(self) -> str: ...
+
 @disjoint_base
 class Engine:
     """In-process authorization for agents; safe to share across threads."""
@@ -93,6 +104,7 @@ class Engine:
         journal: str | os.PathLike[str] | None = None,
         recover: bool | None = None,
         trust_caller_time: bool | None = None,
+        clock: ManualClock | None = None,
     ) -> Self: ...
     @classmethod
     def load(
@@ -104,6 +116,7 @@ class Engine:
         journal: str | os.PathLike[str] | None = None,
         recover: bool | None = None,
         trust_caller_time: bool | None = None,
+        clock: ManualClock | None = None,
     ) -> Self: ...
     @classmethod
     def from_strings(
@@ -116,6 +129,7 @@ class Engine:
         decision_log: _DecisionLog = None,
         max_bytes: int | None = None,
         trust_caller_time: bool | None = None,
+        clock: ManualClock | None = None,
     ) -> Self: ...
     def check(
         self,

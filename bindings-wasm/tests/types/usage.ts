@@ -153,3 +153,17 @@ export async function webUsage(): Promise<boolean> {
   engine.checkBatch({ agent: "a", action: "b", resource: { type: "R", id: "x" } });
   return d.allowed && engine instanceof web.Engine && new web.PolicyError("m", { code: "policy_parse" }) instanceof web.AuthzError;
 }
+
+// A manual clock (tests): every check, change and session at its time.
+{
+  const clock = new node.ManualClock("2026-11-29T10:00:00Z");
+  clock.advance(90.5);
+  clock.set(new Date("2026-11-30T00:00:00Z"));
+  const now: string = clock.now;
+  void now;
+  node.Engine.fromStrings(bundle, { clock });
+  // @ts-expect-error a clock is a ManualClock, not a time
+  node.Engine.fromStrings(bundle, { clock: "2026-11-29T10:00:00Z" });
+  // @ts-expect-error seconds are a number
+  clock.advance("60");
+}
