@@ -2,9 +2,15 @@
 //! Rust API and raw `cedar-policy` on them. See bench/README.md.
 //!
 //!   agentauthz-bench gen [--out DIR] [--sizes s200,s1k,s10k] [--seed N]
-//!   agentauthz-bench run --workload DIR --impl agentauthz|agentauthz-json|cedar
-//!                        [--seconds S] [--min-calls N] [--out FILE]
+//!   agentauthz-bench run --workload DIR --impl IMPL [--form agent|cedar|cedar-plain]
+//!                        [--seconds S] [--min-calls N] [--max-calls N] [--out FILE]
+//!
+//! IMPL: agentauthz (Engine::check), agentauthz-json (ffi::check_json), cedar
+//! (raw cedar-policy); and the cost drivers failclosed, log, session, threads,
+//! lifecycle (src/costs.rs).
 
+mod costs;
+mod humans;
 mod measure;
 mod rng;
 mod workload;
@@ -82,6 +88,14 @@ fn gen(args: &Args) -> Res<()> {
         let size = workload::size_named(name).ok_or_else(|| format!("unknown size {name}"))?;
         let t0 = Instant::now();
         let summary = workload::generate(&out.join(name), size, seed)?;
+        humans::generate(
+            &out.join(name).join("humans"),
+            seed,
+            name,
+            size.policies,
+            size.entities,
+            size.requests,
+        )?;
         let v = &summary.value;
         println!(
             "{}: {} policies ({} app + {} baseline), {} entities, {} requests -> {} ({:.1} s)",
@@ -122,10 +136,16 @@ fn run(args: &Args) -> Res<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let form = Form::parse(args.get("form").unwrap_or("agent"))?;
     let value = match which {
-        "agentauthz" => run_agentauthz(&dir, &name, &budget, false)?,
-        "agentauthz-json" => run_agentauthz(&dir, &name, &budget, true)?,
+        "agentauthz" => run_agentauthz(&dir, &name, &budget, false, form)?,
+        "agentauthz-json" => run_agentauthz(&dir, &name, &budget, true, form)?,
         "cedar" => run_cedar(&dir, &name, &budget)?,
+        "failclosed" => costs::fail_closed(&dir, &name, &budget)?,
+        "log" => costs::logging(&dir, &name, &budget)?,
+        "session" => costs::sessions(&dir, &name, &budget)?,
+        "threads" => costs::threads(&dir, &name, &budget)?,
+        "lifecycle" => costs::lifecycle(&dir, &name, &budget)?,
         other => return Err(format!("unknown --impl {other}")),
     };
     let text = value.to_string();
@@ -138,12 +158,54 @@ fn run(args: &Args) -> Res<()> {
     }
 }
 
-fn run_agentauthz(dir: &Path, name: &str, budget: &Budget, json_facade: bool) -> Res<Value> {
+/// Which request file a driver reads: the agent form, or the same requests in
+/// the Cedar form with `__extn`/`__entity` escapes or with plain strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Agent,
+    Cedar,
+    CedarPlain,
+}
+
+impl Form {
+    fn parse(text: &str) -> Res<Form> {
+        match text {
+            "agent" => Ok(Form::Agent),
+            "cedar" => Ok(Form::Cedar),
+            "cedar-plain" => Ok(Form::CedarPlain),
+            other => Err(format!("unknown --form {other}")),
+        }
+    }
+    fn file(self) -> &'static str {
+        match self {
+            Form::Agent => "requests.jsonl",
+            Form::Cedar => "requests-cedar.jsonl",
+            Form::CedarPlain => "requests-cedar-plain.jsonl",
+        }
+    }
+    /// The suffix of the implementation name and label.
+    fn suffix(self) -> (&'static str, &'static str) {
+        match self {
+            Form::Agent => ("", ""),
+            Form::Cedar => ("-cedar", ", Cedar form (__extn)"),
+            Form::CedarPlain => ("-cedar-plain", ", Cedar form (plain strings)"),
+        }
+    }
+}
+
+fn run_agentauthz(
+    dir: &Path,
+    name: &str,
+    budget: &Budget,
+    json_facade: bool,
+    form: Form,
+) -> Res<Value> {
     let t0 = Instant::now();
     let engine = ffi::engine_load(&dir.join("bundle").to_string_lossy(), None, true)
         .map_err(|e| e.to_string())?;
     let setup_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let texts = lines(&dir.join("requests.jsonl"))?;
+    let texts = lines(&dir.join(form.file()))?;
+    let (suffix, label_suffix) = form.suffix();
     if json_facade {
         let m = measure::run(
             texts.len(),
@@ -163,8 +225,8 @@ fn run_agentauthz(dir: &Path, name: &str, budget: &Budget, json_facade: bool) ->
             },
         );
         return Ok(m.to_value(
-            "agentauthz-rust-json",
-            "agentauthz Rust ffi::check_json (JSON text in/out)",
+            &format!("agentauthz-rust-json{suffix}"),
+            &format!("agentauthz Rust ffi::check_json (JSON text in/out){label_suffix}"),
             name,
             setup_ms,
         ));
@@ -181,8 +243,8 @@ fn run_agentauthz(dir: &Path, name: &str, budget: &Budget, json_facade: bool) ->
         |d| decision_key(d.allowed(), &mut d.reasons.clone()),
     );
     Ok(m.to_value(
-        "agentauthz-rust",
-        "agentauthz Rust Engine::check",
+        &format!("agentauthz-rust{suffix}"),
+        &format!("agentauthz Rust Engine::check{label_suffix}"),
         name,
         setup_ms,
     ))
