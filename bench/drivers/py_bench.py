@@ -191,7 +191,9 @@ def run_threads(args: argparse.Namespace, engine: Any, setup_ms: float, workload
         counts = [0] * threads
         errors = [0] * threads
 
-        def work(t: int) -> None:
+        def work(
+            t: int, threads: int = threads, stop: Any = stop, counts: list[int] = counts, errors: list[int] = errors
+        ) -> None:
             check = engine.check
             i = t * n // threads
             calls = 0
