@@ -367,6 +367,9 @@ mod tests {
         let (a, b) = (temp("a"), temp("b"));
         workload::generate(&a, size, 7).unwrap();
         workload::generate(&b, size, 7).unwrap();
+        for d in [&a, &b] {
+            humans::generate(&d.join("humans"), 7, "s200", 200, 2_000, 1_000).unwrap();
+        }
         assert_eq!(files(&a), files(&b));
         let c = temp("c");
         workload::generate(&c, size, 8).unwrap();
@@ -412,6 +415,122 @@ mod tests {
         }
         let share = allowed as f64 / texts.len() as f64;
         assert!((0.4..0.8).contains(&share), "allowed share {share}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn key(d: &agentauthz::Decision) -> String {
+        decision_key(d.allowed(), &mut d.reasons.clone())
+    }
+
+    /// The Cedar-form files are the same requests: escaped and plain-string
+    /// values decide as the agent form, request by request.
+    #[test]
+    fn cedar_forms_decide_as_agent_form() {
+        let dir = temp("forms");
+        let size = workload::size_named("s200").unwrap();
+        workload::generate(&dir, size, workload::DEFAULT_SEED).unwrap();
+        let engine = ffi::engine_load(&dir.join("bundle").to_string_lossy(), None, true).unwrap();
+        let decide = |form: Form| -> Vec<String> {
+            lines(&dir.join(form.file()))
+                .unwrap()
+                .iter()
+                .map(|t| key(&engine.check(&Request::from_json_str(t).unwrap()).unwrap()))
+                .collect()
+        };
+        let agent = decide(Form::Agent);
+        assert_eq!(agent.len(), size.requests);
+        assert_eq!(decide(Form::Cedar), agent);
+        assert_eq!(decide(Form::CedarPlain), agent);
+        let plain = read(&dir.join("requests-cedar-plain.jsonl")).unwrap();
+        assert!(!plain.contains("__extn") && !plain.contains("__entity"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The cedarpy-style workload: the engine on `bundle/` and Cedar on
+    /// `cedar/` decide alike, with both outcomes and no evaluation errors.
+    #[test]
+    fn humans_bundle_and_plain_cedar_agree() {
+        let dir = temp("humans");
+        humans::generate(&dir, workload::DEFAULT_SEED, "s200", 200, 2_000, 1_000).unwrap();
+        let engine = ffi::engine_load(&dir.join("bundle").to_string_lossy(), None, true).unwrap();
+        let cedar = load_cedar(&dir).unwrap();
+        let texts = lines(&dir.join("requests-cedar.jsonl")).unwrap();
+        assert_eq!(texts.len(), cedar.requests.len());
+        let mut allowed = 0;
+        for (text, creq) in texts.iter().zip(&cedar.requests) {
+            assert!(text.contains("\"principal\":{\"type\":\"Acme::"), "{text}");
+            let d = engine
+                .check(&Request::from_json_str(text).unwrap())
+                .unwrap();
+            let r = Authorizer::new().is_authorized(creq, &cedar.policies, &cedar.entities);
+            let mut theirs: Vec<String> =
+                r.diagnostics().reason().map(ToString::to_string).collect();
+            theirs.sort();
+            assert_eq!(
+                d.allowed(),
+                r.decision() == cedar_policy::Decision::Allow,
+                "{text}"
+            );
+            assert_eq!(d.reasons, theirs, "{text}");
+            assert_eq!(r.diagnostics().errors().count(), 0, "{text}");
+            allowed += usize::from(d.allowed());
+        }
+        let share = allowed as f64 / texts.len() as f64;
+        assert!((0.4..0.9).contains(&share), "allowed share {share}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The fail-closed driver's forbids do error on some requests: Cedar's
+    /// rule decides as without them, the engine's default denies those.
+    #[test]
+    fn fallible_forbids_error_on_some_requests() {
+        let dir = temp("fallible");
+        workload::generate(
+            &dir,
+            workload::size_named("s200").unwrap(),
+            workload::DEFAULT_SEED,
+        )
+        .unwrap();
+        let build = |extra: bool, on_error| {
+            let mut b = agentauthz::Bundle::read_dir(dir.join("bundle")).unwrap();
+            if extra {
+                b.policies.push(agentauthz::Source::new(
+                    "90-fallible.cedar",
+                    workload::FALLIBLE_POLICIES,
+                ));
+            }
+            agentauthz::Engine::builder()
+                .bundle(b)
+                .trust_caller_time(true)
+                .on_error(on_error)
+                .build()
+                .unwrap()
+        };
+        let plain = build(false, agentauthz::OnError::Deny);
+        let skip = build(true, agentauthz::OnError::Skip);
+        let deny = build(true, agentauthz::OnError::Deny);
+        let mut flipped = 0;
+        for text in lines(&dir.join("requests.jsonl")).unwrap() {
+            let r = Request::from_json_str(&text).unwrap();
+            let (p, s, d) = (
+                plain.check(&r).unwrap(),
+                skip.check(&r).unwrap(),
+                deny.check(&r).unwrap(),
+            );
+            assert_eq!(key(&s), key(&p), "{text}");
+            if key(&d) != key(&s) {
+                assert!(!d.allowed(), "{text}");
+                assert!(
+                    d.reasons.iter().any(|x| x.starts_with("fallible/")),
+                    "{text}"
+                );
+                flipped += 1;
+            }
+        }
+        assert!(
+            flipped > 5,
+            "only {flipped} requests hit an erroring forbid"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
