@@ -385,7 +385,7 @@ pub fn lifecycle(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
     let per_op = Duration::from_secs_f64(budget.seconds / 6.0);
     let reps = budget.max_calls.min(agents.len() / 4).max(1);
     let mut ops = Vec::new();
-    let mut time_op = |op: &str, f: &mut dyn FnMut(usize) -> AzResult<()>| {
+    let mut time_op = |op: &str, reps: usize, f: &mut dyn FnMut(usize) -> AzResult<()>| {
         let mut samples = Vec::new();
         let mut errors = 0usize;
         let start = Instant::now();
@@ -398,6 +398,7 @@ pub fn lifecycle(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
             samples.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
             errors += usize::from(r.is_err());
         }
+        let samples_len = samples.len();
         let m = Measured {
             samples_ns: samples,
             decisions: Vec::new(),
@@ -408,26 +409,32 @@ pub fn lifecycle(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
             o.remove("decisions");
         }
         ops.push(v);
+        samples_len
     };
     // Disjoint agents per change, so none acts on an agent another changed.
     let quarter = agents.len() / 4;
     let slice = |k: usize, i: usize| &agents[k * quarter + i % quarter.max(1)];
-    time_op("suspend", &mut |i| engine.suspend(slice(0, i), "bench"));
-    time_op("reactivate", &mut |i| {
+    // Reactivate exactly the agents suspended before.
+    let suspended = time_op("suspend", reps, &mut |i| {
+        engine.suspend(slice(0, i), "bench")
+    });
+    time_op("reactivate", suspended, &mut |i| {
         engine.reactivate(slice(0, i), "bench")
     });
-    time_op("offboard", &mut |i| engine.offboard(slice(1, i), "bench"));
-    time_op("rotate_credential", &mut |i| {
+    time_op("offboard", reps, &mut |i| {
+        engine.offboard(slice(1, i), "bench")
+    });
+    time_op("rotate_credential", reps, &mut |i| {
         engine.rotate_credential(
             &credentials[i % credentials.len()],
             "2027-01-01T00:00:00Z",
             "bench",
         )
     });
-    time_op("transfer_owner", &mut |i| {
+    time_op("transfer_owner", reps, &mut |i| {
         engine.transfer_owner(slice(2, i), &users[(i * 7 + 1) % users.len()], "bench")
     });
-    time_op("grant", &mut |i| {
+    time_op("grant", reps, &mut |i| {
         engine
             .grant(GrantRequest {
                 agent: slice(3, i).clone(),
