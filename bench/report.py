@@ -646,6 +646,7 @@ def main(argv: list[str]) -> int:
         "```",
         "make bench                      # every size; SIZES=s200 SECONDS=2 make bench for a quick one",
         "make -C bench criterion         # Criterion: Engine::check vs Authorizer, bundle load",
+        "make -C bench profile           # callgrind: instructions per check and per function (bench/README.md)",
         "```",
         "",
         "Workload and methods: bench/README.md.",
