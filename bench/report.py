@@ -20,19 +20,31 @@ from pathlib import Path
 from typing import Any
 
 # Row order; "family" names the agentauthz surface a peer is compared with.
+# Every agentauthz surface also runs the same requests in the Cedar form, with
+# `__extn`/`__entity` escapes ("-cedar") and with plain strings ("-cedar-plain").
+FORMS = ["", "-cedar", "-cedar-plain"]
 IMPLS = [
-    ("agentauthz-rust", "agentauthz"),
-    ("agentauthz-rust-json", "agentauthz"),
+    *[(f"agentauthz-rust{f}", "agentauthz") for f in FORMS],
+    *[(f"agentauthz-rust-json{f}", "agentauthz") for f in FORMS],
     ("cedar-rust", "peer"),
-    ("agentauthz-python", "agentauthz"),
+    *[(f"agentauthz-python{f}", "agentauthz") for f in FORMS],
     ("agentauthz-python-batch", "agentauthz"),
     ("cedarpy", "peer"),
     ("cedarpy-batch", "peer"),
-    ("agentauthz-node", "agentauthz"),
-    ("agentauthz-wasm", "agentauthz"),
+    *[(f"agentauthz-node{f}", "agentauthz") for f in FORMS],
+    *[(f"agentauthz-wasm{f}", "agentauthz") for f in FORMS],
     ("cedar-wasm", "peer"),
 ]
 BATCH = {"agentauthz-python-batch", "cedarpy-batch"}
+COSTS = [
+    "agentauthz-rust-failclosed",
+    "agentauthz-rust-log",
+    "agentauthz-rust-session",
+    "agentauthz-rust-threads",
+    "agentauthz-python-threads",
+    "agentauthz-node-threads",
+    "agentauthz-rust-lifecycle",
+]
 
 
 def fmt_ns(ns: float) -> str:
@@ -105,9 +117,9 @@ def machine() -> dict[str, str]:
     }
 
 
-def load(results: Path, size: str) -> dict[str, dict[str, Any]]:
+def load(results: Path, size: str, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
     out = {}
-    for impl, _ in IMPLS:
+    for impl in names if names is not None else [i for i, _ in IMPLS]:
         path = results / size / f"{impl}.json"
         if path.is_file():
             out[impl] = json.loads(path.read_text())
@@ -142,10 +154,12 @@ def allow_ratio(decisions: list[str]) -> tuple[int, int]:
     return allow, len(decisions) - allow
 
 
-def size_table(size: str, rows: dict[str, dict[str, Any]], notes: dict[str, str]) -> list[str]:
-    base = rows.get("agentauthz-rust")
+def size_table(
+    size: str, rows: dict[str, dict[str, Any]], notes: dict[str, str], base_name: str = "agentauthz-rust"
+) -> list[str]:
+    base = rows.get(base_name)
     lines = [
-        "| implementation | p50 | p99 | decisions/s | p50 vs agentauthz Rust | decisions checked | setup |",
+        f"| implementation | p50 | p99 | decisions/s | p50 vs {base_name} | decisions checked | setup |",
         "|---|---:|---:|---:|---:|---|---:|",
     ]
     for impl, _ in IMPLS:
@@ -205,6 +219,247 @@ def target_lines(all_rows: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def met(ok: bool, how: str) -> str:
+    return "yes" if ok else f"**no** ({how})"
+
+
+def memory_of(results: Path, size: str, workloads: Path) -> dict[str, Any] | None:
+    """Load time, heap of the full engine and heap per 10,000 entities of one size."""
+    mem = {}
+    for variant in ("full", "entities", "empty"):
+        path = results / size / f"mem-{variant}.json"
+        if path.is_file():
+            mem[variant] = json.loads(path.read_text())
+    if "full" not in mem:
+        return None
+    meta = json.loads((workloads / size / "workload.json").read_text())
+    per_ent = None
+    if "entities" in mem and "empty" in mem:
+        d = mem["entities"]["heap_bytes"] - mem["empty"]["heap_bytes"]
+        per_ent = d / (meta["entities"]["total"] / 10000) / 2**20
+    return {"load_ms": mem["full"]["load_ms"], "per_10k_mib": per_ent, "entities": meta["entities"]["total"]}
+
+
+def variant_rows(doc: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    return {v["impl"]: v for v in (doc or {}).get("variants", [])}
+
+
+def check_costs(size: str, main_ref: list[str], costs: dict[str, dict[str, Any]]) -> tuple[list[str], bool]:
+    """Cross-checks of the cost drivers: the session and agent-id checks decide
+    alike; with on_error = "skip" the workload with forbids that can error
+    decides as without them; with "deny" it differs only by denying with an
+    erroring forbid among the reasons, on at least one request."""
+    notes = []
+    ok = True
+    fc = variant_rows(costs.get("agentauthz-rust-failclosed"))
+    if "on-error-skip" in fc and "on-error-deny" in fc:
+        skip, deny = fc["on-error-skip"]["decisions"], fc["on-error-deny"]["decisions"]
+        n = min(len(skip), len(main_ref))
+        bad_skip = sum(1 for i in range(n) if skip[i] != main_ref[i])
+        flipped = [i for i in range(min(len(skip), len(deny))) if skip[i] != deny[i]]
+        bad_deny = [i for i in flipped if not (deny[i].startswith("deny|") and "fallible/" in deny[i])]
+        good = bad_skip == 0 and not bad_deny and flipped
+        ok = ok and bool(good)
+        notes.append(
+            f"fail-closed: on_error = \"skip\" decides as the workload without the fallible forbids on "
+            f"{n - bad_skip}/{n} requests; \"deny\" denies {len(flipped)} more with an erroring forbid "
+            f"({len(bad_deny)} other differences): **{'yes' if good else 'NO'}**"
+        )
+    ss = variant_rows(costs.get("agentauthz-rust-session"))
+    if "agent-id" in ss and "session" in ss:
+        a, b = ss["agent-id"]["decisions"], ss["session"]["decisions"]
+        n = min(len(a), len(b))
+        diff = sum(1 for i in range(n) if a[i] != b[i])
+        ok = ok and diff == 0 and n > 0
+        extra = costs["agentauthz-rust-session"].get("extra", {})
+        notes.append(
+            f"sessions: the token and the agent id decide alike on {n - diff}/{n} requests "
+            f"({extra.get('left_out', 0)} left out: agents that may not hold a token): "
+            f"**{'yes' if diff == 0 and n else 'NO'}**"
+        )
+    lg = variant_rows(costs.get("agentauthz-rust-log"))
+    if lg:
+        names = list(lg)
+        base = lg[names[0]]["decisions"]
+        diff = sum(1 for v in names[1:] for i in range(min(len(base), len(lg[v]["decisions"]))) if lg[v]["decisions"][i] != base[i])
+        ok = ok and diff == 0
+        notes.append(f"decision log: the same decisions with and without a log: **{'yes' if diff == 0 else 'NO'}**")
+    return notes, ok
+
+
+def cost_lines(size: str, costs: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "| variant | p50 | p99 | mean | calls | cost over the first variant (p50) | (mean) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    any_row = False
+    for name in ("agentauthz-rust-session", "agentauthz-rust-failclosed", "agentauthz-rust-log"):
+        rows = list(variant_rows(costs.get(name)).values())
+        for r in rows:
+            any_row = True
+            d50 = r["p50_ns"] - rows[0]["p50_ns"]
+            dmean = r["mean_ns"] - rows[0]["mean_ns"]
+            lines.append(
+                f"| {r['label']} | {fmt_ns(r['p50_ns'])} | {fmt_ns(r['p99_ns'])} | {fmt_ns(r['mean_ns'])} | {r['calls']:,} "
+                f"| {'—' if r is rows[0] else ('+' if d50 >= 0 else '−') + fmt_ns(abs(d50))} "
+                f"| {'—' if r is rows[0] else ('+' if dmean >= 0 else '−') + fmt_ns(abs(dmean))} |"
+            )
+    if not any_row:
+        lines = []
+    threads = [costs[n] for n in COSTS if n.endswith("-threads") and n in costs]
+    if threads:
+        lines += ["", "| threads | 1 thread, decisions/s | 2 threads, decisions/s | ratio |", "|---|---:|---:|---:|"]
+        for t in threads:
+            by = {r["threads"]: r for r in t["results"]}
+            if 1 in by and 2 in by and by[1]["per_sec"]:
+                lines.append(
+                    f"| {t['label']} | {fmt_rate(by[1]['per_sec'])} | {fmt_rate(by[2]['per_sec'])} "
+                    f"| {fmt_ratio(by[2]['per_sec'] / by[1]['per_sec'])} |"
+                )
+    lc = costs.get("agentauthz-rust-lifecycle")
+    if lc:
+        lines += [
+            "",
+            f"Run-time changes on the loaded workload ({lc['entities']:,} entities), each call timed:",
+            "",
+            "| change | p50 | p99 | calls | errors |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for o in lc["ops"]:
+            lines.append(f"| {o['impl']} | {fmt_ns(o['p50_ns'])} | {fmt_ns(o['p99_ns'])} | {o['calls']} | {o['errors']} |")
+    return lines
+
+
+def target2_lines(
+    all_rows: dict[str, dict[str, dict[str, Any]]],
+    humans: dict[str, dict[str, dict[str, Any]]],
+    costs: dict[str, dict[str, dict[str, Any]]],
+    memory: dict[str, dict[str, Any]],
+) -> list[str]:
+    lines = [
+        "| target | workload | measured | reference | ratio or figure | met |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+
+    def add(target: str, size: str, measured: str, reference: str, figure: str, ok: bool, how: str) -> None:
+        lines.append(f"| {target} | {size} | {measured} | {reference} | {figure} | {met(ok, how)} |")
+
+    def faster(label: str, size: str, rows: dict[str, dict[str, Any]], ours: list[str], theirs: list[str], want: float) -> None:
+        a = [rows[x] for x in ours if x in rows]
+        b = [rows[x] for x in theirs if x in rows]
+        if not a or not b:
+            return
+        best_a = min(a, key=lambda r: r["p50_ns"])
+        best_b = min(b, key=lambda r: r["p50_ns"])
+        ratio = best_b["p50_ns"] / best_a["p50_ns"] if best_a["p50_ns"] else 0
+        add(
+            f"{label} ≥ {want:g}×",
+            size,
+            f"{fmt_ns(best_a['p50_ns'])} ({best_a['impl']})",
+            f"{fmt_ns(best_b['p50_ns'])} ({best_b['impl']})",
+            fmt_ratio(ratio),
+            ratio >= want,
+            f"{ratio / want:.0%} of {want:g}×",
+        )
+
+    def at_most(
+        label: str, size: str, value: float, limit: float, unit: str, measured: str = "", reference: str = "—"
+    ) -> None:
+        add(
+            f"{label} ≤ {fmt_value(limit, unit)}",
+            size,
+            measured or fmt_value(value, unit),
+            reference,
+            fmt_value(value, unit),
+            value <= limit,
+            f"{value / limit:.2f}× the target",
+        )
+
+    for size, rows in all_rows.items():
+        for surface in ("agentauthz-rust", "agentauthz-rust-json", "agentauthz-python", "agentauthz-node", "agentauthz-wasm"):
+            agent = rows.get(surface)
+            for form, what in (("-cedar", "__extn"), ("-cedar-plain", "plain strings")):
+                cedar = rows.get(surface + form)
+                if agent and cedar and agent["p50_ns"]:
+                    ratio = cedar["p50_ns"] / agent["p50_ns"]
+                    add(
+                        f"Cedar form ({what}) p50 ≤ 1.25× agent form: {surface}",
+                        size,
+                        fmt_ns(cedar["p50_ns"]),
+                        fmt_ns(agent["p50_ns"]),
+                        fmt_ratio(ratio),
+                        ratio <= 1.25,
+                        f"{ratio / 1.25:.2f}× the target",
+                    )
+    for size, rows in all_rows.items():
+        faster("Rust vs raw cedar-policy", size, rows, ["agentauthz-rust"], ["cedar-rust"], 25)
+    if "agentauthz-rust" in all_rows.get("s10k", {}):
+        r = all_rows["s10k"]["agentauthz-rust"]
+        at_most("Rust p50", "s10k", r["p50_ns"], 20_000, "ns")
+    if "agentauthz-rust" in all_rows.get("s200", {}):
+        r = all_rows["s200"]["agentauthz-rust"]
+        at_most("stretch: Rust p50", "s200", r["p50_ns"], 3_000, "ns")
+    peers = ["cedarpy", "cedarpy-batch"]
+    for size, rows in all_rows.items():
+        faster("Python agent form vs cedarpy (fastest API)", size, rows, ["agentauthz-python", "agentauthz-python-batch"], peers, 30)
+        faster("Python Cedar form (__extn) vs cedarpy (fastest API)", size, rows, ["agentauthz-python-cedar"], peers, 30)
+    for size, rows in humans.items():
+        faster("Python, cedarpy-style workload, vs cedarpy (fastest API)", f"{size}/humans", rows, ["agentauthz-python-cedar"], peers, 30)
+    for size, rows in all_rows.items():
+        faster("Node vs cedar-wasm stateful", size, rows, ["agentauthz-node"], ["cedar-wasm"], 1000)
+        faster("WASM vs cedar-wasm stateful", size, rows, ["agentauthz-wasm"], ["cedar-wasm"], 1000)
+    for size, c in costs.items():
+        ss = variant_rows(c.get("agentauthz-rust-session"))
+        if "agent-id" in ss and "session" in ss and ss["agent-id"]["p50_ns"]:
+            ratio = ss["session"]["p50_ns"] / ss["agent-id"]["p50_ns"]
+            add("Session check p50 ≤ 1.5× agent-id check", size, fmt_ns(ss["session"]["p50_ns"]), fmt_ns(ss["agent-id"]["p50_ns"]), fmt_ratio(ratio), ratio <= 1.5, f"{ratio / 1.5:.2f}× the target")
+    for size, m in memory.items():
+        if m["per_10k_mib"] is not None:
+            at_most("Heap per 10,000 entities", size, m["per_10k_mib"], 15, "MiB")
+    if "s10k" in memory:
+        at_most("Bundle load (median of 3)", "s10k", memory["s10k"]["load_ms"], 2000, "ms")
+    for size, c in costs.items():
+        for name in ("agentauthz-rust-threads", "agentauthz-python-threads", "agentauthz-node-threads"):
+            t = c.get(name)
+            by = {r["threads"]: r for r in (t or {}).get("results", [])}
+            if 1 in by and 2 in by and by[1]["per_sec"]:
+                ratio = by[2]["per_sec"] / by[1]["per_sec"]
+                add(
+                    f"2 threads ≥ 1.8× one thread: {name.removesuffix('-threads')}",
+                    size,
+                    f"{fmt_rate(by[2]['per_sec'])}/s",
+                    f"{fmt_rate(by[1]['per_sec'])}/s",
+                    fmt_ratio(ratio),
+                    ratio >= 1.8,
+                    f"{ratio / 1.8:.0%} of 1.8×",
+                )
+    for size, c in costs.items():
+        fc = variant_rows(c.get("agentauthz-rust-failclosed"))
+        if "on-error-skip" in fc and "on-error-deny" in fc:
+            d = fc["on-error-deny"]["p50_ns"] - fc["on-error-skip"]["p50_ns"]
+            at_most("Fail-closed cost per check (p50, deny − skip)", size, d, 500, "ns", fmt_ns(fc["on-error-deny"]["p50_ns"]), fmt_ns(fc["on-error-skip"]["p50_ns"]))
+        lg = variant_rows(c.get("agentauthz-rust-log"))
+        if {"log-none", "log-file", "log-file-mac"} <= set(lg):
+            d = lg["log-file"]["p50_ns"] - lg["log-none"]["p50_ns"]
+            at_most("Decision log to a file, per decision (p50, file − none)", size, d, 2000, "ns", fmt_ns(lg["log-file"]["p50_ns"]), fmt_ns(lg["log-none"]["p50_ns"]))
+            d = lg["log-file-mac"]["p50_ns"] - lg["log-file"]["p50_ns"]
+            at_most("MAC per logged decision (p50, keyed − unkeyed log)", size, d, 2000, "ns", fmt_ns(lg["log-file-mac"]["p50_ns"]), fmt_ns(lg["log-file"]["p50_ns"]))
+    for size, c in costs.items():
+        lc = c.get("agentauthz-rust-lifecycle")
+        if lc and lc["entities"] >= 50_000:
+            for o in lc["ops"]:
+                at_most(f"Change `{o['impl']}` p50", f"{size} ({lc['entities']:,} entities)", o["p50_ns"], 5e6, "ns")
+    return lines
+
+
+def fmt_value(x: float, unit: str) -> str:
+    if unit == "ns":
+        return fmt_ns(x) if x >= 0 else "−" + fmt_ns(-x)
+    if unit == "ms":
+        return fmt_ns(x * 1e6)
+    return f"{x:.2f} {unit}" if x < 100 else f"{x:,.0f} {unit}"
+
+
 def memory_lines(results: Path, sizes: list[str], workloads: Path) -> list[str]:
     lines = [
         (
@@ -260,7 +515,7 @@ def main(argv: list[str]) -> int:
     for size in sizes:
         rows = load(args.results, size)
         for impl in expected:
-            if impl not in rows:
+            if "/" not in impl and impl not in rows:
                 missing.append(f"{size}/{impl}")
         all_rows[size] = rows
         meta = json.loads((args.workloads / size / "workload.json").read_text())
@@ -283,6 +538,47 @@ def main(argv: list[str]) -> int:
         out.extend(size_table(size, rows, notes))
         out.append("")
 
+    humans: dict[str, dict[str, dict[str, Any]]] = {}
+    costs: dict[str, dict[str, dict[str, Any]]] = {}
+    out2: list[str] = []
+    for size in sizes:
+        for impl in expected:
+            if "/" in impl and not (args.results / size / f"{impl}.json").is_file():
+                missing.append(f"{size}/{impl}")
+        hrows = load(args.results / size, "humans")
+        crows = load(args.results / size, "costs", COSTS)
+        if hrows:
+            humans[size] = hrows
+            meta = json.loads((args.workloads / size / "humans" / "workload.json").read_text())
+            ref_name, notes, same = compare(hrows)
+            ok = ok and same
+            allow, deny = allow_ratio(hrows[ref_name]["decisions"]) if ref_name else (0, 0)
+            total = max(allow + deny, 1)
+            out2 += [
+                (
+                    f"### {size}/humans: {meta['policies']['total']:,} policies ({meta['policies']['app']:,} app + "
+                    f"{meta['policies']['baseline']} baseline; {meta['policies']['permit']:,} permit, "
+                    f"{meta['policies']['forbid']:,} forbid), {meta['entities']['total']:,} entities, "
+                    f"{meta['requests']:,} requests, Cedar form only"
+                ),
+                "",
+                (
+                    f"Decisions of {ref_name}: {allow} allow / {deny} deny ({allow / total:.0%} allowed). "
+                    f"Same decisions everywhere: **{'yes' if same else 'NO'}**."
+                ),
+                "",
+                *size_table(size, hrows, notes, "agentauthz-rust-cedar"),
+                "",
+            ]
+        if crows:
+            costs[size] = crows
+            main_ref = all_rows.get(size, {}).get("agentauthz-rust", {}).get("decisions", [])
+            notes, same = check_costs(size, main_ref, crows)
+            ok = ok and same
+            out2 += [f"### {size}: what features cost", "", *[f"- {n}" for n in notes], "", *cost_lines(size, crows), ""]
+    mem_by_size = {s: m for s in sizes if (m := memory_of(args.results, s, args.workloads))}
+    targets2 = target2_lines(all_rows, humans, costs, mem_by_size)
+
     targets = target_lines(all_rows)
     memory = memory_lines(args.results, sizes, args.workloads)
     m = machine()
@@ -302,7 +598,14 @@ def main(argv: list[str]) -> int:
         f"- load average at report time (1, 5, 15 min): {m['load average']}",
         f"- {m['rustc']}; node {m['node']}; python {m['python']}; revision {m['revision'] or '?'}",
         "",
-        "## Targets (issue 7, DESIGN.md §7)",
+        "## Targets, second step (issue 24)",
+        "",
+        "Cedar form: the same requests as the agent form; cost rows: variants of one engine timed",
+        "call by call, interleaved on the same requests (see bench/README.md, \"What features cost\").",
+        "",
+        *targets2,
+        "",
+        "## Targets, first step (issue 7, DESIGN.md §7)",
         "",
         *targets,
         "",
@@ -317,6 +620,12 @@ def main(argv: list[str]) -> int:
         "(agentauthz) or pre-parsing policies, schema and entities (peers).",
         "",
         *out,
+        "## The cedarpy-style workload and what features cost",
+        "",
+        "humans/: an app in its own namespace with employee and bot principals, every request in the",
+        "Cedar form with a five-field context (`ip`, `decimal`, `datetime` as `__extn` objects).",
+        "",
+        *out2,
     ]
     if memory:
         doc += [
@@ -337,13 +646,14 @@ def main(argv: list[str]) -> int:
         "```",
         "make bench                      # every size; SIZES=s200 SECONDS=2 make bench for a quick one",
         "make -C bench criterion         # Criterion: Engine::check vs Authorizer, bundle load",
+        "make -C bench profile           # callgrind: instructions per check and per function (bench/README.md)",
         "```",
         "",
         "Workload and methods: bench/README.md.",
         "",
     ]
     text = "\n".join(doc)
-    print("\n".join([*targets, "", *out, *memory]))
+    print("\n".join([*targets2, "", *targets, "", *out, *out2, *memory]))
     if args.markdown:
         args.markdown.write_text(text)
         print(f"\nwritten to {args.markdown}")

@@ -6,6 +6,10 @@
 // IMPL is one of
 //   agentauthz-node   Engine.load(bundle).check(request)            --module bindings-node
 //   agentauthz-wasm   Engine.fromStrings({...}).check(request)      --module bindings-wasm/pkg/node/node.js
+//                     (both: --form agent|cedar|cedar-plain picks requests.jsonl, requests-cedar.jsonl
+//                     with __extn/__entity escapes, or requests-cedar-plain.jsonl with plain strings)
+//   agentauthz-node-threads  decisions/s with 1 and 2 worker_threads, each with its own
+//                     Engine.load of the bundle                     --module bindings-node
 //   cedar-wasm        statefulIsAuthorized with a preparsed policy set and schema; the
 //                     entities go in on every call (the API has no entity handle)
 //
@@ -16,6 +20,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -30,6 +35,16 @@ const impl = opt("impl", "");
 const seconds = Number(opt("seconds", "5"));
 const minCalls = Number(opt("min-calls", "3"));
 const out = opt("out", undefined);
+const form = opt("form", "agent");
+const FORMS = {
+  agent: ["requests.jsonl", "", ""],
+  cedar: ["requests-cedar.jsonl", "-cedar", ", Cedar form (__extn)"],
+  "cedar-plain": ["requests-cedar-plain.jsonl", "-cedar-plain", ", Cedar form (plain strings)"],
+};
+if (!FORMS[form]) {
+  console.error(`unknown --form ${form}`);
+  process.exit(2);
+}
 
 const read = (...parts) => readFileSync(join(...parts), "utf8");
 const lines = (path) =>
@@ -126,7 +141,8 @@ function runAgentauthz() {
       ? module.Engine.load(bundleDir, { trustCallerTime: true })
       : module.Engine.fromStrings(bundleStrings(bundleDir), { trustCallerTime: true });
   const setupMs = performance.now() - t0;
-  const requests = lines(join(workload, "requests.jsonl"));
+  const [file, suffix, labelSuffix] = FORMS[form];
+  const requests = lines(join(workload, file));
   const m = measure(
     requests.length,
     (i) => engine.check(requests[i]),
@@ -136,7 +152,84 @@ function runAgentauthz() {
     impl === "agentauthz-node"
       ? "agentauthz Node Engine.check (napi addon)"
       : "agentauthz WASM Engine.check (under Node)";
-  return summary(impl, label, setupMs, m);
+  return summary(impl + suffix, label + labelSuffix, setupMs, m);
+}
+
+// A worker of agentauthz-node-threads: loads its own engine, says so, waits
+// for the common start, then checks until the stop flag is set.
+function threadWorker() {
+  const { module: path, bundleDir, flags } = workerData;
+  const module = require(path);
+  const engine = module.Engine.load(bundleDir, { trustCallerTime: true });
+  const requests = lines(join(workload, "requests.jsonl"));
+  const n = requests.length;
+  const state = new Int32Array(flags);
+  for (let i = 0; i < Math.min(n, 50); i++) engine.check(requests[i]);
+  Atomics.add(state, 1, 1);
+  Atomics.notify(state, 1);
+  Atomics.wait(state, 0, 0);
+  let i = workerData.offset;
+  let calls = 0;
+  let errors = 0;
+  while (Atomics.load(state, 0) === 1) {
+    try {
+      engine.check(requests[i % n]);
+    } catch {
+      errors++;
+    }
+    calls++;
+    i++;
+  }
+  parentPort.postMessage({ calls, errors });
+}
+
+async function runThreads() {
+  const path = resolve(opt("module", ""));
+  const bundleDir = join(workload, "bundle");
+  const n = lines(join(workload, "requests.jsonl")).length;
+  const results = [];
+  let setupMs = 0;
+  for (const threads of [1, 2]) {
+    const flags = new SharedArrayBuffer(8);
+    const state = new Int32Array(flags);
+    const t0 = performance.now();
+    const workers = [];
+    const done = [];
+    for (let t = 0; t < threads; t++) {
+      const w = new Worker(fileURLToPath(import.meta.url), {
+        argv: process.argv.slice(2),
+        workerData: { module: path, bundleDir, flags, offset: Math.floor((t * n) / threads) },
+      });
+      done.push(
+        new Promise((ok, fail) => {
+          w.once("message", ok);
+          w.once("error", fail);
+        }),
+      );
+      workers.push(w);
+    }
+    while (Atomics.load(state, 1) < threads) await new Promise((r) => setTimeout(r, 5));
+    setupMs = Math.max(setupMs, performance.now() - t0);
+    const start = performance.now();
+    Atomics.store(state, 0, 1);
+    Atomics.notify(state, 0);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    Atomics.store(state, 0, 2);
+    const counts = await Promise.all(done);
+    const secs = (performance.now() - start) / 1000;
+    const calls = counts.reduce((a, c) => a + c.calls, 0);
+    const errors = counts.reduce((a, c) => a + c.errors, 0);
+    results.push({ threads, calls, seconds: secs, per_sec: calls / secs, errors });
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return {
+    impl: "agentauthz-node-threads",
+    kind: "threads",
+    label: "agentauthz Node Engine.check, one engine per worker thread",
+    workload: basename(workload),
+    setup_ms: setupMs,
+    results,
+  };
 }
 
 function runCedarWasm() {
@@ -187,7 +280,12 @@ function runCedarWasm() {
 }
 
 let result;
-if (impl === "agentauthz-node" || impl === "agentauthz-wasm") {
+if (!isMainThread) {
+  threadWorker();
+  process.exit(0);
+} else if (impl === "agentauthz-node-threads") {
+  result = await runThreads();
+} else if (impl === "agentauthz-node" || impl === "agentauthz-wasm") {
   result = runAgentauthz();
 } else if (impl === "cedar-wasm") {
   result = runCedarWasm();

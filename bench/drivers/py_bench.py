@@ -3,8 +3,12 @@
     python py_bench.py --workload DIR --impl IMPL [--seconds S] [--min-calls N] [--out FILE]
 
 IMPL is one of
-  agentauthz         Engine.check(agent=..., ...) per request (bindings-python)
+  agentauthz         Engine.check(agent=..., ...) per request (bindings-python); with
+                     --form cedar|cedar-plain, Engine.check_request({principal, ...}) on
+                     requests-cedar.jsonl (__extn/__entity escapes) or requests-cedar-plain.jsonl
   agentauthz-batch   Engine.check_batch([...]) in chunks of --batch requests
+  agentauthz-threads decisions/s of Engine.check with 1 and 2 threads sharing the engine
+                     (check releases the GIL while the engine decides)
   cedarpy            cedarpy.is_authorized with pre-parsed PolicySet, Entities and Schema
   cedarpy-batch      cedarpy.is_authorized_batch, same handles, chunks of --batch
 
@@ -151,38 +155,14 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run_agentauthz(args: argparse.Namespace, workload: Path) -> dict[str, Any]:
-    import agentauthz
+FORMS = {
+    "agent": ("requests.jsonl", "", ""),
+    "cedar": ("requests-cedar.jsonl", "-cedar", ", Cedar form (__extn)"),
+    "cedar-plain": ("requests-cedar-plain.jsonl", "-cedar-plain", ", Cedar form (plain strings)"),
+}
 
-    t0 = time.perf_counter()
-    engine = agentauthz.Engine.load(workload / "bundle", trust_caller_time=True)
-    setup_ms = (time.perf_counter() - t0) * 1e3
-    requests = read_lines(workload / "requests.jsonl")
 
-    def key(d: Any) -> str:
-        return decision_key(d.allowed, d.reasons)
-
-    if args.impl == "agentauthz-batch":
-        samples, decisions, errors, calls = measure_batch(
-            len(requests),
-            args.seconds,
-            args.min_calls,
-            args.batch,
-            lambda a, b: engine.check_batch(requests[a:b]),
-            key,
-        )
-        return batch_summary(
-            "agentauthz-python-batch",
-            f"agentauthz Python Engine.check_batch (chunks of {args.batch})",
-            workload.name,
-            setup_ms,
-            samples,
-            decisions,
-            calls,
-            args.batch,
-            len(requests),
-        )
-
+def agent_kwargs(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     kwargs = []
     for r in requests:
         kw: dict[str, Any] = {
@@ -194,6 +174,111 @@ def run_agentauthz(args: argparse.Namespace, workload: Path) -> dict[str, Any]:
             if field in r:
                 kw[field] = r[field]
         kwargs.append(kw)
+    return kwargs
+
+
+def run_threads(args: argparse.Namespace, engine: Any, setup_ms: float, workload: Path) -> dict[str, Any]:
+    """Decisions/s with 1 and 2 threads calling check on one engine for the whole budget."""
+    import threading
+
+    kwargs = agent_kwargs(read_lines(workload / "requests.jsonl"))
+    n = len(kwargs)
+    for kw in kwargs[:50]:
+        engine.check(**kw)
+    results = []
+    for threads in (1, 2):
+        stop = threading.Event()
+        counts = [0] * threads
+        errors = [0] * threads
+
+        def work(
+            t: int, threads: int = threads, stop: Any = stop, counts: list[int] = counts, errors: list[int] = errors
+        ) -> None:
+            check = engine.check
+            i = t * n // threads
+            calls = 0
+            while not stop.is_set():
+                try:
+                    check(**kwargs[i % n])
+                except Exception:  # noqa: BLE001 - counted, never expected
+                    errors[t] += 1
+                calls += 1
+                i += 1
+            counts[t] = calls
+
+        workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        time.sleep(args.seconds)
+        stop.set()
+        for w in workers:
+            w.join()
+        secs = time.perf_counter() - start
+        results.append(
+            {"threads": threads, "calls": sum(counts), "seconds": secs, "per_sec": sum(counts) / secs, "errors": sum(errors)}
+        )
+    return {
+        "impl": "agentauthz-python-threads",
+        "kind": "threads",
+        "label": "agentauthz Python Engine.check, one engine shared by N threads",
+        "workload": workload.name,
+        "setup_ms": setup_ms,
+        "results": results,
+    }
+
+
+def run_agentauthz(args: argparse.Namespace, workload: Path) -> dict[str, Any]:
+    import agentauthz
+
+    t0 = time.perf_counter()
+    engine = agentauthz.Engine.load(workload / "bundle", trust_caller_time=True)
+    setup_ms = (time.perf_counter() - t0) * 1e3
+    if args.impl == "agentauthz-threads":
+        return run_threads(args, engine, setup_ms, workload)
+    file, suffix, label_suffix = FORMS[args.form]
+    requests = read_lines(workload / file)
+
+    def key(d: Any) -> str:
+        return decision_key(d.allowed, d.reasons)
+
+    if args.form != "agent" and args.impl == "agentauthz":
+        check_request = engine.check_request
+        samples, decisions, errors = measure(
+            len(requests), args.seconds, args.min_calls, lambda i: check_request(requests[i]), key
+        )
+        return summary(
+            f"agentauthz-python{suffix}",
+            f"agentauthz Python Engine.check_request({{principal, ...}}){label_suffix}",
+            workload.name,
+            setup_ms,
+            samples,
+            decisions,
+            errors,
+        )
+
+    if args.impl == "agentauthz-batch":
+        samples, decisions, errors, calls = measure_batch(
+            len(requests),
+            args.seconds,
+            args.min_calls,
+            args.batch,
+            lambda a, b: engine.check_batch(requests[a:b]),
+            key,
+        )
+        return batch_summary(
+            f"agentauthz-python-batch{suffix}",
+            f"agentauthz Python Engine.check_batch (chunks of {args.batch}){label_suffix}",
+            workload.name,
+            setup_ms,
+            samples,
+            decisions,
+            calls,
+            args.batch,
+            len(requests),
+        )
+
+    kwargs = agent_kwargs(requests)
     check = engine.check
     samples, decisions, errors = measure(len(kwargs), args.seconds, args.min_calls, lambda i: check(**kwargs[i]), key)
     return summary(
@@ -307,7 +392,12 @@ def name_to_id(name: str, ids: list[str]) -> str:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workload", required=True, type=Path)
-    p.add_argument("--impl", required=True, choices=["agentauthz", "agentauthz-batch", "cedarpy", "cedarpy-batch"])
+    p.add_argument(
+        "--impl",
+        required=True,
+        choices=["agentauthz", "agentauthz-batch", "agentauthz-threads", "cedarpy", "cedarpy-batch"],
+    )
+    p.add_argument("--form", choices=sorted(FORMS), default="agent")
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--min-calls", type=int, default=3)
     p.add_argument("--batch", type=int, default=100)

@@ -2,9 +2,15 @@
 //! Rust API and raw `cedar-policy` on them. See bench/README.md.
 //!
 //!   agentauthz-bench gen [--out DIR] [--sizes s200,s1k,s10k] [--seed N]
-//!   agentauthz-bench run --workload DIR --impl agentauthz|agentauthz-json|cedar
-//!                        [--seconds S] [--min-calls N] [--out FILE]
+//!   agentauthz-bench run --workload DIR --impl IMPL [--form agent|cedar|cedar-plain]
+//!                        [--seconds S] [--min-calls N] [--max-calls N] [--out FILE]
+//!
+//! IMPL: agentauthz (Engine::check), agentauthz-json (ffi::check_json), cedar
+//! (raw cedar-policy); and the cost drivers failclosed, log, session, threads,
+//! lifecycle (src/costs.rs).
 
+mod costs;
+mod humans;
 mod measure;
 mod rng;
 mod workload;
@@ -82,6 +88,14 @@ fn gen(args: &Args) -> Res<()> {
         let size = workload::size_named(name).ok_or_else(|| format!("unknown size {name}"))?;
         let t0 = Instant::now();
         let summary = workload::generate(&out.join(name), size, seed)?;
+        humans::generate(
+            &out.join(name).join("humans"),
+            seed,
+            name,
+            size.policies,
+            size.entities,
+            size.requests,
+        )?;
         let v = &summary.value;
         println!(
             "{}: {} policies ({} app + {} baseline), {} entities, {} requests -> {} ({:.1} s)",
@@ -122,10 +136,16 @@ fn run(args: &Args) -> Res<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let form = Form::parse(args.get("form").unwrap_or("agent"))?;
     let value = match which {
-        "agentauthz" => run_agentauthz(&dir, &name, &budget, false)?,
-        "agentauthz-json" => run_agentauthz(&dir, &name, &budget, true)?,
+        "agentauthz" => run_agentauthz(&dir, &name, &budget, false, form)?,
+        "agentauthz-json" => run_agentauthz(&dir, &name, &budget, true, form)?,
         "cedar" => run_cedar(&dir, &name, &budget)?,
+        "failclosed" => costs::fail_closed(&dir, &name, &budget)?,
+        "log" => costs::logging(&dir, &name, &budget)?,
+        "session" => costs::sessions(&dir, &name, &budget)?,
+        "threads" => costs::threads(&dir, &name, &budget)?,
+        "lifecycle" => costs::lifecycle(&dir, &name, &budget)?,
         other => return Err(format!("unknown --impl {other}")),
     };
     let text = value.to_string();
@@ -138,12 +158,54 @@ fn run(args: &Args) -> Res<()> {
     }
 }
 
-fn run_agentauthz(dir: &Path, name: &str, budget: &Budget, json_facade: bool) -> Res<Value> {
+/// Which request file a driver reads: the agent form, or the same requests in
+/// the Cedar form with `__extn`/`__entity` escapes or with plain strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Agent,
+    Cedar,
+    CedarPlain,
+}
+
+impl Form {
+    fn parse(text: &str) -> Res<Form> {
+        match text {
+            "agent" => Ok(Form::Agent),
+            "cedar" => Ok(Form::Cedar),
+            "cedar-plain" => Ok(Form::CedarPlain),
+            other => Err(format!("unknown --form {other}")),
+        }
+    }
+    fn file(self) -> &'static str {
+        match self {
+            Form::Agent => "requests.jsonl",
+            Form::Cedar => "requests-cedar.jsonl",
+            Form::CedarPlain => "requests-cedar-plain.jsonl",
+        }
+    }
+    /// The suffix of the implementation name and label.
+    fn suffix(self) -> (&'static str, &'static str) {
+        match self {
+            Form::Agent => ("", ""),
+            Form::Cedar => ("-cedar", ", Cedar form (__extn)"),
+            Form::CedarPlain => ("-cedar-plain", ", Cedar form (plain strings)"),
+        }
+    }
+}
+
+fn run_agentauthz(
+    dir: &Path,
+    name: &str,
+    budget: &Budget,
+    json_facade: bool,
+    form: Form,
+) -> Res<Value> {
     let t0 = Instant::now();
     let engine = ffi::engine_load(&dir.join("bundle").to_string_lossy(), None, true)
         .map_err(|e| e.to_string())?;
     let setup_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let texts = lines(&dir.join("requests.jsonl"))?;
+    let texts = lines(&dir.join(form.file()))?;
+    let (suffix, label_suffix) = form.suffix();
     if json_facade {
         let m = measure::run(
             texts.len(),
@@ -163,8 +225,8 @@ fn run_agentauthz(dir: &Path, name: &str, budget: &Budget, json_facade: bool) ->
             },
         );
         return Ok(m.to_value(
-            "agentauthz-rust-json",
-            "agentauthz Rust ffi::check_json (JSON text in/out)",
+            &format!("agentauthz-rust-json{suffix}"),
+            &format!("agentauthz Rust ffi::check_json (JSON text in/out){label_suffix}"),
             name,
             setup_ms,
         ));
@@ -181,8 +243,8 @@ fn run_agentauthz(dir: &Path, name: &str, budget: &Budget, json_facade: bool) ->
         |d| decision_key(d.allowed(), &mut d.reasons.clone()),
     );
     Ok(m.to_value(
-        "agentauthz-rust",
-        "agentauthz Rust Engine::check",
+        &format!("agentauthz-rust{suffix}"),
+        &format!("agentauthz Rust Engine::check{label_suffix}"),
         name,
         setup_ms,
     ))
@@ -305,6 +367,9 @@ mod tests {
         let (a, b) = (temp("a"), temp("b"));
         workload::generate(&a, size, 7).unwrap();
         workload::generate(&b, size, 7).unwrap();
+        for d in [&a, &b] {
+            humans::generate(&d.join("humans"), 7, "s200", 200, 2_000, 1_000).unwrap();
+        }
         assert_eq!(files(&a), files(&b));
         let c = temp("c");
         workload::generate(&c, size, 8).unwrap();
@@ -350,6 +415,122 @@ mod tests {
         }
         let share = allowed as f64 / texts.len() as f64;
         assert!((0.4..0.8).contains(&share), "allowed share {share}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn key(d: &agentauthz::Decision) -> String {
+        decision_key(d.allowed(), &mut d.reasons.clone())
+    }
+
+    /// The Cedar-form files are the same requests: escaped and plain-string
+    /// values decide as the agent form, request by request.
+    #[test]
+    fn cedar_forms_decide_as_agent_form() {
+        let dir = temp("forms");
+        let size = workload::size_named("s200").unwrap();
+        workload::generate(&dir, size, workload::DEFAULT_SEED).unwrap();
+        let engine = ffi::engine_load(&dir.join("bundle").to_string_lossy(), None, true).unwrap();
+        let decide = |form: Form| -> Vec<String> {
+            lines(&dir.join(form.file()))
+                .unwrap()
+                .iter()
+                .map(|t| key(&engine.check(&Request::from_json_str(t).unwrap()).unwrap()))
+                .collect()
+        };
+        let agent = decide(Form::Agent);
+        assert_eq!(agent.len(), size.requests);
+        assert_eq!(decide(Form::Cedar), agent);
+        assert_eq!(decide(Form::CedarPlain), agent);
+        let plain = read(&dir.join("requests-cedar-plain.jsonl")).unwrap();
+        assert!(!plain.contains("__extn") && !plain.contains("__entity"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The cedarpy-style workload: the engine on `bundle/` and Cedar on
+    /// `cedar/` decide alike, with both outcomes and no evaluation errors.
+    #[test]
+    fn humans_bundle_and_plain_cedar_agree() {
+        let dir = temp("humans");
+        humans::generate(&dir, workload::DEFAULT_SEED, "s200", 200, 2_000, 1_000).unwrap();
+        let engine = ffi::engine_load(&dir.join("bundle").to_string_lossy(), None, true).unwrap();
+        let cedar = load_cedar(&dir).unwrap();
+        let texts = lines(&dir.join("requests-cedar.jsonl")).unwrap();
+        assert_eq!(texts.len(), cedar.requests.len());
+        let mut allowed = 0;
+        for (text, creq) in texts.iter().zip(&cedar.requests) {
+            assert!(text.contains("\"principal\":{\"type\":\"Acme::"), "{text}");
+            let d = engine
+                .check(&Request::from_json_str(text).unwrap())
+                .unwrap();
+            let r = Authorizer::new().is_authorized(creq, &cedar.policies, &cedar.entities);
+            let mut theirs: Vec<String> =
+                r.diagnostics().reason().map(ToString::to_string).collect();
+            theirs.sort();
+            assert_eq!(
+                d.allowed(),
+                r.decision() == cedar_policy::Decision::Allow,
+                "{text}"
+            );
+            assert_eq!(d.reasons, theirs, "{text}");
+            assert_eq!(r.diagnostics().errors().count(), 0, "{text}");
+            allowed += usize::from(d.allowed());
+        }
+        let share = allowed as f64 / texts.len() as f64;
+        assert!((0.4..0.9).contains(&share), "allowed share {share}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The fail-closed driver's forbids do error on some requests: Cedar's
+    /// rule decides as without them, the engine's default denies those.
+    #[test]
+    fn fallible_forbids_error_on_some_requests() {
+        let dir = temp("fallible");
+        workload::generate(
+            &dir,
+            workload::size_named("s200").unwrap(),
+            workload::DEFAULT_SEED,
+        )
+        .unwrap();
+        let build = |extra: bool, on_error| {
+            let mut b = agentauthz::Bundle::read_dir(dir.join("bundle")).unwrap();
+            if extra {
+                b.policies.push(agentauthz::Source::new(
+                    "90-fallible.cedar",
+                    workload::FALLIBLE_POLICIES,
+                ));
+            }
+            agentauthz::Engine::builder()
+                .bundle(b)
+                .trust_caller_time(true)
+                .on_error(on_error)
+                .build()
+                .unwrap()
+        };
+        let plain = build(false, agentauthz::OnError::Deny);
+        let skip = build(true, agentauthz::OnError::Skip);
+        let deny = build(true, agentauthz::OnError::Deny);
+        let mut flipped = 0;
+        for text in lines(&dir.join("requests.jsonl")).unwrap() {
+            let r = Request::from_json_str(&text).unwrap();
+            let (p, s, d) = (
+                plain.check(&r).unwrap(),
+                skip.check(&r).unwrap(),
+                deny.check(&r).unwrap(),
+            );
+            assert_eq!(key(&s), key(&p), "{text}");
+            if key(&d) != key(&s) {
+                assert!(!d.allowed(), "{text}");
+                assert!(
+                    d.reasons.iter().any(|x| x.starts_with("fallible/")),
+                    "{text}"
+                );
+                flipped += 1;
+            }
+        }
+        assert!(
+            flipped > 5,
+            "only {flipped} requests hit an erroring forbid"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1254,6 +1254,39 @@ impl Req {
     }
 }
 
+impl Req {
+    /// The Cedar form as most users write it with a schema: extension values
+    /// as plain strings and entity references as `{"type", "id"}`, no escapes.
+    fn cedar_form_plain(&self, w: &World) -> Value {
+        let mut v = self.cedar_form(w);
+        if let Some(ctx) = v["context"].as_object_mut() {
+            for value in ctx.values_mut() {
+                if let Some(arg) = value.pointer("/__extn/arg").cloned() {
+                    *value = arg;
+                } else if let Some(e) = value.get("__entity").cloned() {
+                    *value = e;
+                }
+            }
+        }
+        v
+    }
+}
+
+/// Forbids that can error (integer overflow on the larger documents and
+/// objects, about one in thirteen) and never hold otherwise: added to the
+/// bundle by the fail-closed driver, so that `on_error = "deny"` has errors to
+/// act on. Cedar skips them, so with `on_error = "skip"` the decisions are
+/// those of the workload without them.
+pub const FALLIBLE_POLICIES: &str = "\
+@id(\"fallible/document-size\")
+forbid (principal, action, resource is Document)
+when { resource.size * 1000000000000 > 9223372036854775807 };
+
+@id(\"fallible/object-size\")
+forbid (principal, action, resource is Object)
+when { resource.size * 200000000000 > 9223372036854775807 };
+";
+
 fn extn(f: &str, arg: &str) -> Value {
     json!({"__extn": {"fn": f, "arg": arg}})
 }
@@ -1619,6 +1652,11 @@ pub fn generate(dir: &Path, size: Size, seed: u64) -> Result<Summary, String> {
     let cedar_form: Vec<Value> = requests.iter().map(|q| q.cedar_form(&world)).collect();
     write(&dir.join("requests.jsonl"), &jsonl(&agent_form))?;
     write(&dir.join("requests-cedar.jsonl"), &jsonl(&cedar_form))?;
+    let plain: Vec<Value> = requests
+        .iter()
+        .map(|q| q.cedar_form_plain(&world))
+        .collect();
+    write(&dir.join("requests-cedar-plain.jsonl"), &jsonl(&plain))?;
 
     let mut by_type = Map::new();
     by_type.insert("Team".into(), json!(world.teams.len()));
