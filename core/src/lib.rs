@@ -18,6 +18,7 @@ pub mod posture;
 mod schema;
 pub mod session;
 pub mod testing;
+mod time;
 
 pub use audit::{DecisionLog, DecisionRecord, Mode};
 pub use bundle::{
@@ -25,8 +26,7 @@ pub use bundle::{
     OnError, PostureConfig, Source,
 };
 pub use engine::{
-    format_millis, rfc3339_to_cedar, Change, Clock, Engine, EngineBuilder, FixedClock, Grant,
-    GrantRequest, ManualClock, PolicyOrigin, PolicyWarning, SystemClock, TaskSpec,
+    Change, Engine, EngineBuilder, Grant, GrantRequest, PolicyOrigin, PolicyWarning, TaskSpec,
     MAX_POLICY_DEPTH,
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
@@ -38,6 +38,7 @@ pub use model::{
 };
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
 pub use session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
+pub use time::{format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock};
 
 /// The agentauthz version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

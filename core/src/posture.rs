@@ -17,8 +17,8 @@ pub use render::{inventory_csv, inventory_table, posture_markdown, posture_sarif
 pub use rules::{rule, Controls, Rule, Severity, RULES};
 
 use crate::bundle::{Config, PostureConfig};
-use crate::engine::format_millis;
 use crate::error::{Location, Result};
+use crate::time::format_millis;
 use crate::Engine;
 use effective::{Analyzer, ANY_RESOURCE};
 use logs::{LogStats, Triple};

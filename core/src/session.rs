@@ -32,8 +32,8 @@
 //! Errors name the source (path, variable, key id) and what is wrong, never
 //! key material or a token.
 
-use crate::engine::format_millis;
 use crate::error::{Error, ErrorCode, Result};
+use crate::time::{format_millis, parse_rfc3339_millis, ulid};
 use ct_codecs::{Base64, Base64UrlSafeNoPadding, Decoder, Encoder};
 use pasetors::keys::{AsymmetricPublicKey, AsymmetricSecretKey};
 use pasetors::token::UntrustedToken;
@@ -43,7 +43,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use time::OffsetDateTime;
 
 /// The fixed header of every session token.
 pub const TOKEN_HEADER: &str = "v4.public.";
@@ -663,14 +662,11 @@ fn check_claims(c: &SessionClaims) -> Result<()> {
 }
 
 fn parse_time(text: &str, claim: &str) -> Result<i64> {
-    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .and_then(|t| i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).ok())
-        .ok_or_else(|| {
-            invalid(format!(
-                "session token claim {claim} is not an RFC 3339 time"
-            ))
-        })
+    parse_rfc3339_millis(text).ok_or_else(|| {
+        invalid(format!(
+            "session token claim {claim} is not an RFC 3339 time"
+        ))
+    })
 }
 
 /// 26 Crockford base32 characters: 48 bits of milliseconds, 80 random bits.
@@ -678,15 +674,10 @@ fn new_session_id(now_ms: i64) -> Result<String> {
     let mut random = [0u8; 10];
     getrandom::fill(&mut random)
         .map_err(|e| Error::new(ErrorCode::Internal, format!("no randomness: {e}")))?;
-    let mut value: u128 = (u128::from(now_ms.max(0).unsigned_abs()) & 0xFFFF_FFFF_FFFF) << 80;
-    for (i, b) in random.iter().enumerate() {
-        value |= u128::from(*b) << (8 * (9 - i));
-    }
-    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    Ok((0..26)
-        .rev()
-        .map(|i| char::from(ALPHABET[((value >> (i * 5)) & 0x1F) as usize]))
-        .collect())
+    let low80 = random
+        .iter()
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+    Ok(ulid(now_ms, low80))
 }
 
 fn encode_b64url(bytes: &[u8]) -> Option<String> {

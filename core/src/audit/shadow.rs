@@ -8,6 +8,7 @@ use crate::bundle::{Config, LogConfig, LogSink};
 use crate::engine::PolicyOrigin;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Decision, Effect, EntityRef, PolicyError, Request};
+use crate::time::format_millis;
 use cedar_policy::{AuthorizationError, Authorizer, Entities, EvalResult, PolicySet};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -301,7 +302,7 @@ fn write_record(
     now_millis: i64,
     checked: Checked<'_>,
 ) {
-    let timestamp = rfc3339_millis(now_millis);
+    let timestamp = format_millis(now_millis);
     let cedar_action;
     let agent_principal;
     let (agent, principal, action, resource, context, on_behalf_of, task, credential, request_time) =
@@ -412,7 +413,7 @@ pub(crate) fn record_event(
     reason: &str,
     context: Map<String, Value>,
 ) {
-    let timestamp = rfc3339_millis(now_millis);
+    let timestamp = format_millis(now_millis);
     let principal = EntityRef::new("Engine", "agentauthz");
     let reasons = [reason.to_string()];
     let view = RecordView {
@@ -459,7 +460,7 @@ pub(crate) fn record_change(
     entry: &crate::journal::JournalEntry,
     replayed: bool,
 ) {
-    let timestamp = rfc3339_millis(now_millis);
+    let timestamp = format_millis(now_millis);
     let change = &entry.change;
     let principal = EntityRef::new("User", entry.by.as_str());
     let action = format!("agentauthz:{}", change.op());
@@ -516,7 +517,7 @@ pub(crate) fn record_refused_session(
     request: &crate::model::SessionRequest,
     error: &Error,
 ) {
-    let timestamp = rfc3339_millis(now_millis);
+    let timestamp = format_millis(now_millis);
     let principal = EntityRef::new("Session", "unverified");
     let (context, secrets) = audit.redactor.redacted(&request.context);
     let error = RecordError {
@@ -560,30 +561,6 @@ pub(crate) fn failed_closed(reasons: &[String], errors: &[PolicyError]) -> bool 
             .any(|r| errors.iter().any(|e| e.policy == *r))
 }
 
-/// `2026-11-29T10:00:00.000Z`, the engine clock in the records' form.
-fn rfc3339_millis(millis: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    fn push(s: &mut String, n: u32, width: usize, then: Option<char>) {
-        let digits = [n / 1000 % 10, n / 100 % 10, n / 10 % 10, n % 10];
-        for d in &digits[4 - width..] {
-            s.push(char::from(b'0' + *d as u8));
-        }
-        if let Some(c) = then {
-            s.push(c);
-        }
-    }
-    let mut s = String::with_capacity(24);
-    push(&mut s, u32::try_from(t.year()).unwrap_or(0), 4, Some('-'));
-    push(&mut s, u32::from(u8::from(t.month())), 2, Some('-'));
-    push(&mut s, u32::from(t.day()), 2, Some('T'));
-    push(&mut s, u32::from(t.hour()), 2, Some(':'));
-    push(&mut s, u32::from(t.minute()), 2, Some(':'));
-    push(&mut s, u32::from(t.second()), 2, Some('.'));
-    push(&mut s, u32::from(t.millisecond()), 3, Some('Z'));
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,13 +570,6 @@ mod tests {
             decision,
             reasons: reasons.iter().map(|s| s.to_string()).collect(),
             errors: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn timestamps_match_the_engine_format() {
-        for millis in [0, 1, 999, 1_795_946_400_123, 4_102_444_799_999] {
-            assert_eq!(rfc3339_millis(millis), crate::format_millis(millis));
         }
     }
 

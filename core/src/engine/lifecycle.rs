@@ -5,12 +5,12 @@
 //! Cedar `permit` limited to its window, so it expires by itself, shows up in
 //! a decision's reasons as `grant/<id>`, and loses to any `forbid`.
 
-use super::clock::{format_millis, parse_rfc3339_millis};
 use super::guards::PrincipalGuards;
 use super::request::entity_uid;
 use super::snapshot::Snapshot;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::EntityRef;
+use crate::time::{format_millis, parse_rfc3339_millis};
 use cedar_policy::{
     Entities, Entity, EntityUid, EvalResult, Policy, PolicyId, PolicySet, RestrictedExpression,
     ValidationMode, Validator,

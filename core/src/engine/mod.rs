@@ -2,7 +2,6 @@
 
 mod authority;
 mod cache;
-mod clock;
 mod context;
 mod guards;
 mod index;
@@ -12,8 +11,11 @@ mod sessions;
 mod snapshot;
 mod warnings;
 
-pub(crate) use clock::parse_rfc3339_millis;
-pub use clock::{format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock};
+// Moved to `crate::time` (issue 16); kept here while other branches merge.
+#[allow(unused_imports)]
+pub use crate::time::{
+    format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock,
+};
 pub use lifecycle::{Change, Grant, GrantRequest, TaskSpec};
 pub use snapshot::PolicyOrigin;
 pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
@@ -26,9 +28,9 @@ use crate::journal::{Journal, JournalEntry};
 use crate::limits::Limits;
 use crate::model::{AgentRequest, Decision, EntityRef, Request, SessionRequest};
 use crate::session::{self, SessionClaims, SessionKeys};
+use crate::time::{parse_rfc3339_millis, DecisionIds};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use cedar_policy::{Entities, PolicySet};
-use clock::DecisionIds;
 use sessions::Sessions;
 use snapshot::Snapshot;
 use std::path::{Path, PathBuf};

@@ -138,7 +138,7 @@ fn datetime_attr(entity: &cedar_policy::Entity, name: &str) -> Option<i64> {
                 .strip_prefix("datetime(\"")
                 .and_then(|t| t.strip_suffix("\")"))
                 .unwrap_or(&text);
-            super::clock::parse_rfc3339_millis(inner)
+            crate::time::parse_rfc3339_millis(inner)
         }
         _ => None,
     }
