@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod bundle;
+mod change;
 mod engine;
 mod error;
 pub mod ffi;
@@ -25,10 +26,8 @@ pub use bundle::{
     BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, JournalConfig, LogConfig, LogSink,
     OnError, PostureConfig, Source,
 };
-pub use engine::{
-    Change, Engine, EngineBuilder, Grant, GrantRequest, PolicyOrigin, PolicyWarning, TaskSpec,
-    MAX_POLICY_DEPTH,
-};
+pub use change::{Change, Grant, GrantRequest, TaskSpec};
+pub use engine::{Engine, EngineBuilder, PolicyOrigin, PolicyWarning, MAX_POLICY_DEPTH};
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use integrity::{IntegrityConfig, IntegrityKey, IntegrityKeys};
 pub use journal::{Journal, JournalEntry};

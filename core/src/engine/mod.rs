@@ -6,18 +6,20 @@ mod context;
 mod guards;
 mod index;
 mod lifecycle;
+mod origin;
 mod request;
+mod screen;
 mod sessions;
 mod snapshot;
 mod warnings;
 
 // Moved to `crate::time` (issue 16); kept here while other branches merge.
+pub use crate::change::{Change, Grant, GrantRequest, TaskSpec};
 #[allow(unused_imports)]
 pub use crate::time::{
     format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock,
 };
-pub use lifecycle::{Change, Grant, GrantRequest, TaskSpec};
-pub use snapshot::PolicyOrigin;
+pub use origin::PolicyOrigin;
 pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
 
 use crate::audit::{self, DecisionLog, Mode};

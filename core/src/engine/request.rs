@@ -2,10 +2,12 @@
 //! and turn Cedar's response into a Decision.
 
 use super::authority;
+use super::authority::{
+    TASK_REVOKED, UNKNOWN_ACTION, UNKNOWN_AGENT, UNKNOWN_CREDENTIAL, UNKNOWN_TASK, UNKNOWN_USER,
+};
 use super::context::{extension_call, AttrType, Extension};
 use super::guards;
-use super::lifecycle;
-use super::snapshot::Snapshot;
+use super::snapshot::{entity_uid, grants_of, Snapshot};
 use crate::audit;
 use crate::bundle::OnError;
 use crate::error::{Error, ErrorCode, Result};
@@ -13,22 +15,10 @@ use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Requ
 use crate::schema::STANDARD_CONTEXT_FIELDS;
 use crate::time::{format_millis, rfc3339_to_cedar_fast};
 use cedar_policy::{
-    Authorizer, Context, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
-    RestrictedExpression,
+    Authorizer, Context, EntityId, EntityUid, Policy, PolicyId, PolicySet, RestrictedExpression,
 };
 use serde_json::{json, Map, Value};
-use std::str::FromStr;
 use std::sync::Arc;
-
-/// Reasons for denials the engine decides before Cedar runs: the request names
-/// something the inventory does not know. These are not switchable.
-pub const UNKNOWN_AGENT: &str = "baseline/unknown-agent";
-pub const UNKNOWN_ACTION: &str = "baseline/unknown-action";
-pub const UNKNOWN_TASK: &str = "baseline/unknown-task";
-pub const UNKNOWN_CREDENTIAL: &str = "baseline/unknown-credential";
-pub const UNKNOWN_USER: &str = "baseline/unknown-on-behalf-of";
-/// A request names a task that was revoked at run time (its agent was offboarded).
-pub const TASK_REVOKED: &str = "baseline/task-revoked";
 
 pub(crate) fn decide(
     snapshot: &Snapshot,
@@ -58,12 +48,11 @@ pub(crate) fn decide(
                         .then(|| snapshot.guards.unsettled(p))
                         .into_iter()
                         .flatten();
-                    with_extra(indexed, guards.chain(lifecycle::grants_of(snapshot, p)))
+                    with_extra(indexed, guards.chain(grants_of(snapshot, p)))
                 }
-                (Some(p), _, _) => with_extra(
-                    snapshot.policies.clone(),
-                    lifecycle::grants_of(snapshot, p).iter(),
-                ),
+                (Some(p), _, _) => {
+                    with_extra(snapshot.policies.clone(), grants_of(snapshot, p).iter())
+                }
                 _ => snapshot.policies.clone(),
             };
             let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
@@ -168,15 +157,6 @@ enum Built {
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::RequestInvalid, message)
-}
-
-pub(crate) fn entity_uid(r: &EntityRef) -> Result<EntityUid> {
-    let type_name = EntityTypeName::from_str(&r.type_name)
-        .map_err(|e| invalid(format!("entity type `{}`: {e}", r.type_name)))?;
-    Ok(EntityUid::from_type_name_and_id(
-        type_name,
-        EntityId::new(&r.id),
-    ))
 }
 
 /// `entity_uid`, with the entity type looked up when the bundle knows it.
