@@ -1,10 +1,9 @@
 //! A bundle's inputs: the text of its files, read from a directory or given
 //! as strings, plus the options that say how strictly to compile them.
 
-use crate::audit::Mode;
 use crate::error::{Error, ErrorCode, Location, Result};
 use crate::limits::Limits;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -451,4 +450,42 @@ pub(crate) fn list_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// How decisions are enforced.
+///
+/// Per engine (`[engine] mode = "log-only"` in `agentauthz.toml`): every
+/// check returns allow and the decision log records what would have been
+/// decided. Per policy (`@mode("log-only")`): the policy is evaluated and its
+/// effect recorded, but it does not change the returned decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    LogOnly,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::LogOnly => "log-only",
+        }
+    }
+
+    /// Reads `enforce` or `log-only`.
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "enforce" => Some(Mode::Enforce),
+            "log-only" => Some(Mode::LogOnly),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -21,10 +21,10 @@ pub mod session;
 pub mod testing;
 mod time;
 
-pub use audit::{DecisionLog, DecisionRecord, Mode};
+pub use audit::{DecisionLog, DecisionRecord};
 pub use bundle::{
     BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, JournalConfig, LogConfig, LogSink,
-    OnError, PostureConfig, Source,
+    Mode, OnError, PostureConfig, Source,
 };
 pub use change::{Change, Grant, GrantRequest, TaskSpec};
 pub use engine::{Engine, EngineBuilder, PolicyOrigin, PolicyWarning, MAX_POLICY_DEPTH};

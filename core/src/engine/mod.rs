@@ -3,9 +3,11 @@
 mod authority;
 mod cache;
 mod context;
+mod decide;
 mod guards;
 mod index;
 mod lifecycle;
+mod log_only;
 mod origin;
 mod request;
 mod screen;
@@ -22,7 +24,8 @@ pub use crate::time::{
 pub use origin::PolicyOrigin;
 pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
 
-use crate::audit::{self, DecisionLog, Mode};
+use crate::audit::{self, DecisionLog};
+use crate::bundle::Mode;
 use crate::bundle::{Bundle, BundleOptions, Config, OnError, Source};
 use crate::error::{Error, ErrorCode, Result};
 use crate::integrity::IntegrityKeys;
@@ -336,15 +339,32 @@ impl Engine {
     ) -> Result<Decision> {
         let result = authority::caller_time(snapshot, request, self.trust_caller_time)
             .and_then(|()| request::decide(snapshot, request, now, || self.ids.next(now)));
-        audit::finish_check(
-            &snapshot.audit,
-            &snapshot.revision,
-            log,
-            request,
-            now,
-            result,
-            || self.ids.next(now),
-        )
+        let (decision, log_only) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(log) = log {
+                    let id = self.ids.next(now);
+                    audit::record_check_error(
+                        &snapshot.audit,
+                        log,
+                        &snapshot.revision,
+                        request,
+                        now,
+                        &id,
+                        &e,
+                    );
+                }
+                return Err(e);
+            }
+        };
+        let policies = snapshot.log_only.policies.is_some();
+        let (decision, would) =
+            decide::finish(snapshot.log_only.mode, policies, decision, log_only);
+        if let Some(log) = log {
+            let would = would.as_ref().map(decide::Outcome::as_would);
+            audit::record_check(&snapshot.audit, log, request, now, &decision, would);
+        }
+        Ok(decision)
     }
 
     /// Sets (or, with `None`, removes) the decision-log sink; takes effect
@@ -389,7 +409,7 @@ impl Engine {
 
     /// The active enforcement mode (`[engine] mode` of `agentauthz.toml`).
     pub fn mode(&self) -> Mode {
-        self.snapshot.load().audit.mode
+        self.snapshot.load().log_only.mode
     }
 
     /// Compiles `bundle`, applies the run-time changes again (the journal's

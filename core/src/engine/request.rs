@@ -6,9 +6,9 @@ use super::authority::{
     TASK_REVOKED, UNKNOWN_ACTION, UNKNOWN_AGENT, UNKNOWN_CREDENTIAL, UNKNOWN_TASK, UNKNOWN_USER,
 };
 use super::context::{extension_call, AttrType, Extension};
+use super::decide::Outcome;
 use super::guards;
 use super::snapshot::{entity_uid, grants_of, Snapshot};
-use crate::audit;
 use crate::bundle::OnError;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Request};
@@ -25,8 +25,8 @@ pub(crate) fn decide(
     request: &Request,
     now_millis: i64,
     next_id: impl FnOnce() -> String,
-) -> Result<(Decision, Option<audit::Outcome>)> {
-    let mut shadow = None;
+) -> Result<(Decision, Option<Outcome>)> {
+    let mut log_only = None;
     let built = match request {
         Request::Agent(r) => agent_request(snapshot, r, now_millis)?,
         Request::Cedar(r) => cedar_request(snapshot, r, now_millis)?,
@@ -56,7 +56,7 @@ pub(crate) fn decide(
                 _ => snapshot.policies.clone(),
             };
             let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
-            let mut outcome = audit::Outcome::from_response(&response);
+            let mut outcome = Outcome::from_response(&response);
             if let Some(fired) = verdict {
                 outcome = guards::merge(outcome, fired);
             }
@@ -65,8 +65,9 @@ pub(crate) fn decide(
                 fail_closed(&mut outcome, &candidates);
             }
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
-            shadow = snapshot.audit.evaluate_shadow(&req, &snapshot.entities);
-            if let (true, Some(s), Some(set)) = (deny_on_error, &mut shadow, &snapshot.audit.shadow)
+            log_only = snapshot.log_only.evaluate(&req, &snapshot.entities);
+            if let (true, Some(s), Some(set)) =
+                (deny_on_error, &mut log_only, &snapshot.log_only.policies)
             {
                 fail_closed(s, set);
             }
@@ -80,14 +81,14 @@ pub(crate) fn decide(
         decision_id: next_id(),
         policy_revision: snapshot.revision.clone(),
     };
-    Ok((decision, shadow))
+    Ok((decision, log_only))
 }
 
 /// The engine's one difference from Cedar (`[engine] on_error = "deny"`):
 /// a `forbid` of `set` whose evaluation errored denies, as a satisfied one
 /// would; it joins the reasons and stays in the errors. A permit that
 /// errored does not permit, as in Cedar. Costs nothing when nothing errored.
-fn fail_closed(outcome: &mut audit::Outcome, set: &PolicySet) {
+fn fail_closed(outcome: &mut Outcome, set: &PolicySet) {
     if outcome.errors.is_empty() {
         return;
     }

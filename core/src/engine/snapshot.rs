@@ -4,6 +4,7 @@
 use super::context::{self, RecordType};
 use super::guards::PrincipalGuards;
 use super::index::PolicyIndex;
+use super::log_only::LogOnly;
 use super::origin::PolicyOrigin;
 use super::warnings::{self, PolicyWarning};
 use crate::audit::SnapshotAudit;
@@ -44,7 +45,9 @@ pub(crate) struct Snapshot {
     /// Action id (as written in agent-form requests) to its uid; ambiguous ids are absent.
     pub actions: Arc<HashMap<String, EntityUid>>,
     pub origins: Arc<BTreeMap<String, PolicyOrigin>>,
-    /// Enforcement mode, log-only (shadow) policies, decision-log settings.
+    /// Enforcement mode and log-only policies.
+    pub log_only: Arc<LogOnly>,
+    /// Decision-log settings (redaction, owners, sink).
     pub audit: Arc<SnapshotAudit>,
     /// Grants and revocations made at run time.
     pub runtime: Arc<Runtime>,
@@ -141,7 +144,8 @@ impl Snapshot {
         let entities = load_entities(&bundle, schema.as_ref(), &limits)?;
         let typed = (bundle.options.validate_policies && schema.is_some()).then_some(&schema_json);
         let warnings = warnings::find(&policies, &origins, &bundle, &impossible, typed, &entities);
-        let audit = SnapshotAudit::compile(&config, &mut policies, &origins, &entities)?;
+        let log_only = LogOnly::compile(&config, &mut policies, &origins)?;
+        let audit = SnapshotAudit::compile(&config, &entities)?;
         let actions = action_index(schema.as_ref());
         let revision = revision(&bundle);
         let (guards, indexed) = PrincipalGuards::compile(&policies, &entities);
@@ -167,6 +171,7 @@ impl Snapshot {
             bundle: Arc::new(bundle),
             actions: Arc::new(actions),
             origins: Arc::new(origins),
+            log_only: Arc::new(log_only),
             audit: Arc::new(audit),
             runtime: Arc::default(),
             with_descendants: Arc::new(with_descendants),
