@@ -17,9 +17,9 @@ pub use render::{inventory_csv, inventory_table, posture_markdown, posture_sarif
 pub use rules::{rule, Controls, Rule, Severity, RULES};
 
 use crate::bundle::{Config, PostureConfig};
+use crate::engine::Engine;
 use crate::error::{Location, Result};
 use crate::time::format_millis;
-use crate::Engine;
 use effective::{Analyzer, ANY_RESOURCE};
 use logs::{LogStats, Triple};
 use model::{days_between, parse_millis, InventoryView, DAY_MS};
@@ -529,9 +529,9 @@ impl Ctx<'_> {
             if id.starts_with("baseline/") || p.effect() != cedar_policy::Effect::Permit {
                 continue;
             }
-            let est = p
-                .to_json()
-                .map_err(|e| crate::Error::new(crate::ErrorCode::Internal, e.to_string()))?;
+            let est = p.to_json().map_err(|e| {
+                crate::error::Error::new(crate::error::ErrorCode::Internal, e.to_string())
+            })?;
             let op = |k: &str| {
                 est.pointer(&format!("/{k}/op"))
                     .and_then(Value::as_str)
@@ -840,7 +840,7 @@ impl Ctx<'_> {
 
     /// The policy, restricted to exactly the logged (agent, action, resource) allows it gave.
     fn tightened(&self, policy: &str, used: &BTreeSet<Triple>) -> Result<String> {
-        let internal = |e: String| crate::Error::new(crate::ErrorCode::Internal, e);
+        let internal = |e: String| crate::error::Error::new(crate::error::ErrorCode::Internal, e);
         let original = self
             .engine
             .policy_set()

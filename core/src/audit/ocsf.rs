@@ -161,7 +161,7 @@ pub fn to_ocsf(r: &DecisionRecord) -> Value {
         "metadata": {
             "version": OCSF_VERSION,
             "profiles": ["security_control"],
-            "product": {"name": "agentauthz", "vendor_name": "agentauthz", "version": crate::VERSION},
+            "product": {"name": "agentauthz", "vendor_name": "agentauthz", "version": crate::model::VERSION},
             "uid": r.decision_id,
             "sequence": r.seq,
             "log_name": "decisions",

@@ -199,7 +199,7 @@ pub fn posture_sarif(r: &PostureReport, bundle_uri: &str) -> Value {
         "runs": [{
             "tool": {"driver": {
                 "name": "agentauthz",
-                "version": crate::VERSION,
+                "version": crate::model::VERSION,
                 "informationUri": "https://github.com/agentauthz/agentauthz",
                 "rules": rules
             }},
