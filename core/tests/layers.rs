@@ -646,7 +646,6 @@ fn render(graph: &BTreeMap<Module, BTreeSet<Module>>) -> String {
 }
 
 #[test]
-#[ignore = "fails until the layering refactor lands (issue 16)"]
 fn core_modules_import_one_way() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let analysis = analyse(&root);
