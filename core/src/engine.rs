@@ -11,7 +11,7 @@ mod log_only;
 mod origin;
 mod request;
 mod screen;
-mod sessions;
+mod session_state;
 mod snapshot;
 mod warnings;
 
@@ -36,7 +36,7 @@ use crate::session::{self, SessionClaims, SessionKeys};
 use crate::time::{parse_rfc3339_millis, DecisionIds};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use cedar_policy::{Entities, PolicySet};
-use sessions::Sessions;
+use session_state::Sessions;
 use snapshot::Snapshot;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -745,9 +745,9 @@ impl Engine {
     ) -> Result<(String, SessionClaims)> {
         let snapshot = self.snapshot.load();
         let now = self.clock.now_millis();
-        sessions::check_standing(&snapshot, agent, task, ErrorCode::LifecycleInvalid)?;
+        session_state::check_standing(&snapshot, agent, task, ErrorCode::LifecycleInvalid)?;
         let task_end = match task {
-            Some(task) => Some(sessions::open_task_window(&snapshot, task, now)?),
+            Some(task) => Some(session_state::open_task_window(&snapshot, task, now)?),
             None => None,
         };
         let state = self.sessions.load();
@@ -779,7 +779,7 @@ impl Engine {
         let audience = state.config.audience(audience)?;
         let claims =
             session::verify_within(&state.keys, token, now, audience, state.config.max_ttl_ms)?;
-        sessions::check_claims(&self.snapshot.load(), &claims)?;
+        session_state::check_claims(&self.snapshot.load(), &claims)?;
         Ok(claims)
     }
 
