@@ -40,8 +40,8 @@ mod canonical;
 mod checkpoint;
 mod ocsf;
 mod record;
+mod recorder;
 mod report;
-mod shadow;
 mod sink;
 mod verify;
 
@@ -56,46 +56,10 @@ pub use verify::{
     VerifyReport,
 };
 
-pub(crate) use shadow::{
-    finish_check, record_change, record_event, record_refused_session, Outcome, SnapshotAudit,
+pub(crate) use recorder::{
+    record_change, record_check, record_check_error, record_event, record_refused_session,
+    SnapshotAudit, WouldBe,
 };
 
-use serde::{Deserialize, Serialize};
-
-/// How decisions are enforced.
-///
-/// Per engine (`[engine] mode = "log-only"` in `agentauthz.toml`): every
-/// check returns allow and the decision log records what would have been
-/// decided. Per policy (`@mode("log-only")`): the policy is evaluated and its
-/// effect recorded, but it does not change the returned decision.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    #[default]
-    Enforce,
-    LogOnly,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Enforce => "enforce",
-            Mode::LogOnly => "log-only",
-        }
-    }
-
-    /// Reads `enforce` or `log-only`.
-    pub fn parse(text: &str) -> Option<Mode> {
-        match text {
-            "enforce" => Some(Mode::Enforce),
-            "log-only" => Some(Mode::LogOnly),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Moved to the bundle's configuration (issue 16); still named here.
+pub use crate::bundle::Mode;

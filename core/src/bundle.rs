@@ -1,38 +1,14 @@
 //! A bundle's inputs: the text of its files, read from a directory or given
 //! as strings, plus the options that say how strictly to compile them.
 
-use crate::audit::Mode;
 use crate::error::{Error, ErrorCode, Location, Result};
+use crate::integrity::IntegrityKeys;
 use crate::limits::Limits;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// One input file: a display name (used in error locations) and its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    pub name: String,
-    pub text: String,
-}
-
-impl Source {
-    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
-        Source {
-            name: name.into(),
-            text: text.into(),
-        }
-    }
-
-    pub fn read(path: &Path) -> Result<Source> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(
-                ErrorCode::Io,
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
-        Ok(Source::new(path.display().to_string(), text))
-    }
-}
+pub use crate::error::Source;
 
 /// How a bundle is compiled. The defaults are the product's: base types,
 /// baseline guardrails, `@id` required, strict validation of everything.
@@ -451,4 +427,53 @@ pub(crate) fn list_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// How decisions are enforced.
+///
+/// Per engine (`[engine] mode = "log-only"` in `agentauthz.toml`): every
+/// check returns allow and the decision log records what would have been
+/// decided. Per policy (`@mode("log-only")`): the policy is evaluated and its
+/// effect recorded, but it does not change the returned decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    LogOnly,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::LogOnly => "log-only",
+        }
+    }
+
+    /// Reads `enforce` or `log-only`.
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "enforce" => Some(Mode::Enforce),
+            "log-only" => Some(Mode::LogOnly),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl IntegrityKeys {
+    /// The keys of a bundle's `[integrity]` (none without a config).
+    pub fn for_bundle(bundle: &Bundle) -> Result<IntegrityKeys> {
+        let config = match &bundle.config {
+            Some(src) => Config::parse(src)?,
+            None => return Ok(IntegrityKeys::none()),
+        };
+        IntegrityKeys::from_config(&config.integrity, bundle.dir.as_deref())
+    }
 }

@@ -414,3 +414,29 @@ mod tests {
         }
     }
 }
+
+/// One input file: a display name (used in error locations) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    pub fn read(path: &std::path::Path) -> Result<Source> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        Ok(Source::new(path.display().to_string(), text))
+    }
+}

@@ -211,15 +211,6 @@ impl IntegrityKeys {
             .find(|k| k.id == kid)
     }
 
-    /// The keys of a bundle's `[integrity]` (none without a config).
-    pub fn for_bundle(bundle: &crate::bundle::Bundle) -> Result<IntegrityKeys> {
-        let config = match &bundle.config {
-            Some(src) => crate::bundle::Config::parse(src)?,
-            None => return Ok(IntegrityKeys::none()),
-        };
-        IntegrityKeys::from_config(&config.integrity, bundle.dir.as_deref())
-    }
-
     /// The keys `[integrity]` names, read now (a named key that cannot be
     /// read is an error: an engine configured for integrity never runs without it).
     pub fn from_config(config: &IntegrityConfig, dir: Option<&Path>) -> Result<IntegrityKeys> {

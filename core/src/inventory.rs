@@ -229,7 +229,7 @@ struct Converter<'a> {
 /// Base-type timestamps may be any RFC 3339 form; Cedar's `datetime` takes
 /// fewer, so those are normalized to UTC. Anything else goes to Cedar as written.
 fn datetime(text: &str) -> Value {
-    Value::String(crate::engine::rfc3339_to_cedar(text).unwrap_or_else(|| text.to_string()))
+    Value::String(crate::time::rfc3339_to_cedar(text).unwrap_or_else(|| text.to_string()))
 }
 
 fn uid(type_name: &str, id: &str) -> Value {

@@ -7,7 +7,7 @@
 //! form and its predecessor's MAC; a line without one, or whose MAC does not
 //! verify, is refused.
 
-use crate::engine::Change;
+use crate::change::Change;
 use crate::error::{Detail, Error, ErrorCode, Location, Result};
 use crate::integrity::{parse_strict_json, IntegrityKeys, JOURNAL_DOMAIN};
 use crate::limits::Input;

@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod bundle;
+mod change;
 mod engine;
 mod error;
 pub mod ffi;
@@ -18,26 +19,23 @@ pub mod posture;
 mod schema;
 pub mod session;
 pub mod testing;
+mod time;
 
-pub use audit::{DecisionLog, DecisionRecord, Mode};
+pub use audit::{DecisionLog, DecisionRecord};
 pub use bundle::{
     BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, JournalConfig, LogConfig, LogSink,
-    OnError, PostureConfig, Source,
+    Mode, OnError, PostureConfig, Source,
 };
-pub use engine::{
-    format_millis, rfc3339_to_cedar, Change, Clock, Engine, EngineBuilder, FixedClock, Grant,
-    GrantRequest, ManualClock, PolicyOrigin, PolicyWarning, SystemClock, TaskSpec,
-    MAX_POLICY_DEPTH,
-};
+pub use change::{Change, Grant, GrantRequest, TaskSpec};
+pub use engine::{Engine, EngineBuilder, PolicyOrigin, PolicyWarning, MAX_POLICY_DEPTH};
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use integrity::{IntegrityConfig, IntegrityKey, IntegrityKeys};
 pub use journal::{Journal, JournalEntry};
 pub use limits::{Limits, MAX_DEPTH_CEILING};
 pub use model::{
     AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request, SessionRequest,
+    VERSION,
 };
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
 pub use session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
-
-/// The agentauthz version.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use time::{format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock};

@@ -8,8 +8,7 @@
 //! stack. JSON and YAML are then read by one strict reader that also rejects
 //! duplicate keys (a silent "last one wins" lets a request say two things).
 
-use crate::bundle::Source;
-use crate::error::{Error, ErrorCode, Location, Result};
+use crate::error::{Error, ErrorCode, Location, Result, Source};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -212,3 +212,6 @@ impl Decision {
                 .any(|r| self.errors.iter().any(|e| e.policy == *r))
     }
 }
+
+/// The agentauthz version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

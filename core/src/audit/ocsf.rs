@@ -3,9 +3,8 @@
 
 use super::record::{DecisionRecord, RecordDecision};
 use crate::model::Effect;
+use crate::time::parse_rfc3339_millis;
 use serde_json::{json, Map, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 /// The OCSF schema version the events follow.
 pub const OCSF_VERSION: &str = "1.3.0";
@@ -13,11 +12,6 @@ pub const OCSF_VERSION: &str = "1.3.0";
 const CLASS_UID: u64 = 6003;
 const CATEGORY_UID: u64 = 6;
 const ACTIVITY_OTHER: u64 = 99;
-
-fn millis(rfc3339: &str) -> Option<i64> {
-    let t = OffsetDateTime::parse(rfc3339, &Rfc3339).ok()?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
-}
 
 fn entity_text(type_name: &str, id: &str) -> String {
     format!("{type_name}::{id:?}")
@@ -147,7 +141,7 @@ pub fn to_ocsf(r: &DecisionRecord) -> Value {
         "activity_name": "Authorize",
         "type_uid": CLASS_UID * 100 + ACTIVITY_OTHER,
         "type_name": "API Activity: Authorize",
-        "time": millis(&r.timestamp).unwrap_or(0),
+        "time": parse_rfc3339_millis(&r.timestamp).unwrap_or(0),
         "severity_id": severity_id,
         "severity": severity,
         "status_id": status_id,
@@ -167,7 +161,7 @@ pub fn to_ocsf(r: &DecisionRecord) -> Value {
         "metadata": {
             "version": OCSF_VERSION,
             "profiles": ["security_control"],
-            "product": {"name": "agentauthz", "vendor_name": "agentauthz", "version": crate::VERSION},
+            "product": {"name": "agentauthz", "vendor_name": "agentauthz", "version": crate::model::VERSION},
             "uid": r.decision_id,
             "sequence": r.seq,
             "log_name": "decisions",

@@ -1,7 +1,7 @@
 //! `DecisionRecord` v2, its fast canonical serialization, and redaction.
 
 use super::canonical::{write_str, write_value};
-use super::Mode;
+use crate::bundle::Mode;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Effect, EntityRef, PolicyError};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //! decisions a log-only policy (or log-only mode) would have flipped.
 
 use super::record::{DecisionRecord, RecordDecision};
-use super::Mode;
+use crate::bundle::Mode;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -3,19 +3,23 @@
 //! must be in the inventory). These checks run for every request form, before
 //! Cedar, and no baseline switch turns them off.
 
-use super::lifecycle::status_of;
-use super::request::{TASK_REVOKED, UNKNOWN_AGENT, UNKNOWN_CREDENTIAL, UNKNOWN_TASK, UNKNOWN_USER};
-use super::snapshot::Snapshot;
-use crate::bundle::{BundleOptions, Config};
+use super::snapshot::{status_of, Snapshot};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::Request;
 use crate::schema::BASE_TYPES;
 use cedar_policy::EntityUid;
 use cedar_policy_core::ast;
 use cedar_policy_core::entities::Dereference;
-use serde_json::Value;
-use std::collections::HashSet;
 
+/// Reasons for denials the engine decides before Cedar runs: the request names
+/// something the inventory does not know. These are not switchable.
+pub const UNKNOWN_AGENT: &str = "baseline/unknown-agent";
+pub const UNKNOWN_ACTION: &str = "baseline/unknown-action";
+pub const UNKNOWN_TASK: &str = "baseline/unknown-task";
+pub const UNKNOWN_CREDENTIAL: &str = "baseline/unknown-credential";
+pub const UNKNOWN_USER: &str = "baseline/unknown-on-behalf-of";
+/// A request names a task that was revoked at run time (its agent was offboarded).
+pub const TASK_REVOKED: &str = "baseline/task-revoked";
 /// A request's context names an entity (outside the standard fields) that
 /// the inventory does not know.
 pub const UNKNOWN_ENTITY: &str = "baseline/unknown-entity";
@@ -23,43 +27,6 @@ pub const UNKNOWN_ENTITY: &str = "baseline/unknown-entity";
 pub const AGENT_OFFBOARDED: &str = "baseline/agent-offboarded";
 /// The agent was suspended at run time (`suspend`) and not reactivated.
 pub const AGENT_SUSPENDED: &str = "baseline/agent-suspended";
-
-/// What a snapshot needs to screen requests.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Screen {
-    /// The bundle has agentauthz's base types: the checks apply (a plain
-    /// Cedar bundle keeps Cedar's semantics).
-    pub enabled: bool,
-    /// `baseline/agent-active` is switched off: lifecycle decisions
-    /// (offboarded, suspended at run time) are enforced here instead.
-    pub lifecycle_status: bool,
-    /// Enumerated entity types: valid by declaration, never in the inventory.
-    pub enums: HashSet<String>,
-}
-
-impl Screen {
-    /// From the bundle's options and configuration and its schema (JSON form).
-    pub fn compile(options: &BundleOptions, config: &Config, schema_json: &Value) -> Screen {
-        let mut enums = HashSet::new();
-        for (ns, def) in schema_json.as_object().into_iter().flatten() {
-            let types = def.get("entityTypes").and_then(Value::as_object);
-            for (name, decl) in types.into_iter().flatten() {
-                if decl.get("enum").is_some() {
-                    enums.insert(if ns.is_empty() {
-                        name.clone()
-                    } else {
-                        format!("{ns}::{name}")
-                    });
-                }
-            }
-        }
-        Screen {
-            enabled: options.base_schema,
-            lifecycle_status: options.base_schema && !config.baseline.agent_active,
-            enums,
-        }
-    }
-}
 
 fn invalid(message: &str) -> Error {
     Error::new(ErrorCode::RequestInvalid, message)

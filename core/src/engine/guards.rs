@@ -9,7 +9,7 @@
 //! without a verdict (not in the inventory, or a guard that errored for it)
 //! has the guards evaluated with the candidates instead.
 
-use crate::audit::Outcome;
+use super::decide::Outcome;
 use crate::model::Effect;
 use cedar_policy::{Authorizer, Context, Entities, EntityUid, Policy, PolicySet, Request};
 use std::collections::HashMap;

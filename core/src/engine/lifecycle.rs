@@ -1,227 +1,23 @@
-//! Run-time changes: just-in-time grants and agent lifecycle operations.
+//! Applying run-time changes (`crate::change`): just-in-time grants and agent
+//! lifecycle operations.
 //!
 //! A change never edits the active snapshot: it is checked against it and
 //! builds a new one that shares every part it does not touch. A grant is a
 //! Cedar `permit` limited to its window, so it expires by itself, shows up in
 //! a decision's reasons as `grant/<id>`, and loses to any `forbid`.
 
-use super::clock::{format_millis, parse_rfc3339_millis};
 use super::guards::PrincipalGuards;
-use super::request::entity_uid;
-use super::snapshot::Snapshot;
+use super::snapshot::{agent_of, entity_uid, status_of, ActiveGrant, Runtime, Snapshot};
+use crate::change::{Change, Grant, GrantRequest, TaskSpec};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::EntityRef;
+use crate::time::{format_millis, parse_rfc3339_millis};
 use cedar_policy::{
     Entities, Entity, EntityUid, EvalResult, Policy, PolicyId, PolicySet, RestrictedExpression,
     ValidationMode, Validator,
 };
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-/// Prefix of the policy id of every grant: `grant/<id>`.
-pub const GRANT_POLICY_PREFIX: &str = "grant/";
-
-/// One run-time change, as the API takes it and the journal stores it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum Change {
-    /// A just-in-time grant (its id and window already fixed).
-    Grant(Grant),
-    /// Ends a grant before its expiry.
-    Revoke { grant: String },
-    /// The agent may not act until reactivated (status `suspended`).
-    Suspend { agent: String },
-    /// A suspended agent may act again (status `active`).
-    Reactivate { agent: String },
-    /// Final: status `offboarded`; its grants, tasks and sessions revoked, its
-    /// credentials marked revoked.
-    Offboard { agent: String },
-    /// A credential was rotated: issued now, valid until `expires`.
-    RotateCredential { credential: String, expires: String },
-    /// The agent's accountable owner changes.
-    TransferOwner { agent: String, owner: String },
-    /// A new task (a just-in-time scope with a time window) for an agent.
-    AddTask(TaskSpec),
-    /// A session token may no longer be used.
-    RevokeSession { session: String },
-}
-
-impl Change {
-    /// The operation's name: `grant`, `offboard`, ...
-    pub fn op(&self) -> &'static str {
-        match self {
-            Change::Grant(_) => "grant",
-            Change::Revoke { .. } => "revoke",
-            Change::Suspend { .. } => "suspend",
-            Change::Reactivate { .. } => "reactivate",
-            Change::Offboard { .. } => "offboard",
-            Change::RotateCredential { .. } => "rotate_credential",
-            Change::TransferOwner { .. } => "transfer_owner",
-            Change::AddTask(_) => "add_task",
-            Change::RevokeSession { .. } => "revoke_session",
-        }
-    }
-
-    /// The agent the change is about, when there is one.
-    pub fn agent(&self) -> Option<&str> {
-        match self {
-            Change::Grant(g) => Some(&g.agent),
-            Change::Suspend { agent }
-            | Change::Reactivate { agent }
-            | Change::Offboard { agent }
-            | Change::TransferOwner { agent, .. } => Some(agent),
-            Change::AddTask(t) => Some(&t.agent),
-            Change::Revoke { .. }
-            | Change::RotateCredential { .. }
-            | Change::RevokeSession { .. } => None,
-        }
-    }
-
-    /// The entity the change is about, for the decision log.
-    pub fn subject(&self) -> EntityRef {
-        match self {
-            Change::Grant(g) => EntityRef::new("Grant", g.id.as_str()),
-            Change::Revoke { grant } => EntityRef::new("Grant", grant.as_str()),
-            Change::Suspend { agent }
-            | Change::Reactivate { agent }
-            | Change::Offboard { agent }
-            | Change::TransferOwner { agent, .. } => EntityRef::new("Agent", agent.as_str()),
-            Change::RotateCredential { credential, .. } => {
-                EntityRef::new("Credential", credential.as_str())
-            }
-            Change::AddTask(t) => EntityRef::new("Task", t.id.as_str()),
-            Change::RevokeSession { session } => EntityRef::new("Session", session.as_str()),
-        }
-    }
-}
-
-/// A just-in-time grant: `agent` may do `actions` on `resource` (and anything
-/// in it) from `starts` until `expires` (RFC 3339, UTC), optionally only
-/// within `task`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Grant {
-    pub id: String,
-    pub agent: String,
-    pub actions: Vec<String>,
-    pub resource: EntityRef,
-    pub starts: String,
-    pub expires: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
-    pub reason: String,
-    pub granted_by: String,
-}
-
-impl Grant {
-    /// The grant's policy id, as it appears in reasons.
-    pub fn policy_id(&self) -> String {
-        format!("{GRANT_POLICY_PREFIX}{}", self.id)
-    }
-}
-
-/// A grant as asked for; the engine fixes its id and window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrantRequest {
-    pub agent: String,
-    pub actions: Vec<String>,
-    pub resource: EntityRef,
-    /// Seconds from `starts` (or now); give this or `until`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_seconds: Option<u64>,
-    /// RFC 3339 expiry; give this or `ttl_seconds`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub until: Option<String>,
-    /// RFC 3339 start; now when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starts: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
-    pub reason: String,
-    pub granted_by: String,
-}
-
-/// A task to add at run time (the inventory's `tasks:` entry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TaskSpec {
-    pub id: String,
-    pub agent: String,
-    pub not_before: String,
-    pub not_after: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purpose: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_behalf_of: Option<String>,
-}
-
-/// What run-time changes added beside the compiled bundle.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Runtime {
-    pub grants: BTreeMap<String, ActiveGrant>,
-    /// Grant policies by agent, evaluated beside the index's candidates.
-    pub grant_policies: HashMap<EntityUid, Arc<[Policy]>>,
-    pub revoked_tasks: HashSet<String>,
-    pub revoked_sessions: HashSet<String>,
-    /// Agents suspended at run time (and not reactivated since): denied
-    /// whatever the baseline switches say.
-    pub suspended: HashSet<String>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct ActiveGrant {
-    pub grant: Grant,
-    pub expires_ms: i64,
-    pub policy: Policy,
-}
-
-impl Runtime {
-    fn index_grants(&mut self) {
-        let mut by_agent: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
-        for g in self.grants.values() {
-            if let Ok(uid) = base_uid("Agent", &g.grant.agent) {
-                by_agent.entry(uid).or_default().push(g.policy.clone());
-            }
-        }
-        self.grant_policies = by_agent.into_iter().map(|(k, v)| (k, v.into())).collect();
-    }
-
-    /// The grants that have not expired at `now`, sorted by id.
-    pub fn live_grants(&self, agent: Option<&str>, now: i64) -> Vec<Grant> {
-        self.grants
-            .values()
-            .filter(|g| g.expires_ms > now && agent.is_none_or(|a| g.grant.agent == a))
-            .map(|g| g.grant.clone())
-            .collect()
-    }
-}
-
-/// The principal's grant policies, evaluated beside the index's candidates.
-pub(crate) fn grants_of<'a>(snapshot: &'a Snapshot, principal: &EntityUid) -> &'a [Policy] {
-    snapshot
-        .runtime
-        .grant_policies
-        .get(principal)
-        .map_or(&[], |g| &**g)
-}
-
-/// An agent entity's `status` (empty when it has none).
-pub(crate) fn status_of(entity: &Entity) -> String {
-    match entity.attr("status") {
-        Some(Ok(EvalResult::String(s))) => s,
-        _ => String::new(),
-    }
-}
-
-/// The `agent` a credential or task belongs to.
-pub(crate) fn agent_of(entity: &Entity) -> Option<EntityUid> {
-    match entity.attr("agent") {
-        Some(Ok(EvalResult::EntityUid(a))) => Some(a),
-        _ => None,
-    }
-}
 
 fn invalid(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::new(code, message)

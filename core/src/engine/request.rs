@@ -2,41 +2,31 @@
 //! and turn Cedar's response into a Decision.
 
 use super::authority;
-use super::clock::{format_millis, rfc3339_to_cedar};
+use super::authority::{
+    TASK_REVOKED, UNKNOWN_ACTION, UNKNOWN_AGENT, UNKNOWN_CREDENTIAL, UNKNOWN_TASK, UNKNOWN_USER,
+};
 use super::context::{extension_call, AttrType, Extension};
+use super::decide::Outcome;
 use super::guards;
-use super::lifecycle;
-use super::snapshot::Snapshot;
-use crate::audit;
+use super::snapshot::{entity_uid, grants_of, Snapshot};
 use crate::bundle::OnError;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Request};
 use crate::schema::STANDARD_CONTEXT_FIELDS;
+use crate::time::{format_millis, rfc3339_to_cedar_fast};
 use cedar_policy::{
-    Authorizer, Context, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
-    RestrictedExpression,
+    Authorizer, Context, EntityId, EntityUid, Policy, PolicyId, PolicySet, RestrictedExpression,
 };
 use serde_json::{json, Map, Value};
-use std::str::FromStr;
 use std::sync::Arc;
-
-/// Reasons for denials the engine decides before Cedar runs: the request names
-/// something the inventory does not know. These are not switchable.
-pub const UNKNOWN_AGENT: &str = "baseline/unknown-agent";
-pub const UNKNOWN_ACTION: &str = "baseline/unknown-action";
-pub const UNKNOWN_TASK: &str = "baseline/unknown-task";
-pub const UNKNOWN_CREDENTIAL: &str = "baseline/unknown-credential";
-pub const UNKNOWN_USER: &str = "baseline/unknown-on-behalf-of";
-/// A request names a task that was revoked at run time (its agent was offboarded).
-pub const TASK_REVOKED: &str = "baseline/task-revoked";
 
 pub(crate) fn decide(
     snapshot: &Snapshot,
     request: &Request,
     now_millis: i64,
     next_id: impl FnOnce() -> String,
-) -> Result<(Decision, Option<audit::Outcome>)> {
-    let mut shadow = None;
+) -> Result<(Decision, Option<Outcome>)> {
+    let mut log_only = None;
     let built = match request {
         Request::Agent(r) => agent_request(snapshot, r, now_millis)?,
         Request::Cedar(r) => cedar_request(snapshot, r, now_millis)?,
@@ -58,16 +48,15 @@ pub(crate) fn decide(
                         .then(|| snapshot.guards.unsettled(p))
                         .into_iter()
                         .flatten();
-                    with_extra(indexed, guards.chain(lifecycle::grants_of(snapshot, p)))
+                    with_extra(indexed, guards.chain(grants_of(snapshot, p)))
                 }
-                (Some(p), _, _) => with_extra(
-                    snapshot.policies.clone(),
-                    lifecycle::grants_of(snapshot, p).iter(),
-                ),
+                (Some(p), _, _) => {
+                    with_extra(snapshot.policies.clone(), grants_of(snapshot, p).iter())
+                }
                 _ => snapshot.policies.clone(),
             };
             let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
-            let mut outcome = audit::Outcome::from_response(&response);
+            let mut outcome = Outcome::from_response(&response);
             if let Some(fired) = verdict {
                 outcome = guards::merge(outcome, fired);
             }
@@ -76,8 +65,9 @@ pub(crate) fn decide(
                 fail_closed(&mut outcome, &candidates);
             }
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
-            shadow = snapshot.audit.evaluate_shadow(&req, &snapshot.entities);
-            if let (true, Some(s), Some(set)) = (deny_on_error, &mut shadow, &snapshot.audit.shadow)
+            log_only = snapshot.log_only.evaluate(&req, &snapshot.entities);
+            if let (true, Some(s), Some(set)) =
+                (deny_on_error, &mut log_only, &snapshot.log_only.policies)
             {
                 fail_closed(s, set);
             }
@@ -91,14 +81,14 @@ pub(crate) fn decide(
         decision_id: next_id(),
         policy_revision: snapshot.revision.clone(),
     };
-    Ok((decision, shadow))
+    Ok((decision, log_only))
 }
 
 /// The engine's one difference from Cedar (`[engine] on_error = "deny"`):
 /// a `forbid` of `set` whose evaluation errored denies, as a satisfied one
 /// would; it joins the reasons and stays in the errors. A permit that
 /// errored does not permit, as in Cedar. Costs nothing when nothing errored.
-fn fail_closed(outcome: &mut audit::Outcome, set: &PolicySet) {
+fn fail_closed(outcome: &mut Outcome, set: &PolicySet) {
     if outcome.errors.is_empty() {
         return;
     }
@@ -161,54 +151,6 @@ fn context_has(snapshot: &Snapshot, request: &Request, name: &str) -> bool {
     }
 }
 
-/// `rfc3339_to_cedar` for the common UTC forms `YYYY-MM-DDTHH:MM:SSZ` and
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` with valid fields, which are already Cedar's
-/// form but for the milliseconds; `None` for anything else (the general
-/// parser decides). Parsing and reformatting costs a few thousand
-/// instructions a request.
-fn utc_seconds_to_cedar(text: &str) -> Option<String> {
-    let b = text.as_bytes();
-    let millis = match b.len() {
-        20 => "000",
-        24 if b.get(19) == Some(&b'.') => text.get(20..23)?,
-        _ => return None,
-    };
-    if b.last() != Some(&b'Z') || !millis.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let num = |from: usize, to: usize| -> Option<u32> {
-        let digits = text.get(from..to)?;
-        if digits.bytes().all(|c| c.is_ascii_digit()) {
-            digits.parse().ok()
-        } else {
-            None
-        }
-    };
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if !separators.iter().all(|&(i, c)| b.get(i) == Some(&c)) {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if year < 1000 || day == 0 || day > days || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let mut out = String::with_capacity(24);
-    out.push_str(text.get(..19)?);
-    out.push('.');
-    out.push_str(millis);
-    out.push('Z');
-    Some(out)
-}
-
 enum Built {
     Cedar(Box<cedar_policy::Request>),
     Denied(Vec<String>),
@@ -216,15 +158,6 @@ enum Built {
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::RequestInvalid, message)
-}
-
-pub(crate) fn entity_uid(r: &EntityRef) -> Result<EntityUid> {
-    let type_name = EntityTypeName::from_str(&r.type_name)
-        .map_err(|e| invalid(format!("entity type `{}`: {e}", r.type_name)))?;
-    Ok(EntityUid::from_type_name_and_id(
-        type_name,
-        EntityId::new(&r.id),
-    ))
 }
 
 /// `entity_uid`, with the entity type looked up when the bundle knows it.
@@ -272,8 +205,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         Some(agent) => unknown.extend(authority::standing(snapshot, &principal, agent)),
     }
     let now = match &r.now {
-        Some(now) => utc_seconds_to_cedar(now)
-            .or_else(|| rfc3339_to_cedar(now))
+        Some(now) => rfc3339_to_cedar_fast(now)
             .ok_or_else(|| invalid(format!("`now` is not an RFC 3339 timestamp: {now:?}")))?,
         None => format_millis(now_millis),
     };
@@ -440,60 +372,4 @@ fn build(
     };
     cedar_policy::Request::new(principal, action, resource, context, validation_schema)
         .map_err(|e| invalid(e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::utc_seconds_to_cedar;
-    use crate::engine::rfc3339_to_cedar;
-    use proptest::prelude::*;
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
-
-        /// The fast form agrees with the general parser wherever it answers.
-        #[test]
-        fn utc_fast_path_is_rfc3339_to_cedar(
-            year in 900u32..10000,
-            month in 0u32..14,
-            day in 0u32..33,
-            hour in 0u32..25,
-            minute in 0u32..61,
-            second in 0u32..62,
-            millis in prop::option::of(0u32..1000),
-            z in prop_oneof![Just("Z"), Just("z"), Just("+00:00")],
-        ) {
-            let frac = millis.map(|m| format!(".{m:03}")).unwrap_or_default();
-            let text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{frac}{z}");
-            if let Some(fast) = utc_seconds_to_cedar(&text) {
-                prop_assert_eq!(Some(fast), rfc3339_to_cedar(&text), "{}", text);
-            } else {
-                // It declines only what it does not handle or what is invalid.
-                let plain = z == "Z" && year >= 1000 && (1..=12).contains(&month)
-                    && (1..=28).contains(&day) && hour < 24 && minute < 60 && second < 60;
-                prop_assert!(!plain, "{}", text);
-            }
-        }
-    }
-
-    #[test]
-    fn utc_fast_path_examples() {
-        for t in [
-            "2024-02-29T23:59:59Z",
-            "2026-11-29T06:59:11.123Z",
-            "2000-02-29T00:00:00Z",
-        ] {
-            assert_eq!(utc_seconds_to_cedar(t), rfc3339_to_cedar(t), "{t}");
-            assert!(utc_seconds_to_cedar(t).is_some());
-        }
-        for t in [
-            "2023-02-29T00:00:00Z",
-            "1900-02-29T00:00:00Z",
-            "2026-11-29T06:59:11.1Z",
-            "2026-11-29 06:59:11Z",
-            "2026-11-29T06:59:60Z",
-        ] {
-            assert_eq!(utc_seconds_to_cedar(t), None, "{t}");
-        }
-    }
 }

@@ -4,30 +4,27 @@
 use super::context::{self, RecordType};
 use super::guards::PrincipalGuards;
 use super::index::PolicyIndex;
-use super::lifecycle::Runtime;
+use super::log_only::LogOnly;
+use super::origin::PolicyOrigin;
 use super::warnings::{self, PolicyWarning};
 use crate::audit::SnapshotAudit;
 use crate::bundle::{Bundle, Config, OnError, Source};
-use crate::error::{diagnostics_details, Detail, Error, ErrorCode, LineIndex, Location, Result};
+use crate::change::Grant;
+use crate::error::{diagnostics_details, Detail, Error, ErrorCode, LineIndex, Result};
 use crate::limits::Limits;
+use crate::model::EntityRef;
 use crate::{inventory, schema};
 use cedar_policy::{
-    Entities, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator,
+    Entities, Entity, EntityId, EntityTypeName, EntityUid, EvalResult, Policy, PolicyId, PolicySet,
+    Schema, ValidationMode, Validator,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::str::FromStr;
 use std::sync::Arc;
 
 pub(crate) const BASELINE_POLICIES: &str = include_str!("../baseline.cedar");
 pub(crate) const BASELINE_FILE: &str = "<agentauthz>/baseline.cedar";
-
-/// Where a policy came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyOrigin {
-    pub id: String,
-    pub location: Location,
-    pub baseline: bool,
-}
 
 /// One compiled, immutable state of the engine. Reloads build a new one; a
 /// run-time change (grant, lifecycle operation) builds a new one too, sharing
@@ -48,7 +45,9 @@ pub(crate) struct Snapshot {
     /// Action id (as written in agent-form requests) to its uid; ambiguous ids are absent.
     pub actions: Arc<HashMap<String, EntityUid>>,
     pub origins: Arc<BTreeMap<String, PolicyOrigin>>,
-    /// Enforcement mode, log-only (shadow) policies, decision-log settings.
+    /// Enforcement mode and log-only policies.
+    pub log_only: Arc<LogOnly>,
+    /// Decision-log settings (redaction, owners, sink).
     pub audit: Arc<SnapshotAudit>,
     /// Grants and revocations made at run time.
     pub runtime: Arc<Runtime>,
@@ -68,7 +67,7 @@ pub(crate) struct Snapshot {
     /// Forbids that may error at run time, found at load.
     pub warnings: Arc<Vec<PolicyWarning>>,
     /// The checks every request form gets before Cedar (entities it names, lifecycle).
-    pub screen: Arc<super::authority::Screen>,
+    pub screen: Arc<super::screen::Screen>,
 }
 
 impl Snapshot {
@@ -145,13 +144,14 @@ impl Snapshot {
         let entities = load_entities(&bundle, schema.as_ref(), &limits)?;
         let typed = (bundle.options.validate_policies && schema.is_some()).then_some(&schema_json);
         let warnings = warnings::find(&policies, &origins, &bundle, &impossible, typed, &entities);
-        let audit = SnapshotAudit::compile(&config, &mut policies, &origins, &entities)?;
+        let log_only = LogOnly::compile(&config, &mut policies, &origins)?;
+        let audit = SnapshotAudit::compile(&config, &entities)?;
         let actions = action_index(schema.as_ref());
         let revision = revision(&bundle);
         let (guards, indexed) = PrincipalGuards::compile(&policies, &entities);
         let index = PolicyIndex::new(&indexed, &entities);
         let context_types = context::context_types(&schema_json);
-        let screen = super::authority::Screen::compile(&bundle.options, &config, &schema_json);
+        let screen = super::screen::Screen::compile(&bundle.options, &config, &schema_json);
         let agent_items = agent_items(&entities);
         let with_descendants = entities
             .iter()
@@ -171,6 +171,7 @@ impl Snapshot {
             bundle: Arc::new(bundle),
             actions: Arc::new(actions),
             origins: Arc::new(origins),
+            log_only: Arc::new(log_only),
             audit: Arc::new(audit),
             runtime: Arc::default(),
             with_descendants: Arc::new(with_descendants),
@@ -238,7 +239,7 @@ fn add_policies(
                     format!("policy id `{id}`: ids starting with `baseline/` are reserved for built-in guardrails"),
                 ));
             }
-            if id.starts_with(super::lifecycle::GRANT_POLICY_PREFIX) {
+            if id.starts_with(crate::change::GRANT_POLICY_PREFIX) {
                 return Err(Error::at(
                     ErrorCode::PolicyIdDuplicate,
                     location,
@@ -366,7 +367,7 @@ fn agent_items(entities: &Entities) -> HashMap<EntityUid, Vec<EntityUid>> {
     for e in entities.iter() {
         let uid = e.uid();
         if matches!(uid.type_name().basename(), "Credential" | "Task") {
-            if let Some(agent) = super::lifecycle::agent_of(e) {
+            if let Some(agent) = agent_of(e) {
                 map.entry(agent).or_default().push(uid);
             }
         }
@@ -440,4 +441,84 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     message
+}
+
+/// What run-time changes added beside the compiled bundle.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Runtime {
+    pub grants: BTreeMap<String, ActiveGrant>,
+    /// Grant policies by agent, evaluated beside the index's candidates.
+    pub grant_policies: HashMap<EntityUid, Arc<[Policy]>>,
+    pub revoked_tasks: HashSet<String>,
+    pub revoked_sessions: HashSet<String>,
+    /// Agents suspended at run time (and not reactivated since): denied
+    /// whatever the baseline switches say.
+    pub suspended: HashSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveGrant {
+    pub grant: Grant,
+    pub expires_ms: i64,
+    pub policy: Policy,
+}
+
+impl Runtime {
+    pub fn index_grants(&mut self) {
+        let mut by_agent: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
+        for g in self.grants.values() {
+            if let Ok(uid) = entity_uid(&EntityRef::new("Agent", g.grant.agent.as_str())) {
+                by_agent.entry(uid).or_default().push(g.policy.clone());
+            }
+        }
+        self.grant_policies = by_agent.into_iter().map(|(k, v)| (k, v.into())).collect();
+    }
+
+    /// The grants that have not expired at `now`, sorted by id.
+    pub fn live_grants(&self, agent: Option<&str>, now: i64) -> Vec<Grant> {
+        self.grants
+            .values()
+            .filter(|g| g.expires_ms > now && agent.is_none_or(|a| g.grant.agent == a))
+            .map(|g| g.grant.clone())
+            .collect()
+    }
+}
+
+/// The principal's grant policies, evaluated beside the index's candidates.
+pub(crate) fn grants_of<'a>(snapshot: &'a Snapshot, principal: &EntityUid) -> &'a [Policy] {
+    snapshot
+        .runtime
+        .grant_policies
+        .get(principal)
+        .map_or(&[], |g| &**g)
+}
+
+/// An agent entity's `status` (empty when it has none).
+pub(crate) fn status_of(entity: &Entity) -> String {
+    match entity.attr("status") {
+        Some(Ok(EvalResult::String(s))) => s,
+        _ => String::new(),
+    }
+}
+
+/// The `agent` a credential or task belongs to.
+pub(crate) fn agent_of(entity: &Entity) -> Option<EntityUid> {
+    match entity.attr("agent") {
+        Some(Ok(EvalResult::EntityUid(a))) => Some(a),
+        _ => None,
+    }
+}
+
+/// The Cedar uid of an entity reference (`request_invalid` for a bad type name).
+pub(crate) fn entity_uid(r: &EntityRef) -> Result<EntityUid> {
+    let type_name = EntityTypeName::from_str(&r.type_name).map_err(|e| {
+        Error::new(
+            ErrorCode::RequestInvalid,
+            format!("entity type `{}`: {e}", r.type_name),
+        )
+    })?;
+    Ok(EntityUid::from_type_name_and_id(
+        type_name,
+        EntityId::new(&r.id),
+    ))
 }

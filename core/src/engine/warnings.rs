@@ -17,7 +17,7 @@
 //!   stack runs low;
 //! * is impossible (Cedar's validator: its condition is always false).
 
-use super::snapshot::PolicyOrigin;
+use super::origin::PolicyOrigin;
 use crate::bundle::{Bundle, Source};
 use crate::error::{Detail, Error, ErrorCode, LineIndex, Location};
 use cedar_policy::{Effect, Entities, EntityUid, PolicySet};

@@ -21,9 +21,9 @@
 //! context-dependent baseline guardrails (task window, credentials) only
 //! apply when a request names a task or credential and are not listed.
 
-use super::model::InventoryView;
+use super::view::InventoryView;
+use crate::engine::Engine;
 use crate::error::{Error, ErrorCode, Result};
-use crate::Engine;
 use cedar_policy::{
     Authorizer, Context, Decision, Effect, Entities, EntityId, EntityTypeName, EntityUid, Policy,
     PolicyId, PolicySet, Request, Schema,

@@ -9,7 +9,7 @@
 //! Files are streamed line by line; memory grows with the number of distinct
 //! (agent, action, resource) triples, not with the number of records.
 
-use super::model::parse_millis;
+use super::view::parse_millis;
 use crate::error::{Error, ErrorCode, Result};
 use serde::Deserialize;
 use serde_json::Value;

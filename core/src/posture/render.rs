@@ -1,12 +1,13 @@
 //! Output formats: text, Markdown and SARIF 2.1.0 for findings; a table and
 //! CSV for the inventory (JSON is the serde form of the reports).
 
+use super::effective::{Permission, PermissionStatus};
+use super::report::{Finding, InventoryReport, PostureReport};
 use super::rules::RULES;
-use super::{InventoryReport, Permission, PostureReport};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
-fn controls_line(f: &super::Finding) -> String {
+fn controls_line(f: &Finding) -> String {
     let c = &f.controls;
     let mut parts = Vec::new();
     if !c.nist_ai_rmf.is_empty() {
@@ -199,7 +200,7 @@ pub fn posture_sarif(r: &PostureReport, bundle_uri: &str) -> Value {
         "runs": [{
             "tool": {"driver": {
                 "name": "agentauthz",
-                "version": crate::VERSION,
+                "version": crate::model::VERSION,
                 "informationUri": "https://github.com/agentauthz/agentauthz",
                 "rules": rules
             }},
@@ -216,7 +217,7 @@ fn permission_groups(ps: &[Permission]) -> Vec<String> {
             "{} {}{}",
             p.action,
             p.resource_type,
-            if p.status == super::PermissionStatus::Conditional {
+            if p.status == PermissionStatus::Conditional {
                 " (conditional)"
             } else {
                 ""

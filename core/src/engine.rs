@@ -2,23 +2,30 @@
 
 mod authority;
 mod cache;
-mod clock;
 mod context;
+mod decide;
 mod guards;
 mod index;
 mod lifecycle;
+mod log_only;
+mod origin;
 mod request;
-mod sessions;
+mod screen;
+mod session_state;
 mod snapshot;
 mod warnings;
 
-pub(crate) use clock::parse_rfc3339_millis;
-pub use clock::{format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock};
-pub use lifecycle::{Change, Grant, GrantRequest, TaskSpec};
-pub use snapshot::PolicyOrigin;
+// Moved to `crate::time` (issue 16); kept here while other branches merge.
+pub use crate::change::{Change, Grant, GrantRequest, TaskSpec};
+#[allow(unused_imports)]
+pub use crate::time::{
+    format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock,
+};
+pub use origin::PolicyOrigin;
 pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
 
-use crate::audit::{self, DecisionLog, Mode};
+use crate::audit::{self, DecisionLog};
+use crate::bundle::Mode;
 use crate::bundle::{Bundle, BundleOptions, Config, OnError, Source};
 use crate::error::{Error, ErrorCode, Result};
 use crate::integrity::IntegrityKeys;
@@ -26,10 +33,10 @@ use crate::journal::{Journal, JournalEntry};
 use crate::limits::Limits;
 use crate::model::{AgentRequest, Decision, EntityRef, Request, SessionRequest};
 use crate::session::{self, SessionClaims, SessionKeys};
+use crate::time::{parse_rfc3339_millis, DecisionIds};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use cedar_policy::{Entities, PolicySet};
-use clock::DecisionIds;
-use sessions::Sessions;
+use session_state::Sessions;
 use snapshot::Snapshot;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -332,15 +339,32 @@ impl Engine {
     ) -> Result<Decision> {
         let result = authority::caller_time(snapshot, request, self.trust_caller_time)
             .and_then(|()| request::decide(snapshot, request, now, || self.ids.next(now)));
-        audit::finish_check(
-            &snapshot.audit,
-            &snapshot.revision,
-            log,
-            request,
-            now,
-            result,
-            || self.ids.next(now),
-        )
+        let (decision, log_only) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(log) = log {
+                    let id = self.ids.next(now);
+                    audit::record_check_error(
+                        &snapshot.audit,
+                        log,
+                        &snapshot.revision,
+                        request,
+                        now,
+                        &id,
+                        &e,
+                    );
+                }
+                return Err(e);
+            }
+        };
+        let policies = snapshot.log_only.policies.is_some();
+        let (decision, would) =
+            decide::finish(snapshot.log_only.mode, policies, decision, log_only);
+        if let Some(log) = log {
+            let would = would.as_ref().map(decide::Outcome::as_would);
+            audit::record_check(&snapshot.audit, log, request, now, &decision, would);
+        }
+        Ok(decision)
     }
 
     /// Sets (or, with `None`, removes) the decision-log sink; takes effect
@@ -385,7 +409,7 @@ impl Engine {
 
     /// The active enforcement mode (`[engine] mode` of `agentauthz.toml`).
     pub fn mode(&self) -> Mode {
-        self.snapshot.load().audit.mode
+        self.snapshot.load().log_only.mode
     }
 
     /// Compiles `bundle`, applies the run-time changes again (the journal's
@@ -721,9 +745,9 @@ impl Engine {
     ) -> Result<(String, SessionClaims)> {
         let snapshot = self.snapshot.load();
         let now = self.clock.now_millis();
-        sessions::check_standing(&snapshot, agent, task, ErrorCode::LifecycleInvalid)?;
+        session_state::check_standing(&snapshot, agent, task, ErrorCode::LifecycleInvalid)?;
         let task_end = match task {
-            Some(task) => Some(sessions::open_task_window(&snapshot, task, now)?),
+            Some(task) => Some(session_state::open_task_window(&snapshot, task, now)?),
             None => None,
         };
         let state = self.sessions.load();
@@ -755,7 +779,7 @@ impl Engine {
         let audience = state.config.audience(audience)?;
         let claims =
             session::verify_within(&state.keys, token, now, audience, state.config.max_ttl_ms)?;
-        sessions::check_claims(&self.snapshot.load(), &claims)?;
+        session_state::check_claims(&self.snapshot.load(), &claims)?;
         Ok(claims)
     }
 

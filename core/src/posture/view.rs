@@ -6,8 +6,6 @@ use crate::error::Result;
 use crate::inventory;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UserInfo {
@@ -171,19 +169,7 @@ impl InventoryView {
 
 pub(crate) const DAY_MS: i64 = 86_400_000;
 
-/// Milliseconds since the epoch of an RFC 3339 time (or a `YYYY-MM-DD` date, at midnight UTC).
-pub(crate) fn parse_millis(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let t = OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
-        let d = time::Date::parse(
-            text,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .ok()?;
-        Some(d.midnight().assume_utc())
-    })?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
-}
+pub(crate) use crate::time::parse_day_or_rfc3339_millis as parse_millis;
 
 /// Whole days between two instants (rounded down; negative when `to` is before `from`).
 pub(crate) fn days_between(from: i64, to: i64) -> i64 {

@@ -10,7 +10,7 @@
 //! - an AWS CloudTrail log file: `{"Records": [ {userIdentity, userAgent,
 //!   sourceIPAddress, eventTime, eventSource, eventName}, … ]}`.
 
-use super::model::parse_millis;
+use super::view::parse_millis;
 use crate::error::{Error, ErrorCode, Result};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -1,67 +1,22 @@
-//! The engine's hooks: log-only policies compiled into a shadow policy set,
-//! the engine-wide mode, and turning a check into a record.
+//! Turning what the engine finished (a decision, a change, an event) into a
+//! record and handing it to the sink. The engine decides; this only records.
 
 use super::record::{scrub, RecordDecision, RecordError, RecordView, Redactor, SCHEMA_VERSION};
 use super::sink::{DecisionLog, FileOptions};
-use super::Mode;
-use crate::bundle::{Config, LogConfig, LogSink};
-use crate::engine::PolicyOrigin;
+use crate::bundle::{Config, LogConfig, LogSink, Mode};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Decision, Effect, EntityRef, PolicyError, Request};
-use cedar_policy::{AuthorizationError, Authorizer, Entities, EvalResult, PolicySet};
+use crate::time::format_millis;
+use cedar_policy::{Entities, EvalResult};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
-/// The annotation that sets a policy's enforcement mode.
-pub const MODE_ANNOTATION: &str = "mode";
-
-/// What one policy set decided for a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Outcome {
-    pub decision: Effect,
-    pub reasons: Vec<String>,
-    pub errors: Vec<PolicyError>,
-}
-
-impl Outcome {
-    /// Cedar's response as a decision: reasons sorted, errors sorted by policy.
-    pub fn from_response(response: &cedar_policy::Response) -> Outcome {
-        let decision = match response.decision() {
-            cedar_policy::Decision::Allow => Effect::Allow,
-            cedar_policy::Decision::Deny => Effect::Deny,
-        };
-        let mut reasons: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect();
-        reasons.sort();
-        let mut errors: Vec<PolicyError> = response
-            .diagnostics()
-            .errors()
-            .map(|e| match e {
-                AuthorizationError::PolicyEvaluationError(e) => PolicyError {
-                    policy: e.policy_id().to_string(),
-                    message: e.inner().to_string(),
-                },
-            })
-            .collect();
-        errors.sort_by(|a, b| a.policy.cmp(&b.policy));
-        Outcome {
-            decision,
-            reasons,
-            errors,
-        }
-    }
-}
-
-/// The decision-log and enforcement-mode part of a snapshot.
+/// The decision-log part of a snapshot.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct SnapshotAudit {
+    /// The engine's mode, as records state it.
     pub mode: Mode,
-    /// `@mode("log-only")` policies, evaluated beside the enforced set.
-    pub shadow: Option<PolicySet>,
     pub redactor: Redactor,
     /// Agent id → owner id, from the inventory.
     pub owners: HashMap<String, String>,
@@ -69,48 +24,8 @@ pub(crate) struct SnapshotAudit {
 }
 
 impl SnapshotAudit {
-    /// Moves the `@mode("log-only")` policies out of `policies` into the
-    /// shadow set, and reads the `[engine]` and `[log]` settings.
-    pub fn compile(
-        config: &Config,
-        policies: &mut PolicySet,
-        origins: &BTreeMap<String, PolicyOrigin>,
-        entities: &Entities,
-    ) -> Result<SnapshotAudit> {
-        let mut log_only = Vec::new();
-        for p in policies.policies() {
-            let Some(mode) = p.annotation(MODE_ANNOTATION) else {
-                continue;
-            };
-            match Mode::parse(mode) {
-                Some(Mode::LogOnly) => log_only.push(p.id().clone()),
-                Some(Mode::Enforce) => {}
-                None => {
-                    let id = p.id().to_string();
-                    let message = format!(
-                        "policy `{id}`: @mode(\"{mode}\") is not a mode; use \"enforce\" or \"log-only\""
-                    );
-                    return Err(match origins.get(&id) {
-                        Some(o) => Error::at(ErrorCode::PolicyInvalid, o.location.clone(), message),
-                        None => Error::new(ErrorCode::PolicyInvalid, message),
-                    });
-                }
-            }
-        }
-        let shadow = if log_only.is_empty() {
-            None
-        } else {
-            let mut shadow = PolicySet::new();
-            for id in log_only {
-                let p = policies
-                    .remove_static(id)
-                    .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
-                shadow
-                    .add(p)
-                    .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
-            }
-            Some(shadow)
-        };
+    /// Reads the `[engine]` and `[log]` settings and the agents' owners.
+    pub fn compile(config: &Config, entities: &Entities) -> Result<SnapshotAudit> {
         let owners = entities
             .iter()
             .filter(|e| e.uid().type_name().to_string() == "Agent")
@@ -124,22 +39,10 @@ impl SnapshotAudit {
             .collect();
         Ok(SnapshotAudit {
             mode: config.engine.mode,
-            shadow,
             redactor: Redactor::new(&config.log.redact)?,
             owners,
             log: config.log.clone(),
         })
-    }
-
-    /// Evaluates the log-only policies alone (`None` when there are none).
-    pub fn evaluate_shadow(
-        &self,
-        request: &cedar_policy::Request,
-        entities: &Entities,
-    ) -> Option<Outcome> {
-        let shadow = self.shadow.as_ref()?;
-        let response = Authorizer::new().is_authorized(request, shadow, entities);
-        Some(Outcome::from_response(&response))
     }
 
     /// The sink `[log]` configures, opened relative to the bundle directory.
@@ -176,110 +79,60 @@ impl SnapshotAudit {
     }
 }
 
-/// The decision had the enforced and the log-only policies all been enforced.
-/// Cedar's rule on the union: any satisfied forbid denies (its reasons: the
-/// satisfied forbids); otherwise any satisfied permit allows (the permits);
-/// otherwise deny with no reasons. Each side's reasons tell which kind they
-/// are: a deny with reasons lists forbids, an allow lists permits.
-pub(crate) fn combine(enforced: &Outcome, shadow: &Outcome) -> Outcome {
-    let mut forbids = BTreeSet::new();
-    let mut permits = BTreeSet::new();
-    for o in [enforced, shadow] {
-        match o.decision {
-            Effect::Deny => forbids.extend(o.reasons.iter().cloned()),
-            Effect::Allow => permits.extend(o.reasons.iter().cloned()),
-        }
-    }
-    let mut errors: Vec<PolicyError> = enforced
-        .errors
-        .iter()
-        .chain(shadow.errors.iter())
-        .cloned()
-        .collect();
-    errors.sort_by(|a, b| a.policy.cmp(&b.policy));
-    let (decision, reasons) = if !forbids.is_empty() {
-        (Effect::Deny, forbids)
-    } else if !permits.is_empty() {
-        (Effect::Allow, permits)
-    } else {
-        (Effect::Deny, BTreeSet::new())
-    };
-    Outcome {
-        decision,
-        reasons: reasons.into_iter().collect(),
-        errors,
-    }
-}
-
-/// Applies the engine mode to a check's result and records it.
-///
-/// `result` is the enforced decision plus, when the snapshot has log-only
-/// policies and Cedar ran, their outcome. In `log-only` engine mode a deny
-/// is returned as an allow with no reasons; the record keeps the real
-/// decision in `would_decision`.
-pub(crate) fn finish_check(
+/// Records a check that failed with an error: decision `error`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn record_check_error(
     audit: &SnapshotAudit,
+    log: &DecisionLog,
     revision: &str,
-    log: Option<&DecisionLog>,
     request: &Request,
     now_millis: i64,
-    result: Result<(Decision, Option<Outcome>)>,
-    next_id: impl FnOnce() -> String,
-) -> Result<Decision> {
-    let (mut decision, shadow) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(log) = log {
-                let error = RecordError {
-                    code: e.code().as_str().to_string(),
-                    message: e.to_string(),
-                };
-                let checked = Checked {
-                    decision_id: &next_id(),
-                    revision,
-                    decision: RecordDecision::Error,
-                    reasons: &[],
-                    errors: &[],
-                    error: Some(error),
-                    would: None,
-                };
-                write_record(audit, log, request, now_millis, checked);
-            }
-            return Err(e);
-        }
+    decision_id: &str,
+    error: &Error,
+) {
+    let checked = Checked {
+        decision_id,
+        revision,
+        decision: RecordDecision::Error,
+        reasons: &[],
+        errors: &[],
+        error: Some(RecordError {
+            code: error.code().as_str().to_string(),
+            message: error.to_string(),
+        }),
+        would: None,
     };
-    let plain = audit.mode == Mode::Enforce && audit.shadow.is_none();
-    if plain && log.is_none() {
-        return Ok(decision);
-    }
-    let would = (!plain).then(|| {
-        let enforced = Outcome {
-            decision: decision.decision,
-            reasons: decision.reasons.clone(),
-            errors: decision.errors.clone(),
-        };
-        match &shadow {
-            Some(s) => combine(&enforced, s),
-            None => enforced,
-        }
-    });
-    if audit.mode == Mode::LogOnly && decision.decision == Effect::Deny {
-        decision.decision = Effect::Allow;
-        decision.reasons.clear();
-    }
-    if let Some(log) = log {
-        let checked = Checked {
-            decision_id: &decision.decision_id,
-            revision: &decision.policy_revision,
-            decision: decision.decision.into(),
-            reasons: &decision.reasons,
-            errors: &decision.errors,
-            error: None,
-            would: would.as_ref(),
-        };
-        write_record(audit, log, request, now_millis, checked);
-    }
-    Ok(decision)
+    write_record(audit, log, request, now_millis, checked);
+}
+
+/// Records a finished decision and, when the engine computed it (log-only
+/// mode or log-only policies), the decision it would have made.
+pub(crate) fn record_check(
+    audit: &SnapshotAudit,
+    log: &DecisionLog,
+    request: &Request,
+    now_millis: i64,
+    decision: &Decision,
+    would: Option<WouldBe<'_>>,
+) {
+    let checked = Checked {
+        decision_id: &decision.decision_id,
+        revision: &decision.policy_revision,
+        decision: decision.decision.into(),
+        reasons: &decision.reasons,
+        errors: &decision.errors,
+        error: None,
+        would,
+    };
+    write_record(audit, log, request, now_millis, checked);
+}
+
+/// What the engine would have decided had every policy been enforced.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WouldBe<'a> {
+    pub decision: Effect,
+    pub reasons: &'a [String],
+    pub errors: &'a [PolicyError],
 }
 
 /// What the engine answered, for the record.
@@ -290,7 +143,7 @@ struct Checked<'a> {
     reasons: &'a [String],
     errors: &'a [PolicyError],
     error: Option<RecordError>,
-    would: Option<&'a Outcome>,
+    would: Option<WouldBe<'a>>,
 }
 
 /// Builds the record (borrowing the request), redacts it, and hands it to the sink.
@@ -301,7 +154,7 @@ fn write_record(
     now_millis: i64,
     checked: Checked<'_>,
 ) {
-    let timestamp = rfc3339_millis(now_millis);
+    let timestamp = format_millis(now_millis);
     let cedar_action;
     let agent_principal;
     let (agent, principal, action, resource, context, on_behalf_of, task, credential, request_time) =
@@ -352,12 +205,12 @@ fn write_record(
     let (errors, would_errors, error) = if secrets.is_empty() {
         (
             checked.errors,
-            checked.would.map(|w| w.errors.as_slice()),
+            checked.would.map(|w| w.errors),
             checked.error.as_ref(),
         )
     } else {
         errors = scrub_all(checked.errors);
-        would_errors = checked.would.map(|w| scrub_all(&w.errors));
+        would_errors = checked.would.map(|w| scrub_all(w.errors));
         error = checked.error.as_ref().map(|e| RecordError {
             code: e.code.clone(),
             message: scrub(&e.message, &secrets),
@@ -382,12 +235,12 @@ fn write_record(
         errors,
         error,
         fail_closed: match checked.would {
-            Some(w) => failed_closed(&w.reasons, &w.errors),
+            Some(w) => failed_closed(w.reasons, w.errors),
             None => failed_closed(checked.reasons, checked.errors),
         },
         mode: audit.mode,
         would_decision: checked.would.map(|w| w.decision),
-        would_reasons: checked.would.map(|w| w.reasons.as_slice()),
+        would_reasons: checked.would.map(|w| w.reasons),
         would_errors,
         context,
         request_time,
@@ -412,7 +265,7 @@ pub(crate) fn record_event(
     reason: &str,
     context: Map<String, Value>,
 ) {
-    let timestamp = rfc3339_millis(now_millis);
+    let timestamp = format_millis(now_millis);
     let principal = EntityRef::new("Engine", "agentauthz");
     let reasons = [reason.to_string()];
     let view = RecordView {
@@ -459,7 +312,7 @@ pub(crate) fn record_change(
     entry: &crate::journal::JournalEntry,
     replayed: bool,
 ) {
-    let timestamp = rfc3339_millis(now_millis);
+    let timestamp = format_millis(now_millis);
     let change = &entry.change;
     let principal = EntityRef::new("User", entry.by.as_str());
     let action = format!("agentauthz:{}", change.op());
@@ -516,7 +369,7 @@ pub(crate) fn record_refused_session(
     request: &crate::model::SessionRequest,
     error: &Error,
 ) {
-    let timestamp = rfc3339_millis(now_millis);
+    let timestamp = format_millis(now_millis);
     let principal = EntityRef::new("Session", "unverified");
     let (context, secrets) = audit.redactor.redacted(&request.context);
     let error = RecordError {
@@ -558,80 +411,4 @@ pub(crate) fn failed_closed(reasons: &[String], errors: &[PolicyError]) -> bool 
         && reasons
             .iter()
             .any(|r| errors.iter().any(|e| e.policy == *r))
-}
-
-/// `2026-11-29T10:00:00.000Z`, the engine clock in the records' form.
-fn rfc3339_millis(millis: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    fn push(s: &mut String, n: u32, width: usize, then: Option<char>) {
-        let digits = [n / 1000 % 10, n / 100 % 10, n / 10 % 10, n % 10];
-        for d in &digits[4 - width..] {
-            s.push(char::from(b'0' + *d as u8));
-        }
-        if let Some(c) = then {
-            s.push(c);
-        }
-    }
-    let mut s = String::with_capacity(24);
-    push(&mut s, u32::try_from(t.year()).unwrap_or(0), 4, Some('-'));
-    push(&mut s, u32::from(u8::from(t.month())), 2, Some('-'));
-    push(&mut s, u32::from(t.day()), 2, Some('T'));
-    push(&mut s, u32::from(t.hour()), 2, Some(':'));
-    push(&mut s, u32::from(t.minute()), 2, Some(':'));
-    push(&mut s, u32::from(t.second()), 2, Some('.'));
-    push(&mut s, u32::from(t.millisecond()), 3, Some('Z'));
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn o(decision: Effect, reasons: &[&str]) -> Outcome {
-        Outcome {
-            decision,
-            reasons: reasons.iter().map(|s| s.to_string()).collect(),
-            errors: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn timestamps_match_the_engine_format() {
-        for millis in [0, 1, 999, 1_795_946_400_123, 4_102_444_799_999] {
-            assert_eq!(rfc3339_millis(millis), crate::format_millis(millis));
-        }
-    }
-
-    #[test]
-    fn combine_follows_cedar_on_the_union() {
-        use Effect::{Allow, Deny};
-        // A log-only forbid would flip an allow.
-        assert_eq!(
-            combine(&o(Allow, &["p"]), &o(Deny, &["f"])),
-            o(Deny, &["f"])
-        );
-        // A log-only permit would flip a default deny.
-        assert_eq!(
-            combine(&o(Deny, &[]), &o(Allow, &["p2"])),
-            o(Allow, &["p2"])
-        );
-        // Permits on both sides: all of them.
-        assert_eq!(
-            combine(&o(Allow, &["b"]), &o(Allow, &["a"])),
-            o(Allow, &["a", "b"])
-        );
-        // An enforced forbid stays; a log-only permit does not override it.
-        assert_eq!(
-            combine(&o(Deny, &["f"]), &o(Allow, &["p"])),
-            o(Deny, &["f"])
-        );
-        // Forbids on both sides: all of them.
-        assert_eq!(
-            combine(&o(Deny, &["f2"]), &o(Deny, &["f1"])),
-            o(Deny, &["f1", "f2"])
-        );
-        // Nothing applies anywhere.
-        assert_eq!(combine(&o(Deny, &[]), &o(Deny, &[])), o(Deny, &[]));
-    }
 }

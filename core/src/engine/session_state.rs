@@ -1,8 +1,7 @@
 //! Agent sessions in the engine: keys and limits from `[sessions]`, and the
 //! revocation checks a verified token still has to pass.
 
-use super::lifecycle::{agent_of, status_of};
-use super::snapshot::Snapshot;
+use super::snapshot::{agent_of, entity_uid, status_of, Snapshot};
 use crate::bundle::SessionsConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
@@ -86,7 +85,7 @@ pub(crate) fn check_standing(
     code: ErrorCode,
 ) -> Result<()> {
     let refuse = |m: String| Error::new(code, m);
-    let uid = super::request::entity_uid(&crate::model::EntityRef::new("Agent", agent))?;
+    let uid = entity_uid(&crate::model::EntityRef::new("Agent", agent))?;
     match snapshot.entities.get(&uid).map(status_of).as_deref() {
         None => return Err(refuse(format!("agent `{agent}` is not in the inventory"))),
         Some("active") => {}
@@ -96,7 +95,7 @@ pub(crate) fn check_standing(
         if snapshot.runtime.revoked_tasks.contains(task) {
             return Err(refuse(format!("task `{task}` was revoked")));
         }
-        let task_uid = super::request::entity_uid(&crate::model::EntityRef::new("Task", task))?;
+        let task_uid = entity_uid(&crate::model::EntityRef::new("Task", task))?;
         match snapshot.entities.get(&task_uid).map(agent_of) {
             Some(Some(a)) if a == uid => {}
             Some(_) => {
@@ -114,7 +113,7 @@ pub(crate) fn check_standing(
 /// session for a task outside its window is `lifecycle_invalid`.
 pub(crate) fn open_task_window(snapshot: &Snapshot, task: &str, now: i64) -> Result<i64> {
     let refuse = |m: String| Error::new(ErrorCode::LifecycleInvalid, m);
-    let uid = super::request::entity_uid(&crate::model::EntityRef::new("Task", task))?;
+    let uid = entity_uid(&crate::model::EntityRef::new("Task", task))?;
     let entity = snapshot
         .entities
         .get(&uid)
@@ -138,7 +137,7 @@ fn datetime_attr(entity: &cedar_policy::Entity, name: &str) -> Option<i64> {
                 .strip_prefix("datetime(\"")
                 .and_then(|t| t.strip_suffix("\")"))
                 .unwrap_or(&text);
-            super::clock::parse_rfc3339_millis(inner)
+            crate::time::parse_rfc3339_millis(inner)
         }
         _ => None,
     }
