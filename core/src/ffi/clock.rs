@@ -3,7 +3,7 @@
 //! machine's. Every binding exposes these four functions as a `ManualClock`.
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::{format_millis, Clock, FixedClock, ManualClock};
+use crate::time::{format_millis, Clock, FixedClock, ManualClock};
 use std::sync::Arc;
 
 /// Milliseconds since the epoch of an RFC 3339 time; `request_invalid` otherwise.
