@@ -7,14 +7,14 @@ use crate::args::{
     journal_args, json_arg, optional_string, pair, session_keys_arg, string_arg, text_arg,
     time_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs, TaskArgs,
 };
+use crate::clock;
 use crate::errors::{arg, core, guarded, recode};
 use crate::types::{batch_decisions, log_head, PyDecision, PyGrant};
-use crate::clock;
 use agentauthz::{ffi, Clock, Engine, ErrorCode, Request};
-use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 use pythonize::pythonize;
+use std::sync::Arc;
 
 /// In-process authorization for agents. Safe to share across threads:
 /// checks never wait on a reload.
