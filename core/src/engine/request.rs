@@ -373,3 +373,71 @@ fn build(
     cedar_policy::Request::new(principal, action, resource, context, validation_schema)
         .map_err(|e| invalid(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+    use super::*;
+    use crate::model::PolicyError;
+
+    fn allowed_by_permit_with(errors: &[&str]) -> Outcome {
+        Outcome {
+            decision: Effect::Allow,
+            reasons: vec!["p".into()],
+            errors: errors
+                .iter()
+                .map(|id| PolicyError {
+                    policy: id.to_string(),
+                    message: "overflow".into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn set() -> PolicySet {
+        let mut set = PolicySet::new();
+        for (id, text) in [
+            ("p", "permit(principal, action, resource);"),
+            (
+                "f",
+                "forbid(principal, action, resource) when { context.n + 1 > 0 };",
+            ),
+            (
+                "q",
+                "permit(principal, action, resource) when { context.n + 1 > 0 };",
+            ),
+        ] {
+            let policy = cedar_policy::Policy::parse(Some(PolicyId::new(id)), text).unwrap();
+            set.add(policy).unwrap();
+        }
+        set
+    }
+
+    // An attacker who makes a forbid error must not turn it into an allow.
+    #[test]
+    fn an_erroring_forbid_denies() {
+        let mut outcome = allowed_by_permit_with(&["f"]);
+        fail_closed(&mut outcome, &set());
+        assert_eq!(outcome.decision, Effect::Deny);
+        assert_eq!(outcome.reasons, ["f"]);
+    }
+
+    // Deny on doubt: an error whose policy the evaluated set does not know
+    // (e.g. an id that changed between evaluation and this step) denies too.
+    #[test]
+    fn an_error_of_an_unknown_policy_denies() {
+        let mut outcome = allowed_by_permit_with(&["not-in-the-set"]);
+        fail_closed(&mut outcome, &set());
+        assert_eq!(outcome.decision, Effect::Deny);
+        assert_eq!(outcome.reasons, ["not-in-the-set"]);
+    }
+
+    // Cedar's rule stays for permits: an erroring permit just does not permit.
+    #[test]
+    fn an_erroring_permit_leaves_the_decision() {
+        let mut outcome = allowed_by_permit_with(&["q"]);
+        fail_closed(&mut outcome, &set());
+        assert_eq!(outcome.decision, Effect::Allow);
+        assert_eq!(outcome.reasons, ["p"]);
+    }
+}
