@@ -349,13 +349,7 @@ impl PyEngine {
         agent: &Bound<'_, PyAny>,
         by: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        guarded(py, || {
-            let (agent, by) = core(
-                py,
-                pair(agent, "agent", by, "by", ErrorCode::LifecycleInvalid),
-            )?;
-            core(py, py.detach(|| self.0.suspend(&agent, &by)))
-        })
+        self.agent_change(py, agent, by, Engine::suspend)
     }
 
     /// A suspended agent may act again.
@@ -366,13 +360,7 @@ impl PyEngine {
         agent: &Bound<'_, PyAny>,
         by: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        guarded(py, || {
-            let (agent, by) = core(
-                py,
-                pair(agent, "agent", by, "by", ErrorCode::LifecycleInvalid),
-            )?;
-            core(py, py.detach(|| self.0.reactivate(&agent, &by)))
-        })
+        self.agent_change(py, agent, by, Engine::reactivate)
     }
 
     /// Final: the agent is offboarded; its grants and tasks are revoked, its
@@ -384,13 +372,7 @@ impl PyEngine {
         agent: &Bound<'_, PyAny>,
         by: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        guarded(py, || {
-            let (agent, by) = core(
-                py,
-                pair(agent, "agent", by, "by", ErrorCode::LifecycleInvalid),
-            )?;
-            core(py, py.detach(|| self.0.offboard(&agent, &by)))
-        })
+        self.agent_change(py, agent, by, Engine::offboard)
     }
 
     /// A credential was rotated: issued now, valid until `expires`.
@@ -580,6 +562,25 @@ impl PyEngine {
         guarded(py, || {
             let keys = py.detach(|| ffi::session_public_keys_value(&self.0));
             Ok(pythonize(py, &keys)?)
+        })
+    }
+}
+
+impl PyEngine {
+    /// A change of one agent's standing (`suspend`, `reactivate`, `offboard`).
+    fn agent_change(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+        change: fn(&Engine, &str, &str) -> agentauthz::Result<()>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let (agent, by) = core(
+                py,
+                pair(agent, "agent", by, "by", ErrorCode::LifecycleInvalid),
+            )?;
+            core(py, py.detach(|| change(&self.0, &agent, &by)))
         })
     }
 }
