@@ -15,24 +15,20 @@ mod session_state;
 mod snapshot;
 mod warnings;
 
-// Moved to `crate::time` (issue 16); kept here while other branches merge.
-pub use crate::change::{Change, Grant, GrantRequest, TaskSpec};
-#[allow(unused_imports)]
-pub use crate::time::{
-    format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock,
-};
 pub use origin::PolicyOrigin;
 pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
 
 use crate::audit::{self, DecisionLog};
 use crate::bundle::Mode;
 use crate::bundle::{Bundle, BundleOptions, Config, OnError, Source};
+use crate::change::{Change, Grant, GrantRequest, TaskSpec};
 use crate::error::{Error, ErrorCode, Result};
 use crate::integrity::IntegrityKeys;
 use crate::journal::{Journal, JournalEntry};
 use crate::limits::Limits;
 use crate::model::{AgentRequest, Decision, EntityRef, Request, SessionRequest};
 use crate::session::{self, SessionClaims, SessionKeys};
+use crate::time::{format_millis, Clock, SystemClock};
 use crate::time::{parse_rfc3339_millis, DecisionIds};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use cedar_policy::{Entities, PolicySet};

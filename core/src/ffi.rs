@@ -3,10 +3,12 @@
 
 use crate::audit::{DecisionLog, DecisionRecord, FileOptions};
 use crate::bundle::{Bundle, Source};
-use crate::engine::{Change, Clock, Engine, GrantRequest, TaskSpec};
+use crate::change::{Change, GrantRequest, TaskSpec};
+use crate::engine::Engine;
 use crate::error::{error_codes, Error, ErrorCode, Result};
 use crate::model::{Decision, Request, SessionRequest};
 use crate::session::{KeySource, SessionKeys};
+use crate::time::Clock;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
