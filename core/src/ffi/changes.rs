@@ -82,3 +82,19 @@ pub fn apply_change_json(engine: &Engine, change: &str, by: &str) -> Result<Stri
     let change = parse_text(change, "change", ErrorCode::LifecycleInvalid)?;
     apply_change_value(engine, change, by).map(|e| e.to_string())
 }
+
+/// Changes that no longer applied when the bundle was last loaded, reloaded
+/// or restored, each with its reason and journal seq.
+pub fn skipped_changes(engine: &Engine) -> Vec<String> {
+    engine.skipped_changes()
+}
+
+/// [`skipped_changes`] as a JSON array of strings.
+pub fn skipped_changes_value(engine: &Engine) -> Value {
+    to_value(&skipped_changes(engine))
+}
+
+/// [`skipped_changes`] as JSON text.
+pub fn skipped_changes_json(engine: &Engine) -> String {
+    skipped_changes_value(engine).to_string()
+}

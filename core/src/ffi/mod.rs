@@ -8,7 +8,7 @@
 //! | topic | typed | `Value` | text |
 //! |---|---|---|---|
 //! | engine | `engine_from_texts`, `reload_from_texts`, `check`, `check_batch`, `warnings`, `engine_state`, `engine_restore` | `engine_from_strings`, `reload_from_strings`, `check_value`, `check_batch_value`, `warnings_value`, `engine_state_value`, `engine_restore_value` | `engine_from_strings_json`, `reload_from_strings_json`, `check_json`, `check_batch_json`, `warnings_json`, `engine_state_json`, `engine_restore_json` |
-//! | changes | `grant`, `grants`, `add_task`, `apply_change` | `grant_value`, `grants_value`, `add_task_value`, `apply_change_value` | `grant_json`, `grants_json`, `add_task_json`, `apply_change_json` |
+//! | changes | `grant`, `grants`, `add_task`, `apply_change`, `skipped_changes` | `grant_value`, `grants_value`, `add_task_value`, `apply_change_value`, `skipped_changes_value` | `grant_json`, `grants_json`, `add_task_json`, `apply_change_json`, `skipped_changes_json` |
 //! | sessions | `issue_session`, `verify_session`, `check_session`, `session_keys_from`, `session_public_keys`, `generate_session_key` | `…_value`, `session_keys_from_value` | `…_json`, `session_keys_from_json` |
 //! | log | `decision_log_head`, `decision_log_path(_for)` | `decision_log_head_value`, `records_to_value` | `decision_log_head_json`, `records_to_json` |
 //! | errors | `catch_panic`, `error_codes` | `error_to_value`, `error_codes_value` | `error_to_json`, `error_codes_json` |
@@ -25,7 +25,8 @@ mod sessions;
 
 pub use changes::{
     add_task, add_task_json, add_task_value, apply_change, apply_change_json, apply_change_value,
-    grant, grant_json, grant_value, grants, grants_json, grants_value,
+    grant, grant_json, grant_value, grants, grants_json, grants_value, skipped_changes,
+    skipped_changes_json, skipped_changes_value,
 };
 pub use engine::{
     bundle_from_strings, bundle_from_strings_json, bundle_from_texts, check, check_batch,
