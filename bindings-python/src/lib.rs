@@ -22,6 +22,7 @@ use pyo3::types::{
 use pythonize::pythonize;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
 
 // ---------------------------------------------------------------- errors
 
@@ -562,11 +563,26 @@ fn flag_arg(name: &str, value: Option<&Bound<'_, PyAny>>, code: ErrorCode) -> Re
 enum BundleArg {
     Dir(PathBuf),
     Strings(Value),
+    /// From `Engine.restore`.
+    Restored(Box<agentauthz::Engine>),
 }
 
 /// A bundle directory (str or os.PathLike) or a dict of strings
 /// `{"schema", "policies", "inventory"?, "config"?}`.
 fn bundle_arg(obj: &Bound<'_, PyAny>) -> Result<BundleArg, ArgError> {
+    if let Ok(restored) = obj.cast::<RestoredEngine>() {
+        let engine = restored
+            .get()
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        return engine
+            .map(|e| BundleArg::Restored(Box::new(e)))
+            .ok_or_else(|| {
+                Error::new(ErrorCode::BundleInvalid, "a restored engine is used once").into()
+            });
+    }
     if obj.cast::<PyMapping>().is_ok() {
         let limits = Limits::default();
         let budget = [
@@ -853,6 +869,7 @@ impl PyEngine {
                     None,
                     trust_caller_time,
                 ),
+                BundleArg::Restored(engine) => Ok(*engine),
                 BundleArg::Strings(value) => ffi::bundle_from_strings(value).and_then(|bundle| {
                     let builder = agentauthz::Engine::builder()
                         .bundle(bundle)
@@ -1041,6 +1058,10 @@ impl PyEngine {
             let done = py.detach(|| match bundle {
                 BundleArg::Dir(dir) => self.0.reload_dir(dir),
                 BundleArg::Strings(value) => ffi::reload_from_strings(&self.0, value),
+                BundleArg::Restored(_) => Err(Error::new(
+                    ErrorCode::BundleInvalid,
+                    "reload takes a bundle directory or a dict of strings",
+                )),
             });
             core(py, done)
         })
@@ -1478,7 +1499,49 @@ impl PyEngine {
             Ok(pythonize(py, &keys)?)
         })
     }
+
+    // ------------------------------------------------------------ engine state
+    // (helper `ffi`: a self-contained block, to be moved into engine.rs as is)
+
+    /// Everything needed to rebuild this engine elsewhere (bundle texts,
+    /// run-time changes with their original times, session keys, settings),
+    /// as opaque JSON text for `Engine.restore`. It holds the session signing
+    /// key when one is set: keep it as secret as that key.
+    fn state(&self, py: Python<'_>) -> PyResult<String> {
+        guarded(py, || {
+            core(py, py.detach(|| ffi::engine_state_json(&self.0)))
+        })
+    }
+
+    /// An engine rebuilt from `state()` text through the core's journal
+    /// replay: changes keep their original times; those that no longer apply
+    /// are listed by `skipped_changes()`. It holds no files (no journal); give
+    /// `decision_log` for a sink.
+    #[classmethod]
+    #[pyo3(signature = (state, /, *, decision_log=None, max_bytes=None))]
+    fn restore<'py>(
+        cls: &Bound<'py, PyType>,
+        state: &Bound<'py, PyAny>,
+        decision_log: Option<&Bound<'py, PyAny>>,
+        max_bytes: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = cls.py();
+        let restored = guarded(py, || {
+            let text = core(py, text_arg(state, "state", ErrorCode::ConfigInvalid))?;
+            core(py, py.detach(|| ffi::engine_restore_json(&text, None)))
+        })?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("decision_log", decision_log)?;
+        kwargs.set_item("max_bytes", max_bytes)?;
+        let restored = Bound::new(py, RestoredEngine(Mutex::new(Some(restored))))?;
+        cls.call((restored,), Some(&kwargs))
+    }
 }
+
+/// An engine `Engine.restore` built, handed to the constructor (so a subclass
+/// gets an instance of itself) and taken by it once.
+#[pyclass(frozen, module = "agentauthz._native", name = "_RestoredEngine")]
+struct RestoredEngine(Mutex<Option<agentauthz::Engine>>);
 
 // ---------------------------------------------------------------- sessions
 
