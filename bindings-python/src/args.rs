@@ -9,6 +9,7 @@
 //! the core). A container inside itself is a cycle, refused.
 
 use crate::errors::{at_index, authz_err, core, raised, recode, request_parse, ArgError};
+use crate::types::RestoredEngine;
 use agentauthz::{
     ffi, AgentRequest, Change, DecisionLog, EntityRef, Error, ErrorCode, GrantRequest, Limits,
     Request, SessionRequest, TaskSpec,
@@ -519,11 +520,21 @@ pub(crate) fn max_bytes_arg(max_bytes: Option<&Bound<'_, PyAny>>) -> Result<Opti
 pub(crate) enum BundleArg {
     Dir(PathBuf),
     Strings(Value),
+    /// From `Engine.restore`.
+    Restored(Box<agentauthz::Engine>),
 }
 
 /// A bundle directory (str or os.PathLike) or a dict of strings
 /// `{"schema", "policies", "inventory"?, "config"?}`.
 pub(crate) fn bundle_arg(obj: &Bound<'_, PyAny>) -> Result<BundleArg, ArgError> {
+    if let Ok(restored) = obj.cast::<RestoredEngine>() {
+        let once = Error::new(ErrorCode::BundleInvalid, "a restored engine is used once");
+        return restored
+            .get()
+            .take()
+            .map(|e| BundleArg::Restored(Box::new(e)))
+            .ok_or_else(|| once.into());
+    }
     if obj.cast::<PyMapping>().is_ok() {
         return bundle_strings(obj).map(BundleArg::Strings);
     }

@@ -9,8 +9,8 @@ use crate::args::{
 };
 use crate::clock;
 use crate::errors::{arg, core, guarded, recode};
-use crate::types::{batch_decisions, log_head, PyDecision, PyGrant};
-use agentauthz::{ffi, Clock, Engine, ErrorCode, Request};
+use crate::types::{batch_decisions, log_head, PyDecision, PyGrant, RestoredEngine};
+use agentauthz::{ffi, Clock, Engine, Error, ErrorCode, Request};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
 use pythonize::pythonize;
@@ -200,6 +200,10 @@ impl PyEngine {
             let done = py.detach(|| match bundle {
                 BundleArg::Dir(dir) => self.0.reload_dir(dir),
                 BundleArg::Strings(value) => ffi::reload_from_strings(&self.0, value),
+                BundleArg::Restored(_) => Err(Error::new(
+                    ErrorCode::BundleInvalid,
+                    "reload takes a bundle directory or a dict of strings",
+                )),
             });
             core(py, done)
         })
@@ -557,6 +561,40 @@ impl PyEngine {
         })
     }
 
+    /// Everything needed to rebuild this engine elsewhere (bundle texts,
+    /// run-time changes with their original times, session keys, settings),
+    /// as opaque JSON text for `Engine.restore`. It holds the session signing
+    /// key when one is set: keep it as secret as that key.
+    fn state(&self, py: Python<'_>) -> PyResult<String> {
+        guarded(py, || {
+            core(py, py.detach(|| ffi::engine_state_json(&self.0)))
+        })
+    }
+
+    /// An engine rebuilt from `state()` text through the core's journal
+    /// replay: changes keep their original times; those that no longer apply
+    /// are listed by `skipped_changes()`. It holds no files (no journal); give
+    /// `decision_log` for a sink.
+    #[classmethod]
+    #[pyo3(signature = (state, /, *, decision_log=None, max_bytes=None))]
+    fn restore<'py>(
+        cls: &Bound<'py, PyType>,
+        state: &Bound<'py, PyAny>,
+        decision_log: Option<&Bound<'py, PyAny>>,
+        max_bytes: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = cls.py();
+        let restored = guarded(py, || {
+            let text = core(py, text_arg(state, "state", ErrorCode::ConfigInvalid))?;
+            core(py, py.detach(|| ffi::engine_restore_json(&text, None)))
+        })?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("decision_log", decision_log)?;
+        kwargs.set_item("max_bytes", max_bytes)?;
+        let restored = Bound::new(py, RestoredEngine::new(restored))?;
+        cls.call((restored,), Some(&kwargs))
+    }
+
     /// The public session keys `{kid: "k4.public...."}`, to hand to verifiers.
     fn session_public_keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guarded(py, || {
@@ -596,6 +634,7 @@ struct Options {
 /// The core engine of a bundle directory or of a bundle's strings.
 fn build(bundle: BundleArg, o: Options) -> agentauthz::Result<Engine> {
     match bundle {
+        BundleArg::Restored(engine) => Ok(*engine),
         BundleArg::Dir(dir) => ffi::engine_load_journaled(
             &dir.to_string_lossy(),
             o.journal.as_deref(),

@@ -7,6 +7,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pythonize::pythonize;
+use std::sync::{Mutex, PoisonError};
 
 // ---------------------------------------------------------------- Decision
 
@@ -184,4 +185,22 @@ pub(crate) fn log_head(py: Python<'_>, head: Option<(u64, String)>) -> PyResult<
     dict.set_item("seq", seq)?;
     dict.set_item("hash", hash)?;
     Ok(dict.into_any())
+}
+
+// ---------------------------------------------------------------- restored engine
+
+/// An engine `Engine.restore` built, handed to the constructor (so a subclass
+/// gets an instance of itself) and taken by it once.
+#[pyclass(frozen, module = "agentauthz._native", name = "_RestoredEngine")]
+pub(crate) struct RestoredEngine(Mutex<Option<agentauthz::Engine>>);
+
+impl RestoredEngine {
+    pub(crate) fn new(engine: agentauthz::Engine) -> RestoredEngine {
+        RestoredEngine(Mutex::new(Some(engine)))
+    }
+
+    /// The engine, the first time only.
+    pub(crate) fn take(&self) -> Option<agentauthz::Engine> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
 }

@@ -13,9 +13,15 @@ mod request;
 mod screen;
 mod session_state;
 mod snapshot;
+mod state;
 mod warnings;
 
 pub use origin::PolicyOrigin;
+use state::{bundle_state, keys_state, on_error_name};
+pub use state::{
+    EngineState, StateBundle, StateKeys, StateOptions, StateSettings, StateSigningKey, StateSource,
+    STATE_VERSION,
+};
 pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
 
 use crate::audit::{self, DecisionLog};
@@ -901,6 +907,79 @@ impl Engine {
     /// The active snapshot's entities (the inventory as Cedar entities).
     pub fn entities(&self) -> Entities {
         Entities::clone(&self.snapshot.load().entities)
+    }
+}
+
+impl Engine {
+    /// The state to rebuild this engine elsewhere with [`Engine::restore`]:
+    /// the active bundle's texts, every run-time change with its original
+    /// time and sequence number, the session keys and the builder settings.
+    /// The decision log, the journal file and the clock are not part of it.
+    pub fn state(&self) -> Result<EngineState> {
+        // Under the writer lock: no change or reload lands halfway.
+        let writer = self.writer()?;
+        let snapshot = self.snapshot.load_full();
+        Ok(EngineState {
+            version: STATE_VERSION,
+            revision: snapshot.revision.clone(),
+            bundle: bundle_state(&snapshot.bundle),
+            settings: StateSettings {
+                trust_caller_time: self.trust_caller_time,
+                limits: self.limits,
+                on_error: self.overrides.on_error.map(on_error_name),
+                strict: self.overrides.strict,
+            },
+            sessions: keys_state(&self.sessions.load().keys),
+            changes: writer.history.iter().map(|a| a.entry.clone()).collect(),
+        })
+    }
+
+    /// Rebuilds an engine from [`Engine::state`]: the bundle is compiled
+    /// (and must hash to the state's revision), then the changes are replayed
+    /// as a journal is on load, each at its original time; those that no
+    /// longer apply are listed by [`Engine::skipped_changes`]. The new engine
+    /// holds no files: no journal, no configured decision log (set one with
+    /// [`Engine::set_decision_log`]). `clock` defaults to the system clock.
+    pub fn restore(state: EngineState, clock: Option<Arc<dyn Clock>>) -> Result<Engine> {
+        let state = state.unpack()?;
+        let overrides = Overrides {
+            on_error: state.on_error,
+            strict: state.strict,
+        };
+        let history: Vec<Applied> = state
+            .history
+            .into_iter()
+            .map(|(at, entry)| Applied { at, entry })
+            .collect();
+        let compiled = overrides.compile(state.bundle)?;
+        if compiled.revision != state.revision {
+            return Err(Error::new(
+                ErrorCode::ConfigInvalid,
+                format!(
+                    "engine state: the bundle texts hash to {}, not to the state's revision {}",
+                    compiled.revision, state.revision
+                ),
+            ));
+        }
+        let (snapshot, skipped) = replay(&compiled, &history)?;
+        let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let ids = DecisionIds::new(clock.now_millis());
+        Ok(Engine {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            clock,
+            ids,
+            log: ArcSwapOption::empty(),
+            writer: Mutex::new(Writer {
+                journal: None,
+                history,
+                skipped,
+                closed: false,
+            }),
+            sessions: ArcSwap::from_pointee(state.sessions),
+            limits: state.limits,
+            overrides,
+            trust_caller_time: state.trust_caller_time,
+        })
     }
 }
 

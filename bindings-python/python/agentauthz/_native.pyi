@@ -214,6 +214,17 @@ class Engine:
         verifying: Mapping[str, str] | None = None,
     ) -> None: ...
     def session_public_keys(self) -> dict[str, str]: ...
+    # --- engine state
+    def state(self) -> str: ...
+    @classmethod
+    def restore(
+        cls,
+        state: str,
+        /,
+        *,
+        decision_log: _DecisionLog = None,
+        max_bytes: int | None = None,
+    ) -> Self: ...
 
 # --- sessions
 class _SessionClaims(TypedDict):
