@@ -49,6 +49,7 @@ lint: ## cargo fmt --check and clippy -D warnings
 	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 	cargo fmt --all -- --check
 	cargo clippy --release -p agentauthz -p agentauthz-cli -p agentauthz-python -p agentauthz-node --all-targets -- -D warnings
+	$(MAKE) -C bindings-js lint && $(MAKE) -C bindings-node lint && $(MAKE) -C bindings-wasm lint
 
 fmt: ## Format the Rust code
 	cargo fmt --all
