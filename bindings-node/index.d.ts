@@ -306,6 +306,20 @@ export declare class Engine {
    */
   skippedChanges(): Array<string>
   /**
+   * Everything needed to rebuild this engine elsewhere (bundle texts,
+   * run-time changes with their original times, session keys, settings) as
+   * opaque JSON text for `Engine.restore`. It holds the session signing key
+   * when one is set: keep it as secret as that key.
+   */
+  engineState(): string
+  /**
+   * An engine rebuilt from `engineState()` text through the core's journal
+   * replay: changes keep their original times; those that no longer apply
+   * are listed by `skippedChanges()`. It holds no files (no journal, no
+   * decision log).
+   */
+  static restore(state: string): Engine
+  /**
    * Releases the journal and the decision log (flushed, their files and
    * locks closed) so another engine or process may open them; later
    * changes throw `LifecycleError`, checks go on unrecorded.

@@ -83,7 +83,7 @@ describe('declarations match the runtime', () => {
       const instance = sample(name, cls)
       for (const m of members.instance) assert.ok(m in instance, `${name}#${m}`)
     }
-    assert.deepEqual(declared.get('Engine').static.sort(), ['fromStrings', 'load'])
+    assert.deepEqual(declared.get('Engine').static.sort(), ['fromStrings', 'load', 'restore'])
     assert.deepEqual(declared.get('Engine').instance.sort(), [
       'addTask',
       'apply',
@@ -92,6 +92,7 @@ describe('declarations match the runtime', () => {
       'checkJson',
       'close',
       'decisionLogHead',
+      'engineState',
       'flushDecisionLog',
       'grant',
       'grantPolicyText',

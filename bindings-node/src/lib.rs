@@ -361,6 +361,24 @@ impl Engine {
         call(|| Ok(self.inner.skipped_changes()))
     }
 
+    /// Everything needed to rebuild this engine elsewhere (bundle texts,
+    /// run-time changes with their original times, session keys, settings) as
+    /// opaque JSON text for `Engine.restore`. It holds the session signing key
+    /// when one is set: keep it as secret as that key.
+    #[napi]
+    pub fn engine_state(&self) -> napi::Result<String, String> {
+        call(|| ffi::engine_state_json(&self.inner))
+    }
+
+    /// An engine rebuilt from `engineState()` text through the core's journal
+    /// replay: changes keep their original times; those that no longer apply
+    /// are listed by `skippedChanges()`. It holds no files (no journal, no
+    /// decision log).
+    #[napi(factory, writable = true, configurable = true)]
+    pub fn restore(state: String) -> napi::Result<Engine, String> {
+        call(|| ffi::engine_restore_json(&state, None)).map(Engine::from)
+    }
+
     /// Releases the journal and the decision log (flushed, their files and
     /// locks closed) so another engine or process may open them; later
     /// changes throw `LifecycleError`, checks go on unrecorded.

@@ -211,6 +211,34 @@ impl WasmEngine {
         self.inner.on_error().as_str().to_string()
     }
 
+    /// Everything needed to rebuild this engine in a fresh instance (bundle
+    /// texts, run-time changes with their original times, session keys,
+    /// settings) as opaque JSON text for `WasmEngine.restore`. It holds the
+    /// session signing key when one is set: keep it as secret as that key.
+    #[wasm_bindgen(js_name = engineState)]
+    pub fn engine_state(&self) -> Result<String, JsValue> {
+        ffi::engine_state_json(&self.inner).map_err(|e| js_error(&e))
+    }
+
+    /// An engine rebuilt from `engineState()` text through the core's journal
+    /// replay: changes keep their original times; those that no longer apply
+    /// are listed by `skippedChangesJson()`. No decision-log sink is set.
+    pub fn restore(state: &str) -> Result<WasmEngine, JsValue> {
+        ffi::engine_restore_json(state, Some(Arc::new(JsClock)))
+            .map(|inner| WasmEngine {
+                inner,
+                queue: Mutex::new(None),
+            })
+            .map_err(|e| js_error(&e))
+    }
+
+    /// Changes that no longer applied when this engine was built, reloaded or
+    /// restored (JSON text: an array of strings, each with its journal seq).
+    #[wasm_bindgen(js_name = skippedChangesJson)]
+    pub fn skipped_changes_json(&self) -> String {
+        ffi::skipped_changes_json(&self.inner)
+    }
+
     /// The load warnings (forbids that may error at run time, or never
     /// match) as JSON text: `[{policy, kind, message, location?}]`.
     #[wasm_bindgen(js_name = warningsJson)]

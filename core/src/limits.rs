@@ -11,7 +11,7 @@
 use crate::bundle::Source;
 use crate::error::{Error, ErrorCode, Location, Result};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -21,7 +21,7 @@ pub const MAX_DEPTH_CEILING: usize = 128;
 
 /// Input bounds. The defaults are far above any real bundle or request; set
 /// them in `agentauthz.toml` (`[limits]`) or with `EngineBuilder::limits`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Deepest nesting of brackets (and YAML indentation) in any JSON, YAML,
@@ -75,6 +75,8 @@ pub enum Input {
     Config,
     JournalLine,
     LogLine,
+    /// A serialized engine state (`ffi::engine_restore_json`).
+    State,
 }
 
 impl Input {
@@ -88,6 +90,7 @@ impl Input {
             Input::Config => "agentauthz.toml",
             Input::JournalLine => "journal line",
             Input::LogLine => "decision-log line",
+            Input::State => "engine state",
         }
     }
 
@@ -103,6 +106,7 @@ impl Input {
             Input::JournalLine => ErrorCode::JournalCorrupt,
             // `log verify` reports a bad line as text, never raises this code.
             Input::LogLine => ErrorCode::JournalCorrupt,
+            Input::State => ErrorCode::ConfigInvalid,
         }
     }
 }
@@ -122,6 +126,11 @@ impl Limits {
             Input::Test => (self.max_test_bytes, "max_test_bytes"),
             Input::Config => (self.max_config_bytes, "max_config_bytes"),
             Input::JournalLine | Input::LogLine => (self.max_line_bytes, "max_line_bytes"),
+            // A state holds a whole bundle and its changes.
+            Input::State => (
+                self.max_inventory_bytes.saturating_mul(4),
+                "max_inventory_bytes, times 4",
+            ),
         }
     }
 

@@ -10,12 +10,17 @@ mod lifecycle;
 mod request;
 mod sessions;
 mod snapshot;
+mod state;
 mod warnings;
 
 pub(crate) use clock::parse_rfc3339_millis;
 pub use clock::{format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock};
 pub use lifecycle::{Change, Grant, GrantRequest, TaskSpec};
 pub use snapshot::PolicyOrigin;
+pub use state::{
+    EngineState, StateBundle, StateKeys, StateOptions, StateSettings, StateSigningKey, StateSource,
+    STATE_VERSION,
+};
 pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
 
 use crate::audit::{self, DecisionLog, Mode};

@@ -1,0 +1,300 @@
+//! Engines: build from texts or a directory, reload, check, and the state
+//! that rebuilds an engine elsewhere (`engine_state` / `engine_restore`).
+
+use super::{parse_text, to_text, to_value};
+use crate::bundle::{Bundle, Source};
+use crate::engine::{Clock, Engine, PolicyWarning};
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::{Decision, Request};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use crate::engine::{
+    EngineState, StateBundle, StateKeys, StateOptions, StateSettings, StateSigningKey, StateSource,
+    STATE_VERSION,
+};
+
+/// Policies given as one text, a list of texts, or a map of file name to text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PolicyTexts {
+    One(String),
+    Many(Vec<String>),
+    Named(BTreeMap<String, String>),
+}
+
+/// The `fromStrings` input of every binding: `{schema, policies, inventory?, config?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleStrings {
+    pub schema: String,
+    pub policies: PolicyTexts,
+    #[serde(default)]
+    pub inventory: Option<String>,
+    #[serde(default)]
+    pub config: Option<String>,
+}
+
+// ---------------------------------------------------------------- bundles
+
+/// A bundle from its texts, with the product defaults.
+pub fn bundle_from_texts(input: BundleStrings) -> Bundle {
+    let mut bundle = Bundle::from_strings(&input.schema, "", input.inventory.as_deref());
+    bundle.policies = match input.policies {
+        PolicyTexts::One(text) => vec![Source::new("policies.cedar", text)],
+        PolicyTexts::Many(texts) => texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Source::new(format!("policies-{i}.cedar"), t))
+            .collect(),
+        PolicyTexts::Named(map) => map.into_iter().map(|(n, t)| Source::new(n, t)).collect(),
+    };
+    bundle.config = input.config.map(|c| Source::new("agentauthz.toml", c));
+    bundle
+}
+
+fn bundle_strings(input: Value) -> Result<BundleStrings> {
+    serde_json::from_value(input).map_err(|e| {
+        Error::new(
+            ErrorCode::BundleInvalid,
+            format!("expected {{schema, policies, inventory?, config?}} strings: {e}"),
+        )
+    })
+}
+
+/// [`bundle_from_texts`] over `{schema, policies, inventory?, config?}` as a value.
+pub fn bundle_from_strings(input: Value) -> Result<Bundle> {
+    bundle_strings(input).map(bundle_from_texts)
+}
+
+/// [`bundle_from_texts`] over JSON text.
+pub fn bundle_from_strings_json(input: &str) -> Result<Bundle> {
+    bundle_from_strings(parse_text(input, "bundle input", ErrorCode::BundleInvalid)?)
+}
+
+// ---------------------------------------------------------------- engines
+
+/// An engine from a bundle's texts; `clock` overrides the system clock;
+/// `trust_caller_time` lets requests carry their own `now`
+/// ([`crate::EngineBuilder::trust_caller_time`]).
+pub fn engine_from_texts(
+    input: BundleStrings,
+    clock: Option<Arc<dyn Clock>>,
+    trust_caller_time: bool,
+) -> Result<Engine> {
+    let builder = Engine::builder()
+        .bundle(bundle_from_texts(input))
+        .trust_caller_time(trust_caller_time);
+    match clock {
+        Some(c) => builder.clock(c).build(),
+        None => builder.build(),
+    }
+}
+
+/// [`engine_from_texts`] over `{schema, policies, inventory?, config?}` as a value.
+pub fn engine_from_strings(
+    input: Value,
+    clock: Option<Arc<dyn Clock>>,
+    trust_caller_time: bool,
+) -> Result<Engine> {
+    engine_from_texts(bundle_strings(input)?, clock, trust_caller_time)
+}
+
+/// [`engine_from_texts`] over JSON text.
+pub fn engine_from_strings_json(
+    input: &str,
+    clock: Option<Arc<dyn Clock>>,
+    trust_caller_time: bool,
+) -> Result<Engine> {
+    let input = parse_text(input, "bundle input", ErrorCode::BundleInvalid)?;
+    engine_from_strings(input, clock, trust_caller_time)
+}
+
+/// An engine from a bundle directory; `clock` overrides the system clock;
+/// `trust_caller_time` as for [`engine_from_texts`]. (A path in, an engine
+/// out: this entry has no JSON layers.)
+pub fn engine_load(
+    dir: &str,
+    clock: Option<Arc<dyn Clock>>,
+    trust_caller_time: bool,
+) -> Result<Engine> {
+    let builder = Engine::builder()
+        .bundle(Bundle::read_dir(dir)?)
+        .trust_caller_time(trust_caller_time);
+    match clock {
+        Some(c) => builder.clock(c).build(),
+        None => builder.build(),
+    }
+}
+
+/// An engine from a bundle directory whose run-time changes are kept in the
+/// journal at `journal` (replayed now); `recover` cuts a torn last line off.
+pub fn engine_load_journaled(
+    dir: &str,
+    journal: Option<&str>,
+    recover: bool,
+    clock: Option<Arc<dyn Clock>>,
+    trust_caller_time: bool,
+) -> Result<Engine> {
+    let mut builder = Engine::builder()
+        .bundle(Bundle::read_dir(dir)?)
+        .recover_journal(recover)
+        .trust_caller_time(trust_caller_time);
+    if let Some(path) = journal {
+        builder = builder.journal(path);
+    }
+    if let Some(c) = clock {
+        builder = builder.clock(c);
+    }
+    builder.build()
+}
+
+/// Replaces the engine's bundle with one made of texts (the run-time changes
+/// are applied again); on error the current bundle stays.
+pub fn reload_from_texts(engine: &Engine, input: BundleStrings) -> Result<()> {
+    engine.reload(bundle_from_texts(input))
+}
+
+/// [`reload_from_texts`] over `{schema, policies, inventory?, config?}` as a value.
+pub fn reload_from_strings(engine: &Engine, input: Value) -> Result<()> {
+    reload_from_texts(engine, bundle_strings(input)?)
+}
+
+/// [`reload_from_texts`] over JSON text.
+pub fn reload_from_strings_json(engine: &Engine, input: &str) -> Result<()> {
+    reload_from_strings(
+        engine,
+        parse_text(input, "bundle input", ErrorCode::BundleInvalid)?,
+    )
+}
+
+/// The active bundle's load warnings (forbids that may error at run time or
+/// never match).
+pub fn warnings(engine: &Engine) -> Vec<PolicyWarning> {
+    engine.warnings()
+}
+
+/// [`warnings`] as a JSON array of `{policy, kind, message, location?}`.
+pub fn warnings_value(engine: &Engine) -> Value {
+    Value::Array(warnings(engine).iter().map(to_value).collect())
+}
+
+/// [`warnings`] as JSON text.
+pub fn warnings_json(engine: &Engine) -> String {
+    warnings_value(engine).to_string()
+}
+
+// ---------------------------------------------------------------- state
+
+/// What rebuilds this engine in a fresh process or WASM instance
+/// ([`Engine::state`]): bundle texts, changes with their original times,
+/// session keys (the signing key too, when held: keep the state as secret
+/// as that key), settings.
+pub fn engine_state(engine: &Engine) -> Result<EngineState> {
+    engine.state()
+}
+
+/// [`engine_state`] as a JSON value (`{"version": 1, ...}`).
+pub fn engine_state_value(engine: &Engine) -> Result<Value> {
+    engine_state(engine)?.to_value()
+}
+
+/// [`engine_state`] as JSON text.
+pub fn engine_state_json(engine: &Engine) -> Result<String> {
+    to_text(&engine_state(engine)?)
+}
+
+/// An engine rebuilt from a state through the journal replay
+/// ([`Engine::restore`]): changes keep their times; those that no longer
+/// apply are listed by [`Engine::skipped_changes`]. `clock` defaults to the
+/// system clock.
+pub fn engine_restore(state: EngineState, clock: Option<Arc<dyn Clock>>) -> Result<Engine> {
+    Engine::restore(state, clock)
+}
+
+/// [`engine_restore`] from a JSON value: a wrong `version`, a missing or
+/// unknown member is `config_invalid`, too deep `input_too_deep`.
+pub fn engine_restore_value(state: Value, clock: Option<Arc<dyn Clock>>) -> Result<Engine> {
+    engine_restore(EngineState::from_value(state)?, clock)
+}
+
+/// [`engine_restore`] from JSON text, read by the strict, bounded reader.
+pub fn engine_restore_json(state: &str, clock: Option<Arc<dyn Clock>>) -> Result<Engine> {
+    engine_restore(EngineState::from_json(state)?, clock)
+}
+
+// ---------------------------------------------------------------- check
+
+/// Decides one request. A deny is a decision; bad input is an error.
+pub fn check(engine: &Engine, request: &Request) -> Result<Decision> {
+    engine.check(request)
+}
+
+/// A decision as JSON.
+pub fn decision_to_value(decision: &Decision) -> Value {
+    to_value(decision)
+}
+
+/// A decision as JSON text.
+pub fn decision_to_json(decision: &Decision) -> Result<String> {
+    to_text(decision)
+}
+
+/// Decides one request given as JSON (bounded by the engine's limits);
+/// returns the Decision as JSON.
+pub fn check_value(engine: &Engine, request: Value) -> Result<Value> {
+    let request = Request::from_json_value_with(request, &engine.limits())?;
+    check(engine, &request).map(|d| decision_to_value(&d))
+}
+
+/// [`check`] over JSON text, read by the strict, bounded reader.
+pub fn check_json(engine: &Engine, request: &str) -> Result<String> {
+    let request = Request::from_json_str_with(request, &engine.limits())?;
+    decision_to_json(&check(engine, &request)?)
+}
+
+/// Decides many requests against one snapshot. All or nothing: the first
+/// request that fails is the error, its index in the message.
+pub fn check_batch(engine: &Engine, requests: &[Request]) -> Result<Vec<Decision>> {
+    engine
+        .check_batch(requests)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.map_err(|e| at_index(e, i)))
+        .collect()
+}
+
+/// [`check_batch`] over a JSON array of requests.
+pub fn check_batch_value(engine: &Engine, requests: Value) -> Result<Value> {
+    let limits = engine.limits();
+    let Value::Array(items) = requests else {
+        return Err(Error::new(
+            ErrorCode::RequestParse,
+            "check_batch expects an array of requests",
+        ));
+    };
+    let requests = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| Request::from_json_value_with(v, &limits).map_err(|e| at_index(e, i)))
+        .collect::<Result<Vec<_>>>()?;
+    let decisions = check_batch(engine, &requests)?;
+    Ok(Value::Array(
+        decisions.iter().map(decision_to_value).collect(),
+    ))
+}
+
+/// [`check_batch`] over JSON text of an array of requests.
+pub fn check_batch_json(engine: &Engine, requests: &str) -> Result<String> {
+    let requests = parse_text(requests, "requests", ErrorCode::RequestParse)?;
+    Ok(check_batch_value(engine, requests)?.to_string())
+}
+
+fn at_index(mut e: Error, i: usize) -> Error {
+    for d in &mut e.details {
+        d.message = format!("request [{i}]: {}", d.message);
+    }
+    e
+}

@@ -1,0 +1,83 @@
+//! The facade every binding and the CLI speak, in three layers per entry, as
+//! `cedar-policy`'s own `ffi` is: typed (`check(&Engine, &Request) ->
+//! Result<Decision>`), `serde_json::Value` (`check_value`), and JSON text
+//! (`check_json`). The `_value` and `_json` layers only convert and call the
+//! typed one, so every surface speaks one wire format and decides alike. A
+//! binding converts its native values and calls one function here.
+//!
+//! | topic | typed | `Value` | text |
+//! |---|---|---|---|
+//! | engine | `engine_from_texts`, `reload_from_texts`, `check`, `check_batch`, `warnings`, `engine_state`, `engine_restore` | `engine_from_strings`, `reload_from_strings`, `check_value`, `check_batch_value`, `warnings_value`, `engine_state_value`, `engine_restore_value` | `engine_from_strings_json`, `reload_from_strings_json`, `check_json`, `check_batch_json`, `warnings_json`, `engine_state_json`, `engine_restore_json` |
+//! | changes | `grant`, `grants`, `add_task`, `apply_change`, `skipped_changes` | `grant_value`, `grants_value`, `add_task_value`, `apply_change_value`, `skipped_changes_value` | `grant_json`, `grants_json`, `add_task_json`, `apply_change_json`, `skipped_changes_json` |
+//! | sessions | `issue_session`, `verify_session`, `check_session`, `session_keys_from`, `session_public_keys`, `generate_session_key` | `…_value`, `session_keys_from_value` | `…_json`, `session_keys_from_json` |
+//! | log | `decision_log_head`, `decision_log_path(_for)` | `decision_log_head_value`, `records_to_value` | `decision_log_head_json`, `records_to_json` |
+//! | errors | `catch_panic`, `error_codes` | `error_to_value`, `error_codes_value` | `error_to_json`, `error_codes_json` |
+//!
+//! Text inputs are read as the bindings always read them (`serde_json`, whose
+//! depth limit turns hostile nesting into a coded error); requests and engine
+//! states go through the strict, bounded reader of [`crate::limits`].
+
+mod changes;
+mod engine;
+mod errors;
+mod log;
+mod sessions;
+
+pub use changes::{
+    add_task, add_task_json, add_task_value, apply_change, apply_change_json, apply_change_value,
+    grant, grant_json, grant_value, grants, grants_json, grants_value, skipped_changes,
+    skipped_changes_json, skipped_changes_value,
+};
+pub use engine::{
+    bundle_from_strings, bundle_from_strings_json, bundle_from_texts, check, check_batch,
+    check_batch_json, check_batch_value, check_json, check_value, decision_to_json,
+    decision_to_value, engine_from_strings, engine_from_strings_json, engine_from_texts,
+    engine_load, engine_load_journaled, engine_restore, engine_restore_json, engine_restore_value,
+    engine_state, engine_state_json, engine_state_value, reload_from_strings,
+    reload_from_strings_json, reload_from_texts, warnings, warnings_json, warnings_value,
+    BundleStrings, EngineState, PolicyTexts, StateBundle, StateKeys, StateOptions, StateSettings,
+    StateSigningKey, StateSource, STATE_VERSION,
+};
+pub use errors::{
+    catch_panic, error_codes, error_codes_json, error_codes_value, error_to_json, error_to_value,
+};
+pub use log::{
+    decision_log_head, decision_log_head_json, decision_log_head_value, decision_log_path,
+    decision_log_path_for, records_to_json, records_to_value, LogHead,
+};
+pub use sessions::{
+    check_session, check_session_json, check_session_value, generate_session_key,
+    generate_session_key_json, generate_session_key_value, issue_session, issue_session_json,
+    issue_session_value, session_keys_from, session_keys_from_json, session_keys_from_value,
+    session_public_keys, session_public_keys_json, session_public_keys_value, verify_session,
+    verify_session_json, verify_session_value, GeneratedKey, IssueSession, IssuedSession,
+    SessionKeysSpec, SigningKeySpec,
+};
+
+use crate::error::{Error, ErrorCode, Result};
+use serde_json::Value;
+
+/// A JSON value as `T`; a mismatch is `code`, its message led by `what`.
+fn from_value<T: serde::de::DeserializeOwned>(
+    value: Value,
+    code: ErrorCode,
+    what: &str,
+) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| Error::new(code, format!("{what}: {e}")))
+}
+
+/// `T` as a JSON value (`null` if it cannot be: never for the facade's types).
+fn to_value<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// `T` as JSON text.
+fn to_text<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))
+}
+
+/// JSON text as a value; bad text is `code` ("`what` is not valid JSON").
+fn parse_text(text: &str, what: &str, code: ErrorCode) -> Result<Value> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::new(code, format!("{what} is not valid JSON: {e}")))
+}
