@@ -39,6 +39,8 @@ const raw = Engine[RAW] ?? {
   apply: proto.apply,
   journalPath: getter('journalPath'),
   skippedChanges: proto.skippedChanges,
+  engineState: proto.engineState,
+  restore: Engine.restore,
   warnings: proto.warnings,
   close: proto.close,
   issueSession: proto.issueSession,
@@ -110,6 +112,9 @@ class NodeNative {
   warningsJson() {
     return JSON.stringify(raw.warnings.call(this.e))
   }
+  skippedChangesJson() {
+    return JSON.stringify(raw.skippedChanges.call(this.e))
+  }
   issueSessionJson(input) {
     return raw.issueSession.call(this.e, input)
   }
@@ -162,13 +167,14 @@ Object.defineProperty(proto, shared.NATIVE, {
 // ------------------------------------------------------ Node only: files --
 
 const nodeMethods = {
-  skippedChanges() {
-    return call(() => raw.skippedChanges.call(this), 'lifecycle_invalid')
-  },
-
   /** Releases the journal and the decision log (flushed, their files and locks closed). */
   close() {
     return call(() => raw.close.call(this))
+  },
+
+  /** Everything needed to rebuild this engine elsewhere, as opaque JSON text for `Engine.restore`. */
+  engineState() {
+    return call(() => raw.engineState.call(this))
   },
 }
 for (const [name, fn] of Object.entries(nodeMethods)) {
@@ -202,6 +208,12 @@ const statics = {
       call(() => raw.load.call(Engine, ...args), 'bundle_invalid'),
       options,
     )
+  },
+
+  /** An engine rebuilt from `engineState()` text through the core's journal replay. */
+  restore(state) {
+    shared.text(state, 'config_invalid', 'the engine state (engineState() text)')
+    return call(() => raw.restore.call(Engine, state), 'config_invalid')
   },
 
   /** `Engine.fromStrings({schema, policies, inventory?, config?}, {decisionLog, maxBytes, trustCallerTime})`. */

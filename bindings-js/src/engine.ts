@@ -235,6 +235,13 @@ export abstract class EngineBase {
     return JSON.parse(call(() => native.warningsJson())) as PolicyWarning[];
   }
 
+  /** Journal changes that no longer applied to the bundle when the engine was
+   * last built, reloaded or restored, described. */
+  skippedChanges(): string[] {
+    const native = nativeOf(this);
+    return JSON.parse(call(() => native.skippedChangesJson(), LI)) as string[];
+  }
+
   /** Swaps in a new bundle (its texts, or a directory where there is a filesystem) atomically; on error the current one stays active. */
   reload(source: StringsInput | string | URL): void {
     const native = nativeOf(this);

@@ -23,6 +23,8 @@ export interface NativeEngine {
   grantPolicyText(grantId: string): string | null | undefined;
   applyJson(change: string, by: string): string;
   warningsJson(): string;
+  /** Journal changes that no longer applied when the engine was (re)built, described (JSON array). */
+  skippedChangesJson(): string;
   issueSessionJson(input: string): string;
   verifySessionJson(token: string, audience: string | null): string;
   revokeSession(sessionId: string, by: string): void;

@@ -3,7 +3,7 @@
 // owns errors, Decision, name mapping, dispatch and decision-log callbacks.
 // What is here is only what WASM has and Node has not: binding the module
 // (at import, before the web build's `init()`), replacing the instance after
-// a panic or trap, and freeing an engine's memory.
+// a panic or trap (restoring.ts), and freeing an engine's memory.
 
 import { FAMILY_OF } from "./shared/generated/codes.js";
 import {
@@ -21,7 +21,7 @@ import {
   type StringsInput,
   text,
 } from "./shared/index.js";
-import { instanceReplaced, ReplayingEngine, type WasmNativeEngine } from "./replay.js";
+import { instanceReplaced, RestoringEngine, type WasmNativeEngine } from "./restoring.js";
 
 export {
   AuthzError,
@@ -78,7 +78,10 @@ export type {
 
 /** The parts of the raw wasm-bindgen module this package uses. */
 export interface NativeModule {
-  WasmEngine: { fromStringsJson(input: string, trustCallerTime?: boolean | null): WasmNativeEngine };
+  WasmEngine: {
+    fromStringsJson(input: string, trustCallerTime?: boolean | null): WasmNativeEngine;
+    restore(state: string): WasmNativeEngine;
+  };
   errorCodes(): unknown[];
   version(): string;
   generateSessionKeyJson(kid: string): string;
@@ -144,10 +147,10 @@ export interface EngineOptions {
 
 /** In-process authorization for agents, over one bundle given as strings. */
 export class Engine extends EngineBase {
-  #engine: ReplayingEngine;
+  #engine: RestoringEngine;
   #freed = false;
 
-  private constructor(engine: ReplayingEngine) {
+  private constructor(engine: RestoringEngine) {
     super();
     this.#engine = engine;
   }
@@ -157,8 +160,8 @@ export class Engine extends EngineBase {
     const json = bundleJson(input);
     const module = raw();
     const trust = options?.trustCallerTime === true;
-    const make = (bundle: string, trustCallerTime: boolean) => module.WasmEngine.fromStringsJson(bundle, trustCallerTime);
-    const engine = new Engine(call(() => new ReplayingEngine(make, json, trust), "bundle_invalid"));
+    const restore = (state: string) => module.WasmEngine.restore(state);
+    const engine = new Engine(call(() => new RestoringEngine(module.WasmEngine.fromStringsJson(json, trust), restore), "bundle_invalid"));
     if (options?.decisionLog) engine.setDecisionLog(options.decisionLog);
     return engine;
   }
