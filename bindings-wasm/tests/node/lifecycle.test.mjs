@@ -310,6 +310,17 @@ test("changes survive an instance reset after a panic", () => {
   assert.deepEqual(read(e, { agent: "other" }), [false, ["baseline/agent-active"]]);
 });
 
+test("an engine restored after a reset keeps its journal: nothing skipped, the sequence goes on", () => {
+  const e = engine();
+  grant(e, { task: "T1" });
+  e.suspend("other", by);
+  assert.throws(() => api.__debugPanic("reset"), (err) => err.code === "internal");
+  assert.deepEqual(e.skippedChanges(), []);
+  const entry = e.apply({ op: "reactivate", agent: "other" }, by);
+  assert.deepEqual([entry.seq, entry.op], [3, "reactivate"]);
+  assert.deepEqual(read(e, { agent: "other" }), [true, ["read-public"]]);
+});
+
 test("the lifecycle, journal and session error classes", () => {
   assert.equal(errorClassFor("grant_invalid"), LifecycleError);
   assert.equal(errorClassFor("lifecycle_invalid"), LifecycleError);
