@@ -11,7 +11,7 @@ RELEASE_DIR := $(CARGO_TARGET_DIR)/$(HOST_TARGET)/release
 CLI := $(RELEASE_DIR)/agentauthz
 export AGENTAUTHZ_CLI := $(CLI)
 
-.PHONY: help demo test test-rust test-python test-node test-wasm lint clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools
+.PHONY: help demo test test-rust test-python test-node test-wasm lint clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -28,6 +28,7 @@ test: ## Install what is needed and run every test (Rust, Python, Node, WASM, fu
 	$(MAKE) test-python
 	$(MAKE) test-node
 	$(MAKE) test-wasm
+	$(MAKE) check-generated
 	$(MAKE) fuzz-smoke
 
 test-rust: cli ## Rust tests: unit, conformance corpus, proptest, vectors, example bundles
@@ -44,10 +45,24 @@ test-node: ## Build the Node addon and run the Node suite
 test-wasm: ## Build the WASM package and run the Node and Chromium suites
 	$(MAKE) -C bindings-wasm test
 
-lint: ## cargo fmt --check, clippy -D warnings (host and wasm32)
+# Every file generated from the Rust sources, and where it comes from.
+GENERATED := bindings-js/src/generated bindings-node/index.d.ts bindings-node/native.js tests/decision-records.json
+
+generate: ## Rewrite every generated file: TS wire types, error codes, Node's index.d.ts and native.js, decision-record goldens
+	$(MAKE) -C bindings-js generate
+	$(MAKE) -C bindings-wasm codes
+	$(MAKE) -C bindings-node generate
+	AGENTAUTHZ_BLESS=1 cargo test --release -p agentauthz --test decision_records
+
+check-generated: generate ## Fail when a generated file differs from the committed one
+	@changed=$$(git status --porcelain -- $(GENERATED)); \
+	if [ -n "$$changed" ]; then echo "$$changed"; echo "generated files are stale: run 'make generate' and commit them" >&2; exit 1; fi
+
+lint: ## cargo fmt --check, clippy -D warnings (host and wasm32), Biome and tsc over the JS layer
 	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 	cargo fmt --all -- --check
 	$(MAKE) clippy
+	$(MAKE) -C bindings-js lint && $(MAKE) -C bindings-node lint && $(MAKE) -C bindings-wasm lint
 
 clippy: ## clippy -D warnings on every crate, and on the WASM crate for wasm32
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy

@@ -1,6 +1,7 @@
 'use strict'
 // agentauthz/langchain (CommonJS): a LangChain.js middleware that checks every tool call.
 const { createMiddleware, ToolMessage } = require('langchain')
-const { build } = require('./lib/langchain-middleware.js')
+const { buildLangChain } = require('./lib/index.js')
+const { Engine } = require('./index.js')
 
-module.exports = build({ createMiddleware, ToolMessage })
+module.exports = buildLangChain({ createMiddleware, ToolMessage }, (engine) => engine instanceof Engine)

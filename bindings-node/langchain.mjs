@@ -1,5 +1,6 @@
 // agentauthz/langchain (ESM): a LangChain.js middleware that checks every tool call.
 import { createMiddleware, ToolMessage } from 'langchain'
-import impl from './lib/langchain-middleware.js'
+import { Engine } from './index.js'
+import shared from './lib/index.js'
 
-export const { authorizationMiddleware } = impl.build({ createMiddleware, ToolMessage })
+export const { authorizationMiddleware } = shared.buildLangChain({ createMiddleware, ToolMessage }, (engine) => engine instanceof Engine)

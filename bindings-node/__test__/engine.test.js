@@ -152,6 +152,17 @@ describe('check', () => {
     assert.equal(engine.check(read({ onBehalfOf: undefined })).decision, 'deny')
   })
 
+  // Drift fixed by the shared JS layer (issue 16): one spelling per field,
+  // refused when both are given, an undefined member left out in either
+  // spelling (WASM refused {onBehalfOf, on_behalf_of: undefined}).
+  test('an undefined spelling is left out; both spellings at once are refused in a batch too', () => {
+    assert.equal(engine.check({ ...read(), on_behalf_of: undefined }).decision, 'allow')
+    assert.equal(engine.check({ ...read({ onBehalfOf: undefined }), on_behalf_of: 'alice' }).decision, 'allow')
+    const both = { ...read(), on_behalf_of: 'alice' }
+    assert.throws(() => engine.checkBatch([read(), both]), (e) => e instanceof RequestError && e.code === 'request_parse')
+    assert.throws(() => engine.check({ ...both, now: new Date(NOW) }), (e) => e instanceof RequestError && e.code === 'request_parse')
+  })
+
   test('giving both spellings is a request error', () => {
     assert.throws(() => engine.check({ ...read(), on_behalf_of: 'bob' }), (e) => e instanceof RequestError && e.code === 'request_parse')
   })

@@ -274,6 +274,20 @@ describe('lifecycle operations', () => {
     throwsCode(() => e.addTask(task, by), LifecycleError, 'lifecycle_invalid')
   })
 
+  // Drift fixed by the shared JS layer (issue 16): a wire spelling next to its
+  // JS one was taken, the last one silently winning.
+  test('a task or grant field given in both spellings is refused', () => {
+    const e = engine()
+    const task = { id: 'T9', agent: 'etl', notBefore: '2026-11-29T09:00:00Z', notAfter: '2026-11-29T12:00:00Z' }
+    throwsCode(() => e.addTask({ ...task, onBehalfOf: 'carol', on_behalf_of: 'alice' }, by), LifecycleError, 'lifecycle_invalid')
+    throwsCode(() => e.addTask({ ...task, not_after: '2026-11-29T12:00:00Z' }, by), LifecycleError, 'lifecycle_invalid')
+    throwsCode(() => grant(e, { granted_by: 'mallory' }), LifecycleError, 'grant_invalid')
+    throwsCode(() => grant(e, { ttl_seconds: 600 }), LifecycleError, 'grant_invalid')
+    assert.deepEqual(e.grants(), [])
+    e.addTask(task, by)
+    assert.equal(grant(e).grantedBy, 'alice')
+  })
+
   test('apply takes changes in journal form', () => {
     const e = engine()
     const entry = e.apply({ op: 'suspend', agent: 'etl' }, by)

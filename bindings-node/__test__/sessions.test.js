@@ -105,6 +105,27 @@ test('a revoked session is session_revoked', () => {
   assert.throws(() => engine.revokeSession(claims.sessionId), (e) => e instanceof AuthzError && e.code === 'lifecycle_invalid')
 })
 
+// Drift fixed by the shared JS layer (issue 16): the change record of a
+// revocation reached a function sink only with the next call.
+test('the record of a session revocation reaches a function sink at once', () => {
+  const engine = issuer()
+  const records = []
+  engine.setDecisionLog((r) => records.push(r))
+  const { claims } = engine.issueSession({ agent: 'etl' })
+  engine.revokeSession(claims.sessionId, { by: 'alice' })
+  assert.deepEqual(
+    records.map((r) => [r.action, r.principal.id, r.reasons]),
+    [['agentauthz:revoke_session', 'alice', ['lifecycle/revoke_session']]],
+  )
+  assert.equal(records[0].context.session, claims.sessionId)
+  // The next check brings its own record only.
+  read(engine, engine.issueSession({ agent: 'other' }).token)
+  assert.deepEqual(
+    records.map((r) => r.action),
+    ['agentauthz:revoke_session', 's3:GetObject'],
+  )
+})
+
 test('a suspended agent cannot use or get a session', () => {
   const engine = issuer()
   const { token } = engine.issueSession({ agent: 'etl' })

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Assembles pkg/ from the cargo-built .wasm: wasm-bindgen for the `web` and
 # `nodejs` targets, wasm-opt -Oz (cached by input hash: it takes ~1 min),
-# the TypeScript wrapper compiled for each, and the package.json.
+# the shared JS layer and the TypeScript loader compiled for each, and the package.json.
 # Usage: scripts/build-pkg.sh WASM_BINDGEN INPUT_WASM CACHE_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,10 @@ if [ ! -f "$optimized" ]; then
 fi
 cp "$optimized" pkg/node/agentauthz_wasm_bg.wasm
 cp "$optimized" pkg/web/agentauthz_wasm_bg.wasm
+# The shared JS layer (../bindings-js) is compiled into each build's shared/
+# (CommonJS for node/, ES modules for web/); js/*.ts import it from there.
+node_modules/.bin/tsc -p ../bindings-js/tsconfig.cjs.json --outDir pkg/node/shared
+node_modules/.bin/tsc -p ../bindings-js/tsconfig.esm.json --outDir pkg/web/shared
 node_modules/.bin/tsc -p tsconfig.node.json
 node_modules/.bin/tsc -p tsconfig.web.json
 echo '{"type": "commonjs"}' > pkg/node/package.json

@@ -1,4 +1,4 @@
-// Writes js/codes.ts (the ErrorCode and ErrorFamily types) from the core's
+// Writes bindings-js/src/generated/codes.ts (the ErrorCode and ErrorFamily types) from the core's
 // errorCodes(), read from the built nodejs module. `--check` fails instead of
 // writing when the committed file is out of date.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 const native = createRequire(import.meta.url)("../pkg/node/agentauthz_wasm.js");
-const target = fileURLToPath(new URL("../js/codes.ts", import.meta.url));
+const target = fileURLToPath(new URL("../../bindings-js/src/generated/codes.ts", import.meta.url));
 const codes = native.errorCodes();
 const families = [...new Set(codes.map((c) => c.family))];
 
@@ -25,11 +25,11 @@ export type ErrorCode = keyof typeof FAMILY_OF;
 
 if (process.argv.includes("--check")) {
   if (readFileSync(target, "utf8") !== text) {
-    console.error("js/codes.ts is out of date: run `node scripts/gen-codes.mjs` (or `make codes`) and commit it");
+    console.error("bindings-js/src/generated/codes.ts is out of date: run `node scripts/gen-codes.mjs` (or `make codes`) and commit it");
     process.exit(1);
   }
-  console.log(`js/codes.ts is up to date (${codes.length} codes)`);
+  console.log(`bindings-js/src/generated/codes.ts is up to date (${codes.length} codes)`);
 } else {
   writeFileSync(target, text);
-  console.log(`wrote js/codes.ts (${codes.length} codes)`);
+  console.log(`wrote bindings-js/src/generated/codes.ts (${codes.length} codes)`);
 }

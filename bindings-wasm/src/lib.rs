@@ -404,6 +404,17 @@ impl WasmManualClock {
 
 #[wasm_bindgen]
 impl WasmEngine {
+    /// `restore` with the engine clock `clock` instead of `Date.now()`.
+    #[wasm_bindgen(js_name = restoreWithClock)]
+    pub fn restore_with_clock(state: &str, clock: &WasmManualClock) -> Result<WasmEngine, JsValue> {
+        ffi::engine_restore_json(state, Some(clock.inner.clone()))
+            .map(|inner| WasmEngine {
+                inner,
+                queue: Mutex::new(None),
+            })
+            .map_err(|e| js_error(&e))
+    }
+
     /// `fromStringsJson` with the engine clock `clock` instead of `Date.now()`.
     #[wasm_bindgen(js_name = fromStringsJsonWithClock)]
     pub fn from_strings_json_with_clock(

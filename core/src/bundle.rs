@@ -437,6 +437,8 @@ pub(crate) fn list_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
 /// effect recorded, but it does not change the returned decision.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub enum Mode {
     #[default]
     Enforce,

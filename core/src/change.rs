@@ -11,6 +11,8 @@ pub const GRANT_POLICY_PREFIX: &str = "grant/";
 /// One run-time change, as the API takes it and the journal stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub enum Change {
     /// A just-in-time grant (its id and window already fixed).
     Grant(Grant),
@@ -87,6 +89,8 @@ impl Change {
 /// within `task`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct Grant {
     pub id: String,
     pub agent: String,
@@ -110,12 +114,15 @@ impl Grant {
 /// A grant as asked for; the engine fixes its id and window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct GrantRequest {
     pub agent: String,
     pub actions: Vec<String>,
     pub resource: EntityRef,
     /// Seconds from `starts` (or now); give this or `until`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(type = "number"))]
     pub ttl_seconds: Option<u64>,
     /// RFC 3339 expiry; give this or `ttl_seconds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +139,8 @@ pub struct GrantRequest {
 /// A task to add at run time (the inventory's `tasks:` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct TaskSpec {
     pub id: String,
     pub agent: String,

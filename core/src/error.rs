@@ -217,6 +217,8 @@ pub fn error_codes() -> Vec<(&'static str, &'static str)> {
 
 /// Where in a file an error was found (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct Location {
     pub file: String,
     pub line: u32,
@@ -283,6 +285,8 @@ impl fmt::Display for Location {
 
 /// One problem; an [`Error`] carries one or more.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct Detail {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -18,8 +18,11 @@ use std::path::{Path, PathBuf};
 
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct JournalEntry {
     /// 1 for the first entry, no gaps.
+    #[cfg_attr(test, ts(type = "number"))]
     pub seq: u64,
     /// When the change was made (engine clock), RFC 3339 UTC.
     pub at: String,

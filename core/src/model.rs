@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 /// A typed entity reference, `{"type": "Repo", "id": "acme/api"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct EntityRef {
     #[serde(rename = "type")]
     pub type_name: String,
@@ -26,6 +28,8 @@ impl EntityRef {
 /// The agent form: an agent calls a tool (the action) on a resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct AgentRequest {
     pub agent: String,
     pub action: String,
@@ -38,6 +42,7 @@ pub struct AgentRequest {
     pub credential: Option<String>,
     /// Application context fields (`source_ip`, `endpoint`, `input`, ...).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(test, ts(type = "Record<string, unknown>"))]
     pub context: Map<String, Value>,
     /// RFC 3339 time of the request; the engine clock when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,6 +53,8 @@ pub struct AgentRequest {
 /// from the verified token, never from the caller.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct SessionRequest {
     /// The session token (`v4.public.…`).
     pub session: String,
@@ -58,6 +65,7 @@ pub struct SessionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(test, ts(type = "Record<string, unknown>"))]
     pub context: Map<String, Value>,
     /// RFC 3339 time the policies see; the token itself is always checked
     /// against the engine clock.
@@ -71,11 +79,14 @@ pub struct SessionRequest {
 /// The generic form: any Cedar request, evaluated as-is (no fields are added).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct CedarRequest {
     pub principal: EntityRef,
     pub action: EntityRef,
     pub resource: EntityRef,
     #[serde(default)]
+    #[cfg_attr(test, ts(type = "Record<string, unknown>"))]
     pub context: Map<String, Value>,
 }
 
@@ -83,6 +94,8 @@ pub struct CedarRequest {
 /// `agent` or `principal`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub enum Request {
     Agent(AgentRequest),
     Cedar(CedarRequest),
@@ -152,6 +165,8 @@ impl<'de> Deserialize<'de> for Request {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub enum Effect {
     Allow,
     Deny,
@@ -168,6 +183,8 @@ impl Effect {
 
 /// A policy whose evaluation failed. Cedar skips such a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct PolicyError {
     pub policy: String,
     pub message: String,
@@ -175,6 +192,8 @@ pub struct PolicyError {
 
 /// The answer to one request. A deny is data, not an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct Decision {
     pub decision: Effect,
     /// Ids of the policies (or built-in guards) that determined the decision, sorted.

@@ -64,6 +64,10 @@ test("vectors in Chromium", async (t) => {
       for (const v of file.results) await ft.test(v.name, () => assert.ok(v.ok, v.message));
     });
   }
+  await t.test("the shared scenarios", async (st) => {
+    assert.ok(r.scenarios.length >= 8, `${r.scenarios.length} scenarios`);
+    for (const s of r.scenarios) await st.test(s.path, () => assert.deepEqual(s.failures, []));
+  });
   await t.test("the JS clock decides requests without now", () => {
     assert.deepEqual(r.clock.current, ["anyone-can-read"]);
     assert.deepEqual(r.clock.past, ["baseline/task-window"]);

@@ -2,6 +2,7 @@
 // fetched as strings from the test server), and checks panic recovery and the
 // JS clock. The Node side reads window.__agentauthzResults.
 import init, * as api from "../../pkg/web/web.js";
+import { runScenario, scenarioBundles } from "../lib/scenarios.mjs";
 import { runVectorFile } from "../lib/vectors.mjs";
 
 async function getJson(url) {
@@ -17,6 +18,15 @@ async function run() {
   for (const path of await getJson("/api/vectors")) {
     const file = await getJson(`/${path}`);
     files.push({ path, count: file.vectors.length, results: await runVectorFile(api, file, loadBundle) });
+  }
+
+  // The shared scenarios, each on an engine with a ManualClock.
+  const scenarios = [];
+  for (const path of await getJson("/api/scenarios")) {
+    const scenario = await getJson(`/${path}`);
+    const bundles = {};
+    for (const dir of scenarioBundles(scenario)) bundles[dir] = await loadBundle(dir);
+    scenarios.push({ path, failures: runScenario(api, path, scenario, bundles) });
   }
 
   // No `now`: the engine reads Date.now() (the core's SystemClock would panic here).
@@ -57,7 +67,7 @@ async function run() {
   }
   const afterBad = engine.check(req("current")).reasons;
 
-  return { files, clock, panic, afterPanic, badCode, afterBad, lifecycle: lifecycle(), userAgent: navigator.userAgent };
+  return { files, scenarios, clock, panic, afterPanic, badCode, afterBad, lifecycle: lifecycle(), userAgent: navigator.userAgent };
 }
 
 // Grants and lifecycle operations in the browser (in memory; the scenario of tests/node/lifecycle.test.mjs).

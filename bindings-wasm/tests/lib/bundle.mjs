@@ -37,3 +37,11 @@ export function vectorFiles() {
   }
   return files;
 }
+
+/** The shared scenario files (tests/vectors/scenarios/*.json), repository-relative. */
+export function scenarioFiles() {
+  const dir = "tests/vectors/scenarios";
+  const abs = join(REPO_ROOT, dir);
+  if (!existsSync(abs)) return [];
+  return readdirSync(abs).filter((n) => n.endsWith(".json")).sort().map((n) => `${dir}/${n}`);
+}

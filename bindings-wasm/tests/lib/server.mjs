@@ -1,12 +1,13 @@
 // A tiny static file server on 127.0.0.1 for the browser tests and the
 // playground. Serves the repository read-only, plus two JSON endpoints:
 //   /api/vectors          the vector file paths (repository-relative)
+//   /api/scenarios        the shared scenario file paths (repository-relative)
 //   /api/bundle?dir=DIR   a bundle directory as fromStrings input
 // Run `node tests/lib/server.mjs [port]` to open the playground by hand.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, sep } from "node:path";
-import { REPO_ROOT, readBundleDir, vectorFiles } from "./bundle.mjs";
+import { REPO_ROOT, readBundleDir, scenarioFiles, vectorFiles } from "./bundle.mjs";
 
 const TYPES = {
   ".html": "text/html; charset=utf-8",
@@ -31,6 +32,9 @@ async function handle(req, res) {
   const url = new URL(req.url, "http://127.0.0.1");
   if (url.pathname === "/api/vectors") {
     return send(res, 200, TYPES[".json"], JSON.stringify(vectorFiles()));
+  }
+  if (url.pathname === "/api/scenarios") {
+    return send(res, 200, TYPES[".json"], JSON.stringify(scenarioFiles()));
   }
   if (url.pathname === "/api/bundle") {
     try {

@@ -59,6 +59,9 @@ test("camelCase onBehalfOf and now as a Date", () => {
   // Either spelling of on_behalf_of works; both at once is refused.
   assert.deepEqual(engine.check({ ...read, on_behalf_of: "mallory" }).reasons, ["baseline/unknown-on-behalf-of"]);
   assert.equal(thrown(() => engine.check({ ...read, onBehalfOf: "alice", on_behalf_of: "alice" })).code, "request_parse");
+  // Drift fixed by the shared JS layer (issue 16): an undefined spelling is
+  // left out, as in Node (this was refused here).
+  assert.equal(engine.check({ ...read, onBehalfOf: "alice", on_behalf_of: undefined }).decision, "allow");
   // Any RFC 3339 form is accepted (the core normalizes the offset).
   assert.equal(engine.check({ ...read, now: "2026-11-29T11:00:00+01:00" }).decision, "allow");
   assert.equal(engine.check({ ...read, now: at, onBehalfOf: "alice" }).decision, "allow");

@@ -260,6 +260,20 @@ describe("lifecycle operations", () => {
     throwsCode(() => e.addTask(task, by), LifecycleError, "lifecycle_invalid")
   })
 
+  // Drift fixed by the shared JS layer (issue 16): a wire spelling next to its
+  // JS one was taken, the last one silently winning.
+  test("a task or grant field given in both spellings is refused", () => {
+    const e = engine()
+    const task = { id: "T9", agent: "etl", notBefore: "2026-11-29T09:00:00Z", notAfter: "2026-11-29T12:00:00Z" }
+    throwsCode(() => e.addTask({ ...task, onBehalfOf: "carol", on_behalf_of: "alice" }, by), LifecycleError, "lifecycle_invalid")
+    throwsCode(() => e.addTask({ ...task, not_after: "2026-11-29T12:00:00Z" }, by), LifecycleError, "lifecycle_invalid")
+    throwsCode(() => grant(e, { granted_by: "mallory" }), LifecycleError, "grant_invalid")
+    throwsCode(() => grant(e, { ttl_seconds: 600 }), LifecycleError, "grant_invalid")
+    assert.deepEqual(e.grants(), [])
+    e.addTask(task, by)
+    assert.equal(grant(e).grantedBy, "alice")
+  })
+
   test("apply takes changes in journal form", () => {
     const e = engine()
     const entry = e.apply({ op: "suspend", agent: "etl" }, by)
@@ -294,6 +308,17 @@ test("changes survive an instance reset after a panic", () => {
   assert.deepEqual(e.grants(), [g]);
   assert.deepEqual(put(e, { task: "T1" }), [true, [`grant/${g.id}`]]);
   assert.deepEqual(read(e, { agent: "other" }), [false, ["baseline/agent-active"]]);
+});
+
+test("an engine restored after a reset keeps its journal: nothing skipped, the sequence goes on", () => {
+  const e = engine();
+  grant(e, { task: "T1" });
+  e.suspend("other", by);
+  assert.throws(() => api.__debugPanic("reset"), (err) => err.code === "internal");
+  assert.deepEqual(e.skippedChanges(), []);
+  const entry = e.apply({ op: "reactivate", agent: "other" }, by);
+  assert.deepEqual([entry.seq, entry.op], [3, "reactivate"]);
+  assert.deepEqual(read(e, { agent: "other" }), [true, ["read-public"]]);
 });
 
 test("the lifecycle, journal and session error classes", () => {

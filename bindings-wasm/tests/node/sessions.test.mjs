@@ -124,6 +124,28 @@ test("revoked sessions and suspended agents are session_revoked", () => {
   throwsCode(() => engine.issueSession({ agent: "other", task: "T1" }), "lifecycle_invalid");
 });
 
+
+// Drift fixed by the shared JS layer (issue 16): the change record of a
+// revocation reached a function sink only with the next call.
+test("the record of a session revocation reaches a function sink at once", () => {
+  const engine = makeEngine();
+  engine.setSessionKeys({ signing: { kid: "k1", key: generateSessionKey("k1").secret } });
+  const records = [];
+  engine.setDecisionLog((r) => records.push(r));
+  const { claims } = engine.issueSession({ agent: "etl" });
+  engine.revokeSession(claims.sessionId, { by: "alice" });
+  assert.deepEqual(
+    records.map((r) => [r.action, r.principal.id, r.reasons]),
+    [["agentauthz:revoke_session", "alice", ["lifecycle/revoke_session"]]],
+  );
+  assert.equal(records[0].context.session, claims.sessionId);
+  // The next check brings its own record only.
+  engine.check({ session: engine.issueSession({ agent: "other" }).token, action: "s3:GetObject", resource: README });
+  assert.deepEqual(
+    records.map((r) => r.action),
+    ["agentauthz:revoke_session", "s3:GetObject"],
+  );
+});
 test("a verifier with only the public keys accepts the issuer's tokens", () => {
   const engine = issuer();
   const publicKeys = engine.sessionPublicKeys();

@@ -18,6 +18,8 @@ pub const MIN_SCHEMA_VERSION: u32 = 1;
 /// What the caller was told: allow, deny, or an error (the check raised).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub enum RecordDecision {
     Allow,
     Deny,
@@ -45,6 +47,8 @@ impl From<Effect> for RecordDecision {
 
 /// Why a check raised instead of deciding (bad input).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct RecordError {
     /// The stable error code, e.g. `request_invalid`.
     pub code: String,
@@ -59,9 +63,12 @@ pub struct RecordError {
 /// been enforced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct DecisionRecord {
     pub schema_version: u32,
     /// Position in the chain: 1 for the first record of a log, no gaps.
+    #[cfg_attr(test, ts(type = "number"))]
     pub seq: u64,
     /// When the engine decided (engine clock), RFC 3339 UTC with milliseconds.
     pub timestamp: String,
@@ -97,6 +104,7 @@ pub struct DecisionRecord {
     /// (`[engine] on_error = "deny"`): in `would_decision` when the record
     /// has one, else in `decision`. Absent otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(test, ts(as = "Option<bool>"))]
     pub fail_closed: bool,
     /// The engine's enforcement mode.
     pub mode: Mode,
@@ -107,6 +115,7 @@ pub struct DecisionRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub would_errors: Option<Vec<PolicyError>>,
     /// The request's application context, with the configured fields redacted.
+    #[cfg_attr(test, ts(type = "Record<string, unknown>"))]
     pub context: Map<String, Value>,
     /// The request's own `now`, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

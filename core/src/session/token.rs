@@ -29,6 +29,8 @@ const MAX_MILLIS: i64 = 253_402_300_799_999;
 ///
 /// Times are milliseconds since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct SessionClaims {
     /// Unique id of this session (`jti`): 26 Crockford base32 characters,
     /// 48 bits of issue time then 80 random bits. Revoke a session by this id.
@@ -44,10 +46,13 @@ pub struct SessionClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// `iat`.
+    #[cfg_attr(test, ts(type = "number"))]
     pub issued_at: i64,
     /// `nbf`: the token is rejected while `now < not_before`.
+    #[cfg_attr(test, ts(type = "number"))]
     pub not_before: i64,
     /// `exp`: the token is rejected once `now >= expires_at`.
+    #[cfg_attr(test, ts(type = "number"))]
     pub expires_at: i64,
 }
 

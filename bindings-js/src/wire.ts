@@ -1,5 +1,4 @@
-// JS values to the core's JSON text, every failure a coded error (the same
-// walk as the Node package's lib/wire.js).
+// JS values to the core's JSON text, every failure a coded error.
 //
 // JSON.stringify is the fast path. When it throws (a cycle, a BigInt, a getter,
 // `toJSON` or Proxy trap that throws, nesting past the JS stack, a text past
@@ -8,7 +7,7 @@
 // RangeError or TypeError. Depth and size of a value that does serialize are
 // the core's to judge (it refuses them before any recursive parser sees them).
 
-import type { ErrorCode } from "./codes.js";
+import type { ErrorCode } from "./errors.js";
 
 /** Deepest nesting the walk follows (the core's request limit is lower). */
 const MAX_DEPTH = 128;

@@ -1,0 +1,37 @@
+// The one JavaScript layer of agentauthz, shared by the Node addon's package
+// and the WASM package: errors, Decision, name mapping, request dispatch,
+// decision-log callbacks and argument validation. Each package's loader binds
+// its native module (`bind`) and exports what this module exports.
+
+import { bindClock, type ClockFactory } from "./clock.js";
+import { bindCodes, bindFailures, type ForeignError } from "./errors.js";
+
+export { type ClockFactory, ManualClock, type NativeClock } from "./clock.js";
+export { Decision } from "./decision.js";
+export { type DecisionLogOptions, type DecisionLogSink, EngineBase, NATIVE, bundleJson, stringify } from "./engine.js";
+export * from "./errors.js";
+export { buildLangChain, DEFAULT_NAME, type LangChain } from "./langchain.js";
+export type { NativeEngine } from "./native.js";
+export { claimsFromWire, grantFromWire, renamed, requestToWire, timeText } from "./names.js";
+export type * from "./types.js";
+export { describe, wireText } from "./wire.js";
+export type * from "./wire-types.js";
+
+/** What a loader hands over when it binds its native module. */
+export interface Binding {
+  /** The core's `errorCodes()`: every stable code with its family. */
+  errorCodes: readonly { code: string; family: string }[];
+  /** A thrown value that is not a core error, as `[code, message]`. */
+  foreign?: ForeignError;
+  /** Called after the core caught a panic (the WASM instance is replaced). */
+  onPanic?: () => void;
+  /** The native manual clock (`ManualClock`). */
+  clock: ClockFactory;
+}
+
+/** Binds the shared layer to a loader's native module; once, at import. */
+export function bind(binding: Binding): void {
+  bindCodes(binding.errorCodes);
+  bindFailures(binding);
+  bindClock(binding.clock);
+}

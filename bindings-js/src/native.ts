@@ -1,0 +1,36 @@
+// What the shared layer needs from a binding's native module: an engine that
+// takes and returns JSON text (wasm-bindgen exports these names as they are;
+// the Node loader adapts the napi addon to them).
+
+/** A native engine: JSON text in and out, errors thrown with the core's `code`. */
+export interface NativeEngine {
+  checkJson(request: string): string;
+  checkSessionJson(request: string): string;
+  checkBatchJson(requests: string): string;
+  reloadJson(bundle: string): void;
+  /** A bundle directory, where there is a filesystem. */
+  reloadDir?(dir: string | URL): void;
+  /** On: queue the records of each call for `takeDecisionRecordsJson`; off: no log. */
+  setDecisionLogQueue(on: boolean): void;
+  /** A JSON-lines file sink, where there is a filesystem. */
+  setDecisionLogPath?(path: string | URL, maxBytes: number | null): void;
+  takeDecisionRecordsJson(): string;
+  /** Writes buffered records out; throws the first logging failure since the last flush. */
+  flushDecisionLog?(): void;
+  decisionLogHeadJson(): string;
+  grantJson(request: string): string;
+  grantsJson(agent: string | null): string;
+  grantPolicyText(grantId: string): string | null | undefined;
+  applyJson(change: string, by: string): string;
+  warningsJson(): string;
+  /** Journal changes that no longer applied when the engine was (re)built, described (JSON array). */
+  skippedChangesJson(): string;
+  issueSessionJson(input: string): string;
+  verifySessionJson(token: string, audience: string | null): string;
+  revokeSession(sessionId: string, by: string): void;
+  setSessionKeysJson(keys: string): void;
+  sessionPublicKeysJson(): string;
+  readonly policyRevision: string;
+  readonly mode: string;
+  readonly onError: string;
+}

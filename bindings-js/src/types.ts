@@ -1,0 +1,184 @@
+// The JS API's types (camelCase, Dates): what callers pass and get back.
+// The wire types (snake_case, as the core speaks) are in wire-types.ts.
+
+import type { ErrorLocation } from "./errors.js";
+
+/** A typed entity reference. */
+export interface EntityRef {
+  type: string;
+  id: string;
+}
+
+/** The agent form: an agent calls a tool (the action) on a resource. */
+export interface AgentRequest {
+  agent: string;
+  action: string;
+  resource: EntityRef;
+  /** A Task id: the just-in-time scope the call runs under. */
+  task?: string;
+  /** A User id the agent acts for: `onBehalfOf` or its wire spelling `on_behalf_of`, not both. */
+  onBehalfOf?: string;
+  on_behalf_of?: string;
+  /** A Credential id the agent authenticated with. */
+  credential?: string;
+  /** Application context fields (`source_ip`, `endpoint`, `input`, ...). */
+  context?: Record<string, unknown>;
+  /** The time of the request (RFC 3339 text or a Date); the engine clock when absent. */
+  now?: Date | string;
+}
+
+/** The generic form: any Cedar request, evaluated as is. */
+export interface CedarRequest {
+  principal: EntityRef;
+  action: EntityRef;
+  resource: EntityRef;
+  context?: Record<string, unknown>;
+}
+
+export type CheckRequest = AgentRequest | CedarRequest;
+
+/** The session form: a session token (from `issueSession`) names the agent and task. */
+export interface SessionRequest {
+  /** A session token (`v4.public.…`), in place of `agent` and `task`. */
+  session: string;
+  action: string;
+  resource: EntityRef;
+  onBehalfOf?: string;
+  on_behalf_of?: string;
+  credential?: string;
+  context?: Record<string, unknown>;
+  /** The time the policies see; the token itself is checked against the engine clock. */
+  now?: Date | string;
+  /** The audience the token must carry; `[sessions] audience` when absent. */
+  audience?: string;
+}
+
+/** A bundle as texts; `policies` is one text, a list, or an object of file name to text. */
+export interface StringsInput {
+  /** `schema.cedarschema` text (the app's types and actions; base types are merged in). */
+  schema: string;
+  policies: string | string[] | Record<string, string>;
+  /** agentauthz's YAML or JSON inventory, or a Cedar entities JSON array. */
+  inventory?: string;
+  /** `agentauthz.toml` text. */
+  config?: string;
+}
+
+/** A load warning: a forbid that may error at run time (and so deny), or never match. */
+export interface PolicyWarning {
+  policy: string;
+  kind: "absent_entity" | "overflow" | "extension" | "depth" | "impossible";
+  message: string;
+  location?: ErrorLocation;
+}
+
+/** The last record of a decision log: its `seq` and `hash`. */
+export interface DecisionLogHead {
+  seq: number;
+  hash: string;
+}
+
+/** A just-in-time grant as asked for. Give `ttlSeconds` or `until`. */
+export interface GrantRequest {
+  agent: string;
+  actions: string[];
+  /** The resource; anything `in` it is covered too. */
+  resource: EntityRef;
+  /** Seconds from `starts` (or now). */
+  ttlSeconds?: number;
+  /** The expiry (exclusive), RFC 3339 text or a Date. */
+  until?: Date | string;
+  /** The start; now when absent. */
+  starts?: Date | string;
+  /** Only requests naming this task (of the same agent) are covered. */
+  task?: string;
+  reason: string;
+  /** Who grants it (recorded in the journal and the decision log). */
+  grantedBy: string;
+}
+
+/** A grant in force. Decisions it allows have the reason `grant/<id>`. */
+export interface Grant {
+  id: string;
+  agent: string;
+  actions: string[];
+  resource: EntityRef;
+  /** RFC 3339, UTC, millisecond precision. */
+  starts: string;
+  /** RFC 3339, UTC, millisecond precision (exclusive). */
+  expires: string;
+  task?: string;
+  reason: string;
+  grantedBy: string;
+}
+
+/** Who makes a change. */
+export interface ChangeOptions {
+  by: string;
+}
+
+export interface RotateOptions extends ChangeOptions {
+  /** The rotated credential's new expiry (in the future). */
+  expires: Date | string;
+}
+
+export interface TransferOptions extends ChangeOptions {
+  /** The id of the user who becomes the agent's owner. */
+  owner: string;
+}
+
+/** A task added at run time (as the inventory's `tasks:` entry). */
+export interface TaskSpec {
+  id: string;
+  agent: string;
+  notBefore: Date | string;
+  notAfter: Date | string;
+  purpose?: string;
+  onBehalfOf?: string;
+}
+
+/** `engine.issueSession(input)`. */
+export interface IssueSessionInput {
+  agent: string;
+  /** A Task id of this agent. */
+  task?: string;
+  /** Lifetime in seconds, capped by `[sessions] max_ttl_seconds` (default 900). */
+  ttlSeconds?: number;
+  /** The audience; `[sessions] audience` when absent. */
+  audience?: string;
+}
+
+/** The claims of a session token; times in milliseconds since the epoch. */
+export interface SessionClaims {
+  sessionId: string;
+  agent: string;
+  task?: string;
+  audience: string;
+  issuer?: string;
+  issuedAt: number;
+  notBefore: number;
+  expiresAt: number;
+}
+
+export interface IssuedSession {
+  token: string;
+  claims: SessionClaims;
+}
+
+export interface VerifySessionOptions {
+  /** The audience the token must carry; `[sessions] audience` when absent. */
+  audience?: string;
+}
+
+/** Session keys as PASERK (`k4.secret.…`, `k4.public.…`) or PEM text. */
+export interface SessionKeysInput {
+  signing?: { kid: string; key: string };
+  verifying?: Record<string, string>;
+}
+
+/** A new key pair as PASERK text. */
+export interface SessionKeyPair {
+  kid: string;
+  secret: string;
+  public: string;
+}
