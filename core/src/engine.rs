@@ -17,7 +17,7 @@ mod state;
 mod warnings;
 
 pub use origin::PolicyOrigin;
-use state::{bundle_state, keys_state, on_error_name};
+use state::{bundle_state, invalid as invalid_state, keys_state, on_error_name};
 pub use state::{
     EngineState, StateBundle, StateKeys, StateOptions, StateSettings, StateSigningKey, StateSource,
     STATE_VERSION,
@@ -953,13 +953,10 @@ impl Engine {
             .collect();
         let compiled = overrides.compile(state.bundle)?;
         if compiled.revision != state.revision {
-            return Err(Error::new(
-                ErrorCode::ConfigInvalid,
-                format!(
-                    "engine state: the bundle texts hash to {}, not to the state's revision {}",
-                    compiled.revision, state.revision
-                ),
-            ));
+            return Err(invalid_state(format!(
+                "the bundle texts hash to {}, not to the state's revision {}",
+                compiled.revision, state.revision
+            )));
         }
         let (snapshot, skipped) = replay(&compiled, &history)?;
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));

@@ -4,30 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use agentauthz::{
     AgentRequest, Change, DecisionLog, Engine, EntityRef, ErrorCode, GrantRequest, ManualClock,
     Request, TaskSpec,
 };
+use common::{POLICIES, SCHEMA};
 use std::sync::Arc;
-
-const SCHEMA: &str = r#"
-entity Bucket;
-entity Object in [Bucket];
-action "s3:GetObject" appliesTo { principal: [Agent], resource: [Object, Bucket] };
-action "s3:PutObject" appliesTo {
-  principal: [Agent], resource: [Object, Bucket],
-  context: { bytes?: Long }
-};
-"#;
-
-const POLICIES: &str = r#"
-@id("read-public")
-permit (principal, action == Action::"s3:GetObject", resource in Bucket::"public");
-
-@id("no-big-uploads")
-forbid (principal, action == Action::"s3:PutObject", resource)
-when { context has bytes && context.bytes > 1000 };
-"#;
 
 const INVENTORY: &str = r#"
 users:

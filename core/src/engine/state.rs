@@ -110,7 +110,8 @@ impl fmt::Debug for StateSigningKey {
     }
 }
 
-fn invalid(message: impl Into<String>) -> Error {
+/// A state that cannot be restored: `config_invalid`, led by "engine state".
+pub(super) fn invalid(message: impl Into<String>) -> Error {
     Error::new(
         ErrorCode::ConfigInvalid,
         format!("engine state: {}", message.into()),

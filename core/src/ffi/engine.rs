@@ -121,13 +121,7 @@ pub fn engine_load(
     clock: Option<Arc<dyn Clock>>,
     trust_caller_time: bool,
 ) -> Result<Engine> {
-    let builder = Engine::builder()
-        .bundle(Bundle::read_dir(dir)?)
-        .trust_caller_time(trust_caller_time);
-    match clock {
-        Some(c) => builder.clock(c).build(),
-        None => builder.build(),
-    }
+    engine_load_journaled(dir, None, false, clock, trust_caller_time)
 }
 
 /// An engine from a bundle directory whose run-time changes are kept in the
