@@ -257,11 +257,14 @@ impl EngineBuilder {
             let (journal, entries) = Journal::open_with(&path, self.recover_journal, &keys)?;
             writer.history = entries
                 .into_iter()
-                .map(|e| Applied {
-                    at: parse_rfc3339_millis(&e.at).unwrap_or(0),
-                    entry: e,
+                .map(|entry| {
+                    // The journal reader refuses a line whose time does not parse.
+                    let at = parse_rfc3339_millis(&entry.at).ok_or_else(|| {
+                        Error::new(ErrorCode::JournalCorrupt, "a journal time does not parse")
+                    })?;
+                    Ok(Applied { at, entry })
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             writer.journal = Some(journal);
             let (replayed, skipped) = replay(&snapshot, &writer.history)?;
             snapshot = replayed;

@@ -11,6 +11,7 @@ use crate::change::Change;
 use crate::error::{Detail, Error, ErrorCode, Location, Result};
 use crate::integrity::{parse_strict_json, IntegrityKeys, JOURNAL_DOMAIN};
 use crate::limits::Input;
+use crate::time::parse_rfc3339_millis;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -279,6 +280,10 @@ fn parse(
                 line_no,
                 format!("entry seq {} where {expected} was expected", entry.seq),
             ));
+        }
+        if parse_rfc3339_millis(&entry.at).is_none() {
+            let message = format!("entry time {:?} is not an RFC 3339 time", entry.at);
+            return Err(corrupt(path, line_no, message));
         }
         authenticate(&entry, &prev_mac, keys).map_err(|m| corrupt(path, line_no, m))?;
         prev_mac = entry.mac.clone().unwrap_or_default();

@@ -634,6 +634,34 @@ fn a_malformed_line_before_the_last_is_never_recovered() {
 }
 
 #[test]
+fn a_journal_line_whose_time_is_not_rfc_3339_is_corrupt() {
+    // An edited time must not be read as some default time (a grant's window
+    // or a suspension's order hangs on it): the journal is refused, as engine
+    // state with such a time is.
+    let path = temp_journal("time");
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = journaled(clock.clone(), &path, false).unwrap();
+    engine.grant(grant_request("etl", 3600)).unwrap();
+    drop(engine);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text
+        .split(r#""at":""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    for bad in ["yesterday", "", "2026-13-01T00:00:00Z"] {
+        std::fs::write(&path, text.replacen(at, bad, 1)).unwrap();
+        for recover in [false, true] {
+            let e = journaled(clock.clone(), &path, recover).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::JournalCorrupt, "{bad:?}: {e}");
+            assert_eq!(e.details[0].location.as_ref().unwrap().line, 1);
+        }
+    }
+}
+
+#[test]
 fn a_refused_change_is_not_journaled() {
     let path = temp_journal("refused");
     let clock = Arc::new(ManualClock::at(T0).unwrap());
