@@ -20,7 +20,7 @@ use agentauthz::audit::RecordQueue;
 use agentauthz::{ffi, DecisionLog};
 use napi_derive::napi;
 use serde_json::Value;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A core error as a JS error: `code` = the stable code, message = the error JSON.
 fn js_error(e: &agentauthz::Error) -> napi::Error<String> {
@@ -99,14 +99,8 @@ impl Engine {
         input: String,
         trust_caller_time: Option<bool>,
     ) -> napi::Result<Engine, String> {
-        call(|| {
-            ffi::engine_from_strings(
-                bundle_wire(&input)?,
-                None,
-                trust_caller_time.unwrap_or(false),
-            )
-        })
-        .map(Engine::from)
+        call(|| ffi::engine_from_strings_json(&input, None, trust_caller_time.unwrap_or(false)))
+            .map(Engine::from)
     }
 
     // Natively the request and the Decision cross as JSON text: `index.js`
@@ -138,15 +132,7 @@ impl Engine {
         ts_return_type = "Decision[]"
     )]
     pub fn check_batch(&self, requests: String) -> napi::Result<String, String> {
-        call(|| {
-            let requests = serde_json::from_str(&requests).map_err(|e| {
-                agentauthz::Error::new(
-                    agentauthz::ErrorCode::RequestParse,
-                    format!("requests are not valid JSON: {e}"),
-                )
-            })?;
-            ffi::check_batch_value(&self.inner, requests).map(|v| v.to_string())
-        })
+        call(|| ffi::check_batch_json(&self.inner, &requests))
     }
 
     /// Swaps in a new bundle (a directory, or `{schema, policies, ...}` texts)
@@ -160,7 +146,7 @@ impl Engine {
     /// `reload` from the bundle texts `{schema, policies, ...}` as JSON text.
     #[napi(skip_typescript, js_name = "_reloadJson")]
     pub fn reload_json(&self, input: String) -> napi::Result<(), String> {
-        call(|| ffi::reload_from_strings(&self.inner, bundle_wire(&input)?))
+        call(|| ffi::reload_from_strings_json(&self.inner, &input))
     }
 
     /// The content hash of the active bundle (`sha256:…`).
@@ -260,9 +246,7 @@ impl Engine {
     /// have the reason `grant/<id>`; a `forbid` still wins.
     #[napi(ts_args_type = "request: GrantRequest", ts_return_type = "Grant")]
     pub fn grant(&self, request: String) -> napi::Result<String, String> {
-        call(|| {
-            ffi::grant_value(&self.inner, wire(&request, "grant request")?).map(|g| g.to_string())
-        })
+        call(|| ffi::grant_json(&self.inner, &request))
     }
 
     /// Ends a grant before its expiry.
@@ -274,7 +258,7 @@ impl Engine {
     /// The grants in force (not expired, not revoked), of one agent or all, by id.
     #[napi(ts_args_type = "agent?: string | null", ts_return_type = "Grant[]")]
     pub fn grants(&self, agent: Option<String>) -> napi::Result<String, String> {
-        call(|| Ok(ffi::grants_value(&self.inner, agent.as_deref()).to_string()))
+        call(|| Ok(ffi::grants_json(&self.inner, agent.as_deref())))
     }
 
     /// The Cedar text of a grant in force, or `null`.
@@ -327,7 +311,7 @@ impl Engine {
     /// Adds a task (a just-in-time scope with a window) for an agent.
     #[napi(ts_args_type = "task: TaskSpec, options: ChangeOptions")]
     pub fn add_task(&self, task: String, by: String) -> napi::Result<(), String> {
-        call(|| ffi::add_task_value(&self.inner, wire(&task, "task")?, &by))
+        call(|| ffi::add_task_json(&self.inner, &task, &by))
     }
 
     /// Applies one change in its journal form (`{op: 'suspend', agent}`, ...);
@@ -337,10 +321,7 @@ impl Engine {
         ts_return_type = "JournalEntry"
     )]
     pub fn apply(&self, change: String, by: String) -> napi::Result<String, String> {
-        call(|| {
-            ffi::apply_change_value(&self.inner, wire(&change, "change")?, &by)
-                .map(|e| e.to_string())
-        })
+        call(|| ffi::apply_change_json(&self.inner, &change, &by))
     }
 
     /// The journal file, or `null` when run-time changes are not journaled.
@@ -391,26 +372,6 @@ impl Engine {
     }
 }
 
-/// Bundle texts from `index.js` as a value; bad JSON text is a `bundle_invalid` error.
-fn bundle_wire(text: &str) -> agentauthz::Result<Value> {
-    serde_json::from_str(text).map_err(|e| {
-        agentauthz::Error::new(
-            agentauthz::ErrorCode::BundleInvalid,
-            format!("bundle input is not valid JSON: {e}"),
-        )
-    })
-}
-
-/// JSON text from `index.js` as a value; bad text is a `lifecycle_invalid` error.
-fn wire(text: &str, what: &str) -> agentauthz::Result<Value> {
-    serde_json::from_str(text).map_err(|e| {
-        agentauthz::Error::new(
-            agentauthz::ErrorCode::LifecycleInvalid,
-            format!("{what} is not valid JSON: {e}"),
-        )
-    })
-}
-
 /// Writes every buffered decision-log file of the process out (index.js does
 /// this when the process exits).
 #[napi]
@@ -440,12 +401,6 @@ pub fn panic_for_testing(message: String) -> napi::Result<(), String> {
 
 // --- sessions
 
-/// JSON text from `index.js` as a value; bad text is a `code` error.
-fn session_wire(text: &str, code: agentauthz::ErrorCode, what: &str) -> agentauthz::Result<Value> {
-    serde_json::from_str(text)
-        .map_err(|e| agentauthz::Error::new(code, format!("{what} is not valid JSON: {e}")))
-}
-
 #[napi]
 impl Engine {
     /// Issues a session token for an active agent (and a task of its own):
@@ -455,10 +410,7 @@ impl Engine {
         ts_return_type = "IssuedSession"
     )]
     pub fn issue_session(&self, input: String) -> napi::Result<String, String> {
-        call(|| {
-            let input = session_wire(&input, agentauthz::ErrorCode::SessionInvalid, "issue input")?;
-            ffi::issue_session_value(&self.inner, input).map(|v| v.to_string())
-        })
+        call(|| ffi::issue_session_json(&self.inner, &input))
     }
 
     /// The verified claims of a session token (engine clock, revocations,
@@ -472,24 +424,14 @@ impl Engine {
         token: String,
         audience: Option<String>,
     ) -> napi::Result<String, String> {
-        call(|| {
-            ffi::verify_session_value(&self.inner, &token, audience.as_deref())
-                .map(|v| v.to_string())
-        })
+        call(|| ffi::verify_session_json(&self.inner, &token, audience.as_deref()))
     }
 
     /// `check` with a session token in place of `agent` (`index.js` routes
     /// `check({session, ...})` here): the request and Decision as JSON text.
     #[napi(skip_typescript, js_name = "_checkSession")]
     pub fn check_session(&self, request: String) -> napi::Result<String, String> {
-        call(|| {
-            let request = session_wire(
-                &request,
-                agentauthz::ErrorCode::RequestParse,
-                "session request",
-            )?;
-            ffi::check_session_value(&self.inner, request).map(|v| v.to_string())
-        })
+        call(|| ffi::check_session_json(&self.inner, &request))
     }
 
     /// Revokes one session by its `sessionId`; `by` names who does it.
@@ -503,9 +445,8 @@ impl Engine {
     #[napi(ts_args_type = "keys: SessionKeysInput")]
     pub fn set_session_keys(&self, keys: String) -> napi::Result<(), String> {
         call(|| {
-            let keys = session_wire(&keys, agentauthz::ErrorCode::KeyInvalid, "session keys")?;
             self.inner
-                .set_session_keys(ffi::session_keys_from_value(keys)?);
+                .set_session_keys(ffi::session_keys_from_json(&keys)?);
             Ok(())
         })
     }
@@ -594,11 +535,8 @@ impl Engine {
         clock: &ManualClock,
     ) -> napi::Result<Engine, String> {
         call(|| {
-            ffi::engine_from_strings(
-                bundle_wire(&input)?,
-                Some(clock.inner.clone()),
-                trust_caller_time.unwrap_or(false),
-            )
+            let clock: Arc<dyn agentauthz::Clock> = clock.inner.clone();
+            ffi::engine_from_strings_json(&input, Some(clock), trust_caller_time.unwrap_or(false))
         })
         .map(Engine::from)
     }

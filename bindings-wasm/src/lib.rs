@@ -48,11 +48,6 @@ fn json_to_js(v: &Value) -> JsValue {
     js_sys::JSON::parse(&v.to_string()).unwrap_or(JsValue::NULL)
 }
 
-fn parse(text: &str, what: &str, code: agentauthz::ErrorCode) -> Result<Value, JsValue> {
-    serde_json::from_str(text)
-        .map_err(|e| js_error(&Error::new(code, format!("{what} is not valid JSON: {e}"))))
-}
-
 /// An authorization engine over one bundle given as strings (there is no filesystem).
 #[wasm_bindgen]
 #[derive(Debug)]
@@ -73,8 +68,7 @@ impl WasmEngine {
         input: &str,
         trust_caller_time: Option<bool>,
     ) -> Result<WasmEngine, JsValue> {
-        let input = parse(input, "bundle input", agentauthz::ErrorCode::BundleInvalid)?;
-        ffi::engine_from_strings(
+        ffi::engine_from_strings_json(
             input,
             Some(Arc::new(JsClock)),
             trust_caller_time.unwrap_or(false),
@@ -110,17 +104,13 @@ impl WasmEngine {
     /// Decides a JSON array of requests against one snapshot (all or nothing).
     #[wasm_bindgen(js_name = checkBatchJson)]
     pub fn check_batch_json(&self, requests: &str) -> Result<String, JsValue> {
-        let requests = parse(requests, "requests", agentauthz::ErrorCode::RequestParse)?;
-        ffi::check_batch_value(&self.inner, requests)
-            .map(|v| v.to_string())
-            .map_err(|e| js_error(&e))
+        ffi::check_batch_json(&self.inner, requests).map_err(|e| js_error(&e))
     }
 
     /// Swaps in a new bundle (same input as `fromStringsJson`); on error the current one stays.
     #[wasm_bindgen(js_name = reloadJson)]
     pub fn reload_json(&self, input: &str) -> Result<(), JsValue> {
-        let input = parse(input, "bundle input", agentauthz::ErrorCode::BundleInvalid)?;
-        ffi::reload_from_strings(&self.inner, input).map_err(|e| js_error(&e))
+        ffi::reload_from_strings_json(&self.inner, input).map_err(|e| js_error(&e))
     }
 
     /// The content hash of the active bundle.
@@ -166,20 +156,13 @@ impl WasmEngine {
     /// reason, granted_by}`; returns the grant as JSON text.
     #[wasm_bindgen(js_name = grantJson)]
     pub fn grant_json(&self, request: &str) -> Result<String, JsValue> {
-        let request = parse(
-            request,
-            "grant request",
-            agentauthz::ErrorCode::GrantInvalid,
-        )?;
-        ffi::grant_value(&self.inner, request)
-            .map(|g| g.to_string())
-            .map_err(|e| js_error(&e))
+        ffi::grant_json(&self.inner, request).map_err(|e| js_error(&e))
     }
 
     /// The grants in force, of one agent or all, as a JSON array text.
     #[wasm_bindgen(js_name = grantsJson)]
     pub fn grants_json(&self, agent: Option<String>) -> String {
-        ffi::grants_value(&self.inner, agent.as_deref()).to_string()
+        ffi::grants_json(&self.inner, agent.as_deref())
     }
 
     /// The Cedar text of a grant in force, or `undefined`.
@@ -193,10 +176,7 @@ impl WasmEngine {
     /// journal entry as JSON text. Changes live in memory only.
     #[wasm_bindgen(js_name = applyJson)]
     pub fn apply_json(&self, change: &str, by: &str) -> Result<String, JsValue> {
-        let change = parse(change, "change", agentauthz::ErrorCode::LifecycleInvalid)?;
-        ffi::apply_change_value(&self.inner, change, by)
-            .map(|e| e.to_string())
-            .map_err(|e| js_error(&e))
+        ffi::apply_change_json(&self.inner, change, by).map_err(|e| js_error(&e))
     }
 
     /// The enforcement mode: `enforce` or `log-only`.
@@ -243,7 +223,7 @@ impl WasmEngine {
     /// match) as JSON text: `[{policy, kind, message, location?}]`.
     #[wasm_bindgen(js_name = warningsJson)]
     pub fn warnings_json(&self) -> String {
-        ffi::warnings_value(&self.inner).to_string()
+        ffi::warnings_json(&self.inner)
     }
 }
 
@@ -301,10 +281,7 @@ impl WasmEngine {
     /// in, `{token, claims}` JSON text out. Needs a signing key (`setSessionKeysJson`).
     #[wasm_bindgen(js_name = issueSessionJson)]
     pub fn issue_session_json(&self, input: &str) -> Result<String, JsValue> {
-        let input = parse(input, "issue input", agentauthz::ErrorCode::SessionInvalid)?;
-        ffi::issue_session_value(&self.inner, input)
-            .map(|v| v.to_string())
-            .map_err(|e| js_error(&e))
+        ffi::issue_session_json(&self.inner, input).map_err(|e| js_error(&e))
     }
 
     /// The verified claims of a session token as JSON text (engine clock =
@@ -315,22 +292,13 @@ impl WasmEngine {
         token: &str,
         audience: Option<String>,
     ) -> Result<String, JsValue> {
-        ffi::verify_session_value(&self.inner, token, audience.as_deref())
-            .map(|v| v.to_string())
-            .map_err(|e| js_error(&e))
+        ffi::verify_session_json(&self.inner, token, audience.as_deref()).map_err(|e| js_error(&e))
     }
 
     /// Decides a session-form request (JSON text); returns the Decision as JSON text.
     #[wasm_bindgen(js_name = checkSessionJson)]
     pub fn check_session_json(&self, request: &str) -> Result<String, JsValue> {
-        let request = parse(
-            request,
-            "session request",
-            agentauthz::ErrorCode::RequestParse,
-        )?;
-        ffi::check_session_value(&self.inner, request)
-            .map(|v| v.to_string())
-            .map_err(|e| js_error(&e))
+        ffi::check_session_json(&self.inner, request).map_err(|e| js_error(&e))
     }
 
     /// Revokes one session by its `session_id`.
@@ -344,8 +312,7 @@ impl WasmEngine {
     /// Replaces the session keys from JSON text `{signing?: {kid, key}, verifying?: {kid: key}}`.
     #[wasm_bindgen(js_name = setSessionKeysJson)]
     pub fn set_session_keys_json(&self, keys: &str) -> Result<(), JsValue> {
-        let keys = parse(keys, "session keys", agentauthz::ErrorCode::KeyInvalid)?;
-        let keys = ffi::session_keys_from_value(keys).map_err(|e| js_error(&e))?;
+        let keys = ffi::session_keys_from_json(keys).map_err(|e| js_error(&e))?;
         self.inner.set_session_keys(keys);
         Ok(())
     }
@@ -353,16 +320,14 @@ impl WasmEngine {
     /// The public session keys `{kid: "k4.public.…"}` as JSON text.
     #[wasm_bindgen(js_name = sessionPublicKeysJson)]
     pub fn session_public_keys_json(&self) -> String {
-        ffi::session_public_keys_value(&self.inner).to_string()
+        ffi::session_public_keys_json(&self.inner)
     }
 }
 
 /// A new session key pair `{kid, secret, public}` (PASERK) as JSON text.
 #[wasm_bindgen(js_name = generateSessionKeyJson)]
 pub fn generate_session_key_json(kid: &str) -> Result<String, JsValue> {
-    ffi::generate_session_key_value(kid)
-        .map(|v| v.to_string())
-        .map_err(|e| js_error(&e))
+    ffi::generate_session_key_json(kid).map_err(|e| js_error(&e))
 }
 
 // --- manual clock: `js/api.ts` wraps `WasmManualClock` as `ManualClock` and
@@ -422,8 +387,7 @@ impl WasmEngine {
         trust_caller_time: Option<bool>,
         clock: &WasmManualClock,
     ) -> Result<WasmEngine, JsValue> {
-        let input = parse(input, "bundle input", agentauthz::ErrorCode::BundleInvalid)?;
-        ffi::engine_from_strings(
+        ffi::engine_from_strings_json(
             input,
             Some(clock.inner.clone()),
             trust_caller_time.unwrap_or(false),

@@ -794,3 +794,24 @@ fn a_crate_root_path_is_reported() {
         a.offences
     );
 }
+
+// Bindings are adapters: JSON text goes to the core's text layer (one parser,
+// one error code per entry), never through a parser of the binding's own.
+
+#[test]
+fn the_node_and_wasm_bindings_parse_no_json_themselves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for file in ["bindings-node/src/lib.rs", "bindings-wasm/src/lib.rs"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for parser in [
+            "serde_json::from_str",
+            "serde_json::from_slice",
+            "serde_json::from_reader",
+        ] {
+            assert!(
+                !text.contains(parser),
+                "{file} parses JSON itself ({parser})"
+            );
+        }
+    }
+}
