@@ -60,8 +60,22 @@ impl ManualClock {
     pub fn set(&self, millis: i64) {
         self.0.store(millis, Ordering::SeqCst);
     }
+    /// Moves the clock by `millis` (saturating at the ends of `i64`).
     pub fn advance(&self, millis: i64) {
-        self.0.fetch_add(millis, Ordering::SeqCst);
+        self.advance_if(millis, |_| true);
+    }
+    /// Moves the clock by `millis` in one atomic step when the new time does
+    /// not overflow and `accept`s it; returns the new time, or `None` (and
+    /// the clock stays) otherwise. Concurrent steps never lose one another.
+    pub fn advance_if(&self, millis: i64, accept: impl Fn(i64) -> bool) -> Option<i64> {
+        let mut next = None;
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                next = Some(now.saturating_add(millis)).filter(|&n| accept(n));
+                next
+            });
+        next
     }
 }
 

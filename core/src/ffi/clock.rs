@@ -43,12 +43,12 @@ pub fn manual_clock_advance(clock: &ManualClock, seconds: f64) -> Result<()> {
     }
     // |seconds| ≤ 1e15, so the product fits an i64 exactly enough.
     let step = (seconds * 1000.0).round() as i64;
-    let next = clock.now_millis().checked_add(step).ok_or_else(invalid)?;
-    if FixedClock::at(&format_millis(next)).map(|c| c.0) != Some(next) {
-        return Err(invalid());
-    }
-    clock.set(next);
-    Ok(())
+    // One atomic step: concurrent advances never lose one another.
+    let writable = |next: i64| FixedClock::at(&format_millis(next)).map(|c| c.0) == Some(next);
+    clock
+        .advance_if(step, writable)
+        .map(|_| ())
+        .ok_or_else(invalid)
 }
 
 /// The clock's time as RFC 3339 (`2026-11-29T10:00:00.000Z`).
@@ -91,6 +91,23 @@ mod tests {
             assert!(manual_clock(bad).is_err(), "{bad}");
         }
         assert_eq!(manual_clock_now(&clock), "2026-11-29T10:00:00.000Z");
+        Ok(())
+    }
+
+    #[test]
+    fn concurrent_advances_are_never_lost() -> Result<()> {
+        let clock = manual_clock("2026-11-29T10:00:00Z")?;
+        let start = clock.now_millis();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..20_000 {
+                        let _ = manual_clock_advance(&clock, 0.001);
+                    }
+                });
+            }
+        });
+        assert_eq!(clock.now_millis() - start, 80_000);
         Ok(())
     }
 }
