@@ -194,7 +194,14 @@ impl PyEngine {
                 _ => None,
             };
             let decision = py.detach(|| {
-                ffi::mcp_check_call(&self.0, &identity, server, namespace, tool, arguments.as_ref())
+                ffi::mcp_check_call(
+                    &self.0,
+                    &identity,
+                    server,
+                    namespace,
+                    tool,
+                    arguments.as_ref(),
+                )
             });
             core(py, decision).map(PyDecision)
         })
@@ -213,9 +220,8 @@ impl PyEngine {
     ) -> PyResult<Vec<String>> {
         guarded(py, || {
             let identity = core(py, mcp_identity(arg(py, json_arg(identity, "identity"))?))?;
-            let listed = py.detach(|| {
-                ffi::mcp_listable_tools(&self.0, &identity, server, namespace, &tools)
-            });
+            let listed = py
+                .detach(|| ffi::mcp_listable_tools(&self.0, &identity, server, namespace, &tools));
             core(py, listed)
         })
     }

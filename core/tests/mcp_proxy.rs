@@ -481,3 +481,30 @@ fn pending_requests_are_bounded() {
         "input_too_large",
     );
 }
+
+#[test]
+fn a_denial_is_shaped_for_the_protocol_version() {
+    let e = engine();
+    let mut p = proxy("fs", "dev-agent");
+    let deny = |p: &mut Proxy, meta: Value| {
+        let msg = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_file",
+            "arguments":{"path":"/etc/x","content":"y"},"_meta": meta}});
+        replies(&client(p, &e, &msg.to_string()))[0]["result"].clone()
+    };
+    assert!(deny(&mut p, json!({})).get("resultType").is_none());
+    let modern = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"});
+    assert_eq!(deny(&mut p, modern)["resultType"], "complete");
+    // Negotiated by initialize.
+    client(
+        &mut p,
+        &e,
+        &json!({"jsonrpc":"2.0","id":"i","method":"initialize","params":{}}).to_string(),
+    );
+    p.from_server(
+        &e,
+        json!({"jsonrpc":"2.0","id":"i","result":{"protocolVersion":"2026-07-28"}})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(deny(&mut p, json!({}))["resultType"], "complete");
+}

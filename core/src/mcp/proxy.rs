@@ -127,6 +127,7 @@ pub enum ServerExit {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pending {
+    Initialize,
     List,
     Call,
     Other,
@@ -137,6 +138,16 @@ enum Pending {
 pub struct Proxy {
     options: ProxyOptions,
     pending: HashMap<String, Pending>,
+    /// The protocol version the server answered `initialize` with.
+    protocol_version: Option<String>,
+}
+
+/// The `_meta` member a 2026-era request names its protocol version in.
+const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// Protocol versions from which a result must carry `resultType` (MCP 2026-07-28).
+fn needs_result_type(version: Option<&str>) -> bool {
+    version.is_some_and(|v| v >= "2026-07-28")
 }
 
 fn error_value(e: &Error) -> Value {
@@ -188,6 +199,7 @@ impl Proxy {
         Proxy {
             options,
             pending: HashMap::new(),
+            protocol_version: None,
         }
     }
 
@@ -350,6 +362,8 @@ impl Proxy {
             }
         } else if method == "tools/list" {
             Pending::List
+        } else if method == "initialize" {
+            Pending::Initialize
         } else {
             Pending::Other
         };
@@ -413,14 +427,24 @@ impl Proxy {
                         "agentauthz/decision".into(),
                         serde_json::to_value(&decision).unwrap_or(Value::Null),
                     );
+                    let mut result = json!({
+                        "content": [{"type": "text", "text": text}],
+                        "isError": true,
+                        "_meta": meta,
+                    });
+                    // 2026-era requests name their version in `_meta`; older ones negotiated it.
+                    let version = params
+                        .get("_meta")
+                        .and_then(|m| m.get(PROTOCOL_VERSION_META))
+                        .and_then(Value::as_str)
+                        .or(self.protocol_version.as_deref());
+                    if needs_result_type(version) {
+                        result["resultType"] = json!("complete");
+                    }
                     step.to_client.push(line(&json!({
                         "jsonrpc": "2.0",
                         "id": id.cloned().unwrap_or(Value::Null),
-                        "result": {
-                            "content": [{"type": "text", "text": text}],
-                            "isError": true,
-                            "_meta": meta,
-                        },
+                        "result": result,
                     })));
                 }
                 let mut ev = ProxyEvent::new("decision", id);
@@ -482,6 +506,15 @@ impl Proxy {
             );
             return step;
         };
+        if kind == Pending::Initialize {
+            if let Some(v) = obj
+                .get("result")
+                .and_then(|r| r.get("protocolVersion"))
+                .and_then(Value::as_str)
+            {
+                self.protocol_version = Some(v.to_string());
+            }
+        }
         if kind != Pending::List {
             step.to_client.push(bytes.to_vec());
             return step;
