@@ -22,7 +22,8 @@ mod proxy;
 mod schema;
 
 pub use guard::{
-    call_request, check_call, is_valid_name, listable_tools, tool_action, Identity, RESOURCE_TYPE,
+    call_request, check_call, denied_result, is_valid_name, listable_tools, tool_action, Identity,
+    DECISION_META, RESOURCE_TYPE,
 };
 pub use proxy::{
     Proxy, ProxyEvent, ProxyOptions, ServerExit, Step, DEFAULT_MAX_MESSAGE_BYTES,

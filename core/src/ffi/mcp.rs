@@ -7,7 +7,7 @@ use crate::error::{ErrorCode, Result};
 use crate::mcp::{self, Identity, McpSchema, McpSchemaOptions};
 use crate::model::Decision;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The Cedar schema fragment of a `tools/list` result
 /// ([`crate::mcp::schema_from_tools`]).
@@ -130,4 +130,32 @@ pub fn mcp_listable_tools_value(engine: &Engine, input: Value) -> Result<Value> 
 pub fn mcp_listable_tools_json(engine: &Engine, input: &str) -> Result<String> {
     let value = parse_text(input, "MCP tools/list input", ErrorCode::RequestParse)?;
     to_text(&mcp_listable_tools_value(engine, value)?)
+}
+
+/// A guard's check of a `tools/call` over the input of
+/// [`mcp_check_call_value`]: `{decision, result}`, where `result` is the tool
+/// error result that answers a denied call ([`crate::mcp::denied_result`],
+/// the proxy's answer too) and `null` when the call is allowed.
+pub fn mcp_guard_call_value(engine: &Engine, input: Value) -> Result<Value> {
+    let i: CallInput = from_value(input, ErrorCode::RequestParse, "MCP tools/call input")?;
+    let d = mcp_check_call(
+        engine,
+        &i.identity,
+        &i.server,
+        i.namespace.as_deref(),
+        &i.tool,
+        i.arguments.as_ref(),
+    )?;
+    let result = if d.allowed() {
+        Value::Null
+    } else {
+        mcp::denied_result(&i.tool, &d)
+    };
+    Ok(json!({"decision": to_value(&d), "result": result}))
+}
+
+/// [`mcp_guard_call_value`] over JSON text.
+pub fn mcp_guard_call_json(engine: &Engine, input: &str) -> Result<String> {
+    let value = parse_text(input, "MCP tools/call input", ErrorCode::RequestParse)?;
+    to_text(&mcp_guard_call_value(engine, value)?)
 }

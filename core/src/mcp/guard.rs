@@ -5,7 +5,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, Decision, EntityRef, Request, SessionRequest};
 use crate::posture::permitted_actions;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// The entity type of an MCP server (the resource of its tools' actions).
 pub const RESOURCE_TYPE: &str = "McpServer";
@@ -143,6 +143,30 @@ pub fn check_call(
             })
         }
     }
+}
+
+/// The `_meta` member of a denied call's result that holds the Decision.
+pub const DECISION_META: &str = "agentauthz/decision";
+
+/// The tool error result that answers a denied `tools/call` of `tool` (the
+/// handler never runs): a text naming the reasons and `decision_id`, and the
+/// Decision under `_meta["agentauthz/decision"]`. The stdio proxy and every
+/// binding's guard answer with this one shape.
+pub fn denied_result(tool: &str, decision: &Decision) -> Value {
+    let text = format!(
+        "agentauthz denied tool {tool:?}: reasons {:?}, decision_id {}",
+        decision.reasons, decision.decision_id
+    );
+    let mut meta = Map::new();
+    meta.insert(
+        DECISION_META.into(),
+        serde_json::to_value(decision).unwrap_or(Value::Null),
+    );
+    json!({
+        "content": [{"type": "text", "text": text}],
+        "isError": true,
+        "_meta": meta,
+    })
 }
 
 /// Of `tools`, the ones to list for `identity` (see the list-time rule in

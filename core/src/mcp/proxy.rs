@@ -16,13 +16,13 @@
 //! `tools/list` response is filtered to the listable tools. Malformed
 //! messages from the server are dropped and logged.
 
-use super::guard::{check_call, listable_tools, Identity};
+use super::guard::{check_call, denied_result, listable_tools, Identity};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorCode};
 use crate::limits::{parse_json_bytes, Input, Limits};
 use crate::model::Decision;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 
 /// Largest message either way (16 MiB); larger ones are refused unread.
@@ -418,20 +418,7 @@ impl Proxy {
             Ok(decision) => {
                 let allowed = decision.allowed();
                 if !allowed {
-                    let text = format!(
-                        "agentauthz denied tool {tool:?}: reasons {:?}, decision_id {}",
-                        decision.reasons, decision.decision_id
-                    );
-                    let mut meta = Map::new();
-                    meta.insert(
-                        "agentauthz/decision".into(),
-                        serde_json::to_value(&decision).unwrap_or(Value::Null),
-                    );
-                    let mut result = json!({
-                        "content": [{"type": "text", "text": text}],
-                        "isError": true,
-                        "_meta": meta,
-                    });
+                    let mut result = denied_result(tool, &decision);
                     // 2026-era requests name their version in `_meta`; older ones negotiated it.
                     let version = params
                         .get("_meta")

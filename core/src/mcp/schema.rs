@@ -44,6 +44,8 @@ impl Default for McpSchemaOptions {
 
 /// One construct that could not be mapped, and what was done instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct McpWarning {
     pub tool: String,
     /// Where in the tool's `inputSchema` (`input.path`, `input.items[]`).
@@ -53,6 +55,8 @@ pub struct McpWarning {
 
 /// A generated schema fragment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
 pub struct McpSchema {
     pub server: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
