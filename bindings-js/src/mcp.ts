@@ -69,6 +69,15 @@ function refusedResult(tool: unknown, code: string, message: string): Record<str
   };
 }
 
+/** A resource indicator as the SDK compares it: a URL's normal form (`https://a.example` is `https://a.example/`). */
+function resourceText(r: unknown): string {
+  try {
+    return new URL(String(r)).href;
+  } catch {
+    return String(r);
+  }
+}
+
 function errorOf(e: unknown): AuthzError {
   return e instanceof AuthzError ? e : codedError("internal", e instanceof Error ? e.message : String(e), e);
 }
@@ -101,12 +110,12 @@ export function buildMcp(isEngine: (value: unknown) => boolean) {
     resource?: string | URL;
   }): IdentityResolver {
     const agentOf = options?.agentOf ?? ((info) => info.clientId);
-    const resource = options?.resource === undefined ? null : String(options.resource);
+    const resource = options?.resource === undefined ? null : resourceText(options.resource);
     return (_request, extra) => {
       const info = extra?.authInfo;
       if (info === null || typeof info !== "object") return null;
       if (typeof info.expiresAt === "number" && info.expiresAt * 1000 <= Date.now()) return null;
-      if (resource !== null && (info.resource === undefined || String(info.resource) !== resource)) return null;
+      if (resource !== null && (info.resource === undefined || resourceText(info.resource) !== resource)) return null;
       const agent = agentOf(info);
       return typeof agent === "string" && agent !== "" ? { agent } : null;
     };

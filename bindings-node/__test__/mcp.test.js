@@ -253,6 +253,13 @@ test('the OAuth access token the SDK verified names the agent; another resource 
   assert.deepEqual(await run(undefined), { isError: true, calls: [] })
   assert.ok(!fs.existsSync(path.join(dir, 'workspace', 't.txt')))
   assert.deepEqual(await run(good), { isError: false, calls: ['write_file'] })
+  // The same resource, spelt as a string or a URL.
+  const bare = accessTokenAgent({ resource: 'https://mcp.example' })
+  const { server, calls } = guarded(buildMcpServer, dir, bare)
+  const client = await connect(server, { ...good, resource: new URL('https://mcp.example') })
+  assert.equal((await client.callTool({ name: 'read_file', arguments: { path: '/workspace/a.txt' } })).isError, undefined)
+  assert.deepEqual(calls, ['read_file'])
+  await client.close()
 })
 
 test('an async identity resolver, and one that throws (refused, the handler never runs)', async () => {
