@@ -737,6 +737,19 @@ pub(crate) fn schema_from_mcp<'py>(
     })
 }
 
+/// The tool error result that answers a denied MCP `tools/call` of `tool`
+/// (the stdio proxy's answer too), as a dict.
+#[pyfunction]
+pub(crate) fn mcp_denied_result<'py>(
+    py: Python<'py>,
+    tool: &str,
+    decision: PyRef<'py, PyDecision>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guarded(py, || {
+        Ok(pythonize(py, &ffi::mcp_denied_result(tool, &decision.0))?)
+    })
+}
+
 /// A new session key pair `{"kid", "secret", "public"}` (PASERK).
 #[pyfunction]
 pub(crate) fn generate_session_key<'py>(

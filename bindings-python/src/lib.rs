@@ -31,5 +31,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(errors::_panic, m)?)?;
     m.add_function(wrap_pyfunction!(engine::generate_session_key, m)?)?;
     m.add_function(wrap_pyfunction!(engine::schema_from_mcp, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::mcp_denied_result, m)?)?;
     Ok(())
 }

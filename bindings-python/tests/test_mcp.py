@@ -3,6 +3,7 @@ client session over memory and over stdio."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -80,6 +81,15 @@ async def test_a_denied_tool_never_runs(engine: Any, workdir: Path) -> None:
         meta = result.meta or {}
         assert meta["agentauthz/decision"]["decision"] == "deny"
         assert meta["agentauthz/decision"]["decision_id"]
+        # The core's answer, the one the stdio proxy and the TypeScript guard send.
+        seen_decision = seen[-1][2]
+        reasons = json.dumps(list(seen_decision.reasons))
+        assert text_of(result) == (
+            f'agentauthz denied tool "write_file": reasons {reasons}, '
+            f"decision_id {seen_decision.decision_id}"
+        )
+        assert meta["agentauthz/decision"]["errors"] == []
+        assert meta["agentauthz/decision"]["policy_revision"] == engine.policy_revision
         assert not (workdir / "workspace" / "evil.txt").exists()
         # A tool outside the schema is refused, and does not move anything.
         result = await client.call_tool(

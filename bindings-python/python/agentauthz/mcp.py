@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ._engine import Engine
-from ._native import Decision
+from ._native import Decision, mcp_denied_result
 from .errors import AuthzError
 
 __all__ = [
@@ -114,14 +114,13 @@ class AccessTokenAgent:
         return {"agent": agent} if isinstance(agent, str) and agent else None
 
 
-def _denied_result(ctx: Any, text: str, meta: dict[str, Any]) -> dict[str, Any]:
+def _error_result(text: str, meta: dict[str, Any]) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": text}], "isError": True, "_meta": meta}
+
+
+def _in_wire_form(ctx: Any, result: dict[str, Any]) -> dict[str, Any]:
     """A tool error result in the wire form of the connection's protocol
     version (a middleware that answers itself owns the whole envelope)."""
-    result: dict[str, Any] = {
-        "content": [{"type": "text", "text": text}],
-        "isError": True,
-        "_meta": meta,
-    }
     version = getattr(ctx, "protocol_version", None)
     if isinstance(version, str):
         from mcp_types import methods
@@ -131,15 +130,6 @@ def _denied_result(ctx: Any, text: str, meta: dict[str, Any]) -> dict[str, Any]:
             result["resultType"] = "complete"
         result = methods.serialize_server_result("tools/call", version, result)
     return result
-
-
-def _decision_dict(d: Decision) -> dict[str, Any]:
-    return {
-        "decision": d.decision,
-        "reasons": list(d.reasons),
-        "decision_id": d.decision_id,
-        "policy_revision": d.policy_revision,
-    }
 
 
 class AuthorizationMiddleware:
@@ -184,7 +174,8 @@ class AuthorizationMiddleware:
         identity = self.identity(ctx)
         if identity is None:
             text = f"agentauthz denied tool {tool!r}: no identity for this request"
-            return _denied_result(ctx, text, {"agentauthz/error": {"code": "session_invalid"}})
+            meta = {"agentauthz/error": {"code": "session_invalid"}}
+            return _in_wire_form(ctx, _error_result(text, meta))
         try:
             arguments = params.get("arguments")
             decision = self.engine.mcp_check_call(
@@ -198,16 +189,13 @@ class AuthorizationMiddleware:
         except AuthzError as e:
             self._report(tool, request_id, e)
             text = f"agentauthz refused tool {tool!r}: [{e.code}] {e}"
-            return _denied_result(
-                ctx, text, {"agentauthz/error": {"code": e.code, "message": str(e)}}
-            )
+            meta = {"agentauthz/error": {"code": e.code, "message": str(e)}}
+            return _in_wire_form(ctx, _error_result(text, meta))
         self._report(tool, request_id, decision)
         if not decision.allowed:
-            text = (
-                f"agentauthz denied tool {tool!r}: reasons {list(decision.reasons)}, "
-                f"decision_id {decision.decision_id}"
-            )
-            return _denied_result(ctx, text, {"agentauthz/decision": _decision_dict(decision)})
+            # The core's answer to a denied call: the proxy's and the TS guard's too.
+            name = tool if isinstance(tool, str) else ""
+            return _in_wire_form(ctx, dict(mcp_denied_result(name, decision)))
         return await call_next(ctx)
 
     async def _list(self, ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:

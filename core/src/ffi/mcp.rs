@@ -132,6 +132,12 @@ pub fn mcp_listable_tools_json(engine: &Engine, input: &str) -> Result<String> {
     to_text(&mcp_listable_tools_value(engine, value)?)
 }
 
+/// The tool error result that answers a denied `tools/call` of `tool`
+/// ([`crate::mcp::denied_result`]: the proxy's answer, and every guard's).
+pub fn mcp_denied_result(tool: &str, decision: &Decision) -> Value {
+    mcp::denied_result(tool, decision)
+}
+
 /// A guard's check of a `tools/call` over the input of
 /// [`mcp_check_call_value`]: `{decision, result}`, where `result` is the tool
 /// error result that answers a denied call ([`crate::mcp::denied_result`],
