@@ -13,6 +13,7 @@ const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio
 const { InMemoryTransport } = require('@modelcontextprotocol/sdk/inMemory.js')
 const { Server } = require('@modelcontextprotocol/sdk/server/index.js')
 const { McpServer } = require('@modelcontextprotocol/sdk/server/mcp.js')
+const { CallToolResultSchema } = require('@modelcontextprotocol/sdk/types.js')
 const { z } = require('zod')
 const { Engine, ManualClock, generateSessionKey, schemaFromMcp, SchemaError, RequestError } = require('..')
 const { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, SESSION_META_KEY } = require('../mcp')
@@ -168,13 +169,19 @@ test('a fallback request handler is guarded', async () => {
   const server = new Server({ name: 'fs', version: '1.0.0' }, { capabilities: { tools: {} } })
   let ran = false
   server.fallbackRequestHandler = async (request) => {
-    if (request.method === 'tools/call') ran = true
+    if (request.method.toLowerCase().includes('tools/call')) ran = true
     return { content: [{ type: 'text', text: 'ran' }] }
   }
   guardMcpServer(server, { engine, server: 'fs', identity: fixedAgent('review-agent') })
   const client = await connect(server)
   const r = await client.callTool({ name: 'write_file', arguments: { path: '/workspace/x', content: 'y' } })
   assert.equal(r.isError, true)
+  // A look-alike method a lenient fallback might read as tools/call is checked as one.
+  for (const method of ['Tools/Call', '/tools/call', 'tools/call\u0000', ' tools/call ']) {
+    const params = { name: 'write_file', arguments: { path: '/workspace/x', content: 'y' } }
+    const look = await client.request({ method, params }, CallToolResultSchema)
+    assert.equal(look.isError, true, method)
+  }
   assert.equal(ran, false)
   await client.close()
 })
