@@ -20,6 +20,12 @@ import type {
   IssuedSession,
   IssueSessionInput,
   JournalEntry,
+  McpCallInput,
+  McpIdentity,
+  McpListInput,
+  McpSchema,
+  McpSchemaInput,
+  McpWarning,
   PolicyEvaluationError,
   PolicyWarning,
   RotateOptions,
@@ -50,6 +56,12 @@ export type {
   IssuedSession,
   IssueSessionInput,
   JournalEntry,
+  McpCallInput,
+  McpIdentity,
+  McpListInput,
+  McpSchema,
+  McpSchemaInput,
+  McpWarning,
   PolicyEvaluationError,
   PolicyWarning,
   RotateOptions,
@@ -347,6 +359,16 @@ export declare class Engine {
   /** The public session keys `{kid: 'k4.public.…'}`, to hand to verifiers. */
   sessionPublicKeys(): Record<string, string>
 
+  /**
+   * Decides an MCP `tools/call`: the tool `T` of the server `S` is the
+   * action `"S:T"` on `McpServer::"S"`, its arguments `context.input`.
+   */
+  mcpCheckCall(input: McpCallInput): Decision
+  /**
+   * Of `tools`, the names a caller may see in `tools/list` (the list-time
+   * rule: some request for the tool could be allowed).
+   */
+  mcpListableTools(input: McpListInput): string[]
 }
 
 /**
@@ -379,3 +401,10 @@ export declare function flushDecisionLogs(): void
 
 /** A new session key pair `{kid, secret, public}` (PASERK). */
 export declare function generateSessionKey(kid: string): SessionKeyPair
+
+/**
+ * The Cedar schema fragment of a `tools/list` result: one action per tool,
+ * `context.input` typed from its `inputSchema`, a warning per construct
+ * that could not be mapped.
+ */
+export declare function schemaFromMcp(input: McpSchemaInput): McpSchema

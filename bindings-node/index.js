@@ -51,6 +51,10 @@ const raw = Engine[RAW] ?? {
   revokeSession: proto.revokeSession,
   setSessionKeys: proto.setSessionKeys,
   sessionPublicKeys: proto.sessionPublicKeys,
+  mcpCheckCall: proto.mcpCheckCall,
+  mcpGuardCall: proto._mcpGuardCall,
+  mcpListableTools: proto.mcpListableTools,
+  schemaFromMcp: native.schemaFromMcp,
   errorCodes: native.errorCodes,
   flushDecisionLogs: native.flushDecisionLogs,
   generateSessionKey: native.generateSessionKey,
@@ -132,6 +136,15 @@ class NodeNative {
   }
   sessionPublicKeysJson() {
     return JSON.stringify(raw.sessionPublicKeys.call(this.e))
+  }
+  mcpCheckCallJson(input) {
+    return raw.mcpCheckCall.call(this.e, input)
+  }
+  mcpGuardCallJson(input) {
+    return raw.mcpGuardCall.call(this.e, input)
+  }
+  mcpListableToolsJson(input) {
+    return raw.mcpListableTools.call(this.e, input)
   }
   get policyRevision() {
     return raw.policyRevision.call(this.e)
@@ -275,6 +288,8 @@ module.exports = {
   flushDecisionLogs: () => call(() => raw.flushDecisionLogs()),
   coreVersion: native.coreVersion,
   __napiBindingTarget: native.__napiBindingTarget,
+  /** The Cedar schema fragment of a `tools/list` result: `{tools, server?, namespace?}` → `{text, actions, warnings, ...}`. */
+  schemaFromMcp: (input) => shared.schemaFromMcpWith((json) => raw.schemaFromMcp(json), input),
   /** A new session key pair `{kid, secret, public}` (PASERK). */
   generateSessionKey: (kid) => call(() => raw.generateSessionKey(kid), 'key_invalid'),
 }

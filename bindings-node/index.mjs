@@ -30,4 +30,7 @@ export const {
 // --- sessions
 export const { generateSessionKey } = agentauthz
 
+// --- MCP
+export const { schemaFromMcp } = agentauthz
+
 export default agentauthz

@@ -841,3 +841,4 @@ module.exports.coreVersion = nativeBinding.coreVersion
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.flushDecisionLogs = nativeBinding.flushDecisionLogs
 module.exports.generateSessionKey = nativeBinding.generateSessionKey
+module.exports.schemaFromMcp = nativeBinding.schemaFromMcp

@@ -15,6 +15,9 @@ import type {
   GrantRequest,
   IssuedSession,
   IssueSessionInput,
+  McpCallInput,
+  McpListInput,
+  McpSchemaInput,
   PolicyWarning,
   RotateOptions,
   SessionClaims,
@@ -26,7 +29,7 @@ import type {
   VerifySessionOptions,
 } from "./types.js";
 import { wireText } from "./wire.js";
-import type { Change, DecisionJson, DecisionRecord, GrantWire, JournalEntry, SessionClaimsWire } from "./wire-types.js";
+import type { Change, DecisionJson, DecisionRecord, GrantWire, JournalEntry, McpSchema, SessionClaimsWire } from "./wire-types.js";
 
 /** The key under which a JS engine gives its native engine. */
 export const NATIVE: unique symbol = Symbol.for("agentauthz.nativeEngine");
@@ -149,6 +152,23 @@ export abstract class EngineBase {
     const json = stringify(() => requestToWire(request), RP);
     const native = nativeOf(this);
     return new Decision(JSON.parse(recorded(this, native, RP, (n) => n.checkJson(json))) as DecisionJson);
+  }
+
+  /** Decides an MCP `tools/call` (`{identity, server, tool, arguments}`): the
+   * tool `T` of the server `S` is the action `"S:T"` on `McpServer::"S"`, its
+   * arguments are `context.input`. */
+  mcpCheckCall(input: McpCallInput): Decision {
+    const json = stringify(() => input, RP, "MCP tools/call input");
+    const native = nativeOf(this);
+    return new Decision(JSON.parse(recorded(this, native, RP, (n) => n.mcpCheckCallJson(json))) as DecisionJson);
+  }
+
+  /** Of `tools`, the names to show the caller in `tools/list`: those some
+   * request could be allowed for (each call is still checked). */
+  mcpListableTools(input: McpListInput): string[] {
+    const json = stringify(() => input, RP, "MCP tools/list input");
+    const native = nativeOf(this);
+    return JSON.parse(call(() => native.mcpListableToolsJson(json), RP)) as string[];
   }
 
   /** `check` in the core's wire format: the request JSON text in, the Decision JSON text out (snake_case). */
@@ -373,4 +393,27 @@ export abstract class EngineBase {
     const native = nativeOf(this);
     return JSON.parse(call(() => native.sessionPublicKeysJson())) as Record<string, string>;
   }
+}
+
+// ---------------------------------------------------------------- MCP
+
+/** The Cedar schema fragment of a `tools/list` result, through a loader's native function. */
+export function schemaFromMcpWith(native: (input: string) => string, input: McpSchemaInput): McpSchema {
+  if (!readArgs("schema_invalid", () => input !== null && typeof input === "object")) {
+    throw codedError("schema_invalid", "schemaFromMcp expects {tools, server?, namespace?}");
+  }
+  const json = stringify(() => input, "schema_invalid", "MCP schema input");
+  return JSON.parse(call(() => native(json), "schema_invalid")) as McpSchema;
+}
+
+/** A guard's check of a `tools/call`: the Decision, and the tool error result
+ * that answers it when denied (the core's, the one the stdio proxy sends). */
+export function mcpGuardCall(engine: object, input: McpCallInput): { decision: Decision; result: Record<string, unknown> | null } {
+  const json = stringify(() => input, RP, "MCP tools/call input");
+  const native = nativeOf(engine);
+  const out = JSON.parse(recorded(engine, native, RP, (n) => n.mcpGuardCallJson(json))) as {
+    decision: DecisionJson;
+    result: Record<string, unknown> | null;
+  };
+  return { decision: new Decision(out.decision), result: out.result };
 }

@@ -8,9 +8,19 @@ import { bindCodes, bindFailures, type ForeignError } from "./errors.js";
 
 export { type ClockFactory, ManualClock, type NativeClock } from "./clock.js";
 export { Decision } from "./decision.js";
-export { type DecisionLogOptions, type DecisionLogSink, EngineBase, NATIVE, bundleJson, stringify } from "./engine.js";
+export {
+  type DecisionLogOptions,
+  type DecisionLogSink,
+  EngineBase,
+  NATIVE,
+  bundleJson,
+  mcpGuardCall,
+  schemaFromMcpWith,
+  stringify,
+} from "./engine.js";
 export * from "./errors.js";
 export { buildLangChain, DEFAULT_NAME, type LangChain } from "./langchain.js";
+export { buildMcp, SESSION_META_KEY } from "./mcp.js";
 export type { NativeEngine } from "./native.js";
 export { claimsFromWire, grantFromWire, renamed, requestToWire, timeText } from "./names.js";
 export type * from "./types.js";

@@ -30,6 +30,12 @@ export interface NativeEngine {
   revokeSession(sessionId: string, by: string): void;
   setSessionKeysJson(keys: string): void;
   sessionPublicKeysJson(): string;
+  /** An MCP `tools/call` decided: the Decision (JSON text). */
+  mcpCheckCallJson(input: string): string;
+  /** `mcpCheckCallJson` for a guard: `{decision, result}` (the denied call's tool error result, or null). */
+  mcpGuardCallJson(input: string): string;
+  /** The tool names listed for a caller (JSON array text). */
+  mcpListableToolsJson(input: string): string;
   readonly policyRevision: string;
   readonly mode: string;
   readonly onError: string;

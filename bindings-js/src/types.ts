@@ -182,3 +182,38 @@ export interface SessionKeyPair {
   secret: string;
   public: string;
 }
+
+// ---------------------------------------------------------------- MCP
+
+/** Who calls an MCP tool: a fixed agent, or an agentauthz session token
+ * (verified on every call: signature, window, audience, revocation). */
+export type McpIdentity = { agent: string } | { session: { token: string; audience?: string | null } };
+
+/** An MCP `tools/call` to decide: the tool `T` of the server `S` is the
+ * action `"S:T"` on `McpServer::"S"`, `arguments` is `context.input`. */
+export interface McpCallInput {
+  identity: McpIdentity;
+  /** The server's name (1-64 of `A-Z a-z 0-9 _ . -`). */
+  server: string;
+  /** The Cedar namespace of the generated schema, if any. */
+  namespace?: string | null;
+  tool: string;
+  arguments?: Record<string, unknown> | null;
+}
+
+/** The tools of a `tools/list` result to filter for a caller. */
+export interface McpListInput {
+  identity: McpIdentity;
+  server: string;
+  namespace?: string | null;
+  /** Tool names, in the server's order. */
+  tools: string[];
+}
+
+/** A `tools/list` result (or its `tools` array) to turn into a Cedar schema fragment. */
+export interface McpSchemaInput {
+  tools: unknown;
+  /** The server's name, the action ids' prefix (default `mcp`). */
+  server?: string;
+  namespace?: string;
+}

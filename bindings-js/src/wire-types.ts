@@ -12,6 +12,8 @@ export type { Grant as GrantWire } from "./generated/Grant";
 export type { GrantRequest as GrantRequestWire } from "./generated/GrantRequest";
 export type { JournalEntry } from "./generated/JournalEntry";
 export type { Location } from "./generated/Location";
+export type { McpSchema } from "./generated/McpSchema";
+export type { McpWarning } from "./generated/McpWarning";
 export type { PolicyError as PolicyEvaluationError } from "./generated/PolicyError";
 export type { Request as RequestWire } from "./generated/Request";
 export type { SessionClaims as SessionClaimsWire } from "./generated/SessionClaims";

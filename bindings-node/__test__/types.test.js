@@ -100,6 +100,8 @@ describe('declarations match the runtime', () => {
       'grants',
       'issueSession',
       'journalPath',
+      'mcpCheckCall',
+      'mcpListableTools',
       'mode',
       'offboard',
       'onError',
@@ -124,6 +126,12 @@ describe('declarations match the runtime', () => {
     const declared = [...declaredExports(path.join(PACKAGE_DIR, 'langchain.d.ts')).keys()].sort()
     assert.deepEqual(declared, Object.keys(require('../langchain.js')).sort())
     assert.deepEqual(declared, Object.keys(await import('agentauthz/langchain')).sort())
+  })
+
+  test('mcp.d.ts declares exactly what both mcp entry points export', async () => {
+    const declared = [...declaredExports(path.join(PACKAGE_DIR, 'mcp.d.ts')).keys()].sort()
+    assert.deepEqual(declared, Object.keys(require('../mcp.js')).sort())
+    assert.deepEqual(declared, Object.keys(await import('agentauthz/mcp')).sort())
   })
 })
 

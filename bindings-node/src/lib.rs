@@ -541,3 +541,37 @@ impl Engine {
         .map(Engine::from)
     }
 }
+
+// --- MCP (JSON text in and out, as `check`)
+
+#[napi]
+impl Engine {
+    /// Decides an MCP `tools/call`: the tool `T` of the server `S` is the
+    /// action `"S:T"` on `McpServer::"S"`, its arguments `context.input`.
+    #[napi(ts_args_type = "input: McpCallInput", ts_return_type = "Decision")]
+    pub fn mcp_check_call(&self, input: String) -> napi::Result<String, String> {
+        call(|| ffi::mcp_check_call_json(&self.inner, &input))
+    }
+
+    /// `mcpCheckCall` for a guard: `{decision, result}`, `result` the tool
+    /// error result that answers a denied call (`null` when allowed).
+    #[napi(skip_typescript, js_name = "_mcpGuardCall")]
+    pub fn mcp_guard_call(&self, input: String) -> napi::Result<String, String> {
+        call(|| ffi::mcp_guard_call_json(&self.inner, &input))
+    }
+
+    /// Of `tools`, the names a caller may see in `tools/list` (the list-time
+    /// rule: some request for the tool could be allowed).
+    #[napi(ts_args_type = "input: McpListInput", ts_return_type = "string[]")]
+    pub fn mcp_listable_tools(&self, input: String) -> napi::Result<String, String> {
+        call(|| ffi::mcp_listable_tools_json(&self.inner, &input))
+    }
+}
+
+/// The Cedar schema fragment of a `tools/list` result: one action per tool,
+/// `context.input` typed from its `inputSchema`, a warning per construct
+/// that could not be mapped.
+#[napi(ts_args_type = "input: McpSchemaInput", ts_return_type = "McpSchema")]
+pub fn schema_from_mcp(input: String) -> napi::Result<String, String> {
+    call(|| ffi::schema_from_mcp_json(&input))
+}

@@ -175,6 +175,57 @@ impl PyEngine {
         })
     }
 
+    /// Decides an MCP `tools/call` of `tool` on `server` with `arguments`
+    /// for `identity` (`{"agent": id}` or `{"session": {"token", "audience"?}}`).
+    #[pyo3(signature = (*, identity, server, tool, arguments=None, namespace=None))]
+    fn mcp_check_call(
+        &self,
+        py: Python<'_>,
+        identity: &Bound<'_, PyAny>,
+        server: &str,
+        tool: &str,
+        arguments: Option<&Bound<'_, PyAny>>,
+        namespace: Option<&str>,
+    ) -> PyResult<PyDecision> {
+        guarded(py, || {
+            let identity = core(py, mcp_identity(arg(py, json_arg(identity, "identity"))?))?;
+            let arguments = match arguments {
+                Some(a) if !a.is_none() => Some(arg(py, json_arg(a, "arguments"))?),
+                _ => None,
+            };
+            let decision = py.detach(|| {
+                ffi::mcp_check_call(
+                    &self.0,
+                    &identity,
+                    server,
+                    namespace,
+                    tool,
+                    arguments.as_ref(),
+                )
+            });
+            core(py, decision).map(PyDecision)
+        })
+    }
+
+    /// Of `tools`, the names to list for `identity` (a tool is listed when
+    /// some call of it could be allowed; the call is still checked).
+    #[pyo3(signature = (*, identity, server, tools, namespace=None))]
+    fn mcp_listable_tools(
+        &self,
+        py: Python<'_>,
+        identity: &Bound<'_, PyAny>,
+        server: &str,
+        tools: Vec<String>,
+        namespace: Option<&str>,
+    ) -> PyResult<Vec<String>> {
+        guarded(py, || {
+            let identity = core(py, mcp_identity(arg(py, json_arg(identity, "identity"))?))?;
+            let listed = py
+                .detach(|| ffi::mcp_listable_tools(&self.0, &identity, server, namespace, &tools));
+            core(py, listed)
+        })
+    }
+
     /// Decides a list of requests in the wire shape against one snapshot.
     /// All or nothing: the first bad request raises, its index in the message.
     fn check_batch(
@@ -657,6 +708,46 @@ fn build(bundle: BundleArg, o: Options) -> agentauthz::Result<Engine> {
             }
         }
     }
+}
+
+fn mcp_identity(value: serde_json::Value) -> agentauthz::Result<agentauthz::mcp::Identity> {
+    serde_json::from_value(value).map_err(|e| {
+        Error::new(
+            ErrorCode::RequestParse,
+            format!("identity must be {{\"agent\": id}} or {{\"session\": {{\"token\": ..., \"audience\": ...}}}}: {e}"),
+        )
+    })
+}
+
+/// The Cedar schema fragment of an MCP `tools/list` result, as a dict
+/// `{text, actions, warnings, ...}`.
+#[pyfunction]
+#[pyo3(signature = (tools, /, *, server=None, namespace=None))]
+pub(crate) fn schema_from_mcp<'py>(
+    py: Python<'py>,
+    tools: &Bound<'py, PyAny>,
+    server: Option<String>,
+    namespace: Option<String>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guarded(py, || {
+        let tools = arg(py, json_arg(tools, "tools"))?;
+        let input = serde_json::json!({"tools": tools, "server": server, "namespace": namespace});
+        let out = core(py, py.detach(|| ffi::schema_from_mcp_value(input)))?;
+        Ok(pythonize(py, &out)?)
+    })
+}
+
+/// The tool error result that answers a denied MCP `tools/call` of `tool`
+/// (the stdio proxy's answer too), as a dict.
+#[pyfunction]
+pub(crate) fn mcp_denied_result<'py>(
+    py: Python<'py>,
+    tool: &str,
+    decision: PyRef<'py, PyDecision>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guarded(py, || {
+        Ok(pythonize(py, &ffi::mcp_denied_result(tool, &decision.0))?)
+    })
 }
 
 /// A new session key pair `{"kid", "secret", "public"}` (PASERK).

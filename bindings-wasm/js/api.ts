@@ -16,7 +16,10 @@ import {
   EngineBase,
   type ErrorCodeInfo,
   NATIVE,
+  type McpSchema,
+  type McpSchemaInput,
   type NativeEngine,
+  schemaFromMcpWith,
   type SessionKeyPair,
   type StringsInput,
   ManualClock,
@@ -65,6 +68,12 @@ export type {
   IssuedSession,
   IssueSessionInput,
   JournalEntry,
+  McpCallInput,
+  McpIdentity,
+  McpListInput,
+  McpSchema,
+  McpSchemaInput,
+  McpWarning,
   NativeEngine,
   PolicyEvaluationError,
   PolicyWarning,
@@ -91,6 +100,7 @@ export interface NativeModule {
   errorCodes(): unknown[];
   version(): string;
   generateSessionKeyJson(kid: string): string;
+  schemaFromMcpJson(input: string): string;
   __debugPanic(message: string): void;
   __wbg_reset_state?: () => void;
 }
@@ -209,6 +219,12 @@ export function generateSessionKey(kid: string): SessionKeyPair {
   text(kid, "key_invalid", "kid");
   const module = raw();
   return JSON.parse(call(() => module.generateSessionKeyJson(kid), "key_invalid")) as SessionKeyPair;
+}
+
+/** The Cedar schema fragment of a `tools/list` result: `{tools, server?, namespace?}` → `{text, actions, warnings, ...}`. */
+export function schemaFromMcp(input: McpSchemaInput): McpSchema {
+  const module = raw();
+  return schemaFromMcpWith((json) => module.schemaFromMcpJson(json), input);
 }
 
 /** For the binding's own tests: panics inside the WASM instance. Not public API. */

@@ -130,6 +130,15 @@ export class RestoringEngine implements NativeEngine {
   sessionPublicKeysJson(): string {
     return this.live.sessionPublicKeysJson();
   }
+  mcpCheckCallJson(input: string): string {
+    return this.live.mcpCheckCallJson(input);
+  }
+  mcpGuardCallJson(input: string): string {
+    return this.live.mcpGuardCallJson(input);
+  }
+  mcpListableToolsJson(input: string): string {
+    return this.live.mcpListableToolsJson(input);
+  }
   get policyRevision(): string {
     return this.live.policyRevision;
   }

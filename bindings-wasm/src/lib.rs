@@ -399,3 +399,32 @@ impl WasmEngine {
         .map_err(|e| js_error(&e))
     }
 }
+
+// --- MCP (JSON text in and out)
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// Decides an MCP `tools/call` `{identity, server, namespace?, tool, arguments?}`; the Decision as JSON text.
+    #[wasm_bindgen(js_name = mcpCheckCallJson)]
+    pub fn mcp_check_call_json(&self, input: &str) -> Result<String, JsValue> {
+        ffi::mcp_check_call_json(&self.inner, input).map_err(|e| js_error(&e))
+    }
+
+    /// `mcpCheckCallJson` for a guard: `{decision, result}` (the denied call's tool error result, or null).
+    #[wasm_bindgen(js_name = mcpGuardCallJson)]
+    pub fn mcp_guard_call_json(&self, input: &str) -> Result<String, JsValue> {
+        ffi::mcp_guard_call_json(&self.inner, input).map_err(|e| js_error(&e))
+    }
+
+    /// Of `tools`, the names listed for the caller `{identity, server, namespace?, tools}` (JSON array text).
+    #[wasm_bindgen(js_name = mcpListableToolsJson)]
+    pub fn mcp_listable_tools_json(&self, input: &str) -> Result<String, JsValue> {
+        ffi::mcp_listable_tools_json(&self.inner, input).map_err(|e| js_error(&e))
+    }
+}
+
+/// The Cedar schema fragment of a `tools/list` result `{tools, server?, namespace?}` (JSON text in and out).
+#[wasm_bindgen(js_name = schemaFromMcpJson)]
+pub fn schema_from_mcp_json(input: &str) -> Result<String, JsValue> {
+    ffi::schema_from_mcp_json(input).map_err(|e| js_error(&e))
+}

@@ -43,7 +43,7 @@ pub fn clock_at(now: &str) -> Result<std::sync::Arc<dyn agentauthz::Clock>> {
 }
 
 impl Load {
-    fn engine(&self, needs_journal: bool) -> Result<Engine> {
+    pub fn engine(&self, needs_journal: bool) -> Result<Engine> {
         let bundle = Bundle::read_dir(&self.bundle)?;
         let keys = agentauthz::IntegrityKeys::for_bundle(&bundle)?;
         let mut builder = Engine::builder()

@@ -4,7 +4,9 @@ mod check;
 mod inventory;
 mod lifecycle;
 mod log;
+mod mcp;
 mod posture;
+mod schema;
 mod test_cmd;
 mod validate;
 
@@ -54,6 +56,10 @@ enum Command {
     Rotate(lifecycle::RotateArgs),
     /// Signed, short-lived agent session tokens.
     Session(lifecycle::SessionArgs),
+    /// Schemas from other sources: `schema from-mcp` (an MCP server's tools/list).
+    Schema(schema::Args),
+    /// MCP: `mcp proxy` guards any stdio MCP server.
+    Mcp(mcp::Args),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +79,8 @@ fn main() -> ExitCode {
         Command::Offboard(args) => lifecycle::agent_change(args, "offboard"),
         Command::Rotate(args) => lifecycle::rotate(args),
         Command::Session(args) => lifecycle::session(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Mcp(args) => mcp::run(args),
     });
     match result {
         Ok(code) => ExitCode::from(code),

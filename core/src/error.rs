@@ -8,7 +8,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
-    /// A bundle file could not be read.
+    /// A bundle file could not be read (or, in `mcp proxy`, the MCP server
+    /// exited before answering).
     Io,
     /// The bundle directory is missing a required file or has an unexpected layout.
     BundleInvalid,

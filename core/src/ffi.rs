@@ -11,6 +11,7 @@
 //! | changes | `grant`, `grants`, `add_task`, `apply_change`, `skipped_changes` | `grant_value`, `grants_value`, `add_task_value`, `apply_change_value`, `skipped_changes_value` | `grant_json`, `grants_json`, `add_task_json`, `apply_change_json`, `skipped_changes_json` |
 //! | sessions | `issue_session`, `verify_session`, `check_session`, `session_keys_from`, `session_public_keys`, `generate_session_key` | `…_value`, `session_keys_from_value` | `…_json`, `session_keys_from_json` |
 //! | log | `decision_log_head`, `decision_log_path(_for)` | `decision_log_head_value`, `records_to_value` | `decision_log_head_json`, `records_to_json` |
+//! | mcp | `schema_from_mcp`, `mcp_check_call`, `mcp_denied_result`, `mcp_guard_call` (`_value`/`_json` only), `mcp_listable_tools` | `…_value` | `…_json` |
 //! | errors | `catch_panic`, `error_codes` | `error_to_value`, `error_codes_value` | `error_to_json`, `error_codes_json` |
 //!
 //! Text inputs are read as the bindings always read them (`serde_json`, whose
@@ -23,6 +24,7 @@ mod convert;
 mod engine;
 mod errors;
 mod log;
+mod mcp;
 mod sessions;
 
 pub use changes::{
@@ -47,6 +49,11 @@ pub use errors::{
 pub use log::{
     decision_log_head, decision_log_head_json, decision_log_head_value, decision_log_path,
     decision_log_path_for, records_to_json, records_to_value, LogHead,
+};
+pub use mcp::{
+    mcp_check_call, mcp_check_call_json, mcp_check_call_value, mcp_denied_result,
+    mcp_guard_call_json, mcp_guard_call_value, mcp_listable_tools, mcp_listable_tools_json,
+    mcp_listable_tools_value, schema_from_mcp, schema_from_mcp_json, schema_from_mcp_value,
 };
 pub use sessions::{
     check_session, check_session_json, check_session_value, generate_session_key,

@@ -14,6 +14,7 @@ pub mod integrity;
 mod inventory;
 pub mod journal;
 pub mod limits;
+pub mod mcp;
 mod model;
 pub mod posture;
 mod schema;

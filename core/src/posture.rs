@@ -44,6 +44,35 @@ fn credential_summary(c: &view::CredentialInfo, now: i64) -> CredentialSummary {
     }
 }
 
+/// Of `actions`, those `agent` may be permitted on the one resource
+/// `resource_type::resource_id` (declared in the inventory or not), judged
+/// without a request context as [`Permission`] is: an action is left out only
+/// when no permit can apply or a context-free forbid always denies. An
+/// over-approximation: being in the set does not mean a request is allowed.
+/// An agent the inventory does not declare is permitted nothing.
+pub fn permitted_actions(
+    engine: &Engine,
+    agent: &str,
+    actions: &[String],
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<Vec<String>> {
+    let analyzer = Analyzer::new(engine)?;
+    let mut out = Vec::new();
+    if !analyzer.is_declared("Agent", agent) {
+        return Ok(out);
+    }
+    for action in actions {
+        if analyzer
+            .permission_on(agent, action, resource_type, resource_id)?
+            .is_some()
+        {
+            out.push(action.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// Every agent with owner, status, groups, credentials, open tasks, last activity and effective permissions.
 pub fn inventory(engine: &Engine, options: &PostureOptions) -> Result<InventoryReport> {
     let bundle = engine.bundle();

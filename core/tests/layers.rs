@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("audit", 5),
     ("engine", 6),
     ("ffi", 7),
+    ("mcp", 7),
     ("testing", 7),
     ("posture", 7),
 ];

@@ -17,6 +17,8 @@ __all__ = [
     "error_codes",
     "flush_decision_logs",
     "generate_session_key",
+    "mcp_denied_result",
+    "schema_from_mcp",
 ]
 
 __version__: str
@@ -159,6 +161,23 @@ class Engine:
     @property
     def on_error(self) -> str: ...
     def warnings(self) -> list[dict[str, Any]]: ...
+    def mcp_check_call(
+        self,
+        *,
+        identity: dict[str, Any],
+        server: str,
+        tool: str,
+        arguments: dict[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> Decision: ...
+    def mcp_listable_tools(
+        self,
+        *,
+        identity: dict[str, Any],
+        server: str,
+        tools: list[str],
+        namespace: str | None = None,
+    ) -> list[str]: ...
     def grant(
         self,
         *,
@@ -251,5 +270,9 @@ class _SessionKeyPair(TypedDict):
 def generate_session_key(kid: str) -> _SessionKeyPair: ...
 def error_codes() -> list[dict[str, str]]: ...
 def flush_decision_logs() -> None: ...
+def mcp_denied_result(tool: str, decision: Decision) -> dict[str, Any]: ...
+def schema_from_mcp(
+    tools: Any, /, *, server: str | None = None, namespace: str | None = None
+) -> dict[str, Any]: ...
 def _raise_error(code: str, message: str) -> NoReturn: ...
 def _panic(message: str) -> NoReturn: ...

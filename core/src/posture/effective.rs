@@ -80,6 +80,13 @@ fn reads_context(v: &Value) -> bool {
     }
 }
 
+fn agent_uid(agent: &str) -> Result<EntityUid> {
+    Ok(EntityUid::from_type_name_and_id(
+        EntityTypeName::from_str("Agent").map_err(internal)?,
+        EntityId::new(agent),
+    ))
+}
+
 fn internal(e: impl std::fmt::Display) -> Error {
     Error::new(ErrorCode::Internal, format!("effective permissions: {e}"))
 }
@@ -213,10 +220,7 @@ impl Analyzer {
 
     /// Every (action, resource) the agent's policies can permit.
     pub fn permissions(&self, agent: &str) -> Result<Vec<Permission>> {
-        let principal = EntityUid::from_type_name_and_id(
-            EntityTypeName::from_str("Agent").map_err(internal)?,
-            EntityId::new(agent),
-        );
+        let principal = agent_uid(agent)?;
         let mut out = Vec::new();
         for (action, action_id, types) in &self.actions {
             for ty in types {
@@ -230,59 +234,90 @@ impl Analyzer {
                     EntityId::new(ANY_RESOURCE),
                 ));
                 for resource in candidates {
-                    let request = Request::new(
-                        principal.clone(),
-                        action.clone(),
-                        resource.clone(),
-                        Context::empty(),
-                        None,
-                    )
-                    .map_err(internal)?;
-                    let permits = self.satisfied(&self.scope_permits, &request);
-                    if permits.is_empty() {
-                        continue;
-                    }
-                    let forbids = self.satisfied(&self.scope_forbids, &request);
-                    let exact_forbid = forbids.iter().any(|f| !self.contextual.contains(f))
-                        && !self.satisfied(&self.exact_forbids, &request).is_empty();
-                    if exact_forbid {
-                        continue;
-                    }
-                    let exact_permits = if permits.iter().any(|p| !self.contextual.contains(p)) {
-                        self.satisfied(&self.exact_permits, &request)
-                    } else {
-                        BTreeSet::new()
-                    };
-                    let conditional: BTreeSet<String> = permits
-                        .iter()
-                        .filter(|p| self.contextual.contains(*p))
-                        .cloned()
-                        .collect();
-                    let status = if !exact_permits.is_empty() {
-                        PermissionStatus::Allowed
-                    } else if !conditional.is_empty() {
-                        PermissionStatus::Conditional
-                    } else {
-                        continue;
-                    };
-                    let policies = exact_permits.union(&conditional).cloned().collect();
-                    let restricted_by = forbids
-                        .iter()
-                        .filter(|f| self.contextual.contains(*f) && !f.starts_with("baseline/"))
-                        .cloned()
-                        .collect();
-                    out.push(Permission {
-                        action: action_id.clone(),
-                        resource_type: ty.to_string(),
-                        resource: resource.id().unescaped().to_string(),
-                        status,
-                        policies,
-                        restricted_by,
-                    });
+                    out.extend(self.permission(&principal, action, action_id, ty, resource)?);
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Whether the agent's policies can permit `action_id` on the one
+    /// resource `resource_type::resource_id` (declared or not): `None` when no
+    /// permit's scope can apply or a context-free forbid always denies.
+    pub fn permission_on(
+        &self,
+        agent: &str,
+        action_id: &str,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> Result<Option<Permission>> {
+        let Some((action, _, types)) = self.actions.iter().find(|a| a.1 == action_id) else {
+            return Ok(None);
+        };
+        let Some(ty) = types.iter().find(|t| t.to_string() == resource_type) else {
+            return Ok(None);
+        };
+        let resource = EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(resource_id));
+        self.permission(&agent_uid(agent)?, action, action_id, ty, resource)
+    }
+
+    fn permission(
+        &self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        action_id: &str,
+        ty: &EntityTypeName,
+        resource: EntityUid,
+    ) -> Result<Option<Permission>> {
+        let request = Request::new(
+            principal.clone(),
+            action.clone(),
+            resource.clone(),
+            Context::empty(),
+            None,
+        )
+        .map_err(internal)?;
+        let permits = self.satisfied(&self.scope_permits, &request);
+        if permits.is_empty() {
+            return Ok(None);
+        }
+        let forbids = self.satisfied(&self.scope_forbids, &request);
+        let exact_forbid = forbids.iter().any(|f| !self.contextual.contains(f))
+            && !self.satisfied(&self.exact_forbids, &request).is_empty();
+        if exact_forbid {
+            return Ok(None);
+        }
+        let exact_permits = if permits.iter().any(|p| !self.contextual.contains(p)) {
+            self.satisfied(&self.exact_permits, &request)
+        } else {
+            BTreeSet::new()
+        };
+        let conditional: BTreeSet<String> = permits
+            .iter()
+            .filter(|p| self.contextual.contains(*p))
+            .cloned()
+            .collect();
+        let status = if !exact_permits.is_empty() {
+            PermissionStatus::Allowed
+        } else if !conditional.is_empty() {
+            PermissionStatus::Conditional
+        } else {
+            return Ok(None);
+        };
+        let policies = exact_permits.union(&conditional).cloned().collect();
+        let restricted_by = forbids
+            .iter()
+            .filter(|f| self.contextual.contains(*f) && !f.starts_with("baseline/"))
+            .cloned()
+            .collect();
+        Ok(Some(Permission {
+            action: action_id.to_string(),
+            resource_type: ty.to_string(),
+            resource: resource.id().unescaped().to_string(),
+            status,
+            policies,
+            restricted_by,
+        }))
     }
 
     /// Permissions of every agent in the inventory.

@@ -1,0 +1,269 @@
+// The guard for servers built with the MCP TypeScript SDK
+// (`@modelcontextprotocol/sdk` 1.x): every `tools/call` is checked before its
+// handler runs, `tools/list` shows only the tools the caller could be allowed
+// to call. The decisions, the list-time rule and the denied call's result are
+// the core's (the same as the Python middleware's and the stdio proxy's).
+//
+// The guard sits in the SDK's request-handler table (`Protocol`'s
+// `_requestHandlers`), under every handler set now or later, by `McpServer`
+// or by `Server.setRequestHandler`, and under a fallback handler: a tool
+// handler cannot be reached around it.
+
+import type { Decision } from "./decision.js";
+import { mcpGuardCall } from "./engine.js";
+import { AuthzError, codedError } from "./errors.js";
+import type { McpIdentity } from "./types.js";
+
+/** The `_meta` member `sessionFromMeta` reads the session token from. */
+export const SESSION_META_KEY = "agentauthz/session";
+
+/** A JSON-RPC request as the SDK hands it to a request handler. */
+export interface McpRequest {
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+/** The SDK's `RequestHandlerExtra` (only what the guard reads). */
+export interface McpRequestExtra {
+  requestId?: string | number;
+  authInfo?: { token?: string; clientId?: string; scopes?: string[]; expiresAt?: number; resource?: URL | string };
+  [key: string]: unknown;
+}
+
+/** Who makes a request: an identity, or nothing (the call is denied, nothing is listed). */
+export type IdentityResolver = (
+  request: McpRequest,
+  extra: McpRequestExtra,
+) => McpIdentity | null | undefined | Promise<McpIdentity | null | undefined>;
+
+interface GuardOptions {
+  engine: object;
+  server: string;
+  identity: IdentityResolver;
+  namespace?: string | null;
+  onDecision?: (method: string, tool: unknown, requestId: unknown, outcome: Decision | AuthzError) => void;
+}
+
+type Handler = (request: McpRequest, extra: McpRequestExtra) => unknown;
+
+const own = (o: unknown, key: string): unknown =>
+  o !== null && typeof o === "object" && Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined;
+
+/** Whether a lenient server could read `method` as `tools/call` / `tools/list` (as the proxy judges it). */
+function kindOf(method: unknown): "call" | "list" | null {
+  if (typeof method !== "string") return null;
+  // Whitespace and control characters dropped, as a lenient server might.
+  const kept = [...method].filter((c) => c.trim() !== "" && c.charCodeAt(0) > 0x1f && c.charCodeAt(0) !== 0x7f).join("");
+  const m = kept.toLowerCase().replace(/^\/+|\/+$/g, "");
+  if (m === "tools/call") return "call";
+  if (m === "tools/list") return "list";
+  return null;
+}
+
+/** A tool error result for a call that could not be decided (the handler does not run). */
+function refusedResult(tool: unknown, code: string, message: string): Record<string, unknown> {
+  return {
+    content: [{ type: "text", text: `agentauthz refused tool ${JSON.stringify(tool)}: [${code}] ${message}` }],
+    isError: true,
+    _meta: { "agentauthz/error": { code, message } },
+  };
+}
+
+/** A resource indicator as the SDK compares it: a URL's normal form (`https://a.example` is `https://a.example/`). */
+function resourceText(r: unknown): string {
+  try {
+    return new URL(String(r)).href;
+  } catch {
+    return String(r);
+  }
+}
+
+function errorOf(e: unknown): AuthzError {
+  return e instanceof AuthzError ? e : codedError("internal", e instanceof Error ? e.message : String(e), e);
+}
+
+/** Builds the `agentauthz/mcp` module for a loader (`isEngine` recognizes its Engine). */
+export function buildMcp(isEngine: (value: unknown) => boolean) {
+  /** Every request is made by one agent (a stdio server started for it); `_meta` is ignored. */
+  function fixedAgent(agent: string): IdentityResolver {
+    if (typeof agent !== "string" || agent === "") throw new TypeError("fixedAgent needs an agent id");
+    return () => ({ agent });
+  }
+
+  /** The agent and task of an agentauthz session token in the request's
+   * `_meta` (`{"agentauthz/session": "v4.public..."}`), verified on every call. */
+  function sessionFromMeta(options?: { key?: string; audience?: string | null }): IdentityResolver {
+    const key = options?.key ?? SESSION_META_KEY;
+    const audience = options?.audience ?? null;
+    return (request) => {
+      const token = own(own(request.params, "_meta"), key);
+      return typeof token === "string" && token !== "" ? { session: { token, audience } } : null;
+    };
+  }
+
+  /** The agent of the OAuth access token the SDK verified for this request
+   * (`extra.authInfo`, set by its bearer-auth middleware): its `clientId` by
+   * default, or what `agentOf(authInfo)` returns. With `resource`, a token
+   * issued for another resource (RFC 8707) is refused; an expired one always is. */
+  function accessTokenAgent(options?: {
+    agentOf?: (authInfo: NonNullable<McpRequestExtra["authInfo"]>) => string | null | undefined;
+    resource?: string | URL;
+  }): IdentityResolver {
+    const agentOf = options?.agentOf ?? ((info) => info.clientId);
+    const resource = options?.resource === undefined ? null : resourceText(options.resource);
+    return (_request, extra) => {
+      const info = extra?.authInfo;
+      if (info === null || typeof info !== "object") return null;
+      if (typeof info.expiresAt === "number" && info.expiresAt * 1000 <= Date.now()) return null;
+      if (resource !== null && (info.resource === undefined || resourceText(info.resource) !== resource)) return null;
+      const agent = agentOf(info);
+      return typeof agent === "string" && agent !== "" ? { agent } : null;
+    };
+  }
+
+  function guardHandler(options: GuardOptions, handler: Handler): Handler {
+    const { engine, server, identity, namespace } = options;
+    const report = (method: string, tool: unknown, id: unknown, outcome: Decision | AuthzError) => {
+      try {
+        options.onDecision?.(method, tool, id, outcome);
+      } catch {
+        // A failing observer changes no decision.
+      }
+    };
+
+    async function onCall(request: McpRequest, extra: McpRequestExtra): Promise<unknown> {
+      const tool = own(request?.params, "name");
+      const id = extra?.requestId;
+      const refuse = (e: unknown) => {
+        const error = errorOf(e);
+        report("tools/call", tool, id, error);
+        return refusedResult(tool, error.code, error.message);
+      };
+      // The handler gets the very params that were checked: a copy through
+      // JSON, so no getter, toJSON or later change (an in-process transport
+      // passes objects by reference) can show it other arguments.
+      let params: Record<string, unknown>;
+      try {
+        const raw = request?.params;
+        if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+          throw codedError("request_invalid", "tools/call `params` must be an object");
+        }
+        params = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
+      } catch (e) {
+        return refuse(e instanceof AuthzError ? e : codedError("request_parse", `tools/call params: ${errorOf(e).message}`));
+      }
+      const checkedRequest = { ...request, params };
+      let who: McpIdentity | null | undefined;
+      try {
+        who = await identity(checkedRequest, extra);
+      } catch (e) {
+        return refuse(e);
+      }
+      if (who === null || who === undefined) {
+        return {
+          content: [{ type: "text", text: `agentauthz denied tool ${JSON.stringify(tool)}: no identity for this request` }],
+          isError: true,
+          _meta: { "agentauthz/error": { code: "session_invalid" } },
+        };
+      }
+      let checked: ReturnType<typeof mcpGuardCall>;
+      try {
+        const name = own(params, "name");
+        checked = mcpGuardCall(engine, {
+          identity: who,
+          server,
+          namespace: namespace ?? null,
+          // Not a string: an empty name, which the core refuses (request_invalid).
+          tool: typeof name === "string" ? name : "",
+          arguments: own(params, "arguments") as Record<string, unknown> | null | undefined,
+        });
+      } catch (e) {
+        return refuse(e);
+      }
+      report("tools/call", tool, id, checked.decision);
+      if (checked.result !== null || !checked.decision.allowed) {
+        return checked.result ?? refusedResult(tool, "internal", "denied");
+      }
+      return handler(checkedRequest, extra);
+    }
+
+    async function onList(request: McpRequest, extra: McpRequestExtra): Promise<unknown> {
+      const result = await handler(request, extra);
+      const tools = own(result, "tools");
+      if (!Array.isArray(tools)) return result;
+      let listed = new Set<string>();
+      try {
+        const who = await identity(request, extra);
+        if (who !== null && who !== undefined) {
+          const names = tools.map((t) => own(t, "name")).filter((n): n is string => typeof n === "string");
+          const engineFor = engine as { mcpListableTools(input: object): string[] };
+          listed = new Set(engineFor.mcpListableTools({ identity: who, server, namespace: namespace ?? null, tools: names }));
+        }
+      } catch (e) {
+        report("tools/list", null, extra?.requestId, errorOf(e));
+      }
+      return { ...(result as object), tools: tools.filter((t) => listed.has(own(t, "name") as string)) };
+    }
+
+    return (request, extra) => {
+      const kind = kindOf(request?.method);
+      if (kind === "call") return onCall(request, extra);
+      if (kind === "list") return onList(request, extra);
+      return handler(request, extra);
+    };
+  }
+
+  /**
+   * Guards an `McpServer` or a low-level `Server` of `@modelcontextprotocol/sdk`:
+   * every `tools/call` is decided before its handler runs (a denied one is
+   * answered with a tool error result carrying the reasons and `decision_id`;
+   * the handler never runs), and `tools/list` lists only the tools the caller
+   * could be allowed to call. Handlers registered before or after are guarded.
+   * Returns `target`.
+   */
+  function guardMcpServer<T extends object>(target: T, options: GuardOptions): T {
+    if (options === null || typeof options !== "object") throw new TypeError("guardMcpServer(server, options): options must be an object");
+    if (!isEngine(options.engine)) throw new TypeError("guardMcpServer: `engine` must be an agentauthz Engine");
+    if (typeof options.server !== "string" || options.server === "")
+      throw new TypeError("guardMcpServer: `server` (the server's name) is required");
+    if (typeof options.identity !== "function") {
+      throw new TypeError("guardMcpServer: `identity` is required (fixedAgent(id), sessionFromMeta(), accessTokenAgent())");
+    }
+    const opts: GuardOptions = { ...options };
+    // An McpServer holds its low-level Server in `.server`; a Server is the Protocol itself.
+    const direct = (target as { _requestHandlers?: unknown })._requestHandlers;
+    const inner = (target as { server?: { _requestHandlers?: unknown } }).server;
+    const protocol = direct instanceof Map ? target : inner;
+    const handlers = (protocol as { _requestHandlers?: unknown } | undefined)?._requestHandlers;
+    if (!(handlers instanceof Map)) {
+      // Fail closed: a server whose handlers the guard cannot reach is not served unguarded.
+      throw new TypeError("guardMcpServer: not an McpServer or Server of @modelcontextprotocol/sdk 1.x (no request-handler table)");
+    }
+    const table = handlers as Map<string, Handler>;
+    for (const [method, handler] of table) {
+      if (kindOf(method) !== null) Map.prototype.set.call(table, method, guardHandler(opts, handler));
+    }
+    const previousSet = table.set;
+    Object.defineProperty(table, "set", {
+      value(method: string, handler: Handler) {
+        return previousSet.call(this, method, kindOf(method) !== null ? guardHandler(opts, handler) : handler);
+      },
+      configurable: true,
+      writable: true,
+    });
+    // The fallback handler answers methods without a handler of their own.
+    const p = protocol as { fallbackRequestHandler?: Handler };
+    let fallback = p.fallbackRequestHandler === undefined ? undefined : guardHandler(opts, p.fallbackRequestHandler);
+    Object.defineProperty(p, "fallbackRequestHandler", {
+      get: () => fallback,
+      set: (h: Handler | undefined) => {
+        fallback = h === undefined ? undefined : guardHandler(opts, h);
+      },
+      configurable: true,
+      enumerable: true,
+    });
+    return target;
+  }
+
+  return { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, SESSION_META_KEY };
+}

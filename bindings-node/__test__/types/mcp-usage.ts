@@ -1,0 +1,27 @@
+// The MCP surface, compiled with `tsc --noEmit` against index.d.ts and mcp.d.ts.
+// The lines marked with ts-expect-error must fail to type-check.
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { Decision, Engine, type McpSchema, schemaFromMcp } from 'agentauthz'
+import { accessTokenAgent, fixedAgent, guardMcpServer, type IdentityResolver, SESSION_META_KEY, sessionFromMeta } from 'agentauthz/mcp'
+
+const engine: Engine = Engine.load('bundle')
+const server: McpServer = guardMcpServer(new McpServer({ name: 'fs', version: '1' }), {
+  engine,
+  server: 'fs',
+  identity: fixedAgent('dev-agent'),
+  onDecision: (method, tool, id, outcome) => console.log(method, tool, id, outcome instanceof Decision ? outcome.decision : outcome.code),
+})
+const d: Decision = engine.mcpCheckCall({ identity: { agent: 'dev-agent' }, server: 'fs', tool: 'read_file', arguments: { path: '/a' } })
+const listed: string[] = engine.mcpListableTools({ identity: { session: { token: 't', audience: 'mcp' } }, server: 'fs', tools: ['read_file'] })
+const schema: McpSchema = schemaFromMcp({ tools: [], server: 'fs' })
+const actions: string[] = schema.actions
+const resolvers: IdentityResolver[] = [
+  sessionFromMeta({ audience: 'mcp' }),
+  accessTokenAgent({ resource: new URL('https://mcp.example/'), agentOf: (info) => info.clientId }),
+  async (request) => (request.params?.[SESSION_META_KEY] ? { agent: 'a' } : null),
+]
+// @ts-expect-error: an identity is an agent or a session
+engine.mcpCheckCall({ identity: { user: 'x' }, server: 'fs', tool: 't' })
+// @ts-expect-error: the server's name is required
+guardMcpServer(server, { engine, identity: fixedAgent('a') })
+export { actions, d, listed, resolvers }

@@ -1,0 +1,7 @@
+// agentauthz/mcp (ESM): the guard for servers built with @modelcontextprotocol/sdk.
+import { Engine } from './index.js'
+import shared from './lib/index.js'
+
+export const { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, SESSION_META_KEY } = shared.buildMcp(
+  (engine) => engine instanceof Engine,
+)
