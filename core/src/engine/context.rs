@@ -25,9 +25,9 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-/// Evaluated `ip`, `decimal` and `duration` values are kept per text (source
-/// addresses, amounts repeat), up to this many per extension; a datetime is
-/// mostly new each request (`now`) and is not kept.
+/// Evaluated extension values are kept per text (source addresses, amounts
+/// and the engine clock's `now` repeat), up to this many per extension; a
+/// full cache starts over, so values that stop coming do not stay.
 const EXTENSION_CACHE_CAPACITY: usize = 4096;
 /// Longer texts are evaluated every time: a hostile caller cannot fill the
 /// cache with large strings.
@@ -89,7 +89,7 @@ fn extension_cache(ext: Extension) -> Option<&'static BoundedCache<Box<str>, ast
 /// uses), so the value is Cedar's; `None` when Cedar rejects the text (the
 /// caller then leaves the whole context to Cedar's parser, for its error).
 pub(crate) fn extension_value(ext: Extension, text: &str) -> Option<ast::Value> {
-    let cache = (ext != Extension::Datetime && text.len() <= MAX_CACHED_TEXT)
+    let cache = (text.len() <= MAX_CACHED_TEXT)
         .then(|| extension_cache(ext))
         .flatten();
     if let Some(v) = cache.and_then(|c| c.get(text)) {
@@ -103,7 +103,7 @@ pub(crate) fn extension_value(ext: Extension, text: &str) -> Option<ast::Value> 
         .interpret(call.as_borrowed())
         .ok()?;
     if let Some(c) = cache {
-        c.insert(text.into(), value.clone());
+        c.insert_evicting(text.into(), value.clone());
     }
     Some(value)
 }

@@ -5,7 +5,6 @@ use super::snapshot::{agent_of, entity_uid, status_of, Snapshot};
 use crate::bundle::SessionsConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::session::{self, KeySource, SessionClaims, SessionConfig, SessionKeys};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -24,23 +23,29 @@ pub(crate) struct Sessions {
 /// signature verified, so only an issuer can fill it, and expired ones make
 /// room first.
 const VERIFIED_CAPACITY: usize = 4096;
+/// Longer tokens (none an issuer of this engine makes) are verified on every use.
+const MAX_CACHED_TOKEN: usize = 2048;
 
-/// The claims of tokens whose signature verified, by SHA-256 of the whole
-/// token (a token differing in any byte, a forged signature included, is
-/// another key and is verified in full). Only the signature check is saved:
-/// the audience, the token's window and the revocation and standing checks
-/// run on every use. Never makes a check wait: a busy lock is a miss.
+/// The claims of tokens whose signature verified, by the whole token (its
+/// hash, then all its bytes compared: a token differing in any byte, a forged
+/// signature over the same claims included, is verified in full). Only the
+/// signature check is saved: the audience, the token's window and the
+/// revocation and standing checks run on every use. Never makes a check
+/// wait: a busy lock is a miss.
 #[derive(Debug, Default)]
 pub(crate) struct VerifiedTokens {
-    map: RwLock<HashMap<[u8; 32], Arc<SessionClaims>>>,
+    map: RwLock<HashMap<Box<str>, Arc<SessionClaims>>>,
 }
 
 impl VerifiedTokens {
-    fn get(&self, key: &[u8; 32]) -> Option<Arc<SessionClaims>> {
-        self.map.try_read().ok()?.get(key).cloned()
+    fn get(&self, token: &str) -> Option<Arc<SessionClaims>> {
+        self.map.try_read().ok()?.get(token).cloned()
     }
 
-    fn insert(&self, key: [u8; 32], claims: Arc<SessionClaims>, now: i64) {
+    fn insert(&self, token: &str, claims: Arc<SessionClaims>, now: i64) {
+        if token.len() > MAX_CACHED_TOKEN {
+            return;
+        }
         let Ok(mut map) = self.map.try_write() else {
             return;
         };
@@ -48,7 +53,7 @@ impl VerifiedTokens {
             map.retain(|_, c| c.expires_at > now);
         }
         if map.len() < VERIFIED_CAPACITY {
-            map.insert(key, claims);
+            map.insert(token.into(), claims);
         }
     }
 
@@ -64,13 +69,12 @@ impl Sessions {
     /// with the signature checked only the first time a token is seen.
     pub fn verify(&self, token: &str, audience: &str, now: i64) -> Result<Arc<SessionClaims>> {
         let max_ttl = self.config.max_ttl_ms;
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let claims = match self.verified.get(&key) {
+        let claims = match self.verified.get(token) {
             Some(c) => c,
             None => {
                 let c = Arc::new(session::verify_signature(&self.keys, token)?);
                 session::check_window(&c, now, audience, max_ttl)?;
-                self.verified.insert(key, c.clone(), now);
+                self.verified.insert(token, c.clone(), now);
                 return Ok(c);
             }
         };
@@ -250,8 +254,8 @@ mod tests {
         })
     }
 
-    fn key(i: usize) -> [u8; 32] {
-        Sha256::digest(i.to_le_bytes()).into()
+    fn key(i: usize) -> String {
+        format!("v4.public.{i}")
     }
 
     // The cache never grows past its capacity; expired tokens make room.
@@ -259,14 +263,17 @@ mod tests {
     fn the_verified_tokens_stay_bounded() {
         let cache = VerifiedTokens::default();
         for i in 0..VERIFIED_CAPACITY + 100 {
-            cache.insert(key(i), claims(1_000), 0);
+            cache.insert(&key(i), claims(1_000), 0);
         }
         assert_eq!(cache.len(), VERIFIED_CAPACITY);
         assert!(cache.get(&key(VERIFIED_CAPACITY + 1)).is_none());
         // All of them expired by now: one new token replaces them.
-        cache.insert(key(usize::MAX), claims(5_000), 2_000);
+        cache.insert(&key(usize::MAX), claims(5_000), 2_000);
         assert_eq!(cache.len(), 1);
         assert!(cache.get(&key(usize::MAX)).is_some());
         assert!(cache.get(&key(0)).is_none());
+        // Tokens longer than any issuer makes are never kept.
+        cache.insert(&"x".repeat(MAX_CACHED_TOKEN + 1), claims(5_000), 2_000);
+        assert_eq!(cache.len(), 1);
     }
 }
