@@ -769,6 +769,7 @@ impl Engine {
     /// the session, its agent (suspended, offboarded) nor its task was revoked.
     pub fn verify_session(&self, token: &str, audience: Option<&str>) -> Result<SessionClaims> {
         self.verify_session_at(token, audience, self.clock.now_millis())
+            .map(Arc::unwrap_or_clone)
     }
 
     fn verify_session_at(
@@ -776,11 +777,10 @@ impl Engine {
         token: &str,
         audience: Option<&str>,
         now: i64,
-    ) -> Result<SessionClaims> {
+    ) -> Result<Arc<SessionClaims>> {
         let state = self.sessions.load();
         let audience = state.config.audience(audience)?;
-        let claims =
-            session::verify_within(&state.keys, token, now, audience, state.config.max_ttl_ms)?;
+        let claims = state.verify(token, audience, now)?;
         session_state::check_claims(&self.snapshot.load(), &claims)?;
         Ok(claims)
     }
@@ -819,10 +819,10 @@ impl Engine {
         let snapshot = self.snapshot.load();
         let log = self.log.load();
         let request = Request::Agent(AgentRequest {
-            agent: claims.agent,
+            agent: claims.agent.clone(),
             action: request.action.clone(),
             resource: request.resource.clone(),
-            task: claims.task,
+            task: claims.task.clone(),
             on_behalf_of: request.on_behalf_of.clone(),
             credential: request.credential.clone(),
             context: request.context.clone(),
@@ -842,6 +842,8 @@ impl Engine {
     pub fn set_session_keys(&self, keys: SessionKeys) {
         let mut next = Sessions::clone(&self.sessions.load());
         next.keys = keys;
+        // Tokens verified under the old keys are verified again.
+        next.verified = Arc::default();
         self.sessions.store(Arc::new(next));
     }
 
