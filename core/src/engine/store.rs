@@ -24,22 +24,28 @@ use super::cache::FxMap;
 use crate::error::{Error, ErrorCode, Result};
 use cedar_policy::{Entities, Entity, EntityUid, Policy, Request};
 use cedar_policy_core::ast;
-use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
+use cedar_policy_core::entities::{
+    Dereference, Entities as CoreEntities, NoEntitiesSchema, TCComputation,
+};
 use cedar_policy_core::extensions::Extensions;
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+/// Visited uids of a closure: some come from the request, so not Fx (its
+/// collisions can be forced).
+type Seen<T> = HashSet<T>;
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EntityStore {
     base: Arc<Entities>,
     /// Entities changed or added since `base`, in their current version.
-    changed: Arc<FxMap<EntityUid, Arc<Entity>>>,
+    changed: Arc<FxMap<ast::EntityUID, Arc<Entity>>>,
     /// Entity literals of every policy that can be evaluated.
     literals: Arc<[EntityUid]>,
     /// The closure of `literals`, when it holds a changed entity (then every
     /// request needs its own store; empty otherwise).
-    literal_closure: Arc<[EntityUid]>,
+    literal_closure: Arc<[ast::EntityUID]>,
     /// Entities changed since the bundle was compiled, as it stated them
     /// (`None`: added at run time). Folding keeps this, not the old map.
     compiled: Arc<FxMap<EntityUid, Option<Arc<Entity>>>>,
@@ -77,9 +83,20 @@ impl EntityStore {
 
     /// The entity in its current version.
     pub fn get(&self, uid: &EntityUid) -> Option<&Entity> {
-        match self.changed.get(uid) {
+        match self.changed.get(uid.as_ref()) {
             Some(e) => Some(e),
             None => self.base.get(uid),
+        }
+    }
+
+    /// The entity in its current version, as Cedar's core holds it.
+    fn core(&self, uid: &ast::EntityUID) -> Option<&ast::Entity> {
+        match self.changed.get(uid) {
+            Some(e) => Some(AsRef::<ast::Entity>::as_ref(&**e)),
+            None => match AsRef::<CoreEntities>::as_ref(&*self.base).entity(uid) {
+                Dereference::Data(e) => Some(e),
+                _ => None,
+            },
         }
     }
 
@@ -98,7 +115,7 @@ impl EntityStore {
                 let c = compiled.get_or_insert_with(|| FxMap::clone(&self.compiled));
                 c.insert(uid.clone(), self.base.get(&uid).cloned().map(Arc::new));
             }
-            changed.insert(uid, Arc::new(e));
+            changed.insert(AsRef::<ast::EntityUID>::as_ref(&uid).clone(), Arc::new(e));
         }
         let mut next = EntityStore {
             base: self.base.clone(),
@@ -112,54 +129,56 @@ impl EntityStore {
     }
 
     fn refresh_literals(&mut self, extra: &[&Policy]) {
+        self.literal_closure = Arc::from([]);
         if self.changed.is_empty() {
-            self.literal_closure = Arc::from([]);
             return;
         }
-        let roots = self
-            .literals
-            .iter()
-            .cloned()
-            .chain(extra.iter().flat_map(|p| condition_literals(p)));
-        let (closure, hit) = self.closure(roots);
-        self.literal_closure = if hit { closure.into() } else { Arc::from([]) };
+        let grants: Vec<EntityUid> = extra.iter().flat_map(|p| condition_literals(p)).collect();
+        let roots = self.literals.iter().chain(&grants).map(AsRef::as_ref);
+        let mut seen = Seen::default();
+        if self.closure(roots, &mut seen) {
+            let closure: Vec<ast::EntityUID> = seen.into_iter().cloned().collect();
+            self.literal_closure = closure.into();
+        }
     }
 
-    /// Every entity reachable from `roots` through entity references in
-    /// attribute and tag values (the roots included, also when absent), and
-    /// whether one of them changed.
-    fn closure(&self, roots: impl Iterator<Item = EntityUid>) -> (Vec<EntityUid>, bool) {
-        let mut seen: HashSet<EntityUid> = HashSet::new();
-        let mut todo: Vec<EntityUid> = roots.collect();
+    /// Adds to `seen` every entity reachable from `roots` through entity
+    /// references in attribute and tag values (the roots included, also when
+    /// absent); whether one of them changed. No uid is copied.
+    fn closure<'a>(
+        &'a self,
+        roots: impl Iterator<Item = &'a ast::EntityUID>,
+        seen: &mut Seen<&'a ast::EntityUID>,
+    ) -> bool {
+        let mut todo: Vec<&'a ast::EntityUID> = roots.collect();
         let mut hit = false;
         while let Some(uid) = todo.pop() {
-            if seen.contains(&uid) {
+            if !seen.insert(uid) {
                 continue;
             }
-            hit |= self.changed.contains_key(&uid);
-            if let Some(e) = self.get(&uid) {
-                let core: &ast::Entity = e.as_ref();
-                for (_, v) in core.attrs().chain(core.tags()) {
+            hit |= self.changed.contains_key(uid);
+            if let Some(e) = self.core(uid) {
+                for (_, v) in e.attrs().chain(e.tags()) {
                     references(v, &mut todo);
                 }
             }
-            seen.insert(uid);
         }
-        (seen.into_iter().collect(), hit)
+        hit
     }
 
     /// The entities to decide `request` against: the compiled ones when no
     /// changed entity can be read while deciding it, else the closure of what
     /// it can read.
-    pub fn for_request(&self, request: &Request) -> Result<Cow<'_, Entities>> {
+    pub fn for_request<'a>(&'a self, request: &'a Request) -> Result<Cow<'a, Entities>> {
         if self.changed.is_empty() {
             return Ok(Cow::Borrowed(&self.base));
         }
-        let mut roots: Vec<EntityUid> = [request.principal(), request.action(), request.resource()]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
+        let mut roots: Vec<&ast::EntityUID> =
+            [request.principal(), request.action(), request.resource()]
+                .into_iter()
+                .flatten()
+                .map(AsRef::as_ref)
+                .collect();
         if let Some(context) = request.context() {
             if let ast::Context::Value(map) = AsRef::<ast::Context>::as_ref(context) {
                 for v in map.values() {
@@ -167,28 +186,21 @@ impl EntityStore {
                 }
             }
         }
-        let (closure, hit) = self.closure(roots.into_iter());
+        let mut seen = Seen::default();
+        let hit = self.closure(roots.into_iter(), &mut seen);
         if !hit && self.literal_closure.is_empty() {
             return Ok(Cow::Borrowed(&self.base));
         }
-        self.slice(closure.iter().chain(self.literal_closure.iter()))
-            .map(Cow::Owned)
+        seen.extend(self.literal_closure.iter());
+        self.slice(seen.into_iter()).map(Cow::Owned)
     }
 
-    /// A Cedar store of the entities `uids` name (absent ones left out).
-    fn slice<'a>(&self, uids: impl Iterator<Item = &'a EntityUid>) -> Result<Entities> {
-        let mut taken: HashSet<&EntityUid> = HashSet::new();
-        let mut list: Vec<ast::Entity> = Vec::new();
-        for uid in uids {
-            if taken.insert(uid) {
-                if let Some(e) = self.get(uid) {
-                    list.push(AsRef::<ast::Entity>::as_ref(e).clone());
-                }
-            }
-        }
+    /// A Cedar store of the entities `uids` name, each once (absent ones left out).
+    fn slice<'a>(&self, uids: impl Iterator<Item = &'a ast::EntityUID>) -> Result<Entities> {
+        let list = uids.filter_map(|uid| self.core(uid).cloned());
         // Each entity keeps the ancestors (transitively closed) it has in the
         // full store, so the closure still holds.
-        cedar_policy_core::entities::Entities::from_entities(
+        CoreEntities::from_entities(
             list,
             None::<&NoEntitiesSchema>,
             TCComputation::AssumeAlreadyComputed,
@@ -254,7 +266,7 @@ impl EntityStore {
         if !Arc::ptr_eq(&self.base, &from.base) {
             return None;
         }
-        let later: FxMap<EntityUid, Arc<Entity>> = self
+        let later: FxMap<ast::EntityUID, Arc<Entity>> = self
             .changed
             .iter()
             .filter(|(uid, e)| from.changed.get(*uid).is_none_or(|f| !Arc::ptr_eq(f, e)))
@@ -273,7 +285,7 @@ impl EntityStore {
 }
 
 /// Entity references in an attribute or tag value, pushed onto `out`.
-fn references(v: &ast::PartialValue, out: &mut Vec<EntityUid>) {
+fn references<'a>(v: &'a ast::PartialValue, out: &mut Vec<&'a ast::EntityUID>) {
     match v {
         ast::PartialValue::Value(v) => values(v, out),
         // Residuals come only from partial evaluation, which the engine never
@@ -283,12 +295,12 @@ fn references(v: &ast::PartialValue, out: &mut Vec<EntityUid>) {
 }
 
 /// Entity references in a value (an explicit stack: values may nest deeply).
-fn values(v: &ast::Value, out: &mut Vec<EntityUid>) {
-    let mut stack: Vec<&ast::Value> = vec![v];
+fn values<'a>(v: &'a ast::Value, out: &mut Vec<&'a ast::EntityUID>) {
+    let mut stack: Vec<&'a ast::Value> = vec![v];
     while let Some(v) = stack.pop() {
         match &v.value {
             ast::ValueKind::Lit(ast::Literal::EntityUID(uid)) => {
-                out.push(EntityUid::from(ast::EntityUID::clone(uid)));
+                out.push(uid);
             }
             ast::ValueKind::Set(set) => stack.extend(set.iter()),
             ast::ValueKind::Record(record) => stack.extend(record.values()),
