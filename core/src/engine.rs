@@ -965,10 +965,15 @@ impl Engine {
         let spawned = std::thread::Builder::new()
             .name("agentauthz-compact".into())
             .spawn(move || loop {
-                let _ = fold(&snapshot);
+                // A fold that fails leaves the changes beside the compiled
+                // entities (decisions are the same); the next change retries.
+                let folded = fold(&snapshot).is_ok();
                 running.store(false, Ordering::Release);
                 // A change that found this thread running left its fold to it.
-                if snapshot.load().store.pending() == 0 || running.swap(true, Ordering::AcqRel) {
+                if !folded
+                    || snapshot.load().store.pending() == 0
+                    || running.swap(true, Ordering::AcqRel)
+                {
                     break;
                 }
             });
