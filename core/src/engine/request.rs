@@ -36,11 +36,9 @@ pub(crate) fn decide(
             let mut verdict = None;
             let candidates = match (req.principal(), req.action(), req.resource()) {
                 (Some(p), Some(a), Some(r)) => {
-                    let indexed = snapshot
-                        .index
-                        .candidates(p, a, r, &snapshot.entities, |name| {
-                            context_has(snapshot, request, name)
-                        });
+                    let indexed = snapshot.index.candidates(p, a, r, snapshot.base(), |name| {
+                        context_has(snapshot, request, name)
+                    });
                     verdict = snapshot.guards.verdict(p);
                     let guards = verdict
                         .is_none()
@@ -54,7 +52,8 @@ pub(crate) fn decide(
                 }
                 _ => snapshot.policies.clone(),
             };
-            let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
+            let entities = snapshot.store.for_request(&req)?;
+            let response = Authorizer::new().is_authorized(&req, &candidates, &entities);
             let mut outcome = Outcome::from_response(&response);
             if let Some(fired) = verdict {
                 outcome = guards::merge(outcome, fired);
@@ -64,7 +63,7 @@ pub(crate) fn decide(
                 fail_closed(&mut outcome, &candidates);
             }
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
-            log_only = snapshot.log_only.evaluate(&req, &snapshot.entities);
+            log_only = snapshot.log_only.evaluate(&req, &entities);
             if let (true, Some(s), Some(set)) =
                 (deny_on_error, &mut log_only, &snapshot.log_only.policies)
             {
@@ -199,7 +198,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         unknown.push(UNKNOWN_ACTION);
     }
     let principal = base_uid(snapshot, "Agent", &r.agent)?;
-    match snapshot.entities.get(&principal) {
+    match snapshot.store.get(&principal) {
         None => unknown.push(UNKNOWN_AGENT),
         Some(agent) => unknown.extend(authority::standing(snapshot, &principal, agent)),
     }
@@ -222,7 +221,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     for (field, type_name, id, reason) in refs {
         if let Some(id) = id {
             let uid = base_uid(snapshot, type_name, id)?;
-            if snapshot.entities.get(&uid).is_none() {
+            if snapshot.store.get(&uid).is_none() {
                 unknown.push(reason);
             }
             let ty = AttrType::Entity(Some(EntityType::new(uid.type_name().clone())));

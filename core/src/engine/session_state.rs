@@ -159,7 +159,7 @@ pub(crate) fn check_standing(
 ) -> Result<()> {
     let refuse = |m: String| Error::new(code, m);
     let uid = entity_uid(&crate::model::EntityRef::new("Agent", agent))?;
-    match snapshot.entities.get(&uid).map(status_of).as_deref() {
+    match snapshot.store.get(&uid).map(status_of).as_deref() {
         None => return Err(refuse(format!("agent `{agent}` is not in the inventory"))),
         Some("active") => {}
         Some(s) => return Err(refuse(format!("agent `{agent}` is {s}"))),
@@ -169,7 +169,7 @@ pub(crate) fn check_standing(
             return Err(refuse(format!("task `{task}` was revoked")));
         }
         let task_uid = entity_uid(&crate::model::EntityRef::new("Task", task))?;
-        match snapshot.entities.get(&task_uid).map(agent_of) {
+        match snapshot.store.get(&task_uid).map(agent_of) {
             Some(Some(a)) if a == uid => {}
             Some(_) => {
                 return Err(refuse(format!(
@@ -188,7 +188,7 @@ pub(crate) fn open_task_window(snapshot: &Snapshot, task: &str, now: i64) -> Res
     let refuse = |m: String| Error::new(ErrorCode::LifecycleInvalid, m);
     let uid = entity_uid(&crate::model::EntityRef::new("Task", task))?;
     let entity = snapshot
-        .entities
+        .store
         .get(&uid)
         .ok_or_else(|| refuse(format!("task `{task}` is not in the inventory")))?;
     let start = datetime_attr(entity, "not_before");
