@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use agentauthz::{AgentRequest, Engine, EntityRef, FixedClock, Request, TaskSpec};
+use agentauthz::{AgentRequest, CedarRequest, Engine, EntityRef, FixedClock, Request, TaskSpec};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -169,6 +169,31 @@ fn an_edit_reached_only_through_the_context_is_seen() {
         engine.suspend("a2", "admin").unwrap();
         settle(&engine, compact);
         assert!(!allowed(&engine, &r), "the context's agent is stale");
+    }
+}
+
+/// The Cedar form builds its context from typed values, not through Cedar's
+/// JSON parser: an entity it names must still reach the request's entities.
+#[test]
+fn an_edit_reached_only_through_a_cedar_form_context_is_seen() {
+    let peers = [
+        json!({"__entity": {"type": "Agent", "id": "a2"}}),
+        json!({"type": "Agent", "id": "a2"}),
+    ];
+    for peer in peers {
+        for (engine, compact) in engines() {
+            let r = Request::Cedar(CedarRequest {
+                principal: EntityRef::new("Agent", "a1"),
+                action: EntityRef::new("Action", "read"),
+                resource: EntityRef::new("Doc", "peer"),
+                context: [("peer".to_string(), peer.clone())].into_iter().collect(),
+            });
+            assert!(engine.check(&r).unwrap().allowed(), "{peer}");
+            engine.suspend("a2", "admin").unwrap();
+            settle(&engine, compact);
+            let d = engine.check(&r).unwrap();
+            assert!(!d.allowed(), "the context's agent is stale: {peer}");
+        }
     }
 }
 
