@@ -338,9 +338,8 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>, limits: &Limits) -> R
         Some(src) => inventory::to_cedar_entities(src, limits)?,
         None => serde_json::Value::Array(Vec::new()),
     };
-    let items: Vec<serde_json::Value> = json.as_array().cloned().unwrap_or_default();
     if let (Some(src), true) = (&bundle.inventory, bundle.options.base_schema) {
-        inventory::check_base_values(src, &items)?;
+        inventory::check_base_values(src, json.as_array().map_or(&[], Vec::as_slice))?;
     }
     let entities = Entities::from_json_value(json, schema).map_err(|e| {
         let src = bundle
@@ -348,7 +347,13 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>, limits: &Limits) -> R
             .clone()
             .unwrap_or_else(|| Source::new("inventory", ""));
         let message = error_chain(&e);
-        // Locate the first entity the message names.
+        // Locate the first entity the message names. Only on error: the
+        // entities are converted again rather than copied on every load.
+        let json = match &bundle.inventory {
+            Some(src) => inventory::to_cedar_entities(src, limits).unwrap_or_default(),
+            None => serde_json::Value::Null,
+        };
+        let items = json.as_array().map_or(&[][..], Vec::as_slice);
         let location = items.iter().find_map(|item| {
             let id = item.pointer("/uid/id")?.as_str()?;
             let ty = item.pointer("/uid/type")?.as_str()?;
