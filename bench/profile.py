@@ -22,7 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ANCHOR = "::Engine::check"
+# The functions profiled (one per run): a check, or a check with a session token.
+ANCHORS = ("::Engine::check", "::Engine::check_session")
 LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)\s*$")
 
 
@@ -40,7 +41,7 @@ def calls_of_anchor(path: Path) -> int:
                 if m.group(1) == "cfn":
                     callee = names.get(m.group(2))
                 continue
-            if line.startswith("calls=") and callee and callee.endswith(ANCHOR):
+            if line.startswith("calls=") and callee and callee.endswith(ANCHORS):
                 total += int(line[6:].split()[0])
     return total
 
@@ -68,7 +69,7 @@ def annotate(path: Path, inclusive: bool) -> list[tuple[int, str]]:
 def section(name: str, path: Path, top: int) -> tuple[list[str], int, int]:
     calls = calls_of_anchor(path)
     incl = annotate(path, True)
-    anchor = next((ir for ir, n in incl if clean(n).endswith(ANCHOR)), 0)
+    anchor = next((ir for ir, n in incl if clean(n).endswith(ANCHORS)), 0)
     per = max(calls, 1)
     own: collections.Counter[str] = collections.Counter()
     for ir, n in annotate(path, False):
@@ -76,7 +77,7 @@ def section(name: str, path: Path, top: int) -> tuple[list[str], int, int]:
     below = [
         (ir, clean(n))
         for ir, n in incl
-        if not re.search(r"'\d+\s", n + " ") and (ir < anchor or clean(n).endswith(ANCHOR))
+        if not re.search(r"'\d+\s", n + " ") and (ir < anchor or clean(n).endswith(ANCHORS))
     ]
     lines = [
         f"#### {name}: {anchor / per:,.0f} instructions per check ({anchor:,} over {calls:,} checks)",

@@ -14,6 +14,7 @@ mod screen;
 mod session_state;
 mod snapshot;
 mod state;
+mod store;
 mod warnings;
 
 pub use origin::PolicyOrigin;
@@ -41,13 +42,18 @@ use cedar_policy::{Entities, PolicySet};
 use session_state::Sessions;
 use snapshot::Snapshot;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// In-process authorization for agents. `check` takes `&self` and never
 /// waits on a writer; `reload` swaps in a new snapshot atomically.
 #[derive(Debug)]
 pub struct Engine {
-    snapshot: ArcSwap<Snapshot>,
+    /// Shared with the thread that folds changes into the compiled entities.
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Whether changes are folded in automatically, and whether a fold runs.
+    compaction: bool,
+    compacting: Arc<AtomicBool>,
     clock: Arc<dyn Clock>,
     ids: DecisionIds,
     log: ArcSwapOption<DecisionLog>,
@@ -123,6 +129,9 @@ pub struct EngineBuilder {
     overrides: Overrides,
     trust_caller_time: bool,
     integrity_keys: Option<IntegrityKeys>,
+    /// `Some(false)`: changes stay beside the compiled entities until
+    /// [`Engine::compact`] (tests of both stores).
+    compaction: Option<bool>,
 }
 
 impl EngineBuilder {
@@ -232,6 +241,15 @@ impl EngineBuilder {
         self.overrides.strict = Some(strict);
         self
     }
+    /// Whether run-time changes are folded into the compiled entities
+    /// automatically (the default). For tests that decide against changes
+    /// kept beside them; [`Engine::compact`] folds them in.
+    #[doc(hidden)]
+    pub fn compaction(mut self, automatic: bool) -> Self {
+        self.compaction = Some(automatic);
+        self
+    }
+
     pub fn build(mut self) -> Result<Engine> {
         if let Some(limits) = self.limits {
             self.bundle.options.limits = limits;
@@ -281,7 +299,9 @@ impl EngineBuilder {
         };
         let ids = DecisionIds::new(clock.now_millis());
         let engine = Engine {
-            snapshot: ArcSwap::from_pointee(snapshot),
+            snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
+            compaction: self.compaction.unwrap_or(true),
+            compacting: Arc::default(),
             clock,
             ids,
             log: ArcSwapOption::from(log.map(Arc::new)),
@@ -495,7 +515,16 @@ impl Engine {
                 mac: None,
             },
         };
+        let pending = next.store.pending();
+        let small = next.store.base().len() < COMPACT_INLINE_BELOW;
         self.snapshot.store(Arc::new(next));
+        if pending > 0 && self.compaction {
+            // Small stores fold at once (cheaper than a thread); a failed
+            // fold leaves the changes beside the compiled entities.
+            if small || !self.compact_later() {
+                let _ = fold(&self.snapshot);
+            }
+        }
         writer.history.push(Applied {
             at: now,
             entry: entry.clone(),
@@ -772,6 +801,7 @@ impl Engine {
     /// the session, its agent (suspended, offboarded) nor its task was revoked.
     pub fn verify_session(&self, token: &str, audience: Option<&str>) -> Result<SessionClaims> {
         self.verify_session_at(token, audience, self.clock.now_millis())
+            .map(Arc::unwrap_or_clone)
     }
 
     fn verify_session_at(
@@ -779,11 +809,10 @@ impl Engine {
         token: &str,
         audience: Option<&str>,
         now: i64,
-    ) -> Result<SessionClaims> {
+    ) -> Result<Arc<SessionClaims>> {
         let state = self.sessions.load();
         let audience = state.config.audience(audience)?;
-        let claims =
-            session::verify_within(&state.keys, token, now, audience, state.config.max_ttl_ms)?;
+        let claims = state.verify(token, audience, now)?;
         session_state::check_claims(&self.snapshot.load(), &claims)?;
         Ok(claims)
     }
@@ -822,10 +851,10 @@ impl Engine {
         let snapshot = self.snapshot.load();
         let log = self.log.load();
         let request = Request::Agent(AgentRequest {
-            agent: claims.agent,
+            agent: claims.agent.clone(),
             action: request.action.clone(),
             resource: request.resource.clone(),
-            task: claims.task,
+            task: claims.task.clone(),
             on_behalf_of: request.on_behalf_of.clone(),
             credential: request.credential.clone(),
             context: request.context.clone(),
@@ -845,6 +874,8 @@ impl Engine {
     pub fn set_session_keys(&self, keys: SessionKeys) {
         let mut next = Sessions::clone(&self.sessions.load());
         next.keys = keys;
+        // Tokens verified under the old keys are verified again.
+        next.verified = Arc::default();
         self.sessions.store(Arc::new(next));
     }
 
@@ -907,9 +938,54 @@ impl Engine {
         PolicySet::clone(&self.snapshot.load().policies)
     }
 
-    /// The active snapshot's entities (the inventory as Cedar entities).
+    /// The active snapshot's entities (the inventory as Cedar entities,
+    /// with the run-time changes).
     pub fn entities(&self) -> Entities {
-        Entities::clone(&self.snapshot.load().entities)
+        let snapshot = self.snapshot.load();
+        // Folding validated entities into a store whose closure holds cannot
+        // fail; if it did, the compiled entities are still the inventory's.
+        snapshot
+            .store
+            .merged(&snapshot.with_descendants)
+            .unwrap_or_else(|_| Entities::clone(snapshot.store.base()))
+    }
+
+    /// Folds the run-time changes kept beside the compiled entities into
+    /// them now (done automatically unless the builder turned it off).
+    /// Decisions do not change.
+    #[doc(hidden)]
+    pub fn compact(&self) -> Result<()> {
+        let _writer = self.writer()?;
+        fold(&self.snapshot)
+    }
+
+    /// Starts a thread that folds pending changes in; `false` when none could
+    /// be started (no threads on this platform).
+    fn compact_later(&self) -> bool {
+        if self.compacting.swap(true, Ordering::AcqRel) {
+            return true;
+        }
+        let snapshot = Arc::clone(&self.snapshot);
+        let running = Arc::clone(&self.compacting);
+        let spawned = std::thread::Builder::new()
+            .name("agentauthz-compact".into())
+            .spawn(move || loop {
+                // A fold that fails leaves the changes beside the compiled
+                // entities (decisions are the same); the next change retries.
+                let folded = fold(&snapshot).is_ok();
+                running.store(false, Ordering::Release);
+                // A change that found this thread running left its fold to it.
+                if !folded
+                    || snapshot.load().store.pending() == 0
+                    || running.swap(true, Ordering::AcqRel)
+                {
+                    break;
+                }
+            });
+        if spawned.is_err() {
+            self.compacting.store(false, Ordering::Release);
+        }
+        spawned.is_ok()
     }
 }
 
@@ -965,7 +1041,9 @@ impl Engine {
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let ids = DecisionIds::new(clock.now_millis());
         Ok(Engine {
-            snapshot: ArcSwap::from_pointee(snapshot),
+            snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
+            compaction: true,
+            compacting: Arc::default(),
             clock,
             ids,
             log: ArcSwapOption::empty(),
@@ -996,6 +1074,41 @@ fn configured_journal(config: &Config, dir: Option<&Path>) -> Option<PathBuf> {
 /// its own time. A change made against an inventory statement the bundle has
 /// changed since yields to the bundle (the newest statement about an entity
 /// wins); a change that no longer applies is skipped. Both are described.
+/// Below this many entities a change folds itself in at once.
+const COMPACT_INLINE_BELOW: usize = 4096;
+
+/// Folds the active snapshot's pending changes into its compiled entities.
+/// Off the writer lock: a change stored meanwhile is kept (the fold is
+/// rebased on it), a reload makes the fold moot. Either snapshot decides the
+/// same; readers see one or the other.
+fn fold(slot: &ArcSwap<Snapshot>) -> Result<()> {
+    let from = slot.load_full();
+    if from.store.pending() == 0 {
+        return Ok(());
+    }
+    let folded = lifecycle::compacted(&from)?;
+    loop {
+        let current = slot.load_full();
+        let Some(next) = lifecycle::rebase(&current, &from, &folded) else {
+            return Ok(());
+        };
+        let previous = slot.compare_and_swap(&current, Arc::new(next));
+        if Arc::ptr_eq(&previous, &current) {
+            return Ok(());
+        }
+    }
+}
+
+/// `snapshot` with its pending changes folded in (loading: requests start
+/// on the compiled store).
+fn folded(snapshot: Snapshot) -> Result<Snapshot> {
+    if snapshot.store.pending() == 0 {
+        return Ok(snapshot);
+    }
+    let store = lifecycle::compacted(&snapshot)?;
+    Ok(lifecycle::rebase(&snapshot, &snapshot, &store).unwrap_or(snapshot))
+}
+
 fn replay(compiled: &Snapshot, history: &[Applied]) -> Result<(Snapshot, Vec<Skipped>)> {
     let mut skipped = Vec::new();
     let mut kept: Vec<&Applied> = Vec::new();
@@ -1018,6 +1131,7 @@ fn replay(compiled: &Snapshot, history: &[Applied]) -> Result<(Snapshot, Vec<Ski
     }
     let changes: Vec<(i64, &Change)> = kept.iter().map(|a| (a.at, &a.entry.change)).collect();
     let (snapshot, failed) = lifecycle::apply(compiled, &changes, false)?;
+    let snapshot = folded(snapshot)?;
     for (i, reason) in failed {
         if let Some(a) = kept.get(i) {
             skipped.push(Skipped {

@@ -415,49 +415,57 @@ impl Converter<'_> {
 /// missing entity errors. Parents may name entities the inventory leaves out
 /// (`in` on them is simply false). One detail per dangling reference.
 pub(crate) fn check_references(entities: &cedar_policy::Entities, src: &Source) -> Result<()> {
-    use cedar_policy::EvalResult;
-    fn walk(
-        value: &EvalResult,
-        path: String,
-        entities: &cedar_policy::Entities,
-        out: &mut Vec<(String, cedar_policy::EntityUid)>,
+    use cedar_policy_core::ast::{Literal, PartialValue, Value as CedarValue, ValueKind};
+    use cedar_policy_core::entities::{Dereference, Entities as CoreEntities};
+    // Walks Cedar's own values (no conversion per attribute); a path is only
+    // spelled out for a dangling reference.
+    fn walk<'a>(
+        value: &'a CedarValue,
+        path: &mut Vec<String>,
+        entities: &CoreEntities,
+        out: &mut Vec<(String, &'a cedar_policy_core::ast::EntityUID)>,
         depth: usize,
     ) {
         if depth > 64 {
             return;
         }
-        match value {
-            EvalResult::EntityUid(uid) if entities.get(uid).is_none() => {
-                out.push((path, uid.clone()));
+        match &value.value {
+            ValueKind::Lit(Literal::EntityUID(uid))
+                if !matches!(entities.entity(uid), Dereference::Data(_)) =>
+            {
+                out.push((path.concat(), uid));
             }
-            EvalResult::Set(set) => {
+            ValueKind::Set(set) => {
+                path.push("[]".into());
                 for v in set.iter() {
-                    walk(v, format!("{path}[]"), entities, out, depth + 1);
+                    walk(v, path, entities, out, depth + 1);
                 }
+                path.pop();
             }
-            EvalResult::Record(record) => {
+            ValueKind::Record(record) => {
                 for (k, v) in record.iter() {
-                    walk(v, format!("{path}.{k}"), entities, out, depth + 1);
+                    path.push(format!(".{k}"));
+                    walk(v, path, entities, out, depth + 1);
+                    path.pop();
                 }
             }
             _ => {}
         }
     }
+    let core: &CoreEntities = entities.as_ref();
     let mut details = Vec::new();
     for e in entities.iter() {
         let uid = e.uid();
         if uid.type_name().basename() == "Action" {
             continue;
         }
+        let entity: &cedar_policy_core::ast::Entity = e.as_ref();
         let mut dangling = Vec::new();
-        for (name, value) in e.attrs() {
-            if let Ok(v) = value {
-                walk(&v, name.to_string(), entities, &mut dangling, 0);
-            }
-        }
-        for (name, value) in e.tags() {
-            if let Ok(v) = value {
-                walk(&v, format!("tag {name}"), entities, &mut dangling, 0);
+        let attrs = entity.attrs().map(|(n, v)| (n.to_string(), v));
+        let tags = entity.tags().map(|(n, v)| (format!("tag {n}"), v));
+        for (name, value) in attrs.chain(tags) {
+            if let PartialValue::Value(v) = value {
+                walk(v, &mut vec![name], core, &mut dangling, 0);
             }
         }
         let id = uid.id().unescaped().to_string();

@@ -125,12 +125,16 @@ impl Request {
         limits.check_value("request", &value)?;
         let form_error = |e: serde_json::Error| Error::new(ErrorCode::RequestParse, e.to_string());
         match &value {
-            Value::Object(obj) if obj.contains_key("principal") => serde_json::from_value(value)
-                .map(Request::Cedar)
-                .map_err(form_error),
-            Value::Object(obj) if obj.contains_key("agent") => serde_json::from_value(value)
-                .map(Request::Agent)
-                .map_err(form_error),
+            Value::Object(obj) if obj.contains_key("principal") => {
+                with_context(value, |r: &mut CedarRequest, c| r.context = c)
+                    .map(Request::Cedar)
+                    .map_err(form_error)
+            }
+            Value::Object(obj) if obj.contains_key("agent") => {
+                with_context(value, |r: &mut AgentRequest, c| r.context = c)
+                    .map(Request::Agent)
+                    .map_err(form_error)
+            }
             Value::Object(_) => Err(Error::new(
                 ErrorCode::RequestParse,
                 "a request needs either `agent` (agent form) or `principal` (Cedar form)",
@@ -154,6 +158,33 @@ impl Request {
         let value = limits::parse_json(limits, Input::Request, "request", text)?;
         Request::from_json_value_with(value, limits)
     }
+}
+
+/// `serde_json::from_value`, with the `context` object moved into the
+/// request instead of rebuilt value by value (most of a request's size).
+/// Anything else than an object context, and any error, takes serde's path
+/// over the whole value: the same request or the same error.
+fn with_context<T: serde::de::DeserializeOwned>(
+    value: Value,
+    set: impl FnOnce(&mut T, Map<String, Value>),
+) -> serde_json::Result<T> {
+    let rest = match &value {
+        Value::Object(obj) if matches!(obj.get("context"), Some(Value::Object(_))) => obj
+            .iter()
+            .filter(|(k, _)| k.as_str() != "context")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Map<String, Value>>(),
+        _ => return serde_json::from_value(value),
+    };
+    let Ok(mut request) = T::deserialize(&Value::Object(rest)) else {
+        return serde_json::from_value(value);
+    };
+    if let Value::Object(mut obj) = value {
+        if let Some(Value::Object(context)) = obj.remove("context") {
+            set(&mut request, context);
+        }
+    }
+    Ok(request)
 }
 
 impl<'de> Deserialize<'de> for Request {
@@ -234,3 +265,43 @@ impl Decision {
 
 /// The agentauthz version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+    use super::*;
+    use serde_json::json;
+
+    // Moving the context in gives what serde gives: the same request, or the
+    // same error, on well-formed and malformed requests of both forms.
+    #[test]
+    fn requests_parse_as_serde_parses_them() {
+        let r = json!({"type": "Doc", "id": "d"});
+        let cases = [
+            json!({"principal": {"type": "U", "id": "u"}, "action": {"type": "Action", "id": "a"}, "resource": r, "context": {"n": 1, "x": {"__extn": {"fn": "ip", "arg": "1.2.3.4"}}}}),
+            json!({"principal": {"type": "U", "id": "u"}, "action": {"type": "Action", "id": "a"}, "resource": r}),
+            json!({"principal": {"type": "U", "id": "u"}, "action": {"type": "Action", "id": "a"}, "resource": r, "context": [1]}),
+            json!({"principal": {"type": "U", "id": "u"}, "action": {"type": "Action", "id": "a"}, "resource": r, "context": null}),
+            json!({"principal": {"type": "U", "id": "u"}, "action": {"type": "Action", "id": "a"}, "resource": r, "context": {}, "zz": 1, "aa": 2}),
+            json!({"principal": {"type": "U"}, "action": {"type": "Action", "id": "a"}, "resource": r, "context": {"n": 1}}),
+            json!({"principal": "U::\"u\"", "action": {"type": "Action", "id": "a"}, "resource": r, "context": {"n": 1}}),
+            json!({"principal": {"type": "U", "id": "u"}, "resource": r, "context": {"n": 1}}),
+            json!({"agent": "a", "action": "read", "resource": r, "context": {"ip": "10.0.0.1"}, "now": "2026-11-29T10:00:00Z"}),
+            json!({"agent": "a", "action": "read", "resource": r, "context": {"ip": "10.0.0.1"}, "task": 7}),
+            json!({"agent": "a", "action": "read", "resource": r, "context": "x"}),
+            json!({"agent": "a", "action": "read", "resource": r, "context": {}, "principal2": 1}),
+        ];
+        for case in cases {
+            let form = |e: serde_json::Error| e.to_string();
+            if case.get("principal").is_some() {
+                let ours = with_context(case.clone(), |r: &mut CedarRequest, c| r.context = c);
+                let serde = serde_json::from_value::<CedarRequest>(case.clone());
+                assert_eq!(ours.map_err(form), serde.map_err(form), "{case}");
+            } else {
+                let ours = with_context(case.clone(), |r: &mut AgentRequest, c| r.context = c);
+                let serde = serde_json::from_value::<AgentRequest>(case.clone());
+                assert_eq!(ours.map_err(form), serde.map_err(form), "{case}");
+            }
+        }
+    }
+}

@@ -36,6 +36,7 @@ mod keys;
 mod token;
 
 pub use keys::{KeySource, SessionKeys, MAX_KID_LEN};
+pub(crate) use token::{check_window, verify_signature};
 pub use token::{
     issue, verify, verify_within, SessionClaims, SessionConfig, DEFAULT_MAX_TTL_MS,
     MAX_CLOCK_SKEW_MS, MAX_TOKEN_LEN, TOKEN_HEADER,

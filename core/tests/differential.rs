@@ -7,7 +7,12 @@
 //! it is Cedar's decision with no exception); and rejects
 //! exactly the requests Cedar rejects (wrong principal or resource type for the
 //! action, undeclared types, context values of the wrong type, invalid enum
-//! entities, missing or unknown context fields).
+//! entities, missing or unknown context fields), with Cedar's error message.
+//! Context values come in every form Cedar's JSON accepts or rejects: plain
+//! strings for extension types and `{"type", "id"}` for entities, the
+//! `__extn` and `__entity` escapes, and hostile variants of both (another
+//! constructor, a name Cedar does not normalize, nested escapes, extra keys,
+//! bad or huge text, an escape where the schema wants a string).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -40,7 +45,8 @@ impl Lcg {
 
 /// The context type of every action; some schemas declare it as a common type.
 const CONTEXT_TYPE: &str =
-    "{ n: Long, flag?: Bool, ip?: ipaddr, who?: U, grp?: G, kind?: E, team?: Set<U>, meta?: { k: Long } }";
+    "{ n: Long, flag?: Bool, ip?: ipaddr, who?: U, grp?: G, kind?: E, team?: Set<U>, meta?: { k: Long, who?: U }, \
+     at?: datetime, amt?: decimal, d?: duration, label?: String, nets?: Set<ipaddr> }";
 
 fn schema(seed: u64) -> String {
     let mut rng = Lcg(seed);
@@ -168,6 +174,11 @@ fn condition() -> impl Strategy<Value = String> {
         Just("when { context.n - 9223372036854775807 < 0 }".to_string()),
         Just("when { resource.owner.level > 2 }".to_string()),
         Just("when { context has who && context.who.tag == \"x\" }".to_string()),
+        Just("when { context has at && context.at < datetime(\"2026-06-01\") }".to_string()),
+        Just("when { context has amt && context.amt.lessThan(decimal(\"1.5\")) }".to_string()),
+        Just("when { context has d && context.d < duration(\"1h\") }".to_string()),
+        Just("when { context has label && context.label == \"x\" }".to_string()),
+        Just("when { context has nets && context.nets.contains(ip(\"10.0.0.1\")) }".to_string()),
     ]
 }
 
@@ -214,6 +225,128 @@ struct Extra {
     /// Replaces `n`: missing, or a value of the wrong type.
     n: Option<Value>,
     unknown_field: bool,
+    /// Fields set last, in any form Cedar's JSON accepts or rejects.
+    escapes: Vec<(&'static str, Value)>,
+}
+
+/// Texts for an extension constructor: valid for one of them, or not.
+fn extension_texts() -> Vec<String> {
+    [
+        "10.1.2.3",
+        "192.168.0.0/16",
+        "::1",
+        "1.25",
+        "2.5",
+        "2026-03-01",
+        "2026-11-29T10:00:00Z",
+        "2026-11-29T10:00:00.123+0100",
+        "90m",
+        "-2h30m",
+        "not a value",
+        "",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(["9".repeat(20_000)])
+    .collect()
+}
+
+/// Every form of an extension value for a field whose schema type has
+/// constructor `ctor`: plain, escaped, and hostile escapes.
+fn extension_forms(ctor: &str, text: &str) -> Vec<Value> {
+    let mut out = vec![
+        json!(text),
+        json!({"__extn": {"fn": ctor, "arg": text}}),
+        json!({"__extn": {"fn": ctor, "arg": {"__extn": {"fn": ctor, "arg": text}}}}),
+        json!({"__extn": {"fn": ctor, "arg": 7}}),
+        json!({"__extn": {"fn": ctor, "arg": text, "x": 1}}),
+        json!({"__extn": {"fn": ctor, "arg": text}, "x": 1}),
+        json!({"__extn": {"fn": ctor, "args": [text]}}),
+        json!({"__extn": {"fn": ctor}}),
+        json!({"__extn": [ctor, text]}),
+        json!({"fn": ctor, "arg": text}),
+        json!({"__entity": {"type": "U", "id": text}}),
+        json!({"__expr": format!("{ctor}(\"{text}\")")}),
+    ];
+    for other in [
+        "ip",
+        "decimal",
+        "datetime",
+        "duration",
+        "unknown",
+        " ip",
+        "ip ",
+        "ipaddr",
+        "Ip",
+        "isInRange",
+        "offset",
+        "__cedar::ip",
+    ] {
+        if other != ctor {
+            out.push(json!({"__extn": {"fn": other, "arg": text}}));
+        }
+    }
+    out
+}
+
+fn extension_value(ctor: &'static str) -> impl Strategy<Value = Value> {
+    let texts = extension_texts();
+    (0..texts.len(), 0..64usize, prop::bool::weighted(0.4)).prop_map(move |(t, f, common)| {
+        let forms = extension_forms(ctor, &texts[t]);
+        // The plain and the escaped form are the common ones.
+        forms[if common { f % 2 } else { f % forms.len() }].clone()
+    })
+}
+
+/// Every JSON form of a reference to `U::"id"` (and some that are not one).
+fn entity_forms(id: &str) -> Vec<Value> {
+    vec![
+        json!({"type": "U", "id": id}),
+        json!({"__entity": {"type": "U", "id": id}}),
+        json!({"__entity": {"type": " U", "id": id}}),
+        json!({"type": "U ", "id": id}),
+        json!({"type": "U", "id": id, "x": 1}),
+        json!({"__entity": {"type": "U", "id": id}, "x": 1}),
+        json!({"__entity": format!("U::\"{id}\"")}),
+        json!({"__entity": {"type": "G", "id": id}}),
+        json!({"__entity": {"type": "E", "id": "e1"}}),
+        json!({"__entity": {"type": "U", "id": 1}}),
+        json!({"__extn": {"fn": "ip", "arg": "10.0.0.1"}}),
+        json!(format!("U::\"{id}\"")),
+    ]
+}
+
+fn entity_value() -> impl Strategy<Value = Value> {
+    (0..USERS + 1, 0..64usize, prop::bool::weighted(0.4)).prop_map(|(u, f, common)| {
+        let forms = entity_forms(&format!("u{u}"));
+        forms[if common { f % 2 } else { f % forms.len() }].clone()
+    })
+}
+
+/// Where each kind of value goes in the context.
+fn placed(field: &'static str, v: Value) -> (&'static str, Value) {
+    match field {
+        "nets" => ("nets", json!([v, "10.0.0.1"])),
+        "team" => ("team", json!([v])),
+        "meta" => ("meta", json!({"k": 1, "who": v})),
+        f => (f, v),
+    }
+}
+
+fn escape() -> impl Strategy<Value = (&'static str, Value)> {
+    prop_oneof![
+        extension_value("ip").prop_map(|v| ("ip", v)),
+        extension_value("datetime").prop_map(|v| ("at", v)),
+        extension_value("decimal").prop_map(|v| ("amt", v)),
+        extension_value("duration").prop_map(|v| ("d", v)),
+        extension_value("ip").prop_map(|v| placed("nets", v)),
+        // An escape where the schema wants a string.
+        extension_value("ip").prop_map(|v| ("label", v)),
+        Just(("label", json!("x"))),
+        entity_value().prop_map(|v| ("who", v)),
+        entity_value().prop_map(|v| placed("team", v)),
+        entity_value().prop_map(|v| placed("meta", v)),
+    ]
 }
 
 fn entity_type() -> impl Strategy<Value = &'static str> {
@@ -236,14 +369,16 @@ fn extra() -> impl Strategy<Value = Extra> {
             prop_oneof![Just(Value::Null), Just(json!("1")), Just(json!(true))],
         ),
         prop::bool::weighted(0.05),
+        prop::collection::vec(escape(), 0..4),
     )
-        .prop_map(|(grp, kind, team, meta, n, unknown_field)| Extra {
+        .prop_map(|(grp, kind, team, meta, n, unknown_field, escapes)| Extra {
             grp: grp.map(|(t, g)| (if t == "U" { "G" } else { t }, g)),
             kind,
             team,
             meta,
             n,
             unknown_field,
+            escapes,
         })
 }
 
@@ -262,7 +397,7 @@ fn request() -> impl Strategy<Value = Req> {
             ]),
             prop::option::of(0..USERS + 1),
         ),
-        prop::option::weighted(0.3, extra()),
+        prop::option::weighted(0.5, extra()),
         prop_oneof![20 => Just("U"), 1 => Just("R"), 1 => Just("G"), 1 => Just("X")],
         prop_oneof![20 => Just("R"), 1 => Just("U"), 1 => Just("F"), 1 => Just("X")],
     )
@@ -282,6 +417,7 @@ fn request() -> impl Strategy<Value = Req> {
                     meta: None,
                     n: None,
                     unknown_field: false,
+                    escapes: Vec::new(),
                 }),
                 principal_type: pt,
                 resource_type: rt,
@@ -328,6 +464,9 @@ fn context_json(r: &Req) -> serde_json::Map<String, Value> {
     }
     if x.unknown_field {
         c.insert("zzz".into(), json!(1));
+    }
+    for (k, v) in &x.escapes {
+        c.insert((*k).into(), v.clone());
     }
     c
 }
@@ -386,17 +525,18 @@ fn fail_closed(outcome: Outcome, set: &PolicySet) -> Outcome {
     ("deny".to_string(), all, errors)
 }
 
-/// Cedar's decision, or `None` when Cedar rejects the request (its context
-/// does not parse against the schema, or the request does not validate).
+/// Cedar's decision, or the message the engine gives when Cedar rejects the
+/// request (its context does not parse against the schema, or the request
+/// does not validate).
 fn cedar_decides(
     schema: &Schema,
     policies: &PolicySet,
     entities: &Entities,
     r: &Req,
-) -> Option<Outcome> {
+) -> Result<Outcome, String> {
     let action = EntityUid::from_str(&format!("Action::\"a{}\"", r.action)).unwrap();
-    let context =
-        Context::from_json_value(Value::Object(context_json(r)), Some((schema, &action))).ok()?;
+    let context = Context::from_json_value(Value::Object(context_json(r)), Some((schema, &action)))
+        .map_err(|e| format!("context: {e}"))?;
     let request = cedar_policy::Request::new(
         EntityUid::from_str(&format!("{}::\"u{}\"", r.principal_type, r.principal)).unwrap(),
         action,
@@ -404,14 +544,14 @@ fn cedar_decides(
         context,
         Some(schema),
     )
-    .ok()?;
+    .map_err(|e| e.to_string())?;
     let response = Authorizer::new().is_authorized(&request, policies, entities);
-    Some(cedar_outcome(&response))
+    Ok(cedar_outcome(&response))
 }
 
-/// The engine's decision, or `None` when it rejects the request as invalid
-/// (any other error fails the test).
-fn engine_decides(engine: &Engine, r: &Req) -> Option<Outcome> {
+/// The engine's decision, or its message when it rejects the request as
+/// invalid (any other error fails the test).
+fn engine_decides(engine: &Engine, r: &Req) -> Result<Outcome, String> {
     let result = engine.check(&Request::Cedar(CedarRequest {
         principal: EntityRef::new(r.principal_type, format!("u{}", r.principal)),
         action: EntityRef::new("Action", format!("a{}", r.action)),
@@ -422,10 +562,10 @@ fn engine_decides(engine: &Engine, r: &Req) -> Option<Outcome> {
         Ok(d) => d,
         Err(e) => {
             assert_eq!(e.code(), ErrorCode::RequestInvalid, "{e}");
-            return None;
+            return Err(e.message().to_string());
         }
     };
-    Some((
+    Ok((
         d.decision.as_str().to_string(),
         d.reasons.into_iter().collect(),
         d.errors
@@ -466,6 +606,100 @@ proptest! {
             prop_assert_eq!(engine_decides(&engine, r), expected, "request {:?}", r);
         }
     }
+}
+
+/// Every form of every kind of context value, one request each, on a fixed
+/// bundle whose policies read each field: the engine answers as Cedar does,
+/// the same decision and reasons, or the same error message.
+#[test]
+fn every_value_form_decides_as_cedar() {
+    let seed = 7;
+    let policy_text = [
+        "permit (principal, action, resource) when { context.ip.isInRange(ip(\"10.0.0.0/8\")) };",
+        "permit (principal, action, resource) when { context has at && context.at < datetime(\"2026-06-01\") };",
+        "permit (principal, action, resource) when { context has amt && context.amt.lessThan(decimal(\"1.5\")) };",
+        "forbid (principal, action, resource) when { context has d && context.d < duration(\"1h\") };",
+        "permit (principal, action, resource) when { context has label && context.label == \"x\" };",
+        "permit (principal, action, resource) when { context has nets && context.nets.contains(ip(\"10.1.2.3\")) };",
+        "permit (principal, action, resource) when { context has who && context.who.level > 3 };",
+        "permit (principal, action, resource) when { context has team && context.team.contains(principal) };",
+        "forbid (principal, action, resource) when { context has meta && context.meta has who && context.meta.who == principal };",
+    ]
+    .join("\n");
+    let schema_text = schema(seed);
+    let entity_json = entities(seed);
+    let bundle = Bundle {
+        schema: Some(Source::new("schema.cedarschema", schema_text.clone())),
+        policies: vec![Source::new("policies.cedar", policy_text.clone())],
+        inventory: Some(Source::new("entities.json", entity_json.to_string())),
+        options: BundleOptions {
+            validate_policies: false,
+            ..BundleOptions::plain_cedar()
+        },
+        ..Bundle::default()
+    };
+    let engine = Engine::from_bundle(bundle).unwrap();
+    let (schema, _) = Schema::from_cedarschema_str(&schema_text).unwrap();
+    let set = PolicySet::from_str(&policy_text).unwrap();
+    let entities = Entities::from_json_value(entity_json, Some(&schema)).unwrap();
+    let mut values = Vec::new();
+    for (field, ctor) in [
+        ("ip", "ip"),
+        ("at", "datetime"),
+        ("amt", "decimal"),
+        ("d", "duration"),
+        ("nets", "ip"),
+        ("label", "ip"),
+    ] {
+        for text in extension_texts() {
+            for v in extension_forms(ctor, &text) {
+                values.push(placed(field, v));
+            }
+        }
+    }
+    for field in ["who", "team", "meta"] {
+        for v in entity_forms("u3") {
+            values.push(placed(field, v));
+        }
+    }
+    let (mut allowed, mut denied, mut invalid) = (0, 0, 0);
+    for (field, v) in values {
+        let mut r = Req {
+            principal: 3,
+            action: 0,
+            resource: 1,
+            n: 1,
+            flag: None,
+            ip: Some("10.1.2.3"),
+            who: None,
+            extra: Extra {
+                grp: None,
+                kind: None,
+                team: None,
+                meta: None,
+                n: None,
+                unknown_field: false,
+                escapes: vec![(field, v)],
+            },
+            principal_type: "U",
+            resource_type: "R",
+        };
+        if field == "ip" {
+            r.ip = None;
+        }
+        let cedar = cedar_decides(&schema, &set, &entities, &r).map(|o| fail_closed(o, &set));
+        match &cedar {
+            Ok((d, _, _)) if d == "allow" => allowed += 1,
+            Ok(_) => denied += 1,
+            Err(_) => invalid += 1,
+        }
+        assert_eq!(engine_decides(&engine, &r), cedar, "{:?}", r.extra.escapes);
+    }
+    // The forms do reach every outcome.
+    assert!(
+        allowed > 50 && denied > 10 && invalid > 1000,
+        "{allowed} {denied} {invalid}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -523,17 +757,24 @@ fn agent_requests(vectors: &str) -> Vec<agentauthz::AgentRequest> {
     out
 }
 
-fn cedar_decides_agent(engine: &Engine, r: &agentauthz::AgentRequest) -> Option<Outcome> {
-    let schema = engine.schema().unwrap();
-    let action = schema
-        .actions()
-        .find(|a| a.id().unescaped() == r.action || a.to_string() == r.action)
-        .unwrap()
-        .clone();
+/// The context Cedar is given for an agent-form request: the request's
+/// fields plus the standard ones, `now` written plainly or as an `__extn`
+/// escape, entities as `__entity` escapes; `None` for an invalid `now`.
+fn agent_context(
+    r: &agentauthz::AgentRequest,
+    now_escaped: bool,
+) -> Option<serde_json::Map<String, Value>> {
     let mut context = r.context.clone();
     // An invalid `now` is a request error, as Cedar would reject it.
     let now = agentauthz::rfc3339_to_cedar(r.now.as_deref()?)?;
-    context.insert("now".into(), json!(now));
+    if now_escaped {
+        context.insert(
+            "now".into(),
+            json!({"__extn": {"fn": "datetime", "arg": now}}),
+        );
+    } else {
+        context.insert("now".into(), json!(now));
+    }
     for (field, ty, id) in [
         ("task", "Task", &r.task),
         ("credential", "Credential", &r.credential),
@@ -543,6 +784,22 @@ fn cedar_decides_agent(engine: &Engine, r: &agentauthz::AgentRequest) -> Option<
             context.insert(field.into(), json!({"__entity": {"type": ty, "id": id}}));
         }
     }
+    Some(context)
+}
+
+fn agent_action(engine: &Engine, r: &agentauthz::AgentRequest) -> Option<EntityUid> {
+    let schema = engine.schema().unwrap();
+    let action = schema
+        .actions()
+        .find(|a| a.id().unescaped() == r.action || a.to_string() == r.action)
+        .cloned();
+    action
+}
+
+fn cedar_decides_agent(engine: &Engine, r: &agentauthz::AgentRequest) -> Option<Outcome> {
+    let schema = engine.schema().unwrap();
+    let action = agent_action(engine, r)?;
+    let context = agent_context(r, false)?;
     let context =
         Context::from_json_value(Value::Object(context), Some((&schema, &action))).ok()?;
     let uid = |t: &str, id: &str| EntityUid::from_json(json!({"type": t, "id": id})).unwrap();
@@ -559,10 +816,43 @@ fn cedar_decides_agent(engine: &Engine, r: &agentauthz::AgentRequest) -> Option<
     Some(cedar_outcome(&response))
 }
 
+fn outcome_of(result: agentauthz::Result<agentauthz::Decision>) -> Option<Outcome> {
+    match result {
+        Ok(d) => Some((
+            d.decision.as_str().to_string(),
+            d.reasons.into_iter().collect(),
+            d.errors
+                .into_iter()
+                .map(|e| (e.policy, e.message))
+                .collect(),
+        )),
+        Err(e) => {
+            assert_eq!(e.code(), ErrorCode::RequestInvalid, "{e}");
+            None
+        }
+    }
+}
+
+/// The same request in the Cedar form, with the context Cedar is given
+/// (`now` plain or escaped, entities escaped).
+fn cedar_form(engine: &Engine, r: &agentauthz::AgentRequest, now_escaped: bool) -> Option<Request> {
+    let action = agent_action(engine, r)?;
+    Some(Request::Cedar(CedarRequest {
+        principal: EntityRef::new("Agent", r.agent.clone()),
+        action: EntityRef::new(
+            action.type_name().to_string(),
+            action.id().unescaped().to_string(),
+        ),
+        resource: r.resource.clone(),
+        context: agent_context(r, now_escaped)?,
+    }))
+}
+
 #[test]
 fn agent_form_decides_as_cedar() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut compared = 0;
+    let mut cedar_compared = 0;
     for example in ["coding-agent", "data-pipeline", "support-agent"] {
         // The vectors fix their own `now`: the engine trusts callers' time.
         let engine = Engine::builder()
@@ -577,35 +867,38 @@ fn agent_form_decides_as_cedar() {
             continue;
         }
         for r in agent_requests(&format!("{root}/tests/vectors/{example}.json")) {
-            let ours = match engine.check(&Request::Agent(r.clone())) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    assert_eq!(e.code(), ErrorCode::RequestInvalid, "{e}");
-                    None
-                }
-            };
+            let ours = outcome_of(engine.check(&Request::Agent(r.clone())));
             // Unknown agents, tasks, ... are denied before Cedar runs.
-            if ours
-                .as_ref()
-                .is_some_and(|d| d.reasons.iter().any(|p| p.starts_with("baseline/unknown-")))
-            {
-                continue;
-            }
-            let ours = ours.map(|d| {
-                (
-                    d.decision.as_str().to_string(),
-                    d.reasons.into_iter().collect(),
-                    d.errors
-                        .into_iter()
-                        .map(|e| (e.policy, e.message))
-                        .collect(),
-                )
-            });
+            let screened = |o: &Option<Outcome>| {
+                o.as_ref().is_some_and(|(_, reasons, _)| {
+                    reasons.iter().any(|p| p.starts_with("baseline/unknown-"))
+                })
+            };
             let expected =
                 cedar_decides_agent(&engine, &r).map(|o| fail_closed(o, &engine.policy_set()));
-            assert_eq!(ours, expected, "{example}: {r:?}");
-            compared += 1;
+            if !screened(&ours) {
+                assert_eq!(ours, expected, "{example}: {r:?}");
+                compared += 1;
+            }
+            // The Cedar form of the same request (the agent is the principal).
+            for escaped in [false, true] {
+                let Some(cedar_request) = cedar_form(&engine, &r, escaped) else {
+                    continue;
+                };
+                let theirs = outcome_of(engine.check(&cedar_request));
+                if !screened(&theirs) {
+                    assert_eq!(
+                        theirs, expected,
+                        "{example} (Cedar form): {cedar_request:?}"
+                    );
+                    cedar_compared += 1;
+                }
+            }
         }
     }
     assert!(compared > 200, "only {compared} requests compared");
+    assert!(
+        cedar_compared > 400,
+        "only {cedar_compared} Cedar-form requests compared"
+    );
 }

@@ -1,6 +1,7 @@
 //! Incremental changes ≡ a full rebuild: random sequences of lifecycle
 //! operations applied to a running engine decide every request exactly as an
-//! engine freshly built from an inventory that already contains the changes.
+//! engine freshly built from an inventory that already contains the changes,
+//! whether the changes are kept beside the compiled entities or folded in.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -266,26 +267,33 @@ proptest! {
     fn incremental_changes_equal_a_full_rebuild(ops in proptest::collection::vec(op(), 1..12)) {
         let clock = Arc::new(FixedClock::at(NOW).unwrap());
         let mut model = Model::new();
-        let engine = Engine::builder()
-            .schema(SCHEMA)
-            .policies(POLICIES)
-            .inventory(model.inventory())
-            .clock(clock.clone())
-            .build()
-            .unwrap();
+        let build = |inventory: String, automatic: bool| {
+            Engine::builder()
+                .schema(SCHEMA)
+                .policies(POLICIES)
+                .inventory(inventory)
+                .clock(clock.clone())
+                .compaction(automatic)
+                .build()
+                .unwrap()
+        };
+        // Changes folded into the compiled entities at once, and kept beside them.
+        let engine = build(model.inventory(), true);
+        let beside = build(model.inventory(), false);
         for (i, op) in ops.iter().enumerate() {
             let engine_ok = run(&engine, op, &model, i);
+            let beside_ok = run(&beside, op, &model, i);
             let model_ok = model.apply(op, i);
             prop_assert_eq!(engine_ok, model_ok, "{:?}", op);
+            prop_assert_eq!(beside_ok, model_ok, "{:?}", op);
         }
-        let rebuilt = Engine::builder()
-            .schema(SCHEMA)
-            .policies(POLICIES)
-            .inventory(model.inventory())
-            .clock(clock)
-            .build()
-            .unwrap();
+        let rebuilt = build(model.inventory(), true);
         let tasks: Vec<String> = model.tasks.keys().cloned().collect();
-        prop_assert_eq!(decisions(&engine, &tasks), decisions(&rebuilt, &tasks));
+        let want = decisions(&rebuilt, &tasks);
+        prop_assert_eq!(&decisions(&engine, &tasks), &want);
+        prop_assert_eq!(&decisions(&beside, &tasks), &want);
+        beside.compact().unwrap();
+        prop_assert_eq!(&decisions(&beside, &tasks), &want);
+        prop_assert!(beside.entities().deep_eq(&engine.entities()));
     }
 }

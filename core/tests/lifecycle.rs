@@ -974,3 +974,70 @@ fn refused_session_tokens_are_logged_without_the_token_or_the_claimed_agent() {
     let text = serde_json::to_string(&refused.to_value()).unwrap();
     assert!(!text.contains(&token), "the token is never logged");
 }
+
+/// A token's verified claims are kept (no signature check on every use), but
+/// every use is still judged in full: revocation, the agent's standing, the
+/// token's window, the audience; a token differing in any byte (a forged
+/// signature over the same claims) is verified again, and so is every token
+/// once the keys change.
+#[test]
+fn a_verified_session_is_still_judged_on_every_use() {
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = session_engine(clock.clone());
+    let (token, claims) = engine.issue_session("etl", Some("T1"), None, None).unwrap();
+    let code = |t: &str| {
+        engine
+            .check_session(&session_read(t))
+            .map(|d| d.decision.as_str().to_string())
+            .map_err(|e| e.code())
+    };
+    assert_eq!(code(&token), Ok("allow".into()));
+
+    // The same claims under a forged signature: one base64url character of
+    // the signature changed (a whole 6-bit group, never padding bits).
+    let (head, footer) = token.rsplit_once('.').unwrap();
+    let mut body: Vec<char> = head.chars().collect();
+    let i = body.len() - 20;
+    body[i] = if body[i] == 'A' { 'B' } else { 'A' };
+    let forged = format!("{}.{footer}", body.into_iter().collect::<String>());
+    assert_ne!(forged, token);
+    assert_eq!(code(&forged), Err(ErrorCode::SessionInvalid));
+    assert_eq!(code(&token), Ok("allow".into()));
+
+    // Another audience than the token's, after the token was verified.
+    let mut other_audience = session_read(&token);
+    other_audience.audience = Some("billing".into());
+    assert_eq!(
+        engine.check_session(&other_audience).unwrap_err().code(),
+        ErrorCode::SessionInvalid
+    );
+
+    // The agent suspended, then reactivated.
+    engine.suspend("etl", "alice").unwrap();
+    assert_eq!(code(&token), Err(ErrorCode::SessionRevoked));
+    engine.reactivate("etl", "alice").unwrap();
+    assert_eq!(code(&token), Ok("allow".into()));
+
+    // The token's expiry passes.
+    clock.set(claims.expires_at);
+    assert_eq!(code(&token), Err(ErrorCode::SessionExpired));
+    clock.set(at(T0));
+    assert_eq!(code(&token), Ok("allow".into()));
+
+    // New keys: the token (signed under the old ones) no longer verifies.
+    let old_keys = engine.session_keys();
+    engine.set_session_keys(agentauthz::session::SessionKeys::generate("k2").unwrap());
+    assert_eq!(code(&token), Err(ErrorCode::SessionInvalid));
+    engine.set_session_keys(old_keys);
+    assert_eq!(code(&token), Ok("allow".into()));
+
+    // The session revoked.
+    engine.revoke_session(&claims.session_id, "alice").unwrap();
+    assert_eq!(code(&token), Err(ErrorCode::SessionRevoked));
+
+    // A new session of the agent, then the agent offboarded (its task revoked).
+    let (token2, _) = engine.issue_session("etl", Some("T1"), None, None).unwrap();
+    assert_eq!(code(&token2), Ok("allow".into()));
+    engine.offboard("etl", "alice").unwrap();
+    assert_eq!(code(&token2), Err(ErrorCode::SessionRevoked));
+}

@@ -75,7 +75,7 @@ pub(crate) fn principal(snapshot: &Snapshot, uid: &EntityUid, out: &mut Vec<&'st
     let Some(kind) = base_type(uid) else {
         return;
     };
-    match snapshot.entities.get(uid) {
+    match snapshot.store.get(uid) {
         None if kind == "Agent" => out.push(UNKNOWN_AGENT),
         None => out.push(UNKNOWN_ENTITY),
         Some(entity) if kind == "Agent" => {
@@ -125,7 +125,7 @@ pub(crate) fn context(
         // Contexts with unknowns (partial evaluation) are never built here.
         return;
     };
-    let entities = AsRef::<cedar_policy_core::entities::Entities>::as_ref(&*snapshot.entities);
+    let entities = AsRef::<cedar_policy_core::entities::Entities>::as_ref(snapshot.store.base());
     for (name, value) in fields.iter() {
         let unknown = match name.as_str() {
             "task" => UNKNOWN_TASK,
@@ -159,7 +159,13 @@ fn entity(
     if uid.is_action() {
         return None;
     }
-    let known = matches!(entities.entity(uid), Dereference::Data(_));
+    // Entities are never removed; tasks added at run time are not compiled.
+    let known = matches!(entities.entity(uid), Dereference::Data(_))
+        || (snapshot.store.pending() > 0
+            && snapshot
+                .store
+                .get(&cedar_policy::EntityUid::from(ast::EntityUID::clone(uid)))
+                .is_some());
     let ty = uid.entity_type();
     if known {
         let is_task = ty.name().is_unqualified()

@@ -38,6 +38,17 @@ impl<K: Hash + Eq, V: Clone, S: BuildHasher + Default> BoundedCache<K, V, S> {
             }
         }
     }
+
+    /// Remembers `value` unless the cache is busy; a full cache is emptied
+    /// first (for keys that come and go, such as request times).
+    pub fn insert_evicting(&self, key: K, value: V) {
+        if let Ok(mut map) = self.map.try_write() {
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+            map.insert(key, value);
+        }
+    }
 }
 
 /// The Fx hash (rustc's): a multiply and a rotate per word. SipHash, the

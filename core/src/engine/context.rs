@@ -6,25 +6,32 @@
 //! error messages stay exactly Cedar's.
 //!
 //! A context built here conforms to the action's context type by construction
-//! (closed records, required attributes, primitive and extension types), except
-//! for entity values, whose type `fields` checks against the declared one and
-//! reports as `verified`. A verified context need not be validated against the
-//! schema again; an unverified one is (by `Request::new`), so its errors stay
-//! Cedar's. Type names are resolved as Cedar resolves them; a name whose
-//! resolution is in any doubt makes the action's context type unknown here,
+//! (closed records, required attributes, primitive, entity and extension
+//! types), and is built from values as Cedar's `Context::from_pairs` would
+//! build it, extension values evaluated by Cedar's evaluator. It need not be
+//! validated against the schema again (`verified`) unless a standard field the
+//! engine adds is not what the type declares. Type names are resolved as Cedar
+//! resolves them; a name whose resolution is in any doubt makes the action's
+//! context type unknown here,
 //! which sends its requests to Cedar's parser.
 
 use super::cache::{BoundedCache, FxMap};
-use cedar_policy::{EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use cedar_policy::{EntityId, EntityTypeName, EntityUid};
+use cedar_policy_core::ast;
+use cedar_policy_core::evaluator::RestrictedEvaluator;
+use cedar_policy_core::extensions::Extensions;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-/// Cedar parses the extension function's name (`ip`, `datetime`, ...) each
-/// time such an expression is built, which costs more than evaluating it;
-/// built expressions are kept per (extension, text), up to this many.
-const EXTENSION_CACHE_CAPACITY: usize = 8192;
+/// Evaluated extension values are kept per text (source addresses, amounts
+/// and the engine clock's `now` repeat), up to this many per extension; a
+/// full cache starts over, so values that stop coming do not stay.
+const EXTENSION_CACHE_CAPACITY: usize = 4096;
+/// Longer texts are evaluated every time: a hostile caller cannot fill the
+/// cache with large strings.
+const MAX_CACHED_TEXT: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Extension {
@@ -34,28 +41,99 @@ pub(crate) enum Extension {
     Duration,
 }
 
-type ExtensionKey = (Extension, Box<str>);
+impl Extension {
+    /// The name of the one-argument constructor of the extension type.
+    fn constructor(self) -> &'static str {
+        match self {
+            Extension::Ip => "ip",
+            Extension::Decimal => "decimal",
+            Extension::Datetime => "datetime",
+            Extension::Duration => "duration",
+        }
+    }
 
-fn extension_cache() -> &'static BoundedCache<ExtensionKey, RestrictedExpression> {
-    static CACHE: OnceLock<BoundedCache<ExtensionKey, RestrictedExpression>> = OnceLock::new();
-    CACHE.get_or_init(|| BoundedCache::new(EXTENSION_CACHE_CAPACITY))
+    fn index(self) -> usize {
+        match self {
+            Extension::Ip => 0,
+            Extension::Decimal => 1,
+            Extension::Datetime => 2,
+            Extension::Duration => 3,
+        }
+    }
 }
 
-/// `ext(text)` as a restricted expression (unevaluated: Cedar evaluates and
-/// checks it when the context is built).
-pub(crate) fn extension_call(ext: Extension, text: &str) -> RestrictedExpression {
-    let key: ExtensionKey = (ext, text.into());
-    if let Some(e) = extension_cache().get(&key) {
-        return e;
+/// The constructor names, parsed once: Cedar's `RestrictedExpression::new_ip`
+/// and friends parse the name on every call, which costs more than the check.
+fn constructor_name(ext: Extension) -> Option<&'static ast::Name> {
+    static NAMES: OnceLock<[Option<ast::Name>; 4]> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        [
+            Extension::Ip,
+            Extension::Decimal,
+            Extension::Datetime,
+            Extension::Duration,
+        ]
+        .map(|e| ast::Name::from_str(e.constructor()).ok())
+    });
+    names.get(ext.index())?.as_ref()
+}
+
+fn extension_cache(ext: Extension) -> Option<&'static BoundedCache<Box<str>, ast::Value>> {
+    static CACHES: OnceLock<[BoundedCache<Box<str>, ast::Value>; 4]> = OnceLock::new();
+    CACHES
+        .get_or_init(|| std::array::from_fn(|_| BoundedCache::new(EXTENSION_CACHE_CAPACITY)))
+        .get(ext.index())
+}
+
+/// `ext(text)` evaluated by Cedar's own evaluator (the one `Context::from_pairs`
+/// uses), so the value is Cedar's; `None` when Cedar rejects the text (the
+/// caller then leaves the whole context to Cedar's parser, for its error).
+pub(crate) fn extension_value(ext: Extension, text: &str) -> Option<ast::Value> {
+    let cache = (text.len() <= MAX_CACHED_TEXT)
+        .then(|| extension_cache(ext))
+        .flatten();
+    if let Some(v) = cache.and_then(|c| c.get(text)) {
+        return Some(v);
     }
-    let e = match ext {
-        Extension::Ip => RestrictedExpression::new_ip(text),
-        Extension::Decimal => RestrictedExpression::new_decimal(text),
-        Extension::Datetime => RestrictedExpression::new_datetime(text),
-        Extension::Duration => RestrictedExpression::new_duration(text),
-    };
-    extension_cache().insert(key, e.clone());
-    e
+    let call = ast::RestrictedExpr::call_extension_fn(
+        constructor_name(ext)?.clone(),
+        [ast::RestrictedExpr::val(text)],
+    );
+    let value = RestrictedEvaluator::new(Extensions::all_available())
+        .interpret(call.as_borrowed())
+        .ok()?;
+    if let Some(c) = cache {
+        c.insert_evicting(text.into(), value.clone());
+    }
+    Some(value)
+}
+
+/// A context from its attributes, as `Context::from_pairs` would build it from
+/// the same values; `None` on a repeated name.
+pub(crate) fn context_of(pairs: Vec<(String, ast::Value)>) -> Option<cedar_policy::Context> {
+    let n = pairs.len();
+    let record = ast::Value::record(pairs, None);
+    match record.value {
+        ast::ValueKind::Record(attrs) if attrs.len() == n => {
+            Some(cedar_policy::Context::from(ast::Context::Value(attrs)))
+        }
+        _ => None,
+    }
+}
+
+/// An entity type the fast path accepts by name: only the exact text Cedar
+/// would print (and its JSON parser accepts) for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EntityType {
+    pub name: EntityTypeName,
+    text: Box<str>,
+}
+
+impl EntityType {
+    pub fn new(name: EntityTypeName) -> EntityType {
+        let text = name.to_string().into_boxed_str();
+        EntityType { name, text }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -64,8 +142,8 @@ pub(crate) enum AttrType {
     Long,
     Bool,
     /// An entity of this declared type; `None` when the type is enumerated, an
-    /// action type or not understood here (the value is then never `verified`).
-    Entity(Option<EntityTypeName>),
+    /// action type or not understood here (such values go to Cedar's parser).
+    Entity(Option<EntityType>),
     Set(Box<AttrType>),
     Record(RecordType),
     Extension(Extension),
@@ -268,7 +346,7 @@ fn entity_type(ns: &str, short: &str, decl: &Value) -> AttrType {
     } else {
         format!("{ns}::{short}")
     };
-    AttrType::Entity(EntityTypeName::from_str(&full).ok())
+    AttrType::Entity(EntityTypeName::from_str(&full).ok().map(EntityType::new))
 }
 
 fn extension(name: &str) -> Option<AttrType> {
@@ -283,13 +361,16 @@ fn extension(name: &str) -> Option<AttrType> {
 }
 
 /// Converts the fields of a context object, or `None` to defer to Cedar's
-/// parser. `verified` is cleared if an entity value's type is not the declared one.
+/// parser. Only values whose meaning is certain are converted here: an entity
+/// of exactly the declared type, an extension value given as its constructor's
+/// argument (plain or as the `__extn` escape of that constructor); anything
+/// else (other escapes, mismatched types, bad extension text) goes to Cedar,
+/// which gives the authoritative value or error.
 pub(crate) fn fields(
     record: &RecordType,
     values: &Map<String, Value>,
     extra: &[&str],
-    verified: &mut bool,
-) -> Option<Vec<(String, RestrictedExpression)>> {
+) -> Option<Vec<(String, ast::Value)>> {
     let mut out = Vec::with_capacity(values.len() + extra.len());
     for (name, (_, required)) in &record.attrs {
         if *required && !values.contains_key(name) && !extra.contains(&name.as_str()) {
@@ -298,7 +379,7 @@ pub(crate) fn fields(
     }
     for (name, value) in values {
         let (ty, _) = record.attrs.get(name)?;
-        out.push((name.clone(), convert(value, ty, 0, verified)?));
+        out.push((name.clone(), convert(value, ty, 0)?));
     }
     Some(out)
 }
@@ -308,49 +389,73 @@ pub(crate) fn fields(
 pub(crate) fn declares(record: &RecordType, name: &str, value: &AttrType) -> bool {
     match (record.attrs.get(name), value) {
         (Some((AttrType::Extension(a), _)), AttrType::Extension(b)) => a == b,
-        (Some((AttrType::Entity(Some(a)), _)), AttrType::Entity(Some(b))) => a == b,
+        (Some((AttrType::Entity(Some(a)), _)), AttrType::Entity(Some(b))) => a.name == b.name,
         _ => false,
     }
 }
 
-fn convert(
-    value: &Value,
-    ty: &AttrType,
-    depth: usize,
-    verified: &mut bool,
-) -> Option<RestrictedExpression> {
+/// The one member of a JSON object, when it has exactly one.
+fn single<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if o.len() == 1 {
+        o.get(key)
+    } else {
+        None
+    }
+}
+
+fn convert(value: &Value, ty: &AttrType, depth: usize) -> Option<ast::Value> {
     if depth > MAX_DEPTH {
         return None;
     }
     match (ty, value) {
-        (AttrType::String, Value::String(s)) => Some(RestrictedExpression::new_string(s.clone())),
-        (AttrType::Long, Value::Number(n)) => n.as_i64().map(RestrictedExpression::new_long),
-        (AttrType::Bool, Value::Bool(b)) => Some(RestrictedExpression::new_bool(*b)),
-        (AttrType::Entity(expected), Value::Object(o)) => {
-            if o.len() != 2 {
+        (AttrType::String, Value::String(s)) => Some(ast::Value::from(s.as_str())),
+        (AttrType::Long, Value::Number(n)) => n.as_i64().map(ast::Value::from),
+        (AttrType::Bool, Value::Bool(b)) => Some(ast::Value::from(*b)),
+        (AttrType::Entity(Some(expected)), Value::Object(o)) => {
+            // `{"type", "id"}` or `{"__entity": {"type", "id"}}`.
+            let o = match single(o, "__entity") {
+                Some(Value::Object(inner)) => inner,
+                Some(_) => return None,
+                None => o,
+            };
+            if o.len() != 2 || o.get("type")?.as_str()? != &*expected.text {
                 return None;
             }
-            let type_name = EntityTypeName::from_str(o.get("type")?.as_str()?).ok()?;
             let id = o.get("id")?.as_str()?;
-            if expected.as_ref() != Some(&type_name) {
-                *verified = false;
-            }
-            Some(RestrictedExpression::new_entity_uid(
-                EntityUid::from_type_name_and_id(type_name, EntityId::new(id)),
-            ))
+            let uid = EntityUid::from_type_name_and_id(expected.name.clone(), EntityId::new(id));
+            Some(ast::Value::from(ast::EntityUID::from(uid)))
         }
         (AttrType::Set(element), Value::Array(items)) => {
             let items = items
                 .iter()
-                .map(|v| convert(v, element, depth + 1, verified))
+                .map(|v| convert(v, element, depth + 1))
                 .collect::<Option<Vec<_>>>()?;
-            Some(RestrictedExpression::new_set(items))
+            Some(ast::Value::set(items, None))
         }
         (AttrType::Record(record), Value::Object(o)) => {
-            let pairs = fields(record, o, &[], verified)?;
-            RestrictedExpression::new_record(pairs).ok()
+            // An `__extn` member makes Cedar read the object as an escape.
+            if o.contains_key("__extn") || o.contains_key("__entity") {
+                return None;
+            }
+            let pairs = fields(record, o, &[])?;
+            let n = pairs.len();
+            let v = ast::Value::record(pairs, None);
+            match &v.value {
+                ast::ValueKind::Record(attrs) if attrs.len() == n => Some(v),
+                _ => None,
+            }
         }
-        (AttrType::Extension(ext), Value::String(s)) => Some(extension_call(*ext, s)),
+        (AttrType::Extension(ext), Value::String(s)) => extension_value(*ext, s),
+        (AttrType::Extension(ext), Value::Object(o)) => {
+            // `{"__extn": {"fn": <this type's constructor>, "arg": "<text>"}}`.
+            let Value::Object(call) = single(o, "__extn")? else {
+                return None;
+            };
+            if call.len() != 2 || call.get("fn")?.as_str()? != ext.constructor() {
+                return None;
+            }
+            extension_value(*ext, call.get("arg")?.as_str()?)
+        }
         _ => None,
     }
 }

@@ -10,8 +10,9 @@
 //! has the guards evaluated with the candidates instead.
 
 use super::decide::Outcome;
+use super::store::EntityStore;
 use crate::model::Effect;
-use cedar_policy::{Authorizer, Context, Entities, EntityUid, Policy, PolicySet, Request};
+use cedar_policy::{Authorizer, Context, EntityUid, Policy, PolicySet, Request};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,7 +36,7 @@ fn is_agent(uid: &EntityUid) -> bool {
 impl PrincipalGuards {
     /// Takes the enabled guards out of `policies` (returned as the set the
     /// index files) and decides them for every agent in `entities`.
-    pub fn compile(policies: &PolicySet, entities: &Entities) -> (PrincipalGuards, PolicySet) {
+    pub fn compile(policies: &PolicySet, store: &EntityStore) -> (PrincipalGuards, PolicySet) {
         let (guards, rest): (Vec<Policy>, Vec<Policy>) = policies
             .policies()
             .cloned()
@@ -51,17 +52,17 @@ impl PrincipalGuards {
             policies: guard_set,
             verdicts: HashMap::new(),
         };
-        g.refresh(entities.iter().map(|e| e.uid()), entities);
+        g.refresh(store.base().iter().map(|e| e.uid()), store);
         (g, rest)
     }
 
     /// Decides the guards again for `agents` (after their data changed).
-    pub fn refresh(&mut self, agents: impl Iterator<Item = EntityUid>, entities: &Entities) {
+    pub fn refresh(&mut self, agents: impl Iterator<Item = EntityUid>, store: &EntityStore) {
         if self.policies.is_empty() {
             return;
         }
         for uid in agents.filter(is_agent) {
-            match self.decide(&uid, entities) {
+            match self.decide(&uid, store) {
                 Some(v) => self.verdicts.insert(uid, v),
                 None => self.verdicts.remove(&uid),
             };
@@ -69,8 +70,8 @@ impl PrincipalGuards {
     }
 
     /// Cedar's answer for `agent`, when it has one without errors.
-    fn decide(&self, agent: &EntityUid, entities: &Entities) -> Option<Arc<[String]>> {
-        entities.get(agent)?;
+    fn decide(&self, agent: &EntityUid, store: &EntityStore) -> Option<Arc<[String]>> {
+        store.get(agent)?;
         // The guards' scopes leave action and resource open and their
         // conditions do not read them: any will do.
         let request = Request::new(
@@ -81,7 +82,8 @@ impl PrincipalGuards {
             None,
         )
         .ok()?;
-        let response = Authorizer::new().is_authorized(&request, &self.policies, entities);
+        let entities = store.for_request(&request).ok()?;
+        let response = Authorizer::new().is_authorized(&request, &self.policies, &entities);
         let outcome = Outcome::from_response(&response);
         outcome.errors.is_empty().then(|| outcome.reasons.into())
     }

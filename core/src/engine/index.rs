@@ -23,6 +23,7 @@ use cedar_policy::{
     ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
 };
+use cedar_policy_core::ast;
 use std::sync::Arc;
 
 /// Building a `PolicySet` costs about 0.7 µs per policy, more than evaluating
@@ -274,13 +275,22 @@ fn unscoped(policy: &Policy) -> Option<Policy> {
     if unconstrained || !policy.is_static() {
         return None;
     }
-    let text = policy.to_cedar()?;
-    let (tokens, at) = tokens(&text)?;
-    let (open, close) = scope(&tokens)?;
-    let before = text.get(..*at.get(open)?)?;
-    let after = text.get(*at.get(close)? + 1..)?;
-    let rewritten = format!("{before}(principal, action, resource){after}");
-    let p = Policy::parse(Some(policy.id().clone()), rewritten).ok()?;
+    // Built on Cedar's AST (printing and parsing the text again costs about
+    // half a millisecond per policy when loading): the same id, effect,
+    // annotations, source location and condition, with the scope of any.
+    let ast: &ast::Policy = policy.as_ref();
+    let p = ast::StaticPolicy::new(
+        ast.id().clone(),
+        ast.loc().cloned(),
+        ast::Annotations::clone(ast.annotations_arc()),
+        ast.effect(),
+        ast::PrincipalConstraint::any(),
+        ast::ActionConstraint::any(),
+        ast::ResourceConstraint::any(),
+        ast.non_scope_constraints().cloned(),
+    )
+    .ok()
+    .map(Policy::from)?;
     let same = p.effect() == policy.effect()
         && p.id() == policy.id()
         && matches!(p.principal_constraint(), PrincipalConstraint::Any)

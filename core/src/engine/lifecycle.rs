@@ -110,7 +110,7 @@ fn overridden(change: &Change) -> Option<(&'static str, &str)> {
 pub(crate) fn basis(snapshot: &Snapshot, change: &Change) -> Option<String> {
     let (type_name, id) = overridden(change)?;
     let uid = base_uid(type_name, id).ok()?;
-    Some(match snapshot.inventory.get(&uid) {
+    Some(match snapshot.store.as_compiled(&uid) {
         Some(e) => entity_hash(e),
         None => "absent".to_string(),
     })
@@ -216,7 +216,7 @@ impl<'a> Work<'a> {
         self.edits
             .get(uid)
             .cloned()
-            .or_else(|| self.base.entities.get(uid).cloned())
+            .or_else(|| self.base.store.get(uid).cloned())
     }
 
     fn require(&self, type_name: &str, id: &str, code: ErrorCode) -> Result<(EntityUid, Entity)> {
@@ -540,8 +540,8 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
-    /// The new snapshot: changed entities upserted (checked against the
-    /// schema), everything else shared with the base.
+    /// The new snapshot: changed entities checked against the schema and
+    /// kept beside the compiled ones, everything else shared with the base.
     fn finish(mut self, prune_before: i64) -> Result<Snapshot> {
         // Expired grants decide nothing any more; drop them from the state.
         let before = self.runtime.grants.len();
@@ -552,16 +552,30 @@ impl<'a> Work<'a> {
             self.runtime.index_grants();
         }
         let mut next = self.base.clone();
-        if !self.edits.is_empty() {
+        // Grant conditions may name entities (a task): they are roots too.
+        let grants_changed = self
+            .runtime
+            .grants
+            .keys()
+            .ne(self.base.runtime.grants.keys());
+        if !self.edits.is_empty() || grants_changed {
             let edits: Vec<Entity> = self.edits.into_values().collect();
+            if let Some(schema) = &self.base.schema {
+                // The edits alone, validated as Cedar validates an entities file.
+                Entities::from_entities(edits.iter().cloned(), Some(schema))
+                    .map_err(|e| invalid(ErrorCode::LifecycleInvalid, e.to_string()))?;
+            }
             let edited: Vec<EntityUid> = edits.iter().map(Entity::uid).collect();
-            next.entities = Arc::new(upsert(self.base, edits)?);
-            // Agents' per-snapshot guard verdicts follow their data. Changes
-            // edit agents, credentials and tasks only; the guards read agents
-            // and users.
-            let mut guards = PrincipalGuards::clone(&self.base.guards);
-            guards.refresh(edited.into_iter(), &next.entities);
-            next.guards = Arc::new(guards);
+            let grants: Vec<&Policy> = self.runtime.grants.values().map(|g| &g.policy).collect();
+            next.store = self.base.store.with_changes(edits, &grants);
+            if !edited.is_empty() {
+                // Agents' per-snapshot guard verdicts follow their data. Changes
+                // edit agents, credentials and tasks only; the guards read agents
+                // and users.
+                let mut guards = PrincipalGuards::clone(&self.base.guards);
+                guards.refresh(edited.into_iter(), &next.store);
+                next.guards = Arc::new(guards);
+            }
         }
         if let Some(items) = self.agent_items {
             next.agent_items = Arc::new(items);
@@ -576,68 +590,26 @@ impl<'a> Work<'a> {
     }
 }
 
-fn datetime(millis: i64) -> RestrictedExpression {
-    RestrictedExpression::new_datetime(format_millis(millis))
+/// `snapshot` with its pending entity changes folded into a new compiled
+/// store (Cedar's `Entities`): what keeps requests on the compiled store.
+pub(crate) fn compacted(snapshot: &Snapshot) -> Result<super::store::EntityStore> {
+    snapshot.store.compacted(&snapshot.with_descendants)
 }
 
-/// `base` with `edits` put in, checked against the schema.
-///
-/// Cedar's `Entities::upsert_entities` recomputes the transitive closure by
-/// collecting every entity's ancestors into a new set: about 110 ms at 50,000
-/// entities. A change here never alters an entity's ancestors (attribute
-/// changes keep them, a new task has none), so the closure still holds and the
-/// edits go in without that pass: new entities are added (no scan at all),
-/// existing ones replaced (one scan of Cedar's for stale edges, which finds
-/// none). Where something descends from an edited entity, Cedar's own upsert
-/// (which strips and repairs such edges) is used. `core/tests/incremental.rs`
-/// proves the result equal to a full rebuild, on both paths.
-fn upsert(base: &Snapshot, edits: Vec<Entity>) -> Result<Entities> {
-    use cedar_policy_core::ast;
-    use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
-    use cedar_policy_core::extensions::Extensions;
-    let refused = |e: &dyn std::fmt::Display| invalid(ErrorCode::LifecycleInvalid, e.to_string());
-    let schema = base.schema.as_ref();
-    if let Some(schema) = schema {
-        // The edits alone, validated as Cedar validates an entities file.
-        Entities::from_entities(edits.iter().cloned(), Some(schema)).map_err(|e| refused(&e))?;
-    }
-    if edits
-        .iter()
-        .any(|e| base.with_descendants.contains(&e.uid()))
-    {
-        return Entities::clone(&base.entities)
-            .upsert_entities(edits, schema)
-            .map_err(|e| refused(&e));
-    }
-    let (new, existing): (Vec<Entity>, Vec<Entity>) = edits
-        .into_iter()
-        .partition(|e| base.entities.get(&e.uid()).is_none());
-    let core = |list: Vec<Entity>| {
-        list.into_iter()
-            .map(|e| Arc::new(AsRef::<ast::Entity>::as_ref(&e).clone()))
-            .collect::<Vec<_>>()
-    };
-    let mut entities =
-        AsRef::<cedar_policy_core::entities::Entities>::as_ref(&*base.entities).clone();
-    if !new.is_empty() {
-        entities = entities
-            .add_entities(
-                core(new),
-                None::<&NoEntitiesSchema>,
-                TCComputation::AssumeAlreadyComputed,
-                Extensions::all_available(),
-            )
-            .map_err(|e| refused(&e))?;
-    }
-    if !existing.is_empty() {
-        entities = entities
-            .upsert_entities(
-                core(existing),
-                None::<&NoEntitiesSchema>,
-                TCComputation::AssumeAlreadyComputed,
-                Extensions::all_available(),
-            )
-            .map_err(|e| refused(&e))?;
-    }
-    Ok(Entities::from(entities))
+/// `current` with the compaction `folded` of `from`'s store, when `current`
+/// still builds on `from`'s compiled entities.
+pub(crate) fn rebase(
+    current: &Snapshot,
+    from: &Snapshot,
+    folded: &super::store::EntityStore,
+) -> Option<Snapshot> {
+    let grants: Vec<&Policy> = current.runtime.grants.values().map(|g| &g.policy).collect();
+    let store = current.store.rebased(&from.store, folded, &grants)?;
+    let mut next = current.clone();
+    next.store = store;
+    Some(next)
+}
+
+fn datetime(millis: i64) -> RestrictedExpression {
+    RestrictedExpression::new_datetime(format_millis(millis))
 }

@@ -5,7 +5,7 @@ use super::authority;
 use super::authority::{
     TASK_REVOKED, UNKNOWN_ACTION, UNKNOWN_AGENT, UNKNOWN_CREDENTIAL, UNKNOWN_TASK, UNKNOWN_USER,
 };
-use super::context::{extension_call, AttrType, Extension};
+use super::context::{extension_value, AttrType, EntityType, Extension};
 use super::decide::Outcome;
 use super::guards;
 use super::snapshot::{entity_uid, grants_of, Snapshot};
@@ -14,9 +14,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Request};
 use crate::schema::STANDARD_CONTEXT_FIELDS;
 use crate::time::{format_millis, rfc3339_to_cedar_fast};
-use cedar_policy::{
-    Authorizer, Context, EntityId, EntityUid, Policy, PolicyId, PolicySet, RestrictedExpression,
-};
+use cedar_policy::{Authorizer, Context, EntityId, EntityUid, Policy, PolicyId, PolicySet};
+use cedar_policy_core::ast;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -37,11 +36,9 @@ pub(crate) fn decide(
             let mut verdict = None;
             let candidates = match (req.principal(), req.action(), req.resource()) {
                 (Some(p), Some(a), Some(r)) => {
-                    let indexed = snapshot
-                        .index
-                        .candidates(p, a, r, &snapshot.entities, |name| {
-                            context_has(snapshot, request, name)
-                        });
+                    let indexed = snapshot.index.candidates(p, a, r, snapshot.base(), |name| {
+                        context_has(snapshot, request, name)
+                    });
                     verdict = snapshot.guards.verdict(p);
                     let guards = verdict
                         .is_none()
@@ -55,7 +52,8 @@ pub(crate) fn decide(
                 }
                 _ => snapshot.policies.clone(),
             };
-            let response = Authorizer::new().is_authorized(&req, &candidates, &snapshot.entities);
+            let entities = snapshot.store.for_request(&req)?;
+            let response = Authorizer::new().is_authorized(&req, &candidates, &entities);
             let mut outcome = Outcome::from_response(&response);
             if let Some(fired) = verdict {
                 outcome = guards::merge(outcome, fired);
@@ -65,7 +63,7 @@ pub(crate) fn decide(
                 fail_closed(&mut outcome, &candidates);
             }
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
-            log_only = snapshot.log_only.evaluate(&req, &snapshot.entities);
+            log_only = snapshot.log_only.evaluate(&req, &entities);
             if let (true, Some(s), Some(set)) =
                 (deny_on_error, &mut log_only, &snapshot.log_only.policies)
             {
@@ -200,7 +198,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         unknown.push(UNKNOWN_ACTION);
     }
     let principal = base_uid(snapshot, "Agent", &r.agent)?;
-    match snapshot.entities.get(&principal) {
+    match snapshot.store.get(&principal) {
         None => unknown.push(UNKNOWN_AGENT),
         Some(agent) => unknown.extend(authority::standing(snapshot, &principal, agent)),
     }
@@ -209,12 +207,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
             .ok_or_else(|| invalid(format!("`now` is not an RFC 3339 timestamp: {now:?}")))?,
         None => format_millis(now_millis),
     };
-    let mut standard = vec![(
-        "now",
-        Value::String(now.clone()),
-        extension_call(Extension::Datetime, &now),
-        AttrType::Extension(Extension::Datetime),
-    )];
+    let mut standard = vec![now_field(now)];
     let refs = [
         ("task", "Task", &r.task, UNKNOWN_TASK),
         (
@@ -228,14 +221,14 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
     for (field, type_name, id, reason) in refs {
         if let Some(id) = id {
             let uid = base_uid(snapshot, type_name, id)?;
-            if snapshot.entities.get(&uid).is_none() {
+            if snapshot.store.get(&uid).is_none() {
                 unknown.push(reason);
             }
-            let ty = AttrType::Entity(Some(uid.type_name().clone()));
+            let ty = AttrType::Entity(Some(EntityType::new(uid.type_name().clone())));
             standard.push((
                 field,
                 json!({"__entity": {"type": type_name, "id": id}}),
-                RestrictedExpression::new_entity_uid(uid),
+                Some(ast::Value::from(ast::EntityUID::from(uid))),
                 ty,
             ));
         }
@@ -275,13 +268,7 @@ fn cedar_request(snapshot: &Snapshot, r: &CedarRequest, now_millis: i64) -> Resu
     let action = request_uid(snapshot, &r.action)?;
     let mut standard = Vec::new();
     if snapshot.screen.enabled && !r.context.contains_key("now") {
-        let now = format_millis(now_millis);
-        standard.push((
-            "now",
-            Value::String(now.clone()),
-            extension_call(Extension::Datetime, &now),
-            AttrType::Extension(Extension::Datetime),
-        ));
+        standard.push(now_field(format_millis(now_millis)));
     }
     let (context, verified) = context(snapshot, &action, &r.context, standard)?;
     let principal = request_uid(snapshot, &r.principal)?;
@@ -309,8 +296,19 @@ fn cedar_request(snapshot: &Snapshot, r: &CedarRequest, now_millis: i64) -> Resu
     ))
 }
 
-/// A standard context field the engine adds: name, JSON form, typed form, its type.
-type StandardField = (&'static str, Value, RestrictedExpression, AttrType);
+/// A standard context field the engine adds: name, JSON form, typed form
+/// (`None` when Cedar rejects it: the JSON form then gives Cedar's error), its type.
+type StandardField = (&'static str, Value, Option<ast::Value>, AttrType);
+
+fn now_field(now: String) -> StandardField {
+    let typed = extension_value(Extension::Datetime, &now);
+    (
+        "now",
+        Value::String(now),
+        typed,
+        AttrType::Extension(Extension::Datetime),
+    )
+}
 
 /// The request context: the fast typed path when the action's context type is
 /// known and the values fit it; otherwise Cedar's JSON parser, which gives the
@@ -324,14 +322,24 @@ fn context(
 ) -> Result<(Context, bool)> {
     let names: Vec<&str> = standard.iter().map(|(n, _, _, _)| *n).collect();
     if let Some(record) = snapshot.context_types.get(action) {
-        if names.iter().all(|n| record.attrs.contains_key(*n)) {
-            let mut verified = true;
-            if let Some(mut pairs) = super::context::fields(record, values, &names, &mut verified) {
+        let fits = names
+            .iter()
+            .all(|n| record.attrs.contains_key(*n) && !values.contains_key(*n));
+        if fits {
+            if let Some(mut pairs) = super::context::fields(record, values, &names) {
+                let mut verified = true;
+                let mut typed_all = true;
                 for (n, _, typed, ty) in &standard {
                     verified &= super::context::declares(record, n, ty);
-                    pairs.push((n.to_string(), typed.clone()));
+                    match typed {
+                        Some(v) => pairs.push((n.to_string(), v.clone())),
+                        None => typed_all = false,
+                    }
                 }
-                if let Ok(context) = Context::from_pairs(pairs) {
+                if let Some(context) = typed_all
+                    .then(|| super::context::context_of(pairs))
+                    .flatten()
+                {
                     return Ok((context, verified));
                 }
             }

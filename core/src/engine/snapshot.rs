@@ -6,6 +6,7 @@ use super::guards::PrincipalGuards;
 use super::index::PolicyIndex;
 use super::log_only::LogOnly;
 use super::origin::PolicyOrigin;
+use super::store::{self, EntityStore};
 use super::warnings::{self, PolicyWarning};
 use crate::audit::SnapshotAudit;
 use crate::bundle::{Bundle, Config, OnError, Source};
@@ -36,10 +37,8 @@ pub(crate) struct Snapshot {
     pub index: Arc<PolicyIndex>,
     /// Context record type per action, for the fast context path.
     pub context_types: Arc<HashMap<EntityUid, RecordType>>,
-    pub entities: Arc<Entities>,
-    /// The entities as the bundle's inventory states them (before run-time
-    /// changes): what a journaled change's `basis` is compared with.
-    pub inventory: Arc<Entities>,
+    /// The entities: compiled, and as run-time changes left them.
+    pub store: EntityStore,
     pub revision: String,
     pub bundle: Arc<Bundle>,
     /// Action id (as written in agent-form requests) to its uid; ambiguous ids are absent.
@@ -71,6 +70,12 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
+    /// The compiled entities: the hierarchy (run-time changes never alter
+    /// it); an entity's current version is `store.get`.
+    pub fn base(&self) -> &Entities {
+        self.store.base()
+    }
+
     /// Compiles on a thread with a known large stack: Cedar's parser and its
     /// conversions recurse once per nesting level without a stack check. The
     /// input limits bound that depth (checked before any parser runs); the
@@ -144,29 +149,31 @@ impl Snapshot {
         let entities = load_entities(&bundle, schema.as_ref(), &limits)?;
         let typed = (bundle.options.validate_policies && schema.is_some()).then_some(&schema_json);
         let warnings = warnings::find(&policies, &origins, &bundle, &impossible, typed, &entities);
+        // Before log-only policies leave the set: they are evaluated too.
+        let literals = store::literals(policies.policies());
         let log_only = LogOnly::compile(&config, &mut policies, &origins)?;
         let audit = SnapshotAudit::compile(&config, &entities)?;
         let actions = action_index(schema.as_ref());
         let revision = revision(&bundle);
-        let (guards, indexed) = PrincipalGuards::compile(&policies, &entities);
-        let index = PolicyIndex::new(&indexed, &entities);
-        let context_types = context::context_types(&schema_json);
-        let screen = super::screen::Screen::compile(&bundle.options, &config, &schema_json);
-        let agent_items = agent_items(&entities);
         let with_descendants = entities
             .iter()
             .filter_map(|e| entities.ancestors(&e.uid()))
             .flatten()
             .cloned()
             .collect();
+        let agent_items = agent_items(&entities);
         let entities = Arc::new(entities);
+        let store = EntityStore::new(entities, literals);
+        let (guards, indexed) = PrincipalGuards::compile(&policies, &store);
+        let index = PolicyIndex::new(&indexed, store.base());
+        let context_types = context::context_types(&schema_json);
+        let screen = super::screen::Screen::compile(&bundle.options, &config, &schema_json);
         Ok(Snapshot {
             schema,
             policies: Arc::new(policies),
             index: Arc::new(index),
             context_types: Arc::new(context_types),
-            inventory: entities.clone(),
-            entities,
+            store,
             revision,
             bundle: Arc::new(bundle),
             actions: Arc::new(actions),
@@ -331,9 +338,8 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>, limits: &Limits) -> R
         Some(src) => inventory::to_cedar_entities(src, limits)?,
         None => serde_json::Value::Array(Vec::new()),
     };
-    let items: Vec<serde_json::Value> = json.as_array().cloned().unwrap_or_default();
     if let (Some(src), true) = (&bundle.inventory, bundle.options.base_schema) {
-        inventory::check_base_values(src, &items)?;
+        inventory::check_base_values(src, json.as_array().map_or(&[], Vec::as_slice))?;
     }
     let entities = Entities::from_json_value(json, schema).map_err(|e| {
         let src = bundle
@@ -341,7 +347,13 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>, limits: &Limits) -> R
             .clone()
             .unwrap_or_else(|| Source::new("inventory", ""));
         let message = error_chain(&e);
-        // Locate the first entity the message names.
+        // Locate the first entity the message names. Only on error: the
+        // entities are converted again rather than copied on every load.
+        let json = match &bundle.inventory {
+            Some(src) => inventory::to_cedar_entities(src, limits).unwrap_or_default(),
+            None => serde_json::Value::Null,
+        };
+        let items = json.as_array().map_or(&[][..], Vec::as_slice);
         let location = items.iter().find_map(|item| {
             let id = item.pointer("/uid/id")?.as_str()?;
             let ty = item.pointer("/uid/type")?.as_str()?;

@@ -247,6 +247,15 @@ pub fn verify_within(
     expected_audience: &str,
     max_ttl_ms: i64,
 ) -> Result<SessionClaims> {
+    let claims = verify_signature(keys, token)?;
+    check_window(&claims, now_ms, expected_audience, max_ttl_ms)?;
+    Ok(claims)
+}
+
+/// The claims of a token signed under one of `keys`, checked for what does
+/// not depend on the time or the audience asked for. What [`verify_within`]
+/// checks first; [`check_window`] is the rest.
+pub fn verify_signature(keys: &SessionKeys, token: &str) -> Result<SessionClaims> {
     if token.is_empty() {
         return Err(invalid("session token is empty"));
     }
@@ -303,6 +312,17 @@ pub fn verify_within(
         expires_at: parse_time(&payload.exp, "exp")?,
     };
     check_claims(&claims)?;
+    Ok(claims)
+}
+
+/// The checks of [`verify_within`] after the signature: the audience, the
+/// token's window at `now_ms`, and the bounds every configured issuer keeps.
+pub fn check_window(
+    claims: &SessionClaims,
+    now_ms: i64,
+    expected_audience: &str,
+    max_ttl_ms: i64,
+) -> Result<()> {
     if claims.audience != expected_audience {
         return Err(invalid(format!(
             "session token is for audience {}, not {}",
@@ -346,7 +366,7 @@ pub fn verify_within(
             max_ttl_ms / 1000
         )));
     }
-    Ok(claims)
+    Ok(())
 }
 
 fn invalid(message: impl Into<String>) -> Error {
