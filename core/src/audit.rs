@@ -43,14 +43,17 @@ mod record;
 mod recorder;
 mod report;
 mod sink;
+mod spool;
 mod verify;
 
+pub use crate::bundle::{Overflow, SyslogConfig};
 pub use canonical::{canonical_json, record_hash, GENESIS_HASH};
 pub use checkpoint::{checkpoint_path, Checkpoint};
 pub use ocsf::{to_ocsf, OCSF_VERSION};
 pub use record::{DecisionRecord, RecordDecision, RecordError, MIN_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use report::{Flip, Report, Tally};
 pub use sink::{flush_all, rotated_files, DecisionLog, FileOptions, RecordQueue};
+pub use spool::{ExportStats, Outgoing, SpoolOptions, Transport};
 pub use verify::{
     read_records, read_verified, verify_files, Damage, DamageKind, VerifiedLog, VerifyOptions,
     VerifyReport,

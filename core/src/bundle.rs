@@ -236,6 +236,80 @@ pub struct LogConfig {
     /// Context paths whose values are replaced by `"[redacted]"` in records, e.g. `input.password`.
     #[serde(default)]
     pub redact: Vec<String>,
+    /// `[log.syslog]`: records to a syslog collector (RFC 5424 over TCP).
+    #[serde(default)]
+    pub syslog: Option<SyslogConfig>,
+}
+
+/// What a check does when an exporting sink's spool is full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overflow {
+    /// Wait up to `block_ms` for the receiver to make room, then drop (counted).
+    #[default]
+    Block,
+    /// Drop the record at once (counted, and reported by `flush`).
+    Drop,
+}
+
+/// `[log.syslog]`: RFC 5424 messages over TCP with octet-counting framing
+/// (RFC 6587), spooled on disk until the collector has read them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// `host:port` of the collector.
+    pub address: String,
+    /// The spool directory; relative paths are relative to the bundle directory.
+    pub spool: String,
+    /// APP-NAME of the messages (default `agentauthz`).
+    #[serde(default)]
+    pub app_name: Option<String>,
+    /// Syslog facility number 0..=23 (default 13, log audit).
+    #[serde(default)]
+    pub facility: Option<u8>,
+    #[serde(default)]
+    pub max_spool_bytes: Option<u64>,
+    #[serde(default)]
+    pub durable: Option<bool>,
+    #[serde(default)]
+    pub overflow: Overflow,
+    #[serde(default)]
+    pub block_ms: Option<u64>,
+    #[serde(default)]
+    pub batch: Option<usize>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl SyslogConfig {
+    pub fn export(&self) -> ExportConfig {
+        ExportConfig {
+            max_spool_bytes: self.max_spool_bytes,
+            durable: self.durable,
+            overflow: self.overflow,
+            block_ms: self.block_ms,
+            batch: self.batch,
+            timeout_ms: self.timeout_ms,
+        }
+    }
+}
+
+/// Spool and delivery settings shared by the exporting sinks (the same keys
+/// in `[log.syslog]` and `[log.otlp]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportConfig {
+    /// Largest spool, in bytes (default 256 MiB).
+    pub max_spool_bytes: Option<u64>,
+    /// Write each record to the spool before the check returns (default true).
+    pub durable: Option<bool>,
+    /// `block` (default) or `drop`.
+    pub overflow: Overflow,
+    /// How long `block` waits, in milliseconds (default 200).
+    pub block_ms: Option<u64>,
+    /// Records per batch (default 512).
+    pub batch: Option<usize>,
+    /// Timeout of one delivery, in milliseconds (default 5000).
+    pub timeout_ms: Option<u64>,
 }
 
 /// The `[posture]` section of `agentauthz.toml`.

@@ -181,7 +181,10 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<(Value, DecisionRec
 }
 
 /// Whether a record's MAC is as `keys` require.
-fn authenticate(record: &DecisionRecord, keys: &IntegrityKeys) -> std::result::Result<(), String> {
+pub(crate) fn authenticate(
+    record: &DecisionRecord,
+    keys: &IntegrityKeys,
+) -> std::result::Result<(), String> {
     match (&record.kid, &record.mac, keys.is_keyed()) {
         (None, None, false) => Ok(()),
         (None, None, true) => Err("the record has no MAC but the log is keyed: forged, or written without the key".into()),
