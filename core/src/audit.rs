@@ -44,6 +44,7 @@ mod recorder;
 mod report;
 mod sink;
 mod spool;
+mod syslog;
 mod verify;
 
 pub use crate::bundle::{Overflow, SyslogConfig};
@@ -54,6 +55,7 @@ pub use record::{DecisionRecord, RecordDecision, RecordError, MIN_SCHEMA_VERSION
 pub use report::{Flip, Report, Tally};
 pub use sink::{flush_all, rotated_files, DecisionLog, FileOptions, RecordQueue};
 pub use spool::{ExportStats, Outgoing, SpoolOptions, Transport};
+pub use syslog::{Syslog, SyslogOptions};
 pub use verify::{
     read_records, read_verified, verify_files, Damage, DamageKind, VerifiedLog, VerifyOptions,
     VerifyReport,

@@ -366,6 +366,25 @@ impl Config {
                 "[log] sink = \"file\" needs a `path` (e.g. path = \"decisions.jsonl\")",
             ));
         }
+        if let Some(s) = &config.log.syslog {
+            let bad = if config.log.sink != LogSink::None {
+                Some("[log.syslog] is the decision log's sink: remove `sink` from [log] (the spool keeps the local copy)")
+            } else if s.address.trim().is_empty() {
+                Some("[log.syslog] needs an `address` (host:port)")
+            } else if s.spool.trim().is_empty() {
+                Some("[log.syslog] needs a `spool` directory")
+            } else if s.facility.is_some_and(|f| f > 23) {
+                Some("[log.syslog] facility must be 0..=23")
+            } else if s.max_spool_bytes == Some(0) || s.batch == Some(0) || s.timeout_ms == Some(0)
+            {
+                Some("[log.syslog] max_spool_bytes, batch and timeout_ms must be positive")
+            } else {
+                None
+            };
+            if let Some(message) = bad {
+                return Err(Error::at(ErrorCode::ConfigInvalid, log_section(), message));
+            }
+        }
         if config.log.max_bytes == Some(0) {
             return Err(Error::at(
                 ErrorCode::ConfigInvalid,
