@@ -239,6 +239,67 @@ pub struct LogConfig {
     /// `[log.syslog]`: records to a syslog collector (RFC 5424 over TCP).
     #[serde(default)]
     pub syslog: Option<SyslogConfig>,
+    /// `[log.otlp]`: records as OpenTelemetry logs over OTLP/HTTP.
+    #[serde(default)]
+    pub otlp: Option<OtlpConfig>,
+}
+
+/// `[log.otlp]`: records as OpenTelemetry log records over OTLP/HTTP
+/// (protobuf), spooled on disk until the receiver answered 2xx.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// e.g. `http://127.0.0.1:4318/v1/logs`.
+    pub endpoint: String,
+    /// Request headers. Secret: never printed; prefer `headers_from_env`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Request headers whose values are read from environment variables at load.
+    #[serde(default)]
+    pub headers_from_env: std::collections::BTreeMap<String, String>,
+    /// The spool directory; relative paths are relative to the bundle directory.
+    pub spool: String,
+    /// The log body: `record` (the record's JSON line, default) or `ocsf`.
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub max_spool_bytes: Option<u64>,
+    #[serde(default)]
+    pub durable: Option<bool>,
+    #[serde(default)]
+    pub overflow: Overflow,
+    #[serde(default)]
+    pub block_ms: Option<u64>,
+    #[serde(default)]
+    pub batch: Option<usize>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values are secrets (API keys): names only.
+        f.debug_struct("OtlpConfig")
+            .field("endpoint", &self.endpoint)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("headers_from_env", &self.headers_from_env)
+            .field("spool", &self.spool)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpConfig {
+    pub fn export(&self) -> ExportConfig {
+        ExportConfig {
+            max_spool_bytes: self.max_spool_bytes,
+            durable: self.durable,
+            overflow: self.overflow,
+            block_ms: self.block_ms,
+            batch: self.batch,
+            timeout_ms: self.timeout_ms,
+        }
+    }
 }
 
 /// What a check does when an exporting sink's spool is full.
@@ -378,6 +439,27 @@ impl Config {
             } else if s.max_spool_bytes == Some(0) || s.batch == Some(0) || s.timeout_ms == Some(0)
             {
                 Some("[log.syslog] max_spool_bytes, batch and timeout_ms must be positive")
+            } else {
+                None
+            };
+            if let Some(message) = bad {
+                return Err(Error::at(ErrorCode::ConfigInvalid, log_section(), message));
+            }
+        }
+        if let Some(o) = &config.log.otlp {
+            let bad = if config.log.sink != LogSink::None || config.log.syslog.is_some() {
+                Some("[log.otlp] is the decision log's sink: remove `sink` from [log] and [log.syslog] (one exporting sink per log)")
+            } else if o.spool.trim().is_empty() {
+                Some("[log.otlp] needs a `spool` directory")
+            } else if o
+                .body
+                .as_deref()
+                .is_some_and(|b| b != "record" && b != "ocsf")
+            {
+                Some("[log.otlp] body must be \"record\" or \"ocsf\"")
+            } else if o.max_spool_bytes == Some(0) || o.batch == Some(0) || o.timeout_ms == Some(0)
+            {
+                Some("[log.otlp] max_spool_bytes, batch and timeout_ms must be positive")
             } else {
                 None
             };

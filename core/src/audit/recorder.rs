@@ -62,6 +62,34 @@ impl SnapshotAudit {
                 _ => path.to_path_buf(),
             }
         };
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(otlp) = &self.log.otlp {
+            let export = otlp.export();
+            let mut options = super::otlp::OtlpOptions::new(otlp.endpoint.clone());
+            options.ocsf_body = otlp.body.as_deref() == Some("ocsf");
+            options.headers = otlp
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (name, var) in &otlp.headers_from_env {
+                let value = std::env::var(var).map_err(|_| {
+                    Error::new(
+                        ErrorCode::ConfigInvalid,
+                        format!(
+                            "[log.otlp] header {name}: the environment variable {var} is not set"
+                        ),
+                    )
+                })?;
+                options.headers.push((name.clone(), value));
+            }
+            if let Some(ms) = export.timeout_ms {
+                options.timeout = std::time::Duration::from_millis(ms);
+            }
+            let transport = super::otlp::Otlp::new(options)?;
+            let spool = spool_options(resolve(&otlp.spool), &export, keys);
+            return DecisionLog::export(spool, Box::new(transport)).map(Some);
+        }
         if let Some(syslog) = &self.log.syslog {
             let export = syslog.export();
             let mut options = SyslogOptions::new(syslog.address.clone());
