@@ -34,8 +34,8 @@ test-deps: ## Install the receivers the Rust tests start on 127.0.0.1 (rsyslog; 
 	@command -v rsyslogd >/dev/null || test -x /usr/sbin/rsyslogd || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsyslog >/dev/null; }
 	@test -x $(CARGO_TARGET_DIR)/otlp-venv/bin/python || python3 -m venv $(CARGO_TARGET_DIR)/otlp-venv
-	@$(CARGO_TARGET_DIR)/otlp-venv/bin/python -c 'import opentelemetry.proto' 2>/dev/null || \
-	  $(CARGO_TARGET_DIR)/otlp-venv/bin/pip install -q opentelemetry-proto
+	@$(CARGO_TARGET_DIR)/otlp-venv/bin/python -c 'import opentelemetry.proto, ocsf.v1_5_0' 2>/dev/null || \
+	  $(CARGO_TARGET_DIR)/otlp-venv/bin/pip install -q opentelemetry-proto pydantic-ocsf
 
 test-rust: cli test-deps ## Rust tests: unit, conformance corpus, proptest, vectors, example bundles
 	cargo test --release -p agentauthz -p agentauthz-cli
