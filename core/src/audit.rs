@@ -62,8 +62,8 @@ pub use sink::{flush_all, rotated_files, DecisionLog, FileOptions, RecordQueue};
 pub use spool::{ExportStats, Outgoing, SpoolOptions, Transport};
 pub use syslog::{Syslog, SyslogOptions};
 pub use verify::{
-    read_records, read_verified, verify_files, Damage, DamageKind, VerifiedLog, VerifyOptions,
-    VerifyReport,
+    read_records, read_verified, verify_files, verify_record_line, Damage, DamageKind, VerifiedLog,
+    VerifyOptions, VerifyReport,
 };
 
 pub(crate) use recorder::{

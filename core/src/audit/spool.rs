@@ -15,9 +15,7 @@
 //! sent again only if the process stopped between the receiver's answer and
 //! the `acked` write, so receivers deduplicate by `seq` (or `decision_id`).
 
-use super::canonical::record_hash;
 use super::record::DecisionRecord;
-use super::verify::{authenticate, parse_line};
 use crate::bundle::Overflow;
 use crate::error::{Error, ErrorCode, Result};
 use crate::integrity::IntegrityKeys;
@@ -269,15 +267,7 @@ fn segment_name(first: u64) -> String {
     format!("{first:020}{SEGMENT_EXT}")
 }
 
-/// A line that verifies: its record, or why not.
-fn verify_line(line: &[u8], keys: &IntegrityKeys) -> std::result::Result<DecisionRecord, String> {
-    let (value, record) = parse_line(line)?;
-    if record_hash(&value).as_deref() != Some(record.hash.as_str()) {
-        return Err("the record's hash does not match its content".into());
-    }
-    authenticate(&record, keys)?;
-    Ok(record)
-}
+use super::verify::verify_record_line as verify_line;
 
 impl Spool {
     /// Opens (or creates) the spool; returns it with the chain head to
