@@ -163,6 +163,9 @@ struct Writer {
     spooled_seq: u64,
     acked_seq: u64,
     stop: bool,
+    /// The sender waits for new lines: an append wakes it (else no wake-up
+    /// call on the check path).
+    idle: bool,
     error: Option<Error>,
     last_error: Option<String>,
 }
@@ -348,6 +351,7 @@ impl Spool {
                 spooled_seq,
                 acked_seq: ack.as_ref().map_or(0, |(s, _)| *s),
                 stop: false,
+                idle: false,
                 error: None,
                 last_error: None,
             }),
@@ -484,8 +488,11 @@ impl Spool {
         if ok {
             w.spooled_seq = seq;
         }
+        let wake = w.idle;
         drop(w);
-        self.cv.notify_all();
+        if wake {
+            self.cv.notify_all();
+        }
         ok
     }
 
@@ -701,9 +708,15 @@ impl Spool {
                 if stop {
                     return;
                 }
-                let w = lock(&self.w);
+                let mut w = lock(&self.w);
                 if w.spooled_seq <= after && !w.stop {
-                    let _ = self.cv.wait_timeout(w, self.opts.flush_interval);
+                    w.idle = true;
+                    let mut w = self
+                        .cv
+                        .wait_timeout(w, self.opts.flush_interval)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                    w.idle = false;
                 }
                 continue;
             }
