@@ -62,6 +62,14 @@ impl SnapshotAudit {
                 _ => path.to_path_buf(),
             }
         };
+        #[cfg(target_arch = "wasm32")]
+        if self.log.otlp.is_some() || self.log.syslog.is_some() {
+            // No sockets and no threads here: refuse rather than log nothing.
+            return Err(Error::new(
+                ErrorCode::ConfigInvalid,
+                "agentauthz.toml: [log.otlp] and [log.syslog] are not available in WebAssembly; use a callback sink",
+            ));
+        }
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(otlp) = &self.log.otlp {
             let export = otlp.export();
