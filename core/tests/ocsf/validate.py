@@ -7,22 +7,28 @@ attributes, enum values, and no attribute the schema does not define
 import json
 import sys
 
-from pydantic import BaseModel
-
 from ocsf.v1_5_0 import objects
 from ocsf.v1_5_0.events import ApiActivity
+from pydantic import BaseModel
 
 # The package's event models leave profile attributes out; these are the
 # ones of the profiles the events declare, each checked against its OCSF
 # 1.5.0 object model or enum below.
 PROFILE_ATTRIBUTES = {
-    "security_control": {"action", "action_id", "disposition", "disposition_id", "is_alert", "policy"},
+    "security_control": {
+        "action",
+        "action_id",
+        "disposition",
+        "disposition_id",
+        "is_alert",
+        "policy",
+    },
     "cloud": {"cloud"},
 }
 OBJECTS = {"policy": objects.Policy, "cloud": objects.Cloud}
 ENUMS = {
     "action_id": {0, 1, 2, 3, 4, 99},
-    "disposition_id": set(range(0, 28)) | {99},
+    "disposition_id": set(range(28)) | {99},
 }
 
 
@@ -61,11 +67,16 @@ with open(sys.argv[1]) as f:
         for p in extras(model, "event"):
             key = p.split(".", 1)[1]
             if key not in allowed:
-                problems.append(f"event {n}: {p} is not an OCSF 1.5.0 attribute of API Activity or its declared profiles")
+                problems.append(
+                    f"event {n}: {p} is not an OCSF 1.5.0 attribute of API Activity or its declared profiles"
+                )
             elif key in OBJECTS:
                 try:
                     sub = OBJECTS[key].model_validate(event[key])
-                    problems.extend(f"event {n}: {q} is not an OCSF 1.5.0 attribute" for q in extras(sub, p))
+                    problems.extend(
+                        f"event {n}: {q} is not an OCSF 1.5.0 attribute"
+                        for q in extras(sub, p)
+                    )
                 except Exception as e:  # noqa: BLE001
                     problems.append(f"event {n}: {p}: {e}")
             elif key in ENUMS and event[key] not in ENUMS[key]:

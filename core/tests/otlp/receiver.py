@@ -20,7 +20,9 @@ PORT = int(sys.argv[1])
 OUT = sys.argv[2]
 HANG = "--hang" in sys.argv
 GARBAGE = "--garbage" in sys.argv
-STATUS = int(sys.argv[sys.argv.index("--status") + 1]) if "--status" in sys.argv else 200
+STATUS = (
+    int(sys.argv[sys.argv.index("--status") + 1]) if "--status" in sys.argv else 200
+)
 
 
 def value(v):
@@ -63,9 +65,13 @@ class Handler(BaseHTTPRequestHandler):
                                 "severity_number": r.severity_number,
                                 "severity_text": r.severity_text,
                                 "event_name": r.event_name,
-                                "attributes": {kv.key: value(kv.value) for kv in r.attributes},
+                                "attributes": {
+                                    kv.key: value(kv.value) for kv in r.attributes
+                                },
                                 "body": value(r.body),
-                                "headers": {k.lower(): v for k, v in self.headers.items()},
+                                "headers": {
+                                    k.lower(): v for k, v in self.headers.items()
+                                },
                             }
                         )
                     )
