@@ -582,3 +582,57 @@ fn exporter_throughput() {
         stats.spool_bytes
     );
 }
+
+#[test]
+fn a_damaged_last_record_is_set_aside_once_and_delivery_settles() {
+    let dir = spool_offline("damaged-last", 10, true);
+    let lines = spooled_lines(&dir);
+    let (path, _, line) = lines.last().unwrap();
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace(line.as_str(), &line.replace("feature/9", "feature/Z"));
+    std::fs::write(path, text).unwrap();
+    let (log, rx) = reopen(&dir, true).unwrap();
+    assert!(
+        log.wait_exported(Duration::from_secs(5)),
+        "{:?}",
+        log.export_stats()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(rx.seqs(), (1..=9).collect::<Vec<u64>>());
+    assert_eq!(
+        log.export_stats().unwrap().damaged,
+        1,
+        "set aside again and again"
+    );
+    let damaged = std::fs::read_to_string(dir.join("damaged.jsonl")).unwrap();
+    assert_eq!(damaged.lines().count(), 1);
+}
+
+#[test]
+fn a_record_damaged_while_spooled_is_set_aside_once_and_delivery_settles() {
+    let dir = temp_dir("damaged-live");
+    let rx = Receiver::default();
+    rx.down.store(true, Ordering::SeqCst);
+    let log = DecisionLog::export(fast(&dir), rx.transport()).unwrap();
+    let e = engine(log.clone());
+    for i in 0..5 {
+        e.check(&push(i)).unwrap();
+    }
+    // Edited in place while the process runs: the last record.
+    let lines = spooled_lines(&dir);
+    let (path, _, line) = lines.last().unwrap();
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace(line.as_str(), &line.replace("feature/4", "feature/Z"));
+    std::fs::write(path, text).unwrap();
+    rx.down.store(false, Ordering::SeqCst);
+    assert!(
+        log.wait_exported(Duration::from_secs(5)),
+        "{:?}",
+        log.export_stats()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(rx.seqs(), (1..=4).collect::<Vec<u64>>());
+    assert_eq!(log.export_stats().unwrap().damaged, 1);
+}

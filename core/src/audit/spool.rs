@@ -163,6 +163,8 @@ struct Writer {
     spooled_seq: u64,
     acked_seq: u64,
     stop: bool,
+    /// Every record up to here was delivered or set aside (damaged).
+    settled_seq: u64,
     /// The sender waits for new lines: an append wakes it (else no wake-up
     /// call on the check path).
     idle: bool,
@@ -352,6 +354,7 @@ impl Spool {
                 acked_seq: ack.as_ref().map_or(0, |(s, _)| *s),
                 stop: false,
                 idle: false,
+                settled_seq: 0,
                 error: None,
                 last_error: None,
             }),
@@ -532,7 +535,7 @@ impl Spool {
         }
         self.cv.notify_all();
         loop {
-            if w.acked_seq >= w.spooled_seq {
+            if w.acked_seq.max(w.settled_seq) >= w.spooled_seq {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -690,14 +693,14 @@ impl Spool {
         let mut delay = self.opts.retry_min;
         let mut drain_until: Option<Instant> = None;
         loop {
-            let stop = {
+            let (stop, spooled) = {
                 let mut w = lock(&self.w);
                 if !self.opts.durable {
                     if let Err(e) = self.write_pending(&mut w) {
                         w.error.get_or_insert(e);
                     }
                 }
-                w.stop
+                (w.stop, w.spooled_seq)
             };
             if stop && drain_until.is_none() {
                 drain_until = Some(Instant::now() + self.opts.drain);
@@ -705,10 +708,18 @@ impl Spool {
             let mut next = cursor;
             let batch = self.read_batch(&mut next, after);
             if batch.is_empty() {
+                // Whatever was read was acknowledged before or set aside:
+                // never read (and set aside) again.
+                cursor = next;
                 if stop {
                     return;
                 }
                 let mut w = lock(&self.w);
+                // Every record spooled before this read is settled.
+                w.settled_seq = w.settled_seq.max(spooled);
+                if w.settled_seq >= w.spooled_seq {
+                    self.cv.notify_all();
+                }
                 if w.spooled_seq <= after && !w.stop {
                     w.idle = true;
                     let mut w = self
@@ -720,13 +731,14 @@ impl Spool {
                 }
                 continue;
             }
-            let (outgoing, ends): (Vec<Outgoing>, Vec<(u64, u64)>) = batch.into_iter().unzip();
+            let outgoing: Vec<Outgoing> = batch.into_iter().map(|(o, _)| o).collect();
             match transport.send(&outgoing) {
                 Ok(()) => {
                     delay = self.opts.retry_min;
-                    if let (Some(last), Some(end)) = (outgoing.last(), ends.last()) {
+                    if let Some(last) = outgoing.last() {
                         after = last.record.seq;
-                        cursor = *end;
+                        // Past the batch and any line set aside after it.
+                        cursor = next;
                         self.acknowledge(after, &last.record.hash, cursor, outgoing.len() as u64);
                     }
                 }
