@@ -11,7 +11,7 @@ RELEASE_DIR := $(CARGO_TARGET_DIR)/$(HOST_TARGET)/release
 CLI := $(RELEASE_DIR)/agentauthz
 export AGENTAUTHZ_CLI := $(CLI)
 
-.PHONY: help demo test test-rust test-python test-node test-wasm lint clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
+.PHONY: help demo test test-deps test-rust test-python test-node test-wasm lint clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -31,7 +31,14 @@ test: ## Install what is needed and run every test (Rust, Python, Node, WASM, fu
 	$(MAKE) check-generated
 	$(MAKE) fuzz-smoke
 
-test-rust: cli ## Rust tests: unit, conformance corpus, proptest, vectors, example bundles
+test-deps: ## Install the receivers the Rust tests start on 127.0.0.1 (rsyslog; opentelemetry-proto in a venv), once
+	@command -v rsyslogd >/dev/null || test -x /usr/sbin/rsyslogd || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsyslog >/dev/null; }
+	@test -x $(CARGO_TARGET_DIR)/otlp-venv/bin/python || python3 -m venv $(CARGO_TARGET_DIR)/otlp-venv
+	@$(CARGO_TARGET_DIR)/otlp-venv/bin/python -c 'import opentelemetry.proto, ocsf.v1_5_0' 2>/dev/null || \
+	  $(CARGO_TARGET_DIR)/otlp-venv/bin/pip install -q opentelemetry-proto pydantic-ocsf
+
+test-rust: cli test-deps ## Rust tests: unit, conformance corpus, proptest, vectors, example bundles
 	cargo test --release -p agentauthz -p agentauthz-cli
 	@for b in policies-examples/*/; do $(CLI) test --bundle $$b --coverage || exit 1; done
 	NO_COLOR=1 ./scripts/demo.sh $(CLI) >/dev/null
