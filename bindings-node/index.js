@@ -216,8 +216,7 @@ const statics = {
       return [path, journal, options?.recover ?? null, options?.trustCallerTime ?? null]
     })
     const clock = clockOf(options)
-    const load = () =>
-      clock === null ? raw.load.call(Engine, ...args) : raw.loadWithClock.call(Engine, ...args, clock)
+    const load = () => (clock === null ? raw.load.call(Engine, ...args) : raw.loadWithClock.call(Engine, ...args, clock))
     return withOptions(call(load, 'bundle_invalid'), options)
   },
 
@@ -233,9 +232,7 @@ const statics = {
     const trust = readArgs('bundle_invalid', () => options?.trustCallerTime ?? null)
     const clock = clockOf(options)
     const build = () =>
-      clock === null
-        ? raw.fromStrings.call(Engine, json, trust)
-        : raw.fromStringsWithClock.call(Engine, json, trust, clock)
+      clock === null ? raw.fromStrings.call(Engine, json, trust) : raw.fromStringsWithClock.call(Engine, json, trust, clock)
     return withOptions(call(build, 'bundle_invalid'), options)
   },
 }

@@ -172,9 +172,7 @@ export class Engine extends EngineBase {
     const clock = ManualClock.option(options?.clock);
     // After an instance reset, the engine and its clock are made again on the new instance.
     const restore = (state: string) =>
-      clock === null
-        ? module.WasmEngine.restore(state)
-        : module.WasmEngine.restoreWithClock(state, ManualClock.nativeOf(clock));
+      clock === null ? module.WasmEngine.restore(state) : module.WasmEngine.restoreWithClock(state, ManualClock.nativeOf(clock));
     const build = () =>
       clock === null
         ? module.WasmEngine.fromStringsJson(json, trust)
