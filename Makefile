@@ -53,15 +53,16 @@ test-wasm: ## Build the WASM package and run the Node and Chromium suites
 	$(MAKE) -C bindings-wasm test
 
 # Every file generated from the Rust sources, and where it comes from.
-GENERATED := bindings-js/src/generated bindings-node/index.d.ts bindings-node/native.js tests/decision-records.json
+GENERATED := bindings-js/src/generated bindings-node/index.d.ts bindings-node/native.js tests/decision-records.json tests/ocsf-events.json
 
-generate: ## Rewrite every generated file: TS wire types, error codes, Node's index.d.ts and native.js, decision-record goldens
+generate: ## Rewrite every generated file: TS wire types, error codes, Node's index.d.ts and native.js, decision-record and OCSF goldens
 	$(MAKE) -C bindings-js generate
 	$(MAKE) -C bindings-wasm codes
 	$(MAKE) -C bindings-node generate
 	AGENTAUTHZ_BLESS=1 cargo test --release -p agentauthz --test decision_records
+	AGENTAUTHZ_BLESS=1 cargo test --release -p agentauthz --test ocsf_events
 
-check-generated: generate ## Fail when a generated file differs from the committed one
+check-generated: test-deps generate ## Fail when a generated file differs from the committed one
 	@changed=$$(git status --porcelain -- $(GENERATED)); \
 	if [ -n "$$changed" ]; then echo "$$changed"; echo "generated files are stale: run 'make generate' and commit them" >&2; exit 1; fi
 

@@ -66,6 +66,8 @@ pub use verify::{
     VerifyOptions, VerifyReport,
 };
 
+pub(crate) use verify::parse_line;
+
 pub(crate) use recorder::{
     record_change, record_check, record_check_error, record_event, record_refused_session,
     SnapshotAudit, WouldBe,
