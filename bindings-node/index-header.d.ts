@@ -20,6 +20,7 @@ import type {
   IssuedSession,
   IssueSessionInput,
   JournalEntry,
+  OcsfEvent,
   PolicyEvaluationError,
   PolicyWarning,
   RotateOptions,
@@ -50,6 +51,7 @@ export type {
   IssuedSession,
   IssueSessionInput,
   JournalEntry,
+  OcsfEvent,
   PolicyEvaluationError,
   PolicyWarning,
   RotateOptions,
@@ -113,6 +115,14 @@ export interface ErrorCodeInfo {
   code: ErrorCode
   family: ErrorFamily
 }
+
+/**
+ * A decision record, as a decision-log callback receives it, as its OCSF 1.5.0
+ * API Activity event (the core's mapping, as `agentauthz log export --format
+ * ocsf` writes it). Anything that is not a decision record throws a `LogError`
+ * (`log_corrupt`).
+ */
+export declare function toOcsf(record: DecisionRecord): OcsfEvent
 
 /** Every error agentauthz throws: bad bundles, bad requests, internal failures. */
 export declare class AuthzError extends Error {

@@ -54,11 +54,16 @@ const raw = Engine[RAW] ?? {
   errorCodes: native.errorCodes,
   flushDecisionLogs: native.flushDecisionLogs,
   generateSessionKey: native.generateSessionKey,
+  recordToOcsfJson: native._recordToOcsfJson,
   panicForTesting: native._panicForTesting,
 }
 if (!Engine[RAW]) Object.defineProperty(Engine, RAW, { value: raw })
 
-shared.bind({ errorCodes: raw.errorCodes(), clock: { create: (start) => new raw.ManualClock(start) } })
+shared.bind({
+  errorCodes: raw.errorCodes(),
+  clock: { create: (start) => new raw.ManualClock(start) },
+  recordToOcsf: (record) => raw.recordToOcsfJson(record),
+})
 const { call, codedError, readArgs, stringify } = shared
 
 function dirPath(dir) {
@@ -277,6 +282,8 @@ module.exports = {
   __napiBindingTarget: native.__napiBindingTarget,
   /** A new session key pair `{kid, secret, public}` (PASERK). */
   generateSessionKey: (kid) => call(() => raw.generateSessionKey(kid), 'key_invalid'),
+  /** A decision record as its OCSF 1.5.0 API Activity event (the core's mapping). */
+  toOcsf: shared.toOcsf,
 }
 
 // Test hook, not part of the API: a panic inside the core's `catch_panic`.

@@ -30,4 +30,7 @@ export const {
 // --- sessions
 export const { generateSessionKey } = agentauthz
 
+// --- OCSF
+export const { toOcsf } = agentauthz
+
 export default agentauthz

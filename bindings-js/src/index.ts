@@ -5,6 +5,7 @@
 
 import { bindClock, type ClockFactory } from "./clock.js";
 import { bindCodes, bindFailures, type ForeignError } from "./errors.js";
+import { bindOcsf, type RecordToOcsf } from "./ocsf.js";
 
 export { type ClockFactory, ManualClock, type NativeClock } from "./clock.js";
 export { Decision } from "./decision.js";
@@ -12,6 +13,7 @@ export { type DecisionLogOptions, type DecisionLogSink, EngineBase, NATIVE, bund
 export * from "./errors.js";
 export { buildLangChain, DEFAULT_NAME, type LangChain } from "./langchain.js";
 export type { NativeEngine } from "./native.js";
+export { type OcsfEvent, type RecordToOcsf, toOcsf } from "./ocsf.js";
 export { claimsFromWire, grantFromWire, renamed, requestToWire, timeText } from "./names.js";
 export type * from "./types.js";
 export { describe, wireText } from "./wire.js";
@@ -27,6 +29,8 @@ export interface Binding {
   onPanic?: () => void;
   /** The native manual clock (`ManualClock`). */
   clock: ClockFactory;
+  /** The core's OCSF mapping: a decision record as JSON text in, its event as JSON text out. */
+  recordToOcsf: RecordToOcsf;
 }
 
 /** Binds the shared layer to a loader's native module; once, at import. */
@@ -34,4 +38,5 @@ export function bind(binding: Binding): void {
   bindCodes(binding.errorCodes);
   bindFailures(binding);
   bindClock(binding.clock);
+  bindOcsf(binding.recordToOcsf);
 }

@@ -424,6 +424,13 @@ pub fn error_codes() -> napi::Result<Value, String> {
     call(|| Ok(ffi::error_codes_value()))
 }
 
+/// A decision record (JSON text) as its OCSF 1.5.0 API Activity event (JSON
+/// text); `index.js` exposes it as `toOcsf`.
+#[napi(skip_typescript, js_name = "_recordToOcsfJson")]
+pub fn record_to_ocsf_json(record: String) -> napi::Result<String, String> {
+    call(|| ffi::record_to_ocsf_json(&record))
+}
+
 /// The agentauthz core version.
 #[napi]
 pub fn core_version() -> String {

@@ -672,6 +672,23 @@ pub(crate) fn generate_session_key<'py>(
     })
 }
 
+/// A decision record (the dict a decision-log callback receives) as its OCSF
+/// 1.5.0 API Activity event; anything else is `log_corrupt`.
+#[pyfunction]
+pub(crate) fn to_ocsf<'py>(
+    py: Python<'py>,
+    record: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guarded(py, || {
+        let value = arg(
+            py,
+            json_arg(record, "record").map_err(|e| e.recode(ErrorCode::LogCorrupt)),
+        )?;
+        let event = core(py, py.detach(|| ffi::record_to_ocsf_value(&value)))?;
+        Ok(pythonize(py, &event)?)
+    })
+}
+
 /// Flushes every decision-log file of the process (registered with `atexit`).
 #[pyfunction]
 pub(crate) fn flush_decision_logs(py: Python<'_>) -> PyResult<()> {

@@ -30,5 +30,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(errors::_raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_panic, m)?)?;
     m.add_function(wrap_pyfunction!(engine::generate_session_key, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::to_ocsf, m)?)?;
     Ok(())
 }

@@ -43,6 +43,7 @@ export {
   SchemaError,
   SessionError,
   TestError,
+  toOcsf,
 } from "./shared/index.js";
 export type {
   AgentRequest,
@@ -66,6 +67,7 @@ export type {
   IssueSessionInput,
   JournalEntry,
   NativeEngine,
+  OcsfEvent,
   PolicyEvaluationError,
   PolicyWarning,
   RotateOptions,
@@ -91,6 +93,7 @@ export interface NativeModule {
   errorCodes(): unknown[];
   version(): string;
   generateSessionKeyJson(kid: string): string;
+  recordToOcsfJson(record: string): string;
   __debugPanic(message: string): void;
   __wbg_reset_state?: () => void;
 }
@@ -131,6 +134,7 @@ bind({
     return ["internal", trapped ? `internal error (the WASM instance was reset): ${what}` : `internal error: ${what}`];
   },
   clock: { create: (start) => new (raw().WasmManualClock)(start), epoch: instanceGeneration },
+  recordToOcsf: (record) => raw().recordToOcsfJson(record),
 });
 
 /** Every stable error code with its family, from the core. */

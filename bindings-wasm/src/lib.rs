@@ -253,6 +253,13 @@ pub fn error_codes() -> Array {
     Array::from(&json_to_js(&ffi::error_codes_value()))
 }
 
+/// A decision record (JSON text) as its OCSF 1.5.0 API Activity event (JSON
+/// text); `js/api.ts` exposes it as `toOcsf`.
+#[wasm_bindgen(js_name = recordToOcsfJson)]
+pub fn record_to_ocsf_json(record: &str) -> Result<String, JsValue> {
+    ffi::record_to_ocsf_json(record).map_err(|e| js_error(&e))
+}
+
 /// The agentauthz version.
 #[wasm_bindgen]
 pub fn version() -> String {
