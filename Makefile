@@ -31,12 +31,16 @@ test: ## Install what is needed and run every test (Rust, Python, Node, WASM, fu
 	$(MAKE) check-generated
 	$(MAKE) fuzz-smoke
 
-test-deps: ## Install the receivers the Rust tests start on 127.0.0.1 (rsyslog; opentelemetry-proto in a venv), once
+OTLP_VENV := $(CARGO_TARGET_DIR)/otlp-venv
+
+test-deps: $(OTLP_VENV)/.installed ## Install the receivers the Rust tests start on 127.0.0.1 (rsyslog; opentelemetry-proto, pydantic-ocsf in a venv), once
 	@command -v rsyslogd >/dev/null || test -x /usr/sbin/rsyslogd || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsyslog >/dev/null; }
-	@test -x $(CARGO_TARGET_DIR)/otlp-venv/bin/python || python3 -m venv $(CARGO_TARGET_DIR)/otlp-venv
-	@$(CARGO_TARGET_DIR)/otlp-venv/bin/python -c 'import opentelemetry.proto, ocsf.v1_5_0' 2>/dev/null || \
-	  $(CARGO_TARGET_DIR)/otlp-venv/bin/pip install -q opentelemetry-proto pydantic-ocsf
+
+$(OTLP_VENV)/.installed: core/tests/requirements.txt
+	@test -x $(OTLP_VENV)/bin/python || python3 -m venv $(OTLP_VENV)
+	$(OTLP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r core/tests/requirements.txt
+	@touch $@
 
 test-rust: cli test-deps ## Rust tests: unit, conformance corpus, proptest, vectors, example bundles
 	cargo test --release -p agentauthz -p agentauthz-cli
