@@ -11,6 +11,7 @@ import type {
   CheckRequest,
   DecisionJson,
   DecisionLogHead,
+  DecisionLogStats,
   DecisionRecord,
   EntityRef,
   ErrorDetail,
@@ -42,6 +43,7 @@ export type {
   CheckRequest,
   DecisionJson,
   DecisionLogHead,
+  DecisionLogStats,
   DecisionRecord,
   EntityRef,
   ErrorDetail,
@@ -266,7 +268,11 @@ export declare class Engine {
   flushDecisionLog(): void
   /** `{seq, hash}` of the last record logged, or `null` without a sink. */
   get decisionLogHead(): DecisionLogHead | null
-  /** The enforcement mode: `'enforce'` or `'log-only'` (`[engine] mode`). */
+  /**
+   * The enforcement mode: `'enforce'` or `'log-only'` (`[engine] mode`).
+   * The exporting sink's counters (`[log.otlp]`, `[log.syslog]`), or null.
+   */
+  get decisionLogStats(): DecisionLogStats | null
   get mode(): 'enforce' | 'log-only'
   /**
    * What a forbid whose evaluation errors does: `'deny'` (fail closed, the

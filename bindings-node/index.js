@@ -36,6 +36,7 @@ const raw = Engine[RAW] ?? {
   takeDecisionRecords: proto._takeDecisionRecords,
   flushDecisionLog: proto.flushDecisionLog,
   decisionLogHead: getter('decisionLogHead'),
+  decisionLogStats: getter('decisionLogStats'),
   grant: proto.grant,
   grants: proto.grants,
   grantPolicyText: proto.grantPolicyText,
@@ -104,6 +105,9 @@ class NodeNative {
   }
   decisionLogHeadJson() {
     return JSON.stringify(raw.decisionLogHead.call(this.e))
+  }
+  decisionLogStatsJson() {
+    return JSON.stringify(raw.decisionLogStats.call(this.e))
   }
   grantJson(request) {
     return raw.grant.call(this.e, request)

@@ -232,6 +232,12 @@ impl Engine {
     }
 
     /// The enforcement mode: `'enforce'` or `'log-only'` (`[engine] mode`).
+    /// The exporting sink's counters (`[log.otlp]`, `[log.syslog]`), or null.
+    #[napi(getter, ts_return_type = "DecisionLogStats | null")]
+    pub fn decision_log_stats(&self) -> napi::Result<Value, String> {
+        call(|| ffi::decision_log_stats_value(&self.inner))
+    }
+
     #[napi(getter, ts_return_type = "'enforce' | 'log-only'")]
     pub fn mode(&self) -> String {
         self.inner.mode().as_str().to_string()

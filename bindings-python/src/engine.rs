@@ -247,6 +247,16 @@ impl PyEngine {
         })
     }
 
+    /// The exporting sink's counters (`[log.otlp]`, `[log.syslog]`) as a dict,
+    /// or None for any other sink.
+    #[getter]
+    fn decision_log_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let stats = core(py, py.detach(|| ffi::decision_log_stats_value(&self.0)))?;
+            Ok(pythonize(py, &stats)?)
+        })
+    }
+
     /// The enforcement mode: "enforce" or "log-only" (`[engine] mode`).
     #[getter]
     fn mode(&self, py: Python<'_>) -> PyResult<&'static str> {

@@ -53,6 +53,7 @@ export type {
   CheckRequest,
   DecisionJson,
   DecisionLogHead,
+  DecisionLogStats,
   DecisionLogSink,
   DecisionRecord,
   EntityRef,

@@ -156,6 +156,12 @@ impl WasmEngine {
     }
 
     /// `{seq, hash}` of the last record logged (JSON text; `null` without a sink).
+    /// `null`: a WebAssembly engine has no exporting sink.
+    #[wasm_bindgen(js_name = decisionLogStatsJson)]
+    pub fn decision_log_stats_json(&self) -> Result<String, JsValue> {
+        ffi::decision_log_stats_json(&self.inner).map_err(|e| js_error(&e))
+    }
+
     #[wasm_bindgen(js_name = decisionLogHeadJson)]
     pub fn decision_log_head_json(&self) -> String {
         ffi::decision_log_head_value(&self.inner).to_string()

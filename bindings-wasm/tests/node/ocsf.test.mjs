@@ -2,6 +2,7 @@
 // equals the one in tests/ocsf-events.json, which the Rust suite validates
 // against the OCSF 1.5.0 schema (pydantic-ocsf); a live callback record maps
 // too; anything that is not a decision record is a LogError (log_corrupt).
+// decisionLogStats is null (no exporting sink in WebAssembly).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -66,4 +67,22 @@ test("what is not a decision record is log_corrupt", () => {
   }
   // The instance still works after the refusals.
   assert.deepEqual(api.toOcsf(good), VECTORS.events[0].ocsf);
+});
+
+test("decisionLogStats is null: a WebAssembly engine has no exporting sink", () => {
+  const engine = api.Engine.fromStrings(readBundleDir("policies-examples/coding-agent"), { trustCallerTime: true });
+  assert.equal(engine.decisionLogStats, null);
+  const records = [];
+  engine.setDecisionLog((r) => records.push(r));
+  engine.check({
+    agent: "ci-bot",
+    action: "github:push",
+    resource: { type: "Repo", id: "acme/api" },
+    task: "T-42",
+    credential: "ci-bot-key",
+    context: { branch: "main", source_ip: "10.20.3.14" },
+    now: "2026-11-29T10:20:00Z",
+  });
+  assert.equal(records.length, 1);
+  assert.equal(engine.decisionLogStats, null);
 });

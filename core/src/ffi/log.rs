@@ -2,7 +2,7 @@
 //! handed to a callback, the chain's head.
 
 use super::convert::to_text;
-use crate::audit::{parse_line, to_ocsf, DecisionLog, DecisionRecord, FileOptions};
+use crate::audit::{parse_line, to_ocsf, DecisionLog, DecisionRecord, ExportStats, FileOptions};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -96,4 +96,23 @@ pub fn record_to_ocsf_value(record: &Value) -> Result<Value> {
     let text = record_to_ocsf_json(&record.to_string())?;
     serde_json::from_str(&text)
         .map_err(|e| Error::new(ErrorCode::Internal, format!("OCSF event: {e}")))
+}
+
+/// The counters of the engine's exporting sink (`[log.otlp]`, `[log.syslog]`):
+/// records spooled, acknowledged, sent, dropped, set aside as damaged,
+/// failed deliveries, spool bytes, the last failure. `None` for any other
+/// sink or none.
+pub fn decision_log_stats(engine: &Engine) -> Option<ExportStats> {
+    engine.decision_log().and_then(|log| log.export_stats())
+}
+
+/// [`decision_log_stats`] as an object, or `null`.
+pub fn decision_log_stats_value(engine: &Engine) -> Result<Value> {
+    serde_json::to_value(decision_log_stats(engine))
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("export stats: {e}")))
+}
+
+/// [`decision_log_stats`] as JSON text (`null` without an exporting sink).
+pub fn decision_log_stats_json(engine: &Engine) -> Result<String> {
+    to_text(&decision_log_stats(engine))
 }
