@@ -38,6 +38,8 @@ test-deps: $(OTLP_VENV)/.installed ## Install the receivers the Rust tests start
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsyslog >/dev/null; }
 
 $(OTLP_VENV)/.installed: core/tests/requirements.txt
+	@python3 -c 'import ensurepip' 2>/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; }
 	@test -x $(OTLP_VENV)/bin/python || python3 -m venv $(OTLP_VENV)
 	$(OTLP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r core/tests/requirements.txt
 	@touch $@
