@@ -11,7 +11,7 @@ RELEASE_DIR := $(CARGO_TARGET_DIR)/$(HOST_TARGET)/release
 CLI := $(RELEASE_DIR)/agentauthz
 export AGENTAUTHZ_CLI := $(CLI)
 
-.PHONY: help demo test test-rust test-python test-node test-wasm lint clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
+.PHONY: help demo test test-deps test-rust test-python test-node test-wasm lint clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -31,7 +31,20 @@ test: ## Install what is needed and run every test (Rust, Python, Node, WASM, fu
 	$(MAKE) check-generated
 	$(MAKE) fuzz-smoke
 
-test-rust: cli ## Rust tests: unit, conformance corpus, proptest, vectors, example bundles
+OTLP_VENV := $(CARGO_TARGET_DIR)/otlp-venv
+
+test-deps: $(OTLP_VENV)/.installed ## Install the receivers the Rust tests start on 127.0.0.1 (rsyslog; opentelemetry-proto, pydantic-ocsf in a venv), once
+	@command -v rsyslogd >/dev/null || test -x /usr/sbin/rsyslogd || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsyslog >/dev/null; }
+
+$(OTLP_VENV)/.installed: core/tests/requirements.txt
+	@python3 -c 'import ensurepip' 2>/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; }
+	@test -x $(OTLP_VENV)/bin/python || python3 -m venv $(OTLP_VENV)
+	$(OTLP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r core/tests/requirements.txt
+	@touch $@
+
+test-rust: cli test-deps ## Rust tests: unit, conformance corpus, proptest, vectors, example bundles
 	cargo test --release -p agentauthz -p agentauthz-cli
 	@for b in policies-examples/*/; do $(CLI) test --bundle $$b --coverage || exit 1; done
 	NO_COLOR=1 ./scripts/demo.sh $(CLI) >/dev/null
@@ -46,15 +59,16 @@ test-wasm: ## Build the WASM package and run the Node and Chromium suites
 	$(MAKE) -C bindings-wasm test
 
 # Every file generated from the Rust sources, and where it comes from.
-GENERATED := bindings-js/src/generated bindings-node/index.d.ts bindings-node/native.js tests/decision-records.json
+GENERATED := bindings-js/src/generated bindings-node/index.d.ts bindings-node/native.js tests/decision-records.json tests/ocsf-events.json
 
-generate: ## Rewrite every generated file: TS wire types, error codes, Node's index.d.ts and native.js, decision-record goldens
+generate: ## Rewrite every generated file: TS wire types, error codes, Node's index.d.ts and native.js, decision-record and OCSF goldens
 	$(MAKE) -C bindings-js generate
 	$(MAKE) -C bindings-wasm codes
 	$(MAKE) -C bindings-node generate
 	AGENTAUTHZ_BLESS=1 cargo test --release -p agentauthz --test decision_records
+	AGENTAUTHZ_BLESS=1 cargo test --release -p agentauthz --test ocsf_events
 
-check-generated: generate ## Fail when a generated file differs from the committed one
+check-generated: test-deps generate ## Fail when a generated file differs from the committed one
 	@changed=$$(git status --porcelain -- $(GENERATED)); \
 	if [ -n "$$changed" ]; then echo "$$changed"; echo "generated files are stale: run 'make generate' and commit them" >&2; exit 1; fi
 

@@ -11,6 +11,7 @@ import type {
   CheckRequest,
   DecisionJson,
   DecisionLogHead,
+  DecisionLogStats,
   DecisionRecord,
   EntityRef,
   ErrorDetail,
@@ -26,6 +27,7 @@ import type {
   McpSchema,
   McpSchemaInput,
   McpWarning,
+  OcsfEvent,
   PolicyEvaluationError,
   PolicyWarning,
   RotateOptions,
@@ -47,6 +49,7 @@ export type {
   CheckRequest,
   DecisionJson,
   DecisionLogHead,
+  DecisionLogStats,
   DecisionRecord,
   EntityRef,
   ErrorDetail,
@@ -62,6 +65,7 @@ export type {
   McpSchema,
   McpSchemaInput,
   McpWarning,
+  OcsfEvent,
   PolicyEvaluationError,
   PolicyWarning,
   RotateOptions,
@@ -125,6 +129,14 @@ export interface ErrorCodeInfo {
   code: ErrorCode
   family: ErrorFamily
 }
+
+/**
+ * A decision record, as a decision-log callback receives it, as its OCSF 1.5.0
+ * API Activity event (the core's mapping, as `agentauthz log export --format
+ * ocsf` writes it). Anything that is not a decision record throws a `LogError`
+ * (`log_corrupt`).
+ */
+export declare function toOcsf(record: DecisionRecord): OcsfEvent
 
 /** Every error agentauthz throws: bad bundles, bad requests, internal failures. */
 export declare class AuthzError extends Error {
@@ -268,7 +280,11 @@ export declare class Engine {
   flushDecisionLog(): void
   /** `{seq, hash}` of the last record logged, or `null` without a sink. */
   get decisionLogHead(): DecisionLogHead | null
-  /** The enforcement mode: `'enforce'` or `'log-only'` (`[engine] mode`). */
+  /**
+   * The enforcement mode: `'enforce'` or `'log-only'` (`[engine] mode`).
+   * The exporting sink's counters (`[log.otlp]`, `[log.syslog]`), or null.
+   */
+  get decisionLogStats(): DecisionLogStats | null
   get mode(): 'enforce' | 'log-only'
   /**
    * What a forbid whose evaluation errors does: `'deny'` (fail closed, the

@@ -36,6 +36,7 @@ const raw = Engine[RAW] ?? {
   takeDecisionRecords: proto._takeDecisionRecords,
   flushDecisionLog: proto.flushDecisionLog,
   decisionLogHead: getter('decisionLogHead'),
+  decisionLogStats: getter('decisionLogStats'),
   grant: proto.grant,
   grants: proto.grants,
   grantPolicyText: proto.grantPolicyText,
@@ -58,11 +59,16 @@ const raw = Engine[RAW] ?? {
   errorCodes: native.errorCodes,
   flushDecisionLogs: native.flushDecisionLogs,
   generateSessionKey: native.generateSessionKey,
+  recordToOcsfJson: native._recordToOcsfJson,
   panicForTesting: native._panicForTesting,
 }
 if (!Engine[RAW]) Object.defineProperty(Engine, RAW, { value: raw })
 
-shared.bind({ errorCodes: raw.errorCodes(), clock: { create: (start) => new raw.ManualClock(start) } })
+shared.bind({
+  errorCodes: raw.errorCodes(),
+  clock: { create: (start) => new raw.ManualClock(start) },
+  recordToOcsf: (record) => raw.recordToOcsfJson(record),
+})
 const { call, codedError, readArgs, stringify } = shared
 
 function dirPath(dir) {
@@ -103,6 +109,9 @@ class NodeNative {
   }
   decisionLogHeadJson() {
     return JSON.stringify(raw.decisionLogHead.call(this.e))
+  }
+  decisionLogStatsJson() {
+    return JSON.stringify(raw.decisionLogStats.call(this.e))
   }
   grantJson(request) {
     return raw.grant.call(this.e, request)
@@ -292,6 +301,8 @@ module.exports = {
   schemaFromMcp: (input) => shared.schemaFromMcpWith((json) => raw.schemaFromMcp(json), input),
   /** A new session key pair `{kid, secret, public}` (PASERK). */
   generateSessionKey: (kid) => call(() => raw.generateSessionKey(kid), 'key_invalid'),
+  /** A decision record as its OCSF 1.5.0 API Activity event (the core's mapping). */
+  toOcsf: shared.toOcsf,
 }
 
 // Test hook, not part of the API: a panic inside the core's `catch_panic`.

@@ -32,5 +32,7 @@ export const { generateSessionKey } = agentauthz
 
 // --- MCP
 export const { schemaFromMcp } = agentauthz
+// --- OCSF
+export const { toOcsf } = agentauthz
 
 export default agentauthz

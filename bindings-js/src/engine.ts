@@ -11,6 +11,7 @@ import type {
   ChangeOptions,
   CheckRequest,
   DecisionLogHead,
+  DecisionLogStats,
   Grant,
   GrantRequest,
   IssuedSession,
@@ -228,6 +229,16 @@ export abstract class EngineBase {
   get decisionLogHead(): DecisionLogHead | null {
     const native = nativeOf(this);
     return JSON.parse(call(() => native.decisionLogHeadJson())) as DecisionLogHead | null;
+  }
+
+  /**
+   * The exporting sink's counters (`[log.otlp]`, `[log.syslog]`): records
+   * spooled, acknowledged, sent, dropped, damaged, failed deliveries, spool
+   * bytes and the last failure; `null` for any other sink.
+   */
+  get decisionLogStats(): DecisionLogStats | null {
+    const native = nativeOf(this);
+    return JSON.parse(call(() => native.decisionLogStatsJson())) as DecisionLogStats | null;
   }
 
   /** The enforcement mode: `'enforce'` or `'log-only'` (`[engine] mode`). */

@@ -5,6 +5,7 @@
 
 import { bindClock, type ClockFactory } from "./clock.js";
 import { bindCodes, bindFailures, type ForeignError } from "./errors.js";
+import { bindOcsf, type RecordToOcsf } from "./ocsf.js";
 
 export { type ClockFactory, ManualClock, type NativeClock } from "./clock.js";
 export { Decision } from "./decision.js";
@@ -22,6 +23,7 @@ export * from "./errors.js";
 export { buildLangChain, DEFAULT_NAME, type LangChain } from "./langchain.js";
 export { buildMcp, SESSION_META_KEY } from "./mcp.js";
 export type { NativeEngine } from "./native.js";
+export { type OcsfEvent, type RecordToOcsf, toOcsf } from "./ocsf.js";
 export { claimsFromWire, grantFromWire, renamed, requestToWire, timeText } from "./names.js";
 export type * from "./types.js";
 export { describe, wireText } from "./wire.js";
@@ -37,6 +39,8 @@ export interface Binding {
   onPanic?: () => void;
   /** The native manual clock (`ManualClock`). */
   clock: ClockFactory;
+  /** The core's OCSF mapping: a decision record as JSON text in, its event as JSON text out. */
+  recordToOcsf: RecordToOcsf;
 }
 
 /** Binds the shared layer to a loader's native module; once, at import. */
@@ -44,4 +48,5 @@ export function bind(binding: Binding): void {
   bindCodes(binding.errorCodes);
   bindFailures(binding);
   bindClock(binding.clock);
+  bindOcsf(binding.recordToOcsf);
 }

@@ -18,6 +18,8 @@ export interface NativeEngine {
   /** Writes buffered records out; throws the first logging failure since the last flush. */
   flushDecisionLog?(): void;
   decisionLogHeadJson(): string;
+  /** The exporting sink's counters as JSON text, or `null`. */
+  decisionLogStatsJson(): string;
   grantJson(request: string): string;
   grantsJson(agent: string | null): string;
   grantPolicyText(grantId: string): string | null | undefined;

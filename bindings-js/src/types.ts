@@ -78,6 +78,26 @@ export interface DecisionLogHead {
   hash: string;
 }
 
+/** The counters of an exporting decision-log sink (`[log.otlp]`, `[log.syslog]`). */
+export interface DecisionLogStats {
+  /** `seq` of the last record written to the spool. */
+  spooled_seq: number;
+  /** `seq` of the last record the receiver acknowledged. */
+  acked_seq: number;
+  /** Records sent and acknowledged since the sink was opened. */
+  sent: number;
+  /** Records not spooled (spool full or not writable); each leaves a gap in `seq`. */
+  dropped: number;
+  /** Spooled lines that failed verification and were set aside, never sent. */
+  damaged: number;
+  /** Failed deliveries (each one retried). */
+  failures: number;
+  /** Bytes in the spool. */
+  spool_bytes: number;
+  /** The last delivery failure. */
+  last_error: string | null;
+}
+
 /** A just-in-time grant as asked for. Give `ttlSeconds` or `until`. */
 export interface GrantRequest {
   agent: string;

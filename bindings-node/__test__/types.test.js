@@ -93,6 +93,7 @@ describe('declarations match the runtime', () => {
       'checkJson',
       'close',
       'decisionLogHead',
+      'decisionLogStats',
       'engineState',
       'flushDecisionLog',
       'grant',

@@ -218,6 +218,12 @@ impl Engine {
     }
 
     /// The enforcement mode: `'enforce'` or `'log-only'` (`[engine] mode`).
+    /// The exporting sink's counters (`[log.otlp]`, `[log.syslog]`), or null.
+    #[napi(getter, ts_return_type = "DecisionLogStats | null")]
+    pub fn decision_log_stats(&self) -> napi::Result<Value, String> {
+        call(|| ffi::decision_log_stats_value(&self.inner))
+    }
+
     #[napi(getter, ts_return_type = "'enforce' | 'log-only'")]
     pub fn mode(&self) -> String {
         self.inner.mode().as_str().to_string()
@@ -383,6 +389,13 @@ pub fn flush_decision_logs() -> napi::Result<(), String> {
 #[napi(ts_return_type = "ErrorCodeInfo[]")]
 pub fn error_codes() -> napi::Result<Value, String> {
     call(|| Ok(ffi::error_codes_value()))
+}
+
+/// A decision record (JSON text) as its OCSF 1.5.0 API Activity event (JSON
+/// text); `index.js` exposes it as `toOcsf`.
+#[napi(skip_typescript, js_name = "_recordToOcsfJson")]
+pub fn record_to_ocsf_json(record: String) -> napi::Result<String, String> {
+    call(|| ffi::record_to_ocsf_json(&record))
 }
 
 /// The agentauthz core version.

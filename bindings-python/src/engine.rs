@@ -298,6 +298,16 @@ impl PyEngine {
         })
     }
 
+    /// The exporting sink's counters (`[log.otlp]`, `[log.syslog]`) as a dict,
+    /// or None for any other sink.
+    #[getter]
+    fn decision_log_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let stats = core(py, py.detach(|| ffi::decision_log_stats_value(&self.0)))?;
+            Ok(pythonize(py, &stats)?)
+        })
+    }
+
     /// The enforcement mode: "enforce" or "log-only" (`[engine] mode`).
     #[getter]
     fn mode(&self, py: Python<'_>) -> PyResult<&'static str> {
@@ -760,6 +770,23 @@ pub(crate) fn generate_session_key<'py>(
         let kid = core(py, text_arg(kid, "kid", ErrorCode::KeyInvalid))?;
         let key = core(py, py.detach(|| ffi::generate_session_key_value(&kid)))?;
         Ok(pythonize(py, &key)?)
+    })
+}
+
+/// A decision record (the dict a decision-log callback receives) as its OCSF
+/// 1.5.0 API Activity event; anything else is `log_corrupt`.
+#[pyfunction]
+pub(crate) fn to_ocsf<'py>(
+    py: Python<'py>,
+    record: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guarded(py, || {
+        let value = arg(
+            py,
+            json_arg(record, "record").map_err(|e| e.recode(ErrorCode::LogCorrupt)),
+        )?;
+        let event = core(py, py.detach(|| ffi::record_to_ocsf_value(&value)))?;
+        Ok(pythonize(py, &event)?)
     })
 }
 

@@ -46,6 +46,7 @@ export {
   SchemaError,
   SessionError,
   TestError,
+  toOcsf,
 } from "./shared/index.js";
 export type {
   AgentRequest,
@@ -55,6 +56,7 @@ export type {
   CheckRequest,
   DecisionJson,
   DecisionLogHead,
+  DecisionLogStats,
   DecisionLogSink,
   DecisionRecord,
   EntityRef,
@@ -75,6 +77,7 @@ export type {
   McpSchemaInput,
   McpWarning,
   NativeEngine,
+  OcsfEvent,
   PolicyEvaluationError,
   PolicyWarning,
   RotateOptions,
@@ -101,6 +104,7 @@ export interface NativeModule {
   version(): string;
   generateSessionKeyJson(kid: string): string;
   schemaFromMcpJson(input: string): string;
+  recordToOcsfJson(record: string): string;
   __debugPanic(message: string): void;
   __wbg_reset_state?: () => void;
 }
@@ -141,6 +145,7 @@ bind({
     return ["internal", trapped ? `internal error (the WASM instance was reset): ${what}` : `internal error: ${what}`];
   },
   clock: { create: (start) => new (raw().WasmManualClock)(start), epoch: instanceGeneration },
+  recordToOcsf: (record) => raw().recordToOcsfJson(record),
 });
 
 /** Every stable error code with its family, from the core. */

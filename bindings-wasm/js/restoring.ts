@@ -109,6 +109,9 @@ export class RestoringEngine implements NativeEngine {
   decisionLogHeadJson(): string {
     return this.live.decisionLogHeadJson();
   }
+  decisionLogStatsJson(): string {
+    return this.live.decisionLogStatsJson();
+  }
   grantsJson(agent: string | null): string {
     return this.live.grantsJson(agent);
   }

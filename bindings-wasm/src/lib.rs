@@ -146,6 +146,12 @@ impl WasmEngine {
     }
 
     /// `{seq, hash}` of the last record logged (JSON text; `null` without a sink).
+    /// `null`: a WebAssembly engine has no exporting sink.
+    #[wasm_bindgen(js_name = decisionLogStatsJson)]
+    pub fn decision_log_stats_json(&self) -> Result<String, JsValue> {
+        ffi::decision_log_stats_json(&self.inner).map_err(|e| js_error(&e))
+    }
+
     #[wasm_bindgen(js_name = decisionLogHeadJson)]
     pub fn decision_log_head_json(&self) -> String {
         ffi::decision_log_head_value(&self.inner).to_string()
@@ -231,6 +237,13 @@ impl WasmEngine {
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> Array {
     Array::from(&json_to_js(&ffi::error_codes_value()))
+}
+
+/// A decision record (JSON text) as its OCSF 1.5.0 API Activity event (JSON
+/// text); `js/api.ts` exposes it as `toOcsf`.
+#[wasm_bindgen(js_name = recordToOcsfJson)]
+pub fn record_to_ocsf_json(record: &str) -> Result<String, JsValue> {
+    ffi::record_to_ocsf_json(record).map_err(|e| js_error(&e))
 }
 
 /// The agentauthz version.

@@ -136,6 +136,10 @@ struct ExportArgs {
     /// Leave out records that do not verify (and say how many) instead of failing.
     #[arg(long)]
     skip_invalid: bool,
+    /// Keep reading FILE as records are appended, across rotation (like
+    /// `tail -F`), until interrupted. FILE `-` reads standard input instead.
+    #[arg(long)]
+    follow: bool,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -241,7 +245,160 @@ fn report(args: ReportArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// Streams (stdin, `--follow`): each record verified on its own (hash,
+/// MAC) and against the one before it (chain), then printed at once.
+struct Stream {
+    keys: IntegrityKeys,
+    head: Option<String>,
+    skip_invalid: bool,
+    format: Format,
+    line: u64,
+}
+
+impl Stream {
+    fn problem(&self, why: String) -> Result<()> {
+        if self.skip_invalid {
+            eprintln!("warning: line {}: {why}", self.line);
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorCode::LogCorrupt,
+            format!(
+                "line {}: {why} (--skip-invalid leaves such records out)",
+                self.line
+            ),
+        ))
+    }
+
+    /// One line; Ok(false) when stdout is gone (stop quietly).
+    fn line(&mut self, line: &[u8], out: &mut impl Write) -> Result<bool> {
+        self.line += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(true);
+        }
+        let r = match audit::verify_record_line(line, &self.keys) {
+            Ok(r) => r,
+            Err(why) => return self.problem(why).map(|()| true),
+        };
+        if let Some(head) = &self.head {
+            if *head != r.prev_hash {
+                self.problem(format!(
+                    "the chain breaks before record {} (a record was removed, inserted or reordered)",
+                    r.seq
+                ))?;
+            }
+        }
+        self.head = Some(r.hash.clone());
+        let event = match self.format {
+            Format::Ocsf => audit::to_ocsf(&r),
+        };
+        Ok(writeln!(out, "{event}").and_then(|()| out.flush()).is_ok())
+    }
+
+    /// Complete lines of `pending`; the unterminated rest stays.
+    fn lines(&mut self, pending: &mut Vec<u8>, out: &mut impl Write) -> Result<bool> {
+        let Some(end) = pending.iter().rposition(|&b| b == b'\n') else {
+            return Ok(true);
+        };
+        let rest = pending.split_off(end + 1);
+        for l in pending.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            if !self.line(l, out)? {
+                return Ok(false);
+            }
+        }
+        *pending = rest;
+        Ok(true)
+    }
+}
+
+fn export_stream(args: &ExportArgs) -> Result<u8> {
+    use std::io::Read;
+    let [path] = args.files.files.as_slice() else {
+        return Err(Error::new(
+            ErrorCode::RequestInvalid,
+            "log export: `-` and --follow read one FILE",
+        ));
+    };
+    let mut stream = Stream {
+        keys: args.files.options()?.keys,
+        head: None,
+        skip_invalid: args.skip_invalid,
+        format: args.format,
+        line: 0,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let io = |e: std::io::Error| {
+        Error::new(
+            ErrorCode::Io,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    };
+    let mut pending = Vec::new();
+    if path.as_os_str() == "-" {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = stdin.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            pending.extend_from_slice(&buf[..n]);
+            if !stream.lines(&mut pending, &mut out)? {
+                return Ok(0);
+            }
+        }
+        if !pending.is_empty() {
+            stream.problem("incomplete last line (no newline)".into())?;
+        }
+        return Ok(0);
+    }
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    loop {
+        file.read_to_end(&mut pending).map_err(io)?;
+        if !stream.lines(&mut pending, &mut out)? {
+            return Ok(0);
+        }
+        // Rotated (renamed away, a new file at the path) or truncated: finish
+        // the old file through the open handle, then follow the new one.
+        if replaced(&file, path) {
+            file.read_to_end(&mut pending).map_err(io)?;
+            if !stream.lines(&mut pending, &mut out)? {
+                return Ok(0);
+            }
+            if let Ok(f) = std::fs::File::open(path) {
+                file = f;
+                pending.clear();
+                continue;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Whether the file at `path` is no longer the one `file` reads.
+fn replaced(file: &std::fs::File, path: &std::path::Path) -> bool {
+    use std::io::Seek;
+    let Ok(now) = std::fs::metadata(path) else {
+        return false; // between the rename and the new file
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(open) = file.metadata() {
+            if open.ino() != now.ino() || open.dev() != now.dev() {
+                return true;
+            }
+        }
+    }
+    let mut f = file;
+    f.stream_position().is_ok_and(|pos| now.len() < pos)
+}
+
 fn export(args: ExportArgs) -> Result<u8> {
+    if args.follow || args.files.files.iter().any(|f| f.as_os_str() == "-") {
+        return export_stream(&args);
+    }
     let (records, _) = read(&args.files, args.skip_invalid)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -351,3 +351,101 @@ fn export_ocsf_prints_one_event_per_record() {
         "unknown formats are refused by the parser"
     );
 }
+
+#[test]
+fn export_reads_a_stream_from_stdin_and_checks_the_chain() {
+    let dir = temp_dir("export-stdin");
+    let log = session(&dir);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let out = run(&["log", "export", "--format", "ocsf", "-"], Some(&text));
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let seqs: Vec<u64> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["metadata"]["sequence"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+    // A record removed from the stream: the chain breaks; refused unless skipped.
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3]);
+    let out = run(&["log", "export", "--format", "ocsf", "-"], Some(&cut));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("chain breaks"),
+        "{}",
+        common::stderr(&out)
+    );
+    // An edited record: its hash no longer matches.
+    let edited = text.replacen("feature/login", "feature/logon", 1);
+    let out = run(&["log", "export", "--format", "ocsf", "-"], Some(&edited));
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(
+        &["log", "export", "--format", "ocsf", "--skip-invalid", "-"],
+        Some(&edited),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out).lines().count(), 4);
+}
+
+#[test]
+fn export_follow_tails_the_log_across_rotation() {
+    use std::io::{BufRead, Write};
+    let dir = temp_dir("export-follow");
+    let source = session(&dir);
+    let lines: Vec<String> = std::fs::read_to_string(&source)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let log = dir.join("tail.jsonl");
+    let append = |path: &Path, ls: &[String]| {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        for l in ls {
+            writeln!(f, "{l}").unwrap();
+        }
+    };
+    append(&log, &lines[..2]);
+    let cli = std::env::var("AGENTAUTHZ_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_agentauthz")));
+    let mut child = std::process::Command::new(cli)
+        .args(["log", "export", "--format", "ocsf", "--follow"])
+        .arg(&log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for l in reader.lines() {
+            if tx.send(l.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || {
+        let l = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        serde_json::from_str::<Value>(&l).unwrap()["metadata"]["sequence"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!((next(), next()), (1, 2));
+    // Appended later; then rotated: one more line in the old file, renamed,
+    // and a new active file.
+    append(&log, &lines[2..3]);
+    assert_eq!(next(), 3);
+    append(&log, &lines[3..4]);
+    std::fs::rename(&log, dir.join("tail.1.jsonl")).unwrap();
+    append(&log, &lines[4..5]);
+    assert_eq!((next(), next()), (4, 5));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

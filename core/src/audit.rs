@@ -39,22 +39,34 @@
 mod canonical;
 mod checkpoint;
 mod ocsf;
+#[cfg(not(target_arch = "wasm32"))]
+mod otlp;
 mod record;
 mod recorder;
 mod report;
 mod sink;
+mod spool;
+mod syslog;
 mod verify;
 
+pub use crate::bundle::OtlpConfig;
+pub use crate::bundle::{Overflow, SyslogConfig};
 pub use canonical::{canonical_json, record_hash, GENESIS_HASH};
 pub use checkpoint::{checkpoint_path, Checkpoint};
 pub use ocsf::{to_ocsf, OCSF_VERSION};
+#[cfg(not(target_arch = "wasm32"))]
+pub use otlp::{Otlp, OtlpOptions};
 pub use record::{DecisionRecord, RecordDecision, RecordError, MIN_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use report::{Flip, Report, Tally};
 pub use sink::{flush_all, rotated_files, DecisionLog, FileOptions, RecordQueue};
+pub use spool::{ExportStats, Outgoing, SpoolOptions, Transport};
+pub use syslog::{Syslog, SyslogOptions};
 pub use verify::{
-    read_records, read_verified, verify_files, Damage, DamageKind, VerifiedLog, VerifyOptions,
-    VerifyReport,
+    read_records, read_verified, verify_files, verify_record_line, Damage, DamageKind, VerifiedLog,
+    VerifyOptions, VerifyReport,
 };
+
+pub(crate) use verify::parse_line;
 
 pub(crate) use recorder::{
     record_change, record_check, record_check_error, record_event, record_refused_session,

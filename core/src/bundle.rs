@@ -236,6 +236,141 @@ pub struct LogConfig {
     /// Context paths whose values are replaced by `"[redacted]"` in records, e.g. `input.password`.
     #[serde(default)]
     pub redact: Vec<String>,
+    /// `[log.syslog]`: records to a syslog collector (RFC 5424 over TCP).
+    #[serde(default)]
+    pub syslog: Option<SyslogConfig>,
+    /// `[log.otlp]`: records as OpenTelemetry logs over OTLP/HTTP.
+    #[serde(default)]
+    pub otlp: Option<OtlpConfig>,
+}
+
+/// `[log.otlp]`: records as OpenTelemetry log records over OTLP/HTTP
+/// (protobuf), spooled on disk until the receiver answered 2xx.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// e.g. `http://127.0.0.1:4318/v1/logs`.
+    pub endpoint: String,
+    /// Request headers. Secret: never printed; prefer `headers_from_env`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Request headers whose values are read from environment variables at load.
+    #[serde(default)]
+    pub headers_from_env: std::collections::BTreeMap<String, String>,
+    /// The spool directory; relative paths are relative to the bundle directory.
+    pub spool: String,
+    /// The log body: `record` (the record's JSON line, default) or `ocsf`.
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub max_spool_bytes: Option<u64>,
+    #[serde(default)]
+    pub durable: Option<bool>,
+    #[serde(default)]
+    pub overflow: Overflow,
+    #[serde(default)]
+    pub block_ms: Option<u64>,
+    #[serde(default)]
+    pub batch: Option<usize>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values are secrets (API keys): names only.
+        f.debug_struct("OtlpConfig")
+            .field("endpoint", &self.endpoint)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("headers_from_env", &self.headers_from_env)
+            .field("spool", &self.spool)
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpConfig {
+    pub fn export(&self) -> ExportConfig {
+        ExportConfig {
+            max_spool_bytes: self.max_spool_bytes,
+            durable: self.durable,
+            overflow: self.overflow,
+            block_ms: self.block_ms,
+            batch: self.batch,
+            timeout_ms: self.timeout_ms,
+        }
+    }
+}
+
+/// What a check does when an exporting sink's spool is full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overflow {
+    /// Wait up to `block_ms` for the receiver to make room, then drop (counted).
+    #[default]
+    Block,
+    /// Drop the record at once (counted, and reported by `flush`).
+    Drop,
+}
+
+/// `[log.syslog]`: RFC 5424 messages over TCP with octet-counting framing
+/// (RFC 6587), spooled on disk until the collector has read them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// `host:port` of the collector.
+    pub address: String,
+    /// The spool directory; relative paths are relative to the bundle directory.
+    pub spool: String,
+    /// APP-NAME of the messages (default `agentauthz`).
+    #[serde(default)]
+    pub app_name: Option<String>,
+    /// Syslog facility number 0..=23 (default 13, log audit).
+    #[serde(default)]
+    pub facility: Option<u8>,
+    #[serde(default)]
+    pub max_spool_bytes: Option<u64>,
+    #[serde(default)]
+    pub durable: Option<bool>,
+    #[serde(default)]
+    pub overflow: Overflow,
+    #[serde(default)]
+    pub block_ms: Option<u64>,
+    #[serde(default)]
+    pub batch: Option<usize>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+impl SyslogConfig {
+    pub fn export(&self) -> ExportConfig {
+        ExportConfig {
+            max_spool_bytes: self.max_spool_bytes,
+            durable: self.durable,
+            overflow: self.overflow,
+            block_ms: self.block_ms,
+            batch: self.batch,
+            timeout_ms: self.timeout_ms,
+        }
+    }
+}
+
+/// Spool and delivery settings shared by the exporting sinks (the same keys
+/// in `[log.syslog]` and `[log.otlp]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportConfig {
+    /// Largest spool, in bytes (default 256 MiB).
+    pub max_spool_bytes: Option<u64>,
+    /// Write each record to the spool before the check returns (default true).
+    pub durable: Option<bool>,
+    /// `block` (default) or `drop`.
+    pub overflow: Overflow,
+    /// How long `block` waits, in milliseconds (default 200).
+    pub block_ms: Option<u64>,
+    /// Records per batch (default 512).
+    pub batch: Option<usize>,
+    /// Timeout of one delivery, in milliseconds (default 5000).
+    pub timeout_ms: Option<u64>,
 }
 
 /// The `[posture]` section of `agentauthz.toml`.
@@ -291,6 +426,46 @@ impl Config {
                 log_section(),
                 "[log] sink = \"file\" needs a `path` (e.g. path = \"decisions.jsonl\")",
             ));
+        }
+        if let Some(s) = &config.log.syslog {
+            let bad = if config.log.sink != LogSink::None {
+                Some("[log.syslog] is the decision log's sink: remove `sink` from [log] (the spool keeps the local copy)")
+            } else if s.address.trim().is_empty() {
+                Some("[log.syslog] needs an `address` (host:port)")
+            } else if s.spool.trim().is_empty() {
+                Some("[log.syslog] needs a `spool` directory")
+            } else if s.facility.is_some_and(|f| f > 23) {
+                Some("[log.syslog] facility must be 0..=23")
+            } else if s.max_spool_bytes == Some(0) || s.batch == Some(0) || s.timeout_ms == Some(0)
+            {
+                Some("[log.syslog] max_spool_bytes, batch and timeout_ms must be positive")
+            } else {
+                None
+            };
+            if let Some(message) = bad {
+                return Err(Error::at(ErrorCode::ConfigInvalid, log_section(), message));
+            }
+        }
+        if let Some(o) = &config.log.otlp {
+            let bad = if config.log.sink != LogSink::None || config.log.syslog.is_some() {
+                Some("[log.otlp] is the decision log's sink: remove `sink` from [log] and [log.syslog] (one exporting sink per log)")
+            } else if o.spool.trim().is_empty() {
+                Some("[log.otlp] needs a `spool` directory")
+            } else if o
+                .body
+                .as_deref()
+                .is_some_and(|b| b != "record" && b != "ocsf")
+            {
+                Some("[log.otlp] body must be \"record\" or \"ocsf\"")
+            } else if o.max_spool_bytes == Some(0) || o.batch == Some(0) || o.timeout_ms == Some(0)
+            {
+                Some("[log.otlp] max_spool_bytes, batch and timeout_ms must be positive")
+            } else {
+                None
+            };
+            if let Some(message) = bad {
+                return Err(Error::at(ErrorCode::ConfigInvalid, log_section(), message));
+            }
         }
         if config.log.max_bytes == Some(0) {
             return Err(Error::at(

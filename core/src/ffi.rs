@@ -10,7 +10,7 @@
 //! | engine | `engine_from_texts`, `reload_from_texts`, `check`, `check_batch`, `warnings`, `engine_state`, `engine_restore` | `engine_from_strings`, `reload_from_strings`, `check_value`, `check_batch_value`, `warnings_value`, `engine_state_value`, `engine_restore_value` | `engine_from_strings_json`, `reload_from_strings_json`, `check_json`, `check_batch_json`, `warnings_json`, `engine_state_json`, `engine_restore_json` |
 //! | changes | `grant`, `grants`, `add_task`, `apply_change`, `skipped_changes` | `grant_value`, `grants_value`, `add_task_value`, `apply_change_value`, `skipped_changes_value` | `grant_json`, `grants_json`, `add_task_json`, `apply_change_json`, `skipped_changes_json` |
 //! | sessions | `issue_session`, `verify_session`, `check_session`, `session_keys_from`, `session_public_keys`, `generate_session_key` | `…_value`, `session_keys_from_value` | `…_json`, `session_keys_from_json` |
-//! | log | `decision_log_head`, `decision_log_path(_for)` | `decision_log_head_value`, `records_to_value` | `decision_log_head_json`, `records_to_json` |
+//! | log | `decision_log_head`, `decision_log_stats`, `decision_log_path(_for)`, `record_to_ocsf` | `decision_log_head_value`, `decision_log_stats_value`, `records_to_value`, `record_to_ocsf_value` | `decision_log_head_json`, `decision_log_stats_json`, `records_to_json`, `record_to_ocsf_json` |
 //! | mcp | `schema_from_mcp`, `mcp_check_call`, `mcp_denied_result`, `mcp_guard_call` (`_value`/`_json` only), `mcp_listable_tools` | `…_value` | `…_json` |
 //! | errors | `catch_panic`, `error_codes` | `error_to_value`, `error_codes_value` | `error_to_json`, `error_codes_json` |
 //!
@@ -48,7 +48,9 @@ pub use errors::{
 };
 pub use log::{
     decision_log_head, decision_log_head_json, decision_log_head_value, decision_log_path,
-    decision_log_path_for, records_to_json, records_to_value, LogHead,
+    decision_log_path_for, decision_log_stats, decision_log_stats_json, decision_log_stats_value,
+    record_to_ocsf, record_to_ocsf_json, record_to_ocsf_value, records_to_json, records_to_value,
+    LogHead,
 };
 pub use mcp::{
     mcp_check_call, mcp_check_call_json, mcp_check_call_value, mcp_denied_result,

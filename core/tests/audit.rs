@@ -1028,7 +1028,12 @@ fn ocsf_events_map_the_record() {
     );
     assert_eq!(deny["metadata"]["uid"], seen[0].decision_id.as_str());
     assert_eq!(deny["metadata"]["sequence"], 1);
-    assert_eq!(deny["metadata"]["profiles"], json!(["security_control"]));
+    assert_eq!(
+        deny["metadata"]["profiles"],
+        json!(["security_control", "cloud"])
+    );
+    assert_eq!(deny["metadata"]["version"], "1.5.0");
+    assert_eq!(deny["cloud"]["provider"], "agentauthz");
     assert_eq!(deny["unmapped"]["owner"], "alice");
     assert_eq!(deny["unmapped"]["hash"], seen[0].hash.as_str());
 
@@ -1048,4 +1053,38 @@ fn ocsf_events_map_the_record() {
     let error = to_ocsf(&seen[2]);
     assert_eq!(error["status_detail"], "request_invalid");
     assert_eq!(error["api"]["response"]["error"], "request_invalid");
+
+    // Every event validates against OCSF 1.5.0 (PyPI pydantic-ocsf's models
+    // of the 1.5.0 schema, in the venv `make test-deps` makes).
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/otlp-venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make test-deps`",
+        python.display()
+    );
+    let dir = temp_dir("ocsf");
+    let mut text = String::new();
+    for r in seen.iter() {
+        text.push_str(&to_ocsf(r).to_string());
+        text.push('\n');
+    }
+    // A record with a credential and a source address too.
+    let mut extra = seen[0].clone();
+    extra.credential = Some("cred-1".into());
+    extra.context.insert("source_ip".into(), json!("192.0.2.7"));
+    text.push_str(&to_ocsf(&extra).to_string());
+    text.push('\n');
+    std::fs::write(dir.join("events.jsonl"), text).unwrap();
+    let out = std::process::Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ocsf/validate.py"))
+        .arg(dir.join("events.jsonl"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "OCSF 1.5.0 validation: {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(said.trim(), format!("{} valid", seen.len() + 1));
 }

@@ -23,6 +23,7 @@ from ._native import (
     error_codes,
     flush_decision_logs,
     generate_session_key,
+    to_ocsf,
 )
 from .errors import (
     ERROR_CODES,
@@ -70,4 +71,5 @@ __all__ = [
     "error_codes",
     "flush_decision_logs",
     "generate_session_key",
+    "to_ocsf",
 ]

@@ -7,7 +7,7 @@ use crate::time::parse_rfc3339_millis;
 use serde_json::{json, Map, Value};
 
 /// The OCSF schema version the events follow.
-pub const OCSF_VERSION: &str = "1.3.0";
+pub const OCSF_VERSION: &str = "1.5.0";
 
 const CLASS_UID: u64 = 6003;
 const CATEGORY_UID: u64 = 6;
@@ -74,8 +74,16 @@ pub fn to_ocsf(r: &DecisionRecord) -> Value {
     let mut actor = Map::new();
     actor.insert("user".into(), Value::Object(user));
     actor.insert("authorizations".into(), Value::Array(authorizations));
-    if let Some(task) = &r.task {
-        actor.insert("session".into(), json!({"uid": task}));
+    // The agent's session: its task (a bounded grant) and the credential it presented.
+    if r.task.is_some() || r.credential.is_some() {
+        let mut session = Map::new();
+        if let Some(task) = &r.task {
+            session.insert("uid".into(), json!(task));
+        }
+        if let Some(credential) = &r.credential {
+            session.insert("credential_uid".into(), json!(credential));
+        }
+        actor.insert("session".into(), Value::Object(session));
     }
 
     let mut api = Map::new();
@@ -160,7 +168,7 @@ pub fn to_ocsf(r: &DecisionRecord) -> Value {
         ),
         "metadata": {
             "version": OCSF_VERSION,
-            "profiles": ["security_control"],
+            "profiles": ["security_control", "cloud"],
             "product": {"name": "agentauthz", "vendor_name": "agentauthz", "version": crate::model::VERSION},
             "uid": r.decision_id,
             "sequence": r.seq,
@@ -168,6 +176,8 @@ pub fn to_ocsf(r: &DecisionRecord) -> Value {
             "original_time": r.timestamp,
         },
         "actor": Value::Object(actor),
+        // Required by API Activity; the decision is made in-process, not by a cloud API.
+        "cloud": {"provider": "agentauthz"},
         "api": Value::Object(api),
         "src_endpoint": src_endpoint,
         "resources": [{"uid": resource.id, "name": resource.id, "type": resource.type_name}],

@@ -3,7 +3,9 @@
 
 use super::record::{scrub, RecordDecision, RecordError, RecordView, Redactor, SCHEMA_VERSION};
 use super::sink::{DecisionLog, FileOptions};
-use crate::bundle::{Config, LogConfig, LogSink, Mode};
+use super::spool::SpoolOptions;
+use super::syslog::{Syslog, SyslogOptions};
+use crate::bundle::{Config, ExportConfig, LogConfig, LogSink, Mode};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Decision, Effect, EntityRef, PolicyError, Request};
 use crate::time::format_millis;
@@ -53,6 +55,64 @@ impl SnapshotAudit {
         recover: bool,
         checkpoint_every: Option<u64>,
     ) -> Result<Option<DecisionLog>> {
+        let resolve = |path: &str| {
+            let path = Path::new(path);
+            match bundle_dir {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path.to_path_buf(),
+            }
+        };
+        #[cfg(target_arch = "wasm32")]
+        if self.log.otlp.is_some() || self.log.syslog.is_some() {
+            // No sockets and no threads here: refuse rather than log nothing.
+            return Err(Error::new(
+                ErrorCode::ConfigInvalid,
+                "agentauthz.toml: [log.otlp] and [log.syslog] are not available in WebAssembly; use a callback sink",
+            ));
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(otlp) = &self.log.otlp {
+            let export = otlp.export();
+            let mut options = super::otlp::OtlpOptions::new(otlp.endpoint.clone());
+            options.ocsf_body = otlp.body.as_deref() == Some("ocsf");
+            options.headers = otlp
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (name, var) in &otlp.headers_from_env {
+                let value = std::env::var(var).map_err(|_| {
+                    Error::new(
+                        ErrorCode::ConfigInvalid,
+                        format!(
+                            "[log.otlp] header {name}: the environment variable {var} is not set"
+                        ),
+                    )
+                })?;
+                options.headers.push((name.clone(), value));
+            }
+            if let Some(ms) = export.timeout_ms {
+                options.timeout = std::time::Duration::from_millis(ms);
+            }
+            let transport = super::otlp::Otlp::new(options)?;
+            let spool = spool_options(resolve(&otlp.spool), &export, keys);
+            return DecisionLog::export(spool, Box::new(transport)).map(Some);
+        }
+        if let Some(syslog) = &self.log.syslog {
+            let export = syslog.export();
+            let mut options = SyslogOptions::new(syslog.address.clone());
+            if let Some(app) = &syslog.app_name {
+                options.app_name = app.clone();
+            }
+            if let Some(f) = syslog.facility {
+                options.facility = f;
+            }
+            if let Some(ms) = export.timeout_ms {
+                options.timeout = std::time::Duration::from_millis(ms);
+            }
+            let spool = spool_options(resolve(&syslog.spool), &export, keys);
+            return DecisionLog::export(spool, Box::new(Syslog::new(options))).map(Some);
+        }
         match self.log.sink {
             LogSink::None => Ok(None),
             LogSink::Stdout => Ok(Some(DecisionLog::stdout())),
@@ -77,6 +137,30 @@ impl SnapshotAudit {
             }
         }
     }
+}
+
+/// The spool settings of an exporting sink from `[log.*]`.
+fn spool_options(
+    dir: std::path::PathBuf,
+    export: &ExportConfig,
+    keys: &crate::integrity::IntegrityKeys,
+) -> SpoolOptions {
+    let mut o = SpoolOptions::new(dir);
+    if let Some(n) = export.max_spool_bytes {
+        o.max_bytes = n;
+    }
+    if let Some(d) = export.durable {
+        o.durable = d;
+    }
+    o.overflow = export.overflow;
+    if let Some(ms) = export.block_ms {
+        o.block = std::time::Duration::from_millis(ms);
+    }
+    if let Some(n) = export.batch {
+        o.batch = n;
+    }
+    o.keys = keys.clone();
+    o
 }
 
 /// Records a check that failed with an error: decision `error`.

@@ -4,6 +4,7 @@
 use super::canonical::{hex, GENESIS_HASH};
 use super::checkpoint::{self, Checkpoint};
 use super::record::{Body, DecisionRecord, RecordView};
+use super::spool::{ExportStats, Spool, SpoolOptions, Transport};
 use crate::error::{Error, ErrorCode, Result};
 use crate::integrity::{IntegrityKeys, DEFAULT_CHECKPOINT_EVERY, RECORD_DOMAIN};
 use sha2::{Digest, Sha256};
@@ -72,6 +73,7 @@ enum Target {
     File(FileOptions),
     Stdout,
     Callback(Callback),
+    Export(Arc<Spool>),
 }
 
 struct Active {
@@ -131,6 +133,7 @@ impl fmt::Debug for DecisionLog {
             Target::File(o) => format!("file {}", o.path.display()),
             Target::Stdout => "stdout".into(),
             Target::Callback(_) => "callback".into(),
+            Target::Export(_) => "export".into(),
         };
         let (seq, _) = self.head();
         f.debug_struct("DecisionLog")
@@ -286,6 +289,47 @@ impl DecisionLog {
         (log, queue)
     }
 
+    /// An exporting sink: each record is written to the spool directory
+    /// (`options.dir`) and delivered, in order and in batches, by `transport`
+    /// on a background thread; a record leaves the spool once the receiver
+    /// acknowledged it. The chain continues from the spool (or from the last
+    /// acknowledged record) after a restart. See [`SpoolOptions`].
+    pub fn export(options: SpoolOptions, transport: Box<dyn Transport>) -> Result<DecisionLog> {
+        let keys = options.keys.clone();
+        let (spool, head) = Spool::open(options)?;
+        let (seq, head) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
+        spool.start(transport)?;
+        let log = DecisionLog::with_target(Target::Export(spool));
+        let mut inner = log.inner;
+        if let Some(inner) = Arc::get_mut(&mut inner) {
+            inner.keys = keys;
+            let state = inner
+                .state
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner);
+            state.seq = seq;
+            state.head = head;
+        }
+        Ok(DecisionLog { inner })
+    }
+
+    /// The counters of an exporting sink (`None` for other sinks).
+    pub fn export_stats(&self) -> Option<ExportStats> {
+        match &self.inner.target {
+            Target::Export(spool) => Some(spool.stats()),
+            _ => None,
+        }
+    }
+
+    /// Waits until the receiver acknowledged every record logged so far
+    /// (true), or `timeout` passed (false). True at once for other sinks.
+    pub fn wait_exported(&self, timeout: std::time::Duration) -> bool {
+        match &self.inner.target {
+            Target::Export(spool) => spool.wait_acked(timeout),
+            _ => true,
+        }
+    }
+
     fn with_target(target: Target) -> DecisionLog {
         DecisionLog {
             inner: Arc::new(Inner {
@@ -344,6 +388,11 @@ impl DecisionLog {
                 if let Err(e) = self.inner.checkpoint(&mut state) {
                     self.inner.fail(e);
                 }
+            }
+        }
+        if let Target::Export(spool) = &self.inner.target {
+            if let Err(e) = spool.flush() {
+                self.inner.fail(e);
             }
         }
         if matches!(self.inner.target, Target::Stdout) {
@@ -410,6 +459,14 @@ impl DecisionLog {
                         return;
                     }
                 }
+            }
+            Target::Export(spool) => {
+                state.line.clear();
+                body.write_line(&mut state.line, &state.head, seq, &hash);
+                add_mac(&mut state.line, mac);
+                // A record that could not be spooled is counted by the spool
+                // and still takes its `seq`: the gap shows downstream too.
+                spool.append(&state.line, seq);
             }
             Target::Stdout => {
                 state.line.clear();
@@ -667,6 +724,9 @@ fn rotate(active: &mut Active, path: &Path) -> Result<()> {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        if let Target::Export(spool) = &self.target {
+            spool.close();
+        }
         let mut state = std::mem::replace(
             self.state.get_mut().unwrap_or_else(PoisonError::into_inner),
             State::new(0, String::new(), None),

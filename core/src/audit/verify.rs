@@ -180,8 +180,27 @@ pub(crate) fn parse_line(line: &[u8]) -> std::result::Result<(Value, DecisionRec
     Ok((value, record))
 }
 
+/// One line of a log as a record that verifies on its own: strict parse,
+/// its hash matches its content, its MAC is as `keys` require. (The chain
+/// between lines is the caller's to follow.) For streams: stdin, `--follow`,
+/// the export spool.
+pub fn verify_record_line(
+    line: &[u8],
+    keys: &IntegrityKeys,
+) -> std::result::Result<DecisionRecord, String> {
+    let (value, record) = parse_line(line)?;
+    if record_hash(&value).as_deref() != Some(record.hash.as_str()) {
+        return Err("the record's hash does not match its content".into());
+    }
+    authenticate(&record, keys)?;
+    Ok(record)
+}
+
 /// Whether a record's MAC is as `keys` require.
-fn authenticate(record: &DecisionRecord, keys: &IntegrityKeys) -> std::result::Result<(), String> {
+pub(crate) fn authenticate(
+    record: &DecisionRecord,
+    keys: &IntegrityKeys,
+) -> std::result::Result<(), String> {
     match (&record.kid, &record.mac, keys.is_keyed()) {
         (None, None, false) => Ok(()),
         (None, None, true) => Err("the record has no MAC but the log is keyed: forged, or written without the key".into()),

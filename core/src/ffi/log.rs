@@ -2,9 +2,9 @@
 //! handed to a callback, the chain's head.
 
 use super::convert::to_text;
-use crate::audit::{DecisionLog, DecisionRecord, FileOptions};
+use crate::audit::{parse_line, to_ocsf, DecisionLog, DecisionRecord, ExportStats, FileOptions};
 use crate::engine::Engine;
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -74,4 +74,45 @@ pub fn decision_log_head_value(engine: &Engine) -> Value {
 /// [`decision_log_head`] as JSON text (`null` without a sink).
 pub fn decision_log_head_json(engine: &Engine) -> Result<String> {
     to_text(&decision_log_head(engine))
+}
+
+/// One decision record as its OCSF 1.5.0 API Activity event: the mapping
+/// `log export --format ocsf` and the OTLP exporter's `body = "ocsf"` use.
+pub fn record_to_ocsf(record: &DecisionRecord) -> Value {
+    to_ocsf(record)
+}
+
+/// [`record_to_ocsf`] from a record as JSON text (the form a callback sink
+/// receives), read as strictly as a log line: anything that is not a
+/// decision record is `log_corrupt`.
+pub fn record_to_ocsf_json(record: &str) -> Result<String> {
+    let (_, record) = parse_line(record.as_bytes())
+        .map_err(|e| Error::new(ErrorCode::LogCorrupt, format!("not a decision record: {e}")))?;
+    Ok(record_to_ocsf(&record).to_string())
+}
+
+/// [`record_to_ocsf_json`] from and to values.
+pub fn record_to_ocsf_value(record: &Value) -> Result<Value> {
+    let text = record_to_ocsf_json(&record.to_string())?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("OCSF event: {e}")))
+}
+
+/// The counters of the engine's exporting sink (`[log.otlp]`, `[log.syslog]`):
+/// records spooled, acknowledged, sent, dropped, set aside as damaged,
+/// failed deliveries, spool bytes, the last failure. `None` for any other
+/// sink or none.
+pub fn decision_log_stats(engine: &Engine) -> Option<ExportStats> {
+    engine.decision_log().and_then(|log| log.export_stats())
+}
+
+/// [`decision_log_stats`] as an object, or `null`.
+pub fn decision_log_stats_value(engine: &Engine) -> Result<Value> {
+    serde_json::to_value(decision_log_stats(engine))
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("export stats: {e}")))
+}
+
+/// [`decision_log_stats`] as JSON text (`null` without an exporting sink).
+pub fn decision_log_stats_json(engine: &Engine) -> Result<String> {
+    to_text(&decision_log_stats(engine))
 }
