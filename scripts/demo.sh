@@ -37,7 +37,7 @@ PIPELINE=policies-examples/data-pipeline
 LOG_DIR=${DEMO_LOG_DIR:-target/demo}
 LOG=$LOG_DIR/decisions.jsonl
 mkdir -p "$LOG_DIR" || exit 2
-rm -f "$LOG_DIR"/decisions*.jsonl "$LOG_DIR"/tampered.jsonl
+rm -f "$LOG_DIR"/decisions*.jsonl* "$LOG_DIR"/tampered.jsonl*
 
 if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
   BOLD=$'\e[1m' DIM=$'\e[2m' GREEN=$'\e[32m' RED=$'\e[31m' YELLOW=$'\e[33m' RESET=$'\e[0m'

@@ -274,6 +274,34 @@ fn reopening_a_log_continues_its_chain() {
 }
 
 #[test]
+fn a_log_shorter_than_its_checkpoint_is_not_reopened() {
+    // Records removed from the end (or the whole file deleted) while the
+    // checkpoint remains: appending would hide the cut behind new records and
+    // carry the old log's journal position into a new one. Refused instead.
+    let dir = temp_dir("reopen-cut");
+    let path = log_of(&dir, 6);
+    let lines = read_lines(&path);
+    for kept in [4, 0] {
+        let text: String = lines[..kept].iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        let e = DecisionLog::file(&path).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::LogCorrupt, "{e}");
+        assert!(e.to_string().contains("checkpoint"), "{e}");
+    }
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        DecisionLog::file(&path).unwrap_err().code(),
+        ErrorCode::LogCorrupt
+    );
+    // A new log starts once the old checkpoint is moved away with it.
+    std::fs::remove_file(dir.join("decisions.jsonl.checkpoint")).unwrap();
+    let engine = engine_with(DecisionLog::file(&path).unwrap(), None);
+    workload(&engine, 1);
+    drop(engine);
+    assert!(verify(&[path]).intact());
+}
+
+#[test]
 fn one_path_is_one_log_in_a_process() {
     let dir = temp_dir("same-path");
     let path = dir.join("decisions.jsonl");

@@ -222,6 +222,19 @@ impl DecisionLog {
         }
         let (seq, head) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
         let opened_checkpoint = checkpoint::read(path).ok().flatten();
+        if let Some(cp) = opened_checkpoint.as_ref().filter(|cp| cp.seq > seq) {
+            // Appending would hide the cut behind new records.
+            return Err(Error::new(
+                ErrorCode::LogCorrupt,
+                format!(
+                    "decision log {}: its checkpoint names record {} but the log ends at {seq}: \
+                     records were removed (to start a new log, move the log and its \
+                     .checkpoint file away together)",
+                    path.display(),
+                    cp.seq
+                ),
+            ));
+        }
         let journal_seq = opened_checkpoint.as_ref().and_then(|c| c.journal_seq);
         let file = OpenOptions::new()
             .create(true)
