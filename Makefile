@@ -32,6 +32,7 @@ test: ## Install what is needed and run every test (Rust, Python, Node, WASM, fu
 	$(MAKE) fuzz-smoke
 
 OTLP_VENV := $(CARGO_TARGET_DIR)/otlp-venv
+export AGENTAUTHZ_TEST_PYTHON := $(OTLP_VENV)/bin/python
 
 test-deps: $(OTLP_VENV)/.installed ## Install the receivers the Rust tests start on 127.0.0.1 (rsyslog; opentelemetry-proto, pydantic-ocsf in a venv), once
 	@command -v rsyslogd >/dev/null || test -x /usr/sbin/rsyslogd || { apt-get update -qq && \

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod receivers;
+
 use agentauthz::audit::{
     read_records, record_hash, rotated_files, to_ocsf, verify_files, DamageKind, FileOptions,
     RecordDecision, Report, VerifyOptions, VerifyReport, GENESIS_HASH,
@@ -1084,12 +1086,7 @@ fn ocsf_events_map_the_record() {
 
     // Every event validates against OCSF 1.5.0 (PyPI pydantic-ocsf's models
     // of the 1.5.0 schema, in the venv `make test-deps` makes).
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/otlp-venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `make test-deps`",
-        python.display()
-    );
+    let python = receivers::python();
     let dir = temp_dir("ocsf");
     let mut text = String::new();
     for r in seen.iter() {

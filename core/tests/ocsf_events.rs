@@ -10,6 +10,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod receivers;
+
 use agentauthz::{ffi, ErrorCode};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -65,12 +67,7 @@ fn events_match_the_committed_file_and_validate_against_ocsf_1_5_0() {
         );
     }
 
-    let python = repo_root().join("target/otlp-venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `make test-deps` (venv with PyPI pydantic-ocsf)",
-        python.display()
-    );
+    let python = receivers::python();
     let lines: String = events.iter().map(|e| format!("{}\n", e["ocsf"])).collect();
     let mut child = Command::new(python)
         .arg(repo_root().join("core/tests/ocsf/validate.py"))

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod receivers;
+
 use agentauthz::audit::{Otlp, OtlpOptions, Outgoing, Transport};
 use agentauthz::{AgentRequest, DecisionLog, Engine, EntityRef, ErrorCode, FixedClock, Request};
 use serde_json::{json, Value};
@@ -80,12 +82,7 @@ struct Receiver {
 
 impl Receiver {
     fn start(port: u16, out: &Path, args: &[&str]) -> Receiver {
-        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/otlp-venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run `make test-deps` (venv with PyPI opentelemetry-proto)",
-            python.display()
-        );
+        let python = receivers::python();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/receiver.py");
         let mut child = Command::new(python)
             .arg(script)
