@@ -44,14 +44,14 @@ A = TypeVar("A", bound=Agent[Any])
 class _NotJson:
     """Tool arguments that are not JSON: refused with ``request_parse``."""
 
-    def __init__(self, error: ValueError) -> None:
+    def __init__(self, error: Exception) -> None:
         self.error = error
 
 
 def _arguments(text: str) -> Any:
     try:
         return json.loads(text) if text else {}
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: nested too deep to parse
         return _NotJson(e)
 
 

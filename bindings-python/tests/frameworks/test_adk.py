@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
-from fwscript import FINAL, RAN, SCRIPT, check_outputs, logged_engine
 from google.adk.agents import LlmAgent
 from google.adk.apps import App
 from google.adk.models.base_llm import BaseLlm
@@ -20,6 +19,7 @@ from google.genai import types
 from agentauthz.adk import AuthorizationPlugin, before_tool_callback
 
 from conftest import NOW, SUPPORT_ACCOUNT
+from fwscript import FINAL, RAN, SCRIPT, check_outputs, logged_engine
 
 ran: list[tuple[str, str]] = []
 

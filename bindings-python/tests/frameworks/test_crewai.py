@@ -27,11 +27,10 @@ with warnings.catch_warnings():
     from crewai.llms.base_llm import BaseLLM
     from crewai.tools import tool
 
-from fwscript import FINAL, RAN, SCRIPT, check_outputs, logged_engine  # noqa: E402
-
 from agentauthz.crewai import AuthorizationHooks, authorize  # noqa: E402
 
 from conftest import NOW, SUPPORT_ACCOUNT  # noqa: E402
+from fwscript import FINAL, RAN, SCRIPT, check_outputs, logged_engine  # noqa: E402
 
 # crewai reads its own deprecated fields while it sets an Agent up.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:crewai.*")

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from fwscript import FINAL, RAN, SCRIPT, check_outputs, logged_engine
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
 from llama_index.core.llms.mock import MockFunctionCallingLLM
@@ -16,6 +15,7 @@ from agentauthz.llamaindex import AuthorizedTool, authorize_tools
 from agentauthz.toolcall import ToolCallGuard
 
 from conftest import NOW, SUPPORT_ACCOUNT
+from fwscript import FINAL, RAN, SCRIPT, check_outputs, logged_engine
 
 # llama-index's workflow runtime walks pydantic models with inspect.getmembers,
 # touching their deprecated attributes.

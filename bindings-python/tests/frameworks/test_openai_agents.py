@@ -24,7 +24,8 @@ from agents import (
     WebSearchTool,
     function_tool,
 )
-from fwscript import FINAL, RAN, SCRIPT, check_outputs, logged_engine
+from agents.tool_context import ToolContext
+from agents.tool_guardrails import ToolInputGuardrailData
 from openai.types.responses import (
     ResponseFunctionToolCall,
     ResponseOutputMessage,
@@ -34,6 +35,7 @@ from openai.types.responses import (
 from agentauthz.openai_agents import guard_agent, tool_input_guardrail
 
 from conftest import NOW, SUPPORT_ACCOUNT
+from fwscript import FINAL, RAN, SCRIPT, check_outputs, logged_engine
 
 ran: list[tuple[str, str]] = []
 
@@ -158,6 +160,7 @@ def test_unmapped_tool_and_bad_json_are_refused() -> None:
         ("lookup_order", {"order_id": "o-1"}, "c1"),
         ("issue_refund", "{not json", "c2"),
         ("issue_refund", "[1, 2]", "c3"),
+        ("issue_refund", json.dumps({"order_id": "o" * 5_000_000, "amount": 1}), "c5"),
     ]
     agent, model, records = build(calls, action={"issue_refund": "issue_refund"})
     run_sync(agent)
@@ -166,7 +169,23 @@ def test_unmapped_tool_and_bad_json_are_refused() -> None:
     assert "baseline/unknown-action" in seen["c1"]
     assert "request_parse" in seen["c2"]
     assert "request_invalid" in seen["c3"]
-    assert [r["reasons"] for r in records] == [["baseline/unknown-action"]]
+    assert "did not run" in seen["c5"] and len(seen["c5"]) < 2000
+    assert records[0]["reasons"] == ["baseline/unknown-action"]
+
+
+@pytest.mark.asyncio
+async def test_guardrail_refuses_json_too_deep_to_parse() -> None:
+    # The SDK's own argument parsing (before guardrails) raises on this too; the
+    # guardrail itself must still refuse, not raise.
+    engine, records = logged_engine()
+    guardrail = tool_input_guardrail(engine, **OPTIONS)
+    deep = "[" * 100_000 + "]" * 100_000
+    ctx = ToolContext(context=None, tool_name="issue_refund", tool_call_id="c", tool_arguments=deep)
+    out = await guardrail.run(ToolInputGuardrailData(context=ctx, agent=Agent(name="a")))
+    assert out.behavior["type"] == "reject_content"
+    assert "request_parse" in out.behavior["message"] and len(out.behavior["message"]) < 2000
+    assert out.output_info["error"]["code"] == "request_parse"
+    assert records == []
 
 
 def test_raising_options_and_on_decision_refuse() -> None:
