@@ -9,6 +9,7 @@ which the bundle denies). Each page runs in the venv that has its framework
 from __future__ import annotations
 
 import asyncio
+import importlib
 import re
 import warnings
 from typing import Any, Callable
@@ -31,6 +32,11 @@ def blocks(page: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", (DOCS / page).read_text(), flags=re.S)
 
 
+def framework_tests(name: str) -> Any:
+    """A framework's test module (its scripted model), untyped: each lives in its own venv."""
+    return importlib.import_module(name)
+
+
 def run_page(page: str, model: Any) -> None:
     namespace: dict[str, Any] = {"__name__": "docs", "BUNDLE": str(SUPPORT_BUNDLE), "model": model}
     for i, block in enumerate(blocks(page)):
@@ -43,7 +49,7 @@ def assert_refused(text: str) -> None:
 
 
 def openai_agents() -> None:
-    import test_openai_agents as t
+    t = framework_tests("test_openai_agents")
 
     model = t.ScriptedModel([CALL])
     try:
@@ -57,7 +63,7 @@ def openai_agents() -> None:
 
 
 def adk() -> None:
-    import test_adk as t
+    t = framework_tests("test_adk")
 
     model = t.new_model([CALL])
     run_page("adk.md", model)
@@ -65,7 +71,7 @@ def adk() -> None:
 
 
 def llamaindex() -> None:
-    import test_llamaindex as t
+    t = framework_tests("test_llamaindex")
 
     script = t.Script([CALL])
     run_page("llamaindex.md", t.MockFunctionCallingLLM(response_generator=script))
@@ -73,7 +79,7 @@ def llamaindex() -> None:
 
 
 def crewai() -> None:
-    import test_crewai as t
+    t = framework_tests("test_crewai")
 
     model = t.ScriptedLLM(model="scripted", calls=[CALL], prompts=[])
     try:
@@ -84,8 +90,9 @@ def crewai() -> None:
 
 
 def langchain() -> None:
-    import test_langchain as t
-    from langchain_core.messages import AIMessage, ToolMessage
+    t = framework_tests("test_langchain")
+    messages = importlib.import_module("langchain_core.messages")
+    AIMessage, ToolMessage = messages.AIMessage, messages.ToolMessage
 
     name, args, call_id = CALL
     model = t.ScriptedModel(
