@@ -202,7 +202,7 @@ def test_allowed_and_denied_calls(engine: Engine, records: list[dict[str, Any]])
     ok = g.check(REFUND)
     assert ok.allowed and ok.refusal is None and ok.error is None
     assert ok.decision is not None and ok.decision.reasons == ["support-refund-small"]
-    big = g.check(ToolCall("issue_refund", {"order_id": "o-2", "amount": "250.00"}))
+    big = g.check(ToolCall("issue_refund", {"order_id": "o-2", "amount": 250}))
     assert "no policy permits this call" in refused(big)
     closing = g.check(ToolCall("close_account", {"reason": None}))
     text = refused(closing)
