@@ -1,4 +1,4 @@
-"""agentauthz.toolcall: the one tool-call mapper the framework adapters share,
+"""agentauthz.toolcall.ToolCallGuard: the one tool-call mapper the framework adapters share,
 against the real engine. Hostile cases first: how could a caller turn a refusal
 into a run, crash the host, or lose a decision record?"""
 
