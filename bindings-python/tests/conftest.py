@@ -40,3 +40,8 @@ def bundle_strings(directory: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def engine() -> agentauthz.Engine:
     return agentauthz.Engine.load(BUNDLE, trust_caller_time=True)
+
+
+# A support agent whose tools take a decimal refund amount (the framework adapter tests).
+SUPPORT_BUNDLE = TESTS / "bundles" / "support-agent"
+SUPPORT_ACCOUNT = ("Account", "acme")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import pytest
 from langchain.agents import create_agent
@@ -110,6 +110,7 @@ def check_run(model: ScriptedModel, messages: list[AnyMessage]) -> None:
         m = tool_messages[call_id]
         assert m.status == "error"
         assert "denied by authorization policy" in str(m.content)
+        assert m.artifact["decision_id"] in str(m.content)
         for reason in reasons:
             assert reason in str(m.content)
         assert m.artifact["decision"] == "deny"
@@ -172,33 +173,97 @@ def test_middleware_options_may_be_callables() -> None:
     assert denied[0].status == "error" and "baseline/owner-required" in str(denied[0].content)
 
 
-def test_bad_tool_input_raises_by_default_and_denies_on_request() -> None:
-    # read_file's input.path is a String in the schema: 7 does not validate.
-    def bad_call() -> ScriptedModel:
-        return ScriptedModel(
-            responses=[
-                AIMessage(content="", tool_calls=[call("read_file", "c1", path=7)]),
-                AIMessage(content="done"),
-            ],
-            prompts=[],
-        )
+def bad_call(*calls: dict[str, Any]) -> ScriptedModel:
+    return ScriptedModel(
+        responses=[
+            AIMessage(content="", tool_calls=list(calls or [call("read_file", "c1", path=7)])),
+            AIMessage(content="done"),
+        ],
+        prompts=[],
+    )
+
+
+def test_bad_tool_input_is_refused_by_default_and_raises_on_request() -> None:
+    # read_file's input.path is a String in the schema: 7 does not validate; an
+    # extra field does not either. Neither crashes the run by default.
+    model = bad_call(
+        call("read_file", "c1", path=7), call("read_file", "c2", path="a.py", mode="rb")
+    )
+    denying = create_agent(
+        model, tools=TOOLS, middleware=[AuthorizationMiddleware(engine, **options())]
+    )
+    result = denying.invoke({"messages": [HumanMessage("read")]})
+    refused = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert [m.status for m in refused] == ["error", "error"]
+    for m in refused:
+        assert "request_invalid" in str(m.content) and "did not run" in str(m.content)
+        assert m.artifact["error"]["code"] == "request_invalid"
+    assert any("request_invalid" in str(m.content) for m in model.prompts[1])
+    assert executed == []
 
     raising = create_agent(
-        bad_call(), tools=TOOLS, middleware=[AuthorizationMiddleware(engine, **options())]
+        bad_call(),
+        tools=TOOLS,
+        middleware=[AuthorizationMiddleware(engine, **options(on_error="raise"))],
     )
     with pytest.raises(RequestError):
         raising.invoke({"messages": [HumanMessage("read")]})
     assert executed == []
 
-    denying = create_agent(
-        bad_call(),
-        tools=TOOLS,
-        middleware=[AuthorizationMiddleware(engine, **options(on_error="deny"))],
+
+def test_readme_style_action_lambda_with_unlisted_tool_is_refused() -> None:
+    actions = {"read_file": "read_file"}
+    mw = AuthorizationMiddleware(
+        engine, **options(action=lambda request: actions[request.tool_call["name"]])
     )
-    result = denying.invoke({"messages": [HumanMessage("read")]})
+    result = create_agent(
+        bad_call(call("run_shell", "c1", command="pytest")), tools=TOOLS, middleware=[mw]
+    ).invoke({"messages": [HumanMessage("run")]})
     refused = [m for m in result["messages"] if isinstance(m, ToolMessage)]
-    assert refused[0].status == "error" and "request_invalid" in str(refused[0].content)
+    assert refused[0].status == "error" and "KeyError" in str(refused[0].content)
     assert executed == []
+
+
+def test_action_map_unlisted_tool_is_denied_and_on_decision_sees_each_call() -> None:
+    records: list[dict[str, Any]] = []
+    logged = Engine.load(BUNDLE, decision_log=records.append, trust_caller_time=True)
+    seen: list[tuple[str, str]] = []
+    mw = AuthorizationMiddleware(
+        logged,
+        **options(
+            action={"cat": "read_file", "read_file": None},
+            on_decision=lambda d, tc: seen.append((tc["name"], d.decision)),
+        ),
+    )
+    model = bad_call(
+        call("read_file", "c1", path="src/app.py"), call("run_shell", "c2", command="pytest")
+    )
+    result = create_agent(model, tools=TOOLS, middleware=[mw]).invoke(
+        {"messages": [HumanMessage("go")]}
+    )
+    refused = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert all("baseline/unknown-action" in str(m.content) for m in refused)
+    assert executed == []
+    assert seen == [("read_file", "deny"), ("run_shell", "deny")]
+    assert len(records) == 2  # one record per tool call
+
+
+def test_two_named_middleware_instances_in_one_agent() -> None:
+    first = AuthorizationMiddleware(engine, **options())
+    second = AuthorizationMiddleware(engine, **options(agent="orphan"), name="SecondAuthz")
+    assert first.name == "AuthorizationMiddleware" and second.name == "SecondAuthz"
+    result = create_agent(
+        bad_call(call("read_file", "c1", path="src/app.py")),
+        tools=TOOLS,
+        middleware=[first, second],
+    ).invoke({"messages": [HumanMessage("go")]})
+    refused = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert "baseline/owner-required" in str(refused[0].content)  # the second one denied
+    assert executed == []
+    with pytest.raises(AssertionError, match="duplicate"):
+        create_agent(bad_call(), tools=TOOLS, middleware=[first, first])
+    with pytest.raises(ValueError, match="name"):
+        AuthorizationMiddleware(engine, **options(), name="")
 
 
 # ---- LangGraph: a StateGraph with a ToolNode wrapped by the authorizer
@@ -258,3 +323,19 @@ def test_middleware_methods_work_as_tool_node_wrappers() -> None:
 def test_on_error_is_validated() -> None:
     with pytest.raises(ValueError, match="on_error"):
         ToolCallAuthorizer(engine, agent="coder", resource=REPO_RESOURCE, on_error="ignore")  # type: ignore[arg-type]
+
+
+def test_decide_returns_the_decision_and_raises_errors() -> None:
+    authz = ToolCallAuthorizer(engine, **options())
+
+    class Request:
+        tool_call: ClassVar[dict[str, Any]] = {
+            "name": "read_file",
+            "args": {"path": "a"},
+            "id": "c",
+        }
+
+    assert authz.decide(Request()).allowed  # type: ignore[arg-type]
+    Request.tool_call = {"name": "read_file", "args": {"path": 1}, "id": "c"}
+    with pytest.raises(RequestError):
+        authz.decide(Request())  # type: ignore[arg-type]

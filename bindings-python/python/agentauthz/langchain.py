@@ -1,9 +1,11 @@
 """LangChain 1.x and LangGraph integration: authorize every tool call.
 
-The tool name is the action and the tool arguments go to ``context["input"]``.
-On deny the tool does not run; the model receives an error ``ToolMessage``
-(``status="error"``) naming the policies that denied it, with the Decision as
-its ``artifact``.
+The tool name is the action (or ``action`` maps it) and the tool arguments go
+to ``context["input"]``. On deny, or when the call cannot be decided (tool
+arguments that do not fit the schema, an option callable that raises), the
+tool does not run: the model receives an error ``ToolMessage``
+(``status="error"``) naming the reasons and the ``decision_id`` (or the error
+code), with the outcome as its ``artifact``.
 
     from langchain.agents import create_agent
     from agentauthz.langchain import AuthorizationMiddleware
@@ -17,49 +19,53 @@ For a LangGraph ``ToolNode``:
     authz = ToolCallAuthorizer(engine, agent="ci-bot", resource=("Repo", "acme/api"))
     ToolNode(tools, wrap_tool_call=authz.wrap_tool_call, awrap_tool_call=authz.awrap_tool_call)
 
-Every option is a value or a callable that receives the ``ToolCallRequest``
-(``request.tool_call`` is ``{"name", "args", "id"}``; ``request.state`` and
-``request.runtime`` are there too).
+Options are those of ``agentauthz.toolcall.ToolCallGuard`` (the same as the
+LangChain.js adapter's): each is a value or a callable that receives the
+``ToolCallRequest`` (``request.tool_call`` is ``{"name", "args", "id"}``;
+``request.state`` and ``request.runtime`` are there too). ``action`` is also a
+mapping of tool name to action (an unlisted tool is denied,
+``baseline/unknown-action``). ``on_error="deny"`` (default) refuses on errors,
+``"raise"`` propagates them. ``on_decision(decision, tool_call)`` observes every
+decision. ``name`` tells two middleware instances in one agent apart.
 
 This module imports LangChain; ``import agentauthz`` does not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import ToolMessage
 
 from ._native import Decision, Engine
-from .errors import AuthzError
+from .toolcall import ARGS, ToolCall, ToolCallGuard, Verdict, refusal_text
 
 if TYPE_CHECKING:
     from langgraph.prebuilt.tool_node import ToolCallRequest
     from langgraph.types import Command
 
-__all__ = ["AuthorizationMiddleware", "ToolCallAuthorizer", "denial_message"]
+__all__ = ["DEFAULT_NAME", "AuthorizationMiddleware", "ToolCallAuthorizer", "denial_message"]
+
+DEFAULT_NAME = "AuthorizationMiddleware"
 
 ToolResult = Union[ToolMessage, "Command[Any]"]
 Handler = Callable[["ToolCallRequest"], ToolResult]
 AsyncHandler = Callable[["ToolCallRequest"], Awaitable[ToolResult]]
+OnDecision = Callable[[Decision, dict[str, Any]], Any]
 
 
 def denial_message(tool_name: str, decision: Decision) -> str:
     """The text the model sees when a tool call is denied."""
-    reasons = ", ".join(decision.reasons) or "no policy permits this call"
-    return (
-        f"Tool call '{tool_name}' was denied by authorization policy "
-        f"(reasons: {reasons}; decision_id: {decision.decision_id}). The tool did not run."
-    )
+    return refusal_text(tool_name, decision)
 
 
-_ARGS: Any = object()  # default of `input`: the tool call's arguments
-
-
-def _value(option: Any, request: ToolCallRequest) -> Any:
-    return option(request) if callable(option) else option
+def _of_request(option: Any) -> Any:
+    """LangChain option callables receive the ToolCallRequest (``call.raw``)."""
+    if callable(option) and not isinstance(option, Mapping):
+        return lambda call: option(call.raw)
+    return option
 
 
 class ToolCallAuthorizer:
@@ -67,124 +73,127 @@ class ToolCallAuthorizer:
 
     ``wrap_tool_call`` and ``awrap_tool_call`` have the signatures LangGraph's
     ``ToolNode(wrap_tool_call=..., awrap_tool_call=...)`` and LangChain's
-    ``AgentMiddleware`` expect.
-
-    ``action`` defaults to the tool name and ``input`` (``context["input"]``) to the
-    tool arguments; give ``input`` a callable returning ``None`` to leave it out for
-    actions whose schema declares no ``input``. ``context`` adds other context fields.
-
-    ``on_error="raise"`` (default) lets an ``AuthzError`` (e.g. tool arguments
-    that do not fit the schema's ``input`` context) propagate; ``"deny"`` turns
-    it into an error ToolMessage instead. Either way the tool does not run.
+    ``AgentMiddleware`` expect. ``input`` defaults to the tool arguments; give it
+    a callable returning ``None`` to leave ``context.input`` out.
     """
 
     def __init__(
         self,
         engine: Engine,
         *,
-        agent: Any,
         resource: Any,
+        agent: Any = None,
+        session: Any = None,
+        audience: Any = None,
         context: Any = None,
         action: Any = None,
-        input: Any = _ARGS,
+        input: Any = ARGS,
         task: Any = None,
         on_behalf_of: Any = None,
         credential: Any = None,
         now: Any = None,
-        on_error: Literal["raise", "deny"] = "raise",
+        on_error: Literal["raise", "deny"] = "deny",
+        on_decision: OnDecision | None = None,
     ) -> None:
-        if on_error not in ("raise", "deny"):
-            raise ValueError(f"on_error must be 'raise' or 'deny', not {on_error!r}")
         self.engine = engine
-        self.agent = agent
-        self.resource = resource
-        self.context = context
-        self.action = action
-        self.input = input
-        self.task = task
-        self.on_behalf_of = on_behalf_of
-        self.credential = credential
-        self.now = now
         self.on_error = on_error
-
-    def decide(self, request: ToolCallRequest) -> Decision:
-        """The engine's decision for this tool call."""
-        call = request.tool_call
-        context = dict(_value(self.context, request) or {})
-        tool_input = call["args"] if self.input is _ARGS else _value(self.input, request)
-        if tool_input is not None:
-            context["input"] = tool_input
-        return self.engine.check(
-            agent=_value(self.agent, request),
-            action=_value(self.action, request) or call["name"],
-            resource=_value(self.resource, request),
-            context=context,
-            task=_value(self.task, request),
-            on_behalf_of=_value(self.on_behalf_of, request),
-            credential=_value(self.credential, request),
-            now=_value(self.now, request),
+        user_on_decision = on_decision
+        self.guard = ToolCallGuard(
+            engine,
+            resource=_of_request(resource),
+            agent=_of_request(agent),
+            session=_of_request(session),
+            audience=_of_request(audience),
+            action=_of_request(action),
+            input=_of_request(input),
+            context=_of_request(context),
+            task=_of_request(task),
+            on_behalf_of=_of_request(on_behalf_of),
+            credential=_of_request(credential),
+            now=_of_request(now),
+            on_error=on_error,
+            on_decision=(
+                None
+                if user_on_decision is None
+                else lambda d, call: user_on_decision(d, call.raw.tool_call)
+            ),
         )
 
-    def _refusal(self, request: ToolCallRequest) -> ToolMessage | None:
-        """None when the call may run, else the error message for the model."""
-        call = request.tool_call
-        try:
-            decision = self.decide(request)
-        except AuthzError as e:
-            if self.on_error == "raise":
-                raise
-            return ToolMessage(
-                content=f"Tool call '{call['name']}' was refused: {e}. The tool did not run.",
-                tool_call_id=call["id"],
-                name=call["name"],
-                status="error",
-            )
-        if decision.allowed:
-            return None
+    @staticmethod
+    def _call(request: ToolCallRequest) -> ToolCall:
+        tc = request.tool_call
+        return ToolCall(tc["name"], tc.get("args"), tc.get("id"), raw=request)
+
+    def verdict(self, request: ToolCallRequest) -> Verdict:
+        """The guard's verdict for this tool call: allowed, or the refusal."""
+        return self.guard.check(self._call(request))
+
+    def decide(self, request: ToolCallRequest) -> Decision:
+        """The engine's Decision for this tool call; raises what stopped the check."""
+        verdict = self.verdict(request)
+        if verdict.error is not None:
+            raise verdict.error
+        assert verdict.decision is not None
+        return verdict.decision
+
+    @staticmethod
+    def _refusal(request: ToolCallRequest, verdict: Verdict) -> ToolMessage:
+        tc = request.tool_call
         return ToolMessage(
-            content=denial_message(call["name"], decision),
-            tool_call_id=call["id"],
-            name=call["name"],
+            content=verdict.refusal or "",
+            tool_call_id=tc.get("id") or "",
+            name=tc["name"],
             status="error",
-            artifact=decision.to_dict(),
+            artifact=verdict.artifact(),
         )
 
     def wrap_tool_call(self, request: ToolCallRequest, handler: Handler) -> ToolResult:
-        refusal = self._refusal(request)
-        return handler(request) if refusal is None else refusal
+        verdict = self.verdict(request)
+        return handler(request) if verdict.allowed else self._refusal(request, verdict)
 
     async def awrap_tool_call(self, request: ToolCallRequest, handler: AsyncHandler) -> ToolResult:
-        refusal = self._refusal(request)
-        return await handler(request) if refusal is None else refusal
+        verdict = await self.guard.acheck(self._call(request))
+        return await handler(request) if verdict.allowed else self._refusal(request, verdict)
 
 
 class AuthorizationMiddleware(AgentMiddleware):
     """LangChain ``create_agent`` middleware: every tool call is checked first.
 
-    Takes the options of ``ToolCallAuthorizer``. Its ``wrap_tool_call`` and
-    ``awrap_tool_call`` also work as LangGraph ``ToolNode`` wrappers.
+    Takes the options of ``ToolCallAuthorizer`` and ``name`` (default
+    ``"AuthorizationMiddleware"``; give a second instance in one agent another
+    name). Its ``wrap_tool_call`` and ``awrap_tool_call`` also work as LangGraph
+    ``ToolNode`` wrappers.
     """
 
     def __init__(
         self,
         engine: Engine,
         *,
-        agent: Any,
         resource: Any,
+        agent: Any = None,
+        session: Any = None,
+        audience: Any = None,
         context: Any = None,
         action: Any = None,
-        input: Any = _ARGS,
+        input: Any = ARGS,
         task: Any = None,
         on_behalf_of: Any = None,
         credential: Any = None,
         now: Any = None,
-        on_error: Literal["raise", "deny"] = "raise",
+        on_error: Literal["raise", "deny"] = "deny",
+        on_decision: OnDecision | None = None,
+        name: str = DEFAULT_NAME,
     ) -> None:
         super().__init__()
+        if not isinstance(name, str) or not name:
+            raise ValueError("name must be a non-empty string")
+        self._name = name
         self.authorizer = ToolCallAuthorizer(
             engine,
-            agent=agent,
             resource=resource,
+            agent=agent,
+            session=session,
+            audience=audience,
             context=context,
             action=action,
             input=input,
@@ -193,7 +202,12 @@ class AuthorizationMiddleware(AgentMiddleware):
             credential=credential,
             now=now,
             on_error=on_error,
+            on_decision=on_decision,
         )
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     def wrap_tool_call(self, request: ToolCallRequest, handler: Handler) -> ToolResult:
         return self.authorizer.wrap_tool_call(request, handler)
