@@ -37,6 +37,7 @@ import type {
   SessionRequest,
   StringsInput,
   TaskSpec,
+  ToolCallInput,
   TransferOptions,
   VerifySessionOptions,
 } from './lib/index'
@@ -75,6 +76,7 @@ export type {
   SessionRequest,
   StringsInput,
   TaskSpec,
+  ToolCallInput,
   TransferOptions,
   VerifySessionOptions,
 }

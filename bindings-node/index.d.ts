@@ -37,6 +37,7 @@ import type {
   SessionRequest,
   StringsInput,
   TaskSpec,
+  ToolCallInput,
   TransferOptions,
   VerifySessionOptions,
 } from './lib/index'
@@ -75,6 +76,7 @@ export type {
   SessionRequest,
   StringsInput,
   TaskSpec,
+  ToolCallInput,
   TransferOptions,
   VerifySessionOptions,
 }
@@ -375,6 +377,11 @@ export declare class Engine {
   /** The public session keys `{kid: 'k4.public.…'}`, to hand to verifiers. */
   sessionPublicKeys(): Record<string, string>
 
+  /**
+   * Decides a framework's tool call `{tool, action, resource, input?,
+   * agent | session, ...}`: the core's one tool-call mapper.
+   */
+  checkToolCall(input: ToolCallInput): Decision
   /**
    * Decides an MCP `tools/call`: the tool `T` of the server `S` is the
    * action `"S:T"` on `McpServer::"S"`, its arguments `context.input`.

@@ -52,6 +52,7 @@ const raw = Engine[RAW] ?? {
   revokeSession: proto.revokeSession,
   setSessionKeys: proto.setSessionKeys,
   sessionPublicKeys: proto.sessionPublicKeys,
+  checkToolCall: proto.checkToolCall,
   mcpCheckCall: proto.mcpCheckCall,
   mcpGuardCall: proto._mcpGuardCall,
   mcpListableTools: proto.mcpListableTools,
@@ -145,6 +146,9 @@ class NodeNative {
   }
   sessionPublicKeysJson() {
     return JSON.stringify(raw.sessionPublicKeys.call(this.e))
+  }
+  checkToolCallJson(input) {
+    return raw.checkToolCall.call(this.e, input)
   }
   mcpCheckCallJson(input) {
     return raw.mcpCheckCall.call(this.e, input)

@@ -17,6 +17,7 @@ import type {
   IssuedSession,
   IssueSessionInput,
   McpCallInput,
+  ToolCallInput,
   McpListInput,
   McpSchemaInput,
   PolicyWarning,
@@ -153,6 +154,17 @@ export abstract class EngineBase {
     const json = stringify(() => requestToWire(request), RP);
     const native = nativeOf(this);
     return new Decision(JSON.parse(recorded(this, native, RP, (n) => n.checkJson(json))) as DecisionJson);
+  }
+
+  /** Decides a framework's tool call: `action` (`null`: the tool has none, a
+   * deny with reason `baseline/unknown-action`), `input` the tool's
+   * arguments, coerced to the schema's type of `context.input`. Exactly one
+   * of `agent` and `session`. A deny is a Decision; bad input throws a
+   * coded error (`RequestError` for arguments that do not fit). */
+  checkToolCall(input: ToolCallInput): Decision {
+    const json = stringify(() => requestToWire(input), RP, "tool call");
+    const native = nativeOf(this);
+    return new Decision(JSON.parse(recorded(this, native, RP, (n) => n.checkToolCallJson(json))) as DecisionJson);
   }
 
   /** Decides an MCP `tools/call` (`{identity, server, tool, arguments}`): the

@@ -32,6 +32,8 @@ export interface NativeEngine {
   revokeSession(sessionId: string, by: string): void;
   setSessionKeysJson(keys: string): void;
   sessionPublicKeysJson(): string;
+  /** A tool call (`ToolCall` wire JSON text) decided: the Decision (JSON text). */
+  checkToolCallJson(input: string): string;
   /** An MCP `tools/call` decided: the Decision (JSON text). */
   mcpCheckCallJson(input: string): string;
   /** `mcpCheckCallJson` for a guard: `{decision, result}` (the denied call's tool error result, or null). */

@@ -209,6 +209,34 @@ export interface SessionKeyPair {
  * (verified on every call: signature, window, audience, revocation). */
 export type McpIdentity = { agent: string } | { session: { token: string; audience?: string | null } };
 
+/** A framework's tool call to decide (`engine.checkToolCall`): the one
+ * tool-call mapper of the core. Give exactly one of `agent` and `session`. */
+export interface ToolCallInput {
+  /** The framework's tool name (for messages and the decision record). */
+  tool: string;
+  /** The tool's action; `null` when the caller's mapper has none for it:
+   * a deny with reason `baseline/unknown-action`, never an error. */
+  action: string | null;
+  resource: EntityRef;
+  /** The tool's arguments, `context.input` after the documented coercions
+   * (`null` at an optional field dropped, numbers to `decimal` / `Long`
+   * where the schema says so); absent: no `context.input`. */
+  input?: unknown;
+  agent?: string;
+  /** A session token (`v4.public.…`) in place of `agent` and `task`. */
+  session?: string;
+  /** The audience the session token must carry (with `session`). */
+  audience?: string;
+  /** Other context fields (not `input`). */
+  context?: Record<string, unknown>;
+  task?: string;
+  onBehalfOf?: string;
+  on_behalf_of?: string;
+  credential?: string;
+  /** The time the policies see (engines that trust the caller's time). */
+  now?: Date | string;
+}
+
 /** An MCP `tools/call` to decide: the tool `T` of the server `S` is the
  * action `"S:T"` on `McpServer::"S"`, `arguments` is `context.input`. */
 export interface McpCallInput {

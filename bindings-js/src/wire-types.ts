@@ -19,3 +19,4 @@ export type { Request as RequestWire } from "./generated/Request";
 export type { SessionClaims as SessionClaimsWire } from "./generated/SessionClaims";
 export type { SessionRequest as SessionRequestWire } from "./generated/SessionRequest";
 export type { TaskSpec as TaskSpecWire } from "./generated/TaskSpec";
+export type { ToolCall as ToolCallWire } from "./generated/ToolCall";

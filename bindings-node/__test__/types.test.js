@@ -91,6 +91,7 @@ describe('declarations match the runtime', () => {
       'check',
       'checkBatch',
       'checkJson',
+      'checkToolCall',
       'close',
       'decisionLogHead',
       'decisionLogStats',

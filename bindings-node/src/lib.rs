@@ -555,6 +555,18 @@ impl Engine {
     }
 }
 
+// --- tool calls (JSON text in and out, as `check`)
+
+#[napi]
+impl Engine {
+    /// Decides a framework's tool call `{tool, action, resource, input?,
+    /// agent | session, ...}`: the core's one tool-call mapper.
+    #[napi(ts_args_type = "input: ToolCallInput", ts_return_type = "Decision")]
+    pub fn check_tool_call(&self, input: String) -> napi::Result<String, String> {
+        call(|| ffi::check_tool_call_json(&self.inner, &input))
+    }
+}
+
 // --- MCP (JSON text in and out, as `check`)
 
 #[napi]

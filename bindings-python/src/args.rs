@@ -12,7 +12,7 @@ use crate::errors::{at_index, authz_err, core, raised, recode, request_parse, Ar
 use crate::types::RestoredEngine;
 use agentauthz::{
     ffi, AgentRequest, Change, DecisionLog, EntityRef, Error, ErrorCode, GrantRequest, Limits,
-    Request, SessionRequest, TaskSpec,
+    Request, SessionRequest, TaskSpec, ToolCall,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -692,6 +692,45 @@ impl CheckArgs<'_, '_> {
             now: now?,
             audience: optional_string(self.audience, "audience")?,
             context: context_arg(self.context)?,
+        })
+    }
+}
+
+/// The keyword arguments of `Engine.check_tool_call`. Which identity
+/// arguments go together is the core's rule (`Engine::check_tool_call`).
+pub(crate) struct ToolCallArgs<'a, 'py> {
+    pub tool: &'a Bound<'py, PyAny>,
+    pub action: Option<&'a Bound<'py, PyAny>>,
+    pub resource: &'a Bound<'py, PyAny>,
+    pub input: Option<&'a Bound<'py, PyAny>>,
+    pub agent: Option<&'a Bound<'py, PyAny>>,
+    pub session: Option<&'a Bound<'py, PyAny>>,
+    pub audience: Option<&'a Bound<'py, PyAny>>,
+    pub context: Option<&'a Bound<'py, PyAny>>,
+    pub task: Option<&'a Bound<'py, PyAny>>,
+    pub on_behalf_of: Option<&'a Bound<'py, PyAny>>,
+    pub credential: Option<&'a Bound<'py, PyAny>>,
+    pub now: Option<&'a Bound<'py, PyAny>>,
+}
+
+impl ToolCallArgs<'_, '_> {
+    pub(crate) fn call(&self, py: Python<'_>) -> Result<ToolCall, ArgError> {
+        let now = now_arg(py, self.now)?;
+        Ok(ToolCall {
+            tool: string_arg(self.tool, "tool")?,
+            action: optional_string(self.action, "action")?,
+            agent: optional_string(self.agent, "agent")?,
+            session: optional_string(self.session, "session")?,
+            audience: optional_string(self.audience, "audience")?,
+            resource: resource_arg(self.resource)?,
+            input: given(self.input)
+                .map(|i| json_arg(i, "`input`"))
+                .transpose()?,
+            context: context_arg(self.context)?,
+            task: optional_string(self.task, "task")?,
+            on_behalf_of: optional_string(self.on_behalf_of, "on_behalf_of")?,
+            credential: optional_string(self.credential, "credential")?,
+            now: now?,
         })
     }
 }

@@ -5,7 +5,7 @@
 use crate::args::{
     batch_arg, batch_requests, bundle_arg, change_arg, decision_log_arg, flag_arg, issue_args,
     journal_args, json_arg, optional_string, pair, session_keys_arg, string_arg, text_arg,
-    time_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs, TaskArgs,
+    time_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs, TaskArgs, ToolCallArgs,
 };
 use crate::clock;
 use crate::errors::{arg, core, guarded, recode};
@@ -161,6 +161,49 @@ impl PyEngine {
                 CheckRequest::Agent(r) => self.0.check(r),
                 CheckRequest::Session(r) => self.0.check_session(r),
             });
+            core(py, decision).map(PyDecision)
+        })
+    }
+
+    /// Decides a framework's tool call: `action` is the tool's action
+    /// (`None`: the caller has none for it, a deny with reason
+    /// `baseline/unknown-action`), `input` the tool's arguments, coerced to
+    /// the schema's type of `context.input` (see the README, "Tool calls").
+    #[pyo3(signature = (*, tool, action, resource, input=None, agent=None, session=None, audience=None, context=None, task=None, on_behalf_of=None, credential=None, now=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn check_tool_call(
+        &self,
+        py: Python<'_>,
+        tool: &Bound<'_, PyAny>,
+        action: Option<&Bound<'_, PyAny>>,
+        resource: &Bound<'_, PyAny>,
+        input: Option<&Bound<'_, PyAny>>,
+        agent: Option<&Bound<'_, PyAny>>,
+        session: Option<&Bound<'_, PyAny>>,
+        audience: Option<&Bound<'_, PyAny>>,
+        context: Option<&Bound<'_, PyAny>>,
+        task: Option<&Bound<'_, PyAny>>,
+        on_behalf_of: Option<&Bound<'_, PyAny>>,
+        credential: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyDecision> {
+        guarded(py, || {
+            let args = ToolCallArgs {
+                tool,
+                action,
+                resource,
+                input,
+                agent,
+                session,
+                audience,
+                context,
+                task,
+                on_behalf_of,
+                credential,
+                now,
+            };
+            let call = arg(py, args.call(py))?;
+            let decision = py.detach(|| ffi::check_tool_call(&self.0, &call));
             core(py, decision).map(PyDecision)
         })
     }

@@ -15,6 +15,7 @@ mod session_state;
 mod snapshot;
 mod state;
 mod store;
+mod tool_call;
 mod warnings;
 
 pub use origin::PolicyOrigin;
@@ -33,7 +34,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::integrity::IntegrityKeys;
 use crate::journal::{Journal, JournalEntry};
 use crate::limits::Limits;
-use crate::model::{AgentRequest, Decision, EntityRef, Request, SessionRequest};
+use crate::model::{AgentRequest, Decision, EntityRef, Request, SessionRequest, ToolCall};
 use crate::session::{self, SessionClaims, SessionKeys};
 use crate::time::{format_millis, Clock, SystemClock};
 use crate::time::{parse_rfc3339_millis, DecisionIds};
@@ -340,7 +341,7 @@ impl Engine {
         let snapshot = self.snapshot.load();
         let now = self.clock.now_millis();
         let log = self.log.load();
-        self.decide(&snapshot, log.as_deref(), request, now)
+        self.decide(&snapshot, log.as_deref(), request, now, Form::Request)
     }
 
     /// Decides many requests against one snapshot.
@@ -350,35 +351,27 @@ impl Engine {
         let log = self.log.load();
         requests
             .iter()
-            .map(|r| self.decide(&snapshot, log.as_deref(), r, now))
+            .map(|r| self.decide(&snapshot, log.as_deref(), r, now, Form::Request))
             .collect()
     }
 
-    /// One decision: evaluate, apply the enforcement mode, record it.
+    /// One decision: evaluate, apply the enforcement mode, record it. An
+    /// unmapped tool call denies as an unknown action.
     fn decide(
         &self,
         snapshot: &Snapshot,
         log: Option<&DecisionLog>,
         request: &Request,
         now: i64,
+        form: Form,
     ) -> Result<Decision> {
+        let mapped = form != Form::Unmapped;
         let result = authority::caller_time(snapshot, request, self.trust_caller_time)
-            .and_then(|()| request::decide(snapshot, request, now, || self.ids.next(now)));
+            .and_then(|()| request::decide(snapshot, request, now, mapped, || self.ids.next(now)));
         let (decision, log_only) = match result {
             Ok(r) => r,
             Err(e) => {
-                if let Some(log) = log {
-                    let id = self.ids.next(now);
-                    audit::record_check_error(
-                        &snapshot.audit,
-                        log,
-                        &snapshot.revision,
-                        request,
-                        now,
-                        &id,
-                        &e,
-                    );
-                }
+                self.record_error(snapshot, log, request, now, &e);
                 return Err(e);
             }
         };
@@ -390,6 +383,49 @@ impl Engine {
             audit::record_check(&snapshot.audit, log, request, now, &decision, would);
         }
         Ok(decision)
+    }
+
+    /// A request that raised, recorded as an error (when there is a log).
+    fn record_error(
+        &self,
+        snapshot: &Snapshot,
+        log: Option<&DecisionLog>,
+        request: &Request,
+        now: i64,
+        error: &Error,
+    ) {
+        if let Some(log) = log {
+            let id = self.ids.next(now);
+            audit::record_check_error(
+                &snapshot.audit,
+                log,
+                &snapshot.revision,
+                request,
+                now,
+                &id,
+                error,
+            );
+        }
+    }
+
+    /// [`Engine::decide`] for a request of its own: a tool call's
+    /// `context.input` is coerced in place first (an error recorded as any
+    /// request error).
+    fn decide_owned(
+        &self,
+        snapshot: &Snapshot,
+        log: Option<&DecisionLog>,
+        mut request: Request,
+        now: i64,
+        form: Form,
+    ) -> Result<Decision> {
+        if form == Form::ToolCall {
+            if let Err(e) = tool_call::coerce(snapshot, &mut request) {
+                self.record_error(snapshot, log, &request, now, &e);
+                return Err(e);
+            }
+        }
+        self.decide(snapshot, log, &request, now, form)
     }
 
     /// Sets (or, with `None`, removes) the decision-log sink; takes effect
@@ -825,6 +861,10 @@ impl Engine {
     /// the decision log as an error with the principal `Session::"unverified"`
     /// (never the token, never the agent it claims).
     pub fn check_session(&self, request: &SessionRequest) -> Result<Decision> {
+        self.check_session_as(request, Form::Request)
+    }
+
+    fn check_session_as(&self, request: &SessionRequest, form: Form) -> Result<Decision> {
         if request.now.is_some() {
             return Err(authority::session_time_refused());
         }
@@ -860,7 +900,111 @@ impl Engine {
             context: request.context.clone(),
             now: None,
         });
-        self.decide(&snapshot, log.as_deref(), &request, now)
+        self.decide_owned(&snapshot, log.as_deref(), request, now, form)
+    }
+
+    /// Decides a framework's tool call ([`ToolCall`]): the one mapper every
+    /// binding and adapter uses.
+    ///
+    /// - Size and depth of `input` and `context` are checked first, against
+    ///   the engine's [`Limits`] (`input_too_deep` / `input_too_large`).
+    /// - Exactly one of `agent` and `session` (with `audience` only with
+    ///   `session`, and `task` only with `agent`: a session's task is its
+    ///   token's); `input` is `context.input` and may not be given twice.
+    /// - `action: None` (the caller's mapper has no action for this tool) is
+    ///   a deny with reason `baseline/unknown-action`, recorded like any
+    ///   decision (the record's action is the tool name); never an error.
+    /// - `input` is then coerced to the type the schema declares for the
+    ///   action's `context.input`, and the call is checked as a request:
+    ///   - `null` at an optional record attribute: the attribute is dropped;
+    ///     `null` anywhere else is an error;
+    ///   - a number where `decimal` is declared: that decimal, exactly (at
+    ///     most 4 fraction digits, within Cedar's range), else an error,
+    ///     never rounded;
+    ///   - a number where `Long` is declared: an integral value within i64
+    ///     (`3.0` is 3), else an error;
+    ///   - an attribute a record type does not declare, or a missing required
+    ///     one, is an error;
+    ///   - everything else is left as given: strings for `ipaddr`,
+    ///     `datetime`, `duration` and `decimal` go to Cedar's constructors,
+    ///     and a value of the wrong type stays Cedar's type error.
+    ///
+    ///   Each coercion error is `request_invalid`, its message naming the
+    ///   path (`input.refund.amount: 12.34567 has more than 4 fraction digits
+    ///   for decimal`). An action the schema does not know, or whose context
+    ///   type is not resolved, leaves `input` as given.
+    pub fn check_tool_call(&self, call: &ToolCall) -> Result<Decision> {
+        let limits = self.limits();
+        if let Some(input) = &call.input {
+            limits.check_value("tool call input", input)?;
+        }
+        // Cloned once: checked as a value, then taken back as the map.
+        let context = serde_json::Value::Object(call.context.clone());
+        limits.check_value("tool call context", &context)?;
+        let mut context = match context {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        if let Some(input) = &call.input {
+            if context.contains_key("input") {
+                return Err(Error::new(
+                    ErrorCode::RequestInvalid,
+                    "give the tool's arguments as `input` or as `context.input`, not both",
+                ));
+            }
+            context.insert("input".into(), input.clone());
+        }
+        let (action, form) = match &call.action {
+            Some(action) => (action.clone(), Form::ToolCall),
+            None => (call.tool.clone(), Form::Unmapped),
+        };
+        match (&call.agent, &call.session) {
+            (Some(agent), None) => {
+                if call.audience.is_some() {
+                    return Err(Error::new(
+                        ErrorCode::RequestInvalid,
+                        "`audience` goes with `session`",
+                    ));
+                }
+                let request = Request::Agent(AgentRequest {
+                    agent: agent.clone(),
+                    action,
+                    resource: call.resource.clone(),
+                    task: call.task.clone(),
+                    on_behalf_of: call.on_behalf_of.clone(),
+                    credential: call.credential.clone(),
+                    context,
+                    now: call.now.clone(),
+                });
+                let snapshot = self.snapshot.load();
+                let now = self.clock.now_millis();
+                let log = self.log.load();
+                self.decide_owned(&snapshot, log.as_deref(), request, now, form)
+            }
+            (None, Some(session)) => {
+                if call.task.is_some() {
+                    return Err(Error::new(
+                        ErrorCode::RequestInvalid,
+                        "`task` comes from the session token; do not pass it with `session`",
+                    ));
+                }
+                let request = SessionRequest {
+                    session: session.clone(),
+                    action,
+                    resource: call.resource.clone(),
+                    on_behalf_of: call.on_behalf_of.clone(),
+                    credential: call.credential.clone(),
+                    context,
+                    now: call.now.clone(),
+                    audience: call.audience.clone(),
+                };
+                self.check_session_as(&request, form)
+            }
+            _ => Err(Error::new(
+                ErrorCode::RequestInvalid,
+                "give exactly one of `agent` and `session`",
+            )),
+        }
     }
 
     /// A session token may no longer be used (journaled like every change).
@@ -1142,4 +1286,16 @@ fn replay(compiled: &Snapshot, history: &[Applied]) -> Result<(Snapshot, Vec<Ski
     }
     skipped.sort_by_key(|s| s.entry.seq);
     Ok((snapshot, skipped))
+}
+
+/// What a request to decide came as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// A request, decided as given.
+    Request,
+    /// A tool call with an action: its `context.input` is coerced first.
+    ToolCall,
+    /// A tool call the caller's mapper found no action for: denied as an
+    /// unknown action (the request's action is the tool name, for the record).
+    Unmapped,
 }

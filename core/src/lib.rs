@@ -35,7 +35,7 @@ pub use journal::{Journal, JournalEntry};
 pub use limits::{Limits, MAX_DEPTH_CEILING};
 pub use model::{
     AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request, SessionRequest,
-    VERSION,
+    ToolCall, VERSION,
 };
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
 pub use session::{KeySource, SessionClaims, SessionConfig, SessionKeys};

@@ -76,6 +76,65 @@ pub struct SessionRequest {
     pub audience: Option<String>,
 }
 
+/// A framework's tool call to decide ([`crate::Engine::check_tool_call`]):
+/// the tool's name, the action the caller's mapper gave it (`None`: no
+/// action for this tool, which denies with `baseline/unknown-action`), who
+/// calls (exactly one of `agent` and `session`), the resource, and the
+/// tool's arguments as `input`, which become `context.input` after the
+/// coercions of [`crate::Engine::check_tool_call`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
+pub struct ToolCall {
+    /// The framework's tool name (for messages and the record).
+    pub tool: String,
+    /// The action of the tool; `None` when the caller's mapper has none.
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// A session token (`v4.public.…`) in place of `agent` (and `task`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The audience the session token must carry (only with `session`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    pub resource: EntityRef,
+    /// The tool's arguments; absent or `null`: no `context.input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(type = "unknown"))]
+    pub input: Option<Value>,
+    /// Other context fields (not `input`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(test, ts(type = "Record<string, unknown>"))]
+    pub context: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<String>,
+}
+
+impl ToolCall {
+    /// Reads a tool call from JSON under the given limits (depth and size
+    /// first, then the shape: an unknown member is `request_parse`).
+    pub fn from_json_value_with(value: Value, limits: &Limits) -> Result<ToolCall> {
+        limits.check_value("tool call", &value)?;
+        serde_json::from_value(value)
+            .map_err(|e| Error::new(ErrorCode::RequestParse, format!("tool call: {e}")))
+    }
+
+    /// [`ToolCall::from_json_value_with`] over JSON text, read by the strict, bounded reader.
+    pub fn from_json_str_with(text: &str, limits: &Limits) -> Result<ToolCall> {
+        let value = limits::parse_json(limits, Input::Request, "tool call", text)?;
+        ToolCall::from_json_value_with(value, limits)
+    }
+}
+
 /// The generic form: any Cedar request, evaluated as-is (no fields are added).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

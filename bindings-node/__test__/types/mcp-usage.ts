@@ -20,8 +20,11 @@ const resolvers: IdentityResolver[] = [
   accessTokenAgent({ resource: new URL('https://mcp.example/'), agentOf: (info) => info.clientId }),
   async (request) => (request.params?.[SESSION_META_KEY] ? { agent: 'a' } : null),
 ]
+const t: Decision = engine.checkToolCall({ tool: 'refund', action: null, agent: 'a', resource: { type: 'A', id: 'x' }, input: { n: 1.5 } })
+// @ts-expect-error: a tool call names its tool
+engine.checkToolCall({ action: 'refund', agent: 'a', resource: { type: 'A', id: 'x' } })
 // @ts-expect-error: an identity is an agent or a session
 engine.mcpCheckCall({ identity: { user: 'x' }, server: 'fs', tool: 't' })
 // @ts-expect-error: the server's name is required
 guardMcpServer(server, { engine, identity: fixedAgent('a') })
-export { actions, d, listed, resolvers }
+export { actions, d, listed, resolvers, t }

@@ -149,6 +149,22 @@ class Engine:
         audience: str | None = None,
     ) -> Decision: ...
     def check_request(self, request: Mapping[str, Any]) -> Decision: ...
+    def check_tool_call(
+        self,
+        *,
+        tool: str,
+        action: str | None,
+        resource: _Resource,
+        input: Any = None,
+        agent: str | None = None,
+        session: str | None = None,
+        audience: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        task: str | None = None,
+        on_behalf_of: str | None = None,
+        credential: str | None = None,
+        now: datetime.datetime | str | None = None,
+    ) -> Decision: ...
     def check_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[Decision]: ...
     def reload(self, bundle: _BundleArg) -> None: ...
     @property

@@ -23,11 +23,12 @@ pub(crate) fn decide(
     snapshot: &Snapshot,
     request: &Request,
     now_millis: i64,
+    mapped: bool,
     next_id: impl FnOnce() -> String,
 ) -> Result<(Decision, Option<Outcome>)> {
     let mut log_only = None;
     let built = match request {
-        Request::Agent(r) => agent_request(snapshot, r, now_millis)?,
+        Request::Agent(r) => agent_request(snapshot, r, now_millis, mapped)?,
         Request::Cedar(r) => cedar_request(snapshot, r, now_millis)?,
     };
     let (decision, reasons, errors) = match built {
@@ -179,7 +180,14 @@ fn base_uid(snapshot: &Snapshot, type_name: &str, id: &str) -> Result<EntityUid>
     }
 }
 
-fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Result<Built> {
+/// `mapped: false`: a tool call the caller found no action for, denied as an
+/// unknown action whatever its `action` (the tool name) names.
+fn agent_request(
+    snapshot: &Snapshot,
+    r: &AgentRequest,
+    now_millis: i64,
+    mapped: bool,
+) -> Result<Built> {
     if !snapshot.bundle.options.base_schema {
         return Err(invalid(
             "agent-form requests need a bundle with agentauthz's base types; use the Cedar form (principal/action/resource)",
@@ -193,7 +201,7 @@ fn agent_request(snapshot: &Snapshot, r: &AgentRequest, now_millis: i64) -> Resu
         }
     }
     let mut unknown = Vec::new();
-    let action = snapshot.actions.get(&r.action).cloned();
+    let action = snapshot.actions.get(&r.action).filter(|_| mapped).cloned();
     if action.is_none() {
         unknown.push(UNKNOWN_ACTION);
     }

@@ -2,7 +2,7 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, ErrorCode, Result};
-use crate::model::{AgentRequest, Decision, EntityRef, Request, SessionRequest};
+use crate::model::{AgentRequest, Decision, EntityRef, Request, ToolCall};
 use crate::posture::permitted_actions;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -113,7 +113,9 @@ fn call_parts(
 }
 
 /// Decides a `tools/call`: the request of [`call_request`] for the agent of
-/// `identity` (a session's agent and task come from its verified token).
+/// `identity` (a session's agent and task come from its verified token), as
+/// a tool call ([`Engine::check_tool_call`]): the arguments get the same
+/// coercions as every framework's tool input.
 pub fn check_call(
     engine: &Engine,
     identity: &Identity,
@@ -125,24 +127,26 @@ pub fn check_call(
     if let Some(args) = arguments {
         engine.limits().check_value("tools/call arguments", args)?;
     }
-    match identity {
-        Identity::Agent(agent) => {
-            engine.check(&call_request(agent, server, namespace, tool, arguments)?)
-        }
-        Identity::Session { token, audience } => {
-            let (action, resource, context) = call_parts(server, namespace, tool, arguments)?;
-            engine.check_session(&SessionRequest {
-                session: token.clone(),
-                action,
-                resource,
-                on_behalf_of: None,
-                credential: None,
-                context,
-                now: None,
-                audience: audience.clone(),
-            })
-        }
-    }
+    let (action, resource, mut context) = call_parts(server, namespace, tool, arguments)?;
+    let input = context.remove("input");
+    let (agent, session, audience) = match identity {
+        Identity::Agent(agent) => (Some(agent.clone()), None, None),
+        Identity::Session { token, audience } => (None, Some(token.clone()), audience.clone()),
+    };
+    engine.check_tool_call(&ToolCall {
+        tool: tool.to_string(),
+        action: Some(action),
+        agent,
+        session,
+        audience,
+        resource,
+        input,
+        context,
+        task: None,
+        on_behalf_of: None,
+        credential: None,
+        now: None,
+    })
 }
 
 /// The `_meta` member of a denied call's result that holds the Decision.
