@@ -6,7 +6,7 @@
 
 import type { Decision } from "./decision.js";
 import { AuthzError, codedError } from "./errors.js";
-import type { EntityRef } from "./types.js";
+import type { EntityRef, ToolCallInput } from "./types.js";
 import { describe } from "./wire.js";
 
 /** A tool call as every adapter hands it over: the tool's name, its arguments
@@ -76,24 +76,9 @@ export type ToolCallOutcome =
   | { allowed: false; decision: Decision; error?: undefined; refusal: string }
   | { allowed: false; decision?: Decision; error: unknown; refusal: string };
 
-/** What the mapper sends to `engine.checkToolCall`. */
-interface ToolCallRequest {
-  tool: string;
-  action: string | null;
-  resource: EntityRef;
-  input?: unknown;
-  agent?: string;
-  session?: string;
-  audience?: string;
-  context?: Record<string, unknown>;
-  task?: string;
-  onBehalfOf?: string;
-  credential?: string;
-  now?: Date | string;
-}
-
+/** The one engine method the mapper calls (the core's tool-call mapper). */
 interface ToolCallEngine {
-  checkToolCall(request: ToolCallRequest): Decision;
+  checkToolCall(request: ToolCallInput): Decision;
 }
 
 const MAX_MESSAGE = 500;
@@ -266,8 +251,8 @@ export function toolCallAuthorizer<X = unknown>(
     return mapped;
   }
 
-  async function requestFor(call: ToolCall, extra: X): Promise<ToolCallRequest> {
-    const request: ToolCallRequest = {
+  async function requestFor(call: ToolCall, extra: X): Promise<ToolCallInput> {
+    const request: ToolCallInput = {
       tool: call.name,
       action: await actionFor(call, extra),
       resource: (await optionValue(o.resource, call, extra)) as EntityRef,

@@ -246,11 +246,14 @@ describe('agentauthz/ai-sdk: an agent run', () => {
     const denyIds = decisions.filter(([, d]) => !d.allowed).map(([, d]) => d.decisionId)
     for (const id of denyIds) assert.ok([first['call-2'], first['call-3'], second['call-5']].some((o) => o.value.includes(id)), id)
     assert.ok(Object.values(byCall).every(([, d]) => d instanceof Decision && d.policyRevision === engine.policyRevision))
-    // One decision record per decided tool call; the refused malformed calls never reached a decision.
     assert.equal(decisions.length, 5)
+    // One decision record per tool call: the five decisions, and an `error` record for each malformed call.
+    assert.equal(records.length, 7)
+    const recorded = new Map(records.map((r) => [r.decision_id, r]))
+    assert.ok(decisions.every(([, d]) => recorded.get(d.decisionId)?.decision === d.decision))
     assert.deepEqual(
-      records.map((r) => r.decision_id),
-      decisions.map(([, d]) => d.decisionId),
+      records.filter((r) => r.decision === 'error').map((r) => r.error.code),
+      ['request_invalid', 'request_invalid'],
     )
   })
 

@@ -236,11 +236,14 @@ describe('agentauthz/openai-agents: an agent run', () => {
     assert.ok(ids.every((id) => byId.has(id) && !byId.get(id).allowed))
     assert.ok(decisions.every(([, d]) => d instanceof Decision && d.policyRevision === engine.policyRevision))
     assert.equal(decisions.length, 5)
+    // One decision record per tool call: the five decisions, and an `error` record for each malformed call.
+    assert.equal(records.length, 7)
+    const recorded = new Map(records.map((r) => [r.decision_id, r]))
+    assert.ok(decisions.every(([, d]) => recorded.get(d.decisionId)?.decision === d.decision))
     assert.deepEqual(
-      records.map((r) => r.decision_id),
-      decisions.map(([, d]) => d.decisionId),
-    )
-    // The SDK keeps the guardrail's verdicts, with the decision.
+      records.filter((r) => r.decision === 'error').map((r) => r.error.code),
+      ['request_invalid', 'request_invalid'],
+    )    // The SDK keeps the guardrail's verdicts, with the decision.
     const verdicts = result.toolInputGuardrailResults.map((r) => [r.guardrail.name, r.output.behavior.type])
     assert.equal(verdicts.length, 7)
     assert.ok(verdicts.every(([name]) => name === 'agentauthz'))
