@@ -87,6 +87,7 @@ export type {
   SessionRequest,
   StringsInput,
   TaskSpec,
+  ToolCallInput,
   TransferOptions,
   VerifySessionOptions,
 } from "./shared/index.js";

@@ -133,6 +133,9 @@ export class RestoringEngine implements NativeEngine {
   sessionPublicKeysJson(): string {
     return this.live.sessionPublicKeysJson();
   }
+  checkToolCallJson(input: string): string {
+    return this.live.checkToolCallJson(input);
+  }
   mcpCheckCallJson(input: string): string {
     return this.live.mcpCheckCallJson(input);
   }

@@ -413,6 +413,17 @@ impl WasmEngine {
     }
 }
 
+// --- tool calls (JSON text in and out)
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// Decides a framework's tool call `{tool, action, resource, input?, agent | session, ...}`; the Decision as JSON text.
+    #[wasm_bindgen(js_name = checkToolCallJson)]
+    pub fn check_tool_call_json(&self, input: &str) -> Result<String, JsValue> {
+        ffi::check_tool_call_json(&self.inner, input).map_err(|e| js_error(&e))
+    }
+}
+
 // --- MCP (JSON text in and out)
 
 #[wasm_bindgen]

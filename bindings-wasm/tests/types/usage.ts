@@ -12,6 +12,7 @@ import type {
   ErrorCodeInfo,
   ErrorFamily,
   StringsInput,
+  ToolCallInput,
 } from "../../pkg/node/node.js";
 
 const bundle: StringsInput = {
@@ -67,6 +68,14 @@ export function decisionLogUsage(): void {
   // @ts-expect-error there is no filesystem: a sink is a function
   engine.setDecisionLog("decisions.jsonl");
   console.log(head, mode);
+}
+
+export function toolCallUsage(): Decision {
+  const engine = node.Engine.fromStrings(bundle);
+  const call: ToolCallInput = { tool: "refund", action: null, agent: "a", resource: { type: "A", id: "x" }, input: { n: 1.5 } };
+  // @ts-expect-error a tool call names its tool
+  engine.checkToolCall({ action: "refund", agent: "a", resource: { type: "A", id: "x" } });
+  return engine.checkToolCall(call);
 }
 
 export function nodeUsage(): string[] {
