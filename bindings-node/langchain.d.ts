@@ -1,21 +1,28 @@
 import type { AgentMiddleware, ToolCallRequest } from 'langchain'
-import type { AuthzError, Decision, EntityRef, Engine } from './index'
+import type { Decision, EntityRef, Engine } from './index'
 
 /** The tool call the model asked for: `{ name, args, id }`. */
 export type ToolCall = ToolCallRequest['toolCall']
 
-/** A fixed value, or a function of the tool call (and the full request: state, runtime). */
-export type FromToolCall<T> = T | ((toolCall: ToolCall, request: ToolCallRequest) => T)
+/** A fixed value, or a function of the tool call (and the full request: state, runtime), possibly async. */
+export type FromToolCall<T> = T | ((toolCall: ToolCall, request: ToolCallRequest) => T | Promise<T>)
 
 export interface AuthorizationMiddlewareOptions {
   /** The engine that decides. */
   engine: Engine
-  /** The agent's id in the inventory. */
-  agent: FromToolCall<string>
+  /** The agent's id in the inventory (or give `session`). */
+  agent?: FromToolCall<string>
+  /** A session token (`v4.public.…`) in place of `agent`. */
+  session?: FromToolCall<string>
+  /** The audience the session token must carry. */
+  audience?: FromToolCall<string | undefined>
   /** The resource the tool acts on. */
   resource: FromToolCall<EntityRef>
-  /** The action: the tool name by default; an object maps tool names to actions. */
-  action?: Record<string, string> | ((toolCall: ToolCall, request: ToolCallRequest) => string)
+  /** The action: the tool name by default; a map (object or Map) of tool names to actions (a tool it does not list is denied, `baseline/unknown-action`); or a function (`null`: denied). */
+  action?:
+    | Readonly<Record<string, string>>
+    | ReadonlyMap<string, string>
+    | ((toolCall: ToolCall, request: ToolCallRequest) => string | null | undefined | Promise<string | null | undefined>)
   /** `context.input`: the tool call's arguments by default; `undefined` leaves it out. */
   input?: FromToolCall<Record<string, unknown> | undefined>
   task?: FromToolCall<string | undefined>
@@ -27,16 +34,16 @@ export interface AuthorizationMiddlewareOptions {
   now?: FromToolCall<Date | string | undefined>
   /** The middleware's name (default `AgentauthzMiddleware`). */
   name?: string
-  /** Called with every decision, allow or deny (audit, metrics). */
-  onDecision?: (decision: Decision, toolCall: ToolCall) => void
-  /** Called when a tool call could not be decided; the tool does not run. */
-  onError?: (error: AuthzError | Error, toolCall: ToolCall) => void
+  /** Called with every decision, allow or deny, before the tool runs; throwing (or rejecting) vetoes the call: it is refused under `onError`. */
+  onDecision?: (decision: Decision, toolCall: ToolCall) => void | Promise<void>
+  /** A call that cannot be decided (a coded error of the engine, or an exception from an option function or `onDecision`): `"deny"` (default: an error ToolMessage with the code), `"throw"` (the error ends the run), or a function told the error (refused). The tool never runs. */
+  onError?: 'deny' | 'throw' | ((error: unknown, toolCall: ToolCall) => void)
 }
 
 /**
  * A LangChain.js agent middleware (`createMiddleware({ name, wrapToolCall })`)
  * that asks agentauthz before every tool call. On a deny, or when the call
  * cannot be decided, the tool does not run and the model receives an error
- * ToolMessage naming the reasons.
+ * ToolMessage with the reasons and decision id (or the error code).
  */
 export declare function authorizationMiddleware(options: AuthorizationMiddlewareOptions): AgentMiddleware

@@ -20,12 +20,36 @@ export {
   stringify,
 } from "./engine.js";
 export * from "./errors.js";
+export { type AiSdkExecuteOptions, type AiSdkTool, buildAiSdk } from "./ai-sdk.js";
 export { buildLangChain, DEFAULT_NAME, type LangChain } from "./langchain.js";
 export { buildMcp, SESSION_META_KEY } from "./mcp.js";
+export {
+  type AgentsGuardrailData,
+  type AgentsToolCall,
+  type AgentsToolInputGuardrail,
+  buildOpenAIAgents,
+  DEFAULT_GUARDRAIL_NAME,
+  type GuardrailOptions,
+} from "./openai-agents.js";
 export type { NativeEngine } from "./native.js";
 export { type OcsfEvent, type RecordToOcsf, toOcsf } from "./ocsf.js";
 export { claimsFromWire, grantFromWire, renamed, requestToWire, timeText } from "./names.js";
 export type * from "./types.js";
+export {
+  type ActionMap,
+  type ActionOption,
+  errorCode,
+  type FromCall,
+  type OnError,
+  outcomeInfo,
+  refusalText,
+  type ToolCall,
+  type ToolCallAuthorizer,
+  type ToolCallOptions,
+  type ToolCallOutcome,
+  ToolCallRefused,
+  toolCallAuthorizer,
+} from "./tool-call.js";
 export { describe, wireText } from "./wire.js";
 export type * from "./wire-types.js";
 

@@ -100,11 +100,12 @@ describe('LangChain.js agent with agentauthz', () => {
     assert.match(byId['call-5'].content, /refunded 25.00 EUR on o-5001/)
     for (const id of ['call-2', 'call-3', 'call-6']) {
       assert.equal(byId[id].status, 'error', id)
-      assert.match(byId[id].content, /^Not authorized: /, id)
+      assert.match(byId[id].content, /^Tool call '\w+' was denied by authorization policy \(reasons: .*; decision_id: \w{26}\)\. The tool did not run\.$/, id)
     }
-    assert.match(byId['call-2'].content, /"crm:read-customer" on Customer::"c-2001" was refused \(no policy permits it/)
-    assert.match(byId['call-3'].content, /"email:send" on Customer::"c-1001" was refused \(denied by support\/email-only-to-customer-address/)
-    assert.match(byId['call-6'].content, /denied by support\/refund-limit/)
+    assert.match(byId['call-2'].content, /^Tool call 'read_customer' was denied .*\(reasons: no policy permits this call;/)
+    assert.match(byId['call-3'].content, /^Tool call 'send_email' was denied .*\(reasons: support\/email-only-to-customer-address;/)
+    assert.match(byId['call-6'].content, /\(reasons: support\/refund-limit; decision_id: /)
+    assert.ok(byId['call-6'].content.includes(byId['call-6'].artifact.agentauthz.decision_id))
     assert.equal(byId['call-6'].artifact.agentauthz.decision, 'deny')
     assert.deepEqual(byId['call-6'].artifact.agentauthz.reasons, ['support/refund-limit'])
 
@@ -141,7 +142,7 @@ describe('LangChain.js agent with agentauthz', () => {
     const model = fakeModel()
       .respondWithTools([
         { name: 'send_email', args: { customer: 'c-1001', to: 'billing@northwind.example' }, id: 'no-subject' }, // input needs a subject
-        { name: 'refund', args: { order: 'o-5001', amount: 25, currency: 'EUR' }, id: 'number-amount' }, // decimal wants a string
+        { name: 'refund', args: { order: 'o-5001', amount: 1.23456, currency: 'EUR' }, id: 'number-amount' }, // a decimal has 4 fraction digits at most
         { name: 'read_customer', args: {}, id: 'no-customer' }, // the resource mapping yields no id
       ])
       .respond(new AIMessage('Gave up.'))
@@ -153,9 +154,10 @@ describe('LangChain.js agent with agentauthz', () => {
     assert.deepEqual(decisions, [])
     const byId = Object.fromEntries(toolMessages(result.messages).map((m) => [m.tool_call_id, m]))
     for (const id of ['no-subject', 'number-amount', 'no-customer']) assert.equal(byId[id].status, 'error', id)
-    assert.match(byId['no-subject'].content, /could not decide "email:send" .*request_invalid/)
-    assert.match(byId['number-amount'].content, /could not decide "billing:refund" .*request_invalid/)
-    assert.match(byId['no-customer'].content, /could not decide "crm:read-customer"/)
+    assert.match(byId['no-subject'].content, /^Tool call 'send_email' was refused: authorization could not be decided \(error: request_invalid: /)
+    assert.match(byId['number-amount'].content, /^Tool call 'refund' was refused: .*\(error: request_invalid: .*amount/)
+    assert.match(byId['no-customer'].content, /^Tool call 'read_customer' was refused: .*\(error: request_\w+: /)
+    assert.equal(byId['number-amount'].artifact.agentauthz.error.code, 'request_invalid')
     assert.deepEqual(errors.map(([name, e]) => [name, e.code]).sort(), [
       ['read_customer', 'request_parse'],
       ['refund', 'request_invalid'],
@@ -186,7 +188,86 @@ describe('LangChain.js agent with agentauthz', () => {
     const result = await agent.invoke({ messages: [new HumanMessage('Read c-1001.')] })
     assert.deepEqual(ran, [])
     assert.deepEqual(decisions.map((d) => d.reasons), [['baseline/owner-required']])
-    assert.match(toolMessages(result.messages)[0].content, /denied by baseline\/owner-required/)
+    assert.match(toolMessages(result.messages)[0].content, /\(reasons: baseline\/owner-required; decision_id: /)
+  })
+
+  test('hostile options: a throwing option function refuses, a throwing onDecision vetoes; the run goes on', async () => {
+    const engine = Engine.load(BUNDLE, { trustCallerTime: true })
+    const ran = []
+    const model = fakeModel()
+      .respondWithTools([
+        { name: 'read_customer', args: { customer: 'c-1001' }, id: 'throws' }, // the resource function throws
+        { name: 'refund', args: { order: 'o-5002', amount: '250.00', currency: 'EUR' }, id: 'deny' },
+        { name: 'refund', args: { order: 'o-5001', amount: '25.00', currency: 'EUR' }, id: 'allow' },
+      ])
+      .respond(new AIMessage('done'))
+    const options = {
+      engine,
+      agent: 'helpdesk-assistant',
+      onBehalfOf: 'sam',
+      task: 'CASE-5512',
+      action: { read_customer: 'crm:read-customer', refund: 'billing:refund' },
+      resource: (call) => {
+        if (call.name === 'read_customer') throw new Error('CRM lookup failed')
+        return { type: 'Order', id: call.args.order }
+      },
+      input: (call) => (call.name === 'refund' ? { amount: call.args.amount, currency: call.args.currency } : undefined),
+      now: NOW,
+      onDecision: () => {
+        throw new Error('observer down')
+      },
+    }
+    const agent = createAgent({ model, tools: supportTools(ran), middleware: [authorizationMiddleware(options)] })
+    const result = await agent.invoke({ messages: [new HumanMessage('Refund.')] })
+    assert.deepEqual(ran, [])
+    const byId = Object.fromEntries(toolMessages(result.messages).map((m) => [m.tool_call_id, m]))
+    assert.match(byId.throws.content, /\(error: Error: CRM lookup failed\)\. The tool did not run\.$/)
+    assert.match(byId.deny.content, /reasons: support\/refund-limit/)
+    // A throwing onDecision vetoes the allowed call.
+    assert.match(byId.allow.content, /\(decision_id: \w{26}; error: Error: observer down\)/)
+  })
+
+  test('an action map denies the tools it does not list; two instances with their own names', async () => {
+    const engine = Engine.load(BUNDLE, { trustCallerTime: true })
+    const ran = []
+    const decisions = []
+    const model = fakeModel()
+      .respondWithTools([
+        { name: 'read_customer', args: { customer: 'c-1001' }, id: 'listed' },
+        { name: 'send_email', args: { customer: 'c-1001', to: 'billing@northwind.example', subject: 'Hi' }, id: 'unlisted' },
+      ])
+      .respond(new AIMessage('done'))
+    const readOnly = authorizationMiddleware({
+      engine,
+      name: 'ReadOnly',
+      agent: 'helpdesk-assistant',
+      onBehalfOf: 'sam',
+      action: new Map([['read_customer', 'crm:read-customer']]),
+      resource: (call) => ({ type: 'Customer', id: call.args.customer }),
+      input: () => undefined,
+      now: NOW,
+      onDecision: (d, call) => decisions.push([call.name, d.reasons]),
+    })
+    // A second instance, under its own name (LangChain refuses two with one name).
+    const second = authorizationMiddleware({
+      engine,
+      name: 'Audit',
+      agent: 'helpdesk-assistant',
+      onBehalfOf: 'sam',
+      action: { read_customer: 'crm:read-customer', send_email: 'email:send' },
+      resource: (call) => ({ type: 'Customer', id: call.args.customer }),
+      input: (call) => (call.name === 'read_customer' ? undefined : { to: call.args.to, subject: call.args.subject }),
+      now: NOW,
+    })
+    const agent = createAgent({ model, tools: supportTools(ran), middleware: [readOnly, second] })
+    const result = await agent.invoke({ messages: [new HumanMessage('Read and mail.')] })
+    assert.deepEqual(ran, [['read_customer', 'c-1001']])
+    const byId = Object.fromEntries(toolMessages(result.messages).map((m) => [m.tool_call_id, m]))
+    assert.match(byId.unlisted.content, /reasons: baseline\/unknown-action; decision_id: /)
+    assert.deepEqual(decisions, [
+      ['read_customer', ['support/read-own-customers']],
+      ['send_email', ['baseline/unknown-action']],
+    ])
   })
 
   test('options are checked when the middleware is built', () => {

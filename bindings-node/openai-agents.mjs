@@ -1,0 +1,5 @@
+// agentauthz/openai-agents (ESM): a tool input guardrail of the OpenAI Agents SDK that checks every tool call.
+import { Engine } from './index.js'
+import shared from './lib/index.js'
+
+export const { authorizationGuardrail, guardAgentTools, DEFAULT_GUARDRAIL_NAME } = shared.buildOpenAIAgents((engine) => engine instanceof Engine)
