@@ -116,8 +116,9 @@ PAGES: dict[str, tuple[str, Callable[[], None]]] = {
 }
 
 
-def test_every_page_has_a_snippet() -> None:
-    pages = {p.name for p in DOCS.glob("*.md")} - {"README.md"}
+def test_every_python_page_runs_here() -> None:
+    # The TypeScript pages' snippets run in the Node suite.
+    pages = {p.name for p in DOCS.glob("*.md") if "```python" in p.read_text()} - {"README.md"}
     assert pages == set(PAGES)
     for page in PAGES:
         assert blocks(page), page
