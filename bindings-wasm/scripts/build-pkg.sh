@@ -48,7 +48,15 @@ cat > pkg/package.json <<JSON
       "default": { "types": "./web/web.d.ts", "default": "./web/web.js" }
     },
     "./web": { "types": "./web/web.d.ts", "default": "./web/web.js" },
-    "./node": { "types": "./node/node.d.ts", "default": "./node/node.js" }
+    "./node": { "types": "./node/node.d.ts", "default": "./node/node.js" },
+    "./ai-sdk": {
+      "node": { "types": "./node/ai-sdk.d.ts", "default": "./node/ai-sdk.js" },
+      "default": { "types": "./web/ai-sdk.d.ts", "default": "./web/ai-sdk.js" }
+    },
+    "./openai-agents": {
+      "node": { "types": "./node/openai-agents.d.ts", "default": "./node/openai-agents.js" },
+      "default": { "types": "./web/openai-agents.d.ts", "default": "./web/openai-agents.js" }
+    }
   },
   "files": ["node/", "web/", "README.md"],
   "sideEffects": ["./node/node.js", "./web/web.js"]

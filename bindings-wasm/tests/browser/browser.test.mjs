@@ -171,6 +171,17 @@ test("agent sessions in Chromium", async () => {
   await page.close();
 });
 
+test("agentauthz-wasm/ai-sdk in Chromium", async () => {
+  const page = await openPage("/bindings-wasm/tests/browser/");
+  const r = await page.evaluate(() => window.__agentauthzAiSdk);
+  assert.equal(r.fatal, undefined, r.fatal);
+  assert.equal(r.allowed, "ok");
+  assert.ok(r.refused, r.message);
+  assert.match(r.message, /^Tool call 'refund' was denied by authorization policy \(.*decision_id: \w{26}\)/);
+  assert.deepEqual(r.ran, [25]);
+  await page.close();
+});
+
 test("no page errors", () => {
   assert.deepEqual(pageErrors, []);
 });

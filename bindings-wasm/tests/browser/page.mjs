@@ -2,6 +2,7 @@
 // fetched as strings from the test server), and checks panic recovery and the
 // JS clock. The Node side reads window.__agentauthzResults.
 import init, * as api from "../../pkg/web/web.js";
+import { authorizeTools, ToolCallRefused } from "../../pkg/web/ai-sdk.js";
 import { runScenario, scenarioBundles } from "../lib/scenarios.mjs";
 import { runVectorFile } from "../lib/vectors.mjs";
 
@@ -188,3 +189,26 @@ permit (principal, action == Action::"s3:GetObject", resource in Bucket::"public
 }
 
 window.__agentauthzSessions = window.__agentauthzResults.then(() => sessions()).catch((e) => ({ fatal: `${e && e.stack ? e.stack : e}` }));
+
+// agentauthz-wasm/ai-sdk in the browser: a wrapped tool runs when allowed, never when denied.
+async function aiSdk() {
+  const engine = api.Engine.fromStrings({
+    schema: `entity Order;
+      action "billing:refund" appliesTo { principal: [Agent], resource: [Order], context: { input: { amount: decimal } } };`,
+    policies: {
+      "refunds.cedar": `@id("refunds") permit (principal == Agent::"support-bot", action == Action::"billing:refund", resource)
+        when { context.input.amount.lessThanOrEqual(decimal("100.0")) };`,
+    },
+    inventory: "users: [{id: dana}]\nagents: [{id: support-bot, owner: dana}]\nresources: [{type: Order, id: o-1}]\n",
+  });
+  const ran = [];
+  const tools = authorizeTools(
+    { refund: { execute: async ({ amount }) => (ran.push(amount), "ok") } },
+    { engine, agent: "support-bot", action: { refund: "billing:refund" }, resource: { type: "Order", id: "o-1" } },
+  );
+  const allowed = await tools.refund.execute({ amount: 25 }, { toolCallId: "a", messages: [] });
+  const denied = await tools.refund.execute({ amount: 250 }, { toolCallId: "b", messages: [] }).catch((e) => e);
+  return { allowed, refused: denied instanceof ToolCallRefused, message: String(denied && denied.message), ran };
+}
+
+window.__agentauthzAiSdk = window.__agentauthzResults.then(() => aiSdk()).catch((e) => ({ fatal: `${e && e.stack ? e.stack : e}` }));

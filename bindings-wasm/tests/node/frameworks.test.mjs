@@ -1,16 +1,18 @@
-// The framework adapters are pure TypeScript over the Engine (bindings-js):
-// the WASM package does not ship them as subpaths (as with langchain and
-// mcp), but its build carries the same shared layer. Here the AI SDK adapter
-// runs over the WASM engine, calling the wrapped `execute` as the SDK does.
+// The framework adapters of the shared JS layer, as the WASM package ships
+// them: `agentauthz-wasm/ai-sdk` and `agentauthz-wasm/openai-agents` (both
+// builds), deciding with the WASM engine.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
 const { Engine, RequestError } = require("../../pkg/node/node.js");
-const { buildAiSdk } = require("../../pkg/node/shared/index.js");
-
-const { authorizeTools, ToolCallRefused } = buildAiSdk((engine) => engine instanceof Engine);
+const { authorizeTools, ToolCallRefused } = require("../../pkg/node/ai-sdk.js");
+const { authorizationGuardrail } = require("../../pkg/node/openai-agents.js");
+const PKG = join(dirname(fileURLToPath(import.meta.url)), "../../pkg");
 
 const engine = Engine.fromStrings({
   schema: `entity Order;
@@ -48,4 +50,38 @@ test("agentauthz/ai-sdk's wrapper decides with the WASM engine: allowed runs, re
     decisions.map((d) => d.decision),
     ["allow", "deny"],
   );
+});
+
+test("agentauthz-wasm/openai-agents's guardrail decides with the WASM engine", async () => {
+  const guardrail = authorizationGuardrail({
+    engine,
+    agent: "support-bot",
+    action: { refund: "billing:refund" },
+    resource: { type: "Order", id: "o-1" },
+  });
+  const run = (name, args) => guardrail.run({ context: {}, agent: {}, toolCall: { name, callId: "c", arguments: args } });
+  assert.deepEqual((await run("refund", '{"amount": 25, "currency": "EUR"}')).behavior, { type: "allow" });
+  const denied = (await run("refund", '{"amount": 250, "currency": "EUR"}')).behavior;
+  assert.equal(denied.type, "rejectContent");
+  assert.match(denied.message, /reasons: refund-limit; decision_id: \w{26}/);
+  const unmapped = (await run("wire_money", '{"amount": 1}')).behavior;
+  assert.match(unmapped.message, /baseline\/unknown-action/);
+  const garbage = (await run("refund", "{not json")).behavior;
+  assert.match(garbage.message, /error: request_parse/);
+});
+
+test("another engine object is refused when the adapter is built", () => {
+  assert.throws(() => authorizeTools({}, { engine: {}, agent: "a", resource: { type: "Order", id: "o-1" } }), TypeError);
+});
+
+test("every subpath the package exports exists in both builds, with types", () => {
+  const pkg = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8"));
+  for (const sub of ["./ai-sdk", "./openai-agents"]) {
+    const entry = pkg.exports[sub];
+    for (const build of [entry.node, entry.default]) {
+      for (const file of [build.types, build.default]) assert.ok(existsSync(join(PKG, file)), `${sub}: ${file}`);
+    }
+  }
+  // The web build's entries are ES modules importing the same api.js as web.js.
+  assert.match(readFileSync(join(PKG, "web/ai-sdk.js"), "utf8"), /from "\.\/api\.js"/);
 });
