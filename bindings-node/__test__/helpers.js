@@ -3,7 +3,14 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
-const { Engine } = require('..')
+const { createRequire } = require('node:module')
+
+// The package under test: this directory's build, or, in the install check
+// (scripts/install-check.sh), the `agentauthz` installed from its tarball into
+// the project AGENTAUTHZ_NODE_PROJECT.
+const project = process.env.AGENTAUTHZ_NODE_PROJECT
+const agentauthz = project ? createRequire(path.join(project, 'package.json'))('agentauthz') : require('..')
+const { Engine } = agentauthz
 
 const PACKAGE_DIR = path.resolve(__dirname, '..')
 const REPO_ROOT = path.resolve(PACKAGE_DIR, '..')
@@ -23,4 +30,4 @@ function jsonFiles(dir) {
     .map((f) => path.join(dir, f))
 }
 
-module.exports = { PACKAGE_DIR, REPO_ROOT, FIXTURES, loadBundle, jsonFiles }
+module.exports = { agentauthz, PACKAGE_DIR, REPO_ROOT, FIXTURES, loadBundle, jsonFiles }

@@ -7,8 +7,8 @@ const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { AuthzError, Engine, ManualClock, generateSessionKey } = require('..')
-const { REPO_ROOT, jsonFiles } = require('./helpers.js')
+const { agentauthz, REPO_ROOT, jsonFiles } = require('./helpers.js')
+const { AuthzError, Engine, ManualClock, generateSessionKey } = agentauthz
 
 const files = jsonFiles(path.join(REPO_ROOT, 'tests', 'vectors', 'scenarios'))
 

@@ -6,8 +6,8 @@ const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
 const fs = require('node:fs')
-const { AuthzError, Decision } = require('..')
-const { REPO_ROOT, loadBundle, jsonFiles } = require('./helpers.js')
+const { agentauthz, REPO_ROOT, loadBundle, jsonFiles } = require('./helpers.js')
+const { AuthzError, Decision } = agentauthz
 
 const SHARED = path.join(REPO_ROOT, 'tests', 'vectors')
 const files = [...jsonFiles(SHARED), ...jsonFiles(path.join(__dirname, 'vectors'))]

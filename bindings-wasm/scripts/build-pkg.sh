@@ -38,6 +38,12 @@ cat > pkg/package.json <<JSON
   "version": "$version",
   "description": "agentauthz for browsers and edge runtimes: identity-based authorization for AI agents, on Cedar (WASM)",
   "license": "Apache-2.0",
+  "author": "The agentauthz authors",
+  "homepage": "https://github.com/agentauthz/agentauthz#readme",
+  "repository": { "type": "git", "url": "git+https://github.com/agentauthz/agentauthz.git", "directory": "bindings-wasm" },
+  "bugs": { "url": "https://github.com/agentauthz/agentauthz/issues" },
+  "keywords": ["authorization", "cedar", "ai-agents", "policy", "security", "wasm", "zero-trust"],
+  "publishConfig": { "access": "public", "provenance": true },
   "main": "./node/node.js",
   "module": "./web/web.js",
   "browser": "./web/web.js",
@@ -58,11 +64,12 @@ cat > pkg/package.json <<JSON
       "default": { "types": "./web/openai-agents.d.ts", "default": "./web/openai-agents.js" }
     }
   },
-  "files": ["node/", "web/", "README.md"],
+  "files": ["node/", "web/", "README.md", "LICENSE", "NOTICE"],
   "sideEffects": ["./node/node.js", "./web/web.js"]
 }
 JSON
 cp README.md pkg/README.md
+cp ../LICENSE ../NOTICE pkg/
 raw=$(stat -c %s pkg/web/agentauthz_wasm_bg.wasm)
 gz=$(gzip -9 -c pkg/web/agentauthz_wasm_bg.wasm | wc -c)
 echo "pkg/: agentauthz_wasm_bg.wasm $raw bytes raw, $gz bytes gzip -9"

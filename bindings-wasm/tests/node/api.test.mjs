@@ -163,7 +163,8 @@ test("errorCodes lists every code, each with a class for its family", () => {
     assert.match(code, /^[a-z_]+$/);
     assert.ok(family in { bundle: 1, schema: 1, policy: 1, inventory: 1, request: 1, test: 1, lifecycle: 1, journal: 1, log: 1, limit: 1, session: 1, internal: 1 });
   }
-  assert.equal(api.coreVersion(), "0.1.0");
+  // The package carries the workspace version (scripts/build-pkg.sh), and so does the core.
+  assert.equal(api.coreVersion(), require("../../pkg/package.json").version);
   // The JS table equals the core's, and each code maps to its family's class.
   assert.deepEqual(api.ERROR_CODES.map((c) => ({ ...c })), codes);
   const classes = { bundle: api.BundleError, schema: api.SchemaError, policy: api.PolicyError, inventory: api.InventoryError,

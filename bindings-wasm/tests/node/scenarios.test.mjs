@@ -6,11 +6,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { createRequire } from "node:module";
+import { api } from "../lib/package.mjs";
 import { REPO_ROOT, readBundleDir } from "../lib/bundle.mjs";
 import { runScenario, scenarioBundles } from "../lib/scenarios.mjs";
 
-const api = createRequire(import.meta.url)("../../pkg/node/node.js");
 const { AuthzError, Engine, ManualClock } = api;
 
 const DIR = join(REPO_ROOT, "tests", "vectors", "scenarios");

@@ -3,11 +3,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createRequire } from "node:module";
+import { api } from "../lib/package.mjs";
 import { REPO_ROOT, readBundleDir, vectorFiles } from "../lib/bundle.mjs";
 import { runVectorFile } from "../lib/vectors.mjs";
 
-const api = createRequire(import.meta.url)("../../pkg/node/node.js");
 
 const files = vectorFiles();
 
