@@ -11,7 +11,7 @@ RELEASE_DIR := $(CARGO_TARGET_DIR)/$(HOST_TARGET)/release
 CLI := $(RELEASE_DIR)/agentauthz
 export AGENTAUTHZ_CLI := $(CLI)
 
-.PHONY: help demo test test-deps test-rust test-python test-node test-wasm test-install lint lint-release clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
+.PHONY: help demo test test-deps test-rust test-python test-node test-wasm test-install package lint lint-release clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -66,6 +66,23 @@ test-install: ## Install the built wheel and npm tarballs into fresh environment
 	$(MAKE) -C bindings-python sdist
 	scripts/install-check.sh $(CARGO_TARGET_DIR)/install-check bindings-python/dist/*.whl bindings-node bindings-wasm/pkg \
 	  bindings-python/$(SDIST_DIR)/*.tar.gz
+
+# Release artifacts of this machine's platform, as the release workflow builds
+# them, in their own cargo target dir: the zig-linked build must not overwrite
+# the test build's artifacts (cargo would rebuild everything on each switch).
+PACKAGE_DIR := $(CURDIR)/dist
+package: ## Release artifacts for this platform into dist/ (zig-linked manylinux2014 wheel, sdist, npm tarballs), install-checked
+	$(MAKE) -C bindings-python venv sdist
+	bindings-python/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r bindings-python/requirements-release.txt
+	rm -rf $(PACKAGE_DIR) && mkdir -p $(PACKAGE_DIR)
+	cd bindings-python && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/package .venv/bin/maturin build --release \
+	  --zig --compatibility manylinux2014 --out $(PACKAGE_DIR)
+	cp bindings-python/sdist/*.tar.gz $(PACKAGE_DIR)/
+	$(MAKE) -C bindings-node build
+	$(MAKE) -C bindings-wasm build
+	scripts/install-check.sh $(CARGO_TARGET_DIR)/package-check $(PACKAGE_DIR)/*.whl bindings-node bindings-wasm/pkg $(PACKAGE_DIR)/*.tar.gz
+	cp $(CARGO_TARGET_DIR)/package-check/*.tgz $(PACKAGE_DIR)/
+	@ls -l $(PACKAGE_DIR)
 
 # Every file generated from the Rust sources, and where it comes from.
 GENERATED := bindings-js/src/generated bindings-node/index.d.ts bindings-node/native.js tests/decision-records.json tests/ocsf-events.json
