@@ -1,5 +1,5 @@
 //! Run-time changes from the shell: `grant`, `revoke`, `grants`, `suspend`,
-//! `reactivate`, `offboard`, `rotate`, and `session issue|verify|keygen`.
+//! `reactivate`, `offboard`, `lockdown`, `lift-lockdown`, `rotate`, and `session issue|verify|keygen`.
 //! Each loads the bundle with its journal, makes one change (journaled
 //! before the command returns) and prints the result as JSON.
 
@@ -189,6 +189,45 @@ pub struct AgentArgs {
 pub fn agent_change(args: AgentArgs, op: &str) -> Result<u8> {
     let engine = args.load.engine(true)?;
     let change = serde_json::json!({"op": op, "agent": args.agent});
+    let entry = agentauthz::ffi::apply_change_value(&engine, change, &args.by)?;
+    engine.flush_decision_log()?;
+    print(&entry);
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LockdownArgs {
+    #[command(flatten)]
+    load: Load,
+    /// Why (kept in the journal and the decision log).
+    #[arg(long)]
+    reason: String,
+    #[arg(long)]
+    by: String,
+}
+
+/// Emergency stop: every agent request is denied (`baseline/lockdown`) until
+/// lifted; journaled, so every engine loading the journal sees it.
+pub fn lockdown(args: LockdownArgs) -> Result<u8> {
+    let engine = args.load.engine(true)?;
+    let change = serde_json::json!({"op": "lockdown", "reason": args.reason});
+    let entry = agentauthz::ffi::apply_change_value(&engine, change, &args.by)?;
+    engine.flush_decision_log()?;
+    print(&entry);
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LiftArgs {
+    #[command(flatten)]
+    load: Load,
+    #[arg(long)]
+    by: String,
+}
+
+pub fn lift_lockdown(args: LiftArgs) -> Result<u8> {
+    let engine = args.load.engine(true)?;
+    let change = serde_json::json!({"op": "lift_lockdown"});
     let entry = agentauthz::ffi::apply_change_value(&engine, change, &args.by)?;
     engine.flush_decision_log()?;
     print(&entry);

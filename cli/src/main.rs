@@ -52,6 +52,10 @@ enum Command {
     Reactivate(lifecycle::AgentArgs),
     /// Offboard an agent: final; its grants, tasks and sessions revoked, credentials marked revoked.
     Offboard(lifecycle::AgentArgs),
+    /// Emergency stop: deny every agent request (reason `baseline/lockdown`) until lifted.
+    Lockdown(lifecycle::LockdownArgs),
+    /// End the emergency stop.
+    LiftLockdown(lifecycle::LiftArgs),
     /// Record a credential rotation: issued now, valid until --expires.
     Rotate(lifecycle::RotateArgs),
     /// Signed, short-lived agent session tokens.
@@ -77,6 +81,8 @@ fn main() -> ExitCode {
         Command::Suspend(args) => lifecycle::agent_change(args, "suspend"),
         Command::Reactivate(args) => lifecycle::agent_change(args, "reactivate"),
         Command::Offboard(args) => lifecycle::agent_change(args, "offboard"),
+        Command::Lockdown(args) => lifecycle::lockdown(args),
+        Command::LiftLockdown(args) => lifecycle::lift_lockdown(args),
         Command::Rotate(args) => lifecycle::rotate(args),
         Command::Session(args) => lifecycle::session(args),
         Command::Schema(args) => schema::run(args),

@@ -246,3 +246,69 @@ fn a_torn_journal_needs_recover_and_changes_need_a_journal() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--journal"));
 }
+
+// The emergency stop from the shell: journaled, so the next process (a check)
+// denies every agent request with `baseline/lockdown` until it is lifted.
+#[test]
+fn lockdown_denies_every_agent_request_until_lifted() {
+    let dir = bundle("lockdown");
+    let key = keygen();
+    let now = "2030-01-01T10:30:00Z";
+    let (_, before) = check(&dir, &key, now);
+    assert!(!before["reasons"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("baseline/lockdown")));
+    // Lifting with nothing in force is a coded error, not a no-op.
+    let out = run(
+        &dir,
+        &key,
+        &["lift-lockdown", "--bundle", ".", "--by", "alice"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lifecycle_invalid"));
+    let out = run(
+        &dir,
+        &key,
+        &[
+            "lockdown",
+            "--bundle",
+            ".",
+            "--reason",
+            "prompt injection seen",
+            "--by",
+            "alice",
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entry = json(&out);
+    assert_eq!(entry["op"], "lockdown");
+    assert_eq!(entry["reason"], "prompt injection seen");
+    let (code, decision) = check(&dir, &key, now);
+    assert_eq!(code, 1);
+    assert_eq!(
+        decision["reasons"],
+        serde_json::json!(["baseline/lockdown"])
+    );
+    let out = run(
+        &dir,
+        &key,
+        &["lift-lockdown", "--bundle", ".", "--by", "alice"],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, after) = check(&dir, &key, now);
+    assert_eq!(after["reasons"], before["reasons"]);
+}

@@ -33,6 +33,11 @@ pub enum Change {
     AddTask(TaskSpec),
     /// A session token may no longer be used.
     RevokeSession { session: String },
+    /// Emergency stop: every agent request is denied (`baseline/lockdown`)
+    /// until lifted. Again while in force: the reason is replaced.
+    Lockdown { reason: String },
+    /// Ends the emergency stop.
+    LiftLockdown {},
 }
 
 impl Change {
@@ -48,6 +53,8 @@ impl Change {
             Change::TransferOwner { .. } => "transfer_owner",
             Change::AddTask(_) => "add_task",
             Change::RevokeSession { .. } => "revoke_session",
+            Change::Lockdown { .. } => "lockdown",
+            Change::LiftLockdown {} => "lift_lockdown",
         }
     }
 
@@ -62,7 +69,9 @@ impl Change {
             Change::AddTask(t) => Some(&t.agent),
             Change::Revoke { .. }
             | Change::RotateCredential { .. }
-            | Change::RevokeSession { .. } => None,
+            | Change::RevokeSession { .. }
+            | Change::Lockdown { .. }
+            | Change::LiftLockdown {} => None,
         }
     }
 
@@ -80,6 +89,9 @@ impl Change {
             }
             Change::AddTask(t) => EntityRef::new("Task", t.id.as_str()),
             Change::RevokeSession { session } => EntityRef::new("Session", session.as_str()),
+            Change::Lockdown { .. } | Change::LiftLockdown {} => {
+                EntityRef::new("Engine", "lockdown")
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ mod snapshot;
 mod state;
 mod store;
 mod tool_call;
+pub(crate) mod usage;
 mod warnings;
 
 pub use origin::PolicyOrigin;
@@ -24,6 +25,7 @@ pub use state::{
     EngineState, StateBundle, StateKeys, StateOptions, StateSettings, StateSigningKey, StateSource,
     STATE_VERSION,
 };
+pub use usage::{units_of_f64, CallCounts, Units, UsageCounts, MAX_UNITS_PER_RECORD, USAGE_KINDS};
 pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
 
 use crate::audit::{self, DecisionLog};
@@ -67,6 +69,8 @@ pub struct Engine {
     overrides: Overrides,
     /// Whether a request's own `now` may set the time it is judged at.
     trust_caller_time: bool,
+    /// Calls and cost units per agent (in memory; kept across reloads).
+    usage: usage::Usage,
 }
 
 /// `[engine]` settings given to the builder.
@@ -311,6 +315,7 @@ impl EngineBuilder {
             limits: self.limits,
             overrides: self.overrides,
             trust_caller_time: self.trust_caller_time,
+            usage: usage::Usage::default(),
         };
         engine.record_load()?;
         Ok(engine)
@@ -366,9 +371,13 @@ impl Engine {
         form: Form,
     ) -> Result<Decision> {
         let mapped = form != Form::Unmapped;
-        let result = authority::caller_time(snapshot, request, self.trust_caller_time)
-            .and_then(|()| request::decide(snapshot, request, now, mapped, || self.ids.next(now)));
-        let (decision, log_only) = match result {
+        let result =
+            authority::caller_time(snapshot, request, self.trust_caller_time).and_then(|()| {
+                request::decide(snapshot, request, now, mapped, &self.usage, || {
+                    self.ids.next(now)
+                })
+            });
+        let (decision, log_only, reservation) = match result {
             Ok(r) => r,
             Err(e) => {
                 self.record_error(snapshot, log, request, now, &e);
@@ -378,6 +387,10 @@ impl Engine {
         let policies = snapshot.log_only.policies.is_some();
         let (decision, would) =
             decide::finish(snapshot.log_only.mode, policies, decision, log_only);
+        // Only a call that goes ahead counts.
+        if decision.allowed() {
+            reservation.commit();
+        }
         if let Some(log) = log {
             let would = would.as_ref().map(decide::Outcome::as_would);
             audit::record_check(&snapshot.audit, log, request, now, &decision, would);
@@ -484,6 +497,9 @@ impl Engine {
         let compiled = self.overrides.compile(bundle)?;
         let (snapshot, skipped) = replay(&compiled, &writer.history)?;
         writer.skipped = skipped.clone();
+        // Counters of agents the new bundle no longer has are dropped.
+        self.usage
+            .retain(|agent| request_agent_exists(&snapshot, agent));
         self.snapshot.store(Arc::new(snapshot));
         drop(writer);
         self.record_skips(&skipped);
@@ -760,6 +776,99 @@ impl Engine {
             .grants
             .get(grant_id)
             .map(|g| g.policy.to_string())
+    }
+
+    /// Emergency stop: every agent request (every form) is denied with reason
+    /// `baseline/lockdown` until [`Engine::lift_lockdown`]. Journaled like
+    /// every change (it survives a restart) and recorded in the decision log.
+    /// Again while in force: the reason is replaced.
+    pub fn lockdown(&self, reason: &str, by: &str) -> Result<()> {
+        let reason = reason.to_string();
+        self.apply(Change::Lockdown { reason }, by).map(drop)
+    }
+
+    /// Ends the emergency stop (`lifecycle_invalid` when none is in force).
+    pub fn lift_lockdown(&self, by: &str) -> Result<()> {
+        self.apply(Change::LiftLockdown {}, by).map(drop)
+    }
+
+    /// The emergency stop in force, if any.
+    pub fn lockdown_status(&self) -> Option<LockdownStatus> {
+        let lockdown = self.snapshot.load().runtime.lockdown.clone()?;
+        // Who locked down last: the newest lockdown change in the history.
+        let by = self.writer().ok().and_then(|w| {
+            w.history
+                .iter()
+                .rev()
+                .find(|a| matches!(a.entry.change, Change::Lockdown { .. }))
+                .map(|a| a.entry.by.clone())
+        });
+        Some(LockdownStatus {
+            reason: lockdown.reason.clone(),
+            since: format_millis(lockdown.since_ms),
+            by: by.unwrap_or_default(),
+        })
+    }
+
+    /// Records `units` of cost `kind` (one of [`USAGE_KINDS`]: `tokens`,
+    /// `usd_cents`) spent by `agent` now; policies see the sums as
+    /// `context.usage.units_1h.<kind>` and `units_1d`. `usage_invalid` for an
+    /// unknown kind or agent, or more than [`MAX_UNITS_PER_RECORD`] units.
+    pub fn record_usage(&self, agent: &str, units: u64, kind: &str) -> Result<()> {
+        let snapshot = self.snapshot.load();
+        if !request_agent_exists(&snapshot, agent) {
+            // Checked after the kind and units, so each error says the first problem.
+            usage::check_record(units, kind)?;
+            return Err(Error::new(
+                ErrorCode::UsageInvalid,
+                format!("unknown agent {agent:?}: usage is recorded for agents of the inventory"),
+            ));
+        }
+        self.usage
+            .record(agent, units, kind, self.clock.now_millis())
+    }
+
+    /// The usage `agent` has now (and its calls of `action`): what the next
+    /// check's `context.usage` holds. Counts nothing.
+    pub fn usage(&self, agent: &str, action: Option<&str>) -> Result<UsageCounts> {
+        let snapshot = self.snapshot.load();
+        if !request_agent_exists(&snapshot, agent) {
+            return Err(Error::new(
+                ErrorCode::UsageInvalid,
+                format!("unknown agent {agent:?}"),
+            ));
+        }
+        let action = match action {
+            Some(a) => Some(snapshot.actions.get(a).cloned().ok_or_else(|| {
+                Error::new(ErrorCode::UsageInvalid, format!("unknown action {a:?}"))
+            })?),
+            None => None,
+        };
+        Ok(self
+            .usage
+            .peek(agent, action.as_ref(), self.clock.now_millis()))
+    }
+
+    /// Policy tests: forget every counter, then set those of `agent` and
+    /// `action` (a `usage:` preset). Not for hosts: counters count.
+    pub(crate) fn preset_usage(&self, preset: Option<(&str, &str, &UsageCounts)>) -> Result<()> {
+        self.usage.clear();
+        let Some((agent, action, counts)) = preset else {
+            return Ok(());
+        };
+        let snapshot = self.snapshot.load();
+        let uid = snapshot.actions.get(action).cloned();
+        match uid {
+            Some(uid) if request_agent_exists(&snapshot, agent) => {
+                self.usage
+                    .preset(agent, &uid, counts, self.clock.now_millis());
+                Ok(())
+            }
+            _ => Err(Error::new(
+                ErrorCode::TestInvalid,
+                format!("a `usage:` preset needs an agent and an action of the bundle ({agent:?}, {action:?})"),
+            )),
+        }
     }
 
     pub fn suspend(&self, agent: &str, by: &str) -> Result<()> {
@@ -1201,8 +1310,28 @@ impl Engine {
             limits: state.limits,
             overrides,
             trust_caller_time: state.trust_caller_time,
+            usage: usage::Usage::default(),
         })
     }
+}
+
+/// An emergency stop in force ([`Engine::lockdown_status`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
+pub struct LockdownStatus {
+    pub reason: String,
+    /// When it started (RFC 3339).
+    pub since: String,
+    /// Who locked down (the latest `lockdown` call).
+    pub by: String,
+}
+
+/// Whether the snapshot's inventory has agent `id`.
+fn request_agent_exists(snapshot: &Snapshot, id: &str) -> bool {
+    snapshot.bundle.options.base_schema
+        && snapshot::entity_uid(&EntityRef::new("Agent", id))
+            .is_ok_and(|uid| snapshot.store.get(&uid).is_some())
 }
 
 /// `[journal] path` of `agentauthz.toml`, relative to the bundle directory.

@@ -69,6 +69,9 @@ pub enum ErrorCode {
     InputTooDeep,
     /// An input is larger than its `[limits]` size bound.
     InputTooLarge,
+    /// `record_usage` was given an unknown kind, units that are not a whole
+    /// number from 0 to the per-record bound, or an agent the bundle does not know.
+    UsageInvalid,
     /// An internal failure (a bug); the operation was refused.
     Internal,
 }
@@ -92,7 +95,7 @@ pub enum ErrorFamily {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::Io,
         ErrorCode::BundleInvalid,
         ErrorCode::ConfigInvalid,
@@ -120,6 +123,7 @@ impl ErrorCode {
         ErrorCode::KeyInvalid,
         ErrorCode::InputTooDeep,
         ErrorCode::InputTooLarge,
+        ErrorCode::UsageInvalid,
         ErrorCode::Internal,
     ];
 
@@ -152,6 +156,7 @@ impl ErrorCode {
             ErrorCode::KeyInvalid => "key_invalid",
             ErrorCode::InputTooDeep => "input_too_deep",
             ErrorCode::InputTooLarge => "input_too_large",
+            ErrorCode::UsageInvalid => "usage_invalid",
             ErrorCode::Internal => "internal",
         }
     }
@@ -168,7 +173,9 @@ impl ErrorCode {
             | ErrorCode::PolicyInvalid
             | ErrorCode::PolicyMayError => ErrorFamily::Policy,
             ErrorCode::InventoryParse | ErrorCode::InventoryInvalid => ErrorFamily::Inventory,
-            ErrorCode::RequestParse | ErrorCode::RequestInvalid => ErrorFamily::Request,
+            ErrorCode::RequestParse | ErrorCode::RequestInvalid | ErrorCode::UsageInvalid => {
+                ErrorFamily::Request
+            }
             ErrorCode::TestInvalid => ErrorFamily::Test,
             ErrorCode::GrantInvalid | ErrorCode::LifecycleInvalid => ErrorFamily::Lifecycle,
             ErrorCode::JournalCorrupt | ErrorCode::JournalLocked => ErrorFamily::Journal,

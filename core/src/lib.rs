@@ -28,7 +28,11 @@ pub use bundle::{
     Mode, OnError, PostureConfig, Source,
 };
 pub use change::{Change, Grant, GrantRequest, TaskSpec};
-pub use engine::{Engine, EngineBuilder, PolicyOrigin, PolicyWarning, MAX_POLICY_DEPTH};
+pub use engine::units_of_f64;
+pub use engine::{
+    CallCounts, Engine, EngineBuilder, LockdownStatus, PolicyOrigin, PolicyWarning, Units,
+    UsageCounts, MAX_POLICY_DEPTH, MAX_UNITS_PER_RECORD, USAGE_KINDS,
+};
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use integrity::{IntegrityConfig, IntegrityKey, IntegrityKeys};
 pub use journal::{Journal, JournalEntry};

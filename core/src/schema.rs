@@ -13,7 +13,8 @@ pub(crate) const BASE_SCHEMA: &str = include_str!("base.cedarschema");
 pub const BASE_TYPES: [&str; 6] = ["Team", "User", "AgentGroup", "Agent", "Credential", "Task"];
 
 /// Context fields the engine fills in itself; an app may not declare them.
-pub const STANDARD_CONTEXT_FIELDS: [&str; 4] = ["now", "task", "credential", "on_behalf_of"];
+pub const STANDARD_CONTEXT_FIELDS: [&str; 5] =
+    ["now", "task", "credential", "on_behalf_of", "usage"];
 
 fn standard_context_attributes() -> Map<String, Value> {
     let mut m = Map::new();
@@ -33,7 +34,32 @@ fn standard_context_attributes() -> Map<String, Value> {
         "on_behalf_of".into(),
         json!({"type": "Entity", "name": "User", "required": false}),
     );
+    // The agent's calls and cost units so far (counted by the engine).
+    m.insert("usage".into(), usage_context_type());
     m
+}
+
+/// The kinds of cost units `record_usage` takes; each is a field of
+/// `context.usage.units_1h` and `units_1d`.
+pub const USAGE_KINDS: [&str; 2] = ["tokens", "usd_cents"];
+
+/// The type of `context.usage` (JSON schema form): the agent's calls in the
+/// last minute, hour and day, the same for the request's action, and its
+/// cost units by kind in the last hour and day.
+pub(crate) fn usage_context_type() -> Value {
+    let long = json!({"type": "Long"});
+    let calls = json!({"type": "Record", "attributes": {
+        "calls_1m": long, "calls_1h": long, "calls_1d": long,
+    }});
+    let units: Map<String, Value> = USAGE_KINDS
+        .iter()
+        .map(|k| (k.to_string(), long.clone()))
+        .collect();
+    let units = json!({"type": "Record", "attributes": units});
+    json!({"type": "Record", "required": true, "attributes": {
+        "calls_1m": long, "calls_1h": long, "calls_1d": long,
+        "action": calls, "units_1h": units, "units_1d": units,
+    }})
 }
 
 fn parse_fragment(src: &Source, limits: &Limits) -> Result<SchemaFragment> {

@@ -2,7 +2,7 @@
 //! reasons), and Cedar CLI `run-tests` JSON files, run against a bundle.
 
 use crate::bundle::{list_files, Bundle, Source};
-use crate::engine::Engine;
+use crate::engine::{Engine, UsageCounts};
 use crate::error::{Error, ErrorCode, Location, Result};
 use crate::limits::{self, Input};
 use crate::model::{CedarRequest, Decision, Effect, EntityRef, Request};
@@ -82,6 +82,11 @@ struct TestCaseDef {
     reasons: Option<Vec<String>>,
     #[serde(default)]
     expect_error: Option<String>,
+    /// Counters as they stand before the request (agent form): the agent's
+    /// calls, its calls of the request's action, its cost units. Every case
+    /// starts from zero otherwise.
+    #[serde(default)]
+    usage: Option<UsageCounts>,
 }
 
 /// One case of a Cedar CLI `run-tests` file.
@@ -221,6 +226,23 @@ fn run_case(
             obj.insert("now".into(), Value::String(now.to_string()));
         }
     }
+    let preset = match &case.usage {
+        None => None,
+        Some(counts) => {
+            let field = |name: &str| request.get(name).and_then(Value::as_str);
+            match (field("agent"), field("action")) {
+                (Some(agent), Some(action)) => Some((agent, action, counts)),
+                _ => {
+                    return Err(invalid(
+                        "`usage` goes with an agent-form request (`agent` and `action`)".into(),
+                    ))
+                }
+            }
+        }
+    };
+    engine
+        .preset_usage(preset)
+        .map_err(|e| invalid(e.message().to_string()))?;
     let outcome = Request::from_json_value(request).and_then(|r| engine.check(&r));
     Ok(judge(
         &case.name,

@@ -796,10 +796,24 @@ fn agent_action(engine: &Engine, r: &agentauthz::AgentRequest) -> Option<EntityU
     action
 }
 
-fn cedar_decides_agent(engine: &Engine, r: &agentauthz::AgentRequest) -> Option<Outcome> {
+/// What the engine puts in `context.usage` for the agent's next check of
+/// `r.action` (zeros for an agent or action the bundle does not know).
+fn usage_of(engine: &Engine, r: &agentauthz::AgentRequest) -> Value {
+    let usage = engine.usage(&r.agent, Some(&r.action)).unwrap_or_default();
+    serde_json::to_value(usage).unwrap()
+}
+
+/// Cedar's decision for the agent request, given the `usage` the engine
+/// counted before it (the engine fills `context.usage` in itself).
+fn cedar_decides_agent(
+    engine: &Engine,
+    r: &agentauthz::AgentRequest,
+    usage: Value,
+) -> Option<Outcome> {
     let schema = engine.schema().unwrap();
     let action = agent_action(engine, r)?;
-    let context = agent_context(r, false)?;
+    let mut context = agent_context(r, false)?;
+    context.insert("usage".into(), usage);
     let context =
         Context::from_json_value(Value::Object(context), Some((&schema, &action))).ok()?;
     let uid = |t: &str, id: &str| EntityUid::from_json(json!({"type": t, "id": id})).unwrap();
@@ -867,6 +881,8 @@ fn agent_form_decides_as_cedar() {
             continue;
         }
         for r in agent_requests(&format!("{root}/tests/vectors/{example}.json")) {
+            // Each check counts when it allows: Cedar gets the counts it saw.
+            let usage = usage_of(&engine, &r);
             let ours = outcome_of(engine.check(&Request::Agent(r.clone())));
             // Unknown agents, tasks, ... are denied before Cedar runs.
             let screened = |o: &Option<Outcome>| {
@@ -874,8 +890,8 @@ fn agent_form_decides_as_cedar() {
                     reasons.iter().any(|p| p.starts_with("baseline/unknown-"))
                 })
             };
-            let expected =
-                cedar_decides_agent(&engine, &r).map(|o| fail_closed(o, &engine.policy_set()));
+            let expected = cedar_decides_agent(&engine, &r, usage)
+                .map(|o| fail_closed(o, &engine.policy_set()));
             if !screened(&ours) {
                 assert_eq!(ours, expected, "{example}: {r:?}");
                 compared += 1;
@@ -885,7 +901,10 @@ fn agent_form_decides_as_cedar() {
                 let Some(cedar_request) = cedar_form(&engine, &r, escaped) else {
                     continue;
                 };
+                let usage = usage_of(&engine, &r);
                 let theirs = outcome_of(engine.check(&cedar_request));
+                let expected = cedar_decides_agent(&engine, &r, usage)
+                    .map(|o| fail_closed(o, &engine.policy_set()));
                 if !screened(&theirs) {
                     assert_eq!(
                         theirs, expected,

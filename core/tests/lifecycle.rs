@@ -442,6 +442,11 @@ fn grant_policies_are_reserved_and_decisions_equal_cedar() {
                             "now".into(),
                             serde_json::json!({"__extn": {"fn": "datetime", "arg": now}}),
                         );
+                        // The engine fills `usage` in; no policy here reads it.
+                        ctx.insert(
+                            "usage".into(),
+                            serde_json::to_value(agentauthz::UsageCounts::default()).unwrap(),
+                        );
                         if let Some(t) = task {
                             ctx.insert(
                                 "task".into(),

@@ -99,6 +99,12 @@ fn compare(expect: Option<&Value>, got: Result<Value, Error>) -> Result<(), Stri
         (Ok(v), None) => v,
     };
     let Some(expect) = expect else { return Ok(()) };
+    // A query's result (usage, lockdown status): every member named, as given.
+    if let Some(value) = expect.get("value") {
+        if !contains(&got, value) {
+            return Err(format!("expected {value}, got {got}"));
+        }
+    }
     if let Some(decision) = expect.get("decision") {
         if got.get("decision") != Some(decision) {
             return Err(format!("expected {expect}, got {got}"));
@@ -123,6 +129,16 @@ fn compare(expect: Option<&Value>, got: Result<Value, Error>) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+/// Whether `got` holds every member `want` names, with the same values.
+fn contains(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => w
+            .iter()
+            .all(|(k, v)| g.get(k).is_some_and(|gv| contains(gv, v))),
+        _ => got == want,
+    }
 }
 
 /// One scenario: its engine, its clock and what its steps saved.
@@ -181,6 +197,18 @@ impl Run {
             .map(|()| Value::Null)
         } else if let Some(request) = arg("check")? {
             ffi::check_value(engine, request)
+        } else if let Some(r) = arg("record_usage")? {
+            let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+            let units = r
+                .get("units")
+                .and_then(Value::as_f64)
+                .ok_or("units: a number")?;
+            ffi::record_usage(engine, text("agent"), units, text("kind")).map(|()| Value::Null)
+        } else if let Some(r) = arg("usage")? {
+            let agent = r.get("agent").and_then(Value::as_str).unwrap_or_default();
+            ffi::usage_value(engine, agent, r.get("action").and_then(Value::as_str))
+        } else if arg("lockdown_status")?.is_some() {
+            Ok(ffi::lockdown_status_value(engine))
         } else {
             return Err(format!("unknown step {}", Value::Object(step.clone())));
         };
@@ -220,10 +248,13 @@ fn run_scenario(doc: &Value) -> Result<usize, String> {
     };
     for (i, step) in steps.iter().enumerate() {
         let step = step.as_object().ok_or(format!("step {i}: not an object"))?;
-        run.step(step).map_err(|e| {
-            let note = step.get("note").and_then(Value::as_str).unwrap_or("");
-            format!("step {i} ({note}): {e}")
-        })?;
+        let repeat = step.get("repeat").and_then(Value::as_u64).unwrap_or(1);
+        for _ in 0..repeat {
+            run.step(step).map_err(|e| {
+                let note = step.get("note").and_then(Value::as_str).unwrap_or("");
+                format!("step {i} ({note}): {e}")
+            })?;
+        }
     }
     Ok(steps.len())
 }

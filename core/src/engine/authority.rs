@@ -27,6 +27,8 @@ pub const UNKNOWN_ENTITY: &str = "baseline/unknown-entity";
 pub const AGENT_OFFBOARDED: &str = "baseline/agent-offboarded";
 /// The agent was suspended at run time (`suspend`) and not reactivated.
 pub const AGENT_SUSPENDED: &str = "baseline/agent-suspended";
+/// An emergency stop (`lockdown`) is in force: every agent request is denied.
+pub const LOCKDOWN: &str = "baseline/lockdown";
 
 fn invalid(message: &str) -> Error {
     Error::new(ErrorCode::RequestInvalid, message)

@@ -384,14 +384,46 @@ pub(crate) fn fields(
     Some(out)
 }
 
-/// Whether a standard field of this type (the datetime `now`, or an entity)
-/// is what the record declares for it.
+/// Whether a standard field of this type (the datetime `now`, an entity, or
+/// the `usage` record of longs) is what the record declares for it.
 pub(crate) fn declares(record: &RecordType, name: &str, value: &AttrType) -> bool {
-    match (record.attrs.get(name), value) {
-        (Some((AttrType::Extension(a), _)), AttrType::Extension(b)) => a == b,
-        (Some((AttrType::Entity(Some(a)), _)), AttrType::Entity(Some(b))) => a.name == b.name,
+    match record.attrs.get(name) {
+        Some((declared, _)) => same_type(declared, value),
+        None => false,
+    }
+}
+
+fn same_type(declared: &AttrType, value: &AttrType) -> bool {
+    match (declared, value) {
+        (AttrType::Extension(a), AttrType::Extension(b)) => a == b,
+        (AttrType::Entity(Some(a)), AttrType::Entity(Some(b))) => a.name == b.name,
+        (AttrType::Long, AttrType::Long) => true,
+        (AttrType::Record(a), AttrType::Record(b)) => {
+            a.attrs.len() == b.attrs.len()
+                && b.attrs.iter().all(|(n, (t, req))| {
+                    a.attrs
+                        .get(n)
+                        .is_some_and(|(d, dreq)| dreq == req && same_type(d, t))
+                })
+        }
         _ => false,
     }
+}
+
+/// The type of `context.usage`, resolved once.
+pub(crate) fn usage_type() -> &'static AttrType {
+    static USAGE: OnceLock<AttrType> = OnceLock::new();
+    USAGE.get_or_init(|| {
+        let none = Map::new();
+        let resolver = Resolver {
+            namespaces: &none,
+            base: &none,
+            current: "",
+        };
+        resolver
+            .resolve(&crate::schema::usage_context_type(), 0)
+            .unwrap_or(AttrType::Record(RecordType::default()))
+    })
 }
 
 /// The one member of a JSON object, when it has exactly one.

@@ -7,7 +7,7 @@
 //! a decision's reasons as `grant/<id>`, and loses to any `forbid`.
 
 use super::guards::PrincipalGuards;
-use super::snapshot::{agent_of, entity_uid, status_of, ActiveGrant, Runtime, Snapshot};
+use super::snapshot::{agent_of, entity_uid, status_of, ActiveGrant, Lockdown, Runtime, Snapshot};
 use crate::change::{Change, Grant, GrantRequest, TaskSpec};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::EntityRef;
@@ -18,6 +18,9 @@ use cedar_policy::{
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+/// Longest lockdown reason, in bytes.
+const MAX_LOCKDOWN_REASON: usize = 1024;
 
 fn invalid(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::new(code, message)
@@ -376,6 +379,26 @@ impl<'a> Work<'a> {
                 self.runtime.revoked_sessions.insert(session.clone());
                 Ok(())
             }
+            Change::Lockdown { reason } => {
+                let reason = reason.trim();
+                if reason.is_empty() || reason.len() > MAX_LOCKDOWN_REASON {
+                    return Err(invalid(
+                        lc,
+                        format!("a lockdown needs a reason of 1 to {MAX_LOCKDOWN_REASON} bytes"),
+                    ));
+                }
+                // Again while in force: a new reason, the same start.
+                let since_ms = self.runtime.lockdown.as_ref().map_or(now, |l| l.since_ms);
+                self.runtime.lockdown = Some(Arc::new(Lockdown {
+                    reason: reason.to_string(),
+                    since_ms,
+                }));
+                Ok(())
+            }
+            Change::LiftLockdown {} => match self.runtime.lockdown.take() {
+                Some(_) => Ok(()),
+                None => Err(invalid(lc, "no lockdown is in force")),
+            },
         }
     }
 

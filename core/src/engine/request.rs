@@ -3,12 +3,14 @@
 
 use super::authority;
 use super::authority::{
-    TASK_REVOKED, UNKNOWN_ACTION, UNKNOWN_AGENT, UNKNOWN_CREDENTIAL, UNKNOWN_TASK, UNKNOWN_USER,
+    LOCKDOWN, TASK_REVOKED, UNKNOWN_ACTION, UNKNOWN_AGENT, UNKNOWN_CREDENTIAL, UNKNOWN_TASK,
+    UNKNOWN_USER,
 };
 use super::context::{extension_value, AttrType, EntityType, Extension};
 use super::decide::Outcome;
 use super::guards;
 use super::snapshot::{entity_uid, grants_of, Snapshot};
+use super::usage::{Reservation, Usage, UsageCounts};
 use crate::bundle::OnError;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Request};
@@ -17,19 +19,23 @@ use crate::time::{format_millis, rfc3339_to_cedar_fast};
 use cedar_policy::{Authorizer, Context, EntityId, EntityUid, Policy, PolicyId, PolicySet};
 use cedar_policy_core::ast;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
+/// Also returns the request's call, counted in `usage` before evaluation;
+/// the caller commits it when the final decision allows.
 pub(crate) fn decide(
     snapshot: &Snapshot,
     request: &Request,
     now_millis: i64,
     mapped: bool,
+    usage: &Usage,
     next_id: impl FnOnce() -> String,
-) -> Result<(Decision, Option<Outcome>)> {
+) -> Result<(Decision, Option<Outcome>, Reservation)> {
     let mut log_only = None;
-    let built = match request {
-        Request::Agent(r) => agent_request(snapshot, r, now_millis, mapped)?,
-        Request::Cedar(r) => cedar_request(snapshot, r, now_millis)?,
+    let (built, reservation) = match request {
+        Request::Agent(r) => agent_request(snapshot, r, now_millis, mapped, usage)?,
+        Request::Cedar(r) => cedar_request(snapshot, r, now_millis, usage)?,
     };
     let (decision, reasons, errors) = match built {
         Built::Denied(reasons) => (Effect::Deny, reasons, Vec::new()),
@@ -80,7 +86,7 @@ pub(crate) fn decide(
         decision_id: next_id(),
         policy_revision: snapshot.revision.clone(),
     };
-    Ok((decision, log_only))
+    Ok((decision, log_only, reservation))
 }
 
 /// The engine's one difference from Cedar (`[engine] on_error = "deny"`):
@@ -138,14 +144,15 @@ fn with_extra<'a>(
 fn context_has(snapshot: &Snapshot, request: &Request, name: &str) -> bool {
     match request {
         Request::Agent(r) => match name {
-            "now" => true,
+            "now" | "usage" => true,
             "task" => r.task.is_some(),
             "credential" => r.credential.is_some(),
             "on_behalf_of" => r.on_behalf_of.is_some(),
             _ => r.context.contains_key(name),
         },
         Request::Cedar(r) => {
-            r.context.contains_key(name) || (name == "now" && snapshot.screen.enabled)
+            r.context.contains_key(name)
+                || ((name == "now" || name == "usage") && snapshot.screen.enabled)
         }
     }
 }
@@ -187,7 +194,8 @@ fn agent_request(
     r: &AgentRequest,
     now_millis: i64,
     mapped: bool,
-) -> Result<Built> {
+    usage: &Usage,
+) -> Result<(Built, Reservation)> {
     if !snapshot.bundle.options.base_schema {
         return Err(invalid(
             "agent-form requests need a bundle with agentauthz's base types; use the Cedar form (principal/action/resource)",
@@ -232,10 +240,12 @@ fn agent_request(
             if snapshot.store.get(&uid).is_none() {
                 unknown.push(reason);
             }
-            let ty = AttrType::Entity(Some(EntityType::new(uid.type_name().clone())));
+            let ty = Cow::Owned(AttrType::Entity(Some(EntityType::new(
+                uid.type_name().clone(),
+            ))));
             standard.push((
                 field,
-                json!({"__entity": {"type": type_name, "id": id}}),
+                Json::Value(json!({"__entity": {"type": type_name, "id": id}})),
                 Some(ast::Value::from(ast::EntityUID::from(uid))),
                 ty,
             ));
@@ -247,13 +257,25 @@ fn agent_request(
     {
         unknown.push(TASK_REVOKED);
     }
+    if snapshot.runtime.lockdown.is_some() {
+        unknown.push(LOCKDOWN);
+    }
     let resource = request_uid(snapshot, &r.resource)?;
     unknown.sort_unstable();
     let Some(action) = action else {
-        return Ok(Built::Denied(
-            unknown.into_iter().map(String::from).collect(),
+        return Ok((
+            Built::Denied(unknown.into_iter().map(String::from).collect()),
+            Reservation::none(),
         ));
     };
+    // Counted only when nothing denies it yet: an unknown agent or action
+    // never gets counters.
+    let (counts, reservation) = if unknown.is_empty() {
+        usage.reserve(&r.agent, &action, now_millis)
+    } else {
+        (UsageCounts::default(), Reservation::none())
+    };
+    standard.push(usage_field(counts));
     // Build and validate even when denying, so malformed input is always reported.
     let (context, verified) = context(snapshot, &action, &r.context, standard)?;
     let request = build(snapshot, principal, action, resource, context, verified)?;
@@ -261,10 +283,11 @@ fn agent_request(
     unknown.sort_unstable();
     unknown.dedup();
     if unknown.is_empty() {
-        Ok(Built::Cedar(Box::new(request)))
+        Ok((Built::Cedar(Box::new(request)), reservation))
     } else {
-        Ok(Built::Denied(
-            unknown.into_iter().map(String::from).collect(),
+        Ok((
+            Built::Denied(unknown.into_iter().map(String::from).collect()),
+            reservation,
         ))
     }
 }
@@ -272,14 +295,40 @@ fn agent_request(
 /// The Cedar form: evaluated as given, except in a bundle with the base
 /// types, where the engine fills in `now` when the context has none and the
 /// entities the request names get the same checks as in the agent form.
-fn cedar_request(snapshot: &Snapshot, r: &CedarRequest, now_millis: i64) -> Result<Built> {
+fn cedar_request(
+    snapshot: &Snapshot,
+    r: &CedarRequest,
+    now_millis: i64,
+    usage: &Usage,
+) -> Result<(Built, Reservation)> {
     let action = request_uid(snapshot, &r.action)?;
+    let principal = request_uid(snapshot, &r.principal)?;
     let mut standard = Vec::new();
-    if snapshot.screen.enabled && !r.context.contains_key("now") {
-        standard.push(now_field(format_millis(now_millis)));
+    let mut reservation = Reservation::none();
+    if snapshot.screen.enabled {
+        if !r.context.contains_key("now") {
+            standard.push(now_field(format_millis(now_millis)));
+        }
+        if r.context.contains_key("usage") {
+            return Err(invalid(
+                "context field `usage` is filled in by agentauthz (the agent's counted calls and units)",
+            ));
+        }
+        // An agent's calls count in this form too; other principals have none.
+        let counted = is_agent(&principal)
+            && snapshot.store.get(&principal).is_some()
+            && snapshot.runtime.lockdown.is_none()
+            && known_action(snapshot, &action);
+        let counts = if counted {
+            let (counts, r) = usage.reserve(principal.id().unescaped(), &action, now_millis);
+            reservation = r;
+            counts
+        } else {
+            UsageCounts::default()
+        };
+        standard.push(usage_field(counts));
     }
     let (context, verified) = context(snapshot, &action, &r.context, standard)?;
-    let principal = request_uid(snapshot, &r.principal)?;
     let request = build(
         snapshot,
         principal.clone(),
@@ -289,32 +338,78 @@ fn cedar_request(snapshot: &Snapshot, r: &CedarRequest, now_millis: i64) -> Resu
         verified,
     )?;
     if !snapshot.screen.enabled {
-        return Ok(Built::Cedar(Box::new(request)));
+        return Ok((Built::Cedar(Box::new(request)), reservation));
     }
     let mut denied = Vec::new();
     authority::principal(snapshot, &principal, &mut denied);
     authority::context(snapshot, request.context(), &mut denied);
+    if snapshot.runtime.lockdown.is_some() && is_agent(&principal) {
+        denied.push(LOCKDOWN);
+    }
     if denied.is_empty() {
-        return Ok(Built::Cedar(Box::new(request)));
+        return Ok((Built::Cedar(Box::new(request)), reservation));
     }
     denied.sort_unstable();
     denied.dedup();
-    Ok(Built::Denied(
-        denied.into_iter().map(String::from).collect(),
+    Ok((
+        Built::Denied(denied.into_iter().map(String::from).collect()),
+        reservation,
     ))
+}
+
+/// Whether the schema declares action `uid` (so counters are made only for
+/// actions that exist).
+fn known_action(snapshot: &Snapshot, uid: &EntityUid) -> bool {
+    snapshot.actions.get(uid.id().unescaped()) == Some(uid)
+        || snapshot.actions.get(&uid.to_string()) == Some(uid)
+}
+
+/// Whether `uid` is a base-type `Agent` (empty namespace).
+fn is_agent(uid: &EntityUid) -> bool {
+    let t = uid.type_name();
+    t.basename() == "Agent" && t.namespace_components().next().is_none()
 }
 
 /// A standard context field the engine adds: name, JSON form, typed form
 /// (`None` when Cedar rejects it: the JSON form then gives Cedar's error), its type.
-type StandardField = (&'static str, Value, Option<ast::Value>, AttrType);
+type StandardField = (
+    &'static str,
+    Json,
+    Option<ast::Value>,
+    Cow<'static, AttrType>,
+);
+
+/// A standard field's JSON form, made only when Cedar's parser needs it.
+enum Json {
+    Value(Value),
+    Usage(UsageCounts),
+}
+
+impl Json {
+    fn into_value(self) -> Value {
+        match self {
+            Json::Value(v) => v,
+            Json::Usage(u) => u.json(),
+        }
+    }
+}
 
 fn now_field(now: String) -> StandardField {
     let typed = extension_value(Extension::Datetime, &now);
     (
         "now",
-        Value::String(now),
+        Json::Value(Value::String(now)),
         typed,
-        AttrType::Extension(Extension::Datetime),
+        Cow::Owned(AttrType::Extension(Extension::Datetime)),
+    )
+}
+
+fn usage_field(counts: UsageCounts) -> StandardField {
+    (
+        "usage",
+        Json::Usage(counts),
+        Some(counts.value()),
+        Cow::Borrowed(super::context::usage_type()),
     )
 }
 
@@ -355,7 +450,7 @@ fn context(
     }
     let mut json = values.clone();
     for (name, value, _, _) in standard {
-        json.insert(name.to_string(), value);
+        json.insert(name.to_string(), value.into_value());
     }
     let schema = snapshot.schema.as_ref();
     Context::from_json_value(Value::Object(json), schema.map(|s| (s, action)))

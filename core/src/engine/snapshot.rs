@@ -466,6 +466,15 @@ pub(crate) struct Runtime {
     /// Agents suspended at run time (and not reactivated since): denied
     /// whatever the baseline switches say.
     pub suspended: HashSet<String>,
+    /// The emergency stop in force: every agent request is denied.
+    pub lockdown: Option<Arc<Lockdown>>,
+}
+
+/// An emergency stop in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Lockdown {
+    pub reason: String,
+    pub since_ms: i64,
 }
 
 #[derive(Debug, Clone)]
