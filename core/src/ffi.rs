@@ -11,6 +11,7 @@
 //! | changes | `grant`, `grants`, `add_task`, `apply_change`, `skipped_changes` | `grant_value`, `grants_value`, `add_task_value`, `apply_change_value`, `skipped_changes_value` | `grant_json`, `grants_json`, `add_task_json`, `apply_change_json`, `skipped_changes_json` |
 //! | sessions | `issue_session`, `verify_session`, `check_session`, `session_keys_from`, `session_public_keys`, `generate_session_key` | `…_value`, `session_keys_from_value` | `…_json`, `session_keys_from_json` |
 //! | log | `decision_log_head`, `decision_log_stats`, `decision_log_path(_for)`, `record_to_ocsf` | `decision_log_head_value`, `decision_log_stats_value`, `records_to_value`, `record_to_ocsf_value` | `decision_log_head_json`, `decision_log_stats_json`, `records_to_json`, `record_to_ocsf_json` |
+//! | IdP tokens | `check_token`, `verify_token`, `set_issuer_jwks` | `check_token_value`, `verify_token_value` | `check_token_json`, `verify_token_json` |
 //! | tool calls | `check_tool_call` | `check_tool_call_value` | `check_tool_call_json` |
 //! | mcp | `schema_from_mcp`, `mcp_check_call`, `mcp_denied_result`, `mcp_guard_call` (`_value`/`_json` only), `mcp_listable_tools` | `…_value` | `…_json` |
 //! | errors | `catch_panic`, `error_codes` | `error_to_value`, `error_codes_value` | `error_to_json`, `error_codes_json` |
@@ -27,6 +28,7 @@ mod errors;
 mod log;
 mod mcp;
 mod sessions;
+mod tokens;
 mod tool_call;
 
 pub use changes::{
@@ -66,5 +68,9 @@ pub use sessions::{
     session_public_keys, session_public_keys_json, session_public_keys_value, verify_session,
     verify_session_json, verify_session_value, GeneratedKey, IssueSession, IssuedSession,
     SessionKeysSpec, SigningKeySpec,
+};
+pub use tokens::{
+    check_token, check_token_json, check_token_value, set_issuer_jwks, verify_token,
+    verify_token_json, verify_token_value,
 };
 pub use tool_call::{check_tool_call, check_tool_call_json, check_tool_call_value};

@@ -10,6 +10,7 @@ mod change;
 mod engine;
 mod error;
 pub mod ffi;
+pub mod identity;
 pub mod integrity;
 mod inventory;
 pub mod journal;
@@ -18,6 +19,7 @@ pub mod mcp;
 mod model;
 pub mod posture;
 mod schema;
+pub mod scim;
 pub mod session;
 pub mod testing;
 mod time;
@@ -30,12 +32,13 @@ pub use bundle::{
 pub use change::{Change, Grant, GrantRequest, TaskSpec};
 pub use engine::{Engine, EngineBuilder, PolicyOrigin, PolicyWarning, MAX_POLICY_DEPTH};
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
+pub use identity::{Identity, IdentityConfig, TokenClaims};
 pub use integrity::{IntegrityConfig, IntegrityKey, IntegrityKeys};
 pub use journal::{Journal, JournalEntry};
 pub use limits::{Limits, MAX_DEPTH_CEILING};
 pub use model::{
     AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request, SessionRequest,
-    ToolCall, VERSION,
+    TokenRequest, ToolCall, VERSION,
 };
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
 pub use session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
