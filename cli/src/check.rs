@@ -22,6 +22,12 @@ pub struct Args {
     /// clock. A request may not carry its own `now`.
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
+    /// Check with the identity provider's token (a JWT) held in this
+    /// environment variable, verified against `[identity.issuers]`: it names
+    /// the agent (the request gives `action`, `resource`, `context`, no
+    /// `agent`). The token never appears in output or the decision log.
+    #[arg(long, value_name = "VAR")]
+    token_env: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -54,9 +60,40 @@ pub fn run(args: Args) -> Result<u8> {
         builder = builder.clock(crate::lifecycle::clock_at(now)?);
     }
     let engine = builder.build()?;
-    let result = engine.check(&Request::from_json_str_with(&text, &engine.limits())?);
+    let result = match &args.token_env {
+        Some(var) => token_request(&engine, &text, var).and_then(|r| engine.check_token(&r)),
+        None => engine.check(&Request::from_json_str_with(&text, &engine.limits())?),
+    };
     engine.flush_decision_log()?;
     let decision = result?;
     println!("{}", agentauthz::ffi::decision_to_value(&decision));
     Ok(if decision.allowed() { 0 } else { 1 })
+}
+
+/// The request with the token of `var` added (a token request).
+fn token_request(engine: &Engine, text: &str, var: &str) -> Result<agentauthz::TokenRequest> {
+    use agentauthz::limits::{parse_json, Input};
+    use agentauthz::{Error, ErrorCode};
+    let token = std::env::var(var).map_err(|_| {
+        Error::new(
+            ErrorCode::TokenInvalid,
+            format!("environment variable {var} is not set (or not UTF-8)"),
+        )
+    })?;
+    let mut value = parse_json(&engine.limits(), Input::Request, "request", text)?;
+    let serde_json::Value::Object(map) = &mut value else {
+        return Err(Error::new(
+            ErrorCode::RequestParse,
+            "a request must be a JSON object",
+        ));
+    };
+    if map.contains_key("agent") || map.contains_key("token") {
+        return Err(Error::new(
+            ErrorCode::RequestInvalid,
+            "with --token-env the token names the agent: the request gives no `agent` or `token`",
+        ));
+    }
+    map.insert("token".into(), token.trim().into());
+    serde_json::from_value(value)
+        .map_err(|e| Error::new(ErrorCode::RequestParse, format!("token request: {e}")))
 }

@@ -10,10 +10,13 @@ pub enum Format {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
     /// Bundle directory.
-    #[arg(long)]
-    bundle: PathBuf,
+    #[arg(long, required = true)]
+    bundle: Option<PathBuf>,
     /// Decision logs (DecisionRecord JSON lines), for last activity.
     #[arg(long, num_args = 1..)]
     logs: Vec<PathBuf>,
@@ -39,8 +42,78 @@ pub fn now_millis(now: Option<&str>) -> Result<i64> {
     }
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Import users and teams from SCIM 2.0 exports (ListResponse of Users,
+    /// optionally of Groups), keeping agents and their owner links; users the
+    /// export no longer holds become inactive. Prints the new inventory (JSON).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// Bundle directory whose inventory is the starting point.
+    #[arg(long)]
+    bundle: PathBuf,
+    /// `Users.json` and optionally `Groups.json` (SCIM 2.0 ListResponse documents).
+    #[arg(long, num_args = 1..=2, value_names = ["USERS", "GROUPS"], required = true)]
+    scim: Vec<PathBuf>,
+    /// Write the inventory to this file instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn import(args: ImportArgs) -> Result<u8> {
+    use agentauthz::limits::{parse_json, parse_yaml, Input, Limits};
+    let limits = Limits::default();
+    let mut bundle = agentauthz::Bundle::read_dir(&args.bundle)?;
+    let inventory = match &bundle.inventory {
+        Some(src) => parse_yaml(&limits, Input::Inventory, &src.name, &src.text)?,
+        None => serde_json::Value::Null,
+    };
+    let mut docs = Vec::new();
+    for path in &args.scim {
+        let src = agentauthz::Source::read(path)?;
+        docs.push(parse_json(&limits, Input::Inventory, &src.name, &src.text)?);
+    }
+    let (out, report) = agentauthz::scim::import_scim(inventory, &docs[0], docs.get(1))?;
+    let text = serde_json::to_string_pretty(&out)
+        .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+    // The result must load with the bundle, or nothing is written.
+    bundle.inventory = Some(agentauthz::Source::new("inventory.json", text.clone()));
+    Engine::from_bundle(bundle)?;
+    match &args.out {
+        Some(path) => std::fs::write(path, format!("{text}\n")).map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?,
+        None => println!("{text}"),
+    }
+    eprintln!(
+        "imported {} users ({} inactive: {}), {} teams; not in the export, made inactive: {}",
+        report.users,
+        report.inactive.len(),
+        report.inactive.join(", "),
+        report.teams,
+        if report.missing.is_empty() {
+            "none".to_string()
+        } else {
+            report.missing.join(", ")
+        },
+    );
+    Ok(0)
+}
+
 pub fn run(args: Args) -> Result<u8> {
-    let engine = Engine::load(&args.bundle)?;
+    if let Some(Sub::Import(import_args)) = args.command {
+        return import(import_args);
+    }
+    let Some(bundle) = args.bundle else {
+        return Err(Error::new(ErrorCode::BundleInvalid, "give --bundle DIR"));
+    };
+    let engine = Engine::load(&bundle)?;
     let options = PostureOptions {
         now_millis: now_millis(args.now.as_deref())?,
         logs: args.logs,

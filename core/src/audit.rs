@@ -70,7 +70,7 @@ pub(crate) use verify::parse_line;
 
 pub(crate) use recorder::{
     record_change, record_check, record_check_error, record_event, record_refused_session,
-    SnapshotAudit, WouldBe,
+    record_refused_token, SnapshotAudit, WouldBe,
 };
 
 /// Moved to the bundle's configuration (issue 16); still named here.

@@ -125,6 +125,9 @@ pub struct Config {
     /// `[integrity]`: the key that authenticates the journal and the decision log.
     #[serde(default)]
     pub integrity: crate::integrity::IntegrityConfig,
+    /// `[identity]`: identity providers whose tokens name agents.
+    #[serde(default)]
+    pub identity: crate::identity::IdentityConfig,
 }
 
 /// `[sessions]`: signed, short-lived agent session tokens.

@@ -33,10 +33,13 @@ use crate::bundle::Mode;
 use crate::bundle::{Bundle, BundleOptions, Config, OnError, Source};
 use crate::change::{Change, Grant, GrantRequest, TaskSpec};
 use crate::error::{Error, ErrorCode, Result};
+use crate::identity::{Identity, TokenClaims};
 use crate::integrity::IntegrityKeys;
 use crate::journal::{Journal, JournalEntry};
 use crate::limits::Limits;
-use crate::model::{AgentRequest, Decision, EntityRef, Request, SessionRequest, ToolCall};
+use crate::model::{
+    AgentRequest, Decision, EntityRef, Request, SessionRequest, TokenRequest, ToolCall,
+};
 use crate::session::{self, SessionClaims, SessionKeys};
 use crate::time::{format_millis, Clock, SystemClock};
 use crate::time::{parse_rfc3339_millis, DecisionIds};
@@ -63,6 +66,8 @@ pub struct Engine {
     /// Serializes run-time changes and reloads; checks never take it.
     writer: Mutex<Writer>,
     sessions: ArcSwap<Sessions>,
+    /// `[identity]`: identity providers and the tokens they verified.
+    identity: Arc<Identity>,
     /// The builder's limits, applied to reloaded bundles too.
     limits: Option<Limits>,
     /// Builder settings that override `agentauthz.toml`, on every reload too.
@@ -269,6 +274,7 @@ impl EngineBuilder {
         if let Some(keys) = self.session_keys {
             sessions.keys = keys;
         }
+        let identity = Identity::from_config(&config.identity, dir, clock.now_millis())?;
         let keys = match self.integrity_keys {
             Some(k) => k,
             None => IntegrityKeys::from_config(&config.integrity, dir)?,
@@ -312,6 +318,7 @@ impl EngineBuilder {
             log: ArcSwapOption::from(log.map(Arc::new)),
             writer: Mutex::new(writer),
             sessions: ArcSwap::from_pointee(sessions),
+            identity: Arc::new(identity),
             limits: self.limits,
             overrides: self.overrides,
             trust_caller_time: self.trust_caller_time,
@@ -370,6 +377,20 @@ impl Engine {
         now: i64,
         form: Form,
     ) -> Result<Decision> {
+        self.decide_as(snapshot, log, request, request, now, form)
+    }
+
+    /// [`Engine::decide`], recording `recorded` in place of `request` (a
+    /// token check records the token's provenance, not what Cedar saw).
+    fn decide_as(
+        &self,
+        snapshot: &Snapshot,
+        log: Option<&DecisionLog>,
+        request: &Request,
+        recorded: &Request,
+        now: i64,
+        form: Form,
+    ) -> Result<Decision> {
         let mapped = form != Form::Unmapped;
         let result =
             authority::caller_time(snapshot, request, self.trust_caller_time).and_then(|()| {
@@ -380,7 +401,7 @@ impl Engine {
         let (decision, log_only, reservation) = match result {
             Ok(r) => r,
             Err(e) => {
-                self.record_error(snapshot, log, request, now, &e);
+                self.record_error(snapshot, log, recorded, now, &e);
                 return Err(e);
             }
         };
@@ -393,7 +414,7 @@ impl Engine {
         }
         if let Some(log) = log {
             let would = would.as_ref().map(decide::Outcome::as_would);
-            audit::record_check(&snapshot.audit, log, request, now, &decision, would);
+            audit::record_check(&snapshot.audit, log, recorded, now, &decision, would);
         }
         Ok(decision)
     }
@@ -1012,6 +1033,115 @@ impl Engine {
         self.decide_owned(&snapshot, log.as_deref(), request, now, form)
     }
 
+    /// Verifies an identity provider's token (`[identity.issuers]`) against
+    /// the engine clock and returns what it says (cached by hash until it
+    /// expires). Errors: `token_invalid`, `token_expired`, `token_audience`,
+    /// `issuer_unknown`, `jwks_unavailable`; never holding the token.
+    pub fn verify_token(&self, token: &str) -> Result<TokenClaims> {
+        self.identity
+            .verify(token, self.clock.now_millis())
+            .map(Arc::unwrap_or_clone)
+    }
+
+    /// The identity providers of `[identity]` (keys, verified tokens).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Decides a request made with an identity provider's token: the agent
+    /// is the token's (`agent_claim`, or the actor of a delegated token), the
+    /// on-behalf-of user the delegated token's `sub`, and an action whose
+    /// context declares a `token` record gets the token's attributes
+    /// (`issuer`, `subject`, `client_id`, `jti`, `scopes`, `actors`, the
+    /// configured claims) in `context.token`. An agent not in the inventory
+    /// is denied (`baseline/unknown-agent`) like any other. A token that does
+    /// not verify is an error, recorded with the principal
+    /// `Token::"unverified"`; a decision is recorded with the token's
+    /// issuer, subject, client, actor chain, `jti` and scopes in
+    /// `context.token`, never the token.
+    pub fn check_token(&self, request: &TokenRequest) -> Result<Decision> {
+        self.check_token_as(request, Form::Request)
+    }
+
+    fn check_token_as(&self, request: &TokenRequest, form: Form) -> Result<Decision> {
+        if request.now.is_some() {
+            return Err(Error::new(
+                ErrorCode::RequestInvalid,
+                "a token check is judged at the engine clock: do not pass `now`",
+            ));
+        }
+        let now = self.clock.now_millis();
+        let claims = match self.identity.verify(&request.token, now) {
+            Ok(claims) => claims,
+            Err(e) => {
+                if let Some(log) = self.log.load().as_deref() {
+                    let snapshot = self.snapshot.load();
+                    audit::record_refused_token(
+                        &snapshot.audit,
+                        log,
+                        &snapshot.revision,
+                        now,
+                        &self.ids.next(now),
+                        request,
+                        &e,
+                    );
+                }
+                return Err(e);
+            }
+        };
+        if request.context.contains_key("token") {
+            return Err(Error::new(
+                ErrorCode::RequestInvalid,
+                "context field `token` is filled in from the verified token; do not pass it",
+            ));
+        }
+        let snapshot = self.snapshot.load();
+        let log = self.log.load();
+        let mut context = request.context.clone();
+        let declared = snapshot
+            .actions
+            .get(&request.action)
+            .and_then(|uid| snapshot.context_types.get(uid))
+            .and_then(|record| match record.attrs.get("token") {
+                Some((context::AttrType::Record(r), _)) => Some(r),
+                _ => None,
+            });
+        if let Some(record) = declared {
+            let token = claims.context_record(|name| record.attrs.contains_key(name));
+            context.insert("token".into(), serde_json::Value::Object(token));
+        }
+        let mut cedar = AgentRequest {
+            agent: claims.agent.clone(),
+            action: request.action.clone(),
+            resource: request.resource.clone(),
+            task: request.task.clone(),
+            on_behalf_of: claims.on_behalf_of.clone(),
+            credential: request.credential.clone(),
+            context,
+            now: None,
+        };
+        let mut recorded = cedar.clone();
+        recorded.context = request.context.clone();
+        recorded.context.insert("token".into(), claims.provenance());
+        let recorded = Request::Agent(recorded);
+        if form == Form::ToolCall {
+            let mut as_request = Request::Agent(cedar);
+            if let Err(e) = tool_call::coerce(&snapshot, &mut as_request) {
+                self.record_error(&snapshot, log.as_deref(), &recorded, now, &e);
+                return Err(e);
+            }
+            let Request::Agent(coerced) = as_request else {
+                return Err(Error::new(
+                    ErrorCode::Internal,
+                    "a coerced tool call changed form",
+                ));
+            };
+            cedar = coerced;
+        }
+        let request = Request::Agent(cedar);
+        self.decide_as(&snapshot, log.as_deref(), &request, &recorded, now, form)
+    }
+
     /// Decides a framework's tool call ([`ToolCall`]): the one mapper every
     /// binding and adapter uses.
     ///
@@ -1067,6 +1197,12 @@ impl Engine {
             Some(action) => (action.clone(), Form::ToolCall),
             None => (call.tool.clone(), Form::Unmapped),
         };
+        if call.token.is_some() && (call.agent.is_some() || call.session.is_some()) {
+            return Err(Error::new(
+                ErrorCode::RequestInvalid,
+                "give exactly one of `agent`, `session` and `token`",
+            ));
+        }
         match (&call.agent, &call.session) {
             (Some(agent), None) => {
                 if call.audience.is_some() {
@@ -1109,9 +1245,27 @@ impl Engine {
                 };
                 self.check_session_as(&request, form)
             }
+            (None, None) if call.token.is_some() => {
+                if call.audience.is_some() || call.on_behalf_of.is_some() {
+                    return Err(Error::new(
+                        ErrorCode::RequestInvalid,
+                        "with `token`, the audience is this resource's and the on-behalf-of user the token's: do not pass `audience` or `on_behalf_of`",
+                    ));
+                }
+                let request = TokenRequest {
+                    token: call.token.clone().unwrap_or_default(),
+                    action,
+                    resource: call.resource.clone(),
+                    task: call.task.clone(),
+                    credential: call.credential.clone(),
+                    context,
+                    now: call.now.clone(),
+                };
+                self.check_token_as(&request, form)
+            }
             _ => Err(Error::new(
                 ErrorCode::RequestInvalid,
-                "give exactly one of `agent` and `session`",
+                "give exactly one of `agent`, `session` and `token`",
             )),
         }
     }
@@ -1293,6 +1447,14 @@ impl Engine {
         let (snapshot, skipped) = replay(&compiled, &history)?;
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let ids = DecisionIds::new(clock.now_millis());
+        // `[identity]` again from the bundle (keys given at run time are not state).
+        let identity = match &snapshot.bundle.config {
+            Some(src) => {
+                let config = Config::parse_with(src, &snapshot.limits)?;
+                Identity::from_config(&config.identity, None, clock.now_millis())?
+            }
+            None => Identity::default(),
+        };
         Ok(Engine {
             snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
             compaction: true,
@@ -1307,6 +1469,7 @@ impl Engine {
                 closed: false,
             }),
             sessions: ArcSwap::from_pointee(state.sessions),
+            identity: Arc::new(identity),
             limits: state.limits,
             overrides,
             trust_caller_time: state.trust_caller_time,

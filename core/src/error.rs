@@ -64,6 +64,17 @@ pub enum ErrorCode {
     SessionRevoked,
     /// A session signing or verification key is missing or malformed.
     KeyInvalid,
+    /// An identity-provider token is malformed, its algorithm is not
+    /// accepted, its signature does not verify, or a claim is missing or malformed.
+    TokenInvalid,
+    /// An identity-provider token is expired or not yet valid.
+    TokenExpired,
+    /// An identity-provider token is for another resource (its `aud`).
+    TokenAudience,
+    /// An identity-provider token's `iss` is not a configured issuer.
+    IssuerUnknown,
+    /// The issuer's keys (JWKS) could not be fetched or read.
+    JwksUnavailable,
     /// An input nests deeper than `[limits] max_depth` (or a policy has more
     /// operators than `max_policy_operators`); refused before any parser recursed.
     InputTooDeep,
@@ -91,11 +102,12 @@ pub enum ErrorFamily {
     Log,
     Session,
     Limit,
+    Token,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::Io,
         ErrorCode::BundleInvalid,
         ErrorCode::ConfigInvalid,
@@ -121,6 +133,11 @@ impl ErrorCode {
         ErrorCode::SessionExpired,
         ErrorCode::SessionRevoked,
         ErrorCode::KeyInvalid,
+        ErrorCode::TokenInvalid,
+        ErrorCode::TokenExpired,
+        ErrorCode::TokenAudience,
+        ErrorCode::IssuerUnknown,
+        ErrorCode::JwksUnavailable,
         ErrorCode::InputTooDeep,
         ErrorCode::InputTooLarge,
         ErrorCode::UsageInvalid,
@@ -154,6 +171,11 @@ impl ErrorCode {
             ErrorCode::SessionExpired => "session_expired",
             ErrorCode::SessionRevoked => "session_revoked",
             ErrorCode::KeyInvalid => "key_invalid",
+            ErrorCode::TokenInvalid => "token_invalid",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::TokenAudience => "token_audience",
+            ErrorCode::IssuerUnknown => "issuer_unknown",
+            ErrorCode::JwksUnavailable => "jwks_unavailable",
             ErrorCode::InputTooDeep => "input_too_deep",
             ErrorCode::InputTooLarge => "input_too_large",
             ErrorCode::UsageInvalid => "usage_invalid",
@@ -185,6 +207,11 @@ impl ErrorCode {
             | ErrorCode::SessionRevoked
             | ErrorCode::KeyInvalid => ErrorFamily::Session,
             ErrorCode::InputTooDeep | ErrorCode::InputTooLarge => ErrorFamily::Limit,
+            ErrorCode::TokenInvalid
+            | ErrorCode::TokenExpired
+            | ErrorCode::TokenAudience
+            | ErrorCode::IssuerUnknown
+            | ErrorCode::JwksUnavailable => ErrorFamily::Token,
             ErrorCode::Internal => ErrorFamily::Internal,
         }
     }
@@ -204,6 +231,7 @@ impl ErrorFamily {
             ErrorFamily::Log => "log",
             ErrorFamily::Session => "session",
             ErrorFamily::Limit => "limit",
+            ErrorFamily::Token => "token",
             ErrorFamily::Internal => "internal",
         }
     }

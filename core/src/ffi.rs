@@ -12,6 +12,7 @@
 //! | sessions | `issue_session`, `verify_session`, `check_session`, `session_keys_from`, `session_public_keys`, `generate_session_key` | `…_value`, `session_keys_from_value` | `…_json`, `session_keys_from_json` |
 //! | log | `decision_log_head`, `decision_log_stats`, `decision_log_path(_for)`, `record_to_ocsf` | `decision_log_head_value`, `decision_log_stats_value`, `records_to_value`, `record_to_ocsf_value` | `decision_log_head_json`, `decision_log_stats_json`, `records_to_json`, `record_to_ocsf_json` |
 //! | usage, lockdown | `record_usage`, `usage`, `lockdown`, `lift_lockdown`, `lockdown_status` | `usage_value`, `lockdown_status_value` | `usage_json`, `lockdown_status_json` |
+//! | IdP tokens | `check_token`, `verify_token`, `set_issuer_jwks` | `check_token_value`, `verify_token_value` | `check_token_json`, `verify_token_json` |
 //! | tool calls | `check_tool_call` | `check_tool_call_value` | `check_tool_call_json` |
 //! | mcp | `schema_from_mcp`, `mcp_check_call`, `mcp_denied_result`, `mcp_guard_call` (`_value`/`_json` only), `mcp_listable_tools` | `…_value` | `…_json` |
 //! | errors | `catch_panic`, `error_codes` | `error_to_value`, `error_codes_value` | `error_to_json`, `error_codes_json` |
@@ -28,6 +29,7 @@ mod errors;
 mod log;
 mod mcp;
 mod sessions;
+mod tokens;
 mod tool_call;
 mod usage;
 
@@ -68,6 +70,10 @@ pub use sessions::{
     session_public_keys, session_public_keys_json, session_public_keys_value, verify_session,
     verify_session_json, verify_session_value, GeneratedKey, IssueSession, IssuedSession,
     SessionKeysSpec, SigningKeySpec,
+};
+pub use tokens::{
+    check_token, check_token_json, check_token_value, set_issuer_jwks, verify_token,
+    verify_token_json, verify_token_value,
 };
 pub use tool_call::{check_tool_call, check_tool_call_json, check_tool_call_value};
 pub use usage::{

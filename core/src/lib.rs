@@ -10,6 +10,7 @@ mod change;
 mod engine;
 mod error;
 pub mod ffi;
+pub mod identity;
 pub mod integrity;
 mod inventory;
 pub mod journal;
@@ -18,6 +19,7 @@ pub mod mcp;
 mod model;
 pub mod posture;
 mod schema;
+pub mod scim;
 pub mod session;
 pub mod testing;
 mod time;
@@ -34,12 +36,13 @@ pub use engine::{
     UsageCounts, MAX_POLICY_DEPTH, MAX_UNITS_PER_RECORD, USAGE_KINDS,
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
+pub use identity::{Identity, IdentityConfig, TokenClaims};
 pub use integrity::{IntegrityConfig, IntegrityKey, IntegrityKeys};
 pub use journal::{Journal, JournalEntry};
 pub use limits::{Limits, MAX_DEPTH_CEILING};
 pub use model::{
     AgentRequest, CedarRequest, Decision, Effect, EntityRef, PolicyError, Request, SessionRequest,
-    ToolCall, VERSION,
+    TokenRequest, ToolCall, VERSION,
 };
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
 pub use session::{KeySource, SessionClaims, SessionConfig, SessionKeys};

@@ -76,6 +76,31 @@ pub struct SessionRequest {
     pub audience: Option<String>,
 }
 
+/// An agent-form request made with an identity provider's token (OAuth 2.1
+/// / OIDC access token, SPIFFE JWT-SVID): the agent, the on-behalf-of user
+/// (RFC 8693 `act`) and `context.token` come from the verified token, never
+/// from the caller, and the token is judged at the engine clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(test, ts(export_to = "../../bindings-js/src/generated/"))]
+pub struct TokenRequest {
+    /// The bearer token (a JWT). Never recorded or echoed in errors.
+    pub token: String,
+    pub action: String,
+    pub resource: EntityRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(test, ts(type = "Record<string, unknown>"))]
+    pub context: Map<String, Value>,
+    /// Refused when present: a token check is judged at the engine clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<String>,
+}
+
 /// A framework's tool call to decide ([`crate::Engine::check_tool_call`]):
 /// the tool's name, the action the caller's mapper gave it (`None`: no
 /// action for this tool, which denies with `baseline/unknown-action`), who
@@ -100,6 +125,9 @@ pub struct ToolCall {
     /// The audience the session token must carry (only with `session`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// An identity provider's bearer token (a JWT) in place of `agent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     pub resource: EntityRef,
     /// The tool's arguments; absent or `null`: no `context.input`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

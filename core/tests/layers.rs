@@ -21,6 +21,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("inventory", 3),
     ("session", 3),
     ("integrity", 3),
+    ("identity", 3),
+    ("scim", 3),
     ("journal", 4),
     ("audit", 5),
     ("engine", 6),

@@ -104,6 +104,7 @@ fn call(input: Value) -> ToolCall {
         agent: Some("ci-bot".into()),
         session: None,
         audience: None,
+        token: None,
         resource: EntityRef::new("Account", "acme"),
         input: Some(input),
         context: Map::new(),

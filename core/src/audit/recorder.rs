@@ -488,6 +488,53 @@ pub(crate) fn record_refused_session(
     log.emit(&view);
 }
 
+/// Records a check refused because its identity-provider token did not
+/// verify: decision `error` with the token error, principal
+/// `Token::"unverified"`. Neither the token nor anything it claims is written.
+pub(crate) fn record_refused_token(
+    audit: &SnapshotAudit,
+    log: &DecisionLog,
+    revision: &str,
+    now_millis: i64,
+    decision_id: &str,
+    request: &crate::model::TokenRequest,
+    error: &Error,
+) {
+    let timestamp = format_millis(now_millis);
+    let principal = EntityRef::new("Token", "unverified");
+    let (context, secrets) = audit.redactor.redacted(&request.context);
+    let error = RecordError {
+        code: error.code().as_str().to_string(),
+        message: scrub(&error.to_string(), &secrets),
+    };
+    let view = RecordView {
+        schema_version: SCHEMA_VERSION,
+        timestamp: &timestamp,
+        decision_id,
+        policy_revision: revision,
+        agent: None,
+        principal: &principal,
+        owner: None,
+        on_behalf_of: None,
+        task: request.task.as_deref(),
+        credential: request.credential.as_deref(),
+        action: &request.action,
+        resource: &request.resource,
+        decision: RecordDecision::Error,
+        reasons: &[],
+        errors: &[],
+        error: Some(&error),
+        fail_closed: false,
+        mode: audit.mode,
+        would_decision: None,
+        would_reasons: None,
+        would_errors: None,
+        context: &context,
+        request_time: None,
+    };
+    log.emit(&view);
+}
+
 /// Whether a deny named an erroring policy as a reason: only the engine's
 /// fail-closed rule does that (a policy that errored was not satisfied).
 pub(crate) fn failed_closed(reasons: &[String], errors: &[PolicyError]) -> bool {

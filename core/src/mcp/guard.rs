@@ -21,6 +21,9 @@ pub enum Identity {
         #[serde(default)]
         audience: Option<String>,
     },
+    /// An identity provider's bearer token (the MCP request's
+    /// `Authorization: Bearer`), verified against `[identity.issuers]`.
+    Bearer(String),
 }
 
 /// A server name: 1-64 of `A-Z a-z 0-9 _ . -`. No `:`, so `"<server>:<tool>"`
@@ -129,9 +132,12 @@ pub fn check_call(
     }
     let (action, resource, mut context) = call_parts(server, namespace, tool, arguments)?;
     let input = context.remove("input");
-    let (agent, session, audience) = match identity {
-        Identity::Agent(agent) => (Some(agent.clone()), None, None),
-        Identity::Session { token, audience } => (None, Some(token.clone()), audience.clone()),
+    let (agent, session, audience, token) = match identity {
+        Identity::Agent(agent) => (Some(agent.clone()), None, None, None),
+        Identity::Session { token, audience } => {
+            (None, Some(token.clone()), audience.clone(), None)
+        }
+        Identity::Bearer(token) => (None, None, None, Some(token.clone())),
     };
     engine.check_tool_call(&ToolCall {
         tool: tool.to_string(),
@@ -139,6 +145,7 @@ pub fn check_call(
         agent,
         session,
         audience,
+        token,
         resource,
         input,
         context,
@@ -188,6 +195,7 @@ pub fn listable_tools(
         Identity::Session { token, audience } => {
             engine.verify_session(token, audience.as_deref())?.agent
         }
+        Identity::Bearer(token) => engine.verify_token(token)?.agent,
     };
     let mut actions = Vec::new();
     let mut named = Vec::new();

@@ -709,6 +709,38 @@ impl Ctx<'_> {
         Ok(out.join("\n\n"))
     }
 
+    /// Agents that identity-provider tokens name but the inventory lacks
+    /// (each check was denied `baseline/unknown-agent`).
+    fn unregistered_token_agents(&mut self) {
+        let seen: Vec<_> = self
+            .stats
+            .token_agents
+            .iter()
+            .filter(|(agent, _)| !self.inv.agents.contains_key(*agent))
+            .map(|(a, t)| (a.clone(), t.clone()))
+            .collect();
+        for (agent, t) in seen {
+            let join = |s: &std::collections::BTreeSet<String>| {
+                s.iter().cloned().collect::<Vec<_>>().join(", ")
+            };
+            let evidence = vec![
+                format!("{} checks with identity-provider tokens", t.records),
+                format!("issuers: {}", join(&t.issuers)),
+                format!("client ids: {}", join(&t.clients)),
+            ];
+            self.push(
+                "AAZ013",
+                Severity::High,
+                format!("Identity::{agent:?}"),
+                format!(
+                    "`{agent}` holds valid tokens from {} but is not in the inventory (unregistered agent; its checks are denied)",
+                    join(&t.issuers)
+                ),
+                evidence,
+            );
+        }
+    }
+
     fn shadow(&mut self, identities: &BTreeMap<String, unregistered::IdentityStats>) {
         for (identity, s) in identities {
             let signals = s.agent_signals();
@@ -845,6 +877,7 @@ pub fn posture(engine: &Engine, options: &PostureOptions) -> Result<PostureRepor
     ctx.would_deny();
     ctx.unused()?;
     ctx.shadow(&identities);
+    ctx.unregistered_token_agents();
     ctx.enforcement();
     let mut findings = ctx.findings;
     findings.sort_by(|a, b| {

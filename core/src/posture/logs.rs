@@ -35,6 +35,9 @@ struct LogRecord {
     reasons: Vec<String>,
     #[serde(default)]
     credential: Option<String>,
+    /// Read only for `context.token` (identity-provider tokens).
+    #[serde(default)]
+    context: Option<Value>,
     #[serde(default)]
     would_decision: Option<String>,
     #[serde(default)]
@@ -65,8 +68,19 @@ pub(crate) struct LogStats {
     pub credentials_used: BTreeMap<String, u64>,
     /// Per log-only policy id: allowed requests it would have denied.
     pub would_deny: BTreeMap<String, WouldDeny>,
+    /// Per agent named by identity-provider tokens: the issuers and client
+    /// ids of its tokens and the number of records.
+    pub token_agents: BTreeMap<String, TokenAgent>,
     /// Lines that were not JSON objects.
     pub skipped: u64,
+}
+
+/// An agent as identity-provider tokens named it (`context.token` of records).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TokenAgent {
+    pub issuers: BTreeSet<String>,
+    pub clients: BTreeSet<String>,
+    pub records: u64,
 }
 
 /// Strips `Action::"…"` / `Ns::Action::"…"` to the bare id.
@@ -120,6 +134,18 @@ impl LogStats {
                 .then(|| p.get("id")?.as_str().map(str::to_string))?
         });
         let Some(agent) = agent else { return };
+        let token = r.context.as_ref().and_then(|c| c.get("token"));
+        if let Some(issuer) = token.and_then(|t| t.get("issuer")).and_then(Value::as_str) {
+            let seen = self.token_agents.entry(agent.clone()).or_default();
+            seen.issuers.insert(issuer.to_string());
+            if let Some(c) = token
+                .and_then(|t| t.get("client_id"))
+                .and_then(Value::as_str)
+            {
+                seen.clients.insert(c.to_string());
+            }
+            seen.records += 1;
+        }
         let entry = self.activity.entry(agent.clone()).or_insert((i64::MIN, 0));
         entry.0 = entry.0.max(t.unwrap_or(i64::MIN));
         entry.1 += 1;
