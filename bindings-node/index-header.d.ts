@@ -21,6 +21,7 @@ import type {
   IssuedSession,
   IssueSessionInput,
   JournalEntry,
+  LockdownStatus,
   McpCallInput,
   McpIdentity,
   McpListInput,
@@ -39,6 +40,7 @@ import type {
   TaskSpec,
   ToolCallInput,
   TransferOptions,
+  Usage,
   VerifySessionOptions,
 } from './lib/index'
 
@@ -60,6 +62,7 @@ export type {
   IssuedSession,
   IssueSessionInput,
   JournalEntry,
+  LockdownStatus,
   McpCallInput,
   McpIdentity,
   McpListInput,
@@ -78,6 +81,7 @@ export type {
   TaskSpec,
   ToolCallInput,
   TransferOptions,
+  Usage,
   VerifySessionOptions,
 }
 
@@ -110,6 +114,7 @@ export type ErrorCode =
   | 'key_invalid'
   | 'input_too_deep'
   | 'input_too_large'
+  | 'usage_invalid'
   | 'internal'
 
 /** Error families; each has its `AuthzError` subclass. */

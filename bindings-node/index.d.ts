@@ -21,6 +21,7 @@ import type {
   IssuedSession,
   IssueSessionInput,
   JournalEntry,
+  LockdownStatus,
   McpCallInput,
   McpIdentity,
   McpListInput,
@@ -39,6 +40,7 @@ import type {
   TaskSpec,
   ToolCallInput,
   TransferOptions,
+  Usage,
   VerifySessionOptions,
 } from './lib/index'
 
@@ -60,6 +62,7 @@ export type {
   IssuedSession,
   IssueSessionInput,
   JournalEntry,
+  LockdownStatus,
   McpCallInput,
   McpIdentity,
   McpListInput,
@@ -78,6 +81,7 @@ export type {
   TaskSpec,
   ToolCallInput,
   TransferOptions,
+  Usage,
   VerifySessionOptions,
 }
 
@@ -110,6 +114,7 @@ export type ErrorCode =
   | 'key_invalid'
   | 'input_too_deep'
   | 'input_too_large'
+  | 'usage_invalid'
   | 'internal'
 
 /** Error families; each has its `AuthzError` subclass. */
@@ -310,6 +315,22 @@ export declare class Engine {
   grants(agent?: string | null): Grant[]
   /** The Cedar text of a grant in force, or `null`. */
   grantPolicyText(grantId: string): string | null
+  /**
+   * Records `units` (a whole number) of cost `kind` (`tokens`, `usd_cents`)
+   * spent by `agent`; policies see the sums as `context.usage.units_1h.<kind>`.
+   */
+  recordUsage(agent: string, units: number, kind: string): void
+  /** What the agent's next check sees as `context.usage`. */
+  usage(agent: string, action?: string | null): Usage
+  /** The emergency stop in force `{reason, since, by}`, or `null`. */
+  lockdownStatus(): LockdownStatus | null
+  /**
+   * Emergency stop: every agent request is denied (`baseline/lockdown`)
+   * until `liftLockdown`; journaled and recorded like every change.
+   */
+  lockdown(reason: string, options: ChangeOptions): void
+  /** Ends the emergency stop. */
+  liftLockdown(options: ChangeOptions): void
   /** The agent may not act until reactivated. */
   suspend(agent: string, options: ChangeOptions): void
   /** A suspended agent may act again. */

@@ -41,6 +41,9 @@ const raw = Engine[RAW] ?? {
   grants: proto.grants,
   grantPolicyText: proto.grantPolicyText,
   apply: proto.apply,
+  recordUsage: proto.recordUsage,
+  usage: proto.usage,
+  lockdownStatus: proto.lockdownStatus,
   journalPath: getter('journalPath'),
   skippedChanges: proto.skippedChanges,
   engineState: proto.engineState,
@@ -125,6 +128,15 @@ class NodeNative {
   }
   applyJson(change, by) {
     return raw.apply.call(this.e, change, by)
+  }
+  recordUsage(agent, units, kind) {
+    raw.recordUsage.call(this.e, agent, units, kind)
+  }
+  usageJson(agent, action) {
+    return raw.usage.call(this.e, agent, action)
+  }
+  lockdownStatusJson() {
+    return raw.lockdownStatus.call(this.e)
   }
   warningsJson() {
     return JSON.stringify(raw.warnings.call(this.e))

@@ -31,7 +31,17 @@ import type {
   VerifySessionOptions,
 } from "./types.js";
 import { wireText } from "./wire.js";
-import type { Change, DecisionJson, DecisionRecord, GrantWire, JournalEntry, McpSchema, SessionClaimsWire } from "./wire-types.js";
+import type {
+  Change,
+  DecisionJson,
+  DecisionRecord,
+  GrantWire,
+  JournalEntry,
+  LockdownStatus,
+  McpSchema,
+  SessionClaimsWire,
+  Usage,
+} from "./wire-types.js";
 
 /** The key under which a JS engine gives its native engine. */
 export const NATIVE: unique symbol = Symbol.for("agentauthz.nativeEngine");
@@ -44,6 +54,7 @@ const LI: ErrorCode = "lifecycle_invalid";
 const GI: ErrorCode = "grant_invalid";
 const SI: ErrorCode = "session_invalid";
 const KI: ErrorCode = "key_invalid";
+const UI: ErrorCode = "usage_invalid";
 
 /** JSON text of the value `make()` builds from the caller's argument; a value
  * JSON cannot hold (cycles, BigInt, extreme depth, a getter or Proxy that
@@ -372,6 +383,44 @@ export abstract class EngineBase {
     const json = stringify(() => renamed(change, {}, LI, "change"), LI, "change");
     const native = nativeOf(this);
     return JSON.parse(recorded(this, native, LI, (n) => n.applyJson(json, by))) as JournalEntry;
+  }
+
+  // ------------------------------------------------------------ limits, lockdown
+
+  /** Emergency stop: every agent request is denied (reason `baseline/lockdown`)
+   * until `liftLockdown`; journaled and recorded like every change. */
+  lockdown(reason: string, options: ChangeOptions): void {
+    this.apply({ op: "lockdown", reason }, options);
+  }
+
+  /** Ends the emergency stop (`lifecycle_invalid` when none is in force). */
+  liftLockdown(options: ChangeOptions): void {
+    this.apply({ op: "lift_lockdown" }, options);
+  }
+
+  /** The emergency stop in force `{reason, since, by}`, or `null`. */
+  lockdownStatus(): LockdownStatus | null {
+    const native = nativeOf(this);
+    return JSON.parse(call(() => native.lockdownStatusJson(), LI)) as LockdownStatus | null;
+  }
+
+  /** Records `units` (a whole number) of cost `kind` (`"tokens"`, `"usd_cents"`)
+   * spent by `agent`; policies see the sums as `context.usage.units_1h.<kind>`. */
+  recordUsage(agent: string, units: number, kind: string): void {
+    text(agent, UI, "agent");
+    text(kind, UI, "kind");
+    if (typeof units !== "number") throw codedError(UI, `units must be a number, not ${typeof units}`);
+    const native = nativeOf(this);
+    call(() => native.recordUsage(agent, units, kind), UI);
+  }
+
+  /** What the agent's next check sees as `context.usage` (keys as policies
+   * read them: `calls_1h`, `action.calls_1h`, `units_1h.tokens`, ...). */
+  usage(agent: string, action?: string | null): Usage {
+    text(agent, UI, "agent");
+    const act = action === undefined || action === null ? null : text(action, UI, "action");
+    const native = nativeOf(this);
+    return JSON.parse(call(() => native.usageJson(agent, act), UI)) as Usage;
   }
 
   // ------------------------------------------------------------ sessions

@@ -24,6 +24,12 @@ export interface NativeEngine {
   grantsJson(agent: string | null): string;
   grantPolicyText(grantId: string): string | null | undefined;
   applyJson(change: string, by: string): string;
+  /** Records cost units of an agent (`usage_invalid` for a bad kind, agent or amount). */
+  recordUsage(agent: string, units: number, kind: string): void;
+  /** What the agent's next check sees as `context.usage` (JSON text). */
+  usageJson(agent: string, action: string | null): string;
+  /** The lockdown in force as JSON text (`null` when none). */
+  lockdownStatusJson(): string;
   warningsJson(): string;
   /** Journal changes that no longer applied when the engine was (re)built, described (JSON array). */
   skippedChangesJson(): string;

@@ -11,6 +11,7 @@ export type { Detail } from "./generated/Detail";
 export type { Grant as GrantWire } from "./generated/Grant";
 export type { GrantRequest as GrantRequestWire } from "./generated/GrantRequest";
 export type { JournalEntry } from "./generated/JournalEntry";
+export type { LockdownStatus } from "./generated/LockdownStatus";
 export type { Location } from "./generated/Location";
 export type { McpSchema } from "./generated/McpSchema";
 export type { McpWarning } from "./generated/McpWarning";
@@ -20,3 +21,4 @@ export type { SessionClaims as SessionClaimsWire } from "./generated/SessionClai
 export type { SessionRequest as SessionRequestWire } from "./generated/SessionRequest";
 export type { TaskSpec as TaskSpecWire } from "./generated/TaskSpec";
 export type { ToolCall as ToolCallWire } from "./generated/ToolCall";
+export type { UsageCounts as Usage } from "./generated/UsageCounts";

@@ -163,6 +163,7 @@ TRIGGERS.input_too_deep = () => {
   bundle().check(request({ context: { input: deep } }))
 }
 TRIGGERS.input_too_large = () => bundle().check(request({ context: { input: { blob: 'x'.repeat(2 << 20) } } }))
+TRIGGERS.usage_invalid = () => bundle().recordUsage('a', -1, 'tokens')
 
 const UNREACHABLE = {
   test_invalid: 'raised only by the policy test runner (CLI `agentauthz test`), which the Node API does not expose',

@@ -62,7 +62,21 @@ function run(engine, clock, step, saved, bundleOf) {
   if ('check_session' in step) return engine.check(step.check_session)
   if ('reload' in step) return engine.reload(bundleOf(step.reload))
   if ('check' in step) return engine.check(step.check)
+  if ('record_usage' in step) {
+    const { agent, units, kind } = step.record_usage
+    return engine.recordUsage(agent, units, kind)
+  }
+  if ('usage' in step) return engine.usage(step.usage.agent, step.usage.action)
+  if ('lockdown_status' in step) return engine.lockdownStatus()
   throw new Error(`unknown step ${JSON.stringify(step)}`)
+}
+
+/** Whether `got` holds every member `want` names, with the same values. */
+function contains(got, want) {
+  if (want !== null && typeof want === 'object' && got !== null && typeof got === 'object') {
+    return Object.entries(want).every(([k, v]) => k in got && contains(got[k], v))
+  }
+  return JSON.stringify(got) === JSON.stringify(want)
 }
 
 function compare(expect, f) {
@@ -76,6 +90,7 @@ function compare(expect, f) {
   }
   if (expect === undefined) return
   assert.equal(expect.error, undefined, `expected error ${expect.error}, got ${JSON.stringify(got)}`)
+  if ('value' in expect) assert.ok(contains(got, expect.value), `expected ${JSON.stringify(expect.value)}, got ${JSON.stringify(got)}`)
   if (expect.decision !== undefined) {
     assert.equal(got.decision, expect.decision, JSON.stringify(got))
     assert.deepEqual([...got.reasons].sort(), [...expect.reasons].sort(), JSON.stringify(got))
@@ -112,7 +127,7 @@ for (const file of files) {
         scenario.steps.forEach((raw, i) => {
           try {
             const step = substitute(raw, saved)
-            compare(step.expect, () => run(engine, clock, step, saved, bundleOf))
+            for (let n = 0; n < (step.repeat ?? 1); n++) compare(step.expect, () => run(engine, clock, step, saved, bundleOf))
           } catch (e) {
             e.message = `${name}: step ${i} (${raw.note ?? ''}): ${e.message}`
             throw e

@@ -273,6 +273,46 @@ impl Engine {
         call(|| Ok(self.inner.grant_policy_text(&grant_id)))
     }
 
+    /// Records `units` (a whole number) of cost `kind` (`tokens`, `usd_cents`)
+    /// spent by `agent`; policies see the sums as `context.usage.units_1h.<kind>`.
+    #[napi]
+    pub fn record_usage(
+        &self,
+        agent: String,
+        units: f64,
+        kind: String,
+    ) -> napi::Result<(), String> {
+        call(|| ffi::record_usage(&self.inner, &agent, units, &kind))
+    }
+
+    /// What the agent's next check sees as `context.usage`.
+    #[napi(
+        ts_args_type = "agent: string, action?: string | null",
+        ts_return_type = "Usage"
+    )]
+    pub fn usage(&self, agent: String, action: Option<String>) -> napi::Result<String, String> {
+        call(|| ffi::usage_json(&self.inner, &agent, action.as_deref()))
+    }
+
+    /// The emergency stop in force `{reason, since, by}`, or `null`.
+    #[napi(ts_return_type = "LockdownStatus | null")]
+    pub fn lockdown_status(&self) -> napi::Result<String, String> {
+        call(|| Ok(ffi::lockdown_status_json(&self.inner)))
+    }
+
+    /// Emergency stop: every agent request is denied (`baseline/lockdown`)
+    /// until `liftLockdown`; journaled and recorded like every change.
+    #[napi(ts_args_type = "reason: string, options: ChangeOptions")]
+    pub fn lockdown(&self, reason: String, by: String) -> napi::Result<(), String> {
+        call(|| ffi::lockdown(&self.inner, &reason, &by))
+    }
+
+    /// Ends the emergency stop.
+    #[napi(ts_args_type = "options: ChangeOptions")]
+    pub fn lift_lockdown(&self, by: String) -> napi::Result<(), String> {
+        call(|| ffi::lift_lockdown(&self.inner, &by))
+    }
+
     /// The agent may not act until reactivated.
     #[napi(ts_args_type = "agent: string, options: ChangeOptions")]
     pub fn suspend(&self, agent: String, by: String) -> napi::Result<(), String> {

@@ -516,6 +516,25 @@ pub(crate) fn max_bytes_arg(max_bytes: Option<&Bound<'_, PyAny>>) -> Result<Opti
     }
 }
 
+/// `units` of `record_usage`: an int or a float, as a number for the core to
+/// judge (whole, 0 to the bound); an int too large for a float, a bool or any
+/// other type is `usage_invalid`.
+pub(crate) fn units_arg(units: &Bound<'_, PyAny>) -> Result<f64, Error> {
+    let bad = |what: String| {
+        Error::new(
+            ErrorCode::UsageInvalid,
+            format!("`units` must be a whole number, not {what}"),
+        )
+    };
+    if units.cast::<PyBool>().is_ok() {
+        return Err(bad(type_name(units)));
+    }
+    if units.cast::<PyInt>().is_ok() || units.cast::<pyo3::types::PyFloat>().is_ok() {
+        return units.extract::<f64>().map_err(|_| bad(units.to_string()));
+    }
+    Err(bad(type_name(units)))
+}
+
 /// A bundle: a directory, or the JSON value of its strings.
 pub(crate) enum BundleArg {
     Dir(PathBuf),

@@ -5,7 +5,7 @@
 use crate::args::{
     batch_arg, batch_requests, bundle_arg, change_arg, decision_log_arg, flag_arg, issue_args,
     journal_args, json_arg, optional_string, pair, session_keys_arg, string_arg, text_arg,
-    time_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs, TaskArgs, ToolCallArgs,
+    time_arg, units_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs, TaskArgs, ToolCallArgs,
 };
 use crate::clock;
 use crate::errors::{arg, core, guarded, recode};
@@ -446,6 +446,80 @@ impl PyEngine {
                 text_arg(grant_id, "grant_id", ErrorCode::LifecycleInvalid),
             )?;
             Ok(py.detach(|| self.0.grant_policy_text(&id)))
+        })
+    }
+
+    /// Emergency stop: every agent request is denied (reason
+    /// `baseline/lockdown`) until `lift_lockdown`; journaled and logged.
+    #[pyo3(signature = (reason, /, *, by))]
+    fn lockdown(
+        &self,
+        py: Python<'_>,
+        reason: &Bound<'_, PyAny>,
+        by: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let lc = ErrorCode::LifecycleInvalid;
+            let (reason, by) = core(py, pair(reason, "reason", by, "by", lc))?;
+            core(py, py.detach(|| ffi::lockdown(&self.0, &reason, &by)))
+        })
+    }
+
+    /// Ends the emergency stop (`LifecycleError` when none is in force).
+    #[pyo3(signature = (*, by))]
+    fn lift_lockdown(&self, py: Python<'_>, by: &Bound<'_, PyAny>) -> PyResult<()> {
+        guarded(py, || {
+            let by = core(py, text_arg(by, "by", ErrorCode::LifecycleInvalid))?;
+            core(py, py.detach(|| ffi::lift_lockdown(&self.0, &by)))
+        })
+    }
+
+    /// The emergency stop in force as `{"reason", "since", "by"}`, or None.
+    fn lockdown_status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let status = py.detach(|| ffi::lockdown_status_value(&self.0));
+            Ok(pythonize(py, &status)?)
+        })
+    }
+
+    /// Records `units` of cost `kind` ("tokens", "usd_cents") spent by
+    /// `agent`; policies see the sums as `context.usage.units_1h.<kind>`.
+    #[pyo3(signature = (agent, units, kind))]
+    fn record_usage(
+        &self,
+        py: Python<'_>,
+        agent: &Bound<'_, PyAny>,
+        units: &Bound<'_, PyAny>,
+        kind: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let code = ErrorCode::UsageInvalid;
+            let (agent, kind) = core(py, pair(agent, "agent", kind, "kind", code))?;
+            let units = core(py, units_arg(units))?;
+            core(
+                py,
+                py.detach(|| ffi::record_usage(&self.0, &agent, units, &kind)),
+            )
+        })
+    }
+
+    /// What the next check of `agent` (and `action`) sees as `context.usage`.
+    #[pyo3(signature = (agent, action=None))]
+    fn usage<'py>(
+        &self,
+        py: Python<'py>,
+        agent: &Bound<'py, PyAny>,
+        action: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let code = ErrorCode::UsageInvalid;
+            let agent = core(py, text_arg(agent, "agent", code))?;
+            let action = core(
+                py,
+                optional_string(action, "action").map_err(|e| recode(e, code)),
+            )?;
+            let usage = py.detach(|| ffi::usage_value(&self.0, &agent, action.as_deref()));
+            Ok(pythonize(py, &core(py, usage)?)?)
         })
     }
 

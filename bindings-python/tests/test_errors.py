@@ -262,6 +262,10 @@ def input_too_large(tmp_path: Path) -> None:
     )
 
 
+def usage_invalid(tmp_path: Path) -> None:
+    Engine.load(BUNDLE).record_usage("coder", -1, "tokens")
+
+
 def internal(tmp_path: Path) -> None:
     agentauthz._native._panic("triggered")
 
@@ -292,6 +296,7 @@ TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "key_invalid": [key_invalid],
     "input_too_deep": [input_too_deep],
     "input_too_large": [input_too_large],
+    "usage_invalid": [usage_invalid],
     "internal": [internal],
     # test_invalid: the core has no policy-test API exposed to bindings yet.
     # session_expired: needs the engine clock to pass a token's expiry, which

@@ -87,7 +87,21 @@ def _step(
         return engine.reload(_bundle(step["reload"], via))
     if "check" in step:
         return engine.check_request(step["check"])
+    if "record_usage" in step:
+        r = step["record_usage"]
+        return engine.record_usage(r["agent"], r["units"], r["kind"])
+    if "usage" in step:
+        return engine.usage(step["usage"]["agent"], step["usage"].get("action"))
+    if "lockdown_status" in step:
+        return engine.lockdown_status()
     raise AssertionError(f"unknown step {step}")
+
+
+def _contains(got: Any, want: Any) -> bool:
+    """Whether ``got`` holds every member ``want`` names, with the same values."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        return all(k in got and _contains(got[k], v) for k, v in want.items())
+    return bool(got == want)
 
 
 def _compare(expect: dict[str, Any] | None, run: Any) -> None:
@@ -99,6 +113,8 @@ def _compare(expect: dict[str, Any] | None, run: Any) -> None:
     if expect is None:
         return
     assert "error" not in expect, f"expected error {expect['error']}, got {got!r}"
+    if "value" in expect:
+        assert _contains(got, expect["value"]), f"expected {expect['value']}, got {got!r}"
     if "decision" in expect:
         assert got.decision == expect["decision"], got
         assert sorted(got.reasons) == sorted(expect["reasons"]), got
@@ -125,7 +141,8 @@ def test_scenario(path: Path, via: str) -> None:
     for i, raw in enumerate(doc["steps"]):
         try:
             step = _substitute(raw, saved)
-            _compare(step.get("expect"), lambda s=step: _step(engine, clock, s, saved, via))
+            for _ in range(step.get("repeat", 1)):
+                _compare(step.get("expect"), lambda s=step: _step(engine, clock, s, saved, via))
         except (AssertionError, KeyError) as e:
             pytest.fail(f"{path.stem}: step {i} ({raw.get('note', '')}): {e!r}")
 

@@ -5,4 +5,4 @@ import type { TaskSpec } from "./TaskSpec";
 /**
  * One run-time change, as the API takes it and the journal stores it.
  */
-export type Change = { "op": "grant" } & Grant | { "op": "revoke", grant: string, } | { "op": "suspend", agent: string, } | { "op": "reactivate", agent: string, } | { "op": "offboard", agent: string, } | { "op": "rotate_credential", credential: string, expires: string, } | { "op": "transfer_owner", agent: string, owner: string, } | { "op": "add_task" } & TaskSpec | { "op": "revoke_session", session: string, };
+export type Change = { "op": "grant" } & Grant | { "op": "revoke", grant: string, } | { "op": "suspend", agent: string, } | { "op": "reactivate", agent: string, } | { "op": "offboard", agent: string, } | { "op": "rotate_credential", credential: string, expires: string, } | { "op": "transfer_owner", agent: string, owner: string, } | { "op": "add_task" } & TaskSpec | { "op": "revoke_session", session: string, } | { "op": "lockdown", reason: string, } | { "op": "lift_lockdown", };

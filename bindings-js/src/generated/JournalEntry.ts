@@ -34,4 +34,4 @@ kid?: string,
  * HMAC-SHA-256 (hex) over the previous entry's MAC and this entry's
  * canonical form without `mac`.
  */
-mac?: string, } & ({ "op": "grant" } & Grant | { "op": "revoke", grant: string, } | { "op": "suspend", agent: string, } | { "op": "reactivate", agent: string, } | { "op": "offboard", agent: string, } | { "op": "rotate_credential", credential: string, expires: string, } | { "op": "transfer_owner", agent: string, owner: string, } | { "op": "add_task" } & TaskSpec | { "op": "revoke_session", session: string, });
+mac?: string, } & ({ "op": "grant" } & Grant | { "op": "revoke", grant: string, } | { "op": "suspend", agent: string, } | { "op": "reactivate", agent: string, } | { "op": "offboard", agent: string, } | { "op": "rotate_credential", credential: string, expires: string, } | { "op": "transfer_owner", agent: string, owner: string, } | { "op": "add_task" } & TaskSpec | { "op": "revoke_session", session: string, } | { "op": "lockdown", reason: string, } | { "op": "lift_lockdown", });

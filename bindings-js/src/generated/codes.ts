@@ -32,6 +32,7 @@ export const FAMILY_OF = {
   key_invalid: "session",
   input_too_deep: "limit",
   input_too_large: "limit",
+  usage_invalid: "request",
   internal: "internal",
 } as const satisfies Record<string, ErrorFamily>;
 

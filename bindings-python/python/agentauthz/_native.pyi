@@ -213,6 +213,11 @@ class Engine:
     def revoke(self, grant_id: str, /, *, by: str) -> None: ...
     def grants(self, agent: str | None = None) -> list[Grant]: ...
     def grant_policy_text(self, grant_id: str) -> str | None: ...
+    def lockdown(self, reason: str, /, *, by: str) -> None: ...
+    def lift_lockdown(self, *, by: str) -> None: ...
+    def lockdown_status(self) -> _LockdownStatus | None: ...
+    def record_usage(self, agent: str, units: int | float, kind: str) -> None: ...
+    def usage(self, agent: str, action: str | None = None) -> _Usage: ...
     def suspend(self, agent: str, /, *, by: str) -> None: ...
     def reactivate(self, agent: str, /, *, by: str) -> None: ...
     def offboard(self, agent: str, /, *, by: str) -> None: ...
@@ -265,6 +270,30 @@ class Engine:
     ) -> Self: ...
 
 # --- sessions
+class _LockdownStatus(TypedDict):
+    reason: str
+    since: str
+    by: str
+
+class _Calls(TypedDict):
+    calls_1m: int
+    calls_1h: int
+    calls_1d: int
+
+class _Units(TypedDict):
+    tokens: int
+    usd_cents: int
+
+class _Usage(TypedDict):
+    """What ``context.usage`` holds for the agent's next check."""
+
+    calls_1m: int
+    calls_1h: int
+    calls_1d: int
+    action: _Calls
+    units_1h: _Units
+    units_1d: _Units
+
 class _SessionClaims(TypedDict):
     """The claims of a verified session token; times in ms since the epoch."""
 
