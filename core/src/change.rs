@@ -2,6 +2,7 @@
 //! just-in-time grants and agent lifecycle operations. Applying one is the
 //! engine's job (`engine::lifecycle`).
 
+use crate::approval::Approval;
 use crate::model::EntityRef;
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +34,10 @@ pub enum Change {
     AddTask(TaskSpec),
     /// A session token may no longer be used.
     RevokeSession { session: String },
+    /// A human approved one exact request (by its digest) for some uses.
+    Approve(Approval),
+    /// A check used one use of an approval.
+    ConsumeApproval { approval: String },
 }
 
 impl Change {
@@ -48,6 +53,8 @@ impl Change {
             Change::TransferOwner { .. } => "transfer_owner",
             Change::AddTask(_) => "add_task",
             Change::RevokeSession { .. } => "revoke_session",
+            Change::Approve(_) => "approve",
+            Change::ConsumeApproval { .. } => "consume_approval",
         }
     }
 
@@ -60,7 +67,9 @@ impl Change {
             | Change::Offboard { agent }
             | Change::TransferOwner { agent, .. } => Some(agent),
             Change::AddTask(t) => Some(&t.agent),
+            Change::Approve(a) => Some(&a.agent),
             Change::Revoke { .. }
+            | Change::ConsumeApproval { .. }
             | Change::RotateCredential { .. }
             | Change::RevokeSession { .. } => None,
         }
@@ -80,6 +89,8 @@ impl Change {
             }
             Change::AddTask(t) => EntityRef::new("Task", t.id.as_str()),
             Change::RevokeSession { session } => EntityRef::new("Session", session.as_str()),
+            Change::Approve(a) => EntityRef::new("Approval", a.id.as_str()),
+            Change::ConsumeApproval { approval } => EntityRef::new("Approval", approval.as_str()),
         }
     }
 }

@@ -69,6 +69,15 @@ pub enum ErrorCode {
     InputTooDeep,
     /// An input is larger than its `[limits]` size bound.
     InputTooLarge,
+    /// An `@approval` annotation is malformed or not on a `forbid`.
+    ApprovalAnnotationInvalid,
+    /// An approval or rejection names nothing pending (unknown decision id,
+    /// an allow or a deny, already approved), a request that needs no
+    /// approval, or bad `uses`/`ttl`.
+    ApprovalInvalid,
+    /// The user may not approve (or reject) this request: the
+    /// `agentauthz:approve` check denied it (not an approver, not active).
+    ApprovalRefused,
     /// An internal failure (a bug); the operation was refused.
     Internal,
 }
@@ -92,7 +101,7 @@ pub enum ErrorFamily {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::Io,
         ErrorCode::BundleInvalid,
         ErrorCode::ConfigInvalid,
@@ -120,6 +129,9 @@ impl ErrorCode {
         ErrorCode::KeyInvalid,
         ErrorCode::InputTooDeep,
         ErrorCode::InputTooLarge,
+        ErrorCode::ApprovalAnnotationInvalid,
+        ErrorCode::ApprovalInvalid,
+        ErrorCode::ApprovalRefused,
         ErrorCode::Internal,
     ];
 
@@ -152,6 +164,9 @@ impl ErrorCode {
             ErrorCode::KeyInvalid => "key_invalid",
             ErrorCode::InputTooDeep => "input_too_deep",
             ErrorCode::InputTooLarge => "input_too_large",
+            ErrorCode::ApprovalAnnotationInvalid => "approval_annotation_invalid",
+            ErrorCode::ApprovalInvalid => "approval_invalid",
+            ErrorCode::ApprovalRefused => "approval_refused",
             ErrorCode::Internal => "internal",
         }
     }
@@ -166,11 +181,15 @@ impl ErrorCode {
             | ErrorCode::PolicyIdMissing
             | ErrorCode::PolicyIdDuplicate
             | ErrorCode::PolicyInvalid
-            | ErrorCode::PolicyMayError => ErrorFamily::Policy,
+            | ErrorCode::PolicyMayError
+            | ErrorCode::ApprovalAnnotationInvalid => ErrorFamily::Policy,
             ErrorCode::InventoryParse | ErrorCode::InventoryInvalid => ErrorFamily::Inventory,
             ErrorCode::RequestParse | ErrorCode::RequestInvalid => ErrorFamily::Request,
             ErrorCode::TestInvalid => ErrorFamily::Test,
-            ErrorCode::GrantInvalid | ErrorCode::LifecycleInvalid => ErrorFamily::Lifecycle,
+            ErrorCode::GrantInvalid
+            | ErrorCode::LifecycleInvalid
+            | ErrorCode::ApprovalInvalid
+            | ErrorCode::ApprovalRefused => ErrorFamily::Lifecycle,
             ErrorCode::JournalCorrupt | ErrorCode::JournalLocked => ErrorFamily::Journal,
             ErrorCode::LogLocked | ErrorCode::LogCorrupt => ErrorFamily::Log,
             ErrorCode::SessionInvalid

@@ -1,6 +1,7 @@
 //! The request path: build a schema-validated Cedar request, evaluate it,
 //! and turn Cedar's response into a Decision.
 
+use super::approvals;
 use super::authority;
 use super::authority::{
     TASK_REVOKED, UNKNOWN_ACTION, UNKNOWN_AGENT, UNKNOWN_CREDENTIAL, UNKNOWN_TASK, UNKNOWN_USER,
@@ -19,14 +20,23 @@ use cedar_policy_core::ast;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
+/// A decided request: the decision, the log-only outcome, and for a
+/// `needs_approval` decision the permits that allow it once approved.
+pub(crate) struct Decided {
+    pub decision: Decision,
+    pub log_only: Option<Outcome>,
+    pub permits: Vec<String>,
+}
+
 pub(crate) fn decide(
     snapshot: &Snapshot,
     request: &Request,
     now_millis: i64,
     mapped: bool,
     next_id: impl FnOnce() -> String,
-) -> Result<(Decision, Option<Outcome>)> {
+) -> Result<Decided> {
     let mut log_only = None;
+    let mut permits = Vec::new();
     let built = match request {
         Request::Agent(r) => agent_request(snapshot, r, now_millis, mapped)?,
         Request::Cedar(r) => cedar_request(snapshot, r, now_millis)?,
@@ -63,6 +73,33 @@ pub(crate) fn decide(
             if deny_on_error {
                 fail_closed(&mut outcome, &candidates);
             }
+            // Human approval (not in Cedar-exact mode, agent form only): held
+            // back only by `@approval` forbids, and allowed without them.
+            if deny_on_error
+                && matches!(request, Request::Agent(_))
+                && !snapshot.approvals.is_empty()
+                && approvals::approvable(
+                    &snapshot.approvals,
+                    outcome.decision,
+                    &outcome.reasons,
+                    &outcome.errors,
+                )
+            {
+                let mut without = PolicySet::clone(&candidates);
+                for r in &outcome.reasons {
+                    let _ = without.remove_static(PolicyId::new(r));
+                }
+                let again = Authorizer::new().is_authorized(&req, &without, &entities);
+                let mut lifted = Outcome::from_response(&again);
+                if let Some(fired) = verdict {
+                    lifted = guards::merge(lifted, fired);
+                }
+                fail_closed(&mut lifted, &without);
+                if lifted.decision == Effect::Allow {
+                    outcome.decision = Effect::NeedsApproval;
+                    permits = lifted.reasons;
+                }
+            }
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
             log_only = snapshot.log_only.evaluate(&req, &entities);
             if let (true, Some(s), Some(set)) =
@@ -73,14 +110,29 @@ pub(crate) fn decide(
             (outcome.decision, outcome.reasons, outcome.errors)
         }
     };
+    let needs_approval = decision == Effect::NeedsApproval;
     let decision = Decision {
         decision,
+        approvers: if needs_approval {
+            snapshot.approvals.approvers(&reasons)
+        } else {
+            Vec::new()
+        },
         reasons,
         errors,
         decision_id: next_id(),
         policy_revision: snapshot.revision.clone(),
+        requires_approval: needs_approval,
+        request_digest: match request {
+            Request::Agent(r) if needs_approval => Some(approvals::request_digest(r)),
+            _ => None,
+        },
     };
-    Ok((decision, log_only))
+    Ok(Decided {
+        decision,
+        log_only,
+        permits,
+    })
 }
 
 /// The engine's one difference from Cedar (`[engine] on_error = "deny"`):
