@@ -2,6 +2,7 @@
 //! just-in-time grants and agent lifecycle operations. Applying one is the
 //! engine's job (`engine::lifecycle`).
 
+use crate::approval::Approval;
 use crate::model::EntityRef;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,10 @@ pub enum Change {
     Lockdown { reason: String },
     /// Ends the emergency stop.
     LiftLockdown {},
+    /// A human approved one exact request (by its digest) for some uses.
+    Approve(Approval),
+    /// A check used one use of an approval.
+    ConsumeApproval { approval: String },
 }
 
 impl Change {
@@ -55,6 +60,8 @@ impl Change {
             Change::RevokeSession { .. } => "revoke_session",
             Change::Lockdown { .. } => "lockdown",
             Change::LiftLockdown {} => "lift_lockdown",
+            Change::Approve(_) => "approve",
+            Change::ConsumeApproval { .. } => "consume_approval",
         }
     }
 
@@ -67,7 +74,9 @@ impl Change {
             | Change::Offboard { agent }
             | Change::TransferOwner { agent, .. } => Some(agent),
             Change::AddTask(t) => Some(&t.agent),
+            Change::Approve(a) => Some(&a.agent),
             Change::Revoke { .. }
+            | Change::ConsumeApproval { .. }
             | Change::RotateCredential { .. }
             | Change::RevokeSession { .. }
             | Change::Lockdown { .. }
@@ -92,6 +101,8 @@ impl Change {
             Change::Lockdown { .. } | Change::LiftLockdown {} => {
                 EntityRef::new("Engine", "lockdown")
             }
+            Change::Approve(a) => EntityRef::new("Approval", a.id.as_str()),
+            Change::ConsumeApproval { approval } => EntityRef::new("Approval", approval.as_str()),
         }
     }
 }

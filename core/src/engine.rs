@@ -1,5 +1,6 @@
 //! The engine: an atomically swappable snapshot and the request path.
 
+mod approvals;
 mod authority;
 mod cache;
 mod context;
@@ -28,6 +29,9 @@ pub use state::{
 pub use usage::{units_of_f64, CallCounts, Units, UsageCounts, MAX_UNITS_PER_RECORD, USAGE_KINDS};
 pub use warnings::{PolicyWarning, MAX_DEPTH as MAX_POLICY_DEPTH};
 
+use crate::approval::{
+    approval_window, Approval, ApprovalRequest, ApprovalTarget, APPROVAL_REASON_PREFIX,
+};
 use crate::audit::{self, DecisionLog};
 use crate::bundle::Mode;
 use crate::bundle::{Bundle, BundleOptions, Config, OnError, Source};
@@ -38,7 +42,7 @@ use crate::integrity::IntegrityKeys;
 use crate::journal::{Journal, JournalEntry};
 use crate::limits::Limits;
 use crate::model::{
-    AgentRequest, Decision, EntityRef, Request, SessionRequest, TokenRequest, ToolCall,
+    AgentRequest, Decision, Effect, EntityRef, Request, SessionRequest, TokenRequest, ToolCall,
 };
 use crate::session::{self, SessionClaims, SessionKeys};
 use crate::time::{format_millis, Clock, SystemClock};
@@ -76,6 +80,9 @@ pub struct Engine {
     trust_caller_time: bool,
     /// Calls and cost units per agent (in memory; kept across reloads).
     usage: usage::Usage,
+    /// Requests waiting for a human; only `needs_approval` checks take it.
+    pending: Mutex<approvals::Pending>,
+    approval_hook: ArcSwapOption<approvals::Hook>,
 }
 
 /// `[engine]` settings given to the builder.
@@ -323,6 +330,8 @@ impl EngineBuilder {
             overrides: self.overrides,
             trust_caller_time: self.trust_caller_time,
             usage: usage::Usage::default(),
+            pending: Mutex::default(),
+            approval_hook: ArcSwapOption::empty(),
         };
         engine.record_load()?;
         Ok(engine)
@@ -398,12 +407,24 @@ impl Engine {
                     self.ids.next(now)
                 })
             });
-        let (decision, log_only, reservation) = match result {
+        let request::Decided {
+            decision,
+            log_only,
+            permits,
+            reservation,
+        } = match result {
             Ok(r) => r,
             Err(e) => {
                 self.record_error(snapshot, log, recorded, now, &e);
                 return Err(e);
             }
+        };
+        let decision = if decision.decision == Effect::NeedsApproval
+            && snapshot.log_only.mode == Mode::Enforce
+        {
+            self.resolve_approval(snapshot, log, request, now, decision, permits)
+        } else {
+            decision
         };
         let policies = snapshot.log_only.policies.is_some();
         let (decision, would) =
@@ -556,7 +577,22 @@ impl Engine {
     /// Applies one run-time change made by `by`: checked against the active
     /// snapshot, written to the journal (synced) when there is one, then
     /// swapped in and recorded in the decision log. On error nothing changed.
+    /// Approvals are made with [`Engine::approve`] (which checks who
+    /// approves), never applied directly: `approval_invalid`.
     pub fn apply(&self, change: Change, by: &str) -> Result<JournalEntry> {
+        if matches!(change, Change::Approve(_) | Change::ConsumeApproval { .. }) {
+            return Err(Error::new(
+                ErrorCode::ApprovalInvalid,
+                format!(
+                    "`{}` is not applied directly: use approve() (it checks who approves); checks consume approvals",
+                    change.op()
+                ),
+            ));
+        }
+        self.apply_change(change, by)
+    }
+
+    fn apply_change(&self, change: Change, by: &str) -> Result<JournalEntry> {
         if by.trim().is_empty() {
             return Err(Error::new(
                 ErrorCode::LifecycleInvalid,
@@ -1474,6 +1510,8 @@ impl Engine {
             overrides,
             trust_caller_time: state.trust_caller_time,
             usage: usage::Usage::default(),
+            pending: Mutex::default(),
+            approval_hook: ArcSwapOption::empty(),
         })
     }
 }
@@ -1590,4 +1628,322 @@ enum Form {
     /// A tool call the caller's mapper found no action for: denied as an
     /// unknown action (the request's action is the tool name, for the record).
     Unmapped,
+}
+
+/// Human approval: resolving `needs_approval` decisions, approving and
+/// rejecting, and the requests waiting for a human.
+impl Engine {
+    /// A `needs_approval` decision: allowed when an approval in force matches
+    /// its digest and one of its uses could be taken (journaled first);
+    /// otherwise kept waiting (the callback hears of a new request once).
+    fn resolve_approval(
+        &self,
+        snapshot: &Snapshot,
+        log: Option<&DecisionLog>,
+        request: &Request,
+        now: i64,
+        mut decision: Decision,
+        permits: Vec<String>,
+    ) -> Decision {
+        let (Request::Agent(r), Some(digest)) = (request, decision.request_digest.clone()) else {
+            return decision;
+        };
+        match approvals::find(&snapshot.runtime.approvals, &r.agent, &digest, now) {
+            approvals::Found::Live(a) => {
+                let id = a.approval.id.clone();
+                // Under the writer lock: of concurrent checks, as many as
+                // the approval has uses get through.
+                let consumed = self.apply_change(
+                    Change::ConsumeApproval {
+                        approval: id.clone(),
+                    },
+                    &r.agent,
+                );
+                if consumed.is_ok() {
+                    let mut reasons = permits;
+                    reasons.push(format!("{APPROVAL_REASON_PREFIX}{id}"));
+                    reasons.sort();
+                    decision.decision = Effect::Allow;
+                    decision.reasons = reasons;
+                    decision.requires_approval = false;
+                    decision.approvers.clear();
+                    return decision;
+                }
+            }
+            approvals::Found::Expired(a) => {
+                if let (Some(log), true) = (log, a.take_expiry()) {
+                    let mut context = serde_json::Map::new();
+                    context.insert("request_digest".into(), digest.clone().into());
+                    context.insert("expires".into(), a.approval.expires.clone().into());
+                    context.insert("approved_by".into(), a.approval.approved_by.clone().into());
+                    audit::record_event(
+                        &snapshot.audit,
+                        log,
+                        &snapshot.revision,
+                        now,
+                        &self.ids.next(now),
+                        "agentauthz:approval_expired",
+                        &EntityRef::new("Approval", a.approval.id.as_str()),
+                        audit::RecordDecision::Deny,
+                        "approval/expired",
+                        context,
+                    );
+                }
+            }
+            approvals::Found::None => {}
+        }
+        let waiting = ApprovalRequest {
+            decision_id: decision.decision_id.clone(),
+            request_digest: digest,
+            request: r.clone(),
+            policies: decision.reasons.clone(),
+            approvers: decision.approvers.clone(),
+            requested_at: format_millis(now),
+        };
+        let new = match self.pending.lock() {
+            Ok(mut p) => p.add(waiting.clone(), &decision.decision_id),
+            Err(_) => false,
+        };
+        if new {
+            if let Some(hook) = self.approval_hook.load_full() {
+                (hook.0)(&waiting);
+            }
+        }
+        decision
+    }
+
+    /// The digest an approval of this request is bound to (`sha256:<hex>`):
+    /// SHA-256 over `agentauthz-approval-v1\n` and the canonical JSON
+    /// (sorted keys, no whitespace) of the request's agent, action,
+    /// resource, context (with `input`), task, on_behalf_of and credential —
+    /// not its `now`. Key order does not matter; strings are compared as
+    /// given (no Unicode normalization) and numbers as written (`1` ≠ `1.0`).
+    pub fn request_digest(request: &AgentRequest) -> String {
+        approvals::request_digest(request)
+    }
+
+    /// Approves a request held back by `@approval` forbids: `target` is the
+    /// `decision_id` of a waiting `needs_approval` decision, or the request
+    /// itself. `by` must pass the `agentauthz:approve` check for each of the
+    /// request's approval policies (else `approval_refused`, recorded). The
+    /// approval allows `uses` checks of exactly this request by this agent
+    /// until `ttl_seconds` (default 900) pass by the engine clock; it is
+    /// journaled and recorded like other changes.
+    pub fn approve(
+        &self,
+        target: ApprovalTarget,
+        by: &str,
+        uses: u32,
+        ttl_seconds: Option<u64>,
+    ) -> Result<Approval> {
+        let ttl_ms = approval_window(uses, ttl_seconds)?;
+        let snapshot = self.snapshot.load_full();
+        let now = self.clock.now_millis();
+        let (waiting, decision_id) = self.approval_subject(&snapshot, target, now)?;
+        self.check_approver(&snapshot, by, &waiting, "agentauthz:approve", now)?;
+        let approval = Approval {
+            id: self.ids.next(now),
+            agent: waiting.request.agent.clone(),
+            action: waiting.request.action.clone(),
+            resource: waiting.request.resource.clone(),
+            request_digest: waiting.request_digest.clone(),
+            policies: waiting.policies.clone(),
+            uses,
+            expires: format_millis(now.saturating_add(ttl_ms)),
+            approved_by: by.to_string(),
+            decision_id,
+        };
+        self.apply_change(Change::Approve(approval.clone()), by)?;
+        if let Ok(mut p) = self.pending.lock() {
+            p.remove(&approval.request_digest);
+        }
+        Ok(approval)
+    }
+
+    /// Rejects a waiting request (`decision_id` or the request): it stops
+    /// waiting and the rejection is recorded. Who may reject is who may
+    /// approve. The same call made again waits again.
+    pub fn reject(&self, target: ApprovalTarget, by: &str) -> Result<ApprovalRequest> {
+        let snapshot = self.snapshot.load_full();
+        let now = self.clock.now_millis();
+        let waiting = match &target {
+            ApprovalTarget::DecisionId(id) => self.waiting_by_decision(id)?,
+            ApprovalTarget::Request(r) => {
+                let digest = approvals::request_digest(r);
+                let found = self
+                    .pending
+                    .lock()
+                    .ok()
+                    .and_then(|p| p.by_digest(&digest).cloned());
+                found.ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::ApprovalInvalid,
+                        "no request like this one is waiting for approval",
+                    )
+                })?
+            }
+        };
+        self.check_approver(&snapshot, by, &waiting, "agentauthz:reject", now)?;
+        if let Ok(mut p) = self.pending.lock() {
+            p.remove(&waiting.request_digest);
+        }
+        if let Some(log) = self.log.load().as_deref() {
+            let mut context = serde_json::Map::new();
+            context.insert("by".into(), by.into());
+            context.insert(
+                "request_digest".into(),
+                waiting.request_digest.clone().into(),
+            );
+            context.insert("decision_id".into(), waiting.decision_id.clone().into());
+            audit::record_event(
+                &snapshot.audit,
+                log,
+                &snapshot.revision,
+                now,
+                &self.ids.next(now),
+                "agentauthz:reject",
+                &EntityRef::new("Agent", waiting.request.agent.as_str()),
+                audit::RecordDecision::Deny,
+                "approval/rejected",
+                context,
+            );
+        }
+        Ok(waiting)
+    }
+
+    /// Requests waiting for approval, of one agent or all, oldest first.
+    /// Kept in memory (at most 10,000; the oldest is dropped beyond): a new
+    /// engine lists only what was asked of it.
+    pub fn approvals(&self, agent: Option<&str>) -> Vec<ApprovalRequest> {
+        self.pending
+            .lock()
+            .map(|p| p.list(agent))
+            .unwrap_or_default()
+    }
+
+    /// Approvals in force (uses left, not expired), of one agent or all, by id.
+    pub fn approvals_in_force(&self, agent: Option<&str>) -> Vec<Approval> {
+        let now = self.clock.now_millis();
+        self.snapshot
+            .load()
+            .runtime
+            .approvals
+            .values()
+            .filter(|a| a.expires_ms > now && agent.is_none_or(|x| a.approval.agent == x))
+            .map(|a| {
+                let mut approval = a.approval.clone();
+                approval.uses = a.remaining;
+                approval
+            })
+            .collect()
+    }
+
+    /// Calls `hook` once for each new request that starts waiting for
+    /// approval (on the checking thread, after the decision; keep it short,
+    /// e.g. queue a chat message). `None` removes it.
+    pub fn on_approval_request(&self, hook: Option<Arc<dyn Fn(&ApprovalRequest) + Send + Sync>>) {
+        self.approval_hook
+            .store(hook.map(|h| Arc::new(approvals::Hook(h))));
+    }
+
+    fn waiting_by_decision(&self, decision_id: &str) -> Result<ApprovalRequest> {
+        let found = self
+            .pending
+            .lock()
+            .ok()
+            .and_then(|p| p.by_decision(decision_id).cloned());
+        found.ok_or_else(|| {
+            Error::new(
+                ErrorCode::ApprovalInvalid,
+                format!("no request waits for approval under decision id {decision_id:?} (unknown, not a needs_approval decision, or already approved or rejected)"),
+            )
+        })
+    }
+
+    /// The request to approve, and the decision id it answers.
+    fn approval_subject(
+        &self,
+        snapshot: &Snapshot,
+        target: ApprovalTarget,
+        now: i64,
+    ) -> Result<(ApprovalRequest, Option<String>)> {
+        match target {
+            ApprovalTarget::DecisionId(id) => {
+                let waiting = self.waiting_by_decision(&id)?;
+                Ok((waiting, Some(id)))
+            }
+            ApprovalTarget::Request(r) => {
+                let request = Request::Agent(r);
+                authority::caller_time(snapshot, &request, self.trust_caller_time)?;
+                let decided = request::decide(snapshot, &request, now, true, String::new)?;
+                let d = decided.decision;
+                let (Request::Agent(r), Some(digest)) = (request, d.request_digest) else {
+                    return Err(Error::new(
+                        ErrorCode::ApprovalInvalid,
+                        format!(
+                            "this request needs no approval: it is decided {} ({})",
+                            d.decision.as_str(),
+                            d.reasons.join(", ")
+                        ),
+                    ));
+                };
+                let waiting = ApprovalRequest {
+                    decision_id: String::new(),
+                    request_digest: digest,
+                    request: r,
+                    policies: d.reasons,
+                    approvers: d.approvers,
+                    requested_at: format_millis(now),
+                };
+                Ok((waiting, None))
+            }
+        }
+    }
+
+    /// The `agentauthz:approve` check; a refusal is recorded and returned.
+    fn check_approver(
+        &self,
+        snapshot: &Snapshot,
+        by: &str,
+        waiting: &ApprovalRequest,
+        action: &str,
+        now: i64,
+    ) -> Result<()> {
+        if by.trim().is_empty() {
+            return Err(Error::new(
+                ErrorCode::ApprovalInvalid,
+                "an approval needs the id of the user who gives it (`by`)",
+            ));
+        }
+        let checked = approvals::check_approver(
+            &snapshot.approvals,
+            &snapshot.store,
+            by,
+            &waiting.request.agent,
+            &waiting.policies,
+        );
+        if let (Err(e), Some(log)) = (&checked, self.log.load().as_deref()) {
+            if e.code() == ErrorCode::ApprovalRefused {
+                let mut context = serde_json::Map::new();
+                context.insert("by".into(), by.into());
+                context.insert(
+                    "request_digest".into(),
+                    waiting.request_digest.clone().into(),
+                );
+                audit::record_event(
+                    &snapshot.audit,
+                    log,
+                    &snapshot.revision,
+                    now,
+                    &self.ids.next(now),
+                    action,
+                    &EntityRef::new("Agent", waiting.request.agent.as_str()),
+                    audit::RecordDecision::Deny,
+                    "approval/refused",
+                    context,
+                );
+            }
+        }
+        checked
+    }
 }

@@ -83,6 +83,15 @@ pub enum ErrorCode {
     /// `record_usage` was given an unknown kind, units that are not a whole
     /// number from 0 to the per-record bound, or an agent the bundle does not know.
     UsageInvalid,
+    /// An `@approval` annotation is malformed or not on a `forbid`.
+    ApprovalAnnotationInvalid,
+    /// An approval or rejection names nothing pending (unknown decision id,
+    /// an allow or a deny, already approved), a request that needs no
+    /// approval, or bad `uses`/`ttl`.
+    ApprovalInvalid,
+    /// The user may not approve (or reject) this request: the
+    /// `agentauthz:approve` check denied it (not an approver, not active).
+    ApprovalRefused,
     /// An internal failure (a bug); the operation was refused.
     Internal,
 }
@@ -107,7 +116,7 @@ pub enum ErrorFamily {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::Io,
         ErrorCode::BundleInvalid,
         ErrorCode::ConfigInvalid,
@@ -141,6 +150,9 @@ impl ErrorCode {
         ErrorCode::InputTooDeep,
         ErrorCode::InputTooLarge,
         ErrorCode::UsageInvalid,
+        ErrorCode::ApprovalAnnotationInvalid,
+        ErrorCode::ApprovalInvalid,
+        ErrorCode::ApprovalRefused,
         ErrorCode::Internal,
     ];
 
@@ -179,6 +191,9 @@ impl ErrorCode {
             ErrorCode::InputTooDeep => "input_too_deep",
             ErrorCode::InputTooLarge => "input_too_large",
             ErrorCode::UsageInvalid => "usage_invalid",
+            ErrorCode::ApprovalAnnotationInvalid => "approval_annotation_invalid",
+            ErrorCode::ApprovalInvalid => "approval_invalid",
+            ErrorCode::ApprovalRefused => "approval_refused",
             ErrorCode::Internal => "internal",
         }
     }
@@ -193,13 +208,17 @@ impl ErrorCode {
             | ErrorCode::PolicyIdMissing
             | ErrorCode::PolicyIdDuplicate
             | ErrorCode::PolicyInvalid
-            | ErrorCode::PolicyMayError => ErrorFamily::Policy,
+            | ErrorCode::PolicyMayError
+            | ErrorCode::ApprovalAnnotationInvalid => ErrorFamily::Policy,
             ErrorCode::InventoryParse | ErrorCode::InventoryInvalid => ErrorFamily::Inventory,
             ErrorCode::RequestParse | ErrorCode::RequestInvalid | ErrorCode::UsageInvalid => {
                 ErrorFamily::Request
             }
             ErrorCode::TestInvalid => ErrorFamily::Test,
-            ErrorCode::GrantInvalid | ErrorCode::LifecycleInvalid => ErrorFamily::Lifecycle,
+            ErrorCode::GrantInvalid
+            | ErrorCode::LifecycleInvalid
+            | ErrorCode::ApprovalInvalid
+            | ErrorCode::ApprovalRefused => ErrorFamily::Lifecycle,
             ErrorCode::JournalCorrupt | ErrorCode::JournalLocked => ErrorFamily::Journal,
             ErrorCode::LogLocked | ErrorCode::LogCorrupt => ErrorFamily::Log,
             ErrorCode::SessionInvalid

@@ -8,6 +8,7 @@
 //! | topic | typed | `Value` | text |
 //! |---|---|---|---|
 //! | engine | `engine_from_texts`, `reload_from_texts`, `check`, `check_batch`, `warnings`, `engine_state`, `engine_restore` | `engine_from_strings`, `reload_from_strings`, `check_value`, `check_batch_value`, `warnings_value`, `engine_state_value`, `engine_restore_value` | `engine_from_strings_json`, `reload_from_strings_json`, `check_json`, `check_batch_json`, `warnings_json`, `engine_state_json`, `engine_restore_json` |
+//! | approvals | `approve`, `reject`, `approvals` | `approve_value`, `reject_value`, `approvals_value` | `approve_json`, `reject_json`, `approvals_json` |
 //! | changes | `grant`, `grants`, `add_task`, `apply_change`, `skipped_changes` | `grant_value`, `grants_value`, `add_task_value`, `apply_change_value`, `skipped_changes_value` | `grant_json`, `grants_json`, `add_task_json`, `apply_change_json`, `skipped_changes_json` |
 //! | sessions | `issue_session`, `verify_session`, `check_session`, `session_keys_from`, `session_public_keys`, `generate_session_key` | `…_value`, `session_keys_from_value` | `…_json`, `session_keys_from_json` |
 //! | log | `decision_log_head`, `decision_log_stats`, `decision_log_path(_for)`, `record_to_ocsf` | `decision_log_head_value`, `decision_log_stats_value`, `records_to_value`, `record_to_ocsf_value` | `decision_log_head_json`, `decision_log_stats_json`, `records_to_json`, `record_to_ocsf_json` |
@@ -21,6 +22,7 @@
 //! depth limit turns hostile nesting into a coded error); requests and engine
 //! states go through the strict, bounded reader of [`crate::limits`].
 
+mod approvals;
 mod changes;
 mod clock;
 mod convert;
@@ -33,6 +35,10 @@ mod tokens;
 mod tool_call;
 mod usage;
 
+pub use approvals::{
+    approvals, approvals_json, approvals_value, approve, approve_json, approve_value, reject,
+    reject_json, reject_value, ApprovalArgs,
+};
 pub use changes::{
     add_task, add_task_json, add_task_value, apply_change, apply_change_json, apply_change_value,
     grant, grant_json, grant_value, grants, grants_json, grants_value, skipped_changes,

@@ -4,6 +4,7 @@
 //! before every tool call. Decisions are exactly Cedar's, plus built-in
 //! guardrails that deny unknown, ownerless or inactive agents.
 
+mod approval;
 pub mod audit;
 mod bundle;
 mod change;
@@ -24,6 +25,10 @@ pub mod session;
 pub mod testing;
 mod time;
 
+pub use approval::{
+    parse_approvers, Approval, ApprovalRequest, ApprovalTarget, Approver, APPROVAL_REASON_PREFIX,
+    DEFAULT_APPROVAL_TTL_SECONDS, MAX_APPROVAL_TTL_SECONDS, MAX_APPROVAL_USES,
+};
 pub use audit::{DecisionLog, DecisionRecord};
 pub use bundle::{
     BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, JournalConfig, LogConfig, LogSink,

@@ -288,6 +288,10 @@ impl<'de> Deserialize<'de> for Request {
 pub enum Effect {
     Allow,
     Deny,
+    /// Held back only by `@approval` forbids: not allowed until a human
+    /// approves this exact request (see [`Decision::requires_approval`]).
+    #[serde(rename = "needs_approval")]
+    NeedsApproval,
 }
 
 impl Effect {
@@ -295,6 +299,7 @@ impl Effect {
         match self {
             Effect::Allow => "allow",
             Effect::Deny => "deny",
+            Effect::NeedsApproval => "needs_approval",
         }
     }
 }
@@ -320,9 +325,30 @@ pub struct Decision {
     pub errors: Vec<PolicyError>,
     pub decision_id: String,
     pub policy_revision: String,
+    /// `needs_approval`: a human must approve this exact request first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(test, ts(as = "Option<bool>", optional))]
+    pub requires_approval: bool,
+    /// Who may approve (`owner`, `team:ID`, `user:ID`), when approval is needed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(test, ts(as = "Option<Vec<String>>", optional))]
+    pub approvers: Vec<String>,
+    /// `sha256:<hex>` of the request, when approval is needed or was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_digest: Option<String>,
 }
 
 impl Decision {
+    /// Whether a human must approve this exact request before it is allowed.
+    pub fn requires_approval(&self) -> bool {
+        self.requires_approval
+    }
+    pub fn approvers(&self) -> &[String] {
+        &self.approvers
+    }
+    pub fn request_digest(&self) -> Option<&str> {
+        self.request_digest.as_deref()
+    }
     pub fn allowed(&self) -> bool {
         self.decision == Effect::Allow
     }

@@ -87,6 +87,11 @@ struct TestCaseDef {
     /// starts from zero otherwise.
     #[serde(default)]
     usage: Option<UsageCounts>,
+    /// The request must first need approval; this user approves it (once),
+    /// and `expect` is then the decision of the same request checked again
+    /// (`approval/<id>` reasons are written `approval`).
+    #[serde(default)]
+    approved_by: Option<String>,
 }
 
 /// One case of a Cedar CLI `run-tests` file.
@@ -243,7 +248,10 @@ fn run_case(
     engine
         .preset_usage(preset)
         .map_err(|e| invalid(e.message().to_string()))?;
-    let outcome = Request::from_json_value(request).and_then(|r| engine.check(&r));
+    let outcome = Request::from_json_value(request).and_then(|r| match &case.approved_by {
+        None => engine.check(&r),
+        Some(by) => check_approved(engine, &r, by),
+    });
     Ok(judge(
         &case.name,
         outcome,
@@ -252,6 +260,31 @@ fn run_case(
         case.expect_error.as_deref(),
         None,
     ))
+}
+
+/// Checks `request`, has `by` approve it (it must need approval), and
+/// checks it again; the reason `approval/<id>` becomes `approval`.
+fn check_approved(engine: &Engine, request: &Request, by: &str) -> Result<Decision> {
+    let first = engine.check(request)?;
+    if !first.requires_approval {
+        return Err(Error::new(
+            ErrorCode::TestInvalid,
+            format!(
+                "`approved_by` needs a request that needs approval; it was decided {} {:?}",
+                first.decision.as_str(),
+                first.reasons
+            ),
+        ));
+    }
+    let target = crate::approval::ApprovalTarget::DecisionId(first.decision_id.clone());
+    engine.approve(target, by, 1, None)?;
+    let mut d = engine.check(request)?;
+    for r in &mut d.reasons {
+        if r.starts_with(crate::approval::APPROVAL_REASON_PREFIX) {
+            *r = "approval".to_string();
+        }
+    }
+    Ok(d)
 }
 
 fn judge(

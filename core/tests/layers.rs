@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("limits", 1),
     ("model", 2),
     ("change", 2),
+    ("approval", 2),
     ("bundle", 3),
     ("schema", 3),
     ("inventory", 3),

@@ -195,6 +195,12 @@ impl Run {
                 other => ffi::reload_from_strings(engine, other.clone()),
             }
             .map(|()| Value::Null)
+        } else if let Some(mut args) = arg("approve")? {
+            args["by"] = Value::from(by);
+            ffi::approve_value(engine, args)
+        } else if let Some(mut args) = arg("reject")? {
+            args["by"] = Value::from(by);
+            ffi::reject_value(engine, args)
         } else if let Some(request) = arg("check")? {
             ffi::check_value(engine, request)
         } else if let Some(r) = arg("record_usage")? {
@@ -212,12 +218,16 @@ impl Run {
         } else {
             return Err(format!("unknown step {}", Value::Object(step.clone())));
         };
-        // What a step saves: a grant's id; a session's token and (as `name.id`) its id.
+        // What a step saves: a grant's or approval's id; a session's token and
+        // (as `name.id`) its id; a decision's id.
         if let (Some(name), Ok(value)) = (&save, &outcome) {
             let id = value
                 .get("id")
                 .or(value.get("claims").and_then(|c| c.get("session_id")));
-            let token = value.get("token").or(value.get("id"));
+            let token = value
+                .get("token")
+                .or(value.get("id"))
+                .or(value.get("decision_id"));
             let text = |v: Option<&Value>| v.and_then(Value::as_str).map(String::from);
             let token = text(token).ok_or(format!("nothing to save as `{name}` in {value}"))?;
             self.saved.insert(name.clone(), token);

@@ -13,4 +13,16 @@ reasons: Array<string>,
 /**
  * Policies whose evaluation errored, sorted by policy id.
  */
-errors: Array<PolicyError>, decision_id: string, policy_revision: string, };
+errors: Array<PolicyError>, decision_id: string, policy_revision: string, 
+/**
+ * `needs_approval`: a human must approve this exact request first.
+ */
+requires_approval?: boolean, 
+/**
+ * Who may approve (`owner`, `team:ID`, `user:ID`), when approval is needed.
+ */
+approvers?: Array<string>, 
+/**
+ * `sha256:<hex>` of the request, when approval is needed or was used.
+ */
+request_digest?: string, };

@@ -3,4 +3,4 @@
 /**
  * What the caller was told: allow, deny, or an error (the check raised).
  */
-export type RecordDecision = "allow" | "deny" | "error";
+export type RecordDecision = "allow" | "deny" | "error" | "needs_approval";

@@ -35,7 +35,9 @@ pub fn to_ocsf(r: &DecisionRecord) -> Value {
     let (severity_id, severity) = match (r.decision, would_deny) {
         (RecordDecision::Allow, false) => (1, "Informational"),
         (RecordDecision::Allow, true) => (2, "Low"),
-        (RecordDecision::Deny | RecordDecision::Error, _) => (3, "Medium"),
+        (RecordDecision::Deny | RecordDecision::Error | RecordDecision::NeedsApproval, _) => {
+            (3, "Medium")
+        }
     };
     let (status_id, status) = if allowed {
         (1, "Success")

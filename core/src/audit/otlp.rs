@@ -161,7 +161,7 @@ impl Otlp {
         let r = &o.record;
         let (severity, severity_text) = match r.decision {
             RecordDecision::Allow => (SeverityNumber::Info, "INFO"),
-            RecordDecision::Deny => (SeverityNumber::Warn, "WARN"),
+            RecordDecision::Deny | RecordDecision::NeedsApproval => (SeverityNumber::Warn, "WARN"),
             RecordDecision::Error => (SeverityNumber::Error, "ERROR"),
         };
         let body = if self.options.ocsf_body {

@@ -24,6 +24,9 @@ pub enum RecordDecision {
     Allow,
     Deny,
     Error,
+    /// Held back for a human's approval (not allowed).
+    #[serde(rename = "needs_approval")]
+    NeedsApproval,
 }
 
 impl RecordDecision {
@@ -32,6 +35,7 @@ impl RecordDecision {
             RecordDecision::Allow => "allow",
             RecordDecision::Deny => "deny",
             RecordDecision::Error => "error",
+            RecordDecision::NeedsApproval => "needs_approval",
         }
     }
 }
@@ -41,6 +45,7 @@ impl From<Effect> for RecordDecision {
         match e {
             Effect::Allow => RecordDecision::Allow,
             Effect::Deny => RecordDecision::Deny,
+            Effect::NeedsApproval => RecordDecision::NeedsApproval,
         }
     }
 }

@@ -21,7 +21,8 @@ impl Tally {
     fn add(&mut self, r: &DecisionRecord) {
         match r.decision {
             RecordDecision::Allow => self.allow += 1,
-            RecordDecision::Deny => self.deny += 1,
+            // Not allowed: counted with the denies.
+            RecordDecision::Deny | RecordDecision::NeedsApproval => self.deny += 1,
             RecordDecision::Error => self.error += 1,
         }
         if flipped(r) {

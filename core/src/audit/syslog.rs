@@ -74,7 +74,7 @@ impl Syslog {
         let r = &o.record;
         let severity = match r.decision {
             RecordDecision::Allow => 6, // informational
-            RecordDecision::Deny => 5,  // notice
+            RecordDecision::Deny | RecordDecision::NeedsApproval => 5, // notice
             RecordDecision::Error => 4, // warning
         };
         let pri = u32::from(self.options.facility) * 8 + severity;

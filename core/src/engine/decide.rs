@@ -68,7 +68,7 @@ pub(crate) fn combine(enforced: &Outcome, shadow: &Outcome) -> Outcome {
     let mut permits = BTreeSet::new();
     for o in [enforced, shadow] {
         match o.decision {
-            Effect::Deny => forbids.extend(o.reasons.iter().cloned()),
+            Effect::Deny | Effect::NeedsApproval => forbids.extend(o.reasons.iter().cloned()),
             Effect::Allow => permits.extend(o.reasons.iter().cloned()),
         }
     }
@@ -119,9 +119,12 @@ pub(crate) fn finish(
         Some(s) => combine(&enforced, s),
         None => enforced,
     };
-    if mode == Mode::LogOnly && decision.decision == Effect::Deny {
+    if mode == Mode::LogOnly && decision.decision != Effect::Allow {
         decision.decision = Effect::Allow;
         decision.reasons.clear();
+        decision.requires_approval = false;
+        decision.approvers.clear();
+        decision.request_digest = None;
     }
     (decision, Some(would))
 }

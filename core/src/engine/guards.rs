@@ -110,7 +110,7 @@ pub(crate) fn merge(outcome: Outcome, fired: &[String]) -> Outcome {
         return outcome;
     }
     let mut reasons = match outcome.decision {
-        Effect::Deny => outcome.reasons,
+        Effect::Deny | Effect::NeedsApproval => outcome.reasons,
         Effect::Allow => Vec::new(),
     };
     reasons.extend(fired.iter().cloned());

@@ -399,7 +399,63 @@ impl<'a> Work<'a> {
                 Some(_) => Ok(()),
                 None => Err(invalid(lc, "no lockdown is in force")),
             },
+            Change::Approve(a) => self.approve(a, now),
+            Change::ConsumeApproval { approval } => {
+                let code = ErrorCode::ApprovalInvalid;
+                let Some(active) = self.runtime.approvals.get_mut(approval) else {
+                    return Err(invalid(
+                        code,
+                        format!("no approval `{approval}` is in force"),
+                    ));
+                };
+                if active.remaining == 0 || active.expires_ms <= now {
+                    return Err(invalid(
+                        code,
+                        format!("approval `{approval}` is used up or expired"),
+                    ));
+                }
+                active.remaining -= 1;
+                if active.remaining == 0 {
+                    self.runtime.approvals.remove(approval);
+                }
+                Ok(())
+            }
         }
+    }
+
+    fn approve(&mut self, a: &crate::approval::Approval, now: i64) -> Result<()> {
+        let code = ErrorCode::ApprovalInvalid;
+        check_id("approval", &a.id, code)?;
+        if self.runtime.approvals.contains_key(&a.id) {
+            return Err(invalid(
+                code,
+                format!("approval id `{}` is already used", a.id),
+            ));
+        }
+        let expires = millis("expires", &a.expires, code)?;
+        if expires <= now {
+            return Err(invalid(code, "an approval must expire in the future"));
+        }
+        if a.uses == 0 || a.uses > crate::approval::MAX_APPROVAL_USES {
+            return Err(invalid(code, "an approval needs 1 to 1000 uses"));
+        }
+        if a.approved_by.trim().is_empty() || a.request_digest.is_empty() {
+            return Err(invalid(
+                code,
+                "an approval needs `approved_by` and `request_digest`",
+            ));
+        }
+        self.require("Agent", &a.agent, code)?;
+        self.runtime.approvals.insert(
+            a.id.clone(),
+            super::approvals::ActiveApproval {
+                approval: a.clone(),
+                expires_ms: expires,
+                remaining: a.uses,
+                expiry_recorded: Arc::default(),
+            },
+        );
+        Ok(())
     }
 
     fn grant(&mut self, g: &Grant, now: i64) -> Result<()> {
@@ -506,6 +562,9 @@ impl<'a> Work<'a> {
         self.runtime.suspended.remove(agent);
         self.runtime.grants.retain(|_, g| g.grant.agent != agent);
         self.runtime.index_grants();
+        self.runtime
+            .approvals
+            .retain(|_, a| a.approval.agent != agent);
         for c in self.owned_by("Credential", &uid) {
             self.set_attrs(c, vec![("revoked", RestrictedExpression::new_bool(true))])?;
         }
@@ -574,6 +633,12 @@ impl<'a> Work<'a> {
         if self.runtime.grants.len() != before {
             self.runtime.index_grants();
         }
+        // Expired approvals allow nothing; kept a day so a check meeting
+        // one records its expiry.
+        let keep_after = prune_before.saturating_sub(86_400_000);
+        self.runtime
+            .approvals
+            .retain(|_, a| a.expires_ms > keep_after && a.remaining > 0);
         let mut next = self.base.clone();
         // Grant conditions may name entities (a task): they are roots too.
         let grants_changed = self

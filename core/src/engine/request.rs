@@ -1,6 +1,7 @@
 //! The request path: build a schema-validated Cedar request, evaluate it,
 //! and turn Cedar's response into a Decision.
 
+use super::approvals;
 use super::authority;
 use super::authority::{
     LOCKDOWN, TASK_REVOKED, UNKNOWN_ACTION, UNKNOWN_AGENT, UNKNOWN_CREDENTIAL, UNKNOWN_TASK,
@@ -22,8 +23,17 @@ use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// Also returns the request's call, counted in `usage` before evaluation;
-/// the caller commits it when the final decision allows.
+/// A decided request: the decision, the log-only outcome, for a
+/// `needs_approval` decision the permits that allow it once approved, and the
+/// request's call, counted in `usage` before evaluation (the caller commits it
+/// when the final decision allows).
+pub(crate) struct Decided {
+    pub decision: Decision,
+    pub log_only: Option<Outcome>,
+    pub permits: Vec<String>,
+    pub reservation: Reservation,
+}
+
 pub(crate) fn decide(
     snapshot: &Snapshot,
     request: &Request,
@@ -31,8 +41,9 @@ pub(crate) fn decide(
     mapped: bool,
     usage: &Usage,
     next_id: impl FnOnce() -> String,
-) -> Result<(Decision, Option<Outcome>, Reservation)> {
+) -> Result<Decided> {
     let mut log_only = None;
+    let mut permits = Vec::new();
     let (built, reservation) = match request {
         Request::Agent(r) => agent_request(snapshot, r, now_millis, mapped, usage)?,
         Request::Cedar(r) => cedar_request(snapshot, r, now_millis, usage)?,
@@ -69,6 +80,33 @@ pub(crate) fn decide(
             if deny_on_error {
                 fail_closed(&mut outcome, &candidates);
             }
+            // Human approval (not in Cedar-exact mode, agent form only): held
+            // back only by `@approval` forbids, and allowed without them.
+            if deny_on_error
+                && matches!(request, Request::Agent(_))
+                && !snapshot.approvals.is_empty()
+                && approvals::approvable(
+                    &snapshot.approvals,
+                    outcome.decision,
+                    &outcome.reasons,
+                    &outcome.errors,
+                )
+            {
+                let mut without = PolicySet::clone(&candidates);
+                for r in &outcome.reasons {
+                    let _ = without.remove_static(PolicyId::new(r));
+                }
+                let again = Authorizer::new().is_authorized(&req, &without, &entities);
+                let mut lifted = Outcome::from_response(&again);
+                if let Some(fired) = verdict {
+                    lifted = guards::merge(lifted, fired);
+                }
+                fail_closed(&mut lifted, &without);
+                if lifted.decision == Effect::Allow {
+                    outcome.decision = Effect::NeedsApproval;
+                    permits = lifted.reasons;
+                }
+            }
             // Log-only policies: evaluated beside the enforced set, recorded, not enforced.
             log_only = snapshot.log_only.evaluate(&req, &entities);
             if let (true, Some(s), Some(set)) =
@@ -79,14 +117,30 @@ pub(crate) fn decide(
             (outcome.decision, outcome.reasons, outcome.errors)
         }
     };
+    let needs_approval = decision == Effect::NeedsApproval;
     let decision = Decision {
         decision,
+        approvers: if needs_approval {
+            snapshot.approvals.approvers(&reasons)
+        } else {
+            Vec::new()
+        },
         reasons,
         errors,
         decision_id: next_id(),
         policy_revision: snapshot.revision.clone(),
+        requires_approval: needs_approval,
+        request_digest: match request {
+            Request::Agent(r) if needs_approval => Some(approvals::request_digest(r)),
+            _ => None,
+        },
     };
-    Ok((decision, log_only, reservation))
+    Ok(Decided {
+        decision,
+        log_only,
+        permits,
+        reservation,
+    })
 }
 
 /// The engine's one difference from Cedar (`[engine] on_error = "deny"`):

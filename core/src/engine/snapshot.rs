@@ -67,6 +67,8 @@ pub(crate) struct Snapshot {
     pub warnings: Arc<Vec<PolicyWarning>>,
     /// The checks every request form gets before Cedar (entities it names, lifecycle).
     pub screen: Arc<super::screen::Screen>,
+    /// The `@approval` forbids and who may approve each.
+    pub approvals: Arc<super::approvals::Rules>,
 }
 
 impl Snapshot {
@@ -149,6 +151,7 @@ impl Snapshot {
         let entities = load_entities(&bundle, schema.as_ref(), &limits)?;
         let typed = (bundle.options.validate_policies && schema.is_some()).then_some(&schema_json);
         let warnings = warnings::find(&policies, &origins, &bundle, &impossible, typed, &entities);
+        let approvals = super::approvals::Rules::compile(&policies, &origins)?;
         // Before log-only policies leave the set: they are evaluated too.
         let literals = store::literals(policies.policies());
         let log_only = LogOnly::compile(&config, &mut policies, &origins)?;
@@ -189,6 +192,7 @@ impl Snapshot {
             strict: config.engine.strict,
             warnings: Arc::new(warnings),
             screen: Arc::new(screen),
+            approvals: Arc::new(approvals),
         })
     }
 }
@@ -468,6 +472,8 @@ pub(crate) struct Runtime {
     pub suspended: HashSet<String>,
     /// The emergency stop in force: every agent request is denied.
     pub lockdown: Option<Arc<Lockdown>>,
+    /// Approvals with uses left, by id (expired ones until pruned).
+    pub approvals: BTreeMap<String, super::approvals::ActiveApproval>,
 }
 
 /// An emergency stop in force.
