@@ -112,6 +112,17 @@ export class RestoringEngine implements NativeEngine {
   decisionLogStatsJson(): string {
     return this.live.decisionLogStatsJson();
   }
+  // Usage counters are not part of the state: after a reset they start at
+  // zero, as after a restart (a lockdown is a change and survives).
+  recordUsage(agent: string, units: number, kind: string): void {
+    this.live.recordUsage(agent, units, kind);
+  }
+  usageJson(agent: string, action: string | null): string {
+    return this.live.usageJson(agent, action);
+  }
+  lockdownStatusJson(): string {
+    return this.live.lockdownStatusJson();
+  }
   grantsJson(agent: string | null): string {
     return this.live.grantsJson(agent);
   }

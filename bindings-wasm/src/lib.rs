@@ -185,6 +185,24 @@ impl WasmEngine {
         ffi::apply_change_json(&self.inner, change, by).map_err(|e| js_error(&e))
     }
 
+    /// Records `units` of cost `kind` spent by `agent`.
+    #[wasm_bindgen(js_name = recordUsage)]
+    pub fn record_usage(&self, agent: &str, units: f64, kind: &str) -> Result<(), JsValue> {
+        ffi::record_usage(&self.inner, agent, units, kind).map_err(|e| js_error(&e))
+    }
+
+    /// What the agent's next check sees as `context.usage`, as JSON text.
+    #[wasm_bindgen(js_name = usageJson)]
+    pub fn usage_json(&self, agent: &str, action: Option<String>) -> Result<String, JsValue> {
+        ffi::usage_json(&self.inner, agent, action.as_deref()).map_err(|e| js_error(&e))
+    }
+
+    /// The emergency stop in force as JSON text (`null` when none).
+    #[wasm_bindgen(js_name = lockdownStatusJson)]
+    pub fn lockdown_status_json(&self) -> String {
+        ffi::lockdown_status_json(&self.inner)
+    }
+
     /// The enforcement mode: `enforce` or `log-only`.
     #[wasm_bindgen(getter)]
     pub fn mode(&self) -> String {

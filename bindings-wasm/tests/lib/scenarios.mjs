@@ -55,11 +55,25 @@ function run(api, engine, clock, step, saved, bundleOf) {
   if ("check_session" in step) return engine.check(step.check_session);
   if ("reload" in step) return engine.reload(bundleOf(step.reload));
   if ("check" in step) return engine.check(step.check);
+  if ("record_usage" in step) {
+    const { agent, units, kind } = step.record_usage;
+    return engine.recordUsage(agent, units, kind);
+  }
+  if ("usage" in step) return engine.usage(step.usage.agent, step.usage.action);
+  if ("lockdown_status" in step) return engine.lockdownStatus();
   throw new Error(`unknown step ${JSON.stringify(step)}`);
 }
 
 const sorted = (list) => [...list].sort();
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Whether `got` holds every member `want` names, with the same values. */
+function contains(got, want) {
+  if (want !== null && typeof want === "object" && got !== null && typeof got === "object") {
+    return Object.entries(want).every(([k, v]) => k in got && contains(got[k], v));
+  }
+  return same(got, want);
+}
 
 /** What differs from `expect`, or null. */
 function mismatch(api, expect, f) {
@@ -72,6 +86,7 @@ function mismatch(api, expect, f) {
   }
   if (expect === undefined) return null;
   if (expect.error !== undefined) return `expected error ${expect.error}, got ${JSON.stringify(got)}`;
+  if ("value" in expect && !contains(got, expect.value)) return `expected ${JSON.stringify(expect.value)}, got ${JSON.stringify(got)}`;
   if (expect.decision === undefined) return null;
   if (got.decision !== expect.decision || !same(sorted(got.reasons), sorted(expect.reasons))) {
     return `expected ${expect.decision} ${JSON.stringify(expect.reasons)}, got ${JSON.stringify(got)}`;
@@ -93,7 +108,10 @@ export function runScenario(api, name, scenario, bundles) {
     let problem;
     try {
       const step = substitute(raw, saved);
-      problem = mismatch(api, step.expect, () => run(api, engine, clock, step, saved, bundleOf));
+      problem = null;
+      for (let n = 0; n < (step.repeat ?? 1) && problem === null; n++) {
+        problem = mismatch(api, step.expect, () => run(api, engine, clock, step, saved, bundleOf));
+      }
     } catch (e) {
       problem = `${e}`;
     }
