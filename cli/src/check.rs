@@ -22,6 +22,10 @@ pub struct Args {
     /// clock. A request may not carry its own `now`.
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
+    /// Decide with the run-time changes of a fleet's PostgreSQL store (URL
+    /// or `env:VAR`; overrides `[store] postgres`).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -52,6 +56,9 @@ pub fn run(args: Args) -> Result<u8> {
     }
     if let Some(now) = &args.now {
         builder = builder.clock(crate::lifecycle::clock_at(now)?);
+    }
+    if let Some(s) = &args.store {
+        builder = builder.postgres(s);
     }
     let engine = builder.build()?;
     let result = engine.check(&Request::from_json_str_with(&text, &engine.limits())?);

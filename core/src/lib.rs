@@ -19,13 +19,14 @@ mod model;
 pub mod posture;
 mod schema;
 pub mod session;
+pub mod store;
 pub mod testing;
 mod time;
 
 pub use audit::{DecisionLog, DecisionRecord};
 pub use bundle::{
     BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, JournalConfig, LogConfig, LogSink,
-    Mode, OnError, PostureConfig, Source,
+    Mode, OnError, PostureConfig, Source, StoreConfig,
 };
 pub use change::{Change, Grant, GrantRequest, TaskSpec};
 pub use engine::{Engine, EngineBuilder, PolicyOrigin, PolicyWarning, MAX_POLICY_DEPTH};
@@ -39,4 +40,5 @@ pub use model::{
 };
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
 pub use session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
+pub use store::{ChangeStore, StoreStatus};
 pub use time::{format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock};

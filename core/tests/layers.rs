@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("session", 3),
     ("integrity", 3),
     ("journal", 4),
+    ("store", 4),
     ("audit", 5),
     ("engine", 6),
     ("ffi", 7),
