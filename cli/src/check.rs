@@ -28,6 +28,10 @@ pub struct Args {
     /// `agent`). The token never appears in output or the decision log.
     #[arg(long, value_name = "VAR")]
     token_env: Option<String>,
+    /// Decide with the run-time changes of a fleet's PostgreSQL store (URL
+    /// or `env:VAR`; overrides `[store] postgres`).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -58,6 +62,9 @@ pub fn run(args: Args) -> Result<u8> {
     }
     if let Some(now) = &args.now {
         builder = builder.clock(crate::lifecycle::clock_at(now)?);
+    }
+    if let Some(s) = &args.store {
+        builder = builder.postgres(s);
     }
     let engine = builder.build()?;
     let result = match &args.token_env {

@@ -18,6 +18,10 @@ pub struct Load {
     /// Journal file (default: `[journal] path` of the bundle's agentauthz.toml).
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
+    /// Share the change with a fleet through this PostgreSQL store (URL or
+    /// `env:VAR`; overrides `[store] postgres`) instead of a journal.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
     /// Cut a torn last line of the journal and the decision log off
     /// (recording that it did) instead of refusing to load.
     #[arg(long)]
@@ -52,6 +56,9 @@ impl Load {
         if let Some(j) = &self.journal {
             builder = builder.journal(j);
         }
+        if let Some(s) = &self.store {
+            builder = builder.postgres(s);
+        }
         if let Some(log) = &self.decision_log {
             let options = agentauthz::audit::FileOptions::new(log)
                 .keys(keys)
@@ -62,10 +69,11 @@ impl Load {
             builder = builder.clock(clock_at(now)?);
         }
         let engine = builder.build()?;
-        if needs_journal && engine.journal_path().is_none() {
+        let shared = engine.store_status().backend == "postgres";
+        if needs_journal && engine.journal_path().is_none() && !shared {
             return Err(Error::new(
                 ErrorCode::BundleInvalid,
-                "a change from the CLI needs a journal to last: give --journal FILE or set [journal] path in agentauthz.toml",
+                "a change from the CLI needs a journal to last: give --journal FILE (or --store URL), or set [journal] path (or [store] postgres) in agentauthz.toml",
             ));
         }
         Ok(engine)

@@ -7,6 +7,7 @@ mod log;
 mod mcp;
 mod posture;
 mod schema;
+mod store;
 mod test_cmd;
 mod validate;
 
@@ -64,6 +65,8 @@ enum Command {
     Schema(schema::Args),
     /// MCP: `mcp proxy` guards any stdio MCP server.
     Mcp(mcp::Args),
+    /// The change store a fleet shares: `store init --postgres URL`, `store status`.
+    Store(store::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Session(args) => lifecycle::session(args),
         Command::Schema(args) => schema::run(args),
         Command::Mcp(args) => mcp::run(args),
+        Command::Store(args) => store::run(args),
     });
     match result {
         Ok(code) => ExitCode::from(code),

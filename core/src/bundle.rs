@@ -128,6 +128,33 @@ pub struct Config {
     /// `[identity]`: identity providers whose tokens name agents.
     #[serde(default)]
     pub identity: crate::identity::IdentityConfig,
+    /// `[store]`: a change store shared by a fleet of engines (PostgreSQL).
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]`: run-time changes shared by every engine of a fleet through
+/// PostgreSQL (instead of a local `[journal]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The connection URL: `"env:VAR"` (recommended: it carries a password),
+    /// `"file:PATH"` (relative to the bundle directory), or the URL itself.
+    #[serde(default)]
+    pub postgres: Option<String>,
+    /// `disable` (the default): plain TCP, for a local or private network.
+    #[serde(default)]
+    pub sslmode: Option<String>,
+    /// Checks deny (`store/stale`) once the engine has not been in sync
+    /// with the store for this long; unset: the last state keeps deciding.
+    #[serde(default)]
+    pub max_staleness_seconds: Option<u64>,
+    /// How often the engine polls when no notification comes (default 1000).
+    #[serde(default)]
+    pub poll_ms: Option<u64>,
+    /// Who this engine is in the store's `writer` column (default `host/pid`).
+    #[serde(default)]
+    pub writer: Option<String>,
 }
 
 /// `[sessions]`: signed, short-lived agent session tokens.

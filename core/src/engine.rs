@@ -5,6 +5,7 @@ mod authority;
 mod cache;
 mod context;
 mod decide;
+mod follow;
 mod guards;
 mod index;
 mod lifecycle;
@@ -19,6 +20,7 @@ mod store;
 mod tool_call;
 pub(crate) mod usage;
 mod warnings;
+mod writer;
 
 pub use origin::PolicyOrigin;
 use state::{bundle_state, invalid as invalid_state, keys_state, on_error_name};
@@ -45,6 +47,7 @@ use crate::model::{
     AgentRequest, Decision, Effect, EntityRef, Request, SessionRequest, TokenRequest, ToolCall,
 };
 use crate::session::{self, SessionClaims, SessionKeys};
+use crate::store::{Health, StoreStatus, STALE_REASON};
 use crate::time::{format_millis, Clock, SystemClock};
 use crate::time::{parse_rfc3339_millis, DecisionIds};
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -54,6 +57,7 @@ use snapshot::Snapshot;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use writer::{folded, lock, Applied, Skipped, Writer};
 
 /// In-process authorization for agents. `check` takes `&self` and never
 /// waits on a writer; `reload` swaps in a new snapshot atomically.
@@ -66,9 +70,10 @@ pub struct Engine {
     compacting: Arc<AtomicBool>,
     clock: Arc<dyn Clock>,
     ids: DecisionIds,
-    log: ArcSwapOption<DecisionLog>,
+    log: Arc<ArcSwapOption<DecisionLog>>,
     /// Serializes run-time changes and reloads; checks never take it.
-    writer: Mutex<Writer>,
+    /// Shared with the thread that follows a fleet's store.
+    writer: Arc<Mutex<Writer>>,
     sessions: ArcSwap<Sessions>,
     /// `[identity]`: identity providers and the tokens they verified.
     identity: Arc<Identity>,
@@ -83,6 +88,11 @@ pub struct Engine {
     /// Requests waiting for a human; only `needs_approval` checks take it.
     pending: Mutex<approvals::Pending>,
     approval_hook: ArcSwapOption<approvals::Hook>,
+    /// A fleet's store: how far behind this engine is (checks deny when
+    /// stale beyond `[store] max_staleness_seconds`).
+    health: Option<Arc<Health>>,
+    /// Stops the thread following the store.
+    follower: Option<follow::StopOnDrop>,
 }
 
 /// `[engine]` settings given to the builder.
@@ -107,32 +117,6 @@ impl Overrides {
     }
 }
 
-/// The write side: the journal and every change applied since load, so a
-/// reload can apply them again on top of the new bundle.
-#[derive(Debug, Default)]
-struct Writer {
-    journal: Option<Journal>,
-    history: Vec<Applied>,
-    /// Journal entries that no longer applied when last replayed.
-    skipped: Vec<Skipped>,
-    /// `close` was called: changes are refused.
-    closed: bool,
-}
-
-/// A change in the history: its journal entry (or the in-memory equivalent).
-#[derive(Debug, Clone)]
-struct Applied {
-    at: i64,
-    entry: JournalEntry,
-}
-
-/// A change replay left out, and why.
-#[derive(Debug, Clone)]
-struct Skipped {
-    entry: JournalEntry,
-    reason: String,
-}
-
 /// Builds an [`Engine`] from strings or files.
 #[derive(Debug, Default)]
 pub struct EngineBuilder {
@@ -149,6 +133,8 @@ pub struct EngineBuilder {
     /// `Some(false)`: changes stay beside the compiled entities until
     /// [`Engine::compact`] (tests of both stores).
     compaction: Option<bool>,
+    /// Overrides of `[store]` of `agentauthz.toml`.
+    store: crate::bundle::StoreConfig,
 }
 
 impl EngineBuilder {
@@ -267,6 +253,30 @@ impl EngineBuilder {
         self
     }
 
+    /// Shares run-time changes with a fleet through PostgreSQL at `url`
+    /// (overrides `[store] postgres`; the same `env:VAR` / `file:PATH` forms).
+    pub fn postgres(mut self, url: impl Into<String>) -> Self {
+        self.store.postgres = Some(url.into());
+        self
+    }
+    /// Checks deny (`store/stale`) after this long out of sync with the
+    /// shared store (overrides `[store] max_staleness_seconds`).
+    pub fn max_staleness_seconds(mut self, seconds: u64) -> Self {
+        self.store.max_staleness_seconds = Some(seconds);
+        self
+    }
+    /// How often the engine polls the shared store when no notification
+    /// comes (overrides `[store] poll_ms`).
+    pub fn store_poll_ms(mut self, ms: u64) -> Self {
+        self.store.poll_ms = Some(ms);
+        self
+    }
+    /// This engine's name in the shared store's `writer` column.
+    pub fn store_writer(mut self, writer: impl Into<String>) -> Self {
+        self.store.writer = Some(writer.into());
+        self
+    }
+
     pub fn build(mut self) -> Result<Engine> {
         if let Some(limits) = self.limits {
             self.bundle.options.limits = limits;
@@ -287,6 +297,14 @@ impl EngineBuilder {
             None => IntegrityKeys::from_config(&config.integrity, dir)?,
         };
         let journal_path = self.journal.or_else(|| configured_journal(&config, dir));
+        let store = merged_store(&config.store, self.store);
+        let store_dir = dir.map(Path::to_path_buf);
+        if store.postgres.is_some() && journal_path.is_some() {
+            return Err(Error::new(
+                ErrorCode::ConfigInvalid,
+                "[store] postgres and a [journal]: changes go to one store; remove one",
+            ));
+        }
         let mut snapshot = self.overrides.compile(self.bundle)?;
         let mut writer = Writer::default();
         if let Some(path) = journal_path {
@@ -316,14 +334,14 @@ impl EngineBuilder {
             )?,
         };
         let ids = DecisionIds::new(clock.now_millis());
-        let engine = Engine {
+        let mut engine = Engine {
             snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
             compaction: self.compaction.unwrap_or(true),
             compacting: Arc::default(),
             clock,
             ids,
-            log: ArcSwapOption::from(log.map(Arc::new)),
-            writer: Mutex::new(writer),
+            log: Arc::new(ArcSwapOption::from(log.map(Arc::new))),
+            writer: Arc::new(Mutex::new(writer)),
             sessions: ArcSwap::from_pointee(sessions),
             identity: Arc::new(identity),
             limits: self.limits,
@@ -332,8 +350,13 @@ impl EngineBuilder {
             usage: usage::Usage::default(),
             pending: Mutex::default(),
             approval_hook: ArcSwapOption::empty(),
+            health: None,
+            follower: None,
         };
         engine.record_load()?;
+        if store.postgres.is_some() {
+            engine.join_fleet(&store, store_dir.as_deref())?;
+        }
         Ok(engine)
     }
 }
@@ -427,8 +450,19 @@ impl Engine {
             decision
         };
         let policies = snapshot.log_only.policies.is_some();
-        let (decision, would) =
+        let (mut decision, would) =
             decide::finish(snapshot.log_only.mode, policies, decision, log_only);
+        if let Some(health) = &self.health {
+            if health.is_stale(now) {
+                // Out of sync with the fleet for too long: what this engine
+                // knows may be outdated (an offboarding it has not seen).
+                decision.decision = crate::model::Effect::Deny;
+                decision.reasons = vec![STALE_REASON.to_string()];
+                decision.requires_approval = false;
+                decision.approvers.clear();
+                decision.request_digest = None;
+            }
+        }
         // Only a call that goes ahead counts.
         if decision.allowed() {
             reservation.commit();
@@ -537,7 +571,11 @@ impl Engine {
         }
         let mut writer = self.writer()?;
         let compiled = self.overrides.compile(bundle)?;
-        let (snapshot, skipped) = replay(&compiled, &writer.history)?;
+        let (snapshot, skipped) = if writer.fleet.is_some() {
+            follow::replay_each(&compiled, &writer.history)?
+        } else {
+            replay(&compiled, &writer.history)?
+        };
         writer.skipped = skipped.clone();
         // Counters of agents the new bundle no longer has are dropped.
         self.usage
@@ -569,9 +607,7 @@ impl Engine {
     }
 
     fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
-        self.writer
-            .lock()
-            .map_err(|_| Error::new(ErrorCode::Internal, "a previous change panicked"))
+        lock(&self.writer)
     }
 
     /// Applies one run-time change made by `by`: checked against the active
@@ -611,6 +647,9 @@ impl Engine {
         let (next, _) = lifecycle::apply(&current, &[(now, &change)], true)?;
         let at = format_millis(now);
         let basis = lifecycle::basis(&current, &change);
+        if writer.fleet.is_some() {
+            return self.apply_shared(writer, change, by, now, at, basis);
+        }
         let journaled = writer.journal.is_some();
         let entry = match writer.journal.as_mut() {
             Some(journal) => journal.append(at, by, &change, basis)?,
@@ -669,6 +708,214 @@ impl Engine {
             None => drop(writer),
         }
         Ok(entry)
+    }
+
+    /// [`Engine::apply`] on a fleet's store: the store numbers the change;
+    /// it and every earlier change not applied here yet are applied in
+    /// sequence order, as the other engines apply them.
+    fn apply_shared(
+        &self,
+        mut writer: MutexGuard<'_, Writer>,
+        change: Change,
+        by: &str,
+        now: i64,
+        at: String,
+        basis: Option<String>,
+    ) -> Result<JournalEntry> {
+        let Some(fleet) = writer.fleet.as_mut() else {
+            return Err(Error::new(ErrorCode::Internal, "no shared store"));
+        };
+        let rows = fleet.store.append(fleet.applied, at, by, &change, basis)?;
+        let seq = rows.last().map_or(0, crate::store::Stored::seq);
+        let outcome = follow::apply_stored(&self.snapshot, &mut writer, rows)?;
+        drop(writer);
+        if let Some(log) = self.log.load_full() {
+            follow::record(&log, &self.snapshot, &self.ids, now, &outcome);
+        }
+        if let Some(entry) = follow::find(&outcome, seq) {
+            return Ok(entry.clone());
+        }
+        let why = follow::skip_reason(&outcome, seq).map_or_else(
+            || {
+                "an earlier change is missing from the store; it applies once that one arrives"
+                    .to_string()
+            },
+            str::to_string,
+        );
+        Err(Error::new(
+            ErrorCode::LifecycleInvalid,
+            format!("the change was stored as change {seq} but does not apply here (nor on any engine): {why}"),
+        ))
+    }
+
+    /// Connects to the fleet's store, applies every change in it, and
+    /// starts following it. The store out of reach is an error: an engine
+    /// that never saw the fleet's changes (an offboarding) does not start.
+    #[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
+    fn join_fleet(
+        &mut self,
+        config: &crate::bundle::StoreConfig,
+        dir: Option<&Path>,
+    ) -> Result<()> {
+        use crate::store::postgres::{PgStore, SslMode, Target};
+        let url = resolve_secret(config.postgres.as_deref().unwrap_or_default(), dir)?;
+        let sslmode = match config.sslmode.as_deref() {
+            None | Some("disable") => SslMode::Disable,
+            Some(other) => {
+                return Err(Error::new(
+                    ErrorCode::ConfigInvalid,
+                    format!("[store] sslmode {other:?}: this build supports \"disable\""),
+                ))
+            }
+        };
+        let target = Target::parse(&url, sslmode)?;
+        let max = config
+            .max_staleness_seconds
+            .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX));
+        let health = Arc::new(Health::new(max));
+        let name = config.writer.clone().unwrap_or_else(default_writer);
+        let mut store = PgStore::new(target.clone(), name);
+        {
+            let mut writer = self.writer()?;
+            if !writer.history.is_empty() {
+                return Err(Error::new(
+                    ErrorCode::ConfigInvalid,
+                    "[store] postgres: the engine already holds changes",
+                ));
+            }
+            use crate::store::ChangeStore;
+            // Reached now, or the engine does not start.
+            store.read_after(0, 0)?;
+            writer.fleet = Some(writer::Fleet {
+                store: Box::new(store),
+                applied: 0,
+            });
+        }
+        let shared = follow::Shared {
+            snapshot: self.snapshot.clone(),
+            writer: self.writer.clone(),
+            log: self.log.clone(),
+            clock: self.clock.clone(),
+            health: health.clone(),
+        };
+        shared.catch_up(&self.ids, |applied| {
+            let mut writer = self.writer()?;
+            match writer.fleet.as_mut() {
+                Some(f) => f.store.read_after(applied, follow::PAGE),
+                None => Ok(Vec::new()),
+            }
+        })?;
+        let poll = std::time::Duration::from_millis(config.poll_ms.unwrap_or(1000).max(10));
+        let stop = follow::pg::start(shared, target, poll).map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!("cannot start the store follower: {e}"),
+            )
+        })?;
+        self.health = Some(health);
+        self.follower = Some(stop);
+        Ok(())
+    }
+
+    #[cfg(not(all(feature = "postgres", not(target_arch = "wasm32"))))]
+    fn join_fleet(&mut self, _: &crate::bundle::StoreConfig, _: Option<&Path>) -> Result<()> {
+        Err(Error::new(
+            ErrorCode::ConfigInvalid,
+            "[store] postgres: this build of agentauthz has no PostgreSQL support (cargo feature `postgres`)",
+        ))
+    }
+
+    /// How this engine stands with its change store: the last change applied
+    /// and, for a fleet's store, how long since it was last in sync and
+    /// whether checks fail closed (`store/stale`).
+    pub fn store_status(&self) -> StoreStatus {
+        let now = self.clock.now_millis();
+        let Ok(writer) = self.writer() else {
+            return StoreStatus {
+                backend: "unknown".into(),
+                location: String::new(),
+                last_applied_seq: 0,
+                last_synced: None,
+                staleness_ms: None,
+                max_staleness_ms: None,
+                stale: false,
+                connected: false,
+                last_error: Some("a previous change panicked".into()),
+                gap_after: None,
+                skipped: 0,
+            };
+        };
+        let skipped = writer.skipped.len() + writer.malformed.len();
+        if let (Some(fleet), Some(health)) = (&writer.fleet, &self.health) {
+            return health.status("postgres", fleet.store.describe(), now, skipped);
+        }
+        let (backend, location) = match &writer.journal {
+            Some(j) => ("journal", j.path().display().to_string()),
+            None => ("memory", String::new()),
+        };
+        StoreStatus {
+            backend: backend.into(),
+            location,
+            last_applied_seq: writer.history.last().map_or(0, |a| a.entry.seq),
+            last_synced: None,
+            staleness_ms: None,
+            max_staleness_ms: None,
+            stale: false,
+            connected: writer.journal.is_some(),
+            last_error: None,
+            gap_after: None,
+            skipped,
+        }
+    }
+
+    /// A hash of everything run-time changes decide with: the bundle
+    /// revision, every entity in its current version, grants, revoked tasks
+    /// and sessions, suspensions, and which changes were skipped. Engines
+    /// of a fleet that applied the same changes have the same hash.
+    pub fn state_hash(&self) -> Result<String> {
+        use sha2::Digest;
+        let writer = self.writer()?;
+        let snapshot = self.snapshot.load_full();
+        let mut entities: Vec<Vec<u8>> = self
+            .entities()
+            .iter()
+            .map(|e| {
+                let mut v = e.to_json_value().unwrap_or(serde_json::Value::Null);
+                if let Some(serde_json::Value::Array(parents)) = v.get_mut("parents") {
+                    parents.sort_by_key(|p| p.to_string());
+                }
+                crate::audit::canonical_json(&v)
+            })
+            .collect();
+        entities.sort();
+        let runtime = &snapshot.runtime;
+        let sorted = |set: &std::collections::HashSet<String>| {
+            let mut v: Vec<&String> = set.iter().collect();
+            v.sort();
+            serde_json::json!(v)
+        };
+        let grants: Vec<&crate::change::Grant> =
+            runtime.grants.values().map(|g| &g.grant).collect();
+        let mut skipped: Vec<u64> = writer.skipped.iter().map(|s| s.entry.seq).collect();
+        skipped.sort_unstable();
+        let rest = serde_json::json!({
+            "revision": snapshot.revision,
+            "grants": grants,
+            "revoked_tasks": sorted(&runtime.revoked_tasks),
+            "revoked_sessions": sorted(&runtime.revoked_sessions),
+            "suspended": sorted(&runtime.suspended),
+            "skipped": skipped,
+            "malformed": writer.malformed,
+            "applied": writer.fleet.as_ref().map(|f| f.applied),
+        });
+        let mut h = sha2::Sha256::new();
+        for e in &entities {
+            h.update(e);
+            h.update(b"\n");
+        }
+        h.update(crate::audit::canonical_json(&rest));
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(format!("sha256:{hex}"))
     }
 
     /// After load: records what loading did to the state (a torn journal
@@ -775,24 +1022,7 @@ impl Engine {
         };
         let snapshot = self.snapshot.load();
         let now = self.clock.now_millis();
-        for s in skipped {
-            let mut context = serde_json::Map::new();
-            context.insert("journal_seq".into(), s.entry.seq.into());
-            context.insert("op".into(), s.entry.change.op().into());
-            context.insert("skipped".into(), s.reason.clone().into());
-            audit::record_event(
-                &snapshot.audit,
-                &log,
-                &snapshot.revision,
-                now,
-                &self.ids.next(now),
-                "agentauthz:replay_skip",
-                &s.entry.change.subject(),
-                audit::RecordDecision::Deny,
-                "lifecycle/skipped",
-                context,
-            );
-        }
+        follow::record_skips(&log, &snapshot, &self.ids, now, skipped);
     }
 
     /// Grants `request.actions` on `request.resource` (and anything in it)
@@ -1334,7 +1564,11 @@ impl Engine {
     pub fn close(&self) {
         if let Ok(mut writer) = self.writer() {
             writer.journal = None;
+            writer.fleet = None;
             writer.closed = true;
+        }
+        if let Some(follower) = &self.follower {
+            follower.stop();
         }
         if let Some(log) = self.log.swap(None) {
             let _ = log.flush();
@@ -1355,6 +1589,7 @@ impl Engine {
                 w.skipped
                     .iter()
                     .map(|s| format!("{} (journal seq {})", s.reason, s.entry.seq))
+                    .chain(w.malformed.iter().cloned())
                     .collect()
             })
             .unwrap_or_default()
@@ -1497,13 +1732,15 @@ impl Engine {
             compacting: Arc::default(),
             clock,
             ids,
-            log: ArcSwapOption::empty(),
-            writer: Mutex::new(Writer {
+            log: Arc::new(ArcSwapOption::empty()),
+            writer: Arc::new(Mutex::new(Writer {
                 journal: None,
                 history,
                 skipped,
                 closed: false,
-            }),
+                fleet: None,
+                malformed: Vec::new(),
+            })),
             sessions: ArcSwap::from_pointee(state.sessions),
             identity: Arc::new(identity),
             limits: state.limits,
@@ -1512,6 +1749,8 @@ impl Engine {
             usage: usage::Usage::default(),
             pending: Mutex::default(),
             approval_hook: ArcSwapOption::empty(),
+            health: None,
+            follower: None,
         })
     }
 }
@@ -1533,6 +1772,55 @@ fn request_agent_exists(snapshot: &Snapshot, id: &str) -> bool {
     snapshot.bundle.options.base_schema
         && snapshot::entity_uid(&EntityRef::new("Agent", id))
             .is_ok_and(|uid| snapshot.store.get(&uid).is_some())
+/// `[store]` of `agentauthz.toml` with the builder's settings over it.
+fn merged_store(
+    config: &crate::bundle::StoreConfig,
+    builder: crate::bundle::StoreConfig,
+) -> crate::bundle::StoreConfig {
+    let c = config.clone();
+    crate::bundle::StoreConfig {
+        postgres: builder.postgres.or(c.postgres),
+        sslmode: builder.sslmode.or(c.sslmode),
+        max_staleness_seconds: builder.max_staleness_seconds.or(c.max_staleness_seconds),
+        poll_ms: builder.poll_ms.or(c.poll_ms),
+        writer: builder.writer.or(c.writer),
+    }
+}
+
+/// A secret given as `env:VAR`, `file:PATH` (relative to the bundle
+/// directory) or as itself.
+#[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
+fn resolve_secret(spec: &str, dir: Option<&Path>) -> Result<String> {
+    let bad = |m: String| Error::new(ErrorCode::ConfigInvalid, format!("[store] postgres: {m}"));
+    if let Some(var) = spec.strip_prefix("env:") {
+        return std::env::var(var)
+            .map_err(|_| bad(format!("environment variable {var} is not set")));
+    }
+    if let Some(path) = spec.strip_prefix("file:") {
+        let path = match dir {
+            Some(d) if Path::new(path).is_relative() => d.join(path),
+            _ => PathBuf::from(path),
+        };
+        return std::fs::read_to_string(&path)
+            .map(|t| t.trim().to_string())
+            .map_err(|e| bad(format!("cannot read {}: {e}", path.display())));
+    }
+    if spec.trim().is_empty() {
+        return Err(bad("empty".into()));
+    }
+    Ok(spec.to_string())
+}
+
+/// This engine's default name in the store: `host/pid`.
+#[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
+fn default_writer() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_string());
+    format!("{host}/{}", std::process::id())
 }
 
 /// `[journal] path` of `agentauthz.toml`, relative to the bundle directory.
@@ -1571,16 +1859,6 @@ fn fold(slot: &ArcSwap<Snapshot>) -> Result<()> {
             return Ok(());
         }
     }
-}
-
-/// `snapshot` with its pending changes folded in (loading: requests start
-/// on the compiled store).
-fn folded(snapshot: Snapshot) -> Result<Snapshot> {
-    if snapshot.store.pending() == 0 {
-        return Ok(snapshot);
-    }
-    let store = lifecycle::compacted(&snapshot)?;
-    Ok(lifecycle::rebase(&snapshot, &snapshot, &store).unwrap_or(snapshot))
 }
 
 fn replay(compiled: &Snapshot, history: &[Applied]) -> Result<(Snapshot, Vec<Skipped>)> {

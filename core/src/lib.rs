@@ -22,6 +22,7 @@ pub mod posture;
 mod schema;
 pub mod scim;
 pub mod session;
+pub mod store;
 pub mod testing;
 mod time;
 
@@ -32,7 +33,7 @@ pub use approval::{
 pub use audit::{DecisionLog, DecisionRecord};
 pub use bundle::{
     BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, JournalConfig, LogConfig, LogSink,
-    Mode, OnError, PostureConfig, Source,
+    Mode, OnError, PostureConfig, Source, StoreConfig,
 };
 pub use change::{Change, Grant, GrantRequest, TaskSpec};
 pub use engine::units_of_f64;
@@ -51,4 +52,5 @@ pub use model::{
 };
 pub use schema::{BASE_TYPES, STANDARD_CONTEXT_FIELDS};
 pub use session::{KeySource, SessionClaims, SessionConfig, SessionKeys};
+pub use store::{ChangeStore, StoreStatus};
 pub use time::{format_millis, rfc3339_to_cedar, Clock, FixedClock, ManualClock, SystemClock};

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("identity", 3),
     ("scim", 3),
     ("journal", 4),
+    ("store", 4),
     ("audit", 5),
     ("engine", 6),
     ("ffi", 7),

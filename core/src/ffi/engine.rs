@@ -133,12 +133,48 @@ pub fn engine_load_journaled(
     clock: Option<Arc<dyn Clock>>,
     trust_caller_time: bool,
 ) -> Result<Engine> {
+    let store = StoreOptions::default();
+    engine_load_stored(dir, journal, recover, clock, trust_caller_time, &store)
+}
+
+/// A fleet's change store as `Engine.load` options give it (each overrides
+/// `[store]` of `agentauthz.toml`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// PostgreSQL URL, `env:VAR` or `file:PATH`.
+    pub postgres: Option<String>,
+    pub max_staleness_seconds: Option<u64>,
+    pub poll_ms: Option<u64>,
+    pub writer: Option<String>,
+}
+
+/// [`engine_load_journaled`] with a fleet's change store.
+pub fn engine_load_stored(
+    dir: &str,
+    journal: Option<&str>,
+    recover: bool,
+    clock: Option<Arc<dyn Clock>>,
+    trust_caller_time: bool,
+    store: &StoreOptions,
+) -> Result<Engine> {
     let mut builder = Engine::builder()
         .bundle(Bundle::read_dir(dir)?)
         .recover_journal(recover)
         .trust_caller_time(trust_caller_time);
     if let Some(path) = journal {
         builder = builder.journal(path);
+    }
+    if let Some(url) = &store.postgres {
+        builder = builder.postgres(url.clone());
+    }
+    if let Some(s) = store.max_staleness_seconds {
+        builder = builder.max_staleness_seconds(s);
+    }
+    if let Some(ms) = store.poll_ms {
+        builder = builder.store_poll_ms(ms);
+    }
+    if let Some(w) = &store.writer {
+        builder = builder.store_writer(w.clone());
     }
     if let Some(c) = clock {
         builder = builder.clock(c);
@@ -163,6 +199,37 @@ pub fn reload_from_strings_json(engine: &Engine, input: &str) -> Result<()> {
         engine,
         parse_text(input, "bundle input", ErrorCode::BundleInvalid)?,
     )
+}
+
+/// Creates (or brings up to date) a fleet's PostgreSQL change store at
+/// `url` (a URL or `env:VAR`): `agentauthz store init`. Returns where.
+#[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
+pub fn store_init(url: &str) -> Result<String> {
+    use crate::store::postgres::{init, SslMode, Target};
+    let url = match url.strip_prefix("env:") {
+        Some(var) => std::env::var(var).map_err(|_| {
+            Error::new(
+                ErrorCode::ConfigInvalid,
+                format!("environment variable {var} is not set"),
+            )
+        })?,
+        None => url.to_string(),
+    };
+    let target = Target::parse(&url, SslMode::Disable)?;
+    init(&target)?;
+    Ok(target.location().to_string())
+}
+
+/// [`Engine::store_status`] as JSON: `{backend, location, last_applied_seq,
+/// last_synced?, staleness_ms?, max_staleness_ms?, stale, connected,
+/// last_error?, gap_after?, skipped}`.
+pub fn store_status_value(engine: &Engine) -> Value {
+    to_value(&engine.store_status())
+}
+
+/// [`store_status_value`] as JSON text.
+pub fn store_status_json(engine: &Engine) -> String {
+    store_status_value(engine).to_string()
 }
 
 /// The active bundle's load warnings (forbids that may error at run time or

@@ -1,0 +1,61 @@
+//! `agentauthz store init|status`: the change store a fleet of engines
+//! shares (PostgreSQL).
+
+use agentauthz::{Bundle, Engine, Error, ErrorCode, Result};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Create (or bring up to date) the change table, its counter and
+    /// triggers in a PostgreSQL database. Safe to run again.
+    Init {
+        /// Connection URL (`postgres://user@host:port/db`), or `env:VAR`.
+        #[arg(long, value_name = "URL")]
+        postgres: String,
+    },
+    /// Load the bundle, catch up with its store and print the store status
+    /// as JSON. Exit 0 in sync, 1 stale or behind a gap, 2 on error.
+    Status {
+        /// Bundle directory.
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The store's URL (overrides `[store] postgres`), or `env:VAR`.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+    },
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    match args.command {
+        Command::Init { postgres } => {
+            let location = agentauthz::ffi::store_init(&postgres)?;
+            println!(
+                "{}",
+                serde_json::json!({"initialized": location, "table": "agentauthz_changes"})
+            );
+            Ok(0)
+        }
+        Command::Status { bundle, store } => {
+            let mut builder = Engine::builder().bundle(Bundle::read_dir(&bundle)?);
+            if let Some(s) = store {
+                builder = builder.postgres(s);
+            }
+            let engine = builder.build()?;
+            let status = engine.store_status();
+            let mut value = serde_json::to_value(&status)
+                .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("skipped_changes".into(), engine.skipped_changes().into());
+                map.insert("state_hash".into(), engine.state_hash()?.into());
+            }
+            println!("{value}");
+            Ok(u8::from(status.stale || status.gap_after.is_some()))
+        }
+    }
+}
