@@ -37,6 +37,8 @@ import type {
   SessionKeysInput,
   SessionRequest,
   StringsInput,
+  TokenClaims,
+  TokenRequest,
   TaskSpec,
   ToolCallInput,
   TransferOptions,
@@ -78,6 +80,8 @@ export type {
   SessionKeysInput,
   SessionRequest,
   StringsInput,
+  TokenClaims,
+  TokenRequest,
   TaskSpec,
   ToolCallInput,
   TransferOptions,
@@ -112,6 +116,11 @@ export type ErrorCode =
   | 'session_expired'
   | 'session_revoked'
   | 'key_invalid'
+  | 'token_invalid'
+  | 'token_expired'
+  | 'token_audience'
+  | 'issuer_unknown'
+  | 'jwks_unavailable'
   | 'input_too_deep'
   | 'input_too_large'
   | 'usage_invalid'
@@ -129,6 +138,7 @@ export type ErrorFamily =
   | 'journal'
   | 'log'
   | 'session'
+  | 'token'
   | 'limit'
   | 'internal'
 
@@ -178,6 +188,9 @@ export declare class JournalError extends AuthzError {}
 export declare class LogError extends AuthzError {}
 /** `session_invalid`, `session_expired`, `session_revoked`, `key_invalid`. */
 export declare class SessionError extends AuthzError {}
+/** `token_invalid`, `token_expired`, `token_audience`, `issuer_unknown`,
+ * `jwks_unavailable`: an identity provider's token is not acceptable. */
+export declare class TokenError extends AuthzError {}
 /** `input_too_deep` (a cycle too), `input_too_large`: an input past a `[limits]`
  * bound, refused before it was parsed. */
 export declare class LimitError extends AuthzError {}

@@ -37,6 +37,8 @@ import type {
   SessionKeysInput,
   SessionRequest,
   StringsInput,
+  TokenClaims,
+  TokenRequest,
   TaskSpec,
   ToolCallInput,
   TransferOptions,
@@ -78,6 +80,8 @@ export type {
   SessionKeysInput,
   SessionRequest,
   StringsInput,
+  TokenClaims,
+  TokenRequest,
   TaskSpec,
   ToolCallInput,
   TransferOptions,
@@ -112,6 +116,11 @@ export type ErrorCode =
   | 'session_expired'
   | 'session_revoked'
   | 'key_invalid'
+  | 'token_invalid'
+  | 'token_expired'
+  | 'token_audience'
+  | 'issuer_unknown'
+  | 'jwks_unavailable'
   | 'input_too_deep'
   | 'input_too_large'
   | 'usage_invalid'
@@ -129,6 +138,7 @@ export type ErrorFamily =
   | 'journal'
   | 'log'
   | 'session'
+  | 'token'
   | 'limit'
   | 'internal'
 
@@ -178,6 +188,9 @@ export declare class JournalError extends AuthzError {}
 export declare class LogError extends AuthzError {}
 /** `session_invalid`, `session_expired`, `session_revoked`, `key_invalid`. */
 export declare class SessionError extends AuthzError {}
+/** `token_invalid`, `token_expired`, `token_audience`, `issuer_unknown`,
+ * `jwks_unavailable`: an identity provider's token is not acceptable. */
+export declare class TokenError extends AuthzError {}
 /** `input_too_deep` (a cycle too), `input_too_large`: an input past a `[limits]`
  * bound, refused before it was parsed. */
 export declare class LimitError extends AuthzError {}
@@ -256,7 +269,7 @@ export declare class Engine {
    */
   static fromStrings(input: StringsInput, options?: EngineOptions): Engine
   /** Decides one request. A deny is a `Decision`; only bad input throws. */
-  check(request: CheckRequest | SessionRequest): Decision
+  check(request: CheckRequest | SessionRequest | TokenRequest): Decision
   /**
    * `check` in the core's wire format: the request JSON text in, the
    * Decision JSON text out (snake_case keys).
@@ -388,6 +401,16 @@ export declare class Engine {
    * agent standing); throws the reason it is refused.
    */
   verifySession(token: string, options?: VerifySessionOptions): SessionClaims
+  /**
+   * What an identity provider's token says once verified against
+   * `[identity.issuers]` (engine clock); throws a `TokenError` when refused.
+   */
+  verifyToken(token: string): TokenClaims
+  /**
+   * Replaces the keys of the configured issuer whose `iss` is `issuer` with
+   * a JWKS given as data (JSON text or object).
+   */
+  setIssuerJwks(issuer: string, jwks: string | object): void
   /** Revokes one session by its `sessionId`; `by` names who does it. */
   revokeSession(sessionId: string, options: { by: string }): void
   /**

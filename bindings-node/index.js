@@ -27,6 +27,9 @@ const raw = Engine[RAW] ?? {
   check: proto.check,
   checkBatch: proto.checkBatch,
   checkSession: proto._checkSession,
+  checkToken: proto._checkToken,
+  verifyToken: proto.verifyToken,
+  setIssuerJwks: proto.setIssuerJwks,
   reload: proto.reload,
   reloadJson: proto._reloadJson,
   policyRevision: getter('policyRevision'),
@@ -89,6 +92,15 @@ class NodeNative {
   }
   checkSessionJson(request) {
     return raw.checkSession.call(this.e, request)
+  }
+  checkTokenJson(request) {
+    return raw.checkToken.call(this.e, request)
+  }
+  verifyTokenJson(token) {
+    return raw.verifyToken.call(this.e, token)
+  }
+  setIssuerJwks(issuer, jwks) {
+    raw.setIssuerJwks.call(this.e, issuer, jwks)
   }
   checkBatchJson(requests) {
     return raw.checkBatch.call(this.e, requests)
@@ -303,6 +315,7 @@ module.exports = {
   JournalError: shared.JournalError,
   LogError: shared.LogError,
   SessionError: shared.SessionError,
+  TokenError: shared.TokenError,
   LimitError: shared.LimitError,
   InternalError: shared.InternalError,
   ERROR_CODES: shared.ERROR_CODES,

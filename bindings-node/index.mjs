@@ -17,6 +17,7 @@ export const {
   JournalError,
   LogError,
   SessionError,
+  TokenError,
   LimitError,
   InternalError,
   ERROR_CODES,

@@ -62,6 +62,10 @@ export declare function fixedAgent(agent: string): IdentityResolver
 /** The agent and task of an agentauthz session token in the request's `_meta`, verified on every call. */
 export declare function sessionFromMeta(options?: { key?: string; audience?: string | null }): IdentityResolver
 
+/** The request's bearer token (an identity provider's JWT, from `extra.authInfo.token`
+ * or the `Authorization: Bearer` header), verified by agentauthz against `[identity.issuers]`. */
+export declare function bearerToken(): IdentityResolver
+
 /** The agent of the OAuth access token the SDK verified (`extra.authInfo`): its `clientId`, or `agentOf(authInfo)`.
  * With `resource`, a token for another resource is refused; an expired token always is. */
 export declare function accessTokenAgent(options?: {

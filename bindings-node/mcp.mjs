@@ -2,6 +2,6 @@
 import { Engine } from './index.js'
 import shared from './lib/index.js'
 
-export const { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, SESSION_META_KEY } = shared.buildMcp(
+export const { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, bearerToken, SESSION_META_KEY } = shared.buildMcp(
   (engine) => engine instanceof Engine,
 )

@@ -26,6 +26,8 @@ import type {
   SessionKeysInput,
   SessionRequest,
   StringsInput,
+  TokenClaims,
+  TokenRequest,
   TaskSpec,
   TransferOptions,
   VerifySessionOptions,
@@ -144,6 +146,25 @@ function checkSession(engine: object, request: SessionRequest): Decision {
   return new Decision(JSON.parse(recorded(engine, native, RP, (n) => n.checkSessionJson(json))) as DecisionJson);
 }
 
+function isTokenRequest(request: unknown): boolean {
+  return request !== null && typeof request === "object" && (request as { token?: unknown }).token !== undefined;
+}
+
+/** `check({token, ...})`: the token form. */
+function checkToken(engine: object, request: TokenRequest): Decision {
+  const other = readArgs(RP, () => {
+    const r = request as { agent?: unknown; session?: unknown };
+    return r.agent !== undefined || r.session !== undefined;
+  });
+  if (other) {
+    const message = "give exactly one of `agent`, `session` and `token`";
+    throw new RequestError(`[request_invalid] ${message}`, { code: "request_invalid", details: [{ message }] });
+  }
+  const json = stringify(() => requestToWire(request), RP);
+  const native = nativeOf(engine);
+  return new Decision(JSON.parse(recorded(engine, native, RP, (n) => n.checkTokenJson(json))) as DecisionJson);
+}
+
 /** Decision-log options of Node (a file sink). */
 export interface DecisionLogOptions {
   /** Rotate the file before it would grow past this many bytes. */
@@ -160,7 +181,8 @@ export abstract class EngineBase {
   protected abstract [NATIVE](): NativeEngine;
 
   /** Decides one request. A deny is a Decision; only bad input throws. */
-  check(request: CheckRequest | SessionRequest): Decision {
+  check(request: CheckRequest | SessionRequest | TokenRequest): Decision {
+    if (readArgs(RP, () => isTokenRequest(request))) return checkToken(this, request as TokenRequest);
     if (readArgs(RP, () => isSessionRequest(request))) return checkSession(this, request as SessionRequest);
     const json = stringify(() => requestToWire(request), RP);
     const native = nativeOf(this);
@@ -442,6 +464,23 @@ export abstract class EngineBase {
     if (audience !== undefined && audience !== null) text(audience, SI, "audience");
     const native = nativeOf(this);
     return claimsFromWire(JSON.parse(call(() => native.verifySessionJson(token, audience ?? null), SI)) as SessionClaimsWire);
+  }
+
+  /** What an identity provider's token says once verified against
+   * `[identity.issuers]` (engine clock); a refused token throws a `TokenError`. */
+  verifyToken(token: string): TokenClaims {
+    text(token, RP, "a token");
+    const native = nativeOf(this);
+    return JSON.parse(call(() => native.verifyTokenJson(token), RP)) as TokenClaims;
+  }
+
+  /** Replaces the keys of the configured issuer whose `iss` is `issuer` with
+   * a JWKS given as data (JSON text or object): a browser's way to give keys. */
+  setIssuerJwks(issuer: string, jwks: string | object): void {
+    text(issuer, RP, "an issuer");
+    const json = typeof jwks === "string" ? jwks : stringify(() => jwks, RP, "JWKS");
+    const native = nativeOf(this);
+    call(() => native.setIssuerJwks(issuer, json), RP);
   }
 
   /** Revokes one session by its `sessionId`; `by` names who does it. */

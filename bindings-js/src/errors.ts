@@ -59,6 +59,8 @@ export class JournalError extends AuthzError {}
 export class LogError extends AuthzError {}
 /** `session_invalid`, `session_expired`, `session_revoked`, `key_invalid`. */
 export class SessionError extends AuthzError {}
+/** `token_invalid`, `token_expired`, `token_audience`, `issuer_unknown`, `jwks_unavailable`: an identity provider's token is not acceptable. */
+export class TokenError extends AuthzError {}
 /** `input_too_deep` (a cycle too), `input_too_large`: an input past a `[limits]` bound, refused before it was parsed. */
 export class LimitError extends AuthzError {}
 /** `internal`: a bug; the operation was refused. */
@@ -77,6 +79,7 @@ const FAMILY_CLASSES: Record<ErrorFamily, typeof AuthzError> = {
   log: LogError,
   session: SessionError,
   limit: LimitError,
+  token: TokenError,
   internal: InternalError,
 };
 

@@ -121,6 +121,24 @@ export function buildMcp(isEngine: (value: unknown) => boolean) {
     };
   }
 
+  /** The request's bearer token (an identity provider's JWT), verified by
+   * agentauthz itself against `[identity.issuers]` on every call: signature,
+   * issuer, this resource as audience (RFC 8707), expiry. Read from
+   * `extra.authInfo.token` (the SDK's bearer-auth middleware) or the
+   * request's `Authorization: Bearer` header (`extra.requestInfo`). */
+  function bearerToken(): IdentityResolver {
+    return (_request, extra) => {
+      const fromAuth = own(own(extra, "authInfo"), "token");
+      if (typeof fromAuth === "string" && fromAuth !== "") return { bearer: fromAuth };
+      const headers = own(own(extra, "requestInfo"), "headers");
+      let header: unknown = own(headers, "authorization");
+      if (Array.isArray(header)) header = header.length === 1 ? header[0] : undefined;
+      if (typeof header !== "string") return null;
+      const m = /^Bearer +([^\s]+)$/i.exec(header.trim());
+      return m?.[1] ? { bearer: m[1] } : null;
+    };
+  }
+
   function guardHandler(options: GuardOptions, handler: Handler): Handler {
     const { engine, server, identity, namespace } = options;
     const report = (method: string, tool: unknown, id: unknown, outcome: Decision | AuthzError) => {
@@ -227,7 +245,7 @@ export function buildMcp(isEngine: (value: unknown) => boolean) {
     if (typeof options.server !== "string" || options.server === "")
       throw new TypeError("guardMcpServer: `server` (the server's name) is required");
     if (typeof options.identity !== "function") {
-      throw new TypeError("guardMcpServer: `identity` is required (fixedAgent(id), sessionFromMeta(), accessTokenAgent())");
+      throw new TypeError("guardMcpServer: `identity` is required (fixedAgent(id), sessionFromMeta(), accessTokenAgent(), bearerToken())");
     }
     const opts: GuardOptions = { ...options };
     // An McpServer holds its low-level Server in `.server`; a Server is the Protocol itself.
@@ -265,5 +283,5 @@ export function buildMcp(isEngine: (value: unknown) => boolean) {
     return target;
   }
 
-  return { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, SESSION_META_KEY };
+  return { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, bearerToken, SESSION_META_KEY };
 }

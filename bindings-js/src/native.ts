@@ -6,6 +6,12 @@
 export interface NativeEngine {
   checkJson(request: string): string;
   checkSessionJson(request: string): string;
+  /** A token-form request (JSON text) decided: the Decision (JSON text). */
+  checkTokenJson(request: string): string;
+  /** A verified identity-provider token's claims (JSON text). */
+  verifyTokenJson(token: string): string;
+  /** Replaces the keys of the configured issuer `issuer` with a JWKS (JSON text). */
+  setIssuerJwks(issuer: string, jwks: string): void;
   checkBatchJson(requests: string): string;
   reloadJson(bundle: string): void;
   /** A bundle directory, where there is a filesystem. */

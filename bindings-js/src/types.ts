@@ -53,6 +53,37 @@ export interface SessionRequest {
   audience?: string;
 }
 
+/** The token form: an identity provider's token (a JWT: OAuth 2.1 / OIDC
+ * access token, SPIFFE JWT-SVID) names the agent and, when delegated (RFC
+ * 8693 `act`), the user it acts for. Verified against `[identity.issuers]`
+ * at the engine clock. */
+export interface TokenRequest {
+  /** The bearer token. Never recorded or echoed in errors. */
+  token: string;
+  action: string;
+  resource: EntityRef;
+  task?: string;
+  credential?: string;
+  context?: Record<string, unknown>;
+}
+
+/** What a verified identity-provider token says (`verifyToken`). */
+export interface TokenClaims {
+  issuer_name: string;
+  issuer: string;
+  subject?: string;
+  client_id?: string;
+  agent: string;
+  on_behalf_of?: string;
+  actors?: string[];
+  scopes: string[];
+  jti?: string;
+  expires_at: number;
+  not_before?: number;
+  issued_at?: number;
+  claims?: Record<string, unknown>;
+}
+
 /** A bundle as texts; `policies` is one text, a list, or an object of file name to text. */
 export interface StringsInput {
   /** `schema.cedarschema` text (the app's types and actions; base types are merged in). */
@@ -207,7 +238,7 @@ export interface SessionKeyPair {
 
 /** Who calls an MCP tool: a fixed agent, or an agentauthz session token
  * (verified on every call: signature, window, audience, revocation). */
-export type McpIdentity = { agent: string } | { session: { token: string; audience?: string | null } };
+export type McpIdentity = { agent: string } | { session: { token: string; audience?: string | null } } | { bearer: string };
 
 /** A framework's tool call to decide (`engine.checkToolCall`): the one
  * tool-call mapper of the core. Give exactly one of `agent` and `session`. */
@@ -227,6 +258,8 @@ export interface ToolCallInput {
   session?: string;
   /** The audience the session token must carry (with `session`). */
   audience?: string;
+  /** An identity provider's bearer token (a JWT) in place of `agent`. */
+  token?: string;
   /** Other context fields (not `input`). */
   context?: Record<string, unknown>;
   task?: string;

@@ -23,6 +23,7 @@ const FAMILY_CLASSES = {
   journal: agentauthz.JournalError,
   log: agentauthz.LogError,
   session: agentauthz.SessionError,
+  token: agentauthz.TokenError,
   limit: agentauthz.LimitError,
   internal: agentauthz.InternalError,
 }
@@ -164,6 +165,46 @@ TRIGGERS.input_too_deep = () => {
 }
 TRIGGERS.input_too_large = () => bundle().check(request({ context: { input: { blob: 'x'.repeat(2 << 20) } } }))
 TRIGGERS.usage_invalid = () => bundle().recordUsage('a', -1, 'tokens')
+
+// Identity-provider tokens (the keys of core/tests/identity/, signed here).
+function tokenEngine(jwksUrl) {
+  const dir = path.join(__dirname, '..', '..', 'core', 'tests', 'identity')
+  const jwks = jwksUrl ? `jwks_url = "${jwksUrl}"` : `jwks = '${fs.readFileSync(path.join(dir, 'jwks.json'), 'utf8').replace(/\n/g, '')}'`
+  const config = `[identity]\naudience = "https://tools.test/mcp"\n[identity.issuers.corp]\nissuer = "https://idp.test"\n${jwks}\n`
+  const engine = Engine.fromStrings({
+    schema: 'entity Tool; action "call" appliesTo { principal: [Agent], resource: [Tool] };',
+    policies: '@id("p") permit (principal, action, resource);',
+    inventory: 'users:\n  - {id: u}\nagents:\n  - {id: a, owner: u}\n',
+    config,
+  })
+  const sign = (claims) => {
+    const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url')
+    const input = `${b64({ alg: 'RS256', kid: 'rsa-1' })}.${b64(claims)}`
+    const key = require('node:crypto').createPrivateKey(fs.readFileSync(path.join(dir, 'rsa1.pem'), 'utf8'))
+    return `${input}.${require('node:crypto').sign('sha256', Buffer.from(input), key).toString('base64url')}`
+  }
+  const now = Math.floor(Date.now() / 1000)
+  const claims = (c) => ({ iss: 'https://idp.test', aud: 'https://tools.test/mcp', client_id: 'a', exp: now + 300, ...c })
+  const check = (token) => engine.check({ token, action: 'call', resource: { type: 'Tool', id: 't' } })
+  return { sign, claims, check }
+}
+TRIGGERS.token_invalid = () => tokenEngine().check('not.a.jwt')
+TRIGGERS.token_expired = () => {
+  const t = tokenEngine()
+  t.check(t.sign(t.claims({ exp: 1000 })))
+}
+TRIGGERS.token_audience = () => {
+  const t = tokenEngine()
+  t.check(t.sign(t.claims({ aud: 'https://other.test' })))
+}
+TRIGGERS.issuer_unknown = () => {
+  const t = tokenEngine()
+  t.check(t.sign(t.claims({ iss: 'https://evil.test' })))
+}
+TRIGGERS.jwks_unavailable = () => {
+  const t = tokenEngine('http://127.0.0.1:9/jwks')
+  t.check(t.sign(t.claims({})))
+}
 
 const UNREACHABLE = {
   test_invalid: 'raised only by the policy test runner (CLI `agentauthz test`), which the Node API does not expose',

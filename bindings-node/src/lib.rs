@@ -110,7 +110,7 @@ impl Engine {
     // is faster (measured in bench/check.js).
     /// Decides one request. A deny is a `Decision`; only bad input throws.
     #[napi(
-        ts_args_type = "request: CheckRequest | SessionRequest",
+        ts_args_type = "request: CheckRequest | SessionRequest | TokenRequest",
         ts_return_type = "Decision"
     )]
     pub fn check(&self, request: String) -> napi::Result<String, String> {
@@ -485,6 +485,27 @@ impl Engine {
     #[napi(skip_typescript, js_name = "_checkSession")]
     pub fn check_session(&self, request: String) -> napi::Result<String, String> {
         call(|| ffi::check_session_json(&self.inner, &request))
+    }
+
+    /// `check` with an identity provider's token in place of `agent`
+    /// (`check({token, ...})`): the request and Decision as JSON text.
+    #[napi(skip_typescript, js_name = "_checkToken")]
+    pub fn check_token(&self, request: String) -> napi::Result<String, String> {
+        call(|| ffi::check_token_json(&self.inner, &request))
+    }
+
+    /// What an identity provider's token says once verified against
+    /// `[identity.issuers]` (engine clock); throws a `TokenError` when refused.
+    #[napi(ts_args_type = "token: string", ts_return_type = "TokenClaims")]
+    pub fn verify_token(&self, token: String) -> napi::Result<String, String> {
+        call(|| ffi::verify_token_json(&self.inner, &token))
+    }
+
+    /// Replaces the keys of the configured issuer whose `iss` is `issuer` with
+    /// a JWKS given as data (JSON text or object).
+    #[napi(ts_args_type = "issuer: string, jwks: string | object")]
+    pub fn set_issuer_jwks(&self, issuer: String, jwks: String) -> napi::Result<(), String> {
+        call(|| ffi::set_issuer_jwks(&self.inner, &issuer, &jwks))
     }
 
     /// Revokes one session by its `sessionId`; `by` names who does it.

@@ -12,7 +12,7 @@ use crate::errors::{at_index, authz_err, core, raised, recode, request_parse, Ar
 use crate::types::RestoredEngine;
 use agentauthz::{
     ffi, AgentRequest, Change, DecisionLog, EntityRef, Error, ErrorCode, GrantRequest, Limits,
-    Request, SessionRequest, TaskSpec, ToolCall,
+    Request, SessionRequest, TaskSpec, TokenRequest, ToolCall,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -647,27 +647,54 @@ pub(crate) struct CheckArgs<'a, 'py> {
     pub now: Option<&'a Bound<'py, PyAny>>,
     pub session: Option<&'a Bound<'py, PyAny>>,
     pub audience: Option<&'a Bound<'py, PyAny>>,
+    pub token: Option<&'a Bound<'py, PyAny>>,
 }
 
-/// What `check` decides: an agent-form request, or one made with a session token.
+/// What `check` decides: an agent-form request, or one made with a session
+/// token or an identity provider's token.
 pub(crate) enum CheckRequest {
     Agent(Request),
     Session(SessionRequest),
+    Token(TokenRequest),
 }
 
 impl CheckArgs<'_, '_> {
     /// The typed request: agent form, or session form when `session` is given.
     pub(crate) fn request(&self, py: Python<'_>) -> Result<CheckRequest, ArgError> {
         let now = now_arg(py, self.now)?;
-        match (given(self.agent), self.session) {
-            (Some(agent), None) => self.agent_form(agent, now).map(CheckRequest::Agent),
-            (None, Some(session)) => self.session_form(session, now).map(CheckRequest::Session),
+        match (given(self.agent), self.session, given(self.token)) {
+            (Some(agent), None, None) => self.agent_form(agent, now).map(CheckRequest::Agent),
+            (None, Some(session), None) => {
+                self.session_form(session, now).map(CheckRequest::Session)
+            }
+            (None, None, Some(token)) => self.token_form(token, now).map(CheckRequest::Token),
             _ => Err(Error::new(
                 ErrorCode::RequestInvalid,
-                "give exactly one of `agent` and `session`",
+                "give exactly one of `agent`, `session` and `token`",
             )
             .into()),
         }
+    }
+
+    /// The token names the agent and the on-behalf-of user.
+    fn token_form(
+        &self,
+        token: &Bound<'_, PyAny>,
+        now: Result<Option<String>, Error>,
+    ) -> Result<TokenRequest, ArgError> {
+        if given(self.on_behalf_of).is_some() || given(self.audience).is_some() {
+            let message = "with `token`, the on-behalf-of user is the token's and the audience this resource's: do not pass `on_behalf_of` or `audience`";
+            return Err(Error::new(ErrorCode::RequestInvalid, message).into());
+        }
+        Ok(TokenRequest {
+            token: string_arg(token, "token")?,
+            action: string_arg(self.action, "action")?,
+            resource: resource_arg(self.resource)?,
+            task: optional_string(self.task, "task")?,
+            credential: optional_string(self.credential, "credential")?,
+            context: context_arg(self.context)?,
+            now: now?,
+        })
     }
 
     fn agent_form(
@@ -725,6 +752,7 @@ pub(crate) struct ToolCallArgs<'a, 'py> {
     pub agent: Option<&'a Bound<'py, PyAny>>,
     pub session: Option<&'a Bound<'py, PyAny>>,
     pub audience: Option<&'a Bound<'py, PyAny>>,
+    pub token: Option<&'a Bound<'py, PyAny>>,
     pub context: Option<&'a Bound<'py, PyAny>>,
     pub task: Option<&'a Bound<'py, PyAny>>,
     pub on_behalf_of: Option<&'a Bound<'py, PyAny>>,
@@ -741,6 +769,7 @@ impl ToolCallArgs<'_, '_> {
             agent: optional_string(self.agent, "agent")?,
             session: optional_string(self.session, "session")?,
             audience: optional_string(self.audience, "audience")?,
+            token: optional_string(self.token, "token")?,
             resource: resource_arg(self.resource)?,
             input: given(self.input)
                 .map(|i| json_arg(i, "`input`"))

@@ -126,8 +126,10 @@ impl PyEngine {
     }
 
     /// Decides one agent-form request; with `session=` (a session token
-    /// instead of `agent`) the token names the agent and task.
-    #[pyo3(signature = (*, agent=None, action, resource, task=None, on_behalf_of=None, credential=None, context=None, now=None, session=None, audience=None))]
+    /// instead of `agent`) the token names the agent and task; with `token=`
+    /// (an identity provider's JWT) the token names the agent and the
+    /// on-behalf-of user.
+    #[pyo3(signature = (*, agent=None, action, resource, task=None, on_behalf_of=None, credential=None, context=None, now=None, session=None, audience=None, token=None))]
     #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
@@ -142,6 +144,7 @@ impl PyEngine {
         now: Option<&Bound<'_, PyAny>>,
         session: Option<&Bound<'_, PyAny>>,
         audience: Option<&Bound<'_, PyAny>>,
+        token: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyDecision> {
         guarded(py, || {
             let args = CheckArgs {
@@ -155,11 +158,13 @@ impl PyEngine {
                 now,
                 session,
                 audience,
+                token,
             };
             let request = arg(py, args.request(py))?;
             let decision = py.detach(|| match &request {
                 CheckRequest::Agent(r) => self.0.check(r),
                 CheckRequest::Session(r) => self.0.check_session(r),
+                CheckRequest::Token(r) => self.0.check_token(r),
             });
             core(py, decision).map(PyDecision)
         })
@@ -169,7 +174,7 @@ impl PyEngine {
     /// (`None`: the caller has none for it, a deny with reason
     /// `baseline/unknown-action`), `input` the tool's arguments, coerced to
     /// the schema's type of `context.input` (see the README, "Tool calls").
-    #[pyo3(signature = (*, tool, action, resource, input=None, agent=None, session=None, audience=None, context=None, task=None, on_behalf_of=None, credential=None, now=None))]
+    #[pyo3(signature = (*, tool, action, resource, input=None, agent=None, session=None, audience=None, context=None, task=None, on_behalf_of=None, credential=None, now=None, token=None))]
     #[allow(clippy::too_many_arguments)]
     fn check_tool_call(
         &self,
@@ -186,6 +191,7 @@ impl PyEngine {
         on_behalf_of: Option<&Bound<'_, PyAny>>,
         credential: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
+        token: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyDecision> {
         guarded(py, || {
             let args = ToolCallArgs {
@@ -196,6 +202,7 @@ impl PyEngine {
                 agent,
                 session,
                 audience,
+                token,
                 context,
                 task,
                 on_behalf_of,
@@ -707,6 +714,40 @@ impl PyEngine {
         })
     }
 
+    /// What an identity provider's token says once verified against
+    /// `[identity.issuers]` (engine clock), or the error that refuses it.
+    #[pyo3(signature = (token, /))]
+    fn verify_token<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let token = core(py, string_arg(token, "token"))?;
+            let claims = py.detach(|| ffi::verify_token(&self.0, &token));
+            Ok(pythonize(py, &core(py, claims)?)?)
+        })
+    }
+
+    /// Replaces the keys of the configured issuer whose `iss` is `issuer`
+    /// with a JWKS given as JSON text.
+    #[pyo3(signature = (issuer, jwks, /))]
+    fn set_issuer_jwks(
+        &self,
+        py: Python<'_>,
+        issuer: &Bound<'_, PyAny>,
+        jwks: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        guarded(py, || {
+            let rp = ErrorCode::RequestParse;
+            let (issuer, jwks) = core(py, pair(issuer, "issuer", jwks, "jwks", rp))?;
+            core(
+                py,
+                py.detach(|| ffi::set_issuer_jwks(&self.0, &issuer, &jwks)),
+            )
+        })
+    }
+
     /// Revokes one session by its `session_id` claim.
     #[pyo3(signature = (session_id, /, *, by))]
     fn revoke_session(
@@ -841,7 +882,7 @@ fn mcp_identity(value: serde_json::Value) -> agentauthz::Result<agentauthz::mcp:
     serde_json::from_value(value).map_err(|e| {
         Error::new(
             ErrorCode::RequestParse,
-            format!("identity must be {{\"agent\": id}} or {{\"session\": {{\"token\": ..., \"audience\": ...}}}}: {e}"),
+            format!("identity must be {{\"agent\": id}}, {{\"session\": {{\"token\": ..., \"audience\": ...}}}} or {{\"bearer\": jwt}}: {e}"),
         )
     })
 }

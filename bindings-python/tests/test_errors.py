@@ -24,6 +24,7 @@ FAMILY_CLASSES = {
     "journal": agentauthz.JournalError,
     "log": agentauthz.LogError,
     "session": agentauthz.SessionError,
+    "token": agentauthz.TokenError,
     "limit": agentauthz.LimitError,
     "internal": agentauthz.InternalError,
 }
@@ -270,6 +271,54 @@ def internal(tmp_path: Path) -> None:
     agentauthz._native._panic("triggered")
 
 
+def _token_engine(config: str | None = None) -> Engine:
+    import test_idp_tokens as idp
+
+    return Engine.from_strings(
+        schema=idp.SCHEMA,
+        policies=idp.POLICIES,
+        inventory=idp.INVENTORY,
+        config=config or idp.identity_config(),
+        clock=agentauthz.ManualClock("2026-11-29T10:00:00Z"),
+    )
+
+
+def _token_check(token: str, config: str | None = None) -> None:
+    _token_engine(config).check(token=token, action="tools:call", resource=("Tool", "s"))
+
+
+def token_invalid(_: Path) -> None:
+    _token_check("not.a.jwt")
+
+
+def token_expired(_: Path) -> None:
+    import test_idp_tokens as idp
+
+    _token_check(idp.sign(idp.claims(exp=idp.T0 - 3600)))
+
+
+def token_audience(_: Path) -> None:
+    import test_idp_tokens as idp
+
+    _token_check(idp.sign(idp.claims(aud="https://other.test")))
+
+
+def issuer_unknown(_: Path) -> None:
+    import test_idp_tokens as idp
+
+    _token_check(idp.sign(idp.claims(iss="https://evil.test")))
+
+
+def jwks_unavailable(_: Path) -> None:
+    import test_idp_tokens as idp
+
+    config = (
+        f'[identity]\naudience = "{idp.AUD}"\n[identity.issuers.corp]\n'
+        f'issuer = "{idp.ISS}"\njwks_url = "http://127.0.0.1:9/jwks"\n'
+    )
+    _token_check(idp.sign(idp.claims()), config)
+
+
 TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "io": [io_error],
     "bundle_invalid": [missing_schema, bad_strings_shape],
@@ -294,6 +343,11 @@ TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "session_invalid": [session_invalid],
     "session_revoked": [session_revoked],
     "key_invalid": [key_invalid],
+    "token_invalid": [token_invalid],
+    "token_expired": [token_expired],
+    "token_audience": [token_audience],
+    "issuer_unknown": [issuer_unknown],
+    "jwks_unavailable": [jwks_unavailable],
     "input_too_deep": [input_too_deep],
     "input_too_large": [input_too_large],
     "usage_invalid": [usage_invalid],

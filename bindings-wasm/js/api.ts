@@ -46,6 +46,7 @@ export {
   SchemaError,
   SessionError,
   TestError,
+  TokenError,
   toOcsf,
 } from "./shared/index.js";
 export type {
@@ -86,6 +87,8 @@ export type {
   SessionKeysInput,
   SessionRequest,
   StringsInput,
+  TokenClaims,
+  TokenRequest,
   TaskSpec,
   ToolCallInput,
   TransferOptions,

@@ -100,6 +100,15 @@ export class RestoringEngine implements NativeEngine {
   checkSessionJson(request: string): string {
     return this.live.checkSessionJson(request);
   }
+  checkTokenJson(request: string): string {
+    return this.live.checkTokenJson(request);
+  }
+  verifyTokenJson(token: string): string {
+    return this.live.verifyTokenJson(token);
+  }
+  setIssuerJwks(issuer: string, jwks: string): void {
+    this.live.setIssuerJwks(issuer, jwks);
+  }
   checkBatchJson(requests: string): string {
     return this.live.checkBatchJson(requests);
   }

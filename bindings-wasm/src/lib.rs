@@ -332,6 +332,25 @@ impl WasmEngine {
         ffi::check_session_json(&self.inner, request).map_err(|e| js_error(&e))
     }
 
+    /// Decides a token-form request (JSON text: an identity provider's token
+    /// in place of `agent`); returns the Decision as JSON text.
+    #[wasm_bindgen(js_name = checkTokenJson)]
+    pub fn check_token_json(&self, request: &str) -> Result<String, JsValue> {
+        ffi::check_token_json(&self.inner, request).map_err(|e| js_error(&e))
+    }
+
+    /// A verified identity-provider token's claims as JSON text.
+    #[wasm_bindgen(js_name = verifyTokenJson)]
+    pub fn verify_token_json(&self, token: &str) -> Result<String, JsValue> {
+        ffi::verify_token_json(&self.inner, token).map_err(|e| js_error(&e))
+    }
+
+    /// Replaces an issuer's keys with a JWKS given as data (JSON text).
+    #[wasm_bindgen(js_name = setIssuerJwks)]
+    pub fn set_issuer_jwks(&self, issuer: &str, jwks: &str) -> Result<(), JsValue> {
+        ffi::set_issuer_jwks(&self.inner, issuer, jwks).map_err(|e| js_error(&e))
+    }
+
     /// Revokes one session by its `session_id`.
     #[wasm_bindgen(js_name = revokeSession)]
     pub fn revoke_session(&self, session_id: &str, by: &str) -> Result<(), JsValue> {

@@ -905,3 +905,66 @@ fn scim_import_keeps_agents_and_cuts_off_deprovisioned_owners() {
         ErrorCode::InventoryInvalid
     );
 }
+
+/// `cargo test --release -p agentauthz --test identity -- --ignored --nocapture`:
+/// a check with a cached token against the same check by agent id (the
+/// criterion version is `cargo bench -p agentauthz --bench token`).
+#[test]
+#[ignore]
+fn cost_of_a_token_check() {
+    let s = setup_with("");
+    s.engine.set_decision_log(None);
+    let token = sign(&claims("ci-bot"));
+    let by_token = call(&token);
+    let by_id = agentauthz::Request::Agent(agentauthz::AgentRequest {
+        agent: "ci-bot".into(),
+        action: "tools:call".into(),
+        resource: EntityRef::new("Tool", "search"),
+        task: None,
+        on_behalf_of: None,
+        credential: None,
+        context: {
+            let mut c = Map::new();
+            c.insert(
+                "token".into(),
+                json!({"issuer": ISS, "scopes": ["tools.call"], "actors": []}),
+            );
+            c
+        },
+        now: None,
+    });
+    let time = |f: &dyn Fn()| {
+        for _ in 0..2000 {
+            f();
+        }
+        let mut runs: Vec<f64> = (0..7)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                for _ in 0..20_000 {
+                    f();
+                }
+                t.elapsed().as_secs_f64() * 1e6 / 20_000.0
+            })
+            .collect();
+        runs.sort_by(f64::total_cmp);
+        runs[3]
+    };
+    let id = time(&|| assert!(s.engine.check(&by_id).unwrap().allowed()));
+    let tok = time(&|| assert!(s.engine.check_token(&by_token).unwrap().allowed()));
+    let fresh: Vec<String> = (0..300)
+        .map(|i| {
+            let mut c = claims("ci-bot");
+            c["jti"] = json!(format!("fresh-{i}"));
+            sign(&c)
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    for f in &fresh {
+        s.engine.verify_token(f).unwrap();
+    }
+    let uncached = t.elapsed().as_secs_f64() * 1e6 / fresh.len() as f64;
+    println!(
+        "check by agent id: {id:.2} µs; with a cached token: {tok:.2} µs ({:.2}x); first RS256 verification: {uncached:.1} µs",
+        tok / id
+    );
+}

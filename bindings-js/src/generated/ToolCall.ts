@@ -25,7 +25,11 @@ session?: string,
 /**
  * The audience the session token must carry (only with `session`).
  */
-audience?: string, resource: EntityRef, 
+audience?: string, 
+/**
+ * An identity provider's bearer token (a JWT) in place of `agent`.
+ */
+token?: string, resource: EntityRef, 
 /**
  * The tool's arguments; absent or `null`: no `context.input`.
  */

@@ -41,6 +41,7 @@ from .errors import (
     SchemaError,
     SessionError,
     TestError,
+    TokenError,
 )
 
 # Decision-log files are buffered; write them out when the interpreter exits,
@@ -67,6 +68,7 @@ __all__ = [
     "SchemaError",
     "SessionError",
     "TestError",
+    "TokenError",
     "__version__",
     "error_codes",
     "flush_decision_logs",

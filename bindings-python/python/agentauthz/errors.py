@@ -31,6 +31,7 @@ __all__ = [
     "SchemaError",
     "SessionError",
     "TestError",
+    "TokenError",
 ]
 
 
@@ -131,6 +132,16 @@ class SessionError(AuthzError):
     family = "session"
 
 
+class TokenError(AuthzError):
+    """An identity provider's token is not acceptable: malformed, an algorithm
+    not accepted, a bad signature (``token_invalid``), expired or not yet valid
+    (``token_expired``), for another resource (``token_audience``), from an
+    issuer not configured (``issuer_unknown``), or its issuer's keys could not
+    be had (``jwks_unavailable``)."""
+
+    family = "token"
+
+
 class LimitError(AuthzError):
     """An input is past a ``[limits]`` bound: nested too deep (``input_too_deep``,
     a cycle too) or too large (``input_too_large``). Refused before it is parsed."""
@@ -159,6 +170,7 @@ FAMILY_CLASSES: dict[str, type[AuthzError]] = {
         LogError,
         SessionError,
         LimitError,
+        TokenError,
         InternalError,
     )
 }

@@ -19,8 +19,10 @@ is allowed, each call is still checked.
 Identity comes from a resolver, a callable ``(ctx) -> dict | None``:
 ``FixedAgent`` (a stdio server run for one agent; ``_meta`` is ignored),
 ``SessionFromMeta`` (an agentauthz session token in the request's ``_meta``),
-``AccessTokenAgent`` (the OAuth access token the SDK already verified). No
-identity: the call is denied and nothing is listed.
+``AccessTokenAgent`` (the OAuth access token the SDK already verified),
+``BearerToken`` (the request's bearer token, an identity provider's JWT that
+agentauthz verifies itself against ``[identity.issuers]``). No identity: the
+call is denied and nothing is listed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "SESSION_META_KEY",
     "AccessTokenAgent",
     "AuthorizationMiddleware",
+    "BearerToken",
     "FixedAgent",
     "IdentityResolver",
     "SessionFromMeta",
@@ -48,7 +51,7 @@ SESSION_META_KEY = "agentauthz/session"
 """The ``_meta`` member ``SessionFromMeta`` reads the session token from."""
 
 IdentityResolver = Callable[[Any], "dict[str, Any] | None"]
-"""``(ctx) -> {"agent": id} | {"session": {"token": ..., "audience": ...}} | None``."""
+"""``(ctx) -> {"agent": id} | {"session": {"token", "audience"}} | {"bearer": jwt} | None``."""
 
 
 class FixedAgent:
@@ -112,6 +115,30 @@ class AccessTokenAgent:
             return None
         agent = self.agent_of(token)
         return {"agent": agent} if isinstance(agent, str) and agent else None
+
+
+class BearerToken:
+    """The request's bearer token (an identity provider's JWT: OAuth 2.1 /
+    OIDC access token, SPIFFE JWT-SVID), verified by agentauthz on every call
+    against ``[identity.issuers]``: signature, issuer, this resource as
+    audience (RFC 8707), expiry. The agent, the on-behalf-of user and
+    ``context.token`` come from the token. Read from the SDK's auth context
+    (``get_access_token().token``), or by ``token_of(ctx)`` when given."""
+
+    def __init__(self, *, token_of: Callable[[Any], str | None] | None = None) -> None:
+        self.token_of = token_of
+
+    def __call__(self, ctx: Any) -> dict[str, Any] | None:
+        if self.token_of is not None:
+            token = self.token_of(ctx)
+        else:
+            from mcp.server.auth.middleware.auth_context import get_access_token
+
+            access = get_access_token()
+            token = getattr(access, "token", None) if access is not None else None
+        if not isinstance(token, str) or not token:
+            return None
+        return {"bearer": token}
 
 
 def _error_result(text: str, meta: dict[str, Any]) -> dict[str, Any]:
