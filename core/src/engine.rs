@@ -1772,6 +1772,8 @@ fn request_agent_exists(snapshot: &Snapshot, id: &str) -> bool {
     snapshot.bundle.options.base_schema
         && snapshot::entity_uid(&EntityRef::new("Agent", id))
             .is_ok_and(|uid| snapshot.store.get(&uid).is_some())
+}
+
 /// `[store]` of `agentauthz.toml` with the builder's settings over it.
 fn merged_store(
     config: &crate::bundle::StoreConfig,
@@ -2153,7 +2155,8 @@ impl Engine {
             ApprovalTarget::Request(r) => {
                 let request = Request::Agent(r);
                 authority::caller_time(snapshot, &request, self.trust_caller_time)?;
-                let decided = request::decide(snapshot, &request, now, true, String::new)?;
+                let decided =
+                    request::decide(snapshot, &request, now, true, &self.usage, String::new)?;
                 let d = decided.decision;
                 let (Request::Agent(r), Some(digest)) = (request, d.request_digest) else {
                     return Err(Error::new(
