@@ -54,6 +54,8 @@ enum Command {
     Offboard(lifecycle::AgentArgs),
     /// Record a credential rotation: issued now, valid until --expires.
     Rotate(lifecycle::RotateArgs),
+    /// Approve one request held back by an `@approval` forbid (journaled); prints the approval.
+    Approve(lifecycle::ApproveArgs),
     /// Signed, short-lived agent session tokens.
     Session(lifecycle::SessionArgs),
     /// Schemas from other sources: `schema from-mcp` (an MCP server's tools/list).
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Reactivate(args) => lifecycle::agent_change(args, "reactivate"),
         Command::Offboard(args) => lifecycle::agent_change(args, "offboard"),
         Command::Rotate(args) => lifecycle::rotate(args),
+        Command::Approve(args) => lifecycle::approve(args),
         Command::Session(args) => lifecycle::session(args),
         Command::Schema(args) => schema::run(args),
         Command::Mcp(args) => mcp::run(args),
