@@ -922,3 +922,45 @@ pub(crate) fn change_arg(obj: &Bound<'_, PyAny>) -> Result<Change, ArgError> {
     let value = json_arg(obj, "change").map_err(|e| e.recode(lc))?;
     serde_json::from_value(value).map_err(|e| Error::new(lc, format!("change: {e}")).into())
 }
+
+// ---------------------------------------------------------------- approvals
+
+/// The arguments of `Engine.approve` / `Engine.reject` as the core's
+/// `{decision_id | request, by, uses?, ttl_seconds?}`; every bad argument is
+/// an `approval_invalid` error. `decision_id` may be the `Decision` itself.
+pub(crate) fn approval_args(
+    py: Python<'_>,
+    decision_id: Option<&Bound<'_, PyAny>>,
+    request: Option<&Bound<'_, PyAny>>,
+    by: &Bound<'_, PyAny>,
+    uses: Option<&Bound<'_, PyAny>>,
+    ttl: Option<&Bound<'_, PyAny>>,
+) -> Result<Value, ArgError> {
+    let code = ErrorCode::ApprovalInvalid;
+    let mut args = Map::new();
+    if let Some(d) = given(decision_id) {
+        let id = match d.cast::<crate::types::PyDecision>() {
+            Ok(decision) => decision.get().0.decision_id.clone(),
+            Err(_) => text_arg(d, "decision_id", code)?,
+        };
+        args.insert("decision_id".into(), Value::String(id));
+    }
+    if let Some(r) = given(request) {
+        let value = json_arg(r, "request")?;
+        args.insert("request".into(), value);
+    }
+    args.insert("by".into(), Value::String(text_arg(by, "by", code)?));
+    if let Some(u) = given(uses) {
+        let n = match u.cast_exact::<PyInt>() {
+            Ok(i) => i.extract::<u32>().ok(),
+            Err(_) => None,
+        };
+        let n =
+            n.ok_or_else(|| Error::new(code, format!("`uses` must be a positive int, not {u}")))?;
+        args.insert("uses".into(), Value::from(n));
+    }
+    if let Some(seconds) = ttl_arg(py, ttl)?.map_err(|e| recode(e, code))? {
+        args.insert("ttl_seconds".into(), Value::from(seconds));
+    }
+    Ok(Value::Object(args))
+}

@@ -3,9 +3,10 @@
 //! result (`types`). Every call runs under `errors::guarded`.
 
 use crate::args::{
-    batch_arg, batch_requests, bundle_arg, change_arg, decision_log_arg, flag_arg, issue_args,
-    journal_args, json_arg, optional_string, pair, session_keys_arg, string_arg, text_arg,
-    time_arg, units_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs, TaskArgs, ToolCallArgs,
+    approval_args, batch_arg, batch_requests, bundle_arg, change_arg, decision_log_arg, flag_arg,
+    issue_args, journal_args, json_arg, optional_string, pair, session_keys_arg, string_arg,
+    text_arg, time_arg, units_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs, TaskArgs,
+    ToolCallArgs,
 };
 use crate::clock;
 use crate::errors::{arg, core, guarded, recode};
@@ -438,6 +439,96 @@ impl PyEngine {
             )?;
             let grants = py.detach(|| self.0.grants(agent.as_deref()));
             Ok(grants.into_iter().map(PyGrant).collect())
+        })
+    }
+
+    /// Approves a request held back by `@approval` forbids, given by its
+    /// `decision_id` (or the Decision) or as `request=` (an agent-form
+    /// request dict, `resource` as `{"type": ..., "id": ...}`). `by` must
+    /// pass the `agentauthz:approve` check (else `ApprovalRefused`). Allows
+    /// `uses` checks of exactly that request within `ttl` (seconds or a
+    /// timedelta; default 15 minutes). Returns the approval as a dict.
+    #[pyo3(signature = (decision_id=None, /, *, request=None, by, uses=None, ttl=None))]
+    fn approve<'py>(
+        &self,
+        py: Python<'py>,
+        decision_id: Option<&Bound<'py, PyAny>>,
+        request: Option<&Bound<'py, PyAny>>,
+        by: &Bound<'py, PyAny>,
+        uses: Option<&Bound<'py, PyAny>>,
+        ttl: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let args = arg(py, approval_args(py, decision_id, request, by, uses, ttl))?;
+            let approval = core(py, py.detach(|| ffi::approve_value(&self.0, args)))?;
+            Ok(pythonize(py, &approval)?)
+        })
+    }
+
+    /// Rejects a request waiting for approval (by `decision_id` or
+    /// `request=`); who may reject is who may approve. Returns the request.
+    #[pyo3(signature = (decision_id=None, /, *, request=None, by))]
+    fn reject<'py>(
+        &self,
+        py: Python<'py>,
+        decision_id: Option<&Bound<'py, PyAny>>,
+        request: Option<&Bound<'py, PyAny>>,
+        by: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let args = arg(py, approval_args(py, decision_id, request, by, None, None))?;
+            let rejected = core(py, py.detach(|| ffi::reject_value(&self.0, args)))?;
+            Ok(pythonize(py, &rejected)?)
+        })
+    }
+
+    /// Requests waiting for approval, of one agent or all, oldest first (dicts).
+    #[pyo3(signature = (agent=None))]
+    fn approvals<'py>(
+        &self,
+        py: Python<'py>,
+        agent: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let agent = core(
+                py,
+                optional_string(agent, "agent").map_err(|e| recode(e, ErrorCode::ApprovalInvalid)),
+            )?;
+            let list = py.detach(|| ffi::approvals_value(&self.0, agent.as_deref()));
+            Ok(pythonize(py, &list)?)
+        })
+    }
+
+    /// Calls `callback(request_dict)` once for each new request that starts
+    /// waiting for approval (on the checking thread); `None` removes it. An
+    /// exception it raises is reported as unraisable, never to the agent.
+    #[pyo3(signature = (callback, /))]
+    fn on_approval_request(&self, py: Python<'_>, callback: &Bound<'_, PyAny>) -> PyResult<()> {
+        guarded(py, || {
+            if callback.is_none() {
+                self.0.on_approval_request(None);
+                return Ok(());
+            }
+            if !callback.is_callable() {
+                let message = "on_approval_request takes a callable or None";
+                return Err(crate::errors::authz_err(
+                    py,
+                    &Error::new(ErrorCode::ApprovalInvalid, message),
+                ));
+            }
+            let callable: Py<PyAny> = callback.clone().unbind();
+            self.0.on_approval_request(Some(Arc::new(move |request| {
+                // Runs inside `check`, which released the GIL.
+                Python::attach(|py| {
+                    let called = pythonize(py, request)
+                        .map_err(PyErr::from)
+                        .and_then(|r| callable.call1(py, (r,)));
+                    if let Err(e) = called {
+                        e.write_unraisable(py, None);
+                    }
+                });
+            })));
+            Ok(())
         })
     }
 

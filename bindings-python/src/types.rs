@@ -24,7 +24,7 @@ impl PyDecision {
         self.0.allowed()
     }
 
-    /// "allow" or "deny".
+    /// "allow", "deny" or "needs_approval".
     #[getter]
     fn decision(&self) -> &'static str {
         self.0.decision.as_str()
@@ -45,6 +45,24 @@ impl PyDecision {
     #[getter]
     fn decision_id(&self) -> &str {
         self.0.decision_id()
+    }
+
+    /// True for "needs_approval": a human must approve this exact request.
+    #[getter]
+    fn requires_approval(&self) -> bool {
+        self.0.requires_approval
+    }
+
+    /// Who may approve ("owner", "team:ID", "user:ID"); empty unless approval is needed.
+    #[getter]
+    fn approvers(&self) -> Vec<String> {
+        self.0.approvers.clone()
+    }
+
+    /// "sha256:<hex>" of the request, when approval is needed or was used.
+    #[getter]
+    fn request_digest(&self) -> Option<String> {
+        self.0.request_digest.clone()
     }
 
     #[getter]

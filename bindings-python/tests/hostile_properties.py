@@ -196,6 +196,10 @@ CALLS: dict[str, Callable[[Engine, Any], object]] = {
     "issue_session": lambda e, v: e.issue_session(v, task=v, ttl=v, audience=v),
     "verify_session": lambda e, v: e.verify_session(v, audience=v),
     "revoke_session": lambda e, v: e.revoke_session(v, by=v),
+    "approve": lambda e, v: e.approve(v, by=v, uses=v, ttl=v),
+    "approve.request": lambda e, v: e.approve(request=v, by="alice"),
+    "reject": lambda e, v: e.reject(v, by=v),
+    "approvals": lambda e, v: e.approvals(v),
     "set_session_keys": lambda e, v: e.set_session_keys(signing=v, verifying=v),
     "generate_session_key": lambda e, v: agentauthz.generate_session_key(v),
 }

@@ -267,6 +267,43 @@ def usage_invalid(tmp_path: Path) -> None:
     Engine.load(BUNDLE).record_usage("coder", -1, "tokens")
 
 
+def approval_annotation_invalid(tmp_path: Path) -> None:
+    Engine.from_strings(
+        **strings(
+            policies={
+                "mine.cedar": '@id("a")\n@approval("boss")\nforbid (principal, action, resource);\n'
+            }
+        ),
+        trust_caller_time=True,
+    )
+
+
+def approval_invalid(tmp_path: Path) -> None:
+    Engine.load(BUNDLE).approve("no-such-decision", by="alice")
+
+
+def approval_refused(tmp_path: Path) -> None:
+    engine = Engine.from_strings(
+        **strings(
+            policies={
+                "mine.cedar": '@id("p")\npermit (principal, action, resource);\n'
+                '@id("f")\n@approval("owner")\nforbid (principal, action, resource);\n'
+            }
+        ),
+        trust_caller_time=True,
+    )
+    engine.approve(
+        request={
+            "agent": "coder",
+            "action": "read_file",
+            "resource": {"type": "Repo", "id": "acme/api"},
+            "context": {"input": {"path": "README.md"}},
+            "now": "2026-11-29T10:00:00Z",
+        },
+        by="nobody",
+    )
+
+
 def internal(tmp_path: Path) -> None:
     agentauthz._native._panic("triggered")
 
@@ -351,6 +388,9 @@ TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "input_too_deep": [input_too_deep],
     "input_too_large": [input_too_large],
     "usage_invalid": [usage_invalid],
+    "approval_annotation_invalid": [approval_annotation_invalid],
+    "approval_invalid": [approval_invalid],
+    "approval_refused": [approval_refused],
     "internal": [internal],
     # test_invalid: the core has no policy-test API exposed to bindings yet.
     # session_expired: needs the engine clock to pass a token's expiry, which

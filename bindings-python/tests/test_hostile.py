@@ -455,6 +455,11 @@ def _calls(engine: Engine, v: Any, log: Path) -> dict[str, Any]:
         "issue_session": lambda: engine.issue_session(v, task=v, ttl=v, audience=v),
         "verify_session": lambda: engine.verify_session(v, audience=v),
         "revoke_session": lambda: engine.revoke_session(v, by=v),
+        "approve": lambda: engine.approve(v, by=v, uses=v, ttl=v),
+        "approve.request": lambda: engine.approve(request=v, by="alice"),
+        "reject": lambda: engine.reject(v, request=v, by=v),
+        "approvals": lambda: engine.approvals(v),
+        "on_approval_request": lambda: engine.on_approval_request(v),
         "set_session_keys": lambda: engine.set_session_keys(signing=v, verifying=v),
         "generate_session_key": lambda: agentauthz.generate_session_key(v),
     }

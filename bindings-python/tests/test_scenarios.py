@@ -85,8 +85,23 @@ def _step(
         return engine.check(**r)
     if "reload" in step:
         return engine.reload(_bundle(step["reload"], via))
+    if "approve" in step:
+        a = dict(step["approve"])
+        target = a.pop("decision_id", None)
+        if "ttl_seconds" in a:
+            a["ttl"] = a.pop("ttl_seconds")
+        approval = engine.approve(target, by=by, **a)
+        if "as" in step:
+            saved[step["as"]] = approval["id"]
+        return approval
+    if "reject" in step:
+        r = dict(step["reject"])
+        return engine.reject(r.pop("decision_id", None), by=by, **r)
     if "check" in step:
-        return engine.check_request(step["check"])
+        decision = engine.check_request(step["check"])
+        if "as" in step:
+            saved[step["as"]] = decision.decision_id
+        return decision
     if "record_usage" in step:
         r = step["record_usage"]
         return engine.record_usage(r["agent"], r["units"], r["kind"])

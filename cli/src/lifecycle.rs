@@ -350,3 +350,46 @@ pub fn session(args: SessionArgs) -> Result<u8> {
         }
     }
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    load: Load,
+    /// The request to approve (agent form, as for `check`): a JSON file, or `-` for stdin.
+    #[arg(long)]
+    request: String,
+    /// The user who approves (must pass the `agentauthz:approve` check).
+    #[arg(long)]
+    by: String,
+    /// How many checks of exactly this request it allows.
+    #[arg(long, default_value_t = 1)]
+    uses: u32,
+    /// Lifetime in seconds (default 900).
+    #[arg(long, value_name = "SECONDS")]
+    ttl: Option<u64>,
+}
+
+/// Approves a request held back by `@approval` forbids; prints the approval.
+pub fn approve(args: ApproveArgs) -> Result<u8> {
+    let text = if args.request == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| Error::new(ErrorCode::Io, format!("cannot read stdin: {e}")))?;
+        s
+    } else {
+        agentauthz::Source::read(std::path::Path::new(&args.request))?.text
+    };
+    let engine = args.load.engine(true)?;
+    let request = serde_json::from_str::<serde_json::Value>(&text)
+        .map_err(|e| Error::new(ErrorCode::RequestParse, format!("request: {e}")))?;
+    let args_value = serde_json::json!({
+        "request": request,
+        "by": args.by,
+        "uses": args.uses,
+        "ttl_seconds": args.ttl,
+    });
+    let approval = agentauthz::ffi::approve_value(&engine, args_value)?;
+    engine.flush_decision_log()?;
+    print(&approval);
+    Ok(0)
+}

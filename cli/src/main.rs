@@ -59,6 +59,8 @@ enum Command {
     LiftLockdown(lifecycle::LiftArgs),
     /// Record a credential rotation: issued now, valid until --expires.
     Rotate(lifecycle::RotateArgs),
+    /// Approve one request held back by an `@approval` forbid (journaled); prints the approval.
+    Approve(lifecycle::ApproveArgs),
     /// Signed, short-lived agent session tokens.
     Session(lifecycle::SessionArgs),
     /// Schemas from other sources: `schema from-mcp` (an MCP server's tools/list).
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
         Command::Lockdown(args) => lifecycle::lockdown(args),
         Command::LiftLockdown(args) => lifecycle::lift_lockdown(args),
         Command::Rotate(args) => lifecycle::rotate(args),
+        Command::Approve(args) => lifecycle::approve(args),
         Command::Session(args) => lifecycle::session(args),
         Command::Schema(args) => schema::run(args),
         Command::Mcp(args) => mcp::run(args),

@@ -104,8 +104,11 @@ pub struct Approval {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApprovalTarget {
     DecisionId(String),
-    Request(AgentRequest),
+    Request(Box<AgentRequest>),
 }
+
+/// The application's callback for new pending requests.
+pub type ApprovalHook = std::sync::Arc<dyn Fn(&ApprovalRequest) + Send + Sync>;
 
 /// A request waiting for a human: what `approvals()` lists and the
 /// `on_approval_request` callback receives.

@@ -2121,7 +2121,7 @@ impl Engine {
     /// Calls `hook` once for each new request that starts waiting for
     /// approval (on the checking thread, after the decision; keep it short,
     /// e.g. queue a chat message). `None` removes it.
-    pub fn on_approval_request(&self, hook: Option<Arc<dyn Fn(&ApprovalRequest) + Send + Sync>>) {
+    pub fn on_approval_request(&self, hook: Option<crate::approval::ApprovalHook>) {
         self.approval_hook
             .store(hook.map(|h| Arc::new(approvals::Hook(h))));
     }
@@ -2153,7 +2153,7 @@ impl Engine {
                 Ok((waiting, Some(id)))
             }
             ApprovalTarget::Request(r) => {
-                let request = Request::Agent(r);
+                let request = Request::Agent(*r);
                 authority::caller_time(snapshot, &request, self.trust_caller_time)?;
                 let decided =
                     request::decide(snapshot, &request, now, true, &self.usage, String::new)?;

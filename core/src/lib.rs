@@ -27,8 +27,9 @@ pub mod testing;
 mod time;
 
 pub use approval::{
-    parse_approvers, Approval, ApprovalRequest, ApprovalTarget, Approver, APPROVAL_REASON_PREFIX,
-    DEFAULT_APPROVAL_TTL_SECONDS, MAX_APPROVAL_TTL_SECONDS, MAX_APPROVAL_USES,
+    parse_approvers, Approval, ApprovalHook, ApprovalRequest, ApprovalTarget, Approver,
+    APPROVAL_REASON_PREFIX, DEFAULT_APPROVAL_TTL_SECONDS, MAX_APPROVAL_TTL_SECONDS,
+    MAX_APPROVAL_USES,
 };
 pub use audit::{DecisionLog, DecisionRecord};
 pub use bundle::{

@@ -255,9 +255,9 @@ fn approving_needs_a_waiting_request_or_one_that_needs_approval() {
     for target in [
         ApprovalTarget::DecisionId("01NOTAREALID".into()),
         by_id(&allowed),
-        ApprovalTarget::Request(refund("bot", "o1", 50)),
-        ApprovalTarget::Request(refund("bot", "o1", 20000)),
-        ApprovalTarget::Request(refund("loner", "o1", 500)),
+        ApprovalTarget::Request(Box::new(refund("bot", "o1", 50))),
+        ApprovalTarget::Request(Box::new(refund("bot", "o1", 20000))),
+        ApprovalTarget::Request(Box::new(refund("loner", "o1", 500))),
     ] {
         let err = e.approve(target.clone(), "alice", 1, None).unwrap_err();
         assert_eq!(err.code(), ErrorCode::ApprovalInvalid, "{target:?}: {err}");
@@ -265,7 +265,7 @@ fn approving_needs_a_waiting_request_or_one_that_needs_approval() {
     for (uses, ttl) in [(0, None), (1001, None), (1, Some(0))] {
         let err = e
             .approve(
-                ApprovalTarget::Request(refund("bot", "o1", 500)),
+                ApprovalTarget::Request(Box::new(refund("bot", "o1", 500))),
                 "alice",
                 uses,
                 ttl,
@@ -276,7 +276,7 @@ fn approving_needs_a_waiting_request_or_one_that_needs_approval() {
     // Approving ahead of the call, by the request itself: no decision id needed.
     let a = e
         .approve(
-            ApprovalTarget::Request(refund("bot", "o1", 500)),
+            ApprovalTarget::Request(Box::new(refund("bot", "o1", 500))),
             "alice",
             2,
             None,
@@ -429,8 +429,13 @@ fn concurrent_checks_take_exactly_the_uses_an_approval_has() {
     for uses in [1u32, 3] {
         let e = Arc::new(engine(clock()));
         let r = refund("bot", "o1", 500);
-        e.approve(ApprovalTarget::Request(r.clone()), "alice", uses, None)
-            .unwrap();
+        e.approve(
+            ApprovalTarget::Request(Box::new(r.clone())),
+            "alice",
+            uses,
+            None,
+        )
+        .unwrap();
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let e = Arc::clone(&e);
@@ -464,10 +469,20 @@ fn approvals_survive_restart_and_reload_through_the_journal_and_stay_consumed() 
     let r2 = refund("bot", "o2", 600);
     {
         let e = open();
-        e.approve(ApprovalTarget::Request(r1.clone()), "alice", 1, None)
-            .unwrap();
-        e.approve(ApprovalTarget::Request(r2.clone()), "alice", 2, None)
-            .unwrap();
+        e.approve(
+            ApprovalTarget::Request(Box::new(r1.clone())),
+            "alice",
+            1,
+            None,
+        )
+        .unwrap();
+        e.approve(
+            ApprovalTarget::Request(Box::new(r2.clone())),
+            "alice",
+            2,
+            None,
+        )
+        .unwrap();
         assert!(check(&e, &r1).allowed());
         assert!(check(&e, &r2).allowed());
     }
@@ -483,8 +498,13 @@ fn approvals_survive_restart_and_reload_through_the_journal_and_stay_consumed() 
     drop(e);
     // Expired after the restart, by the engine clock.
     let e = open();
-    e.approve(ApprovalTarget::Request(r1.clone()), "alice", 1, Some(10))
-        .unwrap();
+    e.approve(
+        ApprovalTarget::Request(Box::new(r1.clone())),
+        "alice",
+        1,
+        Some(10),
+    )
+    .unwrap();
     drop(e);
     c.advance(11_000);
     let e = open();
@@ -495,8 +515,13 @@ fn approvals_survive_restart_and_reload_through_the_journal_and_stay_consumed() 
 fn offboarding_ends_an_agents_approvals() {
     let e = engine(clock());
     let r = refund("bot", "o1", 500);
-    e.approve(ApprovalTarget::Request(r.clone()), "alice", 5, None)
-        .unwrap();
+    e.approve(
+        ApprovalTarget::Request(Box::new(r.clone())),
+        "alice",
+        5,
+        None,
+    )
+    .unwrap();
     e.suspend("bot", "admin").unwrap();
     assert_eq!(check(&e, &r).decision, Effect::Deny);
     e.reactivate("bot", "admin").unwrap();

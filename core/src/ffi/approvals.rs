@@ -34,7 +34,7 @@ impl ApprovalArgs {
     fn target(self) -> Result<(ApprovalTarget, String, Option<u32>, Option<u64>)> {
         let target = match (self.decision_id, self.request) {
             (Some(id), None) => ApprovalTarget::DecisionId(id),
-            (None, Some(r)) => ApprovalTarget::Request(r),
+            (None, Some(r)) => ApprovalTarget::Request(Box::new(r)),
             _ => {
                 return Err(Error::new(
                     ErrorCode::ApprovalInvalid,
