@@ -4,6 +4,15 @@
 // directory a scenario names (its `bundle`, its `reload` steps) to strings.
 
 /** The bundle directories a scenario names, to load before it runs. */
+/** What a scenario may `require` that this package has (approvals: not yet). */
+export const FEATURES = new Set();
+
+/** Why this package cannot run the scenario, or null when it can. */
+export function missingFeatures(scenario) {
+  const missing = (scenario.requires ?? []).filter((f) => !FEATURES.has(f));
+  return missing.length > 0 ? `needs ${missing.join(", ")}: not in this package yet` : null;
+}
+
 export function scenarioBundles(scenario) {
   const dirs = [scenario.bundle, ...scenario.steps.map((s) => s.reload)];
   return [...new Set(dirs.filter((d) => typeof d === "string"))];
