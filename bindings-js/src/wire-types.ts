@@ -8,6 +8,7 @@ export type { Change } from "./generated/Change";
 export type { Decision as DecisionJson } from "./generated/Decision";
 export type { DecisionRecord } from "./generated/DecisionRecord";
 export type { Detail } from "./generated/Detail";
+export type { Effect } from "./generated/Effect";
 export type { Grant as GrantWire } from "./generated/Grant";
 export type { GrantRequest as GrantRequestWire } from "./generated/GrantRequest";
 export type { JournalEntry } from "./generated/JournalEntry";

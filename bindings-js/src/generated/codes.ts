@@ -38,6 +38,9 @@ export const FAMILY_OF = {
   input_too_deep: "limit",
   input_too_large: "limit",
   usage_invalid: "request",
+  approval_annotation_invalid: "policy",
+  approval_invalid: "lifecycle",
+  approval_refused: "lifecycle",
   internal: "internal",
 } as const satisfies Record<string, ErrorFamily>;
 
