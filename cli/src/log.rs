@@ -402,14 +402,17 @@ fn export(args: ExportArgs) -> Result<u8> {
     let (records, _) = read(&args.files, args.skip_invalid)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for r in &records {
+    let written = records.iter().try_for_each(|r| {
         let event = match args.format {
             Format::Ocsf => audit::to_ocsf(r),
         };
         writeln!(out, "{event}")
-            .map_err(|e| Error::new(ErrorCode::Io, format!("cannot write: {e}")))?;
+    });
+    match written.and_then(|()| out.flush()) {
+        // The reader stopped early (`| head`): that ends the export, as for any Unix filter.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::new(ErrorCode::Io, format!("cannot write: {e}")))
+        }
+        _ => Ok(0),
     }
-    out.flush()
-        .map_err(|e| Error::new(ErrorCode::Io, format!("cannot write: {e}")))?;
-    Ok(0)
 }

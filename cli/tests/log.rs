@@ -353,6 +353,36 @@ fn export_ocsf_prints_one_event_per_record() {
 }
 
 #[test]
+fn export_to_a_reader_that_stops_early_exits_0() {
+    // `log export ... | head`: the closed pipe ends the export, it is no error.
+    let dir = temp_dir("export-pipe");
+    let log = session(&dir);
+    let cli = std::env::var("AGENTAUTHZ_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_agentauthz")));
+    let mut child = std::process::Command::new(cli)
+        .args(["log", "export", "--format", "ocsf"])
+        .arg(&log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn export_reads_a_stream_from_stdin_and_checks_the_chain() {
     let dir = temp_dir("export-stdin");
     let log = session(&dir);
