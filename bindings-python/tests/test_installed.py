@@ -34,6 +34,6 @@ def test_the_wheel_carries_its_licence_and_metadata() -> None:
         assert any(f.endswith(f".dist-info/licenses/{name}") for f in files), files
     assert metadata.version("agentauthz") == agentauthz.__version__
     # The long description is the README PyPI shows: no links into the repository tree.
-    description = meta.get_payload()
+    description = str(meta.json.get("description", ""))
     assert "pip install agentauthz" in description
     assert "](../" not in description and "](./" not in description
