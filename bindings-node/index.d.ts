@@ -124,6 +124,9 @@ export type ErrorCode =
   | 'input_too_deep'
   | 'input_too_large'
   | 'usage_invalid'
+  | 'approval_annotation_invalid'
+  | 'approval_invalid'
+  | 'approval_refused'
   | 'internal'
 
 /** Error families; each has its `AuthzError` subclass. */

@@ -165,6 +165,7 @@ TRIGGERS.input_too_deep = () => {
 }
 TRIGGERS.input_too_large = () => bundle().check(request({ context: { input: { blob: 'x'.repeat(2 << 20) } } }))
 TRIGGERS.usage_invalid = () => bundle().recordUsage('a', -1, 'tokens')
+TRIGGERS.approval_annotation_invalid = () => bundle({ policies: '@id("f") @approval("boss") forbid (principal, action, resource);' })
 
 // Identity-provider tokens (the keys of core/tests/identity/, signed here).
 function tokenEngine(jwksUrl) {
@@ -207,6 +208,8 @@ TRIGGERS.jwks_unavailable = () => {
 }
 
 const UNREACHABLE = {
+  approval_invalid: 'raised by approve/reject, which the Node API does not have yet (Rust, Python and the CLI do)',
+  approval_refused: 'raised by approve/reject, which the Node API does not have yet (Rust, Python and the CLI do)',
   test_invalid: 'raised only by the policy test runner (CLI `agentauthz test`), which the Node API does not expose',
   internal: 'a bug; reached through the panic test below, in a child process',
   session_expired:

@@ -119,12 +119,14 @@ describe('declarations match the runtime', () => {
       'rotateCredential',
       'sessionPublicKeys',
       'setDecisionLog',
+      'setIssuerJwks',
       'setSessionKeys',
       'skippedChanges',
       'suspend',
       'transferOwner',
       'usage',
       'verifySession',
+      'verifyToken',
       'warnings',
     ])
   })
