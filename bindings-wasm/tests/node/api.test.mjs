@@ -154,14 +154,14 @@ test("errors carry the core's code, family and located details", () => {
 
 test("errorCodes lists every code, each with a class for its family", () => {
   const codes = api.errorCodes();
-  assert.equal(codes.length, 29);
+  assert.equal(codes.length, 37);
   const families = new Set(codes.map((c) => c.family));
   assert.deepEqual([...families].sort(), [
-    "bundle", "internal", "inventory", "journal", "lifecycle", "limit", "log", "policy", "request", "schema", "session", "test",
+    "bundle", "internal", "inventory", "journal", "lifecycle", "limit", "log", "policy", "request", "schema", "session", "test", "token",
   ]);
   for (const { code, family } of codes) {
     assert.match(code, /^[a-z_]+$/);
-    assert.ok(family in { bundle: 1, schema: 1, policy: 1, inventory: 1, request: 1, test: 1, lifecycle: 1, journal: 1, log: 1, limit: 1, session: 1, internal: 1 });
+    assert.ok(family in { bundle: 1, schema: 1, policy: 1, inventory: 1, request: 1, test: 1, lifecycle: 1, journal: 1, log: 1, limit: 1, session: 1, token: 1, internal: 1 });
   }
   // The package carries the workspace version (scripts/build-pkg.sh), and so does the core.
   assert.equal(api.coreVersion(), require("../../pkg/package.json").version);
@@ -169,7 +169,7 @@ test("errorCodes lists every code, each with a class for its family", () => {
   assert.deepEqual(api.ERROR_CODES.map((c) => ({ ...c })), codes);
   const classes = { bundle: api.BundleError, schema: api.SchemaError, policy: api.PolicyError, inventory: api.InventoryError,
     request: api.RequestError, test: api.TestError, lifecycle: api.LifecycleError, journal: api.JournalError, log: api.LogError,
-    session: api.SessionError, limit: api.LimitError, internal: api.InternalError };
+    session: api.SessionError, limit: api.LimitError, token: api.TokenError, internal: api.InternalError };
   for (const { code, family } of codes) assert.equal(api.errorClassFor(code), classes[family]);
   assert.equal(api.errorClassFor("no_such_code"), AuthzError);
   const made = new api.PolicyError("[policy_parse] made by hand", { code: "policy_parse" });
