@@ -97,7 +97,7 @@ export function nodeUsage(): string[] {
   };
   const d: Decision = engine.check(request);
   const allowed: boolean = d.allowed;
-  const effect: "allow" | "deny" = d.decision;
+  const effect: "allow" | "deny" | "needs_approval" = d.decision;
   const reasons: readonly string[] = d.reasons;
   const firstError: string | undefined = d.errors[0]?.policy;
   const id: string = d.decisionId;
