@@ -440,10 +440,68 @@ pub(crate) fn record_change(
     log.emit(&view);
 }
 
+/// What a refused identity (a session or IdP token that did not verify)
+/// leaves in the record: never the token, nor the agent it claims.
+struct Refused<'a> {
+    principal: EntityRef,
+    on_behalf_of: Option<&'a str>,
+    task: Option<&'a str>,
+    credential: Option<&'a str>,
+    action: &'a str,
+    resource: &'a EntityRef,
+    context: &'a serde_json::Map<String, serde_json::Value>,
+    request_time: Option<&'a str>,
+}
+
+/// Records a check refused because its identity did not verify: decision
+/// `error` with the identity's error, the principal `<Type>::"unverified"`.
+fn record_refused(
+    audit: &SnapshotAudit,
+    log: &DecisionLog,
+    revision: &str,
+    now_millis: i64,
+    decision_id: &str,
+    refused: Refused<'_>,
+    error: &Error,
+) {
+    let timestamp = format_millis(now_millis);
+    let (context, secrets) = audit.redactor.redacted(refused.context);
+    let error = RecordError {
+        code: error.code().as_str().to_string(),
+        message: scrub(&error.to_string(), &secrets),
+    };
+    let view = RecordView {
+        schema_version: SCHEMA_VERSION,
+        timestamp: &timestamp,
+        decision_id,
+        policy_revision: revision,
+        agent: None,
+        principal: &refused.principal,
+        owner: None,
+        on_behalf_of: refused.on_behalf_of,
+        task: refused.task,
+        credential: refused.credential,
+        action: refused.action,
+        resource: refused.resource,
+        decision: RecordDecision::Error,
+        reasons: &[],
+        errors: &[],
+        error: Some(&error),
+        fail_closed: false,
+        mode: audit.mode,
+        would_decision: None,
+        would_reasons: None,
+        would_errors: None,
+        context: &context,
+        request_time: refused.request_time,
+    };
+    log.emit(&view);
+}
+
 /// Records a check refused because its session token did not verify (or was
-/// revoked): decision `error` with the session error, principal
-/// `Session::"unverified"`. The token is never written, nor the agent it
-/// claims: an unverified identity must not reach a SIEM as one.
+/// revoked):
+/// principal `Session::"unverified"`. The token is never written, nor the
+/// agent it claims: an unverified identity must not reach a SIEM as one.
 pub(crate) fn record_refused_session(
     audit: &SnapshotAudit,
     log: &DecisionLog,
@@ -453,44 +511,30 @@ pub(crate) fn record_refused_session(
     request: &crate::model::SessionRequest,
     error: &Error,
 ) {
-    let timestamp = format_millis(now_millis);
-    let principal = EntityRef::new("Session", "unverified");
-    let (context, secrets) = audit.redactor.redacted(&request.context);
-    let error = RecordError {
-        code: error.code().as_str().to_string(),
-        message: scrub(&error.to_string(), &secrets),
-    };
-    let view = RecordView {
-        schema_version: SCHEMA_VERSION,
-        timestamp: &timestamp,
-        decision_id,
-        policy_revision: revision,
-        agent: None,
-        principal: &principal,
-        owner: None,
+    let refused = Refused {
+        principal: EntityRef::new("Session", "unverified"),
         on_behalf_of: request.on_behalf_of.as_deref(),
         task: None,
         credential: request.credential.as_deref(),
         action: &request.action,
         resource: &request.resource,
-        decision: RecordDecision::Error,
-        reasons: &[],
-        errors: &[],
-        error: Some(&error),
-        fail_closed: false,
-        mode: audit.mode,
-        would_decision: None,
-        would_reasons: None,
-        would_errors: None,
-        context: &context,
+        context: &request.context,
         request_time: request.now.as_deref(),
     };
-    log.emit(&view);
+    record_refused(
+        audit,
+        log,
+        revision,
+        now_millis,
+        decision_id,
+        refused,
+        error,
+    );
 }
 
 /// Records a check refused because its identity-provider token did not
-/// verify: decision `error` with the token error, principal
-/// `Token::"unverified"`. Neither the token nor anything it claims is written.
+/// verify: principal `Token::"unverified"`. Neither the token nor anything
+/// it claims is written.
 pub(crate) fn record_refused_token(
     audit: &SnapshotAudit,
     log: &DecisionLog,
@@ -500,39 +544,25 @@ pub(crate) fn record_refused_token(
     request: &crate::model::TokenRequest,
     error: &Error,
 ) {
-    let timestamp = format_millis(now_millis);
-    let principal = EntityRef::new("Token", "unverified");
-    let (context, secrets) = audit.redactor.redacted(&request.context);
-    let error = RecordError {
-        code: error.code().as_str().to_string(),
-        message: scrub(&error.to_string(), &secrets),
-    };
-    let view = RecordView {
-        schema_version: SCHEMA_VERSION,
-        timestamp: &timestamp,
-        decision_id,
-        policy_revision: revision,
-        agent: None,
-        principal: &principal,
-        owner: None,
+    let refused = Refused {
+        principal: EntityRef::new("Token", "unverified"),
         on_behalf_of: None,
         task: request.task.as_deref(),
         credential: request.credential.as_deref(),
         action: &request.action,
         resource: &request.resource,
-        decision: RecordDecision::Error,
-        reasons: &[],
-        errors: &[],
-        error: Some(&error),
-        fail_closed: false,
-        mode: audit.mode,
-        would_decision: None,
-        would_reasons: None,
-        would_errors: None,
-        context: &context,
+        context: &request.context,
         request_time: None,
     };
-    log.emit(&view);
+    record_refused(
+        audit,
+        log,
+        revision,
+        now_millis,
+        decision_id,
+        refused,
+        error,
+    );
 }
 
 /// Whether a deny named an erroring policy as a reason: only the engine's
