@@ -426,6 +426,48 @@ pub(crate) fn usage_type() -> &'static AttrType {
     })
 }
 
+/// Whether one of `policies` may read context field `name`: it names it
+/// (`context.name`, `context has name`), or uses the whole context as a value
+/// (`context == {…}`), which could observe any field.
+pub(crate) fn reads_field<'a>(
+    mut policies: impl Iterator<Item = &'a cedar_policy::Policy>,
+    name: &str,
+) -> bool {
+    let is_context = |e: &ast::Expr| matches!(e.expr_kind(), ast::ExprKind::Var(ast::Var::Context));
+    policies.any(|p| {
+        let Some(body) = AsRef::<ast::Policy>::as_ref(p).non_scope_constraints() else {
+            return false;
+        };
+        let (mut uses, mut by_name) = (0usize, 0usize);
+        for e in body.subexpressions() {
+            let field = match e.expr_kind() {
+                ast::ExprKind::Var(ast::Var::Context) => {
+                    uses += 1;
+                    continue;
+                }
+                ast::ExprKind::GetAttr { expr, attr } | ast::ExprKind::HasAttr { expr, attr }
+                    if is_context(expr) =>
+                {
+                    attr
+                }
+                ast::ExprKind::ExtHasAttr { expr, attrs } if is_context(expr) => attrs.first(),
+                _ => continue,
+            };
+            if field.as_str() == name {
+                return true;
+            }
+            by_name += 1;
+        }
+        uses != by_name
+    })
+}
+
+/// `context.usage` of an agent with nothing counted, built once.
+pub(crate) fn zero_usage() -> &'static ast::Value {
+    static ZERO: OnceLock<ast::Value> = OnceLock::new();
+    ZERO.get_or_init(|| crate::engine::UsageCounts::default().value())
+}
+
 /// The one member of a JSON object, when it has exactly one.
 fn single<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     if o.len() == 1 {
@@ -489,5 +531,43 @@ fn convert(value: &Value, ty: &AttrType, depth: usize) -> Option<ast::Value> {
             extension_value(*ext, call.get("arg")?.as_str()?)
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_field;
+    use cedar_policy::PolicySet;
+    use std::str::FromStr;
+
+    fn reads(src: &str) -> bool {
+        let set = PolicySet::from_str(src).unwrap();
+        reads_field(set.policies(), "usage")
+    }
+
+    #[test]
+    fn a_policy_reads_usage_when_it_names_it_or_uses_the_whole_context() {
+        for src in [
+            "forbid(principal, action, resource) when { context.usage.calls_1m > 5 };",
+            r#"forbid(principal, action, resource) when { context["usage"].calls_1h > 5 };"#,
+            "permit(principal, action, resource) unless { context has usage };",
+            "permit(principal, action, resource) when { context has usage.calls_1m };",
+            r#"permit(principal, action, resource) when { context == {"a": 1} };"#,
+            "permit(principal, action, resource) when { (if true then context else {}).x == 1 };",
+            "permit(principal, action, resource) when { context.a == 1 } unless { context.usage.calls_1d == 0 };",
+        ] {
+            assert!(reads(src), "{src}");
+        }
+    }
+
+    #[test]
+    fn a_policy_naming_only_other_fields_does_not_read_usage() {
+        for src in [
+            "permit(principal, action, resource);",
+            "permit(principal, action, resource) when { context.task == Task::\"t\" && context has now };",
+            r#"permit(principal, action, resource) when { context["usages"] == 1 && principal.usage == 2 };"#,
+        ] {
+            assert!(!reads(src), "{src}");
+        }
     }
 }

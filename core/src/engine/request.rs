@@ -325,7 +325,7 @@ fn agent_request(
     // Counted only when nothing denies it yet: an unknown agent or action
     // never gets counters.
     let (counts, reservation) = if unknown.is_empty() {
-        usage.reserve(&r.agent, &action, now_millis)
+        usage.reserve(&r.agent, &action, now_millis, snapshot.reads_usage)
     } else {
         (UsageCounts::default(), Reservation::none())
     };
@@ -374,7 +374,12 @@ fn cedar_request(
             && snapshot.runtime.lockdown.is_none()
             && known_action(snapshot, &action);
         let counts = if counted {
-            let (counts, r) = usage.reserve(principal.id().unescaped(), &action, now_millis);
+            let (counts, r) = usage.reserve(
+                principal.id().unescaped(),
+                &action,
+                now_millis,
+                snapshot.reads_usage,
+            );
             reservation = r;
             counts
         } else {
@@ -462,7 +467,11 @@ fn usage_field(counts: UsageCounts) -> StandardField {
     (
         "usage",
         Json::Usage(counts),
-        Some(counts.value()),
+        Some(if counts == UsageCounts::default() {
+            super::context::zero_usage().clone()
+        } else {
+            counts.value()
+        }),
         Cow::Borrowed(super::context::usage_type()),
     )
 }

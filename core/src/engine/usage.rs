@@ -135,9 +135,9 @@ impl Ring {
         self.packing.age(bucket, tag) <= n || self.packing.ahead(bucket, tag) <= n
     }
 
-    /// Counts `n` in the bucket of `secs`; returns the bucket and the window's
-    /// total before this count.
-    fn add(&self, secs: u64, n: u64) -> (u64, u64) {
+    /// Counts `n` in the bucket of `secs`; returns the bucket and, when
+    /// `sum`, the window's total before this count (else 0).
+    fn add(&self, secs: u64, n: u64, sum: bool) -> (u64, u64) {
         let bucket = self.bucket(secs);
         let index = self.index(bucket);
         let p = self.packing;
@@ -155,6 +155,9 @@ impl Ring {
                     Some(p.pack(bucket, n))
                 }
             });
+        }
+        if !sum {
+            return (bucket, 0);
         }
         (bucket, self.total(bucket, Some(index)) + before)
     }
@@ -218,11 +221,11 @@ impl Calls {
         ])
     }
 
-    fn add(&self, secs: u64) -> ([u64; 3], CallCounts) {
+    fn add(&self, secs: u64, sum: bool) -> ([u64; 3], CallCounts) {
         let [(b0, m), (b1, h), (b2, d)] = [
-            self.0[0].add(secs, 1),
-            self.0[1].add(secs, 1),
-            self.0[2].add(secs, 1),
+            self.0[0].add(secs, 1, sum),
+            self.0[1].add(secs, 1, sum),
+            self.0[2].add(secs, 1, sum),
         ];
         ([b0, b1, b2], CallCounts::new(m, h, d))
     }
@@ -508,12 +511,14 @@ impl Usage {
 
     /// Counts a call of `action` by `agent` (both known to the bundle: the
     /// caller checked) and returns the usage before it, with the reservation
-    /// that takes it back unless committed.
+    /// that takes it back unless committed. Without `sums` (no policy reads
+    /// `context.usage`) the call is counted and the usage returned is zero.
     pub fn reserve(
         &self,
         agent: &str,
         action: &EntityUid,
         now_millis: i64,
+        sums: bool,
     ) -> (UsageCounts, Reservation) {
         let secs = self.seconds(now_millis);
         let Some(a) = self.agent(agent, true) else {
@@ -522,16 +527,20 @@ impl Usage {
         let Some(act) = a.action(action, true) else {
             return (UsageCounts::default(), Reservation::none());
         };
-        let (buckets, calls) = a.calls.add(secs);
-        let (_, action_calls) = act.add(secs);
-        let (units_1h, units_1d) = a.units(secs);
-        let counts = UsageCounts {
-            calls_1m: calls.calls_1m,
-            calls_1h: calls.calls_1h,
-            calls_1d: calls.calls_1d,
-            action: action_calls,
-            units_1h,
-            units_1d,
+        let (buckets, calls) = a.calls.add(secs, sums);
+        let (_, action_calls) = act.add(secs, sums);
+        let counts = if sums {
+            let (units_1h, units_1d) = a.units(secs);
+            UsageCounts {
+                calls_1m: calls.calls_1m,
+                calls_1h: calls.calls_1h,
+                calls_1d: calls.calls_1d,
+                action: action_calls,
+                units_1h,
+                units_1d,
+            }
+        } else {
+            UsageCounts::default()
         };
         let counted = Counted {
             agent: a,
@@ -581,8 +590,8 @@ impl Usage {
             .as_deref()
             .and_then(|a| a.units.get(k))
         {
-            h.add(secs, n);
-            d.add(secs, n);
+            h.add(secs, n, false);
+            d.add(secs, n, false);
         }
         Ok(())
     }
@@ -671,7 +680,7 @@ mod tests {
     fn a_window_counts_at_least_its_length_and_at_most_one_bucket_more() {
         let ring = Ring::new(HOUR, CALLS);
         let t0 = 1_800_000_000u64 / 60 * 60; // a bucket edge
-        ring.add(t0, 1);
+        ring.add(t0, 1, true);
         // 59:59 later: still counted.
         assert_eq!(ring.sum(t0 + 3599), 1);
         // Exactly one hour later, the bucket is still in the window (one bucket more).
@@ -684,9 +693,9 @@ mod tests {
     #[test]
     fn a_recycled_bucket_forgets_its_old_count() {
         let ring = Ring::new(MINUTE, CALLS);
-        ring.add(1000, 3);
+        ring.add(1000, 3, true);
         // 13 buckets of 5 s later the same slot is reused.
-        let (_, before) = ring.add(1000 + 65, 1);
+        let (_, before) = ring.add(1000 + 65, 1, true);
         assert_eq!(before, 0);
         assert_eq!(ring.sum(1000 + 65), 1);
     }
@@ -698,21 +707,35 @@ mod tests {
     #[test]
     fn a_reservation_is_given_back_unless_committed() {
         let u = Usage::default();
-        let (c, r) = u.reserve("a", &act("x"), T0);
+        let (c, r) = u.reserve("a", &act("x"), T0, true);
         assert_eq!(c.calls_1h, 0);
         drop(r);
-        let (c, r) = u.reserve("a", &act("x"), T0);
+        let (c, r) = u.reserve("a", &act("x"), T0, true);
         assert_eq!(c.calls_1h, 0, "the dropped reservation was given back");
         r.commit();
-        let (c, _r) = u.reserve("a", &act("x"), T0);
+        let (c, _r) = u.reserve("a", &act("x"), T0, true);
         assert_eq!((c.calls_1h, c.action.calls_1h), (1, 1));
         assert_eq!(u.peek("a", Some(&act("y")), T0).action.calls_1h, 0);
     }
 
     #[test]
+    fn a_call_reserved_without_sums_is_counted_all_the_same() {
+        let u = Usage::default();
+        u.reserve("a", &act("x"), T0, true).1.commit();
+        let (c, r) = u.reserve("a", &act("x"), T0, false);
+        assert_eq!(c, UsageCounts::default());
+        r.commit();
+        let (c, r) = u.reserve("a", &act("x"), T0, false);
+        drop(r);
+        assert_eq!(c, UsageCounts::default());
+        let seen = u.peek("a", Some(&act("x")), T0);
+        assert_eq!((seen.calls_1m, seen.action.calls_1d), (2, 2));
+    }
+
+    #[test]
     fn the_clock_going_back_holds_the_windows_still() {
         let u = Usage::default();
-        u.reserve("a", &act("x"), T0).1.commit();
+        u.reserve("a", &act("x"), T0, true).1.commit();
         // Back two hours: the call is still counted (not forgotten, not reset).
         assert_eq!(u.peek("a", None, T0 - 7_200_000).calls_1h, 1);
         // Forward past the window from the latest time seen: gone.
@@ -747,15 +770,15 @@ mod tests {
     #[test]
     fn a_full_bucket_saturates_instead_of_wrapping() {
         let ring = Ring::new(HOUR, CALLS);
-        ring.add(600, u64::from(u32::MAX));
-        ring.add(600, 5);
+        ring.add(600, u64::from(u32::MAX), true);
+        ring.add(600, 5, true);
         assert_eq!(ring.sum(600), u64::from(u32::MAX));
         // A saturated bucket is not given back (it no longer knows its count).
         ring.remove(10, 1);
         assert_eq!(ring.sum(600), u64::from(u32::MAX));
         let units = Ring::new(HOUR, UNITS);
         for _ in 0..10 {
-            units.add(600, MAX_UNITS_PER_RECORD);
+            units.add(600, MAX_UNITS_PER_RECORD, true);
         }
         assert_eq!(
             units.sum(600),
@@ -769,8 +792,8 @@ mod tests {
         // Far in the future the tag wraps; windows still work.
         let ring = Ring::new(HOUR, UNITS);
         let far = (1u64 << 24) * 60 * 3 + 120; // past the 24-bit range of minute buckets
-        ring.add(far, 4);
-        ring.add(far + 60, 1);
+        ring.add(far, 4, true);
+        ring.add(far + 60, 1, true);
         assert_eq!(ring.sum(far + 60), 5);
         assert_eq!(ring.sum(far + 60 + 3660), 0);
     }
