@@ -76,7 +76,7 @@ pub struct Engine {
     writer: Arc<Mutex<Writer>>,
     sessions: ArcSwap<Sessions>,
     /// `[identity]`: identity providers and the tokens they verified.
-    identity: Arc<Identity>,
+    identity: ArcSwap<Identity>,
     /// The builder's limits, applied to reloaded bundles too.
     limits: Option<Limits>,
     /// Builder settings that override `agentauthz.toml`, on every reload too.
@@ -343,7 +343,7 @@ impl EngineBuilder {
             log: Arc::new(ArcSwapOption::from(log.map(Arc::new))),
             writer: Arc::new(Mutex::new(writer)),
             sessions: ArcSwap::from_pointee(sessions),
-            identity: Arc::new(identity),
+            identity: ArcSwap::from_pointee(identity),
             limits: self.limits,
             overrides: self.overrides,
             trust_caller_time: self.trust_caller_time,
@@ -571,6 +571,8 @@ impl Engine {
         }
         let mut writer = self.writer()?;
         let compiled = self.overrides.compile(bundle)?;
+        let identity =
+            reloaded_identity(&compiled, &self.identity.load(), self.clock.now_millis())?;
         let (snapshot, skipped) = if writer.fleet.is_some() {
             follow::replay_each(&compiled, &writer.history)?
         } else {
@@ -581,6 +583,7 @@ impl Engine {
         self.usage
             .retain(|agent| request_agent_exists(&snapshot, agent));
         self.snapshot.store(Arc::new(snapshot));
+        self.identity.store(Arc::new(identity));
         drop(writer);
         self.record_skips(&skipped);
         Ok(())
@@ -1305,13 +1308,14 @@ impl Engine {
     /// `issuer_unknown`, `jwks_unavailable`; never holding the token.
     pub fn verify_token(&self, token: &str) -> Result<TokenClaims> {
         self.identity
+            .load()
             .verify(token, self.clock.now_millis())
             .map(Arc::unwrap_or_clone)
     }
 
     /// The identity providers of `[identity]` (keys, verified tokens).
-    pub fn identity(&self) -> &Identity {
-        &self.identity
+    pub fn identity(&self) -> Arc<Identity> {
+        self.identity.load_full()
     }
 
     /// Decides a request made with an identity provider's token: the agent
@@ -1337,7 +1341,7 @@ impl Engine {
             ));
         }
         let now = self.clock.now_millis();
-        let claims = match self.identity.verify(&request.token, now) {
+        let claims = match self.identity.load().verify(&request.token, now) {
             Ok(claims) => claims,
             Err(e) => {
                 if let Some(log) = self.log.load().as_deref() {
@@ -1742,7 +1746,7 @@ impl Engine {
                 malformed: Vec::new(),
             })),
             sessions: ArcSwap::from_pointee(state.sessions),
-            identity: Arc::new(identity),
+            identity: ArcSwap::from_pointee(identity),
             limits: state.limits,
             overrides,
             trust_caller_time: state.trust_caller_time,
@@ -1826,6 +1830,19 @@ fn default_writer() -> String {
 }
 
 /// `[journal] path` of `agentauthz.toml`, relative to the bundle directory.
+/// `[identity]` of a reloaded bundle (read again: keys, issuers, audience),
+/// keeping keys the engine already had where the new build has none.
+fn reloaded_identity(compiled: &Snapshot, old: &Identity, now: i64) -> Result<Identity> {
+    let config = match &compiled.bundle.config {
+        Some(src) => Config::parse_with(src, &compiled.limits)?,
+        None => Config::default(),
+    };
+    Ok(
+        Identity::from_config(&config.identity, compiled.bundle.dir.as_deref(), now)?
+            .keeping_keys_of(old),
+    )
+}
+
 fn configured_journal(config: &Config, dir: Option<&Path>) -> Option<PathBuf> {
     let path = PathBuf::from(config.journal.path.as_ref()?);
     Some(match dir {

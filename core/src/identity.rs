@@ -151,6 +151,29 @@ impl Identity {
         })
     }
 
+    /// `self` (just built from a reloaded `[identity]`) keeping the keys
+    /// `old` holds for an issuer whose keys still come from the same URL
+    /// when this build has none (the provider was unreachable, or keys are
+    /// given as data, as in a browser). Verified tokens are not kept: they
+    /// are judged again under the new settings.
+    pub fn keeping_keys_of(self, old: &Identity) -> Identity {
+        for state in &self.issuers {
+            let Jwks::Url(url) = &state.jwks else {
+                continue;
+            };
+            let before = old.issuers.iter().find(|o| {
+                o.config.issuer == state.config.issuer
+                    && matches!(&o.jwks, Jwks::Url(u) if u == url)
+            });
+            if let Some(before) = before {
+                if state.keys.load().is_empty() {
+                    state.keys.store(before.keys.load_full());
+                }
+            }
+        }
+        self
+    }
+
     /// Whether any issuer is configured.
     pub fn is_empty(&self) -> bool {
         self.issuers.is_empty()

@@ -6,7 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use agentauthz::{
-    DecisionLog, DecisionRecord, Engine, EntityRef, ErrorCode, ManualClock, TokenRequest, ToolCall,
+    DecisionLog, DecisionRecord, Engine, EntityRef, ErrorCode, ManualClock, Source, TokenRequest,
+    ToolCall,
 };
 use base64::Engine as _;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
@@ -967,4 +968,85 @@ fn cost_of_a_token_check() {
         "check by agent id: {id:.2} µs; with a cached token: {tok:.2} µs ({:.2}x); first RS256 verification: {uncached:.1} µs",
         tok / id
     );
+}
+
+/// `[identity]` is read again on reload: keys, audience; tokens verified
+/// under the old settings are judged again. A bad `[identity]` fails the
+/// reload and leaves the old settings in force.
+#[test]
+fn reload_reads_identity_again() {
+    let s = setup();
+    let old = sign(&claims("ci-bot"));
+    let rotated = sign_with(
+        Algorithm::RS256,
+        Some("rsa-2"),
+        "rsa2.pem",
+        &claims("ci-bot"),
+    );
+    assert!(s.engine.check_token(&call(&old)).unwrap().allowed());
+    assert_eq!(code(&s, &rotated), ErrorCode::TokenInvalid);
+
+    let mut bad = s.engine.bundle();
+    bad.config = Some(Source::new(
+        "agentauthz.toml",
+        format!("{}jwks_url = \"https://idp.test/jwks\"\n", config("")),
+    ));
+    let e = s.engine.reload(bad).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ConfigInvalid);
+    assert!(s.engine.check_token(&call(&old)).unwrap().allowed());
+
+    let mut next = s.engine.bundle();
+    // Only the new key: tokens signed with the old one are refused.
+    let mut rotated_only: Value = serde_json::from_str(&fixture("jwks-rotated.json")).unwrap();
+    rotated_only["keys"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|k| k["kid"] == "rsa-2");
+    let jwks = rotated_only.to_string();
+    next.config = Some(Source::new(
+        "agentauthz.toml",
+        format!("[identity]\naudience = \"{AUD}\"\n[identity.issuers.corp]\nissuer = \"{ISS}\"\njwks = '{jwks}'\n"),
+    ));
+    s.engine.reload(next).unwrap();
+    assert!(s.engine.check_token(&call(&rotated)).unwrap().allowed());
+    assert_eq!(
+        code(&s, &old),
+        ErrorCode::TokenInvalid,
+        "cached under the old keys"
+    );
+
+    let mut moved = s.engine.bundle();
+    moved.config = Some(Source::new(
+        "agentauthz.toml",
+        format!("[identity]\naudience = \"https://elsewhere.test\"\n[identity.issuers.corp]\nissuer = \"{ISS}\"\njwks = '{jwks}'\n"),
+    ));
+    s.engine.reload(moved).unwrap();
+    assert_eq!(code(&s, &rotated), ErrorCode::TokenAudience);
+}
+
+/// Keys fetched (or given at run time) for a `jwks_url` issuer outlive a
+/// reload during which the provider cannot be reached.
+#[test]
+fn reload_keeps_the_keys_of_an_unreachable_provider() {
+    let url_config = format!(
+        "[identity]\naudience = \"{AUD}\"\n[identity.issuers.corp]\nissuer = \"{ISS}\"\njwks_url = \"http://127.0.0.1:9/jwks\"\n"
+    );
+    let engine = Engine::builder()
+        .schema(SCHEMA)
+        .policies(POLICIES)
+        .inventory(INVENTORY)
+        .config(url_config)
+        .clock(Arc::new(ManualClock::new(T0 * 1000)))
+        .build()
+        .unwrap();
+    let token = sign(&claims("ci-bot"));
+    let e = engine.check_token(&call(&token)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::JwksUnavailable);
+    engine
+        .identity()
+        .set_jwks(ISS, &fixture("jwks.json"))
+        .unwrap();
+    assert!(engine.check_token(&call(&token)).unwrap().allowed());
+    engine.reload(engine.bundle()).unwrap();
+    assert!(engine.check_token(&call(&token)).unwrap().allowed());
 }
