@@ -11,7 +11,7 @@ RELEASE_DIR := $(CARGO_TARGET_DIR)/$(HOST_TARGET)/release
 CLI := $(RELEASE_DIR)/agentauthz
 export AGENTAUTHZ_CLI := $(CLI)
 
-.PHONY: help demo test test-deps test-rust test-python test-node test-wasm test-install package lint lint-release clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
+.PHONY: help demo test test-all test-deps test-rust test-python test-node test-wasm test-install package lint lint-release clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -22,7 +22,13 @@ cli: ## Build the agentauthz CLI (release)
 demo: cli ## Walk a scripted agent session through an example bundle
 	./scripts/demo.sh $(CLI)
 
+# Tests write their scratch files under one TMPDIR per run, removed after it
+# (pass or fail); short for socket paths, open like /tmp for the servers the
+# tests run as an unprivileged user.
 test: ## Install what is needed and run every test (Rust, Python, Node, WASM, fuzz smoke)
+	@d=$$(mktemp -d /tmp/aaz-test.XXXXXX) && chmod 1777 "$$d" && TMPDIR=$$d $(MAKE) test-all; rc=$$?; rm -rf "$$d"; exit $$rc
+
+test-all:
 	$(MAKE) lint
 	$(MAKE) test-rust
 	$(MAKE) test-python
