@@ -86,6 +86,13 @@ def refusal_text(
     tool: str, decision: Decision | None = None, error: BaseException | None = None
 ) -> str:
     """The text the model sees when a tool call does not run (every adapter uses it)."""
+    if error is None and decision is not None and decision.requires_approval:
+        return (
+            f"Tool call {tool!r} needs a human's approval "
+            f"(approvers: {', '.join(decision.approvers)}; reasons: {', '.join(decision.reasons)}; "
+            f"decision_id: {decision.decision_id}; request_digest: {decision.request_digest}). "
+            "The tool did not run."
+        )
     if decision is not None and not decision.allowed:
         reasons = ", ".join(decision.reasons) or "no policy permits this call"
         return (
@@ -118,6 +125,29 @@ class Verdict:
     @property
     def allowed(self) -> bool:
         return self.error is None and self.decision is not None and self.decision.allowed
+
+    @property
+    def needs_approval(self) -> bool:
+        """The engine asks for a human's approval (``decision == "needs_approval"``)."""
+        return self.error is None and self.decision is not None and self.decision.requires_approval
+
+    def approval_request(self) -> dict[str, Any]:
+        """What a human needs to approve this call: the tool, its arguments and the
+        Decision's id, digest, approvers and reasons. It holds no credential: approving
+        means ``engine.approve(decision_id, by=...)``, which the engine itself checks."""
+        d = self.decision
+        if d is None or not self.needs_approval:
+            raise ValueError("approval_request needs a needs_approval decision")
+        return {
+            "type": "agentauthz/approval",
+            "tool": self.call.name,
+            "tool_call_id": self.call.id,
+            "args": self.call.args,
+            "decision_id": d.decision_id,
+            "request_digest": d.request_digest,
+            "approvers": list(d.approvers),
+            "reasons": list(d.reasons),
+        }
 
     @property
     def refusal(self) -> str | None:
