@@ -174,8 +174,11 @@ Option = Any  # a value, or a callable of the ToolCall returning it
 class ToolCallGuard:
     """Checks tool calls with ``engine.check_tool_call`` before they run.
 
-    Identity: ``agent`` (an agent id) or ``session`` (a session token, with
-    ``audience``). ``resource`` is ``(type, id)`` or ``{"type", "id"}``.
+    Identity: ``agent`` (an agent id), ``session`` (a session token, with
+    ``audience``) or ``token`` (an identity provider's JWT, verified by the
+    engine on every call against ``[identity.issuers]``; a string, or a
+    callable returning the current token per call). ``resource`` is
+    ``(type, id)`` or ``{"type", "id"}``.
     ``input`` defaults to the tool arguments (``context.input``; the core coerces
     them to the schema's type: ``None`` at optional fields dropped, numbers to
     ``decimal`` where declared, anything else a ``request_invalid`` error).
@@ -191,6 +194,7 @@ class ToolCallGuard:
         agent: Option = None,
         session: Option = None,
         audience: Option = None,
+        token: Option = None,
         action: Mapping[str, str | None] | Callable[[ToolCall], Any] | None = None,
         input: Option = ARGS,
         context: Option = None,
@@ -205,8 +209,10 @@ class ToolCallGuard:
             raise ValueError(f"on_error must be 'deny' or 'raise', not {on_error!r}")
         if not hasattr(engine, "check_tool_call"):
             raise TypeError("ToolCallGuard needs an agentauthz Engine")
-        if agent is None and session is None:
-            raise TypeError("ToolCallGuard needs `agent` or `session` (a value or a callable)")
+        if agent is None and session is None and token is None:
+            raise TypeError(
+                "ToolCallGuard needs `agent`, `session` or `token` (a value or a callable)"
+            )
         if resource is None:
             raise TypeError("ToolCallGuard needs `resource` (a value or a callable)")
         if action is not None and not (isinstance(action, Mapping) or callable(action)):
@@ -224,6 +230,7 @@ class ToolCallGuard:
             "agent": agent,
             "session": session,
             "audience": audience,
+            "token": token,
             "resource": resource,
             "context": context,
             "task": task,
