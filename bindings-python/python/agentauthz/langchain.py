@@ -28,6 +28,18 @@ mapping of tool name to action (an unlisted tool is denied,
 ``"raise"`` propagates them. ``on_decision(decision, tool_call)`` observes every
 decision. ``name`` tells two middleware instances in one agent apart.
 
+Human approval: a call whose decision is ``needs_approval`` (an ``@approval``
+forbid) pauses the graph with LangGraph's ``interrupt()`` (``approval="interrupt"``,
+the default; a graph without a checkpointer cannot resume, so there the call
+is refused instead). The interrupt's value is
+``Verdict.approval_request()``: the tool, its arguments, ``decision_id``,
+``request_digest``, ``approvers`` and ``reasons``. A human approves with
+``engine.approve(decision_id, by=user)`` (the engine checks that ``user`` may)
+and the app resumes the graph with ``Command(resume=...)``: the tool call is
+checked again and runs once if the engine holds a matching approval. The
+resume value is never an approval: resumed without one (or after
+``engine.reject``), the call is refused. ``approval="deny"`` refuses at once.
+
 This module imports LangChain; ``import agentauthz`` does not.
 """
 
@@ -38,6 +50,9 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Union
 
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import ToolMessage
+from langgraph.config import get_config
+from langgraph.constants import CONFIG_KEY_CHECKPOINTER
+from langgraph.types import interrupt
 
 from ._native import Decision, Engine
 from .toolcall import ARGS, ToolCall, ToolCallGuard, Verdict, refusal_text
@@ -68,6 +83,14 @@ def _of_request(option: Any) -> Any:
     return option
 
 
+def _resumable() -> bool:
+    """Whether this run can pause and resume: it has a checkpointer."""
+    try:
+        return get_config().get("configurable", {}).get(CONFIG_KEY_CHECKPOINTER) is not None
+    except RuntimeError:  # not inside a graph run
+        return False
+
+
 class ToolCallAuthorizer:
     """Checks a tool call with the engine before it runs.
 
@@ -85,6 +108,7 @@ class ToolCallAuthorizer:
         agent: Any = None,
         session: Any = None,
         audience: Any = None,
+        token: Any = None,
         context: Any = None,
         action: Any = None,
         input: Any = ARGS,
@@ -94,9 +118,13 @@ class ToolCallAuthorizer:
         now: Any = None,
         on_error: Literal["raise", "deny"] = "deny",
         on_decision: OnDecision | None = None,
+        approval: Literal["interrupt", "deny"] = "interrupt",
     ) -> None:
+        if approval not in ("interrupt", "deny"):
+            raise ValueError(f"approval must be 'interrupt' or 'deny', not {approval!r}")
         self.engine = engine
         self.on_error = on_error
+        self.approval = approval
         user_on_decision = on_decision
         self.guard = ToolCallGuard(
             engine,
@@ -104,6 +132,7 @@ class ToolCallAuthorizer:
             agent=_of_request(agent),
             session=_of_request(session),
             audience=_of_request(audience),
+            token=_of_request(token),
             action=_of_request(action),
             input=_of_request(input),
             context=_of_request(context),
@@ -137,23 +166,45 @@ class ToolCallAuthorizer:
         return verdict.decision
 
     @staticmethod
-    def _refusal(request: ToolCallRequest, verdict: Verdict) -> ToolMessage:
+    def _refusal(request: ToolCallRequest, verdict: Verdict, resumed: bool = False) -> ToolMessage:
         tc = request.tool_call
+        text = verdict.refusal or ""
+        if resumed:
+            text = "The run was resumed without an approval the engine holds. " + text
         return ToolMessage(
-            content=verdict.refusal or "",
+            content=text,
             tool_call_id=tc.get("id") or "",
             name=tc["name"],
             status="error",
             artifact=verdict.artifact(),
         )
 
+    def _pause(self, request: ToolCallRequest, verdict: Verdict) -> ToolMessage:
+        """Interrupts the graph for a human's approval. Only the engine's recorded
+        approval lets the call run: a resumed graph checks the call again (in
+        ``wrap_tool_call``) before it reaches here, so when ``interrupt`` returns,
+        the engine still wants an approval and the resume value is ignored."""
+        interrupt(verdict.approval_request())
+        return self._refusal(request, verdict, resumed=True)
+
+    def _pauses(self, verdict: Verdict) -> bool:
+        return verdict.needs_approval and self.approval == "interrupt" and _resumable()
+
     def wrap_tool_call(self, request: ToolCallRequest, handler: Handler) -> ToolResult:
         verdict = self.verdict(request)
-        return handler(request) if verdict.allowed else self._refusal(request, verdict)
+        if verdict.allowed:
+            return handler(request)
+        if self._pauses(verdict):
+            return self._pause(request, verdict)
+        return self._refusal(request, verdict)
 
     async def awrap_tool_call(self, request: ToolCallRequest, handler: AsyncHandler) -> ToolResult:
         verdict = await self.guard.acheck(self._call(request))
-        return await handler(request) if verdict.allowed else self._refusal(request, verdict)
+        if verdict.allowed:
+            return await handler(request)
+        if self._pauses(verdict):
+            return self._pause(request, verdict)
+        return self._refusal(request, verdict)
 
 
 class AuthorizationMiddleware(AgentMiddleware):
@@ -173,6 +224,7 @@ class AuthorizationMiddleware(AgentMiddleware):
         agent: Any = None,
         session: Any = None,
         audience: Any = None,
+        token: Any = None,
         context: Any = None,
         action: Any = None,
         input: Any = ARGS,
@@ -182,6 +234,7 @@ class AuthorizationMiddleware(AgentMiddleware):
         now: Any = None,
         on_error: Literal["raise", "deny"] = "deny",
         on_decision: OnDecision | None = None,
+        approval: Literal["interrupt", "deny"] = "interrupt",
         name: str = DEFAULT_NAME,
     ) -> None:
         super().__init__()
@@ -194,6 +247,7 @@ class AuthorizationMiddleware(AgentMiddleware):
             agent=agent,
             session=session,
             audience=audience,
+            token=token,
             context=context,
             action=action,
             input=input,
@@ -203,6 +257,7 @@ class AuthorizationMiddleware(AgentMiddleware):
             now=now,
             on_error=on_error,
             on_decision=on_decision,
+            approval=approval,
         )
 
     @property

@@ -23,19 +23,43 @@ Identity comes from a resolver, a callable ``(ctx) -> dict | None``:
 ``BearerToken`` (the request's bearer token, an identity provider's JWT that
 agentauthz verifies itself against ``[identity.issuers]``). No identity: the
 call is denied and nothing is listed.
+
+Human approval: a call whose decision is ``needs_approval`` does not run; it
+returns a tool error result saying approval is pending, with the decision id,
+request digest and approvers (``_meta["agentauthz/approval"]``; never a
+token). A human approves with ``engine.approve(decision_id, by=user)`` (the
+engine checks that ``user`` may, with the action ``agentauthz:approve``) and
+the client calls the tool again with the same arguments; it then runs once.
+
+When the client declared the elicitation capability (form mode), the guard
+also asks the client's user through MCP elicitation while the call waits (a
+server-to-client request; on 2026-07-28 connections an ``input_required``
+result that the client answers by retrying the call).
+Answering it is not an approval by itself: the MCP client is the agent's
+side, and whoever answers is unauthenticated. The guard only lets the
+engine decide. Without ``approver``, the elicitation merely notifies; after
+it is answered the call is checked once more (an approval recorded through
+the application's own channel meanwhile lets it run). With
+``approver=lambda ctx: user_id``, the server names the human it has
+authenticated for this connection (e.g. the OAuth token's subject); an
+accepted elicitation then asks ``engine.approve(..., by=user_id)``, which
+refuses anyone the policies do not let approve. ``elicit=False`` turns
+elicitation off.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ._engine import Engine
 from ._native import Decision, mcp_denied_result
 from .errors import AuthzError
 
 __all__ = [
+    "APPROVAL_META_KEY",
     "SESSION_META_KEY",
     "AccessTokenAgent",
     "AuthorizationMiddleware",
@@ -49,6 +73,18 @@ logger = logging.getLogger("agentauthz.mcp")
 
 SESSION_META_KEY = "agentauthz/session"
 """The ``_meta`` member ``SessionFromMeta`` reads the session token from."""
+
+APPROVAL_META_KEY = "agentauthz/approval"
+"""The ``_meta`` member of a pending-approval result: status, decision id, digest, approvers."""
+
+# The form shown by an approving elicitation: one yes/no field.
+_APPROVE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"approve": {"type": "boolean", "title": "Approve this call"}},
+    "required": ["approve"],
+}
+# A notifying elicitation asks nothing: the answer cannot approve.
+_NOTIFY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
 IdentityResolver = Callable[[Any], "dict[str, Any] | None"]
 """``(ctx) -> {"agent": id} | {"session": {"token", "audience"}} | {"bearer": jwt} | None``."""
@@ -159,6 +195,74 @@ def _in_wire_form(ctx: Any, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _short_json(value: Any, limit: int = 300) -> str:
+    try:
+        text = json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+_INPUT_KEY = "agentauthz/approval"
+
+
+def _is_modern(ctx: Any) -> bool:
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+    return getattr(ctx, "protocol_version", None) in MODERN_PROTOCOL_VERSIONS
+
+
+def _input_required(message: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A 2026-07-28 ``input_required`` result carrying one form elicitation."""
+    from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult
+
+    request = ElicitRequest(
+        params=ElicitRequestFormParams(message=message, requested_schema=cast(Any, schema))
+    )
+    result = InputRequiredResult(input_requests={_INPUT_KEY: request})
+    return result.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def _can_elicit(ctx: Any) -> bool:
+    """The client declared form elicitation (an empty ``elicitation: {}`` means form)."""
+    session = getattr(ctx, "session", None)
+    try:
+        from mcp_types import ClientCapabilities, ElicitationCapability
+
+        return bool(
+            session is not None
+            and session.check_client_capability(
+                ClientCapabilities(elicitation=ElicitationCapability())
+            )
+        )
+    except Exception:  # an SDK without this API: no elicitation
+        return False
+
+
+def _pending_result(tool: Any, decision: Decision) -> dict[str, Any]:
+    """The core's result for a call that did not run (the Decision under
+    ``_meta``), saying that approval is pending."""
+    name = tool if isinstance(tool, str) else ""
+    result = dict(mcp_denied_result(name, decision))
+    text = (
+        f"agentauthz: tool {name!r} needs approval by {', '.join(decision.approvers)} "
+        f"(reasons {list(decision.reasons)}, decision_id {decision.decision_id}, "
+        f"request_digest {decision.request_digest}). It did not run; call it again "
+        "with the same arguments once it is approved."
+    )
+    result["content"] = [{"type": "text", "text": text}]
+    meta = dict(result.get("_meta") or {})
+    meta[APPROVAL_META_KEY] = {
+        "status": "pending",
+        "decision_id": decision.decision_id,
+        "request_digest": decision.request_digest,
+        "approvers": list(decision.approvers),
+        "reasons": list(decision.reasons),
+    }
+    result["_meta"] = meta
+    return result
+
+
 class AuthorizationMiddleware:
     """``MCPServer(middleware=[...])`` / ``Server.middleware``: checks each
     ``tools/call`` before its handler and filters ``tools/list``.
@@ -175,12 +279,16 @@ class AuthorizationMiddleware:
         identity: IdentityResolver,
         namespace: str | None = None,
         on_decision: Callable[[str, Any, Any, Decision | AuthzError], None] | None = None,
+        elicit: bool = True,
+        approver: Callable[[Any], str | None] | None = None,
     ) -> None:
         self.engine = engine
         self.server = server
         self.identity = identity
         self.namespace = namespace
         self.on_decision = on_decision
+        self.elicit = elicit
+        self.approver = approver
 
     def _report(self, tool: Any, request_id: Any, outcome: Decision | AuthzError) -> None:
         if self.on_decision is not None:
@@ -203,27 +311,103 @@ class AuthorizationMiddleware:
             text = f"agentauthz denied tool {tool!r}: no identity for this request"
             meta = {"agentauthz/error": {"code": "session_invalid"}}
             return _in_wire_form(ctx, _error_result(text, meta))
+        arguments = params.get("arguments")
         try:
-            arguments = params.get("arguments")
-            decision = self.engine.mcp_check_call(
-                identity=identity,
-                server=self.server,
-                # Not a string: an empty name, which the core refuses (request_invalid).
-                tool=tool if isinstance(tool, str) else "",
-                arguments=arguments,
-                namespace=self.namespace,
-            )
+            decision = self._check(identity, tool, arguments)
         except AuthzError as e:
-            self._report(tool, request_id, e)
-            text = f"agentauthz refused tool {tool!r}: [{e.code}] {e}"
-            meta = {"agentauthz/error": {"code": e.code, "message": str(e)}}
-            return _in_wire_form(ctx, _error_result(text, meta))
+            return self._refused(ctx, tool, request_id, e)
         self._report(tool, request_id, decision)
+        if decision.requires_approval:
+            waited = await self._wait_for_approval(ctx, tool, arguments, decision)
+            if isinstance(waited, dict):  # 2026-07-28: ask within the tools/call result
+                return waited
+            if waited is not None:
+                # Checked again: only an approval the engine recorded lets it run.
+                try:
+                    decision = self._check(identity, tool, arguments)
+                except AuthzError as e:
+                    return self._refused(ctx, tool, request_id, e)
+                self._report(tool, request_id, decision)
+            if decision.requires_approval:
+                return _in_wire_form(ctx, _pending_result(tool, decision))
         if not decision.allowed:
             # The core's answer to a denied call: the proxy's and the TS guard's too.
             name = tool if isinstance(tool, str) else ""
             return _in_wire_form(ctx, dict(mcp_denied_result(name, decision)))
         return await call_next(ctx)
+
+    def _check(self, identity: dict[str, Any], tool: Any, arguments: Any) -> Decision:
+        return self.engine.mcp_check_call(
+            identity=identity,
+            server=self.server,
+            # Not a string: an empty name, which the core refuses (request_invalid).
+            tool=tool if isinstance(tool, str) else "",
+            arguments=arguments,
+            namespace=self.namespace,
+        )
+
+    def _refused(self, ctx: Any, tool: Any, request_id: Any, e: AuthzError) -> Any:
+        self._report(tool, request_id, e)
+        text = f"agentauthz refused tool {tool!r}: [{e.code}] {e}"
+        meta = {"agentauthz/error": {"code": e.code, "message": str(e)}}
+        return _in_wire_form(ctx, _error_result(text, meta))
+
+    async def _wait_for_approval(
+        self, ctx: Any, tool: Any, arguments: Any, decision: Decision
+    ) -> str | dict[str, Any] | None:
+        """Asks the client's user by elicitation when the client can answer one.
+        Returns the elicitation's action (``None``: none was sent or it failed), or,
+        on 2026-07-28 connections, the ``input_required`` result that asks (the
+        client retries the call with the answer). An accepted approving form
+        becomes ``engine.approve`` by the user the server trusts (``approver``);
+        the engine refuses non-approvers."""
+        if not self.elicit or not _can_elicit(ctx):
+            return None
+        approving = self.approver is not None
+        message = (
+            f"The agent wants to call tool {tool!r} with arguments {_short_json(arguments)}. "
+            f"It needs approval by {', '.join(decision.approvers)} "
+            f"(policy {', '.join(decision.reasons)}; decision {decision.decision_id}; "
+            f"request {decision.request_digest})."
+        )
+        if not approving:
+            message += " An approver must approve it in the application; this form only notifies."
+        schema = _APPROVE_SCHEMA if approving else _NOTIFY_SCHEMA
+        answer: Any
+        if _is_modern(ctx):
+            # Multi-round-trip: the answer comes back in the retried call's params.
+            responses = (
+                ctx.params.get("inputResponses") if isinstance(ctx.params, Mapping) else None
+            )
+            answer = responses.get(_INPUT_KEY) if isinstance(responses, Mapping) else None
+            if answer is None:
+                return _input_required(message, schema)
+            action = answer.get("action") if isinstance(answer, Mapping) else None
+            content = answer.get("content") if isinstance(answer, Mapping) else None
+        else:
+            try:
+                answer = await ctx.session.elicit_form(
+                    message, schema, related_request_id=getattr(ctx, "request_id", None)
+                )
+            except Exception as e:  # a client that fails to answer: the call stays pending
+                logger.warning(
+                    "approval elicitation for %r failed: %s: %s", tool, type(e).__name__, e
+                )
+                return None
+            action = getattr(answer, "action", None)
+            content = getattr(answer, "content", None)
+        content = content if isinstance(content, Mapping) else {}
+        if approving and action == "accept" and content.get("approve") is True:
+            try:
+                user = self.approver(ctx) if self.approver is not None else None
+                if isinstance(user, str) and user:
+                    self.engine.approve(decision, by=user)
+                else:
+                    logger.warning("approval elicitation for %r: no approving user", tool)
+            except Exception as e:  # approval_refused, or a failing resolver: still pending
+                code = getattr(e, "code", type(e).__name__)
+                logger.warning("approval of %r by elicitation refused: [%s] %s", tool, code, e)
+        return action if isinstance(action, str) else "unknown"
 
     async def _list(self, ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
         result = await call_next(ctx)

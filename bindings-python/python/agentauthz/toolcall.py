@@ -86,6 +86,13 @@ def refusal_text(
     tool: str, decision: Decision | None = None, error: BaseException | None = None
 ) -> str:
     """The text the model sees when a tool call does not run (every adapter uses it)."""
+    if error is None and decision is not None and decision.requires_approval:
+        return (
+            f"Tool call {tool!r} needs a human's approval "
+            f"(approvers: {', '.join(decision.approvers)}; reasons: {', '.join(decision.reasons)}; "
+            f"decision_id: {decision.decision_id}; request_digest: {decision.request_digest}). "
+            "The tool did not run."
+        )
     if decision is not None and not decision.allowed:
         reasons = ", ".join(decision.reasons) or "no policy permits this call"
         return (
@@ -120,6 +127,29 @@ class Verdict:
         return self.error is None and self.decision is not None and self.decision.allowed
 
     @property
+    def needs_approval(self) -> bool:
+        """The engine asks for a human's approval (``decision == "needs_approval"``)."""
+        return self.error is None and self.decision is not None and self.decision.requires_approval
+
+    def approval_request(self) -> dict[str, Any]:
+        """What a human needs to approve this call: the tool, its arguments and the
+        Decision's id, digest, approvers and reasons. It holds no credential: approving
+        means ``engine.approve(decision_id, by=...)``, which the engine itself checks."""
+        d = self.decision
+        if d is None or not self.needs_approval:
+            raise ValueError("approval_request needs a needs_approval decision")
+        return {
+            "type": "agentauthz/approval",
+            "tool": self.call.name,
+            "tool_call_id": self.call.id,
+            "args": self.call.args,
+            "decision_id": d.decision_id,
+            "request_digest": d.request_digest,
+            "approvers": list(d.approvers),
+            "reasons": list(d.reasons),
+        }
+
+    @property
     def refusal(self) -> str | None:
         """None when the tool may run, else the message for the model."""
         if self.allowed:
@@ -144,8 +174,11 @@ Option = Any  # a value, or a callable of the ToolCall returning it
 class ToolCallGuard:
     """Checks tool calls with ``engine.check_tool_call`` before they run.
 
-    Identity: ``agent`` (an agent id) or ``session`` (a session token, with
-    ``audience``). ``resource`` is ``(type, id)`` or ``{"type", "id"}``.
+    Identity: ``agent`` (an agent id), ``session`` (a session token, with
+    ``audience``) or ``token`` (an identity provider's JWT, verified by the
+    engine on every call against ``[identity.issuers]``; a string, or a
+    callable returning the current token per call). ``resource`` is
+    ``(type, id)`` or ``{"type", "id"}``.
     ``input`` defaults to the tool arguments (``context.input``; the core coerces
     them to the schema's type: ``None`` at optional fields dropped, numbers to
     ``decimal`` where declared, anything else a ``request_invalid`` error).
@@ -161,6 +194,7 @@ class ToolCallGuard:
         agent: Option = None,
         session: Option = None,
         audience: Option = None,
+        token: Option = None,
         action: Mapping[str, str | None] | Callable[[ToolCall], Any] | None = None,
         input: Option = ARGS,
         context: Option = None,
@@ -175,8 +209,10 @@ class ToolCallGuard:
             raise ValueError(f"on_error must be 'deny' or 'raise', not {on_error!r}")
         if not hasattr(engine, "check_tool_call"):
             raise TypeError("ToolCallGuard needs an agentauthz Engine")
-        if agent is None and session is None:
-            raise TypeError("ToolCallGuard needs `agent` or `session` (a value or a callable)")
+        if agent is None and session is None and token is None:
+            raise TypeError(
+                "ToolCallGuard needs `agent`, `session` or `token` (a value or a callable)"
+            )
         if resource is None:
             raise TypeError("ToolCallGuard needs `resource` (a value or a callable)")
         if action is not None and not (isinstance(action, Mapping) or callable(action)):
@@ -194,6 +230,7 @@ class ToolCallGuard:
             "agent": agent,
             "session": session,
             "audience": audience,
+            "token": token,
             "resource": resource,
             "context": context,
             "task": task,

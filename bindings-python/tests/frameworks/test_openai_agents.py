@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import warnings
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,9 +33,10 @@ from openai.types.responses import (
     ResponseOutputText,
 )
 
-from agentauthz.openai_agents import guard_agent, tool_input_guardrail
+from agentauthz import Engine, LifecycleError
+from agentauthz.openai_agents import guard_agent, pending_approvals, tool_input_guardrail
 
-from conftest import NOW, SUPPORT_ACCOUNT
+from conftest import NOW, SUPPORT_ACCOUNT, SUPPORT_BUNDLE, bundle_strings
 from fwscript import FINAL, RAN, SCRIPT, check_outputs, logged_engine
 
 ran: list[tuple[str, str]] = []
@@ -236,3 +238,133 @@ def test_tool_input_guardrail_on_one_tool() -> None:
     run_sync(Agent(name="a", model=model, tools=tools), "go")
     assert ran == [] and "no-account-closing" in outputs_seen(model)["c1"]
     assert len(records) == 1
+
+
+# ---- human approval through the SDK's tool approval (needs_approval / interruptions)
+
+APPROVAL_POLICY = """
+@id("support-refund-large")
+permit (principal in AgentGroup::"support", action == Action::"issue_refund", resource)
+when { context.input.amount.lessThanOrEqual(decimal("1000.0")) };
+
+@id("refund-over-100")
+@approval("owner")
+forbid (principal, action == Action::"issue_refund", resource)
+when { context.input.amount.greaterThan(decimal("100.0")) };
+"""
+
+
+def approval_engine() -> Engine:
+    strings = bundle_strings(SUPPORT_BUNDLE)
+    strings["policies"] = {**strings["policies"], "approval.cedar": APPROVAL_POLICY}
+    return Engine.from_strings(**strings, trust_caller_time=True)
+
+
+def refunds(*amounts: float) -> list[tuple[str, Any, str]]:
+    # Amounts the tool's float parameter keeps as they are: the SDK asks for
+    # approval without asking the engine when its validation would change them.
+    return [
+        ("issue_refund", {"order_id": "o-9", "amount": a}, f"r{i}") for i, a in enumerate(amounts)
+    ]
+
+
+def approval_agent(engine: Engine, *amounts: float, **options: Any) -> tuple[Any, ScriptedModel]:
+    model = ScriptedModel(refunds(*amounts))
+    agent = guard_agent(
+        Agent(name="support", model=model, tools=make_tools()),
+        engine,
+        approval="interrupt",
+        **{**OPTIONS, **options},
+    )
+    return agent, model
+
+
+async def resume(agent: Any, result: Any, decide: str = "approve", **kw: Any) -> Any:
+    state = result.to_state()
+    for item in result.interruptions:
+        getattr(state, decide)(item, **kw)
+    return await Runner.run(agent, state, run_config=RUN_CONFIG)
+
+
+@pytest.mark.asyncio
+async def test_sdk_approval_without_the_engines_runs_nothing() -> None:
+    engine = approval_engine()
+    agent, model = approval_agent(engine, 250.5)
+    result = await Runner.run(agent, "help", run_config=RUN_CONFIG)
+    assert ran == [] and len(result.interruptions) == 1
+    # The human (or the model's app) approves in the SDK only, even "always".
+    result = await resume(agent, result, always_approve=True)
+    assert ran == []
+    out = outputs_seen(model)["r0"]
+    assert "did not run" in out and "refund-over-100" in out and "approval" in out
+    assert result.final_output == FINAL
+
+
+@pytest.mark.asyncio
+async def test_engine_approval_runs_the_approved_arguments_once() -> None:
+    engine = approval_engine()
+    agent, model = approval_agent(engine, 250.5, 260.5, 250.5)
+    result = await Runner.run(agent, "help", run_config=RUN_CONFIG)
+    waiting = pending_approvals(result)
+    assert len(waiting) == 1 and waiting[0]["item"] is result.interruptions[0]
+    assert waiting[0]["approvers"] == ["owner"] and waiting[0]["args"]["amount"] == 250.5
+    assert waiting[0]["request_digest"].startswith("sha256:")
+    engine.approve(waiting[0]["decision_id"], by="alice")
+    result = await resume(agent, result)
+    assert ran == [("issue_refund", "o-9")]
+    # 260 was not approved: paused again; approving it in the SDK only does not run it.
+    second = pending_approvals(result)
+    assert [w["args"]["amount"] for w in second] == [260.5]
+    result = await resume(agent, result)
+    assert ran == [("issue_refund", "o-9")]
+    # 250 again: the engine's approval was used up.
+    assert [w["args"]["amount"] for w in pending_approvals(result)] == [250.5]
+    result = await resume(agent, result)
+    assert ran == [("issue_refund", "o-9")]
+    assert result.final_output == FINAL
+    seen = outputs_seen(model)
+    assert "did not run" not in seen["r0"]
+    assert "did not run" in seen["r1"] and "did not run" in seen["r2"]
+
+
+@pytest.mark.asyncio
+async def test_a_rejected_call_and_a_non_owner_stay_refused() -> None:
+    engine = approval_engine()
+    agent, model = approval_agent(engine, 250.5, 250.5)
+    result = await Runner.run(agent, "help", run_config=RUN_CONFIG)
+    decision_id = pending_approvals(result)[0]["decision_id"]
+    with pytest.raises(LifecycleError):
+        engine.approve(decision_id, by="mallory")
+    engine.approve(decision_id, by="alice")
+    result = await resume(agent, result, decide="reject")  # the SDK's reject wins for r0
+    assert "did not run" not in outputs_seen(model)["r0"]  # the SDK's rejection text
+    # The engine's approval was still unused: the model's identical r1 took it, once.
+    assert ran == [("issue_refund", "o-9")]
+    assert result.interruptions == [] and result.final_output == FINAL
+
+
+@pytest.mark.asyncio
+async def test_one_check_per_call_and_raising_callbacks_do_not_allow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    records: list[dict[str, Any]] = []
+    engine = approval_engine()
+    engine.set_decision_log(records.append)
+    engine.on_approval_request(lambda _: 1 / 0)
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    agent, model = approval_agent(engine, 5.5, 250.5)
+    result = await Runner.run(agent, "help", run_config=RUN_CONFIG)
+    assert [type(u.exc_value) for u in unraisable] == [ZeroDivisionError]
+    assert ran == [("issue_refund", "o-9")]  # 5 ran, 250 waits
+    assert [r["decision"] for r in records] == ["allow", "needs_approval"]
+    result = await resume(agent, result)
+    assert ran == [("issue_refund", "o-9")]
+
+    def veto(decision: Any, call: Any) -> None:
+        raise RuntimeError("audit down")
+
+    agent, model = approval_agent(engine, 250.5, on_decision=veto)
+    result = await Runner.run(agent, "help", run_config=RUN_CONFIG)
+    assert result.interruptions == [] and ran == [("issue_refund", "o-9")]
+    assert "did not run" in outputs_seen(model)["r0"]  # refused, not paused
