@@ -166,6 +166,7 @@ impl Metrics {
     }
 
     /// Records one check's duration.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub(crate) fn observe_ns(&self, ns: u64) {
         // Bounds inclusive, as OTLP's explicit buckets: (previous, bound].
         let i = LATENCY_BOUNDS_US.partition_point(|&b| b * 1_000 < ns);
