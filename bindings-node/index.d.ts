@@ -13,6 +13,7 @@ import type {
   DecisionLogHead,
   DecisionLogStats,
   DecisionRecord,
+  EngineMetrics,
   EntityRef,
   ErrorDetail,
   ErrorLocation,
@@ -56,6 +57,7 @@ export type {
   DecisionLogHead,
   DecisionLogStats,
   DecisionRecord,
+  EngineMetrics,
   EntityRef,
   ErrorDetail,
   ErrorLocation,
@@ -338,6 +340,8 @@ export declare class Engine {
   recordUsage(agent: string, units: number, kind: string): void
   /** What the agent's next check sees as `context.usage`. */
   usage(agent: string, action?: string | null): Usage
+  /** Decision counters, check latency, log queue depth, spool size, store staleness. */
+  metrics(): EngineMetrics
   /** The emergency stop in force `{reason, since, by}`, or `null`. */
   lockdownStatus(): LockdownStatus | null
   /**

@@ -47,6 +47,7 @@ const raw = Engine[RAW] ?? {
   recordUsage: proto.recordUsage,
   usage: proto.usage,
   lockdownStatus: proto.lockdownStatus,
+  metrics: proto.metrics,
   journalPath: getter('journalPath'),
   skippedChanges: proto.skippedChanges,
   engineState: proto.engineState,
@@ -149,6 +150,9 @@ class NodeNative {
   }
   lockdownStatusJson() {
     return raw.lockdownStatus.call(this.e)
+  }
+  metricsJson() {
+    return raw.metrics.call(this.e)
   }
   warningsJson() {
     return JSON.stringify(raw.warnings.call(this.e))

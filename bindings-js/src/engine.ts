@@ -37,6 +37,7 @@ import type {
   Change,
   DecisionJson,
   DecisionRecord,
+  EngineMetrics,
   GrantWire,
   JournalEntry,
   LockdownStatus,
@@ -418,6 +419,17 @@ export abstract class EngineBase {
   /** Ends the emergency stop (`lifecycle_invalid` when none is in force). */
   liftLockdown(options: ChangeOptions): void {
     this.apply({ op: "lift_lockdown" }, options);
+  }
+
+  /**
+   * Counters since the engine was built: decisions by outcome, action and
+   * first reason (bounded; the rest under the action `other`), the
+   * check-latency histogram, the exporting log sink's queue depth and spool
+   * size, a fleet store's staleness.
+   */
+  metrics(): EngineMetrics {
+    const native = nativeOf(this);
+    return JSON.parse(call(() => native.metricsJson())) as EngineMetrics;
   }
 
   /** The emergency stop in force `{reason, since, by}`, or `null`. */

@@ -33,6 +33,7 @@ export {
 } from "./openai-agents.js";
 export type { NativeEngine } from "./native.js";
 export { type OcsfEvent, type RecordToOcsf, toOcsf } from "./ocsf.js";
+export { buildTracing, type OtelApi, SPAN_NAME } from "./tracing.js";
 export { claimsFromWire, grantFromWire, renamed, requestToWire, timeText } from "./names.js";
 export type * from "./types.js";
 export {

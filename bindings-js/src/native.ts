@@ -26,6 +26,8 @@ export interface NativeEngine {
   decisionLogHeadJson(): string;
   /** The exporting sink's counters as JSON text, or `null`. */
   decisionLogStatsJson(): string;
+  /** Decision counters, check latency and gauges (JSON text). */
+  metricsJson(): string;
   grantJson(request: string): string;
   grantsJson(agent: string | null): string;
   grantPolicyText(grantId: string): string | null | undefined;

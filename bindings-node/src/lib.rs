@@ -294,6 +294,12 @@ impl Engine {
         call(|| ffi::usage_json(&self.inner, &agent, action.as_deref()))
     }
 
+    /// Decision counters, check latency, log queue depth, spool size, store staleness.
+    #[napi(ts_return_type = "EngineMetrics")]
+    pub fn metrics(&self) -> napi::Result<String, String> {
+        call(|| ffi::metrics_json(&self.inner))
+    }
+
     /// The emergency stop in force `{reason, since, by}`, or `null`.
     #[napi(ts_return_type = "LockdownStatus | null")]
     pub fn lockdown_status(&self) -> napi::Result<String, String> {

@@ -572,6 +572,16 @@ impl PyEngine {
         })
     }
 
+    /// Counters since the engine was built: decisions by outcome, action and
+    /// first reason, the check-latency histogram, log queue depth, spool
+    /// size, store staleness (a dict; see `agentauthz.toml` docs).
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let metrics = core(py, py.detach(|| ffi::metrics_value(&self.0)))?;
+            Ok(pythonize(py, &metrics)?)
+        })
+    }
+
     /// The emergency stop in force as `{"reason", "since", "by"}`, or None.
     fn lockdown_status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guarded(py, || {

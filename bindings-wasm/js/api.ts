@@ -60,6 +60,7 @@ export type {
   DecisionLogStats,
   DecisionLogSink,
   DecisionRecord,
+  EngineMetrics,
   EntityRef,
   ErrorCode,
   ErrorCodeInfo,

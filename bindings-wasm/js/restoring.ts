@@ -132,6 +132,10 @@ export class RestoringEngine implements NativeEngine {
   lockdownStatusJson(): string {
     return this.live.lockdownStatusJson();
   }
+  // Counters live with the engine: after a reset they start at zero.
+  metricsJson(): string {
+    return this.live.metricsJson();
+  }
   grantsJson(agent: string | null): string {
     return this.live.grantsJson(agent);
   }

@@ -197,6 +197,12 @@ impl WasmEngine {
         ffi::usage_json(&self.inner, agent, action.as_deref()).map_err(|e| js_error(&e))
     }
 
+    /// Decision counters and gauges as JSON text (no latency histogram here).
+    #[wasm_bindgen(js_name = metricsJson)]
+    pub fn metrics_json(&self) -> Result<String, JsValue> {
+        ffi::metrics_json(&self.inner).map_err(|e| js_error(&e))
+    }
+
     /// The emergency stop in force as JSON text (`null` when none).
     #[wasm_bindgen(js_name = lockdownStatusJson)]
     pub fn lockdown_status_json(&self) -> String {

@@ -131,6 +131,50 @@ pub struct Config {
     /// `[store]`: a change store shared by a fleet of engines (PostgreSQL).
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[metrics]`: decision counters and gauges exported over OTLP.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: where the engine's metrics go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `[metrics.otlp]`: OTLP/HTTP metrics export.
+    #[serde(default)]
+    pub otlp: Option<MetricsOtlpConfig>,
+}
+
+/// `[metrics.otlp]`: the engine's counters, histogram and gauges as an
+/// `ExportMetricsServiceRequest` (OTLP/HTTP protobuf, cumulative) every
+/// `interval_ms`. Not spooled: each export carries the totals, so one that
+/// fails is made good by the next.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsOtlpConfig {
+    /// The full URL, e.g. `http://127.0.0.1:4318/v1/metrics`.
+    pub endpoint: String,
+    /// Milliseconds between exports (default 10,000).
+    #[serde(default)]
+    pub interval_ms: Option<u64>,
+    /// Bound on one request (default 5,000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Request headers. Secret: never printed; prefer `headers_from_env`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Request headers whose values are read from environment variables at load.
+    #[serde(default)]
+    pub headers_from_env: std::collections::BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for MetricsOtlpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsOtlpConfig")
+            .field("interval_ms", &self.interval_ms)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// `[store]`: run-time changes shared by every engine of a fleet through
@@ -495,6 +539,23 @@ impl Config {
             };
             if let Some(message) = bad {
                 return Err(Error::at(ErrorCode::ConfigInvalid, log_section(), message));
+            }
+        }
+        if let Some(m) = &config.metrics.otlp {
+            let bad = if !m.endpoint.starts_with("http://") {
+                Some("[metrics.otlp] endpoint must be an http:// URL, e.g. http://127.0.0.1:4318/v1/metrics (TLS is not built in: use a local collector)")
+            } else if m.interval_ms == Some(0) || m.timeout_ms == Some(0) {
+                Some("[metrics.otlp] interval_ms and timeout_ms must be positive")
+            } else {
+                None
+            };
+            if let Some(message) = bad {
+                let at = src.text.find("[metrics").unwrap_or(0);
+                return Err(Error::at(
+                    ErrorCode::ConfigInvalid,
+                    Location::at_offset(&src.name, &src.text, at),
+                    message,
+                ));
             }
         }
         if config.log.max_bytes == Some(0) {

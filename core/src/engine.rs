@@ -10,6 +10,9 @@ mod guards;
 mod index;
 mod lifecycle;
 mod log_only;
+mod metrics;
+#[cfg(not(target_arch = "wasm32"))]
+mod metrics_otlp;
 mod origin;
 mod request;
 mod screen;
@@ -22,6 +25,9 @@ pub(crate) mod usage;
 mod warnings;
 mod writer;
 
+pub use metrics::{
+    CheckLatency, DecisionCount, EngineMetrics, LATENCY_BOUNDS_US, MAX_SERIES as MAX_METRIC_SERIES,
+};
 pub use origin::PolicyOrigin;
 use state::{bundle_state, invalid as invalid_state, keys_state, on_error_name};
 pub use state::{
@@ -93,6 +99,11 @@ pub struct Engine {
     health: Option<Arc<Health>>,
     /// Stops the thread following the store.
     follower: Option<follow::StopOnDrop>,
+    /// Decision counters and check latency ([`Engine::metrics`]).
+    metrics: Arc<metrics::Metrics>,
+    /// `[metrics.otlp]`: sends them; stopped (after a last export) on drop.
+    #[cfg(not(target_arch = "wasm32"))]
+    metrics_export: Option<metrics_otlp::Exporter>,
 }
 
 /// `[engine]` settings given to the builder.
@@ -352,10 +363,24 @@ impl EngineBuilder {
             approval_hook: ArcSwapOption::empty(),
             health: None,
             follower: None,
+            metrics: Arc::default(),
+            #[cfg(not(target_arch = "wasm32"))]
+            metrics_export: None,
         };
         engine.record_load()?;
         if store.postgres.is_some() {
             engine.join_fleet(&store, store_dir.as_deref())?;
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(otlp) = &config.metrics.otlp {
+            engine.metrics_export = Some(metrics_otlp::Exporter::start(otlp, engine.gather())?);
+        }
+        #[cfg(target_arch = "wasm32")]
+        if config.metrics.otlp.is_some() {
+            return Err(Error::new(
+                ErrorCode::ConfigInvalid,
+                "agentauthz.toml: [metrics.otlp] is not available in WebAssembly; read engine.metrics()",
+            ));
         }
         Ok(engine)
     }
@@ -415,6 +440,32 @@ impl Engine {
     /// [`Engine::decide`], recording `recorded` in place of `request` (a
     /// token check records the token's provenance, not what Cedar saw).
     fn decide_as(
+        &self,
+        snapshot: &Snapshot,
+        log: Option<&DecisionLog>,
+        request: &Request,
+        recorded: &Request,
+        now: i64,
+        form: Form,
+    ) -> Result<Decision> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let started = std::time::Instant::now();
+        let result = self.decide_timed(snapshot, log, request, recorded, now, form);
+        match &result {
+            Ok(d) => {
+                let unknown = d.reasons.iter().any(|r| r == authority::UNKNOWN_ACTION);
+                self.metrics.decided(request, d, unknown);
+            }
+            Err(e) => self.metrics.raised(e.code().as_str()),
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        self.metrics
+            .observe_ns(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        result
+    }
+
+    /// The body of [`Engine::decide_as`], which counts and times it.
+    fn decide_timed(
         &self,
         snapshot: &Snapshot,
         log: Option<&DecisionLog>,
@@ -529,6 +580,32 @@ impl Engine {
     /// The decision-log sink, if any.
     pub fn decision_log(&self) -> Option<DecisionLog> {
         self.log.load().as_deref().cloned()
+    }
+
+    /// Counters since the engine was built: decisions by outcome, action and
+    /// first reason (bounded: see [`MAX_METRIC_SERIES`]), the check-latency
+    /// histogram, the exporting log sink's queue depth and spool size, and a
+    /// fleet store's staleness. Never blocks checks.
+    pub fn metrics(&self) -> EngineMetrics {
+        metrics::gather(
+            &self.metrics,
+            &self.log,
+            self.health.as_deref(),
+            self.clock.now_millis(),
+        )
+    }
+
+    /// What the `[metrics.otlp]` thread reads: [`Engine::metrics`] from
+    /// shared handles (the engine itself is not shared with the thread).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn gather(&self) -> metrics_otlp::Gather {
+        let (m, log, health, clock) = (
+            self.metrics.clone(),
+            self.log.clone(),
+            self.health.clone(),
+            self.clock.clone(),
+        );
+        Box::new(move || metrics::gather(&m, &log, health.as_deref(), clock.now_millis()))
     }
 
     /// Writes buffered decision records out; reports the first logging
@@ -1755,6 +1832,9 @@ impl Engine {
             approval_hook: ArcSwapOption::empty(),
             health: None,
             follower: None,
+            metrics: Arc::default(),
+            #[cfg(not(target_arch = "wasm32"))]
+            metrics_export: None,
         })
     }
 }

@@ -11,7 +11,7 @@
 //! | approvals | `approve`, `reject`, `approvals` | `approve_value`, `reject_value`, `approvals_value` | `approve_json`, `reject_json`, `approvals_json` |
 //! | changes | `grant`, `grants`, `add_task`, `apply_change`, `skipped_changes` | `grant_value`, `grants_value`, `add_task_value`, `apply_change_value`, `skipped_changes_value` | `grant_json`, `grants_json`, `add_task_json`, `apply_change_json`, `skipped_changes_json` |
 //! | sessions | `issue_session`, `verify_session`, `check_session`, `session_keys_from`, `session_public_keys`, `generate_session_key` | `…_value`, `session_keys_from_value` | `…_json`, `session_keys_from_json` |
-//! | log | `decision_log_head`, `decision_log_stats`, `decision_log_path(_for)`, `record_to_ocsf` | `decision_log_head_value`, `decision_log_stats_value`, `records_to_value`, `record_to_ocsf_value` | `decision_log_head_json`, `decision_log_stats_json`, `records_to_json`, `record_to_ocsf_json` |
+//! | log, metrics | `decision_log_head`, `decision_log_stats`, `metrics`, `decision_log_path(_for)`, `record_to_ocsf` | `decision_log_head_value`, `decision_log_stats_value`, `metrics_value`, `records_to_value`, `record_to_ocsf_value` | `decision_log_head_json`, `decision_log_stats_json`, `metrics_json`, `records_to_json`, `record_to_ocsf_json` |
 //! | usage, lockdown | `record_usage`, `usage`, `lockdown`, `lift_lockdown`, `lockdown_status` | `usage_value`, `lockdown_status_value` | `usage_json`, `lockdown_status_json` |
 //! | IdP tokens | `check_token`, `verify_token`, `set_issuer_jwks` | `check_token_value`, `verify_token_value` | `check_token_json`, `verify_token_json` |
 //! | tool calls | `check_tool_call` | `check_tool_call_value` | `check_tool_call_json` |
@@ -63,8 +63,8 @@ pub use errors::{
 pub use log::{
     decision_log_head, decision_log_head_json, decision_log_head_value, decision_log_path,
     decision_log_path_for, decision_log_stats, decision_log_stats_json, decision_log_stats_value,
-    record_to_ocsf, record_to_ocsf_json, record_to_ocsf_value, records_to_json, records_to_value,
-    LogHead,
+    metrics, metrics_json, metrics_value, record_to_ocsf, record_to_ocsf_json,
+    record_to_ocsf_value, records_to_json, records_to_value, LogHead,
 };
 pub use mcp::{
     mcp_check_call, mcp_check_call_json, mcp_check_call_value, mcp_denied_result,

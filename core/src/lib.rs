@@ -39,8 +39,9 @@ pub use bundle::{
 pub use change::{Change, Grant, GrantRequest, TaskSpec};
 pub use engine::units_of_f64;
 pub use engine::{
-    CallCounts, Engine, EngineBuilder, LockdownStatus, PolicyOrigin, PolicyWarning, Units,
-    UsageCounts, MAX_POLICY_DEPTH, MAX_UNITS_PER_RECORD, USAGE_KINDS,
+    CallCounts, CheckLatency, DecisionCount, Engine, EngineBuilder, EngineMetrics, LockdownStatus,
+    PolicyOrigin, PolicyWarning, Units, UsageCounts, LATENCY_BOUNDS_US, MAX_METRIC_SERIES,
+    MAX_POLICY_DEPTH, MAX_UNITS_PER_RECORD, USAGE_KINDS,
 };
 pub use error::{error_codes, Detail, Error, ErrorCode, ErrorFamily, Location, Result};
 pub use identity::{Identity, IdentityConfig, TokenClaims};

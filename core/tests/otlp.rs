@@ -359,3 +359,157 @@ fn otlp_config_is_checked_and_secrets_stay_out_of_errors() {
         "{debug}"
     );
 }
+
+fn metrics_config(log_port: u16, metrics_port: u16, spool: &Path, extra: &str) -> String {
+    format!(
+        "{}\n[metrics.otlp]\nendpoint = \"http://127.0.0.1:{metrics_port}/v1/metrics\"\ninterval_ms = 100\n{extra}",
+        config(log_port, spool, "")
+    )
+}
+
+fn metric_exports(out: &Path) -> Vec<Value> {
+    let path = PathBuf::from(format!("{}.metrics", out.display()));
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn metric<'a>(export: &'a Value, name: &str) -> Option<&'a Value> {
+    export["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+}
+
+/// `[metrics.otlp]`: counters arrive (decoded by the official protobuf
+/// types) and match the decisions made, cumulative from one start time.
+#[test]
+fn metrics_arrive_over_otlp_and_match_the_decisions_made() {
+    let dir = temp_dir("metrics");
+    let port = free_port();
+    let out = dir.join("out.jsonl");
+    let _receiver = Receiver::start(port, &out, &[]);
+    let engine = builder(&metrics_config(port, port, &dir.join("spool"), ""))
+        .build()
+        .unwrap();
+    let mut allowed = 0;
+    for i in 0..7 {
+        let branch = if i % 3 == 0 { "main" } else { "feature" };
+        if engine.check(&push(i, branch)).unwrap().allowed() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 4);
+    let want = |export: &Value| {
+        let Some(d) = metric(export, "agentauthz.decisions") else {
+            return false;
+        };
+        let count = |decision: &str| -> u64 {
+            d["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| {
+                    p["attributes"]["agentauthz.decision"] == decision
+                        && p["attributes"]["agentauthz.action"] == "github:push"
+                })
+                .map(|p| p["value"].as_u64().unwrap())
+                .sum()
+        };
+        count("allow") == 4 && count("deny") == 3
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let export = loop {
+        if let Some(e) = metric_exports(&out).into_iter().rev().find(|e| want(e)) {
+            break e;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            metric_exports(&out).last()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let d = metric(&export, "agentauthz.decisions").unwrap();
+    assert_eq!(d["kind"], "sum");
+    assert_eq!(d["temporality"], 2, "cumulative");
+    assert_eq!(d["monotonic"], true);
+    assert_eq!(d["resource"]["service.name"], "agentauthz");
+    let allow = d["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["attributes"]["agentauthz.decision"] == "allow")
+        .unwrap();
+    assert_eq!(allow["attributes"]["agentauthz.reason"], "push-feature");
+    let h = metric(&export, "agentauthz.check.duration").unwrap();
+    assert_eq!(h["kind"], "histogram");
+    assert_eq!(h["unit"], "s");
+    let point = &h["points"][0];
+    assert_eq!(point["count"], 7);
+    let buckets: u64 = point["bucket_counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_u64().unwrap())
+        .sum();
+    assert_eq!(buckets, 7);
+    assert_eq!(
+        point["bucket_counts"].as_array().unwrap().len(),
+        point["explicit_bounds"].as_array().unwrap().len() + 1
+    );
+    // The log sink's gauges are there too.
+    assert!(metric(&export, "agentauthz.log.queue.size").is_some());
+    assert!(metric(&export, "agentauthz.log.spool.size").is_some());
+    // Cumulative: every export of this engine has the same start time.
+    let starts: std::collections::BTreeSet<u64> = metric_exports(&out)
+        .iter()
+        .filter_map(|e| metric(e, "agentauthz.decisions"))
+        .flat_map(|d| d["points"].as_array().unwrap().clone())
+        .map(|p| p["start"].as_u64().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 1, "{starts:?}");
+}
+
+/// A metrics receiver that hangs does not slow checks down, and dropping the
+/// engine does not wait for it.
+#[test]
+fn a_hung_metrics_receiver_blocks_no_check() {
+    let dir = temp_dir("metrics-hang");
+    let (log_port, metrics_port) = (free_port(), free_port());
+    let log_out = dir.join("log.jsonl");
+    let _logs = Receiver::start(log_port, &log_out, &[]);
+    let _hung = Receiver::start(metrics_port, &dir.join("hung.jsonl"), &["--hang"]);
+    let engine = builder(&metrics_config(
+        log_port,
+        metrics_port,
+        &dir.join("spool"),
+        "timeout_ms = 30000\n",
+    ))
+    .build()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    for i in 0..2_000 {
+        engine.check(&push(i, "feature")).unwrap();
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let m = engine.metrics();
+    assert_eq!(m.check_latency.count, 2_000);
+    let started = Instant::now();
+    drop(engine);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_metrics_endpoint_must_be_http() {
+    let e = builder("[metrics.otlp]\nendpoint = \"https://collector:4318/v1/metrics\"\n")
+        .build()
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ConfigInvalid);
+    assert!(e.to_string().contains("[metrics.otlp]"), "{e}");
+}

@@ -224,6 +224,7 @@ class Engine:
     def lockdown(self, reason: str, /, *, by: str) -> None: ...
     def lift_lockdown(self, *, by: str) -> None: ...
     def lockdown_status(self) -> _LockdownStatus | None: ...
+    def metrics(self) -> _EngineMetrics: ...
     def record_usage(self, agent: str, units: int | float, kind: str) -> None: ...
     def usage(self, agent: str, action: str | None = None) -> _Usage: ...
     def approve(
@@ -300,6 +301,25 @@ class Engine:
         decision_log: _DecisionLog = None,
         max_bytes: int | None = None,
     ) -> Self: ...
+
+class _DecisionCount(TypedDict):
+    decision: str
+    action: str
+    reason: str
+    count: int
+
+class _CheckLatency(TypedDict):
+    bounds_us: list[int]
+    counts: list[int]
+    count: int
+    sum_us: float
+
+class _EngineMetrics(TypedDict):
+    decisions: list[_DecisionCount]
+    check_latency: _CheckLatency
+    log_queue_depth: NotRequired[int]
+    spool_bytes: NotRequired[int]
+    store_staleness_seconds: NotRequired[float]
 
 # --- sessions
 class _LockdownStatus(TypedDict):

@@ -62,7 +62,7 @@ impl OtlpOptions {
     }
 }
 
-/// The OTLP/HTTP log transport.
+/// The OTLP/HTTP log transport (and, through [`Otlp::post`], the metrics client).
 pub struct Otlp {
     options: OtlpOptions,
     agent: ureq::Agent,
@@ -257,6 +257,13 @@ fn int(n: u64) -> AnyValue {
 impl Transport for Otlp {
     fn send(&mut self, batch: &[Outgoing]) -> std::result::Result<(), String> {
         let body = self.encode(batch);
+        self.post(&body)
+    }
+}
+
+impl Otlp {
+    /// POSTs one protobuf request; `Ok` on a 2xx answer.
+    pub fn post(&self, body: &[u8]) -> std::result::Result<(), String> {
         let mut request = self
             .agent
             .post(&self.options.endpoint)
@@ -264,7 +271,7 @@ impl Transport for Otlp {
         for (k, v) in &self.options.headers {
             request = request.header(k.as_str(), v.as_str());
         }
-        let mut response = request.send(&body[..]).map_err(|e| {
+        let mut response = request.send(body).map_err(|e| {
             // ureq's own text may quote the request; keep to the kind.
             let kind = match &e {
                 ureq::Error::Timeout(_) => "timed out".to_string(),

@@ -3,7 +3,7 @@
 
 use super::convert::to_text;
 use crate::audit::{parse_line, to_ocsf, DecisionLog, DecisionRecord, ExportStats, FileOptions};
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineMetrics};
 use crate::error::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -115,4 +115,21 @@ pub fn decision_log_stats_value(engine: &Engine) -> Result<Value> {
 /// [`decision_log_stats`] as JSON text (`null` without an exporting sink).
 pub fn decision_log_stats_json(engine: &Engine) -> Result<String> {
     to_text(&decision_log_stats(engine))
+}
+
+/// [`Engine::metrics`]: decision counters, check latency, log queue depth,
+/// spool size, store staleness.
+pub fn metrics(engine: &Engine) -> EngineMetrics {
+    engine.metrics()
+}
+
+/// [`metrics`] as an object.
+pub fn metrics_value(engine: &Engine) -> Result<Value> {
+    serde_json::to_value(metrics(engine))
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("metrics: {e}")))
+}
+
+/// [`metrics`] as JSON text.
+pub fn metrics_json(engine: &Engine) -> Result<String> {
+    to_text(&metrics(engine))
 }

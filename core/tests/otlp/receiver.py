@@ -1,6 +1,8 @@
-"""An OTLP/HTTP log receiver for the tests, on the official protobuf types
-(PyPI `opentelemetry-proto`): decodes each request, appends one JSON line per
-log record to OUT, answers with an ExportLogsServiceResponse.
+"""An OTLP/HTTP log and metrics receiver for the tests, on the official
+protobuf types (PyPI `opentelemetry-proto`): decodes each request to
+/v1/logs, appends one JSON line per log record to OUT, answers with an
+ExportLogsServiceResponse; decodes each request to /v1/metrics into one JSON
+line per request in OUT.metrics, answers with an ExportMetricsServiceResponse.
 
 usage: receiver.py PORT OUT [--hang] [--garbage] [--status N]
 Prints "ready PORT" once listening on 127.0.0.1.
@@ -14,6 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
+)
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
 )
 
 PORT = int(sys.argv[1])
@@ -49,6 +56,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(STATUS)
             self.end_headers()
             return
+        if self.path == "/v1/metrics":
+            self.metrics(body)
+            return
         req = ExportLogsServiceRequest()
         req.ParseFromString(body)
         lines = []
@@ -78,6 +88,55 @@ class Handler(BaseHTTPRequestHandler):
         with open(OUT, "a") as f:
             f.write("".join(line + "\n" for line in lines))
         answer = ExportLogsServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+    def metrics(self, body):
+        req = ExportMetricsServiceRequest()
+        req.ParseFromString(body)
+        metrics = []
+        for rm in req.resource_metrics:
+            resource = {kv.key: value(kv.value) for kv in rm.resource.attributes}
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    kind = m.WhichOneof("data")
+                    data = getattr(m, kind)
+                    points = []
+                    for p in data.data_points:
+                        point = {
+                            "attributes": {kv.key: value(kv.value) for kv in p.attributes},
+                            "start": p.start_time_unix_nano,
+                            "time": p.time_unix_nano,
+                        }
+                        if kind == "histogram":
+                            point.update(
+                                count=p.count,
+                                sum=p.sum,
+                                bucket_counts=list(p.bucket_counts),
+                                explicit_bounds=list(p.explicit_bounds),
+                            )
+                        else:
+                            point["value"] = getattr(p, p.WhichOneof("value"))
+                        points.append(point)
+                    metrics.append(
+                        {
+                            "name": m.name,
+                            "unit": m.unit,
+                            "kind": kind,
+                            "temporality": getattr(data, "aggregation_temporality", None),
+                            "monotonic": getattr(data, "is_monotonic", None),
+                            "resource": resource,
+                            "scope": sm.scope.name,
+                            "points": points,
+                        }
+                    )
+        with open(OUT + ".metrics", "a") as f:
+            f.write(json.dumps({"metrics": metrics}) + "\n")
+        answer = ExportMetricsServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", str(len(answer)))
