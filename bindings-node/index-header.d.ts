@@ -5,6 +5,9 @@
 
 import type {
   AgentRequest,
+  Approval,
+  ApprovalRequest,
+  ApproveOptions,
   CedarRequest,
   Change,
   ChangeOptions,
@@ -48,6 +51,9 @@ import type {
 
 export type {
   AgentRequest,
+  Approval,
+  ApprovalRequest,
+  ApproveOptions,
   CedarRequest,
   Change,
   ChangeOptions,

@@ -47,6 +47,11 @@ const raw = Engine[RAW] ?? {
   recordUsage: proto.recordUsage,
   usage: proto.usage,
   lockdownStatus: proto.lockdownStatus,
+  approve: proto.approve,
+  reject: proto.reject,
+  approvals: proto.approvals,
+  onApprovalRequest: proto.onApprovalRequest,
+  takeApprovalRequests: proto._takeApprovalRequests,
   journalPath: getter('journalPath'),
   skippedChanges: proto.skippedChanges,
   engineState: proto.engineState,
@@ -149,6 +154,21 @@ class NodeNative {
   }
   lockdownStatusJson() {
     return raw.lockdownStatus.call(this.e)
+  }
+  approveJson(args) {
+    return raw.approve.call(this.e, args)
+  }
+  rejectJson(args) {
+    return raw.reject.call(this.e, args)
+  }
+  approvalsJson(agent) {
+    return raw.approvals.call(this.e, agent)
+  }
+  setApprovalQueue(on) {
+    raw.onApprovalRequest.call(this.e, on)
+  }
+  takeApprovalRequestsJson() {
+    return raw.takeApprovalRequests.call(this.e)
   }
   warningsJson() {
     return JSON.stringify(raw.warnings.call(this.e))
