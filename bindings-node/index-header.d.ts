@@ -5,6 +5,9 @@
 
 import type {
   AgentRequest,
+  Approval,
+  ApprovalRequest,
+  ApproveOptions,
   CedarRequest,
   Change,
   ChangeOptions,
@@ -49,6 +52,9 @@ import type {
 
 export type {
   AgentRequest,
+  Approval,
+  ApprovalRequest,
+  ApproveOptions,
   CedarRequest,
   Change,
   ChangeOptions,

@@ -5,6 +5,9 @@
 
 import type {
   AgentRequest,
+  Approval,
+  ApprovalRequest,
+  ApproveOptions,
   CedarRequest,
   Change,
   ChangeOptions,
@@ -49,6 +52,9 @@ import type {
 
 export type {
   AgentRequest,
+  Approval,
+  ApprovalRequest,
+  ApproveOptions,
   CedarRequest,
   Change,
   ChangeOptions,
@@ -331,6 +337,20 @@ export declare class Engine {
   revoke(grantId: string, options: ChangeOptions): void
   /** The grants in force (not expired, not revoked), of one agent or all, by id. */
   grants(agent?: string | null): Grant[]
+  /**
+   * Approves a request held back by `@approval` forbids:
+   * `{decision_id | request, by, uses?, ttl_seconds?}` as JSON text.
+   */
+  approve(target: string | Decision | { request: CheckRequest }, options: ApproveOptions): Approval
+  /** Rejects a waiting request: `{decision_id | request, by}` as JSON text. */
+  reject(target: string | Decision | { request: CheckRequest }, options: ChangeOptions): ApprovalRequest
+  /** Requests waiting for approval, of one agent or all, oldest first. */
+  approvals(agent?: string | null): ApprovalRequest[]
+  /**
+   * Sets or removes the callback for new requests waiting for approval
+   * (`index.js` queues them here and calls the JS function after the check).
+   */
+  onApprovalRequest(callback: ((request: ApprovalRequest) => void) | null): void
   /** The Cedar text of a grant in force, or `null`. */
   grantPolicyText(grantId: string): string | null
   /**

@@ -48,6 +48,11 @@ const raw = Engine[RAW] ?? {
   usage: proto.usage,
   lockdownStatus: proto.lockdownStatus,
   metrics: proto.metrics,
+  approve: proto.approve,
+  reject: proto.reject,
+  approvals: proto.approvals,
+  onApprovalRequest: proto.onApprovalRequest,
+  takeApprovalRequests: proto._takeApprovalRequests,
   journalPath: getter('journalPath'),
   skippedChanges: proto.skippedChanges,
   engineState: proto.engineState,
@@ -153,6 +158,21 @@ class NodeNative {
   }
   metricsJson() {
     return raw.metrics.call(this.e)
+  }
+  approveJson(args) {
+    return raw.approve.call(this.e, args)
+  }
+  rejectJson(args) {
+    return raw.reject.call(this.e, args)
+  }
+  approvalsJson(agent) {
+    return raw.approvals.call(this.e, agent)
+  }
+  setApprovalQueue(on) {
+    raw.onApprovalRequest.call(this.e, on)
+  }
+  takeApprovalRequestsJson() {
+    return raw.takeApprovalRequests.call(this.e)
   }
   warningsJson() {
     return JSON.stringify(raw.warnings.call(this.e))

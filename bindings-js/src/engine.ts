@@ -8,6 +8,7 @@ import { call, codedError, type ErrorCode, readArgs, RequestError, text } from "
 import type { NativeEngine } from "./native.js";
 import { claimsFromWire, GRANT_KEYS, grantFromWire, renamed, requestToWire, SESSION_INPUT_KEYS, TASK_KEYS } from "./names.js";
 import type {
+  ApproveOptions,
   ChangeOptions,
   CheckRequest,
   DecisionLogHead,
@@ -34,6 +35,8 @@ import type {
 } from "./types.js";
 import { wireText } from "./wire.js";
 import type {
+  Approval,
+  ApprovalRequest,
   Change,
   DecisionJson,
   DecisionRecord,
@@ -52,12 +55,35 @@ export const NATIVE: unique symbol = Symbol.for("agentauthz.nativeEngine");
 /** A decision-log sink: called with each record, in order, right after the call that made it. */
 export type DecisionLogSink = (record: DecisionRecord) => void;
 
+/** Called with each new request that starts waiting for a human. */
+export type ApprovalRequestCallback = (request: ApprovalRequest) => void;
+
 const RP: ErrorCode = "request_parse";
 const LI: ErrorCode = "lifecycle_invalid";
 const GI: ErrorCode = "grant_invalid";
 const SI: ErrorCode = "session_invalid";
 const KI: ErrorCode = "key_invalid";
 const UI: ErrorCode = "usage_invalid";
+const AI: ErrorCode = "approval_invalid";
+
+/** `{decision_id | request, by, uses?, ttl_seconds?}` of approve / reject. */
+function approvalArgs(target: unknown, options: unknown): Record<string, unknown> {
+  return readArgs(AI, () => {
+    const o = (options ?? {}) as ApproveOptions;
+    const args: Record<string, unknown> = { by: o.by };
+    if (typeof target === "string") args.decision_id = target;
+    else if (target instanceof Decision) args.decision_id = target.decisionId;
+    else if (target !== null && typeof target === "object" && "request" in target) {
+      args.request = requestToWire((target as { request: CheckRequest }).request);
+    } else {
+      throw codedError(AI, "approve / reject take a decision id, a Decision, or {request}");
+    }
+    // Passed on as given: the core refuses bad values (and both on reject).
+    if (o.uses !== undefined) args.uses = o.uses;
+    if (o.ttl !== undefined) args.ttl_seconds = o.ttl;
+    return args;
+  });
+}
 
 /** JSON text of the value `make()` builds from the caller's argument; a value
  * JSON cannot hold (cycles, BigInt, extreme depth, a getter or Proxy that
@@ -99,6 +125,7 @@ function sinkOf(engine: unknown): Sink | undefined {
  * sink, in order. A sink that throws does not change the decision: its first
  * error is kept and thrown by `flushDecisionLog()`. */
 function deliver(engine: object, native: NativeEngine): void {
+  deliverApprovalRequests(engine, native);
   const sink = sinkOf(engine);
   if (sink === undefined) return;
   const records = call(() => native.takeDecisionRecordsJson());
@@ -108,6 +135,30 @@ function deliver(engine: object, native: NativeEngine): void {
       sink.fn(record);
     } catch (error) {
       sink.error ??= { error };
+    }
+  }
+}
+
+/** Per JS engine with an `onApprovalRequest` callback. */
+const approvalCallbacks = new WeakMap<object, ApprovalRequestCallback>();
+
+/** Hands the requests the last native call started waiting to the engine's
+ * `onApprovalRequest` callback. What it throws goes to `console.error`: a
+ * broken notifier must not change, or lose, the agent's decision. */
+function deliverApprovalRequests(engine: object, native: NativeEngine): void {
+  const callback = approvalCallbacks.get(engine);
+  if (callback === undefined) return;
+  const requests = call(() => native.takeApprovalRequestsJson());
+  if (requests === "[]") return;
+  for (const request of JSON.parse(requests) as ApprovalRequest[]) {
+    try {
+      callback(request);
+    } catch (error) {
+      try {
+        console.error("agentauthz: the onApprovalRequest callback threw:", error);
+      } catch {
+        // Nowhere left to report it; the decision stands.
+      }
     }
   }
 }
@@ -455,6 +506,48 @@ export abstract class EngineBase {
     const act = action === undefined || action === null ? null : text(action, UI, "action");
     const native = nativeOf(this);
     return JSON.parse(call(() => native.usageJson(agent, act), UI)) as Usage;
+  }
+
+  // ------------------------------------------------------------ human approval
+
+  /** Approves a request held back by `@approval` forbids: a waiting
+   * decision (its `decisionId` or the Decision) or `{request}` (as for
+   * `check`). `by` must pass the `agentauthz:approve` check (else
+   * `approval_refused`). Allows `uses` (default 1) checks of exactly that
+   * request within `ttl` seconds (default 900). Journaled like every change. */
+  approve(target: string | Decision | { request: CheckRequest }, options: ApproveOptions): Approval {
+    const json = stringify(() => approvalArgs(target, options), AI, "approval");
+    const native = nativeOf(this);
+    return JSON.parse(recorded(this, native, AI, (n) => n.approveJson(json))) as Approval;
+  }
+
+  /** Rejects a waiting request (who may reject is who may approve); returns it. */
+  reject(target: string | Decision | { request: CheckRequest }, options: ChangeOptions): ApprovalRequest {
+    const json = stringify(() => approvalArgs(target, options), AI, "rejection");
+    const native = nativeOf(this);
+    return JSON.parse(recorded(this, native, AI, (n) => n.rejectJson(json))) as ApprovalRequest;
+  }
+
+  /** Requests waiting for approval, of one agent or all, oldest first. */
+  approvals(agent?: string | null): ApprovalRequest[] {
+    const who = readArgs(AI, () => (agent === undefined || agent === null ? null : text(agent, AI, "agent")));
+    const native = nativeOf(this);
+    return JSON.parse(call(() => native.approvalsJson(who), AI)) as ApprovalRequest[];
+  }
+
+  /** Calls `callback(request)` once for each new request that starts waiting
+   * for approval, right after the check that made it (to notify a human);
+   * `null` removes it. What it throws is reported on `console.error`, never
+   * to the agent: the check's decision stands. */
+  onApprovalRequest(callback: ApprovalRequestCallback | null): void {
+    if (callback !== null && callback !== undefined && typeof callback !== "function") {
+      throw codedError(AI, "onApprovalRequest takes a function or null");
+    }
+    const native = nativeOf(this);
+    const on = typeof callback === "function";
+    call(() => native.setApprovalQueue(on), AI);
+    if (on) approvalCallbacks.set(this, callback);
+    else approvalCallbacks.delete(this);
   }
 
   // ------------------------------------------------------------ sessions

@@ -10,6 +10,7 @@ import { bindOcsf, type RecordToOcsf } from "./ocsf.js";
 export { type ClockFactory, ManualClock, type NativeClock } from "./clock.js";
 export { Decision } from "./decision.js";
 export {
+  type ApprovalRequestCallback,
   type DecisionLogOptions,
   type DecisionLogSink,
   EngineBase,

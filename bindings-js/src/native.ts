@@ -38,6 +38,16 @@ export interface NativeEngine {
   usageJson(agent: string, action: string | null): string;
   /** The lockdown in force as JSON text (`null` when none). */
   lockdownStatusJson(): string;
+  /** `{decision_id | request, by, uses?, ttl_seconds?}` → the approval (JSON text). */
+  approveJson(args: string): string;
+  /** `{decision_id | request, by}` → the rejected request (JSON text). */
+  rejectJson(args: string): string;
+  /** Waiting requests of one agent or all (JSON array text). */
+  approvalsJson(agent: string | null): string;
+  /** On: queue each new waiting request for `takeApprovalRequestsJson`; off: none. */
+  setApprovalQueue(on: boolean): void;
+  /** The waiting requests queued since the last call (JSON array text). */
+  takeApprovalRequestsJson(): string;
   warningsJson(): string;
   /** Journal changes that no longer applied when the engine was (re)built, described (JSON array). */
   skippedChangesJson(): string;

@@ -168,6 +168,14 @@ export interface ChangeOptions {
   by: string;
 }
 
+/** Who approves, and for how many checks and how long. */
+export interface ApproveOptions extends ChangeOptions {
+  /** Checks of exactly the approved request it allows (default 1). */
+  uses?: number;
+  /** Lifetime in seconds (default 900, at most 30 days). */
+  ttl?: number;
+}
+
 export interface RotateOptions extends ChangeOptions {
   /** The rotated credential's new expiry (in the future). */
   expires: Date | string;

@@ -3,6 +3,8 @@
 // generated/ (`make -C bindings-js generate`); only renamed here.
 
 export type { AgentRequest as AgentRequestWire } from "./generated/AgentRequest";
+export type { Approval } from "./generated/Approval";
+export type { ApprovalRequest } from "./generated/ApprovalRequest";
 export type { CedarRequest as CedarRequestWire } from "./generated/CedarRequest";
 export type { Change } from "./generated/Change";
 export type { Decision as DecisionJson } from "./generated/Decision";

@@ -12,7 +12,7 @@ import { AuthzError, Decision } from 'agentauthz'
 import { authorizeTools, ToolCallRefused } from 'agentauthz/ai-sdk'
 import support from './lib/support.js'
 
-const { supportEngine, supportOptions } = support
+const { NOW, supportEngine, supportOptions } = support
 const usage = { inputTokens: { total: 1, noCache: 1 }, outputTokens: { total: 1, text: 1 } }
 
 /** A model that answers each step from a script: a list of tool calls, or a final text. */
@@ -127,6 +127,7 @@ describe('agentauthz/ai-sdk: hostile callers and input', () => {
     assert.equal(result.text, 'done')
     const seen = resultsSeen(model, 1)
     assert.match(seen.ok.value, /was refused: authorization could not be decided \(decision_id: \w{26}; error: Error: audit store down\)/)
+    // A vetoed needs_approval decision is refused, not sent to a human.
     assert.match(seen.no.value, DENIED('support/refund-limit'))
     assert.equal(records.length, 2)
   })
@@ -220,7 +221,7 @@ describe('agentauthz/ai-sdk: an agent run', () => {
       ],
       [
         ['call-4', 'refund', { order: 'o-5001', amount: 25, currency: 'EUR' }], // a number where the schema says decimal
-        ['call-5', 'refund', { order: 'o-5002', amount: '250.00', currency: 'EUR' }], // above 100.00
+        ['call-5', 'refund', { order: 'o-6001', amount: '25.00', currency: 'EUR' }], // riley's customer's order
         ['call-6', 'refund', { order: 'o-5001', amount: 1.23456, currency: 'EUR' }], // 5 fraction digits: no decimal
         ['call-7', 'refund', { order: 'o-5001', amount: '25.00', currency: 'EUR', note: 'extra' }], // a field the schema lacks
       ],
@@ -237,7 +238,7 @@ describe('agentauthz/ai-sdk: an agent run', () => {
     assert.match(first['call-3'].value, DENIED('support/email-only-to-customer-address'))
     const second = resultsSeen(model, 2)
     assert.deepEqual(second['call-4'], { type: 'text', value: 'refunded 25 on o-5001' })
-    assert.match(second['call-5'].value, DENIED('support/refund-limit'))
+    assert.match(second['call-5'].value, DENIED('no policy permits this call'))
     assert.match(second['call-6'].value, /error: request_invalid: .*amount/)
     assert.match(second['call-7'].value, /error: request_invalid: .*note/)
 
@@ -273,7 +274,7 @@ describe('agentauthz/ai-sdk: an agent run', () => {
     const model = new MockLanguageModelV4({
       doStream: [
         stream([
-          { type: 'tool-call', toolCallId: 's1', toolName: 'refund', input: JSON.stringify({ order: 'o-5002', amount: '250.00', currency: 'EUR' }) },
+          { type: 'tool-call', toolCallId: 's1', toolName: 'refund', input: JSON.stringify({ order: 'o-6001', amount: '25.00', currency: 'EUR' }) },
           { type: 'tool-call', toolCallId: 's2', toolName: 'refund', input: JSON.stringify({ order: 'o-5001', amount: '25.00', currency: 'EUR' }) },
           finish('tool-calls'),
         ]),
@@ -293,10 +294,10 @@ describe('agentauthz/ai-sdk: an agent run', () => {
     const error = parts.find((p) => p.type === 'tool-error')
     assert.equal(error.toolCallId, 's1')
     assert.ok(error.error instanceof ToolCallRefused)
-    assert.deepEqual(error.error.decision.reasons, ['support/refund-limit'])
+    assert.deepEqual(error.error.decision.reasons, [])
     const seen = {}
     for (const m of model.doStreamCalls[1].prompt) if (m.role === 'tool') for (const p of m.content) seen[p.toolCallId] = p.output
-    assert.match(seen.s1.value, DENIED('support/refund-limit'))
+    assert.match(seen.s1.value, DENIED('no policy permits this call'))
     assert.equal(seen.s2.value, 'refunded 25.00 on o-5001')
   })
 
@@ -316,7 +317,7 @@ describe('agentauthz/ai-sdk: an agent run', () => {
     const model = scriptedModel([
       [
         ['g1', 'refund', { order: 'o-5001', amount: '25.00', currency: 'EUR' }],
-        ['g2', 'refund', { order: 'o-5002', amount: '250.00', currency: 'EUR' }],
+        ['g2', 'refund', { order: 'o-6001', amount: '25.00', currency: 'EUR' }],
       ],
       'done',
     ])
@@ -324,7 +325,7 @@ describe('agentauthz/ai-sdk: an agent run', () => {
     assert.deepEqual(ran, ['o-5001'])
     const seen = resultsSeen(model, 1)
     assert.deepEqual(seen.g1, { type: 'text', value: 'refunded o-5001' })
-    assert.match(seen.g2.value, DENIED('support/refund-limit'))
+    assert.match(seen.g2.value, DENIED('no policy permits this call'))
   })
 
   test('the CommonJS entry point wraps the same way', async () => {
@@ -343,5 +344,98 @@ describe('agentauthz/ai-sdk: an agent run', () => {
     assert.deepEqual(ran, [])
     assert.match(resultsSeen(model, 1).c.value, DENIED('baseline/owner-required'))
     assert.equal(cjs.ToolCallRefused, ToolCallRefused)
+  })
+})
+
+describe('agentauthz/ai-sdk: human approval through the SDK approval flow', () => {
+  const big = { order: 'o-5002', amount: '450.00', currency: 'EUR' }
+  const approvalsOf = (result) => result.content.filter((p) => p.type === 'tool-approval-request')
+
+  /** Runs step 1 (the model asks for the refund); returns what the second run needs. */
+  async function askRefund(args = big) {
+    const { engine, records } = supportEngine()
+    const ran = []
+    const decisions = []
+    const waiting = []
+    engine.onApprovalRequest((r) => waiting.push(r))
+    const tools = authorizeTools(supportTools(ran), supportOptions(engine, decisions))
+    const model = scriptedModel([[['r1', 'refund', args]], 'refunded'])
+    const first = await generateText({ model, tools, stopWhen: isStepCount(3), prompt: 'Refund o-5002.' })
+    return { engine, records, ran, decisions, waiting, tools, model, first }
+  }
+
+  /** The second run: the app answers the SDK's approval request. */
+  async function answer({ tools, model, first }, approved) {
+    const [request] = approvalsOf(first)
+    const messages = [
+      { role: 'user', content: 'Refund o-5002.' },
+      ...first.response.messages,
+      { role: 'tool', content: [{ type: 'tool-approval-response', approvalId: request.approvalId, approved }] },
+    ]
+    return generateText({ model, tools, stopWhen: isStepCount(3), messages })
+  }
+
+  test('needs_approval asks the user; approved in the engine, the call runs once', async () => {
+    const run = await askRefund()
+    assert.deepEqual(run.ran, [])
+    const requests = approvalsOf(run.first)
+    assert.equal(requests.length, 1)
+    assert.equal(requests[0].toolCall.toolCallId, 'r1')
+    // The engine names the request for the human; the owner approves it there.
+    assert.equal(run.waiting.length, 1)
+    assert.deepEqual(run.decisions.map(([, d]) => d.decision), ['needs_approval'])
+    run.engine.approve(run.waiting[0].decision_id, { by: 'dana' })
+    const second = await answer(run, true)
+    assert.deepEqual(run.ran, [['refund', 'o-5002']])
+    assert.equal(second.text, 'refunded')
+    const used = run.decisions.at(-1)[1]
+    assert.equal(used.allowed, true)
+    assert.ok(used.reasons.some((r) => r.startsWith('approval/')))
+  })
+
+  test('hostile: approved in the SDK only, the call is refused; the approval binds the arguments', async () => {
+    const run = await askRefund()
+    const second = await answer(run, true)
+    assert.deepEqual(run.ran, [])
+    const seen = resultsSeen(run.model, 1)
+    assert.match(seen.r1.value, DENIED('support/refund-limit'))
+    assert.equal(second.text, 'refunded')
+    // An approval of the same refund with another amount does not let this one run.
+    const other = await askRefund()
+    const sibling = other.engine.check({
+      agent: 'helpdesk-assistant',
+      action: 'billing:refund',
+      resource: { type: 'Order', id: 'o-5002' },
+      task: 'CASE-5512',
+      onBehalfOf: 'sam',
+      credential: 'helpdesk-oauth',
+      now: NOW,
+      context: { input: { amount: '449.00', currency: 'EUR' } },
+    })
+    assert.equal(sibling.decision, 'needs_approval')
+    other.engine.approve(sibling, { by: 'dana' })
+    await answer(other, true)
+    assert.deepEqual(other.ran, [])
+  })
+
+  test('a non-approver is refused by the engine; allowed and denied calls are checked once', async () => {
+    const run = await askRefund()
+    assert.throws(() => run.engine.approve(run.waiting[0].decision_id, { by: 'sam' }), (e) => e.code === 'approval_refused')
+    const { engine, records, ran, decisions } = await runScript([[['ok', 'refund', { order: 'o-5001', amount: '25.00', currency: 'EUR' }]], 'done'])
+    assert.deepEqual(ran, [['refund', 'o-5001']])
+    assert.equal(decisions.length, 1)
+    assert.equal(records.length, 1)
+    assert.equal(engine.approvals().length, 0)
+  })
+
+  test("a tool's own needsApproval stands", async () => {
+    const { engine } = supportEngine()
+    const ran = []
+    const tools = supportTools(ran)
+    tools.refund = { ...tools.refund, needsApproval: true }
+    const model = scriptedModel([[['x', 'refund', { order: 'o-5001', amount: '25.00', currency: 'EUR' }]], 'done'])
+    const result = await generateText({ model, tools: authorizeTools(tools, supportOptions(engine, [])), stopWhen: isStepCount(3), prompt: 'Refund.' })
+    assert.equal(approvalsOf(result).length, 1)
+    assert.deepEqual(ran, [])
   })
 })

@@ -12,13 +12,6 @@ const { AuthzError, Engine, ManualClock, generateSessionKey } = agentauthz
 
 const files = jsonFiles(path.join(REPO_ROOT, 'tests', 'vectors', 'scenarios'))
 
-// What a scenario may `require` that this package has (approvals: not yet).
-const FEATURES = new Set()
-function missingFeatures(scenario) {
-  const missing = (scenario.requires ?? []).filter((f) => !FEATURES.has(f))
-  return missing.length > 0 ? `needs ${missing.join(', ')}: not in this package yet` : null
-}
-
 test('scenario files are found', () => {
   assert.ok(files.length >= 8, `${files.length} scenarios`)
 })
@@ -68,13 +61,28 @@ function run(engine, clock, step, saved, bundleOf) {
   }
   if ('check_session' in step) return engine.check(step.check_session)
   if ('reload' in step) return engine.reload(bundleOf(step.reload))
-  if ('check' in step) return engine.check(step.check)
   if ('record_usage' in step) {
     const { agent, units, kind } = step.record_usage
     return engine.recordUsage(agent, units, kind)
   }
   if ('usage' in step) return engine.usage(step.usage.agent, step.usage.action)
   if ('lockdown_status' in step) return engine.lockdownStatus()
+  if ('approve' in step) {
+    const { decision_id: id, request, ...rest } = step.approve
+    const { ttl_seconds: ttl, ...others } = rest
+    const approval = engine.approve(id ?? { request }, { by, ttl, ...camel(others) })
+    if (step.as !== undefined) saved[step.as] = approval.id
+    return approval
+  }
+  if ('reject' in step) {
+    const { decision_id: id, request } = step.reject
+    return engine.reject(id ?? { request }, { by })
+  }
+  if ('check' in step) {
+    const decision = engine.check(step.check)
+    if (step.as !== undefined) saved[step.as] = decision.decisionId
+    return decision
+  }
   throw new Error(`unknown step ${JSON.stringify(step)}`)
 }
 
@@ -125,7 +133,7 @@ for (const file of files) {
   describe(`scenario ${name}`, () => {
     for (const via of ['load', 'strings']) {
       if (via === 'load' && typeof scenario.bundle !== 'string') continue
-      test(`${name} (${via})`, { skip: missingFeatures(scenario) ?? false }, () => {
+      test(`${name} (${via})`, () => {
         const clock = new ManualClock(scenario.start)
         // A directory: loaded as one (`load`) or read into strings.
         const bundleOf = (spec) => (typeof spec !== 'string' ? spec : via === 'load' ? path.join(REPO_ROOT, spec) : readBundleDir(spec))

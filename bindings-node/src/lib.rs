@@ -42,6 +42,9 @@ pub struct Engine {
     /// Records for a JS callback sink: JS functions cannot be called from
     /// inside `check`, so `index.js` takes them right after each check.
     queue: Mutex<Option<RecordQueue>>,
+    /// New waiting requests for a JS `onApprovalRequest` callback, taken
+    /// by `index.js` right after each call, as the records are.
+    approval_queue: Mutex<Option<ffi::ApprovalRequestQueue>>,
 }
 
 impl From<agentauthz::Engine> for Engine {
@@ -49,6 +52,7 @@ impl From<agentauthz::Engine> for Engine {
         Engine {
             inner,
             queue: Mutex::new(None),
+            approval_queue: Mutex::new(None),
         }
     }
 }
@@ -265,6 +269,63 @@ impl Engine {
     #[napi(ts_args_type = "agent?: string | null", ts_return_type = "Grant[]")]
     pub fn grants(&self, agent: Option<String>) -> napi::Result<String, String> {
         call(|| Ok(ffi::grants_json(&self.inner, agent.as_deref())))
+    }
+
+    /// Approves a request held back by `@approval` forbids:
+    /// `{decision_id | request, by, uses?, ttl_seconds?}` as JSON text.
+    #[napi(
+        ts_args_type = "target: string | Decision | { request: CheckRequest }, options: ApproveOptions",
+        ts_return_type = "Approval"
+    )]
+    pub fn approve(&self, args: String) -> napi::Result<String, String> {
+        call(|| ffi::approve_json(&self.inner, &args))
+    }
+
+    /// Rejects a waiting request: `{decision_id | request, by}` as JSON text.
+    #[napi(
+        ts_args_type = "target: string | Decision | { request: CheckRequest }, options: ChangeOptions",
+        ts_return_type = "ApprovalRequest"
+    )]
+    pub fn reject(&self, args: String) -> napi::Result<String, String> {
+        call(|| ffi::reject_json(&self.inner, &args))
+    }
+
+    /// Requests waiting for approval, of one agent or all, oldest first.
+    #[napi(
+        ts_args_type = "agent?: string | null",
+        ts_return_type = "ApprovalRequest[]"
+    )]
+    pub fn approvals(&self, agent: Option<String>) -> napi::Result<String, String> {
+        call(|| Ok(ffi::approvals_json(&self.inner, agent.as_deref())))
+    }
+
+    /// Sets or removes the callback for new requests waiting for approval
+    /// (`index.js` queues them here and calls the JS function after the check).
+    #[napi(ts_args_type = "callback: ((request: ApprovalRequest) => void) | null")]
+    pub fn on_approval_request(&self, on: bool) {
+        let mut queue = self
+            .approval_queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if on {
+            *queue = Some(ffi::ApprovalRequestQueue::install(&self.inner));
+        } else {
+            *queue = None;
+            self.inner.on_approval_request(None);
+        }
+    }
+
+    /// The requests queued for the `onApprovalRequest` callback since the last call (JSON text).
+    #[napi(skip_typescript, js_name = "_takeApprovalRequests")]
+    pub fn take_approval_requests(&self) -> String {
+        let queue = self
+            .approval_queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match queue.as_ref() {
+            Some(q) => q.take_json(),
+            None => "[]".to_string(),
+        }
     }
 
     /// The Cedar text of a grant in force, or `null`.

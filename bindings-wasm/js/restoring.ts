@@ -41,6 +41,7 @@ export class RestoringEngine implements NativeEngine {
   #restore: Restore;
   #state: string;
   #queue = false;
+  #approvalQueue = false;
 
   constructor(native: WasmNativeEngine, restore: Restore) {
     this.#native = native;
@@ -61,8 +62,19 @@ export class RestoringEngine implements NativeEngine {
       this.#generation = generation;
       // A restored engine has no sink; it starts a new chain (seq 1).
       if (this.#queue) engine.setDecisionLogQueue(true);
+      if (this.#approvalQueue) engine.setApprovalQueue(true);
     }
     return this.#native;
+  }
+
+  /** Runs a check; when a decision used an approval (a reason `approval/ID`:
+   * one use consumed, a journaled change) keeps the new state, so a reset
+   * cannot give the use back. */
+  #checking(f: (engine: WasmNativeEngine) => string): string {
+    const engine = this.live;
+    const out = f(engine);
+    if (out.includes('"approval/')) this.#state = engine.engineState();
+    return out;
   }
 
   /** Runs a call that changes the engine, then keeps the new state (a refused
@@ -89,19 +101,37 @@ export class RestoringEngine implements NativeEngine {
   setSessionKeysJson(keys: string): void {
     this.#changing((e) => e.setSessionKeysJson(keys));
   }
+  approveJson(args: string): string {
+    return this.#changing((e) => e.approveJson(args));
+  }
+  // Requests waiting for a human are not part of the state: after a reset
+  // they are asked again (an approval, a change, survives).
+  rejectJson(args: string): string {
+    return this.live.rejectJson(args);
+  }
+  approvalsJson(agent: string | null): string {
+    return this.live.approvalsJson(agent);
+  }
+  setApprovalQueue(on: boolean): void {
+    this.live.setApprovalQueue(on);
+    this.#approvalQueue = on;
+  }
+  takeApprovalRequestsJson(): string {
+    return this.live.takeApprovalRequestsJson();
+  }
   setDecisionLogQueue(on: boolean): void {
     this.live.setDecisionLogQueue(on);
     this.#queue = on;
   }
 
   checkJson(request: string): string {
-    return this.live.checkJson(request);
+    return this.#checking((e) => e.checkJson(request));
   }
   checkSessionJson(request: string): string {
-    return this.live.checkSessionJson(request);
+    return this.#checking((e) => e.checkSessionJson(request));
   }
   checkTokenJson(request: string): string {
-    return this.live.checkTokenJson(request);
+    return this.#checking((e) => e.checkTokenJson(request));
   }
   verifyTokenJson(token: string): string {
     return this.live.verifyTokenJson(token);
@@ -110,7 +140,7 @@ export class RestoringEngine implements NativeEngine {
     this.live.setIssuerJwks(issuer, jwks);
   }
   checkBatchJson(requests: string): string {
-    return this.live.checkBatchJson(requests);
+    return this.#checking((e) => e.checkBatchJson(requests));
   }
   takeDecisionRecordsJson(): string {
     return this.live.takeDecisionRecordsJson();
@@ -158,13 +188,13 @@ export class RestoringEngine implements NativeEngine {
     return this.live.sessionPublicKeysJson();
   }
   checkToolCallJson(input: string): string {
-    return this.live.checkToolCallJson(input);
+    return this.#checking((e) => e.checkToolCallJson(input));
   }
   mcpCheckCallJson(input: string): string {
-    return this.live.mcpCheckCallJson(input);
+    return this.#checking((e) => e.mcpCheckCallJson(input));
   }
   mcpGuardCallJson(input: string): string {
-    return this.live.mcpGuardCallJson(input);
+    return this.#checking((e) => e.mcpGuardCallJson(input));
   }
   mcpListableToolsJson(input: string): string {
     return this.live.mcpListableToolsJson(input);

@@ -56,6 +56,9 @@ pub struct WasmEngine {
     /// Records for the JS callback sink, taken by the wrapper after each check
     /// (a JS function cannot be called from inside the core's sink).
     queue: Mutex<Option<RecordQueue>>,
+    /// New waiting requests for the JS `onApprovalRequest` callback, taken
+    /// by the wrapper after each call, as the records are.
+    approval_queue: Mutex<Option<ffi::ApprovalRequestQueue>>,
 }
 
 #[wasm_bindgen]
@@ -76,6 +79,7 @@ impl WasmEngine {
         .map(|inner| WasmEngine {
             inner,
             queue: Mutex::new(None),
+            approval_queue: Mutex::new(None),
         })
         .map_err(|e| js_error(&e))
     }
@@ -171,6 +175,54 @@ impl WasmEngine {
         ffi::grants_json(&self.inner, agent.as_deref())
     }
 
+    /// Approves a request held back by `@approval` forbids: JSON text of
+    /// `{decision_id | request, by, uses?, ttl_seconds?}`; returns the approval.
+    #[wasm_bindgen(js_name = approveJson)]
+    pub fn approve_json(&self, args: &str) -> Result<String, JsValue> {
+        ffi::approve_json(&self.inner, args).map_err(|e| js_error(&e))
+    }
+
+    /// Rejects a waiting request: JSON text of `{decision_id | request, by}`.
+    #[wasm_bindgen(js_name = rejectJson)]
+    pub fn reject_json(&self, args: &str) -> Result<String, JsValue> {
+        ffi::reject_json(&self.inner, args).map_err(|e| js_error(&e))
+    }
+
+    /// Requests waiting for approval, of one agent or all, as a JSON array text.
+    #[wasm_bindgen(js_name = approvalsJson)]
+    pub fn approvals_json(&self, agent: Option<String>) -> String {
+        ffi::approvals_json(&self.inner, agent.as_deref())
+    }
+
+    /// Starts (`on`) or stops queueing new waiting requests for the wrapper's
+    /// `onApprovalRequest` callback.
+    #[wasm_bindgen(js_name = setApprovalQueue)]
+    pub fn set_approval_queue(&self, on: bool) {
+        let mut queue = self
+            .approval_queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if on {
+            *queue = Some(ffi::ApprovalRequestQueue::install(&self.inner));
+        } else {
+            *queue = None;
+            self.inner.on_approval_request(None);
+        }
+    }
+
+    /// The waiting requests queued since the last call, as a JSON array text.
+    #[wasm_bindgen(js_name = takeApprovalRequestsJson)]
+    pub fn take_approval_requests_json(&self) -> String {
+        let queue = self
+            .approval_queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match queue.as_ref() {
+            Some(q) => q.take_json(),
+            None => "[]".to_string(),
+        }
+    }
+
     /// The Cedar text of a grant in force, or `undefined`.
     #[wasm_bindgen(js_name = grantPolicyText)]
     pub fn grant_policy_text(&self, grant_id: &str) -> Option<String> {
@@ -238,6 +290,7 @@ impl WasmEngine {
             .map(|inner| WasmEngine {
                 inner,
                 queue: Mutex::new(None),
+                approval_queue: Mutex::new(None),
             })
             .map_err(|e| js_error(&e))
     }
@@ -432,6 +485,7 @@ impl WasmEngine {
             .map(|inner| WasmEngine {
                 inner,
                 queue: Mutex::new(None),
+                approval_queue: Mutex::new(None),
             })
             .map_err(|e| js_error(&e))
     }
@@ -451,6 +505,7 @@ impl WasmEngine {
         .map(|inner| WasmEngine {
             inner,
             queue: Mutex::new(None),
+            approval_queue: Mutex::new(None),
         })
         .map_err(|e| js_error(&e))
     }

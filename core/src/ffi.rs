@@ -37,7 +37,7 @@ mod usage;
 
 pub use approvals::{
     approvals, approvals_json, approvals_value, approve, approve_json, approve_value, reject,
-    reject_json, reject_value, ApprovalArgs,
+    reject_json, reject_value, ApprovalArgs, ApprovalRequestQueue,
 };
 pub use changes::{
     add_task, add_task_json, add_task_value, apply_change, apply_change_json, apply_change_value,

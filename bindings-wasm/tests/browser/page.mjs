@@ -3,7 +3,7 @@
 // JS clock. The Node side reads window.__agentauthzResults.
 import init, * as api from "../../pkg/web/web.js";
 import { authorizeTools, ToolCallRefused } from "../../pkg/web/ai-sdk.js";
-import { missingFeatures, runScenario, scenarioBundles } from "../lib/scenarios.mjs";
+import { runScenario, scenarioBundles } from "../lib/scenarios.mjs";
 import { runVectorFile } from "../lib/vectors.mjs";
 
 async function getJson(url) {
@@ -25,7 +25,6 @@ async function run() {
   const scenarios = [];
   for (const path of await getJson("/api/scenarios")) {
     const scenario = await getJson(`/${path}`);
-    if (missingFeatures(scenario)) continue;
     const bundles = {};
     for (const dir of scenarioBundles(scenario)) bundles[dir] = await loadBundle(dir);
     scenarios.push({ path, failures: runScenario(api, path, scenario, bundles) });

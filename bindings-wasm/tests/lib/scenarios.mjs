@@ -4,15 +4,6 @@
 // directory a scenario names (its `bundle`, its `reload` steps) to strings.
 
 /** The bundle directories a scenario names, to load before it runs. */
-/** What a scenario may `require` that this package has (approvals: not yet). */
-export const FEATURES = new Set();
-
-/** Why this package cannot run the scenario, or null when it can. */
-export function missingFeatures(scenario) {
-  const missing = (scenario.requires ?? []).filter((f) => !FEATURES.has(f));
-  return missing.length > 0 ? `needs ${missing.join(", ")}: not in this package yet` : null;
-}
-
 export function scenarioBundles(scenario) {
   const dirs = [scenario.bundle, ...scenario.steps.map((s) => s.reload)];
   return [...new Set(dirs.filter((d) => typeof d === "string"))];
@@ -63,13 +54,28 @@ function run(api, engine, clock, step, saved, bundleOf) {
   }
   if ("check_session" in step) return engine.check(step.check_session);
   if ("reload" in step) return engine.reload(bundleOf(step.reload));
-  if ("check" in step) return engine.check(step.check);
   if ("record_usage" in step) {
     const { agent, units, kind } = step.record_usage;
     return engine.recordUsage(agent, units, kind);
   }
   if ("usage" in step) return engine.usage(step.usage.agent, step.usage.action);
   if ("lockdown_status" in step) return engine.lockdownStatus();
+  if ("approve" in step) {
+    const { decision_id: id, request, ...rest } = step.approve;
+    const { ttl_seconds: ttl, ...others } = rest
+    const approval = engine.approve(id ?? { request }, { by, ttl, ...camel(others) });
+    if (step.as !== undefined) saved[step.as] = approval.id;
+    return approval;
+  }
+  if ("reject" in step) {
+    const { decision_id: id, request } = step.reject;
+    return engine.reject(id ?? { request }, { by });
+  }
+  if ("check" in step) {
+    const decision = engine.check(step.check);
+    if (step.as !== undefined) saved[step.as] = decision.decisionId;
+    return decision;
+  }
   throw new Error(`unknown step ${JSON.stringify(step)}`);
 }
 

@@ -103,3 +103,39 @@ pub fn approvals_value(engine: &Engine, agent: Option<&str>) -> Value {
 pub fn approvals_json(engine: &Engine, agent: Option<&str>) -> String {
     approvals_value(engine, agent).to_string()
 }
+
+/// New waiting requests kept for a binding whose callback cannot run inside
+/// `check` (JavaScript): the hook queues them, the binding takes them right
+/// after the call. Bounded: beyond [`ApprovalRequestQueue::MAX`] untaken
+/// requests the newest are dropped (they stay listed by `approvals()`).
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalRequestQueue(std::sync::Arc<std::sync::Mutex<Vec<ApprovalRequest>>>);
+
+impl ApprovalRequestQueue {
+    /// The most requests kept between two takes.
+    pub const MAX: usize = 1024;
+
+    /// Installs a queue as the engine's `on_approval_request` hook.
+    pub fn install(engine: &Engine) -> ApprovalRequestQueue {
+        let queue = ApprovalRequestQueue::default();
+        let q = queue.0.clone();
+        engine.on_approval_request(Some(std::sync::Arc::new(move |r: &ApprovalRequest| {
+            let mut q = q.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if q.len() < Self::MAX {
+                q.push(r.clone());
+            }
+        })));
+        queue
+    }
+
+    /// The requests queued since the last take, oldest first, as a JSON array text.
+    pub fn take_json(&self) -> String {
+        let taken = std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        Value::Array(taken.iter().map(to_value).collect()).to_string()
+    }
+}
