@@ -330,11 +330,21 @@ def cost_lines(size: str, costs: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def fleet_of(results: Path) -> dict[str, Any]:
+    """The offboarding propagation figures (`make -C bench fleet`), or why there are none."""
+    path = results / "fleet-propagation.json"
+    if not path.is_file():
+        return {"skipped": "not measured (`make -C bench fleet` did not run)"}
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
 def target2_lines(
     all_rows: dict[str, dict[str, dict[str, Any]]],
     humans: dict[str, dict[str, dict[str, Any]]],
     costs: dict[str, dict[str, dict[str, Any]]],
     memory: dict[str, dict[str, Any]],
+    fleet: dict[str, Any] | None = None,
 ) -> list[str]:
     lines = [
         "| target | workload | measured | reference | ratio or figure | met |",
@@ -449,6 +459,22 @@ def target2_lines(
         if lc and lc["entities"] >= 50_000:
             for o in lc["ops"]:
                 at_most(f"Change `{o['impl']}` p50", f"{size} ({lc['entities']:,} entities)", o["p50_ns"], 5e6, "ns")
+    if fleet is not None:
+        target = "Offboarding propagation p99 ≤ 1 s (process A offboards → process B denies, PostgreSQL)"
+        if "skipped" in fleet:
+            print(f"!!!!!!!! fleet propagation SKIPPED: {fleet['skipped']} !!!!!!!!", file=sys.stderr)
+            lines.append(f"| {target} | fleet | — | — | — | **skipped**: {fleet['skipped']} |")
+        else:
+            p99 = fleet["p99_ms"] * 1e6
+            add(
+                target,
+                f"fleet ({fleet['samples']} samples)",
+                f"p99 {fmt_ns(p99)}",
+                f"p50 {fmt_ns(fleet['p50_ms'] * 1e6)}",
+                fmt_ns(p99),
+                p99 <= 1e9,
+                f"{p99 / 1e9:.2f}× the target",
+            )
     return lines
 
 
@@ -577,7 +603,7 @@ def main(argv: list[str]) -> int:
             ok = ok and same
             out2 += [f"### {size}: what features cost", "", *[f"- {n}" for n in notes], "", *cost_lines(size, crows), ""]
     mem_by_size = {s: m for s in sizes if (m := memory_of(args.results, s, args.workloads))}
-    targets2 = target2_lines(all_rows, humans, costs, mem_by_size)
+    targets2 = target2_lines(all_rows, humans, costs, mem_by_size, fleet_of(args.results))
 
     targets = target_lines(all_rows)
     memory = memory_lines(args.results, sizes, args.workloads)

@@ -484,6 +484,38 @@ pub(crate) fn journal_args(
     Ok((journal, recover))
 }
 
+/// `store=` (a PostgreSQL URL, `env:VAR` or `file:PATH`) and
+/// `max_staleness_seconds=` of `Engine.load`.
+pub(crate) fn store_args(
+    store: Option<&Bound<'_, PyAny>>,
+    max_staleness_seconds: Option<&Bound<'_, PyAny>>,
+) -> Result<ffi::StoreOptions, Error> {
+    let postgres = optional_string(store, "store")?;
+    let max_staleness_seconds = match given(max_staleness_seconds) {
+        None => None,
+        Some(v) if v.is_instance_of::<PyBool>() => {
+            return Err(Error::new(
+                ErrorCode::ConfigInvalid,
+                "`max_staleness_seconds` must be a non-negative int, not bool",
+            ))
+        }
+        Some(v) => Some(v.extract::<u64>().map_err(|_| {
+            Error::new(
+                ErrorCode::ConfigInvalid,
+                format!(
+                    "`max_staleness_seconds` must be a non-negative int, not {}",
+                    type_name(v)
+                ),
+            )
+        })?),
+    };
+    Ok(ffi::StoreOptions {
+        postgres,
+        max_staleness_seconds,
+        ..ffi::StoreOptions::default()
+    })
+}
+
 /// A keyword flag: absent or None is false; anything but a bool is `code`.
 pub(crate) fn flag_arg(
     name: &str,

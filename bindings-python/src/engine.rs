@@ -4,9 +4,9 @@
 
 use crate::args::{
     approval_args, batch_arg, batch_requests, bundle_arg, change_arg, decision_log_arg, flag_arg,
-    issue_args, journal_args, json_arg, optional_string, pair, session_keys_arg, string_arg,
-    text_arg, time_arg, units_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs, TaskArgs,
-    ToolCallArgs,
+    issue_args, journal_args, json_arg, optional_string, pair, session_keys_arg, store_args,
+    string_arg, text_arg, time_arg, units_arg, BundleArg, CheckArgs, CheckRequest, GrantArgs,
+    TaskArgs, ToolCallArgs,
 };
 use crate::clock;
 use crate::errors::{arg, core, guarded, recode};
@@ -33,8 +33,12 @@ impl PyEngine {
     /// the cut recorded). Both are keyed with the bundle's `[integrity]` key.
     /// `trust_caller_time`: requests may carry their own `now` (tests,
     /// replays); otherwise the engine clock decides and `now` is an error.
+    /// `store`: share run-time changes with a fleet through PostgreSQL (a
+    /// URL, `env:VAR` or `file:PATH`; a bundle directory only);
+    /// `max_staleness_seconds`: checks deny (`store/stale`) after that long
+    /// out of sync with it.
     #[new]
-    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None, clock=None))]
+    #[pyo3(signature = (bundle, /, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None, clock=None, store=None, max_staleness_seconds=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -45,10 +49,13 @@ impl PyEngine {
         recover: Option<&Bound<'_, PyAny>>,
         trust_caller_time: Option<&Bound<'_, PyAny>>,
         clock: Option<&Bound<'_, PyAny>>,
+        store: Option<&Bound<'_, PyAny>>,
+        max_staleness_seconds: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guarded(py, || {
             let bundle = arg(py, bundle_arg(bundle))?;
             let (journal, recover) = core(py, journal_args(journal, recover))?;
+            let store = core(py, store_args(store, max_staleness_seconds))?;
             let trust = flag_arg(
                 "trust_caller_time",
                 trust_caller_time,
@@ -56,6 +63,7 @@ impl PyEngine {
             );
             let options = Options {
                 journal,
+                store,
                 recover,
                 trust_caller_time: core(py, trust)?,
                 clock: core(py, clock::clock_arg(clock))?,
@@ -75,7 +83,7 @@ impl PyEngine {
 
     /// Loads a bundle directory.
     #[classmethod]
-    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None, clock=None))]
+    #[pyo3(signature = (path, *, decision_log=None, max_bytes=None, journal=None, recover=None, trust_caller_time=None, clock=None, store=None, max_staleness_seconds=None))]
     #[allow(clippy::too_many_arguments)]
     fn load<'py>(
         cls: &Bound<'py, PyType>,
@@ -86,8 +94,12 @@ impl PyEngine {
         recover: Option<&Bound<'py, PyAny>>,
         trust_caller_time: Option<&Bound<'py, PyAny>>,
         clock: Option<&Bound<'py, PyAny>>,
+        store: Option<&Bound<'py, PyAny>>,
+        max_staleness_seconds: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let kwargs = PyDict::new(cls.py());
+        kwargs.set_item("store", store)?;
+        kwargs.set_item("max_staleness_seconds", max_staleness_seconds)?;
         kwargs.set_item("decision_log", decision_log)?;
         kwargs.set_item("max_bytes", max_bytes)?;
         kwargs.set_item("journal", journal)?;
@@ -760,6 +772,21 @@ impl PyEngine {
         })
     }
 
+    /// How the engine stands with its change store: `{"backend", "location",
+    /// "last_applied_seq", "staleness_ms", "stale", "connected", ...}`.
+    fn store_status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let status = py.detach(|| ffi::store_status_value(&self.0));
+            Ok(pythonize(py, &status)?)
+        })
+    }
+
+    /// A hash of the run-time state (equal on engines of a fleet that
+    /// applied the same changes).
+    fn state_hash(&self, py: Python<'_>) -> PyResult<String> {
+        guarded(py, || core(py, py.detach(|| self.0.state_hash())))
+    }
+
     /// Journal changes that no longer applied to the bundle when it was last
     /// loaded or reloaded, described.
     fn skipped_changes(&self, py: Python<'_>) -> PyResult<Vec<String>> {
@@ -946,6 +973,7 @@ impl PyEngine {
 /// How `Engine(...)` builds the core engine.
 struct Options {
     journal: Option<String>,
+    store: ffi::StoreOptions,
     recover: bool,
     trust_caller_time: bool,
     clock: Option<Arc<dyn Clock>>,
@@ -955,13 +983,18 @@ struct Options {
 fn build(bundle: BundleArg, o: Options) -> agentauthz::Result<Engine> {
     match bundle {
         BundleArg::Restored(engine) => Ok(*engine),
-        BundleArg::Dir(dir) => ffi::engine_load_journaled(
+        BundleArg::Dir(dir) => ffi::engine_load_stored(
             &dir.to_string_lossy(),
             o.journal.as_deref(),
             o.recover,
             o.clock,
             o.trust_caller_time,
+            &o.store,
         ),
+        BundleArg::Strings(_) if o.store != ffi::StoreOptions::default() => Err(Error::new(
+            ErrorCode::ConfigInvalid,
+            "`store` goes with a bundle directory (Engine.load(path, store=...))",
+        )),
         BundleArg::Strings(value) => {
             let builder = Engine::builder()
                 .bundle(ffi::bundle_from_strings(value)?)
@@ -1016,6 +1049,16 @@ pub(crate) fn mcp_denied_result<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     guarded(py, || {
         Ok(pythonize(py, &ffi::mcp_denied_result(tool, &decision.0))?)
+    })
+}
+
+/// Creates (or brings up to date) a fleet's PostgreSQL change store
+/// (`agentauthz store init`); returns where (`postgres HOST:PORT/DB`).
+#[pyfunction]
+pub(crate) fn store_init(py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<String> {
+    guarded(py, || {
+        let url = core(py, text_arg(url, "url", ErrorCode::ConfigInvalid))?;
+        core(py, py.detach(|| ffi::store_init(&url)))
     })
 }
 

@@ -30,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(errors::_raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(errors::_panic, m)?)?;
     m.add_function(wrap_pyfunction!(engine::generate_session_key, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::store_init, m)?)?;
     m.add_function(wrap_pyfunction!(engine::schema_from_mcp, m)?)?;
     m.add_function(wrap_pyfunction!(engine::mcp_denied_result, m)?)?;
     m.add_function(wrap_pyfunction!(engine::to_ocsf, m)?)?;

@@ -186,9 +186,14 @@ pub struct StoreConfig {
     /// `"file:PATH"` (relative to the bundle directory), or the URL itself.
     #[serde(default)]
     pub postgres: Option<String>,
-    /// `disable` (the default): plain TCP, for a local or private network.
+    /// `disable` (the default): plain TCP, for a local or private network;
+    /// `require`: TLS, the certificate unchecked; `verify-full`: TLS, the
+    /// certificate checked against `ca_file` and the URL's host name.
     #[serde(default)]
     pub sslmode: Option<String>,
+    /// The CA certificates (PEM) of `verify-full`, relative to the bundle directory.
+    #[serde(default)]
+    pub ca_file: Option<String>,
     /// Checks deny (`store/stale`) once the engine has not been in sync
     /// with the store for this long; unset: the last state keeps deciding.
     #[serde(default)]

@@ -282,6 +282,18 @@ impl EngineBuilder {
         self.store.poll_ms = Some(ms);
         self
     }
+    /// TLS to the shared store: `disable`, `require` or `verify-full`
+    /// (overrides `[store] sslmode`).
+    pub fn store_sslmode(mut self, mode: impl Into<String>) -> Self {
+        self.store.sslmode = Some(mode.into());
+        self
+    }
+    /// The CA certificates (PEM) `verify-full` checks the server against
+    /// (overrides `[store] ca_file`).
+    pub fn store_ca_file(mut self, path: impl Into<String>) -> Self {
+        self.store.ca_file = Some(path.into());
+        self
+    }
     /// This engine's name in the shared store's `writer` column.
     pub fn store_writer(mut self, writer: impl Into<String>) -> Self {
         self.store.writer = Some(writer.into());
@@ -839,15 +851,8 @@ impl Engine {
     ) -> Result<()> {
         use crate::store::postgres::{PgStore, SslMode, Target};
         let url = resolve_secret(config.postgres.as_deref().unwrap_or_default(), dir)?;
-        let sslmode = match config.sslmode.as_deref() {
-            None | Some("disable") => SslMode::Disable,
-            Some(other) => {
-                return Err(Error::new(
-                    ErrorCode::ConfigInvalid,
-                    format!("[store] sslmode {other:?}: this build supports \"disable\""),
-                ))
-            }
-        };
+        let sslmode =
+            SslMode::from_config(config.sslmode.as_deref(), config.ca_file.as_deref(), dir)?;
         let target = Target::parse(&url, sslmode)?;
         let max = config
             .max_staleness_seconds
@@ -1867,6 +1872,7 @@ fn merged_store(
     crate::bundle::StoreConfig {
         postgres: builder.postgres.or(c.postgres),
         sslmode: builder.sslmode.or(c.sslmode),
+        ca_file: builder.ca_file.or(c.ca_file),
         max_staleness_seconds: builder.max_staleness_seconds.or(c.max_staleness_seconds),
         poll_ms: builder.poll_ms.or(c.poll_ms),
         writer: builder.writer.or(c.writer),

@@ -696,3 +696,315 @@ fn eight_processes_share_10000_changes_through_a_crash_and_a_kill() {
         let _ = p.child.wait();
     }
 }
+
+// ---------------------------------------------------------------- TLS
+
+/// `openssl` in `dir`: a CA, and certificates it signs.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command (Debian package openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn make_ca(dir: &std::path::Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+        ],
+    );
+}
+
+/// A server certificate signed by `ca` for the names in `san`.
+fn make_cert(dir: &std::path::Path, ca: &str, name: &str, san: &str) {
+    std::fs::write(
+        dir.join(format!("{name}.ext")),
+        format!("subjectAltName={san}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"),
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={name}"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.crt"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+        ],
+    );
+}
+
+/// Restarts the server with TLS on, serving certificate `name` from `certs`.
+fn serve_tls(pg: &Pg, certs: &std::path::Path, name: &str) {
+    pg.stop_server("fast");
+    pg.put_file(
+        "server.crt",
+        &std::fs::read(certs.join(format!("{name}.crt"))).unwrap(),
+    );
+    pg.put_file(
+        "server.key",
+        &std::fs::read(certs.join(format!("{name}.key"))).unwrap(),
+    );
+    pg.start_server_with("-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
+}
+
+fn tls_engine(url: &str, mode: &str, ca: Option<&std::path::Path>) -> agentauthz::Result<Engine> {
+    let mut b = Engine::builder()
+        .schema(SCHEMA)
+        .policies(POLICIES)
+        .inventory(inventory())
+        .postgres(url)
+        .store_writer(format!("tls-{mode}"))
+        .store_poll_ms(100)
+        .store_sslmode(mode);
+    if let Some(ca) = ca {
+        b = b.store_ca_file(ca.to_str().unwrap());
+    }
+    b.build()
+}
+
+fn store_findings(engine: &Engine) -> Vec<agentauthz::posture::Finding> {
+    agentauthz::posture::posture(
+        engine,
+        &agentauthz::posture::PostureOptions {
+            now_millis: i64::try_from(now_us() / 1000).unwrap(),
+            logs: vec![],
+            access_logs: vec![],
+        },
+    )
+    .unwrap()
+    .findings
+}
+
+#[test]
+fn tls_verify_full_checks_the_ca_and_the_host_and_require_refuses_plain_tcp() {
+    let _serial = serial();
+    let Some(pg) = Pg::start("tls") else { return };
+    init(&pg.url());
+    let certs = pg.dir().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    make_ca(&certs, "ca");
+    make_ca(&certs, "other-ca");
+    make_cert(&certs, "ca", "right", "IP:127.0.0.1,DNS:localhost");
+    make_cert(&certs, "ca", "wrong-host", "DNS:db.example");
+    let ca = certs.join("ca.crt");
+    let url = pg.url();
+
+    // A server without TLS: `require` and `verify-full` refuse it.
+    for (mode, ca) in [("require", None), ("verify-full", Some(ca.as_path()))] {
+        let e = tls_engine(&url, mode, ca).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Io, "{mode}: {e}");
+        assert!(e.to_string().contains("TLS"), "{mode}: {e}");
+    }
+    // Settings that protect nothing are configuration errors.
+    for (mode, ca) in [
+        ("verify-full", None),
+        ("require", Some(ca.as_path())),
+        ("disable", Some(ca.as_path())),
+        ("verify-ca", Some(ca.as_path())),
+        ("prefer", None),
+    ] {
+        let e = tls_engine(&url, mode, ca).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::ConfigInvalid, "{mode}: {e}");
+    }
+    let e = tls_engine(&url, "verify-full", Some(&certs.join("missing.crt"))).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ConfigInvalid, "{e}");
+
+    serve_tls(&pg, &certs, "right");
+    let a = tls_engine(&url, "verify-full", Some(&ca)).unwrap();
+    let b = tls_engine(&url, "require", None).unwrap();
+    let plain = engine(&url, "plain", None);
+    a.offboard("agent-1", "user-1").unwrap();
+    wait_for(&b, 1, Duration::from_secs(10));
+    wait_for(&plain, 1, Duration::from_secs(10));
+    assert_eq!(
+        read(&b, "agent-1").1,
+        vec!["baseline/agent-active".to_string()]
+    );
+    // Every connection of the TLS engines is encrypted.
+    let mut client = pg.client();
+    let rows = client
+        .query(
+            "SELECT a.application_name, s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.application_name = 'agentauthz'",
+            &[],
+        )
+        .unwrap();
+    let encrypted = rows.iter().filter(|r| r.get::<_, bool>(1)).count();
+    assert!(
+        encrypted >= 2,
+        "{encrypted} of {} connections encrypted",
+        rows.len()
+    );
+
+    assert!(!store_findings(&a).iter().any(|f| f.rule == "AAZ017"));
+
+    // The wrong CA: refused, with the reason.
+    let e = tls_engine(&url, "verify-full", Some(&certs.join("other-ca.crt"))).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Io, "{e}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+
+    // The server comes back with a certificate for another host name: the
+    // running engine keeps its last state, reports why, and refuses writes.
+    let before = a.state_hash().unwrap();
+    serve_tls(&pg, &certs, "wrong-host");
+    let start = Instant::now();
+    loop {
+        let status = a.store_status();
+        if !status.connected
+            && status
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("certificate"))
+        {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{status:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let e = a.suspend("agent-2", "user-2").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Io, "{e}");
+    assert_eq!(a.state_hash().unwrap(), before);
+    // Posture reports it: AAZ017, high, with the reason as evidence.
+    let findings = store_findings(&a);
+    let f = findings.iter().find(|f| f.rule == "AAZ017").unwrap();
+    assert_eq!(f.severity, agentauthz::posture::Severity::High);
+    assert_eq!(f.entity, "Engine::\"store\"");
+    assert!(
+        f.evidence.iter().any(|e| e.contains("certificate")),
+        "{:?}",
+        f.evidence
+    );
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.contains("no [store] max_staleness_seconds")),
+        "{:?}",
+        f.evidence
+    );
+    assert!(read(&a, "agent-2").0);
+    assert_eq!(
+        read(&a, "agent-1").1,
+        vec!["baseline/agent-active".to_string()]
+    );
+    let e = tls_engine(&url, "verify-full", Some(&ca)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Io, "{e}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    // `require` does not check the name: it still connects (encrypted).
+    let c = tls_engine(&url, "require", None).unwrap();
+    assert_eq!(c.store_status().last_applied_seq, 1);
+}
+
+/// The offboarding propagation figure of `make bench`: process A offboards,
+/// process B (polling its checks) denies; 48 samples. With
+/// `AGENTAUTHZ_BENCH_FLEET_OUT` set, the figures (or why there are none) go
+/// to that file as JSON for bench/report.py.
+#[test]
+fn offboarding_propagates_from_one_process_to_another() {
+    if std::env::var_os("AGENTAUTHZ_FLEET_CHILD").is_some() {
+        return;
+    }
+    let _serial = serial();
+    let out = std::env::var_os("AGENTAUTHZ_BENCH_FLEET_OUT");
+    let Some(pg) = Pg::start("offboarding_propagates_from_one_process_to_another") else {
+        if let Some(out) = out {
+            std::fs::write(
+                out,
+                r#"{"skipped": "PostgreSQL is not installed (Debian package postgresql)"}"#,
+            )
+            .unwrap();
+        }
+        return;
+    };
+    let url = pg.url();
+    init(&url);
+    let minute = Duration::from_secs(120);
+    let mut a = Proc::spawn("a", &url);
+    let mut b = Proc::spawn("b", &url);
+    assert!(a.recv(minute).get("ready").is_some());
+    assert!(b.recv(minute).get("ready").is_some());
+    let mut latencies = Vec::new();
+    for k in 0..48u64 {
+        let agent = format!("agent-{}", RANDOM_AGENTS + k);
+        b.send(&format!("watch {agent}"));
+        std::thread::sleep(Duration::from_millis(20));
+        let off = a.ask(&format!("offboard {agent}"), minute);
+        let denied = b.recv(minute);
+        let start = off["start_us"].as_u64().unwrap();
+        let at = denied["denied_us"].as_u64().unwrap();
+        latencies.push(at.saturating_sub(start) as f64 / 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+    eprintln!(
+        "offboarding propagation, process A to process B through PostgreSQL: \
+         p50 {p50:.2} ms, p99 {p99:.2} ms, max {:.2} ms over {} samples",
+        latencies[latencies.len() - 1],
+        latencies.len()
+    );
+    if let Some(out) = out {
+        let doc = serde_json::json!({
+            "samples": latencies.len(),
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "max_ms": latencies[latencies.len() - 1],
+        });
+        std::fs::write(out, doc.to_string()).unwrap();
+    }
+    // Every offboarding reached B (`watch` fails after 10 s); whether p99
+    // meets the 1 s target is the bench's verdict (this machine's load
+    // decides the tail), and the 8-process test above asserts it.
+    for p in [&mut a, &mut b] {
+        p.send("quit");
+    }
+    let _ = a.child.wait();
+    let _ = b.child.wait();
+}

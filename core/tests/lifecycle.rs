@@ -1046,3 +1046,62 @@ fn a_verified_session_is_still_judged_on_every_use() {
     engine.offboard("etl", "alice").unwrap();
     assert_eq!(code(&token2), Err(ErrorCode::SessionRevoked));
 }
+
+/// Replay applies each change at its own time, as it was applied live: a
+/// revoke of a grant that had expired by then (but was still held) applies
+/// live, so it must apply on replay too, and the state after a restart is
+/// the state before it.
+#[test]
+fn replay_applies_each_change_at_its_own_time() {
+    use agentauthz::Clock;
+    let path = temp_journal("own-time");
+    let clock = Arc::new(ManualClock::at(T0).unwrap());
+    let engine = journaled(clock.clone(), &path, false).unwrap();
+    let short = engine.grant(grant_request("etl", 60)).unwrap();
+    let long = engine.grant(grant_request("other", 3600)).unwrap();
+    clock.advance(120_000);
+    // `short` expired a minute ago; the revoke still names a held grant.
+    engine.revoke(&short.id, "alice").unwrap();
+    clock.advance(1_000);
+    engine.suspend("orphan", "alice").unwrap();
+    // Live, that change pruned `short2` (expired by then): its id is free
+    // again. Replayed at the last change's time instead of each change's,
+    // `short2` was still held here and the grant below was skipped.
+    let short2 = engine.grant(grant_request("etl", 60)).unwrap();
+    clock.advance(120_000);
+    engine.suspend("other", "alice").unwrap();
+    clock.advance(1_000);
+    let mut reused = short2.clone();
+    reused.starts = clock_now(&clock);
+    reused.expires = agentauthz::format_millis(clock.now_millis() + HOUR);
+    engine
+        .apply(Change::Grant(reused.clone()), "alice")
+        .unwrap();
+    let before = engine.state_hash().unwrap();
+    let skipped_before = engine.skipped_changes();
+    let decisions = |e: &Engine| {
+        [put("etl", "reports/q3.csv"), put("other", "reports/q3.csv")]
+            .iter()
+            .map(|r| decide(e, r))
+            .collect::<Vec<_>>()
+    };
+    let decided = decisions(&engine);
+    assert_eq!(engine.grants(None), vec![long.clone(), reused.clone()]);
+    drop(engine);
+
+    let engine = journaled(clock.clone(), &path, false).unwrap();
+    assert_eq!(engine.skipped_changes(), skipped_before);
+    assert!(
+        engine.skipped_changes().is_empty(),
+        "{:?}",
+        engine.skipped_changes()
+    );
+    assert_eq!(engine.state_hash().unwrap(), before);
+    assert_eq!(decisions(&engine), decided);
+    assert_eq!(engine.grants(None), vec![long, reused]);
+}
+
+fn clock_now(clock: &ManualClock) -> String {
+    use agentauthz::Clock;
+    agentauthz::format_millis(clock.now_millis())
+}

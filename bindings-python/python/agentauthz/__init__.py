@@ -23,6 +23,7 @@ from ._native import (
     error_codes,
     flush_decision_logs,
     generate_session_key,
+    store_init,
     to_ocsf,
 )
 from .errors import (
@@ -73,5 +74,6 @@ __all__ = [
     "error_codes",
     "flush_decision_logs",
     "generate_session_key",
+    "store_init",
     "to_ocsf",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "generate_session_key",
     "mcp_denied_result",
     "schema_from_mcp",
+    "store_init",
     "to_ocsf",
 ]
 
@@ -114,6 +115,8 @@ class Engine:
         recover: bool | None = None,
         trust_caller_time: bool | None = None,
         clock: ManualClock | None = None,
+        store: str | None = None,
+        max_staleness_seconds: int | None = None,
     ) -> Self: ...
     @classmethod
     def load(
@@ -126,6 +129,8 @@ class Engine:
         recover: bool | None = None,
         trust_caller_time: bool | None = None,
         clock: ManualClock | None = None,
+        store: str | None = None,
+        max_staleness_seconds: int | None = None,
     ) -> Self: ...
     @classmethod
     def from_strings(
@@ -268,6 +273,8 @@ class Engine:
     def apply(self, change: Mapping[str, Any], /, *, by: str) -> dict[str, Any]: ...
     @property
     def journal_path(self) -> str | None: ...
+    def store_status(self) -> dict[str, Any]: ...
+    def state_hash(self) -> str: ...
     def skipped_changes(self) -> list[str]: ...
     # --- sessions
     def issue_session(
@@ -368,6 +375,7 @@ class _SessionKeyPair(TypedDict):
     public: str
 
 def generate_session_key(kid: str) -> _SessionKeyPair: ...
+def store_init(url: str) -> str: ...
 def to_ocsf(record: Mapping[str, Any]) -> dict[str, Any]: ...
 def error_codes() -> list[dict[str, str]]: ...
 def flush_decision_logs() -> None: ...

@@ -159,7 +159,9 @@ pub(crate) fn apply(
     strict: bool,
 ) -> Result<(Snapshot, Vec<(usize, String)>)> {
     let latest = changes.iter().map(|(t, _)| *t).max().unwrap_or(i64::MIN);
-    // Every change applies (the usual case): one pass, nothing copied.
+    // Every change applies (the usual case): one pass, nothing copied. Each
+    // change is followed by the pruning its own snapshot had live (what
+    // expired by its time), so the next one meets the state it met live.
     let mut work = Work::new(base);
     let mut failed = None;
     for (now, change) in changes {
@@ -167,6 +169,7 @@ pub(crate) fn apply(
             failed = Some(e);
             break;
         }
+        work.prune(*now);
     }
     match failed {
         None => return Ok((work.finish(latest)?, Vec::new())),
@@ -186,7 +189,10 @@ pub(crate) fn apply(
             agent_items: work.agent_items.clone(),
         };
         match attempt.apply(change, *now) {
-            Ok(()) => work = attempt,
+            Ok(()) => {
+                work = attempt;
+                work.prune(*now);
+            }
             Err(e) => skipped.push((i, format!("{} skipped: {e}", change.op()))),
         }
     }
@@ -622,23 +628,26 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
-    /// The new snapshot: changed entities checked against the schema and
-    /// kept beside the compiled ones, everything else shared with the base.
-    fn finish(mut self, prune_before: i64) -> Result<Snapshot> {
+    /// Drops what expired by `now`, as the snapshot made at `now` does.
+    fn prune(&mut self, now: i64) {
         // Expired grants decide nothing any more; drop them from the state.
         let before = self.runtime.grants.len();
-        self.runtime
-            .grants
-            .retain(|_, g| g.expires_ms > prune_before);
+        self.runtime.grants.retain(|_, g| g.expires_ms > now);
         if self.runtime.grants.len() != before {
             self.runtime.index_grants();
         }
         // Expired approvals allow nothing; kept a day so a check meeting
         // one records its expiry.
-        let keep_after = prune_before.saturating_sub(86_400_000);
+        let keep_after = now.saturating_sub(86_400_000);
         self.runtime
             .approvals
             .retain(|_, a| a.expires_ms > keep_after && a.remaining > 0);
+    }
+
+    /// The new snapshot: changed entities checked against the schema and
+    /// kept beside the compiled ones, everything else shared with the base.
+    fn finish(mut self, prune_before: i64) -> Result<Snapshot> {
+        self.prune(prune_before);
         let mut next = self.base.clone();
         // Grant conditions may name entities (a task): they are roots too.
         let grants_changed = self

@@ -511,6 +511,47 @@ impl Ctx<'_> {
         }
     }
 
+    /// AAZ017: an engine of a fleet that does not see the fleet's changes
+    /// (out of reach, or a change missing): an offboarding made elsewhere
+    /// does not apply here.
+    fn store_sync(&mut self) {
+        let s = self.engine.store_status();
+        if s.backend != "postgres" || (s.connected && s.gap_after.is_none() && !s.stale) {
+            return;
+        }
+        let mut evidence = vec![format!(
+            "{}: last applied change {}",
+            s.location, s.last_applied_seq
+        )];
+        if let Some(ms) = s.staleness_ms {
+            evidence.push(format!("last in sync {} s ago", ms / 1000));
+        }
+        evidence.push(match s.max_staleness_ms {
+            Some(ms) if s.stale => format!(
+                "past [store] max_staleness_seconds = {}: every check denies (store/stale)",
+                ms / 1000
+            ),
+            Some(ms) => format!(
+                "checks fail closed after [store] max_staleness_seconds = {}",
+                ms / 1000
+            ),
+            None => "no [store] max_staleness_seconds: the last state keeps deciding".into(),
+        });
+        if let Some(gap) = s.gap_after {
+            evidence.push(format!("change {} is missing from the store", gap + 1));
+        }
+        if let Some(e) = s.last_error {
+            evidence.push(e);
+        }
+        self.push(
+            "AAZ017",
+            Severity::High,
+            "Engine::\"store\"".into(),
+            "the engine is out of sync with its fleet's change store: changes made elsewhere (offboardings, revocations) do not apply here".into(),
+            evidence,
+        );
+    }
+
     /// AAZ015: an engine that allows what its policies deny.
     fn enforcement(&mut self) {
         if self.engine.mode() == crate::audit::Mode::LogOnly {
@@ -879,6 +920,7 @@ pub fn posture(engine: &Engine, options: &PostureOptions) -> Result<PostureRepor
     ctx.shadow(&identities);
     ctx.unregistered_token_agents();
     ctx.enforcement();
+    ctx.store_sync();
     let mut findings = ctx.findings;
     findings.sort_by(|a, b| {
         b.severity

@@ -165,6 +165,10 @@ pub const RULES: &[Rule] = &[
         "Journal or decision log is not authenticated",
         "Set `[integrity] key_env` (or `key_file`) in agentauthz.toml to a random key of at least 32 bytes kept outside the bundle: journal entries, decision records and checkpoints then carry an HMAC-SHA-256, and forged or rewritten lines are refused.",
         nist: ["MEASURE 2.7", "MANAGE 4.1"], cis: ["8.2", "8.3"], iso: ["A.6.2.8"], owasp: []),
+    rule!("AAZ017", "store-out-of-sync", High,
+        "Engine is out of sync with its fleet's change store",
+        "Restore the connection to the PostgreSQL change store (`store_status()` names the last error); until then offboardings and revocations made elsewhere do not apply here. Set `[store] max_staleness_seconds` so checks fail closed (`store/stale`) when this lasts.",
+        nist: ["MANAGE 2.4", "MEASURE 2.7"], cis: ["6.2"], iso: ["A.6.2.6"], owasp: []),
 ];
 
 pub fn rule(id: &str) -> Option<&'static Rule> {

@@ -10,13 +10,21 @@
 //! writer lock, a follower thread), so the async client underneath stays an
 //! implementation detail; it is the maintained rust-postgres project, with
 //! LISTEN/NOTIFY support and no macros or compile-time database access.
+//!
+//! TLS (`[store] sslmode`): rustls through `tokio-postgres-rustls`, which
+//! plugs into the `postgres` crate's connect. rustls is already the TLS of
+//! the JWKS fetch (ureq), its `ring` provider is pinned here explicitly, and
+//! nothing of it reaches a wasm32 build (this module is behind `postgres`).
 
 use super::{read_row, ChangeStore, Stored};
 use crate::change::Change;
 use crate::error::{Error, ErrorCode, Result};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The channel inserts notify (the payload is the new sequence number).
 pub const CHANNEL: &str = "agentauthz_changes";
@@ -73,10 +81,142 @@ const SELECT_AFTER: &str = "SELECT seq, at, by_id, change, basis FROM agentauthz
                             WHERE seq > $1 ORDER BY seq LIMIT $2";
 
 /// `[store] sslmode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SslMode {
     /// Plain TCP (a local socket, a private network).
     Disable,
+    /// Encrypted; the server's certificate is not checked (libpq's
+    /// `require`): protects against eavesdropping, not impersonation. A
+    /// server without TLS is refused.
+    Require,
+    /// Encrypted; the server's certificate must chain to a CA in `ca_file`
+    /// (PEM) and name the URL's host (libpq's `verify-full`).
+    VerifyFull { ca_file: PathBuf },
+}
+
+impl SslMode {
+    /// `[store] sslmode` and `ca_file` (relative to `dir`, the bundle
+    /// directory, when given).
+    pub fn from_config(
+        sslmode: Option<&str>,
+        ca_file: Option<&str>,
+        dir: Option<&Path>,
+    ) -> Result<SslMode> {
+        let bad = |m: String| Error::new(ErrorCode::ConfigInvalid, format!("[store] {m}"));
+        match (sslmode.unwrap_or("disable"), ca_file) {
+            ("disable", None) => Ok(SslMode::Disable),
+            ("require", None) => Ok(SslMode::Require),
+            ("verify-full", Some(ca)) => {
+                let path = Path::new(ca);
+                let path = match dir {
+                    Some(d) if path.is_relative() => d.join(path),
+                    _ => path.to_path_buf(),
+                };
+                Ok(SslMode::VerifyFull { ca_file: path })
+            }
+            ("verify-full", None) => Err(bad(
+                "sslmode \"verify-full\" needs `ca_file` (the CA certificates, PEM)".into(),
+            )),
+            ("disable" | "require", Some(_)) => Err(bad(
+                "`ca_file` goes with sslmode \"verify-full\" (a CA that is not checked protects nothing)"
+                    .into(),
+            )),
+            (other, _) => Err(bad(format!(
+                "sslmode {other:?}: one of \"disable\", \"require\", \"verify-full\""
+            ))),
+        }
+    }
+
+    /// The rustls connector, or `None` for plain TCP.
+    fn connector(&self) -> Result<Option<MakeRustlsConnect>> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("TLS: {e}")))?;
+        let config = match self {
+            SslMode::Disable => return Ok(None),
+            SslMode::Require => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+                .with_no_client_auth(),
+            SslMode::VerifyFull { ca_file } => builder
+                .with_root_certificates(roots(ca_file)?)
+                .with_no_client_auth(),
+        };
+        Ok(Some(MakeRustlsConnect::new(config)))
+    }
+}
+
+/// The CA certificates of `[store] ca_file`.
+fn roots(path: &Path) -> Result<rustls::RootCertStore> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let bad = |m: String| {
+        Error::new(
+            ErrorCode::ConfigInvalid,
+            format!("[store] ca_file {}: {m}", path.display()),
+        )
+    };
+    let mut store = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| bad(e.to_string()))?;
+        store.add(cert).map_err(|e| bad(e.to_string()))?;
+    }
+    if store.is_empty() {
+        return Err(bad("no certificate in it".into()));
+    }
+    Ok(store)
+}
+
+/// `sslmode = "require"`: any certificate, but the handshake's signatures
+/// are still verified (the session is really with the certificate's key).
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// A connection target: the URL's settings with agentauthz's timeouts.
@@ -84,6 +224,7 @@ pub enum SslMode {
 pub struct Target {
     config: postgres::Config,
     location: String,
+    tls: Option<MakeRustlsConnect>,
 }
 
 impl std::fmt::Debug for Target {
@@ -105,11 +246,12 @@ impl Target {
                 format!("[store] postgres: not a PostgreSQL connection URL: {e}"),
             )
         })?;
-        match sslmode {
-            SslMode::Disable => {
-                config.ssl_mode(postgres::config::SslMode::Disable);
-            }
-        }
+        // The URL's own sslmode is overridden: `[store] sslmode` decides.
+        config.ssl_mode(match sslmode {
+            SslMode::Disable => postgres::config::SslMode::Disable,
+            SslMode::Require | SslMode::VerifyFull { .. } => postgres::config::SslMode::Require,
+        });
+        let tls = sslmode.connector()?;
         config.connect_timeout(Duration::from_secs(5));
         config.keepalives_idle(Duration::from_secs(10));
         config.application_name("agentauthz");
@@ -127,7 +269,11 @@ impl Target {
         let port = config.get_ports().first().copied().unwrap_or(5432);
         let db = config.get_dbname().unwrap_or("").to_string();
         let location = format!("postgres {host}:{port}/{db}");
-        Ok(Target { config, location })
+        Ok(Target {
+            config,
+            location,
+            tls,
+        })
     }
 
     pub fn location(&self) -> &str {
@@ -137,7 +283,18 @@ impl Target {
     fn err(&self, what: &str, e: &postgres::Error) -> Error {
         let detail = match e.as_db_error() {
             Some(db) => db.message().to_string(),
-            None => e.to_string(),
+            // The cause says why (a certificate refused, a refused
+            // connection): the error's own text names only the step.
+            None => {
+                let mut text = e.to_string();
+                let mut cause = std::error::Error::source(e);
+                while let Some(c) = cause {
+                    text.push_str(": ");
+                    text.push_str(&c.to_string());
+                    cause = c.source();
+                }
+                text
+            }
         };
         Error::new(
             ErrorCode::Io,
@@ -145,12 +302,18 @@ impl Target {
         )
     }
 
+    /// A connection, over TLS when `[store] sslmode` asks for it.
+    fn open(&self) -> Result<Client> {
+        let client = match &self.tls {
+            None => self.config.connect(NoTls),
+            Some(tls) => self.config.connect(tls.clone()),
+        };
+        client.map_err(|e| self.err("cannot connect", &e))
+    }
+
     /// A new connection to a store `init` has set up.
     pub fn connect(&self) -> Result<Client> {
-        let mut client = self
-            .config
-            .connect(NoTls)
-            .map_err(|e| self.err("cannot connect", &e))?;
+        let mut client = self.open()?;
         let row = client
             .query_one("SELECT to_regclass('agentauthz_changes') IS NOT NULL", &[])
             .map_err(|e| self.err("cannot read the schema", &e))?;
@@ -219,10 +382,7 @@ pub fn wait(client: &mut Client, timeout: Duration) -> std::result::Result<bool,
 
 /// Creates (or brings up to date) the table, counter and triggers.
 pub fn init(target: &Target) -> Result<()> {
-    let mut client = target
-        .config
-        .connect(NoTls)
-        .map_err(|e| target.err("cannot connect", &e))?;
+    let mut client = target.open()?;
     let mut tx = client
         .transaction()
         .map_err(|e| target.err("cannot begin", &e))?;

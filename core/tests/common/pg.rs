@@ -126,11 +126,33 @@ impl Pg {
 
     /// Starts the server (again) on the same port and data.
     pub fn start_server(&self) {
+        self.start_server_with("");
+    }
+
+    /// Writes `name` into the server's data directory, readable by the
+    /// server only (a key must be).
+    pub fn put_file(&self, name: &str, contents: &[u8]) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.data().join(name);
+        std::fs::write(&path, contents).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if self.as_postgres {
+            let ok = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+    }
+
+    /// Starts the server with extra `-c` settings (e.g. `-c ssl=on`).
+    pub fn start_server_with(&self, extra: &str) {
         // fsync off: the tests kill PostgreSQL's processes, never the
         // machine; a commit is still written to the OS before it is
         // acknowledged, so nothing acknowledged is lost by a server crash.
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200",
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=200 {extra}",
             self.port,
             self.dir.display()
         );
