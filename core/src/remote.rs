@@ -164,7 +164,7 @@ pub fn read_cache(remote: &RemoteBundle) -> Result<Download> {
 }
 
 /// Keeps a verified bundle: each file written to a temporary name and
-/// renamed, the metadata last, so a crash leaves the previous copy or the new one.
+/// renamed (never a half-written file), the metadata last.
 pub fn write_cache(remote: &RemoteBundle, d: &Download) -> Result<()> {
     let dir = &remote.cache_dir;
     let io = |e: std::io::Error| {
@@ -176,8 +176,8 @@ pub fn write_cache(remote: &RemoteBundle, d: &Download) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io)?;
     let meta =
         serde_json::to_vec(&d.meta).map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
-    // The metadata goes first as a tombstone-free marker would not help:
-    // read_cache verifies the pair anyway, so a torn pair is refused, never used.
+    // A crash between two renames leaves a mismatched pair: read_cache
+    // verifies archive and signature together, so such a pair is refused, never used.
     for (name, bytes) in [
         (ARCHIVE, &d.archive),
         (SIGNATURE, &d.signature),
