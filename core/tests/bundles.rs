@@ -357,11 +357,17 @@ fn the_shared_fixtures_verify() {
     if std::env::var_os("AGENTAUTHZ_BLESS").is_some() {
         for name in ["coding-agent", "support-agent"] {
             let files = BundleFiles::read_dir(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies-examples").join(name),
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../policies-examples")
+                    .join(name),
             )
             .unwrap();
             let sig = BundleSignature::sign(&files.revision(), "fixture", &secret).unwrap();
-            std::fs::write(dir.join(format!("{name}.tar.gz")), files.to_archive().unwrap()).unwrap();
+            std::fs::write(
+                dir.join(format!("{name}.tar.gz")),
+                files.to_archive().unwrap(),
+            )
+            .unwrap();
             std::fs::write(dir.join(format!("{name}.tar.gz.sig")), sig.to_json()).unwrap();
         }
     }
@@ -377,7 +383,11 @@ fn the_shared_fixtures_verify() {
         .unwrap();
         Engine::from_bundle(v.files.to_bundle(None)).unwrap();
     }
-    let cross = archive::verify(&read("coding-agent.tar.gz"), &read("support-agent.tar.gz.sig"), &keys);
+    let cross = archive::verify(
+        &read("coding-agent.tar.gz"),
+        &read("support-agent.tar.gz.sig"),
+        &keys,
+    );
     assert_eq!(cross.unwrap_err().code(), ErrorCode::BundleSignatureInvalid);
     let garbage = archive::verify(b"not gzip", &read("support-agent.tar.gz.sig"), &keys);
     assert_eq!(garbage.unwrap_err().code(), ErrorCode::BundleArchiveInvalid);
