@@ -24,6 +24,7 @@ from ._native import (
     flush_decision_logs,
     generate_session_key,
     to_ocsf,
+    verify_bundle,
 )
 from .errors import (
     ERROR_CODES,
@@ -74,4 +75,5 @@ __all__ = [
     "flush_decision_logs",
     "generate_session_key",
     "to_ocsf",
+    "verify_bundle",
 ]
