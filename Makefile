@@ -41,11 +41,13 @@ test-all:
 OTLP_VENV := $(CARGO_TARGET_DIR)/otlp-venv
 export AGENTAUTHZ_TEST_PYTHON := $(OTLP_VENV)/bin/python
 
-test-deps: $(OTLP_VENV)/.installed ## Install the servers the Rust tests start on 127.0.0.1 (rsyslog, PostgreSQL; opentelemetry-proto, pydantic-ocsf in a venv), once
+test-deps: $(OTLP_VENV)/.installed ## Install the servers the Rust tests start on 127.0.0.1 (rsyslog, PostgreSQL, nginx; opentelemetry-proto, pydantic-ocsf in a venv), once
 	@command -v rsyslogd >/dev/null || test -x /usr/sbin/rsyslogd || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsyslog >/dev/null; }
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null; }
 
 $(OTLP_VENV)/.installed: core/tests/requirements.txt
 	@python3 -c 'import ensurepip' 2>/dev/null || { apt-get update -qq && \

@@ -781,6 +781,24 @@ impl PyEngine {
         })
     }
 
+    /// Where a bundle pulled from a URL (`[bundle] url`) stands: `{url,
+    /// revision, kid, source, last_poll, last_result, last_error, polls,
+    /// failures}`, or None when the bundle is not pulled from a URL.
+    fn bundle_status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            Ok(pythonize(py, &ffi::bundle_status_value(&self.0))?)
+        })
+    }
+
+    /// Polls the bundle URL now; returns the status after the poll (a failed
+    /// poll keeps the active bundle and says why in `last_error`).
+    fn poll_bundle<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guarded(py, || {
+            let status = core(py, py.detach(|| ffi::poll_bundle_value(&self.0)))?;
+            Ok(pythonize(py, &status)?)
+        })
+    }
+
     /// A hash of the run-time state (equal on engines of a fleet that
     /// applied the same changes).
     fn state_hash(&self, py: Python<'_>) -> PyResult<String> {
@@ -1089,6 +1107,25 @@ pub(crate) fn to_ocsf<'py>(
         )?;
         let event = core(py, py.detach(|| ffi::record_to_ocsf_value(&value)))?;
         Ok(pythonize(py, &event)?)
+    })
+}
+
+/// Verifies a signed bundle archive (`bundle.tar.gz` bytes) against its
+/// detached signature with `public_keys` (`{kid: "k4.public.…" or PEM}`):
+/// `{revision, kid, files}`.
+#[pyfunction]
+pub(crate) fn verify_bundle<'py>(
+    py: Python<'py>,
+    archive: &[u8],
+    signature: &[u8],
+    public_keys: std::collections::BTreeMap<String, String>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guarded(py, || {
+        let verified = core(
+            py,
+            py.detach(|| ffi::verify_bundle(archive, signature, &public_keys)),
+        )?;
+        Ok(pythonize(py, &verified)?)
     })
 }
 

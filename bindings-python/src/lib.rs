@@ -34,5 +34,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(engine::schema_from_mcp, m)?)?;
     m.add_function(wrap_pyfunction!(engine::mcp_denied_result, m)?)?;
     m.add_function(wrap_pyfunction!(engine::to_ocsf, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::verify_bundle, m)?)?;
     Ok(())
 }

@@ -356,6 +356,32 @@ def jwks_unavailable(_: Path) -> None:
     _token_check(idp.sign(idp.claims()), config)
 
 
+BUNDLES = Path(__file__).resolve().parents[2] / "tests" / "vectors" / "bundles"
+BUNDLE_KEYS = {"fixture": (BUNDLES / "fixture.public.paserk").read_text().strip()}
+
+
+def bundle_archive_invalid(_: Path) -> None:
+    # A valid signature (of another bundle) over bytes that are no archive.
+    agentauthz.verify_bundle(
+        b"not gzip", (BUNDLES / "support-agent.tar.gz.sig").read_bytes(), BUNDLE_KEYS
+    )
+
+
+def bundle_signature_invalid(_: Path) -> None:
+    archive = (BUNDLES / "coding-agent.tar.gz").read_bytes()
+    agentauthz.verify_bundle(
+        archive, (BUNDLES / "support-agent.tar.gz.sig").read_bytes(), BUNDLE_KEYS
+    )
+
+
+def bundle_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "agentauthz.toml").write_text(
+        '[bundle]\nurl = "http://127.0.0.1:9/bundle.tar.gz"\n'
+        f'public_keys = {{ fixture = "{BUNDLE_KEYS["fixture"]}" }}\npoll_seconds = 0\n'
+    )
+    Engine.load(tmp_path)
+
+
 TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "io": [io_error],
     "bundle_invalid": [missing_schema, bad_strings_shape],
@@ -391,6 +417,9 @@ TRIGGERS: dict[str, list[Callable[[Path], None]]] = {
     "approval_annotation_invalid": [approval_annotation_invalid],
     "approval_invalid": [approval_invalid],
     "approval_refused": [approval_refused],
+    "bundle_archive_invalid": [bundle_archive_invalid],
+    "bundle_signature_invalid": [bundle_signature_invalid],
+    "bundle_unavailable": [bundle_unavailable],
     "internal": [internal],
     # test_invalid: the core has no policy-test API exposed to bindings yet.
     # session_expired: needs the engine clock to pass a token's expiry, which

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Bundle directory.
-    #[arg(long)]
-    bundle: PathBuf,
+    /// Bundle directory (or one holding only `agentauthz.toml` with `[bundle] url`).
+    #[arg(long, required_unless_present = "bundle_url")]
+    bundle: Option<PathBuf>,
+    #[command(flatten)]
+    url: crate::bundle_cmd::UrlArgs,
     /// Request JSON file, or `-` for stdin.
     #[arg(long)]
     request: String,
@@ -44,7 +46,7 @@ pub fn run(args: Args) -> Result<u8> {
     } else {
         agentauthz::Source::read(std::path::Path::new(&args.request))?.text
     };
-    let bundle = agentauthz::Bundle::read_dir(&args.bundle)?;
+    let bundle = args.url.read(args.bundle.as_deref())?;
     let log = match args.decision_log {
         Some(path) => {
             let options = FileOptions::new(path)
@@ -54,9 +56,12 @@ pub fn run(args: Args) -> Result<u8> {
         }
         None => None,
     };
-    let mut builder = Engine::builder()
-        .bundle(bundle)
-        .recover_journal(args.recover);
+    let mut builder = args.url.apply(
+        Engine::builder()
+            .bundle(bundle)
+            .recover_journal(args.recover),
+        args.bundle.as_deref(),
+    )?;
     if let Some(log) = log {
         builder = builder.decision_log(log);
     }

@@ -1,5 +1,6 @@
 //! `agentauthz`: check requests, validate and test policy bundles from the shell and CI.
 
+mod bundle_cmd;
 mod check;
 mod inventory;
 mod lifecycle;
@@ -69,6 +70,8 @@ enum Command {
     Mcp(mcp::Args),
     /// The change store a fleet shares: `store init --postgres URL`, `store status`.
     Store(store::Args),
+    /// Signed bundle archives: `bundle build DIR -o bundle.tar.gz`, `bundle sign`, `bundle verify`.
+    Bundle(bundle_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => schema::run(args),
         Command::Mcp(args) => mcp::run(args),
         Command::Store(args) => store::run(args),
+        Command::Bundle(args) => bundle_cmd::run(args),
     });
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,11 +1,13 @@
-use agentauthz::{Bundle, Engine, Result};
+use agentauthz::{Engine, Result};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Bundle directory.
-    #[arg(long)]
-    bundle: PathBuf,
+    /// Bundle directory (or one holding only `agentauthz.toml` with `[bundle] url`).
+    #[arg(long, required_unless_present = "bundle_url")]
+    bundle: Option<PathBuf>,
+    #[command(flatten)]
+    url: crate::bundle_cmd::UrlArgs,
     /// Treat warnings (forbids that may error at run time or never match) as
     /// errors: exit 2 with code `policy_may_error`.
     #[arg(long)]
@@ -14,7 +16,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<u8> {
     // Strict: the builder refuses a bundle with warnings (`policy_may_error`).
-    let mut builder = Engine::builder().bundle(Bundle::read_dir(&args.bundle)?);
+    let bundle = args.url.read(args.bundle.as_deref())?;
+    let mut builder = args
+        .url
+        .apply(Engine::builder().bundle(bundle), args.bundle.as_deref())?;
     if args.strict {
         builder = builder.strict(true);
     }
@@ -27,7 +32,11 @@ pub fn run(args: Args) -> Result<u8> {
     let baseline = policies.iter().filter(|p| p.baseline).count();
     println!(
         "ok: {} valid ({} policies + {} baseline guardrails, revision {}){}",
-        args.bundle.display(),
+        match (&args.url.bundle_url, &args.bundle) {
+            (Some(url), _) => url.clone(),
+            (None, Some(dir)) => dir.display().to_string(),
+            (None, None) => String::new(),
+        },
         policies.len() - baseline,
         baseline,
         engine.policy_revision(),

@@ -134,6 +134,9 @@ pub struct Config {
     /// `[metrics]`: decision counters and gauges exported over OTLP.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[bundle]`: pull this bundle, signed, from a URL.
+    #[serde(default)]
+    pub bundle: BundleUrlConfig,
 }
 
 /// `[metrics]`: where the engine's metrics go.
@@ -175,6 +178,27 @@ impl std::fmt::Debug for MetricsOtlpConfig {
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
+}
+
+/// `[bundle]` of `agentauthz.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleUrlConfig {
+    /// `https://…/bundle.tar.gz`; its signature is at the same URL + `.sig`.
+    pub url: Option<String>,
+    /// Key id → `k4.public.…` / PEM text, `file:PATH` or `env:VAR`.
+    #[serde(default)]
+    pub public_keys: BTreeMap<String, String>,
+    /// Seconds between polls (default 30; 0: fetch at start only).
+    #[serde(default)]
+    pub poll_seconds: Option<u64>,
+    /// Where the last verified bundle is kept (relative to the bundle
+    /// directory; default `bundle-cache`).
+    #[serde(default)]
+    pub cache_dir: Option<String>,
+    /// Plain `http://` to any host (default: only to loopback addresses).
+    #[serde(default)]
+    pub allow_http: bool,
 }
 
 /// `[store]`: run-time changes shared by every engine of a fleet through
@@ -664,6 +688,27 @@ impl Bundle {
             options: BundleOptions::default(),
             dir: Some(dir.to_path_buf()),
         })
+    }
+
+    /// A bundle directory, or a directory holding only `agentauthz.toml`
+    /// whose `[bundle] url` names where the bundle comes from.
+    pub fn read_dir_or_config(dir: impl AsRef<Path>) -> Result<Bundle> {
+        let dir = dir.as_ref();
+        let config_path = dir.join("agentauthz.toml");
+        let has_schema = ["schema.cedarschema", "schema.cedarschema.json"]
+            .iter()
+            .any(|n| dir.join(n).is_file());
+        if !has_schema && config_path.is_file() {
+            let config = Source::read(&config_path)?;
+            if Config::parse(&config)?.bundle.url.is_some() {
+                return Ok(Bundle {
+                    config: Some(config),
+                    dir: Some(dir.to_path_buf()),
+                    ..Bundle::default()
+                });
+            }
+        }
+        Bundle::read_dir(dir)
     }
 
     pub fn with_options(mut self, options: BundleOptions) -> Bundle {

@@ -14,6 +14,7 @@ mod metrics;
 #[cfg(not(target_arch = "wasm32"))]
 mod metrics_otlp;
 mod origin;
+mod remote;
 mod request;
 mod screen;
 mod session_state;
@@ -75,14 +76,14 @@ pub struct Engine {
     compaction: bool,
     compacting: Arc<AtomicBool>,
     clock: Arc<dyn Clock>,
-    ids: DecisionIds,
+    ids: Arc<DecisionIds>,
     log: Arc<ArcSwapOption<DecisionLog>>,
     /// Serializes run-time changes and reloads; checks never take it.
     /// Shared with the thread that follows a fleet's store.
     writer: Arc<Mutex<Writer>>,
     sessions: ArcSwap<Sessions>,
     /// `[identity]`: identity providers and the tokens they verified.
-    identity: ArcSwap<Identity>,
+    identity: Arc<ArcSwap<Identity>>,
     /// The builder's limits, applied to reloaded bundles too.
     limits: Option<Limits>,
     /// Builder settings that override `agentauthz.toml`, on every reload too.
@@ -90,7 +91,7 @@ pub struct Engine {
     /// Whether a request's own `now` may set the time it is judged at.
     trust_caller_time: bool,
     /// Calls and cost units per agent (in memory; kept across reloads).
-    usage: usage::Usage,
+    usage: Arc<usage::Usage>,
     /// Requests waiting for a human; only `needs_approval` checks take it.
     pending: Mutex<approvals::Pending>,
     approval_hook: ArcSwapOption<approvals::Hook>,
@@ -104,6 +105,10 @@ pub struct Engine {
     /// `[metrics.otlp]`: sends them; stopped (after a last export) on drop.
     #[cfg(not(target_arch = "wasm32"))]
     metrics_export: Option<metrics_otlp::Exporter>,
+    /// `[bundle] url`: where the bundle comes from and the last poll.
+    remote: Option<Arc<remote::RemoteState>>,
+    /// Stops the thread polling the bundle URL.
+    bundle_poller: Option<follow::StopOnDrop>,
 }
 
 /// `[engine]` settings given to the builder.
@@ -146,6 +151,8 @@ pub struct EngineBuilder {
     compaction: Option<bool>,
     /// Overrides of `[store]` of `agentauthz.toml`.
     store: crate::bundle::StoreConfig,
+    /// Overrides `[bundle] url` of `agentauthz.toml`.
+    remote: Option<crate::remote::RemoteBundle>,
 }
 
 impl EngineBuilder {
@@ -300,11 +307,19 @@ impl EngineBuilder {
         self
     }
 
+    /// Pulls the bundle, signed, from a URL (see [`crate::remote`]): the
+    /// builder's bundle (if any) only says where relative paths resolve.
+    pub fn bundle_url(mut self, remote: crate::remote::RemoteBundle) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
     pub fn build(mut self) -> Result<Engine> {
         if let Some(limits) = self.limits {
             self.bundle.options.limits = limits;
         }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let remote_state = remote_bundle(&mut self.bundle, self.remote.take(), clock.now_millis())?;
         let config = match &self.bundle.config {
             Some(src) => Config::parse_with(src, &self.bundle.options.limits)?,
             None => Config::default(),
@@ -356,7 +371,7 @@ impl EngineBuilder {
                 config.integrity.checkpoint_every,
             )?,
         };
-        let ids = DecisionIds::new(clock.now_millis());
+        let ids = Arc::new(DecisionIds::new(clock.now_millis()));
         let mut engine = Engine {
             snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
             compaction: self.compaction.unwrap_or(true),
@@ -366,11 +381,11 @@ impl EngineBuilder {
             log: Arc::new(ArcSwapOption::from(log.map(Arc::new))),
             writer: Arc::new(Mutex::new(writer)),
             sessions: ArcSwap::from_pointee(sessions),
-            identity: ArcSwap::from_pointee(identity),
+            identity: Arc::new(ArcSwap::from_pointee(identity)),
             limits: self.limits,
             overrides: self.overrides,
             trust_caller_time: self.trust_caller_time,
-            usage: usage::Usage::default(),
+            usage: Arc::default(),
             pending: Mutex::default(),
             approval_hook: ArcSwapOption::empty(),
             health: None,
@@ -378,6 +393,8 @@ impl EngineBuilder {
             metrics: Arc::default(),
             #[cfg(not(target_arch = "wasm32"))]
             metrics_export: None,
+            remote: None,
+            bundle_poller: None,
         };
         engine.record_load()?;
         if store.postgres.is_some() {
@@ -394,6 +411,9 @@ impl EngineBuilder {
                 "agentauthz.toml: [metrics.otlp] is not available in WebAssembly; read engine.metrics()",
             ));
         }
+        if let Some(state) = remote_state {
+            engine.follow_bundle_url(state)?;
+        }
         Ok(engine)
     }
 }
@@ -405,7 +425,7 @@ impl Engine {
 
     /// Loads a bundle directory with the product defaults.
     pub fn load(dir: impl AsRef<Path>) -> Result<Engine> {
-        Engine::from_bundle(Bundle::read_dir(dir)?)
+        Engine::from_bundle(Bundle::read_dir_or_config(dir)?)
     }
 
     pub fn from_bundle(bundle: Bundle) -> Result<Engine> {
@@ -654,28 +674,8 @@ impl Engine {
     /// Compiles `bundle`, applies the run-time changes again (the journal's
     /// and this process's), and swaps it in. On error the current snapshot
     /// stays active.
-    pub fn reload(&self, mut bundle: Bundle) -> Result<()> {
-        if let Some(limits) = self.limits {
-            bundle.options.limits = limits;
-        }
-        let mut writer = self.writer()?;
-        let compiled = self.overrides.compile(bundle)?;
-        let identity =
-            reloaded_identity(&compiled, &self.identity.load(), self.clock.now_millis())?;
-        let (snapshot, skipped) = if writer.fleet.is_some() {
-            follow::replay_each(&compiled, &writer.history)?
-        } else {
-            replay(&compiled, &writer.history)?
-        };
-        writer.skipped = skipped.clone();
-        // Counters of agents the new bundle no longer has are dropped.
-        self.usage
-            .retain(|agent| request_agent_exists(&snapshot, agent));
-        self.snapshot.store(Arc::new(snapshot));
-        self.identity.store(Arc::new(identity));
-        drop(writer);
-        self.record_skips(&skipped);
-        Ok(())
+    pub fn reload(&self, bundle: Bundle) -> Result<()> {
+        self.reload_parts().reload(bundle)
     }
 
     /// Re-reads the directory the engine was loaded from.
@@ -1656,6 +1656,9 @@ impl Engine {
         if let Some(follower) = &self.follower {
             follower.stop();
         }
+        if let Some(poller) = &self.bundle_poller {
+            poller.stop();
+        }
         if let Some(log) = self.log.swap(None) {
             let _ = log.flush();
         }
@@ -1803,7 +1806,7 @@ impl Engine {
         }
         let (snapshot, skipped) = replay(&compiled, &history)?;
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let ids = DecisionIds::new(clock.now_millis());
+        let ids = Arc::new(DecisionIds::new(clock.now_millis()));
         // `[identity]` again from the bundle (keys given at run time are not state).
         let identity = match &snapshot.bundle.config {
             Some(src) => {
@@ -1828,11 +1831,11 @@ impl Engine {
                 malformed: Vec::new(),
             })),
             sessions: ArcSwap::from_pointee(state.sessions),
-            identity: ArcSwap::from_pointee(identity),
+            identity: Arc::new(ArcSwap::from_pointee(identity)),
             limits: state.limits,
             overrides,
             trust_caller_time: state.trust_caller_time,
-            usage: usage::Usage::default(),
+            usage: Arc::default(),
             pending: Mutex::default(),
             approval_hook: ArcSwapOption::empty(),
             health: None,
@@ -1840,6 +1843,8 @@ impl Engine {
             metrics: Arc::default(),
             #[cfg(not(target_arch = "wasm32"))]
             metrics_export: None,
+            remote: None,
+            bundle_poller: None,
         })
     }
 }
@@ -2329,5 +2334,85 @@ impl Engine {
             }
         }
         checked
+    }
+}
+
+/// The remote bundle to build from, if the builder or `[bundle] url` names
+/// one: fetched (or the cached copy) and verified; it replaces `bundle`,
+/// whose directory stays where relative paths resolve.
+fn remote_bundle(
+    bundle: &mut Bundle,
+    given: Option<crate::remote::RemoteBundle>,
+    now: i64,
+) -> Result<Option<remote::RemoteState>> {
+    let dir = bundle.dir.clone();
+    let configured = match (given, &bundle.config) {
+        (Some(r), _) => Some(r),
+        (None, Some(src)) => {
+            let config = Config::parse_with(src, &bundle.options.limits)?;
+            crate::remote::RemoteBundle::from_config(&config.bundle, dir.as_deref())?
+        }
+        (None, None) => None,
+    };
+    let Some(r) = configured else {
+        return Ok(None);
+    };
+    r.check()?;
+    let (mut pulled, state) = remote::initial(r, dir.as_deref(), now)?;
+    pulled.options = bundle.options.clone();
+    *bundle = pulled;
+    Ok(Some(state))
+}
+
+impl Engine {
+    fn reload_parts(&self) -> remote::ReloadParts {
+        remote::ReloadParts {
+            snapshot: self.snapshot.clone(),
+            writer: self.writer.clone(),
+            log: self.log.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            usage: self.usage.clone(),
+            identity: self.identity.clone(),
+            overrides: self.overrides,
+            limits: self.limits,
+        }
+    }
+
+    fn follow_bundle_url(&mut self, state: remote::RemoteState) -> Result<()> {
+        let state = Arc::new(state);
+        #[cfg(not(target_arch = "wasm32"))]
+        if !state.remote.poll.is_zero() {
+            let stop = remote::start(state.clone(), self.reload_parts()).map_err(|e| {
+                Error::new(
+                    ErrorCode::Io,
+                    format!("cannot start the bundle poller: {e}"),
+                )
+            })?;
+            self.bundle_poller = Some(stop);
+        }
+        self.remote = Some(state);
+        Ok(())
+    }
+
+    /// The bundle URL's state: active revision, last poll and its result
+    /// (`None` when the bundle was not pulled from a URL).
+    pub fn bundle_status(&self) -> Option<crate::remote::BundleStatus> {
+        let state = self.remote.as_ref()?;
+        let status = state.status.lock().unwrap_or_else(|p| p.into_inner());
+        Some(status.clone())
+    }
+
+    /// Polls the bundle URL now (as the poller does every `poll_seconds`):
+    /// a new, verified, valid revision is activated; anything else leaves
+    /// the active one and is reported in the returned status.
+    pub fn poll_bundle(&self) -> Result<crate::remote::BundleStatus> {
+        let state = self.remote.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorCode::ConfigInvalid,
+                "this engine's bundle does not come from a URL ([bundle] url)",
+            )
+        })?;
+        Ok(state.poll(&self.reload_parts()))
     }
 }

@@ -92,6 +92,15 @@ pub enum ErrorCode {
     /// The user may not approve (or reject) this request: the
     /// `agentauthz:approve` check denied it (not an approver, not active).
     ApprovalRefused,
+    /// A bundle archive is unsafe or malformed: a path outside the bundle,
+    /// a link or device, a duplicate or unexpected entry, too large, a
+    /// truncated or corrupt gzip stream, a name that is not UTF-8.
+    BundleArchiveInvalid,
+    /// A bundle's signature is missing, malformed, by an unknown key id,
+    /// does not verify, or signs another revision.
+    BundleSignatureInvalid,
+    /// A bundle URL could not be fetched (and no verified copy was cached).
+    BundleUnavailable,
     /// An internal failure (a bug); the operation was refused.
     Internal,
 }
@@ -116,7 +125,7 @@ pub enum ErrorFamily {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 40] = [
         ErrorCode::Io,
         ErrorCode::BundleInvalid,
         ErrorCode::ConfigInvalid,
@@ -153,6 +162,9 @@ impl ErrorCode {
         ErrorCode::ApprovalAnnotationInvalid,
         ErrorCode::ApprovalInvalid,
         ErrorCode::ApprovalRefused,
+        ErrorCode::BundleArchiveInvalid,
+        ErrorCode::BundleSignatureInvalid,
+        ErrorCode::BundleUnavailable,
         ErrorCode::Internal,
     ];
 
@@ -194,15 +206,21 @@ impl ErrorCode {
             ErrorCode::ApprovalAnnotationInvalid => "approval_annotation_invalid",
             ErrorCode::ApprovalInvalid => "approval_invalid",
             ErrorCode::ApprovalRefused => "approval_refused",
+            ErrorCode::BundleArchiveInvalid => "bundle_archive_invalid",
+            ErrorCode::BundleSignatureInvalid => "bundle_signature_invalid",
+            ErrorCode::BundleUnavailable => "bundle_unavailable",
             ErrorCode::Internal => "internal",
         }
     }
 
     pub fn family(self) -> ErrorFamily {
         match self {
-            ErrorCode::Io | ErrorCode::BundleInvalid | ErrorCode::ConfigInvalid => {
-                ErrorFamily::Bundle
-            }
+            ErrorCode::Io
+            | ErrorCode::BundleInvalid
+            | ErrorCode::ConfigInvalid
+            | ErrorCode::BundleArchiveInvalid
+            | ErrorCode::BundleSignatureInvalid
+            | ErrorCode::BundleUnavailable => ErrorFamily::Bundle,
             ErrorCode::SchemaParse | ErrorCode::SchemaInvalid => ErrorFamily::Schema,
             ErrorCode::PolicyParse
             | ErrorCode::PolicyIdMissing

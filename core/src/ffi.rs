@@ -48,14 +48,15 @@ pub use clock::{manual_clock, manual_clock_advance, manual_clock_now, manual_clo
 #[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
 pub use engine::store_init;
 pub use engine::{
-    bundle_from_strings, bundle_from_strings_json, bundle_from_texts, check, check_batch,
-    check_batch_json, check_batch_value, check_json, check_value, decision_to_json,
+    bundle_from_strings, bundle_from_strings_json, bundle_from_texts, bundle_status_value, check,
+    check_batch, check_batch_json, check_batch_value, check_json, check_value, decision_to_json,
     decision_to_value, engine_from_strings, engine_from_strings_json, engine_from_texts,
     engine_load, engine_load_journaled, engine_load_stored, engine_restore, engine_restore_json,
-    engine_restore_value, engine_state, engine_state_json, engine_state_value, reload_from_strings,
-    reload_from_strings_json, reload_from_texts, store_status_json, store_status_value, warnings,
-    warnings_json, warnings_value, BundleStrings, EngineState, PolicyTexts, StateBundle, StateKeys,
-    StateOptions, StateSettings, StateSigningKey, StateSource, StoreOptions, STATE_VERSION,
+    engine_restore_value, engine_state, engine_state_json, engine_state_value, poll_bundle_value,
+    reload_from_strings, reload_from_strings_json, reload_from_texts, store_status_json,
+    store_status_value, verify_bundle, verify_bundle_json, warnings, warnings_json, warnings_value,
+    BundleStrings, EngineState, PolicyTexts, StateBundle, StateKeys, StateOptions, StateSettings,
+    StateSigningKey, StateSource, StoreOptions, STATE_VERSION,
 };
 pub use errors::{
     catch_panic, error_codes, error_codes_json, error_codes_value, error_to_json, error_to_value,

@@ -5,6 +5,7 @@
 //! guardrails that deny unknown, ownerless or inactive agents.
 
 mod approval;
+pub mod archive;
 pub mod audit;
 mod bundle;
 mod change;
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod mcp;
 mod model;
 pub mod posture;
+pub mod remote;
 mod schema;
 pub mod scim;
 pub mod session;
@@ -33,8 +35,8 @@ pub use approval::{
 };
 pub use audit::{DecisionLog, DecisionRecord};
 pub use bundle::{
-    BaselineConfig, Bundle, BundleOptions, Config, EngineConfig, JournalConfig, LogConfig, LogSink,
-    Mode, OnError, PostureConfig, Source, StoreConfig,
+    BaselineConfig, Bundle, BundleOptions, BundleUrlConfig, Config, EngineConfig, JournalConfig,
+    LogConfig, LogSink, Mode, OnError, PostureConfig, Source, StoreConfig,
 };
 pub use change::{Change, Grant, GrantRequest, TaskSpec};
 pub use engine::units_of_f64;

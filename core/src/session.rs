@@ -32,7 +32,7 @@
 //! Errors name the source (path, variable, key id) and what is wrong, never
 //! key material or a token.
 
-mod keys;
+pub(crate) mod keys;
 mod token;
 
 pub use keys::{KeySource, SessionKeys, MAX_KID_LEN};

@@ -24,6 +24,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("integrity", 3),
     ("identity", 3),
     ("scim", 3),
+    ("archive", 3),
+    ("remote", 4),
     ("journal", 4),
     ("store", 4),
     ("audit", 5),

@@ -25,6 +25,7 @@ from ._native import (
     generate_session_key,
     store_init,
     to_ocsf,
+    verify_bundle,
 )
 from .errors import (
     ERROR_CODES,
@@ -76,4 +77,5 @@ __all__ = [
     "generate_session_key",
     "store_init",
     "to_ocsf",
+    "verify_bundle",
 ]

@@ -65,7 +65,10 @@ class AuthzError(Exception):
 
 
 class BundleError(AuthzError):
-    """A bundle could not be read, has an unexpected layout, or a bad agentauthz.toml."""
+    """A bundle could not be read, has an unexpected layout, or a bad agentauthz.toml;
+    a signed bundle's archive is unsafe or malformed (``bundle_archive_invalid``),
+    its signature does not verify (``bundle_signature_invalid``), or its URL could
+    not be fetched with no verified copy cached (``bundle_unavailable``)."""
 
     family = "bundle"
 

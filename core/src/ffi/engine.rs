@@ -158,7 +158,7 @@ pub fn engine_load_stored(
     store: &StoreOptions,
 ) -> Result<Engine> {
     let mut builder = Engine::builder()
-        .bundle(Bundle::read_dir(dir)?)
+        .bundle(Bundle::read_dir_or_config(dir)?)
         .recover_journal(recover)
         .trust_caller_time(trust_caller_time);
     if let Some(path) = journal {
@@ -230,6 +230,47 @@ pub fn store_status_value(engine: &Engine) -> Value {
 /// [`store_status_value`] as JSON text.
 pub fn store_status_json(engine: &Engine) -> String {
     store_status_value(engine).to_string()
+}
+
+/// [`Engine::bundle_status`] as JSON: `{url, revision?, kid?, source?,
+/// last_poll?, last_result?, last_error?, polls, failures}`, or `null` when
+/// the bundle does not come from a URL.
+pub fn bundle_status_value(engine: &Engine) -> Value {
+    engine.bundle_status().map_or(Value::Null, |s| to_value(&s))
+}
+
+/// [`Engine::poll_bundle`] (poll the bundle URL now) as JSON.
+pub fn poll_bundle_value(engine: &Engine) -> Result<Value> {
+    engine.poll_bundle().map(|s| to_value(&s))
+}
+
+/// Verifies a bundle archive against its detached signature with public
+/// keys (`kid → k4.public.… or PEM text`), as browsers that fetch bundles
+/// themselves need: `{revision, kid, files}` (`files`: path → text), or
+/// `bundle_archive_invalid` / `bundle_signature_invalid` / `key_invalid`.
+pub fn verify_bundle(
+    archive: &[u8],
+    signature: &[u8],
+    public_keys: &std::collections::BTreeMap<String, String>,
+) -> Result<Value> {
+    let mut keys = crate::archive::BundleKeys::new();
+    for (kid, text) in public_keys {
+        keys.add(kid, &crate::session::KeySource::Text(text.clone()))?;
+    }
+    let v = crate::archive::verify(archive, signature, &keys)?;
+    Ok(serde_json::json!({"revision": v.revision, "kid": v.kid, "files": v.files.files()}))
+}
+
+/// [`verify_bundle`] with the public keys as JSON text (`{"kid": "k4.public.…"}`;
+/// anything else is `key_invalid`), the result as JSON text.
+pub fn verify_bundle_json(archive: &[u8], signature: &[u8], public_keys: &str) -> Result<String> {
+    let keys: BTreeMap<String, String> = serde_json::from_str(public_keys).map_err(|e| {
+        Error::new(
+            ErrorCode::KeyInvalid,
+            format!("public keys must be an object of key id to key text: {e}"),
+        )
+    })?;
+    Ok(verify_bundle(archive, signature, &keys)?.to_string())
 }
 
 /// The active bundle's load warnings (forbids that may error at run time or

@@ -69,7 +69,7 @@ impl KeySource {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             KeySource::Text(_) => "key text".to_string(),
             KeySource::File(p) => format!("key file {}", p.display()),
@@ -404,4 +404,27 @@ fn keypair_from_seed(
     let public = AsymmetricPublicKey::<V4>::from(kp.pk.as_ref())
         .map_err(|_| key_err(format!("{what}: not a usable Ed25519 key")))?;
     Ok((secret, public))
+}
+
+/// An Ed25519 key pair from signing-key text (`k4.secret.` or PKCS#8 PEM),
+/// for other signers than sessions (signed bundles).
+pub(crate) fn ed25519_keypair(text: &str, what: &str) -> Result<ed25519_compact::KeyPair> {
+    let mut seed = parse_secret(text.trim(), what)?;
+    let kp = ed25519_compact::Seed::from_slice(&seed)
+        .and_then(ed25519_compact::KeyPair::try_from_seed)
+        .map_err(|_| key_err(format!("{what}: not a usable Ed25519 seed")));
+    seed.fill(0);
+    kp
+}
+
+/// An Ed25519 public key from `k4.public.` or PEM `PUBLIC KEY` text.
+pub(crate) fn ed25519_public(text: &str, what: &str) -> Result<ed25519_compact::PublicKey> {
+    let key = parse_public(text.trim(), what)?;
+    ed25519_compact::PublicKey::from_slice(key.as_bytes())
+        .map_err(|_| key_err(format!("{what}: not a valid Ed25519 public key")))
+}
+
+/// Checks a key id (1-128 characters of `A-Z a-z 0-9 . _ - :`).
+pub(crate) fn valid_kid(kid: &str) -> Result<()> {
+    check_kid(kid)
 }

@@ -1,0 +1,1 @@
+{"alg":"ed25519","kid":"fixture","revision":"sha256:8a44859799bdbac68527ecaa6765018ef1043a655368258e6402eb54e998e16e","signature":"7eoxkjcR0RT_FMEV63PDi6v4gJwYibA7nh2I9tIAe0Ze1FpxpJxqnLR7xAmBz8AjVDHprFtbRXnp0wFv_w2YBg"}

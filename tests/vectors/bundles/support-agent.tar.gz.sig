@@ -1,0 +1,1 @@
+{"alg":"ed25519","kid":"fixture","revision":"sha256:e6ba563507f2a19c59665795b3024af28ecb4e8faf08d6ab4f7c0a7806e28f96","signature":"l5zo-2GWQF8razCmI48ycJiBn79VVBfTLkS0idE3okUUOKwpP2vv99Z0tapoblgnHdJZJ-EC2fVaidDu2D_MBA"}
