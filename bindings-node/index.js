@@ -74,6 +74,7 @@ const raw = Engine[RAW] ?? {
   generateSessionKey: native.generateSessionKey,
   recordToOcsfJson: native._recordToOcsfJson,
   panicForTesting: native._panicForTesting,
+  verifyBundle: native._verifyBundle,
 }
 if (!Engine[RAW]) Object.defineProperty(Engine, RAW, { value: raw })
 
@@ -356,6 +357,17 @@ module.exports = {
   generateSessionKey: (kid) => call(() => raw.generateSessionKey(kid), 'key_invalid'),
   /** A decision record as its OCSF 1.5.0 API Activity event (the core's mapping). */
   toOcsf: shared.toOcsf,
+  /** Verifies a signed bundle archive against its detached signature: `{revision, kid, files}`. */
+  verifyBundle: (archive, signature, publicKeys) => {
+    const [a, s] = [archive, signature].map((b, i) => {
+      if (!(b instanceof Uint8Array)) {
+        throw codedError('bundle_archive_invalid', `${i ? 'signature' : 'archive'} must be a Buffer or Uint8Array`)
+      }
+      return Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+    })
+    const keys = readArgs('key_invalid', () => JSON.stringify(publicKeys) ?? 'null')
+    return JSON.parse(call(() => raw.verifyBundle(a, s, keys)))
+  },
 }
 
 // Test hook, not part of the API: a panic inside the core's `catch_panic`.

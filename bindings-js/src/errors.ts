@@ -38,7 +38,8 @@ export class AuthzError extends Error {
   }
 }
 
-/** `io`, `bundle_invalid`, `config_invalid`. */
+/** `io`, `bundle_invalid`, `config_invalid`; signed bundles:
+ * `bundle_archive_invalid`, `bundle_signature_invalid`, `bundle_unavailable`. */
 export class BundleError extends AuthzError {}
 /** `schema_parse`, `schema_invalid`. */
 export class SchemaError extends AuthzError {}

@@ -207,6 +207,23 @@ TRIGGERS.jwks_unavailable = () => {
   t.check(t.sign(t.claims({})))
 }
 
+const BUNDLES = path.join(__dirname, '..', '..', 'tests', 'vectors', 'bundles')
+const bundleFile = (name) => fs.readFileSync(path.join(BUNDLES, name))
+const BUNDLE_KEYS = { fixture: bundleFile('fixture.public.paserk').toString().trim() }
+// A valid signature (of another bundle) over bytes that are no archive.
+TRIGGERS.bundle_archive_invalid = () =>
+  agentauthz.verifyBundle(Buffer.from('not gzip'), bundleFile('support-agent.tar.gz.sig'), BUNDLE_KEYS)
+TRIGGERS.bundle_signature_invalid = () =>
+  agentauthz.verifyBundle(bundleFile('coding-agent.tar.gz'), bundleFile('support-agent.tar.gz.sig'), BUNDLE_KEYS)
+TRIGGERS.bundle_unavailable = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aaz-bundle-url-'))
+  fs.writeFileSync(
+    path.join(dir, 'agentauthz.toml'),
+    `[bundle]\nurl = "http://127.0.0.1:9/bundle.tar.gz"\npublic_keys = { fixture = "${BUNDLE_KEYS.fixture}" }\npoll_seconds = 0\n`,
+  )
+  Engine.load(dir)
+}
+
 const UNREACHABLE = {
   approval_invalid: 'raised by approve/reject, which the Node API does not have yet (Rust, Python and the CLI do)',
   approval_refused: 'raised by approve/reject, which the Node API does not have yet (Rust, Python and the CLI do)',

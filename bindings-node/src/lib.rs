@@ -605,6 +605,17 @@ pub fn generate_session_key(kid: String) -> napi::Result<Value, String> {
     call(|| ffi::generate_session_key_value(&kid))
 }
 
+/// `verifyBundle` (see `index.js`): the archive and signature bytes, the
+/// public keys as JSON text; the verified bundle as JSON text.
+#[napi(skip_typescript, js_name = "_verifyBundle")]
+pub fn verify_bundle(
+    archive: napi::bindgen_prelude::Buffer,
+    signature: napi::bindgen_prelude::Buffer,
+    public_keys: String,
+) -> napi::Result<String, String> {
+    call(|| ffi::verify_bundle_json(&archive, &signature, &public_keys))
+}
+
 // --- manual clock: `index.js` wraps the native `ManualClock` in a JS class of
 // the same shape (time arguments may be Dates) and passes it to
 // `_loadWithClock` / `_fromStringsWithClock`.

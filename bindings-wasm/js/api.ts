@@ -16,6 +16,7 @@ import {
   EngineBase,
   type ErrorCodeInfo,
   NATIVE,
+  readArgs,
   type McpSchema,
   type McpSchemaInput,
   type NativeEngine,
@@ -108,6 +109,7 @@ export interface NativeModule {
   errorCodes(): unknown[];
   version(): string;
   generateSessionKeyJson(kid: string): string;
+  verifyBundleJson(archive: Uint8Array, signature: Uint8Array, publicKeys: string): string;
   schemaFromMcpJson(input: string): string;
   recordToOcsfJson(record: string): string;
   __debugPanic(message: string): void;
@@ -229,6 +231,33 @@ export function generateSessionKey(kid: string): SessionKeyPair {
   text(kid, "key_invalid", "kid");
   const module = raw();
   return JSON.parse(call(() => module.generateSessionKeyJson(kid), "key_invalid")) as SessionKeyPair;
+}
+
+/** A bundle whose signature verified: its revision, the key id that signed it, its files (path → text). */
+export interface VerifiedBundle {
+  revision: string;
+  kid: string;
+  files: Record<string, string>;
+}
+
+/** Verifies a signed bundle archive (`bundle.tar.gz` bytes, fetched by the
+ * caller) against its detached signature (`bundle.tar.gz.sig`) with public
+ * keys `{kid: "k4.public.…" | PEM}`. Throws `bundle_signature_invalid`,
+ * `bundle_archive_invalid` or `key_invalid`. */
+export function verifyBundle(
+  archive: Uint8Array,
+  signature: Uint8Array,
+  publicKeys: Record<string, string>,
+): VerifiedBundle {
+  const module = raw();
+  const bytes = (v: unknown, what: string): Uint8Array => {
+    if (!(v instanceof Uint8Array)) throw codedError("bundle_archive_invalid", `${what} must be a Uint8Array`);
+    return v;
+  };
+  const a = bytes(archive, "archive");
+  const s = bytes(signature, "signature");
+  const keys = readArgs("key_invalid", () => JSON.stringify(publicKeys));
+  return JSON.parse(call(() => module.verifyBundleJson(a, s, keys), "internal")) as VerifiedBundle;
 }
 
 /** The Cedar schema fragment of a `tools/list` result: `{tools, server?, namespace?}` → `{text, actions, warnings, ...}`. */

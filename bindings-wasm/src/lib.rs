@@ -439,6 +439,19 @@ pub fn generate_session_key_json(kid: &str) -> Result<String, JsValue> {
     ffi::generate_session_key_json(kid).map_err(|e| js_error(&e))
 }
 
+/// Verifies a signed bundle archive against its detached signature with
+/// public keys (`{kid: "k4.public.…" | PEM}` as JSON text): `{revision, kid,
+/// files}` as JSON text. For browsers that fetch bundles themselves.
+#[wasm_bindgen(js_name = verifyBundleJson)]
+pub fn verify_bundle_json(
+    archive: &[u8],
+    signature: &[u8],
+    public_keys: &str,
+) -> Result<String, JsValue> {
+    ffi::catch_panic(|| ffi::verify_bundle_json(archive, signature, public_keys))
+        .map_err(|e| js_error(&e))
+}
+
 // --- manual clock: `js/api.ts` wraps `WasmManualClock` as `ManualClock` and
 // passes it to `fromStringsJsonWithClock`.
 

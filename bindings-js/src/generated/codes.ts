@@ -41,6 +41,9 @@ export const FAMILY_OF = {
   approval_annotation_invalid: "policy",
   approval_invalid: "lifecycle",
   approval_refused: "lifecycle",
+  bundle_archive_invalid: "bundle",
+  bundle_signature_invalid: "bundle",
+  bundle_unavailable: "bundle",
   internal: "internal",
 } as const satisfies Record<string, ErrorFamily>;
 

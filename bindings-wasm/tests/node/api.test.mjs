@@ -154,7 +154,7 @@ test("errors carry the core's code, family and located details", () => {
 
 test("errorCodes lists every code, each with a class for its family", () => {
   const codes = api.errorCodes();
-  assert.equal(codes.length, 37);
+  assert.equal(codes.length, 40);
   const families = new Set(codes.map((c) => c.family));
   assert.deepEqual([...families].sort(), [
     "bundle", "internal", "inventory", "journal", "lifecycle", "limit", "log", "policy", "request", "schema", "session", "test", "token",
