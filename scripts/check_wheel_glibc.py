@@ -9,7 +9,7 @@ any architecture):
 - the ELF machine is the tag's architecture (x86_64 or aarch64);
 - every NEEDED library belongs to the tag's C library: glibc's own libraries
   (libc.so.6, libm, libpthread, libdl, librt, libutil, the loader) and
-  libgcc_s, or musl's libc (libc.musl-<arch>.so.1); anything else may be
+  libgcc_s, or musl's libc (libc.so, libc.musl-<arch>.so.1); anything else may be
   missing on the user's system;
 - the newest GLIBC_x.y symbol version needed is no newer than the tag promises:
   manylinux2014 and manylinux_2_17 mean glibc 2.17, manylinux_2_X means 2.X;
@@ -54,7 +54,8 @@ class Tag:
 
     def allowed(self) -> set[str]:
         if self.glibc is None:
-            return {f"libc.musl-{self.arch}.so.1"}
+            # zig links musl's libc as libc.so; Alpine's name is libc.musl-<arch>.so.1.
+            return {"libc.so", f"libc.musl-{self.arch}.so.1"}
         return GLIBC_LIBS | {GLIBC_LOADER[self.arch]}
 
     def __str__(self) -> str:
