@@ -11,7 +11,7 @@ RELEASE_DIR := $(CARGO_TARGET_DIR)/$(HOST_TARGET)/release
 CLI := $(RELEASE_DIR)/agentauthz
 export AGENTAUTHZ_CLI := $(CLI)
 
-.PHONY: help demo test test-all test-deps test-rust test-python test-node test-wasm test-install package lint lint-release clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
+.PHONY: help demo test test-all test-deps test-rust test-python test-node test-wasm test-install package package-tools lint lint-release clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -93,6 +93,30 @@ package: ## Release artifacts for this platform into dist/ (zig-linked manylinux
 	scripts/install-check.sh $(CARGO_TARGET_DIR)/package-check $(PACKAGE_DIR)/*.whl bindings-node bindings-wasm/pkg $(PACKAGE_DIR)/*.tar.gz
 	cp $(CARGO_TARGET_DIR)/package-check/*.tgz $(PACKAGE_DIR)/
 	@ls -l $(PACKAGE_DIR)
+
+# The toolchain for cross-building the other Linux targets (aarch64 glibc,
+# x86_64 musl) with zig on this machine, and for checking what they build:
+# cargo-zigbuild from crates.io (napi-rs cross-compiles through it), Debian's
+# qemu-user-static and musl (its loader checks musl libraries), and a Debian
+# arm64 sysroot with Python and Node.js to run the aarch64 artifacts under
+# qemu-user (scripts/arm64-sysroot.sh; the host's apt state is not touched).
+CROSS_TARGETS := aarch64-unknown-linux-gnu x86_64-unknown-linux-musl
+ZIGBUILD_VERSION := 0.24.1
+TOOLS_DIR := $(CARGO_TARGET_DIR)/tools
+ZIGBUILD := $(TOOLS_DIR)/bin/cargo-zigbuild
+ARM64_SYSROOT := $(CARGO_TARGET_DIR)/arm64-sysroot
+
+$(ZIGBUILD):
+	env -u CARGO_BUILD_TARGET -u CARGO_TARGET_DIR cargo install --locked --root $(TOOLS_DIR) cargo-zigbuild@$(ZIGBUILD_VERSION)
+
+package-tools: $(ZIGBUILD) ## Cross-build tools for the other Linux targets: rust targets, cargo-zigbuild, maturin + zig, qemu-user, musl, an arm64 sysroot
+	@for t in $(CROSS_TARGETS); do rustup target list --installed | grep -qx $$t || rustup target add $$t || exit 1; done
+	$(MAKE) -C bindings-python venv
+	bindings-python/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r bindings-python/requirements-release.txt
+	$(MAKE) -C bindings-node install
+	@command -v qemu-aarch64-static >/dev/null && test -x /lib/ld-musl-x86_64.so.1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static musl >/dev/null; }
+	scripts/arm64-sysroot.sh $(ARM64_SYSROOT)
 
 # Every file generated from the Rust sources, and where it comes from.
 GENERATED := bindings-js/src/generated bindings-node/index.d.ts bindings-node/native.js tests/decision-records.json tests/ocsf-events.json
