@@ -135,6 +135,9 @@ export type ErrorCode =
   | 'approval_annotation_invalid'
   | 'approval_invalid'
   | 'approval_refused'
+  | 'bundle_archive_invalid'
+  | 'bundle_signature_invalid'
+  | 'bundle_unavailable'
   | 'internal'
 
 /** Error families; each has its `AuthzError` subclass. */
@@ -166,6 +169,25 @@ export interface ErrorCodeInfo {
  */
 export declare function toOcsf(record: DecisionRecord): OcsfEvent
 
+/** A bundle whose signature verified: its revision, the key id that signed it, its files (path → text). */
+export interface VerifiedBundle {
+  revision: string
+  kid: string
+  files: Record<string, string>
+}
+
+/**
+ * Verifies a signed bundle archive (`bundle.tar.gz` bytes) against its detached
+ * signature (`bundle.tar.gz.sig`) with public keys `{kid: 'k4.public.…' | PEM}`.
+ * Throws a `BundleError` (`bundle_signature_invalid`, `bundle_archive_invalid`)
+ * or a `SessionError` (`key_invalid`).
+ */
+export declare function verifyBundle(
+  archive: Uint8Array,
+  signature: Uint8Array,
+  publicKeys: Record<string, string>,
+): VerifiedBundle
+
 /** Every error agentauthz throws: bad bundles, bad requests, internal failures. */
 export declare class AuthzError extends Error {
   constructor(message: string, info?: { code?: ErrorCode; family?: ErrorFamily; details?: ErrorDetail[] })
@@ -175,7 +197,8 @@ export declare class AuthzError extends Error {
   /** One entry per problem, located where the core knows the place. */
   readonly details: ErrorDetail[]
 }
-/** `io`, `bundle_invalid`, `config_invalid`. */
+/** `io`, `bundle_invalid`, `config_invalid`; signed bundles:
+ * `bundle_archive_invalid`, `bundle_signature_invalid`, `bundle_unavailable`. */
 export declare class BundleError extends AuthzError {}
 /** `schema_parse`, `schema_invalid`. */
 export declare class SchemaError extends AuthzError {}

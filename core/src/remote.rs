@@ -216,12 +216,15 @@ mod fetch {
             .new_agent()
     }
 
+    /// A body with its `ETag` and `Last-Modified`.
+    type Fetched = (Vec<u8>, Option<String>, Option<String>);
+
     fn get(
         agent: &ureq::Agent,
         url: &str,
         limit: usize,
         validators: Option<&CacheMeta>,
-    ) -> Result<Option<(Vec<u8>, Option<String>, Option<String>)>> {
+    ) -> Result<Option<Fetched>> {
         let mut req = agent.get(url);
         if let Some(m) = validators {
             if let Some(etag) = &m.etag {

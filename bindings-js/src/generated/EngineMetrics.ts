@@ -14,11 +14,11 @@ decisions: Array<DecisionCount>, check_latency: CheckLatency,
  * Records of an exporting decision-log sink spooled but not yet
  * acknowledged by the receiver (`[log.otlp]`, `[log.syslog]`).
  */
-log_queue_depth?: number, 
+log_queue_depth: number, 
 /**
  * Bytes in that sink's spool.
  */
-spool_bytes?: number, 
+spool_bytes: number, 
 /**
  * A fleet store's staleness in seconds (since the engine last knew it
  * had every change).

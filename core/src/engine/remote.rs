@@ -3,7 +3,7 @@
 //! `reload` — verified first, compiled, swapped; on any failure the active
 //! snapshot stays and the poll's error is reported.
 
-use super::follow::{self, StopOnDrop};
+use super::follow;
 use super::snapshot::Snapshot;
 use super::usage::Usage;
 use super::writer::{lock, Writer};
@@ -17,7 +17,6 @@ use crate::remote::{self, BundleStatus, CacheMeta, Download, RemoteBundle};
 use crate::time::{format_millis, Clock, DecisionIds};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 /// What a reload needs of an engine, shareable with a polling thread.
@@ -209,8 +208,12 @@ impl RemoteState {
 
 /// Polls every `remote.poll` until stopped (or the engine is dropped).
 #[cfg(not(target_arch = "wasm32"))]
-pub(super) fn start(state: Arc<RemoteState>, parts: ReloadParts) -> std::io::Result<StopOnDrop> {
-    let stop = StopOnDrop::default();
+pub(super) fn start(
+    state: Arc<RemoteState>,
+    parts: ReloadParts,
+) -> std::io::Result<follow::StopOnDrop> {
+    use std::sync::atomic::Ordering;
+    let stop = follow::StopOnDrop::default();
     let flag = stop.0.clone();
     let every = state.remote.poll;
     std::thread::Builder::new()
