@@ -217,14 +217,14 @@ mod fetch {
     }
 
     /// A body with its `ETag` and `Last-Modified`.
-    type Fetched = (Vec<u8>, Option<String>, Option<String>);
+    type Body = (Vec<u8>, Option<String>, Option<String>);
 
     fn get(
         agent: &ureq::Agent,
         url: &str,
         limit: usize,
         validators: Option<&CacheMeta>,
-    ) -> Result<Option<Fetched>> {
+    ) -> Result<Option<Body>> {
         let mut req = agent.get(url);
         if let Some(m) = validators {
             if let Some(etag) = &m.etag {
