@@ -244,11 +244,7 @@ export interface VerifiedBundle {
  * caller) against its detached signature (`bundle.tar.gz.sig`) with public
  * keys `{kid: "k4.public.…" | PEM}`. Throws `bundle_signature_invalid`,
  * `bundle_archive_invalid` or `key_invalid`. */
-export function verifyBundle(
-  archive: Uint8Array,
-  signature: Uint8Array,
-  publicKeys: Record<string, string>,
-): VerifiedBundle {
+export function verifyBundle(archive: Uint8Array, signature: Uint8Array, publicKeys: Record<string, string>): VerifiedBundle {
   const module = raw();
   const bytes = (v: unknown, what: string): Uint8Array => {
     if (!(v instanceof Uint8Array)) throw codedError("bundle_archive_invalid", `${what} must be a Uint8Array`);
