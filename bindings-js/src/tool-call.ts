@@ -39,7 +39,8 @@ export type ActionOption<X = unknown> =
  * told the error. The tool never runs. */
 export type OnError = "deny" | "throw" | ((error: unknown, call: ToolCall) => void);
 
-/** The options every adapter takes. Give `agent` or `session` (a session token). */
+/** The options every adapter takes. Give one of `agent`, `session` (a session
+ * token) and `token` (an identity provider's bearer token). */
 export interface ToolCallOptions<X = unknown> {
   /** The engine that decides. */
   engine: object;
@@ -47,6 +48,10 @@ export interface ToolCallOptions<X = unknown> {
   agent?: FromCall<string, X>;
   /** A session token (`v4.public.…`), in place of `agent` (and `task`). */
   session?: FromCall<string, X>;
+  /** An identity provider's bearer token (a JWT), in place of `agent`:
+   * usually a function returning the current request's token. Never echoed
+   * in refusals or errors. */
+  token?: FromCall<string, X>;
   /** The audience the session token must carry. */
   audience?: FromCall<string | undefined, X>;
   /** The resource the tool acts on. */
@@ -186,6 +191,7 @@ const OPTION_KEYS = [
   "engine",
   "agent",
   "session",
+  "token",
   "audience",
   "resource",
   "action",
@@ -221,9 +227,9 @@ export function toolCallAuthorizer<X = unknown>(
   if (options === null || typeof options !== "object") throw new TypeError(`${who}: options must be an object`);
   const o = Object.fromEntries(OPTION_KEYS.map((k) => [k, options[k]])) as unknown as ToolCallOptions<X>;
   if (!isEngine(o.engine)) throw new TypeError(`${who}: \`engine\` must be an agentauthz Engine`);
-  if ((o.agent === undefined) === (o.session === undefined)) {
+  if ([o.agent, o.session, o.token].filter((v) => v !== undefined).length !== 1) {
     throw new TypeError(
-      `${who}: give exactly one of \`agent\` (the agent id) and \`session\` (a session token), a value or a function of the tool call`,
+      `${who}: give exactly one of \`agent\` (the agent id), \`session\` (a session token) and \`token\` (an identity provider's token), a value or a function of the tool call`,
     );
   }
   if (o.resource === undefined) throw new TypeError(`${who}: \`resource\` is required ({type, id}, or a function of the tool call)`);
@@ -259,7 +265,7 @@ export function toolCallAuthorizer<X = unknown>(
     };
     const input = o.input === undefined ? call.args : await optionValue(o.input, call, extra);
     if (input !== undefined) request.input = input;
-    const fields = ["agent", "session", "audience", "context", "task", "onBehalfOf", "credential", "now"] as const;
+    const fields = ["agent", "session", "token", "audience", "context", "task", "onBehalfOf", "credential", "now"] as const;
     for (const key of fields) {
       const value = await optionValue(o[key] as FromCall<unknown, X>, call, extra);
       if (value !== undefined && value !== null) (request as unknown as Record<string, unknown>)[key] = value;

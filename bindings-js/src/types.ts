@@ -249,7 +249,7 @@ export interface SessionKeyPair {
 export type McpIdentity = { agent: string } | { session: { token: string; audience?: string | null } } | { bearer: string };
 
 /** A framework's tool call to decide (`engine.checkToolCall`): the one
- * tool-call mapper of the core. Give exactly one of `agent` and `session`. */
+ * tool-call mapper of the core. Give exactly one of `agent`, `session` and `token`. */
 export interface ToolCallInput {
   /** The framework's tool name (for messages and the decision record). */
   tool: string;
