@@ -18,7 +18,7 @@ const AUD = "https://tools.test/mcp";
 const CLIENTS = ["ci-bot", "report-bot", "stranger-bot", "bobs-bot"].map((id) => ({
   client_id: id,
   client_secret: `secret-of-${id}-0123456789abcdef`,
-  grant_types: ["client_credentials"],
+  grant_types: ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
   redirect_uris: [],
   response_types: [],
   token_endpoint_auth_method: "client_secret_basic",
@@ -143,6 +143,61 @@ test("oidc-provider: client-credentials tokens, hostile classes, key rotation", 
     } finally {
       await stop(other);
     }
+  } finally {
+    await stop(op);
+  }
+});
+
+/** A delegated token (RFC 8693 token exchange): `client` acting for `user`. */
+async function exchanged(issuer, client, user) {
+  const c = CLIENTS.find((x) => x.client_id === client);
+  const res = await fetch(`${issuer}/token`, {
+    method: "POST",
+    headers: {
+      authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString("base64")}`,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      subject_token: user,
+      subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+      resource: AUD,
+    }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return body.access_token;
+}
+
+test("oidc-provider: a delegated token (token exchange) acts for its user", async () => {
+  const op = await start("", 0, "rsa1.pem:rsa-1");
+  const issuer = `http://127.0.0.1:${op.port}`;
+  try {
+    const config = `[identity]\naudience = "${AUD}"\n[identity.issuers.op]\nissuer = "${issuer}"\njwks_url = "${issuer}/jwks"\n`;
+    const engine = Engine.fromStrings({ schema: SCHEMA, policies: POLICIES, inventory: INVENTORY, config });
+    const records = [];
+    engine.setDecisionLog((r) => records.push(r));
+    const check = (t) => engine.check({ token: t, action: "tools:call", resource: { type: "Tool", id: "search" } });
+
+    const forAlice = await exchanged(issuer, "ci-bot", "alice");
+    const payload = JSON.parse(Buffer.from(forAlice.split(".")[1], "base64url").toString());
+    assert.equal(payload.sub, "alice");
+    assert.deepEqual(payload.act, { sub: "ci-bot" });
+    const claims = engine.verifyToken(forAlice);
+    assert.equal(claims.agent, "ci-bot");
+    assert.equal(claims.on_behalf_of, "alice");
+    assert.deepEqual(claims.actors, ["ci-bot"]);
+    assert.equal(check(forAlice).allowed, true);
+    const r = records.at(-1);
+    assert.equal(r.agent, "ci-bot");
+    assert.equal(r.on_behalf_of, "alice");
+    assert.ok(!JSON.stringify(r).includes(forAlice.split(".")[2]), "the record never holds the token");
+
+    // Acting for a deprovisioned user, or one the inventory does not know: denied.
+    assert.equal(check(await exchanged(issuer, "ci-bot", "bob")).allowed, false);
+    assert.deepEqual(check(await exchanged(issuer, "ci-bot", "mallory")).reasons, ["baseline/unknown-on-behalf-of"]);
+    // An agent outside the inventory acting for alice: unknown agent.
+    assert.deepEqual(check(await exchanged(issuer, "stranger-bot", "alice")).reasons, ["baseline/unknown-agent"]);
   } finally {
     await stop(op);
   }

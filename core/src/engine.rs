@@ -14,6 +14,7 @@ mod metrics;
 #[cfg(not(target_arch = "wasm32"))]
 mod metrics_otlp;
 mod origin;
+mod reload;
 mod remote;
 mod request;
 mod screen;
@@ -59,12 +60,13 @@ use crate::time::{format_millis, Clock, SystemClock};
 use crate::time::{parse_rfc3339_millis, DecisionIds};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use cedar_policy::{Entities, PolicySet};
+use reload::{replay, request_agent_exists, Overrides};
 use session_state::Sessions;
 use snapshot::Snapshot;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use writer::{folded, lock, Applied, Skipped, Writer};
+use writer::{lock, Applied, Skipped, Writer};
 
 /// In-process authorization for agents. `check` takes `&self` and never
 /// waits on a writer; `reload` swaps in a new snapshot atomically.
@@ -109,28 +111,6 @@ pub struct Engine {
     remote: Option<Arc<remote::RemoteState>>,
     /// Stops the thread polling the bundle URL.
     bundle_poller: Option<follow::StopOnDrop>,
-}
-
-/// `[engine]` settings given to the builder.
-#[derive(Debug, Default, Clone, Copy)]
-struct Overrides {
-    on_error: Option<OnError>,
-    strict: Option<bool>,
-}
-
-impl Overrides {
-    /// Compiles `bundle` with these settings: strict mode refuses a bundle
-    /// with warnings (`policy_may_error`).
-    fn compile(self, bundle: Bundle) -> Result<Snapshot> {
-        let mut snapshot = Snapshot::compile(bundle)?;
-        if let Some(on_error) = self.on_error {
-            snapshot.on_error = on_error;
-        }
-        if self.strict.unwrap_or(snapshot.strict) && !snapshot.warnings.is_empty() {
-            return Err(warnings::as_error(&snapshot.warnings));
-        }
-        Ok(snapshot)
-    }
 }
 
 /// Builds an [`Engine`] from strings or files.
@@ -1861,13 +1841,6 @@ pub struct LockdownStatus {
     pub by: String,
 }
 
-/// Whether the snapshot's inventory has agent `id`.
-fn request_agent_exists(snapshot: &Snapshot, id: &str) -> bool {
-    snapshot.bundle.options.base_schema
-        && snapshot::entity_uid(&EntityRef::new("Agent", id))
-            .is_ok_and(|uid| snapshot.store.get(&uid).is_some())
-}
-
 /// `[store]` of `agentauthz.toml` with the builder's settings over it.
 fn merged_store(
     config: &crate::bundle::StoreConfig,
@@ -1921,19 +1894,6 @@ fn default_writer() -> String {
 }
 
 /// `[journal] path` of `agentauthz.toml`, relative to the bundle directory.
-/// `[identity]` of a reloaded bundle (read again: keys, issuers, audience),
-/// keeping keys the engine already had where the new build has none.
-fn reloaded_identity(compiled: &Snapshot, old: &Identity, now: i64) -> Result<Identity> {
-    let config = match &compiled.bundle.config {
-        Some(src) => Config::parse_with(src, &compiled.limits)?,
-        None => Config::default(),
-    };
-    Ok(
-        Identity::from_config(&config.identity, compiled.bundle.dir.as_deref(), now)?
-            .keeping_keys_of(old),
-    )
-}
-
 fn configured_journal(config: &Config, dir: Option<&Path>) -> Option<PathBuf> {
     let path = PathBuf::from(config.journal.path.as_ref()?);
     Some(match dir {
@@ -1942,10 +1902,6 @@ fn configured_journal(config: &Config, dir: Option<&Path>) -> Option<PathBuf> {
     })
 }
 
-/// Applies recorded changes on top of a freshly compiled snapshot, each at
-/// its own time. A change made against an inventory statement the bundle has
-/// changed since yields to the bundle (the newest statement about an entity
-/// wins); a change that no longer applies is skipped. Both are described.
 /// Below this many entities a change folds itself in at once.
 const COMPACT_INLINE_BELOW: usize = 4096;
 
@@ -1969,41 +1925,6 @@ fn fold(slot: &ArcSwap<Snapshot>) -> Result<()> {
             return Ok(());
         }
     }
-}
-
-fn replay(compiled: &Snapshot, history: &[Applied]) -> Result<(Snapshot, Vec<Skipped>)> {
-    let mut skipped = Vec::new();
-    let mut kept: Vec<&Applied> = Vec::new();
-    for a in history {
-        let superseded = a
-            .entry
-            .basis
-            .as_deref()
-            .and_then(|b| lifecycle::superseded(compiled, &a.entry.change, b));
-        match superseded {
-            Some(why) => skipped.push(Skipped {
-                entry: a.entry.clone(),
-                reason: format!("{} skipped: {why}", a.entry.change.op()),
-            }),
-            None => kept.push(a),
-        }
-    }
-    if kept.is_empty() {
-        return Ok((compiled.clone(), skipped));
-    }
-    let changes: Vec<(i64, &Change)> = kept.iter().map(|a| (a.at, &a.entry.change)).collect();
-    let (snapshot, failed) = lifecycle::apply(compiled, &changes, false)?;
-    let snapshot = folded(snapshot)?;
-    for (i, reason) in failed {
-        if let Some(a) = kept.get(i) {
-            skipped.push(Skipped {
-                entry: a.entry.clone(),
-                reason,
-            });
-        }
-    }
-    skipped.sort_by_key(|s| s.entry.seq);
-    Ok((snapshot, skipped))
 }
 
 /// What a request to decide came as.

@@ -1050,3 +1050,26 @@ fn reload_keeps_the_keys_of_an_unreachable_provider() {
     engine.reload(engine.bundle()).unwrap();
     assert!(engine.check_token(&call(&token)).unwrap().allowed());
 }
+
+/// RFC 8693's `act` names the actor by `sub` (as providers issue it): the
+/// agent when the token's own `client_id` names the same party; a mismatch
+/// or a missing `client_id` is refused, never guessed.
+#[test]
+fn an_act_naming_its_actor_by_sub_must_agree_with_client_id() {
+    let s = setup();
+    let c = json!({
+        "iss": ISS, "aud": AUD, "sub": "alice", "client_id": "ci-bot", "exp": T0 + 300,
+        "scope": "tools.call", "act": {"sub": "ci-bot"}
+    });
+    let claims = s.engine.verify_token(&sign(&c)).unwrap();
+    assert_eq!(claims.agent, "ci-bot");
+    assert_eq!(claims.on_behalf_of.as_deref(), Some("alice"));
+    assert!(s.engine.check_token(&call(&sign(&c))).unwrap().allowed());
+
+    let mut other = c.clone();
+    other["client_id"] = json!("report-bot");
+    assert_eq!(code(&s, &sign(&other)), ErrorCode::TokenInvalid);
+    let mut none = c.clone();
+    none.as_object_mut().unwrap().remove("client_id");
+    assert_eq!(code(&s, &sign(&none)), ErrorCode::TokenInvalid);
+}

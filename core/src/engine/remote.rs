@@ -4,10 +4,10 @@
 //! snapshot stays and the poll's error is reported.
 
 use super::follow;
+use super::reload::{reloaded_identity, replay, request_agent_exists, Overrides};
 use super::snapshot::Snapshot;
 use super::usage::Usage;
 use super::writer::{lock, Writer};
-use super::{replay, request_agent_exists, Overrides};
 use crate::audit::DecisionLog;
 use crate::bundle::Bundle;
 use crate::error::Result;
@@ -43,7 +43,7 @@ impl ReloadParts {
         let mut writer = lock(&self.writer)?;
         let compiled = self.overrides.compile(bundle)?;
         let identity =
-            super::reloaded_identity(&compiled, &self.identity.load(), self.clock.now_millis())?;
+            reloaded_identity(&compiled, &self.identity.load(), self.clock.now_millis())?;
         let (snapshot, skipped) = if writer.fleet.is_some() {
             follow::replay_each(&compiled, &writer.history)?
         } else {

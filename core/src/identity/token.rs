@@ -232,6 +232,31 @@ fn scopes(claims: &Map<String, Value>) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The agent of a delegated token: what its `act` says under the agent
+/// claim; or, when `act` names its actor only by `sub` (RFC 8693's form, as
+/// providers issue it), that `sub` if the token's own agent claim (the client
+/// the token was issued to) names the same party. Anything else is refused.
+fn actor_of(
+    issuer: &Issuer,
+    claims: &Map<String, Value>,
+    act: &Map<String, Value>,
+) -> Result<String> {
+    let named = agent_of(issuer, act, "the token's `act`");
+    let AgentClaim::Claim(name) = &issuer.agent_claim else {
+        return named;
+    };
+    if act.contains_key(name.as_str()) {
+        return named;
+    }
+    match (string_claim(act, "sub")?, string_claim(claims, name)?) {
+        (Some(actor), Some(client)) if actor == client => Ok(actor),
+        (Some(_), Some(_)) => Err(invalid(format!(
+            "the token's `act` names another party than its `{name}`"
+        ))),
+        _ => named,
+    }
+}
+
 /// The agent id of a claim set (the token's, or an `act` object's).
 fn agent_of(issuer: &Issuer, claims: &Map<String, Value>, what: &str) -> Result<String> {
     match &issuer.agent_claim {
@@ -307,7 +332,7 @@ pub(crate) fn check_claims(
     let (agent, on_behalf_of, actors) = match claims.get("act") {
         None => (agent_of(issuer, claims, "the token")?, None, Vec::new()),
         Some(Value::Object(act)) => {
-            let agent = agent_of(issuer, act, "the token's `act`")?;
+            let agent = actor_of(issuer, claims, act)?;
             let mut actors = vec![agent.clone()];
             let mut next = act.get("act");
             while let Some(inner) = next {
