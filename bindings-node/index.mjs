@@ -35,5 +35,7 @@ export const { generateSessionKey } = agentauthz
 export const { schemaFromMcp } = agentauthz
 // --- OCSF
 export const { toOcsf } = agentauthz
+// --- signed bundles
+export const { verifyBundle } = agentauthz
 
 export default agentauthz

@@ -109,6 +109,7 @@ describe('declarations match the runtime', () => {
       'lockdownStatus',
       'mcpCheckCall',
       'mcpListableTools',
+      'metrics',
       'mode',
       'offboard',
       'onApprovalRequest',
