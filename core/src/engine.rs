@@ -422,7 +422,16 @@ impl Engine {
         let snapshot = self.snapshot.load();
         let now = self.clock.now_millis();
         let log = self.log.load();
-        self.decide(&snapshot, log.as_deref(), request, now, Form::Request)
+        self.counted(self.decide(&snapshot, log.as_deref(), request, now, Form::Request))
+    }
+
+    /// Counts a check that raised, wherever it was refused (a forged token
+    /// never reaches a policy, and is counted all the same).
+    fn counted(&self, result: Result<Decision>) -> Result<Decision> {
+        if let Err(e) = &result {
+            self.metrics.raised(e.code().as_str());
+        }
+        result
     }
 
     /// Decides many requests against one snapshot.
@@ -432,7 +441,7 @@ impl Engine {
         let log = self.log.load();
         requests
             .iter()
-            .map(|r| self.decide(&snapshot, log.as_deref(), r, now, Form::Request))
+            .map(|r| self.counted(self.decide(&snapshot, log.as_deref(), r, now, Form::Request)))
             .collect()
     }
 
@@ -463,12 +472,10 @@ impl Engine {
         #[cfg(not(target_arch = "wasm32"))]
         let started = std::time::Instant::now();
         let result = self.decide_timed(snapshot, log, request, recorded, now, form);
-        match &result {
-            Ok(d) => {
-                let unknown = d.reasons.iter().any(|r| r == authority::UNKNOWN_ACTION);
-                self.metrics.decided(request, d, unknown);
-            }
-            Err(e) => self.metrics.raised(e.code().as_str()),
+        // Errors are counted by the public entry points ([`Engine::counted`]).
+        if let Ok(d) = &result {
+            let unknown = d.reasons.iter().any(|r| r == authority::UNKNOWN_ACTION);
+            self.metrics.decided(request, d, unknown);
         }
         #[cfg(not(target_arch = "wasm32"))]
         self.metrics
@@ -1322,7 +1329,7 @@ impl Engine {
     /// the decision log as an error with the principal `Session::"unverified"`
     /// (never the token, never the agent it claims).
     pub fn check_session(&self, request: &SessionRequest) -> Result<Decision> {
-        self.check_session_as(request, Form::Request)
+        self.counted(self.check_session_as(request, Form::Request))
     }
 
     fn check_session_as(&self, request: &SessionRequest, form: Form) -> Result<Decision> {
@@ -1392,7 +1399,7 @@ impl Engine {
     /// issuer, subject, client, actor chain, `jti` and scopes in
     /// `context.token`, never the token.
     pub fn check_token(&self, request: &TokenRequest) -> Result<Decision> {
-        self.check_token_as(request, Form::Request)
+        self.counted(self.check_token_as(request, Form::Request))
     }
 
     fn check_token_as(&self, request: &TokenRequest, form: Form) -> Result<Decision> {
@@ -1505,6 +1512,10 @@ impl Engine {
     ///   for decimal`). An action the schema does not know, or whose context
     ///   type is not resolved, leaves `input` as given.
     pub fn check_tool_call(&self, call: &ToolCall) -> Result<Decision> {
+        self.counted(self.check_tool_call_uncounted(call))
+    }
+
+    fn check_tool_call_uncounted(&self, call: &ToolCall) -> Result<Decision> {
         let limits = self.limits();
         if let Some(input) = &call.input {
             limits.check_value("tool call input", input)?;

@@ -91,6 +91,53 @@ fn counters_match_the_decisions_made() {
     assert_eq!(wire["decisions"][0]["decision"], "allow");
 }
 
+/// A request refused before any policy is evaluated (a forged session or
+/// token, an over-deep tool call) is still counted: a flood of forged tokens
+/// shows on the dashboard instead of vanishing from it.
+#[test]
+fn refusals_before_the_decision_are_counted_by_code() {
+    let engine = engine_with(SCHEMA, POLICIES);
+    let session: agentauthz::SessionRequest = serde_json::from_value(json!({
+        "session": "v4.public.forged", "action": "repo:read",
+        "resource": {"type": "Repo", "id": "api"},
+    }))
+    .unwrap();
+    let session_err = engine.check_session(&session).unwrap_err();
+    let token: agentauthz::TokenRequest = serde_json::from_value(json!({
+        "token": "eyJhbGciOiJub25lIn0.e30.", "action": "repo:read",
+        "resource": {"type": "Repo", "id": "api"},
+    }))
+    .unwrap();
+    let token_err = engine.check_token(&token).unwrap_err();
+    let mut deep = json!(1);
+    for _ in 0..200 {
+        deep = json!([deep]);
+    }
+    let call: agentauthz::ToolCall = serde_json::from_value(json!({
+        "tool": "read", "action": "repo:read", "agent": "ci-bot",
+        "resource": {"type": "Repo", "id": "api"}, "input": deep,
+    }))
+    .unwrap();
+    let call_err = engine.check_tool_call(&call).unwrap_err();
+    let m = engine.metrics();
+    for e in [&session_err, &token_err, &call_err] {
+        assert!(
+            count(&m, "error", "other", e.code().as_str()) >= 1,
+            "{e}: {m:?}"
+        );
+    }
+    // Each refusal counted once, never twice.
+    assert_eq!(total(&m), 3, "{m:?}");
+    // A forged token reaching the session path of a tool call is counted once too.
+    let call: agentauthz::ToolCall = serde_json::from_value(json!({
+        "tool": "read", "action": "repo:read", "session": "v4.public.forged",
+        "resource": {"type": "Repo", "id": "api"},
+    }))
+    .unwrap();
+    engine.check_tool_call(&call).unwrap_err();
+    assert_eq!(total(&engine.metrics()), 4);
+}
+
 /// An attacker who sends many distinct action names gets them all folded
 /// into one `other` series: the labels never echo undeclared names.
 #[test]
