@@ -106,7 +106,7 @@ pub struct Engine {
     metrics: Arc<metrics::Metrics>,
     /// `[metrics.otlp]`: sends them; stopped (after a last export) on drop.
     #[cfg(not(target_arch = "wasm32"))]
-    metrics_export: Option<metrics_otlp::Exporter>,
+    metrics_export: Arc<metrics_otlp::Slot>,
     /// `[bundle] url`: where the bundle comes from and the last poll.
     remote: Option<Arc<remote::RemoteState>>,
     /// Stops the thread polling the bundle URL.
@@ -372,7 +372,7 @@ impl EngineBuilder {
             follower: None,
             metrics: Arc::default(),
             #[cfg(not(target_arch = "wasm32"))]
-            metrics_export: None,
+            metrics_export: Arc::new(metrics_otlp::Slot::new()),
             remote: None,
             bundle_poller: None,
         };
@@ -381,16 +381,14 @@ impl EngineBuilder {
             engine.join_fleet(&store, store_dir.as_deref())?;
         }
         #[cfg(not(target_arch = "wasm32"))]
-        if let Some(otlp) = &config.metrics.otlp {
-            engine.metrics_export = Some(metrics_otlp::Exporter::start(otlp, engine.gather())?);
+        {
+            let next = engine
+                .metrics_export
+                .prepare(config.metrics.otlp.as_ref(), || engine.gather())?;
+            engine.metrics_export.install(next);
         }
         #[cfg(target_arch = "wasm32")]
-        if config.metrics.otlp.is_some() {
-            return Err(Error::new(
-                ErrorCode::ConfigInvalid,
-                "agentauthz.toml: [metrics.otlp] is not available in WebAssembly; read engine.metrics()",
-            ));
-        }
+        metrics::refuse_otlp_in_wasm(&config.metrics)?;
         if let Some(state) = remote_state {
             engine.follow_bundle_url(state)?;
         }
@@ -618,13 +616,7 @@ impl Engine {
     /// shared handles (the engine itself is not shared with the thread).
     #[cfg(not(target_arch = "wasm32"))]
     fn gather(&self) -> metrics_otlp::Gather {
-        let (m, log, health, clock) = (
-            self.metrics.clone(),
-            self.log.clone(),
-            self.health.clone(),
-            self.clock.clone(),
-        );
-        Box::new(move || metrics::gather(&m, &log, health.as_deref(), clock.now_millis()))
+        metrics_otlp::gather_from(&self.metrics, &self.log, &self.health, &self.clock)
     }
 
     /// Writes buffered decision records out; reports the first logging
@@ -1833,7 +1825,7 @@ impl Engine {
             follower: None,
             metrics: Arc::default(),
             #[cfg(not(target_arch = "wasm32"))]
-            metrics_export: None,
+            metrics_export: Arc::new(metrics_otlp::Slot::new()),
             remote: None,
             bundle_poller: None,
         })
@@ -2308,6 +2300,12 @@ impl Engine {
             identity: self.identity.clone(),
             overrides: self.overrides,
             limits: self.limits,
+            #[cfg(not(target_arch = "wasm32"))]
+            metrics_export: self.metrics_export.clone(),
+            #[cfg(not(target_arch = "wasm32"))]
+            metrics: self.metrics.clone(),
+            #[cfg(not(target_arch = "wasm32"))]
+            health: self.health.clone(),
         }
     }
 

@@ -10,7 +10,9 @@
 mod receivers;
 
 use agentauthz::audit::{Otlp, OtlpOptions, Outgoing, Transport};
-use agentauthz::{AgentRequest, DecisionLog, Engine, EntityRef, ErrorCode, FixedClock, Request};
+use agentauthz::{
+    AgentRequest, Bundle, DecisionLog, Engine, EntityRef, ErrorCode, FixedClock, Request,
+};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -512,4 +514,99 @@ fn a_metrics_endpoint_must_be_http() {
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::ConfigInvalid);
     assert!(e.to_string().contains("[metrics.otlp]"), "{e}");
+}
+
+/// A reload that changes `[metrics.otlp]` moves the exports to the new
+/// endpoint, with the counters carried on; one that cannot start (a header
+/// from an unset variable) fails and leaves the running exporter as it was;
+/// one that removes the section stops the exports.
+#[test]
+fn a_reload_applies_a_changed_metrics_section_or_keeps_the_old_one() {
+    let dir = temp_dir("metrics-reload");
+    let (log_port, first, second) = (free_port(), free_port(), free_port());
+    let (first_out, second_out) = (dir.join("first.jsonl"), dir.join("second.jsonl"));
+    let _logs = Receiver::start(log_port, &dir.join("log.jsonl"), &[]);
+    let _first = Receiver::start(first, &first_out, &[]);
+    let _second = Receiver::start(second, &second_out, &[]);
+    let spool = dir.join("spool");
+    let engine = builder(&metrics_config(log_port, first, &spool, ""))
+        .build()
+        .unwrap();
+    let bundle = |metrics_port: u16, extra: &str| {
+        let mut b = Bundle::from_strings(SCHEMA, POLICIES, Some(INVENTORY));
+        b.config = Some(agentauthz::Source::new(
+            "agentauthz.toml",
+            metrics_config(log_port, metrics_port, &spool, extra),
+        ));
+        b
+    };
+    let decisions = |out: &Path| -> u64 {
+        metric_exports(out)
+            .last()
+            .and_then(|e| metric(e, "agentauthz.decisions").cloned())
+            .map_or(0, |d| {
+                d["points"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["value"].as_u64().unwrap())
+                    .sum()
+            })
+    };
+    let wait_for = |out: &Path, n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while decisions(out) != n {
+            assert!(Instant::now() < deadline, "{out:?}: {}", decisions(out));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for i in 0..3 {
+        engine.check(&push(i, "feature")).unwrap();
+    }
+    wait_for(&first_out, 3);
+
+    engine.reload(bundle(second, "")).unwrap();
+    engine.check(&push(3, "feature")).unwrap();
+    wait_for(&second_out, 4);
+    let before = metric_exports(&first_out).len();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        metric_exports(&first_out).len() <= before + 1,
+        "the old exporter ends after a last export"
+    );
+
+    let e = engine
+        .reload(bundle(
+            first,
+            "headers_from_env = { k = \"AGENTAUTHZ_TEST_UNSET_VAR\" }\n",
+        ))
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ConfigInvalid, "{e}");
+    engine.check(&push(4, "feature")).unwrap();
+    wait_for(&second_out, 5);
+
+    let mut plain = Bundle::from_strings(SCHEMA, POLICIES, Some(INVENTORY));
+    plain.config = Some(agentauthz::Source::new(
+        "agentauthz.toml",
+        config(log_port, &spool, ""),
+    ));
+    engine.reload(plain).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = metric_exports(&second_out).len();
+    engine.check(&push(5, "feature")).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        metric_exports(&second_out).len(),
+        stopped,
+        "no exports after the section is gone"
+    );
+    assert_eq!(
+        engine
+            .metrics()
+            .decisions
+            .iter()
+            .map(|d| d.count)
+            .sum::<u64>(),
+        6
+    );
 }

@@ -197,6 +197,18 @@ test("the engine stays usable after bad input", () => {
   assert.equal(d.policyRevision, engine.policyRevision);
 });
 
+test("[metrics.otlp] is refused in WASM at load and at reload alike", () => {
+  const metrics = '[metrics.otlp]\nendpoint = "http://127.0.0.1:4318/v1/metrics"\n';
+  const load = thrown(() => Engine.fromStrings({ ...bundle, config: metrics }, { trustCallerTime: true }));
+  assert.equal(load.code, "config_invalid");
+  const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
+  const revision = engine.policyRevision;
+  const reload = thrown(() => engine.reload({ ...bundle, config: metrics }));
+  assert.equal(reload.code, "config_invalid");
+  assert.match(reload.message, /WebAssembly/);
+  assert.equal(engine.policyRevision, revision);
+});
+
 test("hostile input is a coded error, not a crash", () => {
   const engine = Engine.fromStrings(bundle, { trustCallerTime: true });
   const nested = (n) => {

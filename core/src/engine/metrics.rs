@@ -308,3 +308,18 @@ pub struct EngineMetrics {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store_staleness_seconds: Option<f64>,
 }
+
+/// No threads or sockets in WebAssembly: `[metrics.otlp]` is refused, at
+/// build and at reload alike.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn refuse_otlp_in_wasm(
+    config: &crate::bundle::MetricsConfig,
+) -> crate::error::Result<()> {
+    match config.otlp {
+        Some(_) => Err(crate::error::Error::new(
+            crate::error::ErrorCode::ConfigInvalid,
+            "agentauthz.toml: [metrics.otlp] is not available in WebAssembly; read engine.metrics()",
+        )),
+        None => Ok(()),
+    }
+}

@@ -4,9 +4,12 @@
 //! [`Engine::metrics`](crate::Engine::metrics) reads.
 
 use super::metrics::{EngineMetrics, LATENCY_BOUNDS_US};
-use crate::audit::{Otlp, OtlpOptions};
+use crate::audit::{DecisionLog, Otlp, OtlpOptions};
 use crate::bundle::MetricsOtlpConfig;
 use crate::error::{Error, ErrorCode, Result};
+use crate::store::Health;
+use crate::time::Clock;
+use arc_swap::ArcSwapOption;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -39,8 +42,79 @@ fn now_nanos() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// What the thread reads: [`crate::Engine::metrics`] from shared handles
+/// (the engine itself is not shared with the thread).
+pub(crate) fn gather_from(
+    metrics: &Arc<super::metrics::Metrics>,
+    log: &Arc<ArcSwapOption<DecisionLog>>,
+    health: &Option<Arc<Health>>,
+    clock: &Arc<dyn Clock>,
+) -> Gather {
+    let (m, log, health, clock) = (metrics.clone(), log.clone(), health.clone(), clock.clone());
+    Box::new(move || super::metrics::gather(&m, &log, health.as_deref(), clock.now_millis()))
+}
+
+/// The running exporter and the section it runs with. A reload that changes
+/// `[metrics.otlp]` starts the new exporter before its snapshot is swapped in
+/// ([`Slot::prepare`]) and installs it after ([`Slot::install`]); the old one
+/// sends a last export and ends. Counters carry on: they live in the engine.
+pub(crate) struct Slot {
+    /// When the engine was built: the start of every cumulative series.
+    start: u64,
+    running: Mutex<Option<(MetricsOtlpConfig, Exporter)>>,
+}
+
+/// What a reload does with the exporter.
+pub(crate) enum Next {
+    Keep,
+    Replace(Option<(MetricsOtlpConfig, Exporter)>),
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot").finish_non_exhaustive()
+    }
+}
+
+impl Slot {
+    pub(crate) fn new() -> Slot {
+        Slot {
+            start: now_nanos(),
+            running: Mutex::new(None),
+        }
+    }
+
+    /// Starts an exporter for `config` unless the running one already has it.
+    pub(crate) fn prepare(
+        &self,
+        config: Option<&MetricsOtlpConfig>,
+        gather: impl FnOnce() -> Gather,
+    ) -> Result<Next> {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if running.as_ref().map(|(c, _)| c) == config {
+            return Ok(Next::Keep);
+        }
+        drop(running);
+        Ok(Next::Replace(match config {
+            Some(c) => Some((c.clone(), Exporter::start(c, gather(), self.start)?)),
+            None => None,
+        }))
+    }
+
+    pub(crate) fn install(&self, next: Next) {
+        if let Next::Replace(next) = next {
+            let old = std::mem::replace(
+                &mut *self.running.lock().unwrap_or_else(PoisonError::into_inner),
+                next,
+            );
+            // Dropped outside the lock: it only signals its thread.
+            drop(old);
+        }
+    }
+}
+
 impl Exporter {
-    pub(crate) fn start(config: &MetricsOtlpConfig, gather: Gather) -> Result<Exporter> {
+    fn start(config: &MetricsOtlpConfig, gather: Gather, start: u64) -> Result<Exporter> {
         let mut options = OtlpOptions::new(config.endpoint.clone());
         options.headers = config
             .headers
@@ -62,7 +136,6 @@ impl Exporter {
         let client = Otlp::new(options)?;
         let interval = Duration::from_millis(config.interval_ms.unwrap_or(10_000));
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let start = now_nanos();
         {
             let stop = stop.clone();
             std::thread::Builder::new()

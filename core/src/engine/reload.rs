@@ -41,13 +41,22 @@ pub(super) fn request_agent_exists(snapshot: &Snapshot, id: &str) -> bool {
             .is_ok_and(|uid| snapshot.store.get(&uid).is_some())
 }
 
+/// The `agentauthz.toml` of a reloaded bundle.
+pub(super) fn reloaded_config(compiled: &Snapshot) -> Result<Config> {
+    match &compiled.bundle.config {
+        Some(src) => Config::parse_with(src, &compiled.limits),
+        None => Ok(Config::default()),
+    }
+}
+
 /// `[identity]` of a reloaded bundle (read again: keys, issuers, audience),
 /// keeping keys the engine already had where the new build has none.
-pub(super) fn reloaded_identity(compiled: &Snapshot, old: &Identity, now: i64) -> Result<Identity> {
-    let config = match &compiled.bundle.config {
-        Some(src) => Config::parse_with(src, &compiled.limits)?,
-        None => Config::default(),
-    };
+pub(super) fn reloaded_identity(
+    compiled: &Snapshot,
+    config: &Config,
+    old: &Identity,
+    now: i64,
+) -> Result<Identity> {
     Ok(
         Identity::from_config(&config.identity, compiled.bundle.dir.as_deref(), now)?
             .keeping_keys_of(old),

@@ -4,7 +4,7 @@
 //! snapshot stays and the poll's error is reported.
 
 use super::follow;
-use super::reload::{reloaded_identity, replay, request_agent_exists, Overrides};
+use super::reload::{reloaded_config, reloaded_identity, replay, request_agent_exists, Overrides};
 use super::snapshot::Snapshot;
 use super::usage::Usage;
 use super::writer::{lock, Writer};
@@ -31,6 +31,13 @@ pub(super) struct ReloadParts {
     pub identity: Arc<ArcSwap<Identity>>,
     pub overrides: Overrides,
     pub limits: Option<Limits>,
+    /// `[metrics.otlp]`: restarted when a reload changes it.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub metrics_export: Arc<super::metrics_otlp::Slot>,
+    #[cfg(not(target_arch = "wasm32"))]
+    pub metrics: Arc<super::metrics::Metrics>,
+    #[cfg(not(target_arch = "wasm32"))]
+    pub health: Option<Arc<crate::store::Health>>,
 }
 
 impl ReloadParts {
@@ -42,19 +49,41 @@ impl ReloadParts {
         }
         let mut writer = lock(&self.writer)?;
         let compiled = self.overrides.compile(bundle)?;
-        let identity =
-            reloaded_identity(&compiled, &self.identity.load(), self.clock.now_millis())?;
+        let config = reloaded_config(&compiled)?;
+        let identity = reloaded_identity(
+            &compiled,
+            &config,
+            &self.identity.load(),
+            self.clock.now_millis(),
+        )?;
         let (snapshot, skipped) = if writer.fleet.is_some() {
             follow::replay_each(&compiled, &writer.history)?
         } else {
             replay(&compiled, &writer.history)?
         };
+        // Last, as it starts a thread: a section that cannot start fails the
+        // reload with the old exporter still running.
+        #[cfg(not(target_arch = "wasm32"))]
+        let metrics_export = self
+            .metrics_export
+            .prepare(config.metrics.otlp.as_ref(), || {
+                super::metrics_otlp::gather_from(
+                    &self.metrics,
+                    &self.log,
+                    &self.health,
+                    &self.clock,
+                )
+            })?;
+        #[cfg(target_arch = "wasm32")]
+        super::metrics::refuse_otlp_in_wasm(&config.metrics)?;
         writer.skipped = skipped.clone();
         // Counters of agents the new bundle no longer has are dropped.
         self.usage
             .retain(|agent| request_agent_exists(&snapshot, agent));
         self.snapshot.store(Arc::new(snapshot));
         self.identity.store(Arc::new(identity));
+        #[cfg(not(target_arch = "wasm32"))]
+        self.metrics_export.install(metrics_export);
         drop(writer);
         if let Some(log) = self.log.load_full() {
             let snapshot = self.snapshot.load();
