@@ -280,6 +280,29 @@ export interface LoadOptions extends EngineOptions {
   /** Cut a torn last line of the journal and of the bundle's decision log off
    * (recording that it did) instead of throwing `JournalError` / `LogError`. */
   recover?: boolean
+  /** Share run-time changes with a fleet through PostgreSQL: a URL, `env:VAR`
+   * or `file:PATH` (overrides `[store] postgres` of agentauthz.toml). */
+  store?: string | null
+  /** Checks deny (`store/stale`) after this long out of sync with the store. */
+  maxStalenessSeconds?: number | null
+}
+
+/** How an engine stands with its change store (`engine.storeStatus()`). */
+export interface StoreStatus {
+  /** `postgres`, `journal` or `memory`. */
+  backend: string
+  /** `postgres HOST:PORT/DB`, `journal FILE`. */
+  location: string
+  last_applied_seq: number
+  last_synced?: string
+  staleness_ms?: number
+  max_staleness_ms?: number
+  /** Stale beyond `max_staleness_ms`: every check denies (`store/stale`). */
+  stale: boolean
+  connected: boolean
+  last_error?: string
+  gap_after?: number
+  skipped: number
 }
 
 /**
@@ -417,6 +440,17 @@ export declare class Engine {
   /** The journal file, or `null` when run-time changes are not journaled. */
   get journalPath(): string | null
   /**
+   * How the engine stands with its change store: `{backend, location,
+   * last_applied_seq, staleness_ms?, max_staleness_ms?, stale, connected,
+   * last_error?, ...}`.
+   */
+  storeStatus(): StoreStatus
+  /**
+   * A hash of the run-time state (equal on engines of a fleet that
+   * applied the same changes).
+   */
+  stateHash(): string
+  /**
    * Journal changes that no longer applied to the bundle when it was last
    * loaded or reloaded, described.
    */
@@ -525,3 +559,10 @@ export declare function generateSessionKey(kid: string): SessionKeyPair
  * that could not be mapped.
  */
 export declare function schemaFromMcp(input: McpSchemaInput): McpSchema
+
+/**
+ * Creates (or brings up to date) a fleet's PostgreSQL change store at `url`
+ * (a URL or `env:VAR`): `agentauthz store init`. Returns where
+ * (`postgres HOST:PORT/DB`).
+ */
+export declare function storeInit(url: string): string

@@ -127,6 +127,8 @@ describe('declarations match the runtime', () => {
       'setIssuerJwks',
       'setSessionKeys',
       'skippedChanges',
+      'stateHash',
+      'storeStatus',
       'suspend',
       'transferOwner',
       'usage',
