@@ -304,3 +304,22 @@ export interface StoreStatus {
   gap_after?: number
   skipped: number
 }
+
+/** Where a bundle pulled from a URL stands (`engine.bundleStatus()`, `engine.pollBundle()`). */
+export interface BundleStatus {
+  url: string
+  /** The active bundle's revision (`sha256:` content hash). */
+  revision?: string
+  /** Key id that signed the active bundle. */
+  kid?: string
+  /** `network`, or `cache` when the engine started from its cached copy. */
+  source?: string
+  /** RFC 3339 time of the last poll. */
+  last_poll?: string
+  /** `updated`, `not_modified`, `unchanged` (a new ETag, the same revision) or `error`. */
+  last_result?: string
+  /** The error code and message of the last failed poll (the active bundle stayed). */
+  last_error?: string
+  polls: number
+  failures: number
+}

@@ -305,6 +305,25 @@ export interface StoreStatus {
   skipped: number
 }
 
+/** Where a bundle pulled from a URL stands (`engine.bundleStatus()`, `engine.pollBundle()`). */
+export interface BundleStatus {
+  url: string
+  /** The active bundle's revision (`sha256:` content hash). */
+  revision?: string
+  /** Key id that signed the active bundle. */
+  kid?: string
+  /** `network`, or `cache` when the engine started from its cached copy. */
+  source?: string
+  /** RFC 3339 time of the last poll. */
+  last_poll?: string
+  /** `updated`, `not_modified`, `unchanged` (a new ETag, the same revision) or `error`. */
+  last_result?: string
+  /** The error code and message of the last failed poll (the active bundle stayed). */
+  last_error?: string
+  polls: number
+  failures: number
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -445,6 +464,17 @@ export declare class Engine {
    * last_error?, ...}`.
    */
   storeStatus(): StoreStatus
+  /**
+   * Where a bundle pulled from a URL (`[bundle] url`) stands: `{url,
+   * revision?, kid?, source?, last_poll?, last_result?, last_error?,
+   * polls, failures}`, or `null` when the bundle is not pulled from a URL.
+   */
+  bundleStatus(): BundleStatus | null
+  /**
+   * Polls the bundle URL now; returns the status after the poll (a failed
+   * poll keeps the active bundle and says why in `last_error`).
+   */
+  pollBundle(): BundleStatus
   /**
    * A hash of the run-time state (equal on engines of a fleet that
    * applied the same changes).

@@ -58,6 +58,8 @@ const raw = Engine[RAW] ?? {
   engineState: proto.engineState,
   storeStatus: proto.storeStatus,
   stateHash: proto.stateHash,
+  bundleStatus: proto.bundleStatus,
+  pollBundle: proto.pollBundle,
   restore: Engine.restore,
   warnings: proto.warnings,
   close: proto.close,
@@ -266,6 +268,16 @@ const nodeMethods = {
   /** A hash of the run-time state (equal on engines of a fleet that applied the same changes). */
   stateHash() {
     return call(() => raw.stateHash.call(this))
+  },
+
+  /** Where a bundle pulled from a URL stands (`{url, revision, last_result, last_error, ...}`), or null. */
+  bundleStatus() {
+    return call(() => raw.bundleStatus.call(this))
+  },
+
+  /** Polls the bundle URL now; the status after the poll (a failed poll keeps the active bundle). */
+  pollBundle() {
+    return call(() => raw.pollBundle.call(this))
   },
 }
 for (const [name, fn] of Object.entries(nodeMethods)) {

@@ -481,6 +481,21 @@ impl Engine {
         call(|| Ok(ffi::store_status_value(&self.inner)))
     }
 
+    /// Where a bundle pulled from a URL (`[bundle] url`) stands: `{url,
+    /// revision?, kid?, source?, last_poll?, last_result?, last_error?,
+    /// polls, failures}`, or `null` when the bundle is not pulled from a URL.
+    #[napi(ts_return_type = "BundleStatus | null")]
+    pub fn bundle_status(&self) -> napi::Result<Value, String> {
+        call(|| Ok(ffi::bundle_status_value(&self.inner)))
+    }
+
+    /// Polls the bundle URL now; returns the status after the poll (a failed
+    /// poll keeps the active bundle and says why in `last_error`).
+    #[napi(ts_return_type = "BundleStatus")]
+    pub fn poll_bundle(&self) -> napi::Result<Value, String> {
+        call(|| ffi::poll_bundle_value(&self.inner))
+    }
+
     /// A hash of the run-time state (equal on engines of a fleet that
     /// applied the same changes).
     #[napi]
