@@ -185,3 +185,24 @@ test('the bundle config names the store; bad options are coded errors', async (t
   assert.equal(memory.backend, 'memory')
   assert.equal(memory.stale, false)
 })
+
+test("the README's fleet snippet runs", async (t) => {
+  const pg = await startPostgres(t)
+  if (pg === null) return
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Fleet'))
+  const code = [...section.slice(0, section.indexOf('\n## ', 3)).matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  assert.equal(code.length, 1)
+  process.env.AGENTAUTHZ_PG = pg.url
+  const cwd = process.cwd()
+  t.after(() => {
+    delete process.env.AGENTAUTHZ_PG
+    process.chdir(cwd)
+  })
+  process.chdir(path.join(__dirname, '..', '..'))
+  const { engine } = new Function('Engine', 'storeInit', `${code[0]}\nreturn { engine }`)(Engine, agentauthz.storeInit)
+  t.after(() => engine.close())
+  assert.equal(engine.storeStatus().backend, 'postgres')
+  assert.equal(engine.storeStatus().max_staleness_ms, 30_000)
+  assert.match(engine.stateHash(), /^sha256:[0-9a-f]{64}$/)
+})
