@@ -280,4 +280,46 @@ export interface LoadOptions extends EngineOptions {
   /** Cut a torn last line of the journal and of the bundle's decision log off
    * (recording that it did) instead of throwing `JournalError` / `LogError`. */
   recover?: boolean
+  /** Share run-time changes with a fleet through PostgreSQL: a URL, `env:VAR`
+   * or `file:PATH` (overrides `[store] postgres` of agentauthz.toml). */
+  store?: string | null
+  /** Checks deny (`store/stale`) after this long out of sync with the store. */
+  maxStalenessSeconds?: number | null
+}
+
+/** How an engine stands with its change store (`engine.storeStatus()`). */
+export interface StoreStatus {
+  /** `postgres`, `journal` or `memory`. */
+  backend: string
+  /** `postgres HOST:PORT/DB`, `journal FILE`. */
+  location: string
+  last_applied_seq: number
+  last_synced?: string
+  staleness_ms?: number
+  max_staleness_ms?: number
+  /** Stale beyond `max_staleness_ms`: every check denies (`store/stale`). */
+  stale: boolean
+  connected: boolean
+  last_error?: string
+  gap_after?: number
+  skipped: number
+}
+
+/** Where a bundle pulled from a URL stands (`engine.bundleStatus()`, `engine.pollBundle()`). */
+export interface BundleStatus {
+  url: string
+  /** The active bundle's revision (`sha256:` content hash). */
+  revision?: string
+  /** Key id that signed the active bundle. */
+  kid?: string
+  /** `network`, or `cache` when the engine started from its cached copy. */
+  source?: string
+  /** RFC 3339 time of the last poll. */
+  last_poll?: string
+  /** `updated`, `not_modified`, `unchanged` (a new ETag, the same revision) or `error`. */
+  last_result?: string
+  /** The error code and message of the last failed poll (the active bundle stayed). */
+  last_error?: string
+  polls: number
+  failures: number
 }

@@ -280,6 +280,48 @@ export interface LoadOptions extends EngineOptions {
   /** Cut a torn last line of the journal and of the bundle's decision log off
    * (recording that it did) instead of throwing `JournalError` / `LogError`. */
   recover?: boolean
+  /** Share run-time changes with a fleet through PostgreSQL: a URL, `env:VAR`
+   * or `file:PATH` (overrides `[store] postgres` of agentauthz.toml). */
+  store?: string | null
+  /** Checks deny (`store/stale`) after this long out of sync with the store. */
+  maxStalenessSeconds?: number | null
+}
+
+/** How an engine stands with its change store (`engine.storeStatus()`). */
+export interface StoreStatus {
+  /** `postgres`, `journal` or `memory`. */
+  backend: string
+  /** `postgres HOST:PORT/DB`, `journal FILE`. */
+  location: string
+  last_applied_seq: number
+  last_synced?: string
+  staleness_ms?: number
+  max_staleness_ms?: number
+  /** Stale beyond `max_staleness_ms`: every check denies (`store/stale`). */
+  stale: boolean
+  connected: boolean
+  last_error?: string
+  gap_after?: number
+  skipped: number
+}
+
+/** Where a bundle pulled from a URL stands (`engine.bundleStatus()`, `engine.pollBundle()`). */
+export interface BundleStatus {
+  url: string
+  /** The active bundle's revision (`sha256:` content hash). */
+  revision?: string
+  /** Key id that signed the active bundle. */
+  kid?: string
+  /** `network`, or `cache` when the engine started from its cached copy. */
+  source?: string
+  /** RFC 3339 time of the last poll. */
+  last_poll?: string
+  /** `updated`, `not_modified`, `unchanged` (a new ETag, the same revision) or `error`. */
+  last_result?: string
+  /** The error code and message of the last failed poll (the active bundle stayed). */
+  last_error?: string
+  polls: number
+  failures: number
 }
 
 /**
@@ -417,6 +459,28 @@ export declare class Engine {
   /** The journal file, or `null` when run-time changes are not journaled. */
   get journalPath(): string | null
   /**
+   * How the engine stands with its change store: `{backend, location,
+   * last_applied_seq, staleness_ms?, max_staleness_ms?, stale, connected,
+   * last_error?, ...}`.
+   */
+  storeStatus(): StoreStatus
+  /**
+   * Where a bundle pulled from a URL (`[bundle] url`) stands: `{url,
+   * revision?, kid?, source?, last_poll?, last_result?, last_error?,
+   * polls, failures}`, or `null` when the bundle is not pulled from a URL.
+   */
+  bundleStatus(): BundleStatus | null
+  /**
+   * Polls the bundle URL now; returns the status after the poll (a failed
+   * poll keeps the active bundle and says why in `last_error`).
+   */
+  pollBundle(): BundleStatus
+  /**
+   * A hash of the run-time state (equal on engines of a fleet that
+   * applied the same changes).
+   */
+  stateHash(): string
+  /**
    * Journal changes that no longer applied to the bundle when it was last
    * loaded or reloaded, described.
    */
@@ -525,3 +589,10 @@ export declare function generateSessionKey(kid: string): SessionKeyPair
  * that could not be mapped.
  */
 export declare function schemaFromMcp(input: McpSchemaInput): McpSchema
+
+/**
+ * Creates (or brings up to date) a fleet's PostgreSQL change store at `url`
+ * (a URL or `env:VAR`): `agentauthz store init`. Returns where
+ * (`postgres HOST:PORT/DB`).
+ */
+export declare function storeInit(url: string): string

@@ -56,6 +56,10 @@ const raw = Engine[RAW] ?? {
   journalPath: getter('journalPath'),
   skippedChanges: proto.skippedChanges,
   engineState: proto.engineState,
+  storeStatus: proto.storeStatus,
+  stateHash: proto.stateHash,
+  bundleStatus: proto.bundleStatus,
+  pollBundle: proto.pollBundle,
   restore: Engine.restore,
   warnings: proto.warnings,
   close: proto.close,
@@ -72,6 +76,7 @@ const raw = Engine[RAW] ?? {
   errorCodes: native.errorCodes,
   flushDecisionLogs: native.flushDecisionLogs,
   generateSessionKey: native.generateSessionKey,
+  storeInit: native.storeInit,
   recordToOcsfJson: native._recordToOcsfJson,
   panicForTesting: native._panicForTesting,
   verifyBundle: native._verifyBundle,
@@ -254,6 +259,26 @@ const nodeMethods = {
   engineState() {
     return call(() => raw.engineState.call(this))
   },
+
+  /** How the engine stands with its change store (`{backend, location, last_applied_seq, stale, ...}`). */
+  storeStatus() {
+    return call(() => raw.storeStatus.call(this))
+  },
+
+  /** A hash of the run-time state (equal on engines of a fleet that applied the same changes). */
+  stateHash() {
+    return call(() => raw.stateHash.call(this))
+  },
+
+  /** Where a bundle pulled from a URL stands (`{url, revision, last_result, last_error, ...}`), or null. */
+  bundleStatus() {
+    return call(() => raw.bundleStatus.call(this))
+  },
+
+  /** Polls the bundle URL now; the status after the poll (a failed poll keeps the active bundle). */
+  pollBundle() {
+    return call(() => raw.pollBundle.call(this))
+  },
 }
 for (const [name, fn] of Object.entries(nodeMethods)) {
   Object.defineProperty(proto, name, { value: fn, writable: true, enumerable: true, configurable: true })
@@ -281,8 +306,23 @@ function clockOf(options) {
   })
 }
 
+/** `[store, maxStalenessSeconds]` of `Engine.load` (each overrides `[store]` of agentauthz.toml). */
+function storeArgs(options) {
+  return readArgs('config_invalid', () => {
+    const store = options?.store ?? null
+    if (store !== null && typeof store !== 'string') {
+      throw codedError('config_invalid', 'Engine.load: store must be a PostgreSQL URL, env:VAR or file:PATH string')
+    }
+    const max = options?.maxStalenessSeconds ?? null
+    if (max !== null && !(Number.isSafeInteger(max) && max >= 0)) {
+      throw codedError('config_invalid', 'Engine.load: maxStalenessSeconds must be a non-negative integer')
+    }
+    return [store, max]
+  })
+}
+
 const statics = {
-  /** `Engine.load(dir, {decisionLog, maxBytes, journal, recover, trustCallerTime, clock})`. */
+  /** `Engine.load(dir, {decisionLog, maxBytes, journal, recover, trustCallerTime, clock, store, maxStalenessSeconds})`. */
   load(dir, options) {
     const args = readArgs('bundle_invalid', () => {
       const path = dirPath(dir)
@@ -290,6 +330,7 @@ const statics = {
       const journal = options?.journal === undefined || options.journal === null ? null : dirPath(options.journal)
       return [path, journal, options?.recover ?? null, options?.trustCallerTime ?? null]
     })
+    args.push(...storeArgs(options))
     const clock = clockOf(options)
     const load = () => (clock === null ? raw.load.call(Engine, ...args) : raw.loadWithClock.call(Engine, ...args, clock))
     return withOptions(call(load, 'bundle_invalid'), options)
@@ -355,6 +396,11 @@ module.exports = {
   schemaFromMcp: (input) => shared.schemaFromMcpWith((json) => raw.schemaFromMcp(json), input),
   /** A new session key pair `{kid, secret, public}` (PASERK). */
   generateSessionKey: (kid) => call(() => raw.generateSessionKey(kid), 'key_invalid'),
+  /** Creates (or brings up to date) a fleet's PostgreSQL change store (`agentauthz store init`); returns where. */
+  storeInit: (url) => {
+    if (typeof url !== 'string') throw codedError('config_invalid', 'storeInit(url): url must be a string')
+    return call(() => raw.storeInit(url), 'config_invalid')
+  },
   /** A decision record as its OCSF 1.5.0 API Activity event (the core's mapping). */
   toOcsf: shared.toOcsf,
   /** Verifies a signed bundle archive against its detached signature: `{revision, kid, files}`. */

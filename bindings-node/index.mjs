@@ -35,6 +35,8 @@ export const { generateSessionKey } = agentauthz
 export const { schemaFromMcp } = agentauthz
 // --- OCSF
 export const { toOcsf } = agentauthz
+// --- fleet: PostgreSQL change store
+export const { storeInit } = agentauthz
 // --- signed bundles
 export const { verifyBundle } = agentauthz
 

@@ -842,3 +842,4 @@ module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.flushDecisionLogs = nativeBinding.flushDecisionLogs
 module.exports.generateSessionKey = nativeBinding.generateSessionKey
 module.exports.schemaFromMcp = nativeBinding.schemaFromMcp
+module.exports.storeInit = nativeBinding.storeInit

@@ -35,6 +35,28 @@ fn call<T>(f: impl FnOnce() -> agentauthz::Result<T>) -> napi::Result<T, String>
     ffi::catch_panic(f).map_err(|e| js_error(&e))
 }
 
+/// `{store, maxStalenessSeconds}` of `Engine.load` (`index.js` checks the types).
+fn store_options(
+    postgres: Option<String>,
+    max_staleness_seconds: Option<i64>,
+) -> agentauthz::Result<ffi::StoreOptions> {
+    let max_staleness_seconds = max_staleness_seconds
+        .map(|s| {
+            u64::try_from(s).map_err(|_| {
+                agentauthz::Error::new(
+                    agentauthz::ErrorCode::ConfigInvalid,
+                    "`maxStalenessSeconds` must be a non-negative integer",
+                )
+            })
+        })
+        .transpose()?;
+    Ok(ffi::StoreOptions {
+        postgres,
+        max_staleness_seconds,
+        ..ffi::StoreOptions::default()
+    })
+}
+
 /// In-process authorization for agents.
 #[napi]
 pub struct Engine {
@@ -78,14 +100,17 @@ impl Engine {
         journal: Option<String>,
         recover: Option<bool>,
         trust_caller_time: Option<bool>,
+        store: Option<String>,
+        max_staleness_seconds: Option<i64>,
     ) -> napi::Result<Engine, String> {
         call(|| {
-            ffi::engine_load_journaled(
+            ffi::engine_load_stored(
                 &dir,
                 journal.as_deref(),
                 recover.unwrap_or(false),
                 None,
                 trust_caller_time.unwrap_or(false),
+                &store_options(store, max_staleness_seconds)?,
             )
         })
         .map(Engine::from)
@@ -448,6 +473,36 @@ impl Engine {
         })
     }
 
+    /// How the engine stands with its change store: `{backend, location,
+    /// last_applied_seq, staleness_ms?, max_staleness_ms?, stale, connected,
+    /// last_error?, ...}`.
+    #[napi(ts_return_type = "StoreStatus")]
+    pub fn store_status(&self) -> napi::Result<Value, String> {
+        call(|| Ok(ffi::store_status_value(&self.inner)))
+    }
+
+    /// Where a bundle pulled from a URL (`[bundle] url`) stands: `{url,
+    /// revision?, kid?, source?, last_poll?, last_result?, last_error?,
+    /// polls, failures}`, or `null` when the bundle is not pulled from a URL.
+    #[napi(ts_return_type = "BundleStatus | null")]
+    pub fn bundle_status(&self) -> napi::Result<Value, String> {
+        call(|| Ok(ffi::bundle_status_value(&self.inner)))
+    }
+
+    /// Polls the bundle URL now; returns the status after the poll (a failed
+    /// poll keeps the active bundle and says why in `last_error`).
+    #[napi(ts_return_type = "BundleStatus")]
+    pub fn poll_bundle(&self) -> napi::Result<Value, String> {
+        call(|| ffi::poll_bundle_value(&self.inner))
+    }
+
+    /// A hash of the run-time state (equal on engines of a fleet that
+    /// applied the same changes).
+    #[napi]
+    pub fn state_hash(&self) -> napi::Result<String, String> {
+        call(|| self.inner.state_hash())
+    }
+
     /// Journal changes that no longer applied to the bundle when it was last
     /// loaded or reloaded, described.
     #[napi]
@@ -599,6 +654,14 @@ impl Engine {
     }
 }
 
+/// Creates (or brings up to date) a fleet's PostgreSQL change store at `url`
+/// (a URL or `env:VAR`): `agentauthz store init`. Returns where
+/// (`postgres HOST:PORT/DB`).
+#[napi]
+pub fn store_init(url: String) -> napi::Result<String, String> {
+    call(|| ffi::store_init(&url))
+}
+
 /// A new session key pair `{kid, secret, public}` (PASERK).
 #[napi(ts_return_type = "SessionKeyPair")]
 pub fn generate_session_key(kid: String) -> napi::Result<Value, String> {
@@ -665,15 +728,18 @@ impl Engine {
         journal: Option<String>,
         recover: Option<bool>,
         trust_caller_time: Option<bool>,
+        store: Option<String>,
+        max_staleness_seconds: Option<i64>,
         clock: &ManualClock,
     ) -> napi::Result<Engine, String> {
         call(|| {
-            ffi::engine_load_journaled(
+            ffi::engine_load_stored(
                 &dir,
                 journal.as_deref(),
                 recover.unwrap_or(false),
                 Some(clock.inner.clone()),
                 trust_caller_time.unwrap_or(false),
+                &store_options(store, max_staleness_seconds)?,
             )
         })
         .map(Engine::from)

@@ -27,6 +27,9 @@ import {
   LifecycleError,
   JournalError,
   SessionError,
+  storeInit,
+  type BundleStatus,
+  type StoreStatus,
 } from 'agentauthz'
 import { authorizationMiddleware, type AuthorizationMiddlewareOptions } from 'agentauthz/langchain'
 
@@ -180,3 +183,19 @@ Engine.load('bundle', { clock: null })
 Engine.fromStrings({ schema: '', policies: '' }, { clock: '2026-11-29T10:00:00Z' })
 // @ts-expect-error seconds are a number
 clock.advance('60')
+
+// A fleet: the change store and bundles pulled from a URL.
+const where: string = storeInit('env:AGENTAUTHZ_PG')
+const fleet = Engine.load('bundle', { store: 'env:AGENTAUTHZ_PG', maxStalenessSeconds: 30 })
+const store: StoreStatus = fleet.storeStatus()
+const stale: boolean = store.stale
+const applied: number = store.last_applied_seq
+const stateHash: string = fleet.stateHash()
+const pulled: BundleStatus | null = fleet.bundleStatus()
+const polled: BundleStatus = fleet.pollBundle()
+const pollResult: string | undefined = polled.last_result
+export { where, stale, applied, stateHash, pulled, pollResult }
+// @ts-expect-error: seconds are a number
+Engine.load('bundle', { maxStalenessSeconds: '30' })
+// @ts-expect-error: the status may be null (a bundle from a directory)
+fleet.bundleStatus().revision
