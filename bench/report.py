@@ -339,12 +339,22 @@ def fleet_of(results: Path) -> dict[str, Any]:
     return doc
 
 
+def exporter_of(results: Path) -> dict[str, Any] | None:
+    """The exporter load test (`make -C bench exporter`), when it ran."""
+    path = results / "exporter.json"
+    if not path.is_file():
+        return None
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
 def target2_lines(
     all_rows: dict[str, dict[str, dict[str, Any]]],
     humans: dict[str, dict[str, dict[str, Any]]],
     costs: dict[str, dict[str, dict[str, Any]]],
     memory: dict[str, dict[str, Any]],
     fleet: dict[str, Any] | None = None,
+    exporter: dict[str, Any] | None = None,
 ) -> list[str]:
     lines = [
         "| target | workload | measured | reference | ratio or figure | met |",
@@ -454,6 +464,10 @@ def target2_lines(
             at_most("Decision log to a file, per decision (p50, file − none)", size, d, 2000, "ns", fmt_ns(lg["log-file"]["p50_ns"]), fmt_ns(lg["log-none"]["p50_ns"]))
             d = lg["log-file-mac"]["p50_ns"] - lg["log-file"]["p50_ns"]
             at_most("MAC per logged decision (p50, keyed − unkeyed log)", size, d, 2000, "ns", fmt_ns(lg["log-file-mac"]["p50_ns"]), fmt_ns(lg["log-file"]["p50_ns"]))
+        for variant, what in (("log-otlp", "durable spool"), ("log-otlp-buffered", "durable = false")):
+            if {"log-none", variant} <= set(lg):
+                d = lg[variant]["p50_ns"] - lg["log-none"]["p50_ns"]
+                at_most(f"[log.otlp] per decision, {what} (p50, exporter − none)", size, d, 2000, "ns", fmt_ns(lg[variant]["p50_ns"]), fmt_ns(lg["log-none"]["p50_ns"]))
     for size, c in costs.items():
         lc = c.get("agentauthz-rust-lifecycle")
         if lc and lc["entities"] >= 50_000:
@@ -475,6 +489,28 @@ def target2_lines(
                 p99 <= 1e9,
                 f"{p99 / 1e9:.2f}× the target",
             )
+    if exporter is not None:
+        e = exporter
+        exact = e["drained"] and e["received"] == e["decisions"] and e["gaps"] == 0 and e["duplicates_or_reordered"] == 0
+        add(
+            f"Exporter load: {e['offered_per_sec']:,} decisions/s offered for {e['seconds']:.0f} s → OTLP receiver, every record once and in order, spool bounded",
+            "own bundle",
+            f"{e['received']:,} of {e['decisions']:,} received in {e['delivered_after_s']:.1f} s "
+            f"({fmt_rate(e['delivered_per_sec'])}/s delivered, {fmt_rate(e['achieved_per_sec'])}/s made), "
+            f"{e['gaps']} gaps, {e['duplicates_or_reordered']} duplicates, {e['dropped']} dropped",
+            f"spool peak {e['spool_peak_bytes'] / 2**20:.0f} MiB of {e['spool_max_bytes'] / 2**20:.0f} MiB",
+            f"{e['achieved_per_sec'] / e['offered_per_sec']:.0%} of the offered rate",
+            exact and e["spool_peak_bytes"] <= e["spool_max_bytes"] and e["achieved_per_sec"] >= 0.95 * e["offered_per_sec"],
+            "; ".join(
+                why
+                for why, bad in (
+                    ("records lost, repeated or out of order", not exact),
+                    ("spool over its bound", e["spool_peak_bytes"] > e["spool_max_bytes"]),
+                    (f"decisions made at {e['achieved_per_sec'] / e['offered_per_sec']:.0%} of the offered rate", e["achieved_per_sec"] < 0.95 * e["offered_per_sec"]),
+                )
+                if bad
+            ),
+        )
     return lines
 
 
@@ -603,7 +639,7 @@ def main(argv: list[str]) -> int:
             ok = ok and same
             out2 += [f"### {size}: what features cost", "", *[f"- {n}" for n in notes], "", *cost_lines(size, crows), ""]
     mem_by_size = {s: m for s in sizes if (m := memory_of(args.results, s, args.workloads))}
-    targets2 = target2_lines(all_rows, humans, costs, mem_by_size, fleet_of(args.results))
+    targets2 = target2_lines(all_rows, humans, costs, mem_by_size, fleet_of(args.results), exporter_of(args.results))
 
     targets = target_lines(all_rows)
     memory = memory_lines(args.results, sizes, args.workloads)

@@ -181,7 +181,17 @@ pub fn logging(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
             )
             .map_err(|e| e.to_string())?,
         ))?;
-        let setup_ms = t0.elapsed().as_secs_f64() * 1e3 / 3.0;
+        let receiver = crate::exporter::Receiver::start()?;
+        let exporting = |dir: &str, durable: bool| -> Res<Engine> {
+            build(Some(crate::exporter::otlp_log(
+                &tmp.join(dir),
+                &receiver,
+                durable,
+            )?))
+        };
+        let otlp = exporting("spool", true)?;
+        let buffered = exporting("spool-buffered", false)?;
+        let setup_ms = t0.elapsed().as_secs_f64() * 1e3 / 5.0;
         let requests: Vec<Request> = agent_requests(dir)?
             .into_iter()
             .map(Request::Agent)
@@ -190,6 +200,8 @@ pub fn logging(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
             Box::new(|i| none.check(&requests[i])),
             Box::new(|i| file.check(&requests[i])),
             Box::new(|i| mac.check(&requests[i])),
+            Box::new(|i| otlp.check(&requests[i])),
+            Box::new(|i| buffered.check(&requests[i])),
         ];
         let m = interleaved(requests.len(), budget, &mut calls);
         drop(calls);
@@ -205,6 +217,8 @@ pub fn logging(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
                 ("log-none", "Engine::check, no decision log"),
                 ("log-file", "Engine::check, decision log to a file"),
                 ("log-file-mac", "Engine::check, decision log to a file with an [integrity] key (MAC per record)"),
+                ("log-otlp", "Engine::check, [log.otlp] exporter (durable spool, OTLP/HTTP to a receiver in the bench)"),
+                ("log-otlp-buffered", "Engine::check, [log.otlp] exporter with durable = false (spool buffered in memory)"),
             ],
             &m,
             extra,

@@ -10,6 +10,7 @@
 //! lifecycle (src/costs.rs).
 
 mod costs;
+mod exporter;
 mod humans;
 mod measure;
 mod rng;
@@ -125,8 +126,13 @@ fn lines(path: &Path) -> Res<Vec<String>> {
 }
 
 fn run(args: &Args) -> Res<()> {
-    let dir = PathBuf::from(args.need("workload")?);
     let which = args.need("impl")?;
+    if which == "exporter" {
+        // Its own small bundle: the load is on the exporter, not on Cedar.
+        let v = exporter::load(args.num("rate", 100_000)?, args.num("seconds", 10.0)?)?;
+        return write_out(args, &v);
+    }
+    let dir = PathBuf::from(args.need("workload")?);
     let budget = Budget {
         seconds: args.num("seconds", 5.0)?,
         min_calls: args.num("min-calls", 3)?,
@@ -148,6 +154,10 @@ fn run(args: &Args) -> Res<()> {
         "lifecycle" => costs::lifecycle(&dir, &name, &budget)?,
         other => return Err(format!("unknown --impl {other}")),
     };
+    write_out(args, &value)
+}
+
+fn write_out(args: &Args, value: &Value) -> Res<()> {
     let text = value.to_string();
     match args.get("out") {
         Some(path) => std::fs::write(path, text).map_err(|e| format!("{path}: {e}")),
