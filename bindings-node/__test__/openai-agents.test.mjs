@@ -13,7 +13,7 @@ import { AuthzError, Decision } from 'agentauthz'
 import { authorizationGuardrail, guardAgentTools, pendingApprovals } from 'agentauthz/openai-agents'
 import support from './lib/support.js'
 
-const { supportEngine, supportOptions } = support
+const { supportEngine, supportOptions, refundRequest } = support
 setTracingDisabled(true)
 
 /** A Model that answers each turn from a script (a list of tool calls, or a
@@ -380,16 +380,7 @@ describe('agentauthz/openai-agents: human approval through the SDK tool approval
   test('hostile: an approval of other arguments does not let this call run', async () => {
     const r = approvalRun(['450.00'])
     const first = await r.start()
-    const sibling = r.engine.check({
-      agent: 'helpdesk-assistant',
-      action: 'billing:refund',
-      resource: { type: 'Order', id: 'o-5002' },
-      task: 'CASE-5512',
-      onBehalfOf: 'sam',
-      credential: 'helpdesk-oauth',
-      now: support.NOW,
-      context: { input: { amount: '449.00', currency: 'EUR' } },
-    })
+    const sibling = r.engine.check(refundRequest('o-5002', { amount: '449.00', currency: 'EUR' }))
     assert.equal(sibling.decision, 'needs_approval')
     assert.notEqual(sibling.requestDigest, pendingApprovals(first)[0].requestDigest)
     r.engine.approve(sibling, { by: 'dana' })
