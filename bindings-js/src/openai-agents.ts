@@ -96,7 +96,7 @@ function canonical(value: unknown): string | null {
   }
 }
 
-/** `map[context]`, a bounded Map per run context. */
+/** The Map of one run context (created on demand); none for a context that is not an object. */
 function perRun<V>(runs: WeakMap<RunContext, Map<string, V>>, context: unknown, create: boolean): Map<string, V> | undefined {
   if (context === null || (typeof context !== "object" && typeof context !== "function")) return undefined;
   let map = runs.get(context);
@@ -107,15 +107,16 @@ function perRun<V>(runs: WeakMap<RunContext, Map<string, V>>, context: unknown, 
   return map;
 }
 
-/** Requests waiting for approval, by run context and call id (what
- * `pendingApprovals` reads; one table for the CommonJS and ESM entries). */
-const pending = new WeakMap<RunContext, Map<string, { tool: string; args: unknown; decision: Decision }>>();
-
+/** Sets `key` (as the newest entry), dropping the oldest beyond MAX_KEPT. */
 function putBounded<V>(map: Map<string, V>, key: string, value: V): void {
   map.delete(key);
   map.set(key, value);
   if (map.size > MAX_KEPT) map.delete(map.keys().next().value as string);
 }
+
+/** Requests waiting for approval, by run context and call id (what
+ * `pendingApprovals` reads; one table for the CommonJS and ESM entries). */
+const pending = new WeakMap<RunContext, Map<string, { tool: string; args: unknown; decision: Decision }>>();
 
 const MARK: unique symbol = Symbol.for("agentauthz.openaiAgentsGuardrail");
 export const DEFAULT_GUARDRAIL_NAME = "agentauthz";
@@ -258,8 +259,7 @@ export function buildOpenAIAgents(isEngine: (value: unknown) => boolean) {
       }
       if (!outcome.allowed && outcome.error === undefined && outcome.decision?.requiresApproval === true) {
         const waiting = call.id === undefined ? undefined : perRun(pending, context, true);
-        waiting?.set(call.id as string, { tool, args: input, decision: outcome.decision });
-        if (waiting !== undefined && waiting.size > MAX_KEPT) waiting.delete(waiting.keys().next().value as string);
+        if (waiting !== undefined) putBounded(waiting, call.id as string, { tool, args: input, decision: outcome.decision });
         return true;
       }
       const key = canonical([tool, call.id ?? null, input]);
