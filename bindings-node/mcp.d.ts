@@ -3,6 +3,10 @@ import type { AuthzError, Decision, Engine, McpIdentity } from './index'
 /** The `_meta` member `sessionFromMeta` reads the session token from: `"agentauthz/session"`. */
 export declare const SESSION_META_KEY: 'agentauthz/session'
 
+/** The `_meta` member of a result whose call waits for approval: `"agentauthz/approval"`
+ * (`{status: "pending", decision_id, request_digest, approvers, reasons}`). */
+export declare const APPROVAL_META_KEY: 'agentauthz/approval'
+
 /** A JSON-RPC request as the SDK hands it to a request handler. */
 export interface McpRequest {
   method: string
@@ -44,7 +48,19 @@ export interface GuardMcpServerOptions {
   namespace?: string | null
   /** Called for every `tools/call` decision (or the error that refused it) and every failed `tools/list` filter. */
   onDecision?: (method: 'tools/call' | 'tools/list', tool: unknown, requestId: unknown, outcome: Decision | AuthzError) => void
+  /** Ask the client's user by MCP elicitation (form) when a call needs approval, if the client declared it (default true). */
+  elicit?: boolean
+  /** The user this server has authenticated behind the connection (e.g. the OAuth token's subject), or nothing.
+   * Without it an elicitation only notifies; with it an accepted one is `engine.approve(decision, { by: user })`,
+   * which the engine refuses for a user the policies do not let approve. */
+  approver?: ApproverResolver
 }
+
+/** The authenticated user who answers this connection's elicitations, or nothing. */
+export type ApproverResolver = (
+  request: McpRequest,
+  extra: McpRequestExtra,
+) => string | null | undefined | Promise<string | null | undefined>
 
 /**
  * Guards an `McpServer` or a low-level `Server` of `@modelcontextprotocol/sdk`
@@ -52,6 +68,9 @@ export interface GuardMcpServerOptions {
  * gets a tool error result with the reasons and `decision_id` in
  * `_meta["agentauthz/decision"]`, and its handler never runs), and
  * `tools/list` lists only the tools the caller could be allowed to call.
+ * A call that needs approval gets a tool error result saying so
+ * (`_meta["agentauthz/approval"]`); once `engine.approve` recorded an
+ * approval, the same call with the same arguments runs once.
  * Tools registered before or after are guarded. Returns `server`.
  */
 export declare function guardMcpServer<T extends object>(server: T, options: GuardMcpServerOptions): T

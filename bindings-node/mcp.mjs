@@ -2,6 +2,5 @@
 import { Engine } from './index.js'
 import shared from './lib/index.js'
 
-export const { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, bearerToken, SESSION_META_KEY } = shared.buildMcp(
-  (engine) => engine instanceof Engine,
-)
+export const { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, bearerToken, SESSION_META_KEY, APPROVAL_META_KEY } =
+  shared.buildMcp((engine) => engine instanceof Engine)

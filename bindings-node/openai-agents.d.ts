@@ -1,4 +1,4 @@
-import type { Tool, ToolInputGuardrailData, ToolInputGuardrailDefinition } from '@openai/agents'
+import type { RunToolApprovalItem, Tool, ToolInputGuardrailData, ToolInputGuardrailDefinition } from '@openai/agents'
 import type { Decision, EntityRef, Engine } from './index'
 
 /** The tool call being checked: the tool's name, its arguments (parsed from JSON), the SDK's call id. */
@@ -56,15 +56,41 @@ export interface AuthorizationGuardrailOptions {
 // biome-ignore lint/suspicious/noExplicitAny: fits the guardrails of tools of any run-context type
 export declare function authorizationGuardrail(options: AuthorizationGuardrailOptions): ToolInputGuardrailDefinition<any>
 
+export interface GuardAgentToolsOptions extends AuthorizationGuardrailOptions {
+  /** Names of tools that cannot be guarded in process (hosted, computer, shell) to keep anyway. */
+  unguarded?: readonly string[]
+  /** A `needs_approval` decision: `"deny"` (default) refuses the call; `"interrupt"` pauses the run with the SDK's tool approval (`result.interruptions`). */
+  approval?: 'deny' | 'interrupt'
+}
+
 /**
  * Guards every function tool of an Agent (copies with the guardrail first;
  * the tools passed in are unchanged). A tool that cannot be guarded in
  * process (hosted, computer, shell) is a TypeError unless `unguarded` lists it.
+ * With `approval: "interrupt"`, each copy's `needsApproval` asks the engine;
+ * the guardrail checks again when the run resumes, so a call runs only when
+ * `engine.approve` recorded an approval of those arguments (once).
  */
 // biome-ignore lint/suspicious/noExplicitAny: agents of any run-context type
-export declare function guardAgentTools<A extends { tools: Tool<any>[] }>(
-  agent: A,
-  options: AuthorizationGuardrailOptions & { unguarded?: readonly string[] },
-): A
+export declare function guardAgentTools<A extends { tools: Tool<any>[] }>(agent: A, options: GuardAgentToolsOptions): A
+
+/** An interruption that waits for an agentauthz approval. */
+export interface PendingApproval {
+  /** The SDK's item: `state.approve(item)` / `state.reject(item)`. */
+  item: RunToolApprovalItem
+  tool: string
+  callId: string
+  /** The arguments that were checked. */
+  args: unknown
+  /** The `needs_approval` decision: `engine.approve(decision, { by })`. */
+  decision: Decision
+  decisionId: string
+  requestDigest: string | null
+  approvers: readonly string[]
+  reasons: readonly string[]
+}
+
+/** The run's interruptions that wait for an agentauthz approval, each with its decision (others are left out). */
+export declare function pendingApprovals(result: { interruptions?: RunToolApprovalItem[]; runContext?: unknown }): PendingApproval[]
 
 export declare const DEFAULT_GUARDRAIL_NAME: 'agentauthz'

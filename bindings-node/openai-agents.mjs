@@ -2,4 +2,4 @@
 import { Engine } from './index.js'
 import shared from './lib/index.js'
 
-export const { authorizationGuardrail, guardAgentTools, DEFAULT_GUARDRAIL_NAME } = shared.buildOpenAIAgents((engine) => engine instanceof Engine)
+export const { authorizationGuardrail, guardAgentTools, pendingApprovals, DEFAULT_GUARDRAIL_NAME } = shared.buildOpenAIAgents((engine) => engine instanceof Engine)

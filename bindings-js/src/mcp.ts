@@ -8,6 +8,12 @@
 // `_requestHandlers`), under every handler set now or later, by `McpServer`
 // or by `Server.setRequestHandler`, and under a fallback handler: a tool
 // handler cannot be reached around it.
+//
+// Human approval: a `needs_approval` call does not run; its result says that
+// approval is pending (`_meta["agentauthz/approval"]`). A client that declared
+// form elicitation is also asked, but its answer is the agent's side speaking:
+// it approves only through `engine.approve` as the user the server's own
+// `approver` option names, and the call is then checked again.
 
 import type { Decision } from "./decision.js";
 import { mcpGuardCall } from "./engine.js";
@@ -16,6 +22,19 @@ import type { McpIdentity } from "./types.js";
 
 /** The `_meta` member `sessionFromMeta` reads the session token from. */
 export const SESSION_META_KEY = "agentauthz/session";
+
+/** The `_meta` member of a pending-approval result: status, decision id, digest, approvers, reasons. */
+export const APPROVAL_META_KEY = "agentauthz/approval";
+
+// The form of an approving elicitation: one yes/no field.
+const APPROVE_SCHEMA = {
+  type: "object",
+  properties: { approve: { type: "boolean", title: "Approve this call" } },
+  required: ["approve"],
+} as const;
+// A notifying elicitation asks nothing: its answer cannot approve.
+const NOTIFY_SCHEMA = { type: "object", properties: {} } as const;
+const MAX_SHOWN = 500;
 
 /** A JSON-RPC request as the SDK hands it to a request handler. */
 export interface McpRequest {
@@ -36,12 +55,28 @@ export type IdentityResolver = (
   extra: McpRequestExtra,
 ) => McpIdentity | null | undefined | Promise<McpIdentity | null | undefined>;
 
+/** The user the server has authenticated behind this connection (who
+ * answers its elicitations), or nothing. */
+export type ApproverResolver = (
+  request: McpRequest,
+  extra: McpRequestExtra,
+) => string | null | undefined | Promise<string | null | undefined>;
+
 interface GuardOptions {
   engine: object;
   server: string;
   identity: IdentityResolver;
   namespace?: string | null;
   onDecision?: (method: string, tool: unknown, requestId: unknown, outcome: Decision | AuthzError) => void;
+  /** Ask by elicitation when a call needs approval (default true). */
+  elicit?: boolean;
+  approver?: ApproverResolver;
+}
+
+/** The SDK's `Server` (what the guard uses of it to elicit). */
+interface ElicitingServer {
+  getClientCapabilities?: () => { elicitation?: { form?: unknown } } | undefined;
+  elicitInput?: (params: object, options?: object) => Promise<{ action?: unknown; content?: unknown }>;
 }
 
 type Handler = (request: McpRequest, extra: McpRequestExtra) => unknown;
@@ -67,6 +102,36 @@ function refusedResult(tool: unknown, code: string, message: string): Record<str
     isError: true,
     _meta: { "agentauthz/error": { code, message } },
   };
+}
+
+/** JSON text of `value`, cut short (for a message a human reads). */
+function shortJson(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = "(arguments that cannot be shown)";
+  }
+  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text;
+}
+
+/** The answer to a call that waits for approval: the core's denied result
+ * (the Decision under `_meta`), saying that approval is pending. No token. */
+function pendingResult(tool: unknown, decision: Decision, denied: Record<string, unknown> | null): Record<string, unknown> {
+  const name = typeof tool === "string" ? tool : "";
+  const text =
+    `agentauthz: tool ${JSON.stringify(name)} needs approval by ${decision.approvers.join(", ")} ` +
+    `(reasons ${JSON.stringify(decision.reasons)}, decision_id ${decision.decisionId}, ` +
+    `request_digest ${decision.requestDigest}). It did not run; call it again with the same arguments once it is approved.`;
+  const meta = { ...((own(denied, "_meta") as Record<string, unknown> | undefined) ?? {}) };
+  meta[APPROVAL_META_KEY] = {
+    status: "pending",
+    decision_id: decision.decisionId,
+    request_digest: decision.requestDigest,
+    approvers: [...decision.approvers],
+    reasons: [...decision.reasons],
+  };
+  return { content: [{ type: "text", text }], isError: true, _meta: meta };
 }
 
 /** A resource indicator as the SDK compares it: a URL's normal form (`https://a.example` is `https://a.example/`). */
@@ -139,7 +204,7 @@ export function buildMcp(isEngine: (value: unknown) => boolean) {
     };
   }
 
-  function guardHandler(options: GuardOptions, handler: Handler): Handler {
+  function guardHandler(options: GuardOptions, handler: Handler, sdkServer: ElicitingServer | undefined): Handler {
     const { engine, server, identity, namespace } = options;
     const report = (method: string, tool: unknown, id: unknown, outcome: Decision | AuthzError) => {
       try {
@@ -148,6 +213,55 @@ export function buildMcp(isEngine: (value: unknown) => boolean) {
         // A failing observer changes no decision.
       }
     };
+
+    /**
+     * Asks the client's user by form elicitation, when the client declared
+     * it. Returns whether an answer came back (the call is then checked
+     * again). An accepted approving form is `engine.approve` by the user
+     * `approver` names, which the engine's `agentauthz:approve` check may
+     * refuse; any failure leaves the call pending.
+     */
+    async function askApproval(
+      tool: unknown,
+      args: unknown,
+      decision: Decision,
+      request: McpRequest,
+      extra: McpRequestExtra,
+    ): Promise<boolean> {
+      if (options.elicit === false || sdkServer === undefined || typeof sdkServer.elicitInput !== "function") return false;
+      try {
+        if (sdkServer.getClientCapabilities?.()?.elicitation?.form === undefined) return false;
+      } catch {
+        return false;
+      }
+      const approving = typeof options.approver === "function";
+      let message =
+        `The agent wants to call tool ${JSON.stringify(tool)} with arguments ${shortJson(args)}. ` +
+        `It needs approval by ${decision.approvers.join(", ")} (policy ${decision.reasons.join(", ")}; ` +
+        `decision ${decision.decisionId}; request ${decision.requestDigest}).`;
+      if (!approving) message += " An approver must approve it in the application; this form only notifies.";
+      let answer: { action?: unknown; content?: unknown };
+      try {
+        answer = await sdkServer.elicitInput(
+          { mode: "form", message, requestedSchema: approving ? APPROVE_SCHEMA : NOTIFY_SCHEMA },
+          extra?.requestId === undefined ? undefined : { relatedRequestId: extra.requestId },
+        );
+      } catch {
+        return false; // a client that fails to answer (or answers off the form): still pending
+      }
+      const action = own(answer, "action");
+      if (approving && action === "accept" && own(own(answer, "content"), "approve") === true) {
+        try {
+          const user = await (options.approver as ApproverResolver)(request, extra);
+          if (typeof user === "string" && user !== "") {
+            (engine as { approve(d: Decision, o: { by: string }): unknown }).approve(decision, { by: user });
+          }
+        } catch {
+          // approval_refused, or a failing resolver: the call stays pending.
+        }
+      }
+      return typeof action === "string";
+    }
 
     async function onCall(request: McpRequest, extra: McpRequestExtra): Promise<unknown> {
       const tool = own(request?.params, "name");
@@ -184,21 +298,36 @@ export function buildMcp(isEngine: (value: unknown) => boolean) {
           _meta: { "agentauthz/error": { code: "session_invalid" } },
         };
       }
-      let checked: ReturnType<typeof mcpGuardCall>;
-      try {
-        const name = own(params, "name");
-        checked = mcpGuardCall(engine, {
+      const name = own(params, "name");
+      const args = own(params, "arguments") as Record<string, unknown> | null | undefined;
+      const check = () =>
+        mcpGuardCall(engine, {
           identity: who,
           server,
           namespace: namespace ?? null,
           // Not a string: an empty name, which the core refuses (request_invalid).
           tool: typeof name === "string" ? name : "",
-          arguments: own(params, "arguments") as Record<string, unknown> | null | undefined,
+          arguments: args,
         });
+      let checked: ReturnType<typeof mcpGuardCall>;
+      try {
+        checked = check();
       } catch (e) {
         return refuse(e);
       }
       report("tools/call", tool, id, checked.decision);
+      if (checked.decision.requiresApproval) {
+        if (await askApproval(tool, args, checked.decision, checkedRequest, extra)) {
+          // Checked again: only an approval the engine recorded lets it run.
+          try {
+            checked = check();
+          } catch (e) {
+            return refuse(e);
+          }
+          report("tools/call", tool, id, checked.decision);
+        }
+        if (checked.decision.requiresApproval) return pendingResult(tool, checked.decision, checked.result);
+      }
       if (checked.result !== null || !checked.decision.allowed) {
         return checked.result ?? refusedResult(tool, "internal", "denied");
       }
@@ -247,6 +376,11 @@ export function buildMcp(isEngine: (value: unknown) => boolean) {
     if (typeof options.identity !== "function") {
       throw new TypeError("guardMcpServer: `identity` is required (fixedAgent(id), sessionFromMeta(), accessTokenAgent(), bearerToken())");
     }
+    if (options.elicit !== undefined && typeof options.elicit !== "boolean")
+      throw new TypeError("guardMcpServer: `elicit` must be a boolean");
+    if (options.approver !== undefined && typeof options.approver !== "function") {
+      throw new TypeError("guardMcpServer: `approver` must be a function returning the authenticated user's id");
+    }
     const opts: GuardOptions = { ...options };
     // An McpServer holds its low-level Server in `.server`; a Server is the Protocol itself.
     const direct = (target as { _requestHandlers?: unknown })._requestHandlers;
@@ -258,24 +392,25 @@ export function buildMcp(isEngine: (value: unknown) => boolean) {
       throw new TypeError("guardMcpServer: not an McpServer or Server of @modelcontextprotocol/sdk 1.x (no request-handler table)");
     }
     const table = handlers as Map<string, Handler>;
+    const sdkServer = protocol as ElicitingServer;
     for (const [method, handler] of table) {
-      if (kindOf(method) !== null) Map.prototype.set.call(table, method, guardHandler(opts, handler));
+      if (kindOf(method) !== null) Map.prototype.set.call(table, method, guardHandler(opts, handler, sdkServer));
     }
     const previousSet = table.set;
     Object.defineProperty(table, "set", {
       value(method: string, handler: Handler) {
-        return previousSet.call(this, method, kindOf(method) !== null ? guardHandler(opts, handler) : handler);
+        return previousSet.call(this, method, kindOf(method) !== null ? guardHandler(opts, handler, sdkServer) : handler);
       },
       configurable: true,
       writable: true,
     });
     // The fallback handler answers methods without a handler of their own.
     const p = protocol as { fallbackRequestHandler?: Handler };
-    let fallback = p.fallbackRequestHandler === undefined ? undefined : guardHandler(opts, p.fallbackRequestHandler);
+    let fallback = p.fallbackRequestHandler === undefined ? undefined : guardHandler(opts, p.fallbackRequestHandler, sdkServer);
     Object.defineProperty(p, "fallbackRequestHandler", {
       get: () => fallback,
       set: (h: Handler | undefined) => {
-        fallback = h === undefined ? undefined : guardHandler(opts, h);
+        fallback = h === undefined ? undefined : guardHandler(opts, h, sdkServer);
       },
       configurable: true,
       enumerable: true,
@@ -283,5 +418,5 @@ export function buildMcp(isEngine: (value: unknown) => boolean) {
     return target;
   }
 
-  return { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, bearerToken, SESSION_META_KEY };
+  return { guardMcpServer, fixedAgent, sessionFromMeta, accessTokenAgent, bearerToken, SESSION_META_KEY, APPROVAL_META_KEY };
 }

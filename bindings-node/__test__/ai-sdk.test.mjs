@@ -12,7 +12,7 @@ import { AuthzError, Decision } from 'agentauthz'
 import { authorizeTools, ToolCallRefused } from 'agentauthz/ai-sdk'
 import support from './lib/support.js'
 
-const { NOW, supportEngine, supportOptions } = support
+const { supportEngine, supportOptions, refundRequest } = support
 const usage = { inputTokens: { total: 1, noCache: 1 }, outputTokens: { total: 1, text: 1 } }
 
 /** A model that answers each step from a script: a list of tool calls, or a final text. */
@@ -402,16 +402,7 @@ describe('agentauthz/ai-sdk: human approval through the SDK approval flow', () =
     assert.equal(second.text, 'refunded')
     // An approval of the same refund with another amount does not let this one run.
     const other = await askRefund()
-    const sibling = other.engine.check({
-      agent: 'helpdesk-assistant',
-      action: 'billing:refund',
-      resource: { type: 'Order', id: 'o-5002' },
-      task: 'CASE-5512',
-      onBehalfOf: 'sam',
-      credential: 'helpdesk-oauth',
-      now: NOW,
-      context: { input: { amount: '449.00', currency: 'EUR' } },
-    })
+    const sibling = other.engine.check(refundRequest('o-5002', { amount: '449.00', currency: 'EUR' }))
     assert.equal(sibling.decision, 'needs_approval')
     other.engine.approve(sibling, { by: 'dana' })
     await answer(other, true)

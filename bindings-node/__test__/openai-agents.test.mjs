@@ -10,10 +10,10 @@ import { createRequire } from 'node:module'
 import { Agent, run, setTracingDisabled, tool, Usage } from '@openai/agents'
 import { z } from 'zod'
 import { AuthzError, Decision } from 'agentauthz'
-import { authorizationGuardrail, guardAgentTools } from 'agentauthz/openai-agents'
+import { authorizationGuardrail, guardAgentTools, pendingApprovals } from 'agentauthz/openai-agents'
 import support from './lib/support.js'
 
-const { supportEngine, supportOptions } = support
+const { supportEngine, supportOptions, refundRequest } = support
 setTracingDisabled(true)
 
 /** A Model that answers each turn from a script (a list of tool calls, or a
@@ -288,5 +288,201 @@ describe('agentauthz/openai-agents: an agent run', () => {
     assert.equal(result.finalOutput, 'done')
     assert.deepEqual(ran, [])
     assert.match(resultsSeen(model, 1).c, DENIED('baseline/owner-required'))
+  })
+})
+
+describe('agentauthz/openai-agents: human approval through the SDK tool approval', () => {
+  const refund = (amount) => ({ order: 'o-5002', amount, currency: 'EUR' })
+  const APPROVAL = /^Tool call 'refund' was denied by authorization policy \(reasons: support\/refund-limit; decision_id: \w{26}\)\. The tool did not run\.$/
+
+  /** A guarded agent with `approval: "interrupt"` whose model asks for one refund per turn, then says 'done'. */
+  function approvalRun(amounts, extra = {}, tools) {
+    const { engine, records } = supportEngine()
+    const ran = []
+    const decisions = []
+    const model = scriptedModel([...amounts.map((a, i) => [[`r${i}`, 'refund', refund(a)]]), 'done'])
+    const agent = guardAgentTools(new Agent({ name: 'support', instructions: 'Help.', model, tools: tools ?? supportTools(ran) }), {
+      ...supportOptions(engine, decisions, extra),
+      approval: 'interrupt',
+    })
+    const start = () => run(agent, 'Refund o-5002.', { maxTurns: 10 })
+    /** Resumes `result` with `decide` ('approve' | 'reject') on every interruption. */
+    const resume = async (result, decide = 'approve', options) => {
+      const state = result.state
+      for (const item of result.interruptions) state[decide](item, options)
+      return run(agent, state, { maxTurns: 10 })
+    }
+    return { engine, records, ran, decisions, model, agent, start, resume }
+  }
+
+  test('hostile: approved in the SDK only (even "always"), the call is refused and stays waiting in the engine', async () => {
+    const r = approvalRun(['450.00'])
+    const first = await r.start()
+    assert.equal(first.interruptions.length, 1)
+    assert.deepEqual(r.ran, [])
+    const [waiting] = pendingApprovals(first)
+    assert.equal(waiting.item.rawItem.callId, first.interruptions[0].rawItem.callId)
+    const second = await r.resume(first, 'approve', { alwaysApprove: true })
+    assert.deepEqual(r.ran, [])
+    assert.match(resultsSeen(r.model, 1).r0, APPROVAL)
+    assert.equal(second.finalOutput, 'done')
+    assert.deepEqual(
+      r.engine.approvals('helpdesk-assistant').map((a) => a.decision_id),
+      [waiting.decisionId],
+    )
+  })
+
+  test('approved in the engine, the same arguments run once; other arguments and a second use are refused', async () => {
+    const r = approvalRun(['450.00', '449.00', '450.00'])
+    let result = await r.start()
+    const [waiting] = pendingApprovals(result)
+    assert.equal(waiting.tool, 'refund')
+    assert.equal(waiting.callId, 'r0')
+    assert.deepEqual(waiting.args, refund('450.00'))
+    assert.deepEqual(waiting.approvers, ['owner'])
+    assert.deepEqual(waiting.reasons, ['support/refund-limit'])
+    assert.match(waiting.requestDigest, /^sha256:[0-9a-f]{64}$/)
+    assert.equal(waiting.decision.decision, 'needs_approval')
+    assert.equal(waiting.decisionId, waiting.decision.decisionId)
+    // A non-owner's approval is refused by the engine.
+    assert.throws(() => r.engine.approve(waiting.decision, { by: 'sam' }), (e) => e.code === 'approval_refused')
+    r.engine.approve(waiting.decision, { by: 'dana' })
+    result = await r.resume(result)
+    assert.deepEqual(r.ran, [['refund', 'o-5002']])
+    assert.equal(resultsSeen(r.model, 1).r0, 'refunded 450.00 on o-5002')
+    // 449.00 was not approved: paused; approved in the SDK only, refused.
+    assert.deepEqual(
+      pendingApprovals(result).map((p) => p.args.amount),
+      ['449.00'],
+    )
+    result = await r.resume(result)
+    assert.match(resultsSeen(r.model, 2).r1, APPROVAL)
+    // 450.00 again: the engine's approval was used up.
+    assert.deepEqual(
+      pendingApprovals(result).map((p) => [p.callId, p.args.amount]),
+      [['r2', '450.00']],
+    )
+    result = await r.resume(result)
+    assert.match(resultsSeen(r.model, 3).r2, APPROVAL)
+    assert.deepEqual(r.ran, [['refund', 'o-5002']])
+    assert.equal(result.finalOutput, 'done')
+    // One check per call, and one after each human answer: r0 asked and
+    // approved, r1 and r2 asked and refused; each in the decision log.
+    assert.deepEqual(
+      r.decisions.map(([, d]) => d.decision),
+      ['needs_approval', 'allow', 'needs_approval', 'needs_approval', 'needs_approval', 'needs_approval'],
+    )
+    assert.ok(r.decisions[1][1].reasons.some((x) => x.startsWith('approval/')))
+    const checks = r.records.filter((x) => x.action === 'billing:refund').map((x) => x.decision)
+    assert.deepEqual(checks, ['needs_approval', 'allow', 'needs_approval', 'needs_approval', 'needs_approval', 'needs_approval'])
+  })
+
+  test('hostile: an approval of other arguments does not let this call run', async () => {
+    const r = approvalRun(['450.00'])
+    const first = await r.start()
+    const sibling = r.engine.check(refundRequest('o-5002', { amount: '449.00', currency: 'EUR' }))
+    assert.equal(sibling.decision, 'needs_approval')
+    assert.notEqual(sibling.requestDigest, pendingApprovals(first)[0].requestDigest)
+    r.engine.approve(sibling, { by: 'dana' })
+    await r.resume(first)
+    assert.deepEqual(r.ran, [])
+    assert.match(resultsSeen(r.model, 1).r0, APPROVAL)
+  })
+
+  test('rejected in the SDK, the call does not run (the engine approval stays unused)', async () => {
+    const r = approvalRun(['450.00'])
+    const first = await r.start()
+    r.engine.approve(pendingApprovals(first)[0].decision, { by: 'dana' })
+    const second = await r.resume(first, 'reject')
+    assert.deepEqual(r.ran, [])
+    assert.doesNotMatch(resultsSeen(r.model, 1).r0, /refunded/)
+    assert.equal(second.finalOutput, 'done')
+  })
+
+  test('hostile: throwing callbacks neither crash the run nor allow the call', async () => {
+    // onApprovalRequest throws: reported on console.error; the call still waits.
+    const errors = []
+    const original = console.error
+    console.error = (...args) => errors.push(args)
+    try {
+      const r = approvalRun(['25.00', '450.00'])
+      r.engine.onApprovalRequest(() => {
+        throw new Error('pager down')
+      })
+      const first = await r.start()
+      assert.deepEqual(r.ran, [['refund', 'o-5002']]) // 25.00 ran; 450.00 waits
+      assert.equal(pendingApprovals(first).length, 1)
+      await r.resume(first)
+      assert.deepEqual(r.ran, [['refund', 'o-5002']])
+    } finally {
+      console.error = original
+    }
+    assert.ok(errors.length >= 1)
+    assert.match(String(errors[0][1]), /pager down/)
+
+    // onDecision throws: a needs_approval call is refused, not sent to a human.
+    const veto = approvalRun(['450.00'], {
+      onDecision: () => {
+        throw new Error('audit store down')
+      },
+    })
+    const vetoed = await veto.start()
+    assert.equal(vetoed.interruptions.length, 0)
+    assert.deepEqual(veto.ran, [])
+    assert.match(resultsSeen(veto.model, 1).r0, APPROVAL)
+
+    // An option function throws: refused, never paused, never run.
+    const broken = approvalRun(['450.00'], {
+      resource: () => {
+        throw new Error('directory unavailable')
+      },
+    })
+    const refused = await broken.start()
+    assert.equal(refused.interruptions.length, 0)
+    assert.deepEqual(broken.ran, [])
+    assert.match(resultsSeen(broken.model, 1).r0, /error: Error: directory unavailable/)
+
+    // The tool's own needsApproval throws: a human is asked; the SDK's yes alone still runs nothing.
+    const ran = []
+    const tools = supportTools(ran)
+    tools[2] = tool({
+      name: 'refund',
+      description: 'Refund',
+      parameters: { type: 'object', properties: {}, required: [], additionalProperties: true },
+      strict: false,
+      needsApproval: async () => {
+        throw new Error('rule crashed')
+      },
+      execute: async ({ order }) => (ran.push(['refund', order]), 'refunded'),
+    })
+    const own = approvalRun(['450.00'], {}, tools)
+    const asked = await own.start()
+    assert.equal(asked.interruptions.length, 1)
+    assert.deepEqual(pendingApprovals(asked), []) // not the engine's request
+    await own.resume(asked)
+    assert.deepEqual(ran, [])
+    assert.match(resultsSeen(own.model, 1).r0, APPROVAL)
+  })
+
+  test('allowed and denied calls are checked once and never paused; the default refuses at once', async () => {
+    const r = approvalRun(['25.00', '500.00'])
+    const result = await r.start()
+    assert.equal(result.interruptions.length, 0)
+    assert.deepEqual(r.ran, [['refund', 'o-5002']])
+    assert.match(resultsSeen(r.model, 2).r1, DENIED('support/refund-limit, support/refund-within-order-total'))
+    assert.deepEqual(
+      r.decisions.map(([, d]) => d.decision),
+      ['allow', 'deny'],
+    )
+    assert.equal(r.records.length, 2)
+    // approval: "deny" (the default): a needs_approval call is refused without asking.
+    const { ran, model, result: plain } = await runScript([[['r0', 'refund', refund('450.00')]], 'done'])
+    assert.equal(plain.interruptions.length, 0)
+    assert.deepEqual(ran, [])
+    assert.match(resultsSeen(model, 1).r0, APPROVAL)
+    assert.deepEqual(pendingApprovals(plain), [])
+    assert.deepEqual(pendingApprovals(null), [])
+    const { engine } = supportEngine()
+    assert.throws(() => guardAgentTools(new Agent({ name: 'a', tools: [] }), { ...supportOptions(engine, []), approval: 'ask' }), TypeError)
   })
 })

@@ -3,4 +3,4 @@
 import { Engine } from "./api.js";
 import { buildOpenAIAgents } from "./shared/index.js";
 
-export const { authorizationGuardrail, guardAgentTools } = buildOpenAIAgents((engine) => engine instanceof Engine);
+export const { authorizationGuardrail, guardAgentTools, pendingApprovals } = buildOpenAIAgents((engine) => engine instanceof Engine);

@@ -38,4 +38,18 @@ function supportOptions(engine, decisions, extra = {}) {
   }
 }
 
-module.exports = { BUNDLE, NOW, ACTIONS, supportEngine, supportOptions }
+/** The check the support assistant's `refund` tool call maps to (as `engine.check` takes it). */
+function refundRequest(order, input) {
+  return {
+    agent: 'helpdesk-assistant',
+    action: 'billing:refund',
+    resource: { type: 'Order', id: order },
+    task: 'CASE-5512',
+    onBehalfOf: 'sam',
+    credential: 'helpdesk-oauth',
+    now: NOW,
+    context: { input },
+  }
+}
+
+module.exports = { BUNDLE, NOW, ACTIONS, supportEngine, supportOptions, refundRequest }

@@ -1,9 +1,9 @@
 // The typed surface of agentauthz/ai-sdk and agentauthz/openai-agents, checked by tsc.
-import { Agent, tool as agentsTool } from '@openai/agents'
+import { Agent, run, tool as agentsTool } from '@openai/agents'
 import { jsonSchema, tool } from 'ai'
 import { AuthzError, Engine } from 'agentauthz'
 import { authorizeTools, ToolCallRefused } from 'agentauthz/ai-sdk'
-import { authorizationGuardrail, guardAgentTools } from 'agentauthz/openai-agents'
+import { authorizationGuardrail, guardAgentTools, type PendingApproval, pendingApprovals } from 'agentauthz/openai-agents'
 
 declare const engine: Engine
 
@@ -53,6 +53,20 @@ const agent = new Agent({
 })
 const same: typeof agent = guardAgentTools(agent, { engine, agent: 'helpdesk-assistant', resource: { type: 'Customer', id: 'c-1001' } })
 void same
+const paused = guardAgentTools(new Agent({ name: 'p' }), { engine, agent: 'a', resource: { type: 'T', id: '1' }, approval: 'interrupt' })
+export async function approveAll(by: string): Promise<void> {
+  const result = await run(paused, 'go')
+  const waiting: PendingApproval[] = pendingApprovals(result)
+  const state = result.state
+  for (const p of waiting) {
+    engine.approve(p.decision, { by })
+    state.approve(p.item)
+  }
+  await run(paused, state)
+}
+
+// @ts-expect-error: approval is "deny" or "interrupt"
+guardAgentTools(agent, { engine, agent: 'a', resource: { type: 'T', id: '1' }, approval: 'ask' })
 
 // @ts-expect-error: onError is "deny", "throw" or a function
 authorizationGuardrail({ engine, agent: 'a', resource: { type: 'T', id: '1' }, onError: 'ignore' })

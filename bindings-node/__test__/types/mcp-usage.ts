@@ -2,7 +2,15 @@
 // The lines marked with ts-expect-error must fail to type-check.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { Decision, Engine, type McpSchema, schemaFromMcp } from 'agentauthz'
-import { accessTokenAgent, fixedAgent, guardMcpServer, type IdentityResolver, SESSION_META_KEY, sessionFromMeta } from 'agentauthz/mcp'
+import {
+  APPROVAL_META_KEY,
+  accessTokenAgent,
+  fixedAgent,
+  guardMcpServer,
+  type IdentityResolver,
+  SESSION_META_KEY,
+  sessionFromMeta,
+} from 'agentauthz/mcp'
 
 const engine: Engine = Engine.load('bundle')
 const server: McpServer = guardMcpServer(new McpServer({ name: 'fs', version: '1' }), {
@@ -25,6 +33,16 @@ const t: Decision = engine.checkToolCall({ tool: 'refund', action: null, agent: 
 engine.checkToolCall({ action: 'refund', agent: 'a', resource: { type: 'A', id: 'x' } })
 // @ts-expect-error: an identity is an agent or a session
 engine.mcpCheckCall({ identity: { user: 'x' }, server: 'fs', tool: 't' })
+const approving: McpServer = guardMcpServer(new McpServer({ name: 'fs', version: '1' }), {
+  engine,
+  server: 'fs',
+  identity: fixedAgent('dev-agent'),
+  elicit: true,
+  approver: async (_request, extra) => (typeof extra.authInfo?.clientId === 'string' ? 'alice' : undefined),
+})
+const approvalKey: 'agentauthz/approval' = APPROVAL_META_KEY
+// @ts-expect-error: an approver names a user (a string), not a boolean
+guardMcpServer(server, { engine, server: 'fs', identity: fixedAgent('a'), approver: () => true })
 // @ts-expect-error: the server's name is required
 guardMcpServer(server, { engine, identity: fixedAgent('a') })
-export { actions, d, listed, resolvers, t }
+export { actions, approvalKey, approving, d, listed, resolvers, t }

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 const require = createRequire(import.meta.url);
 const { Engine, RequestError } = require("../../pkg/node/node.js");
 const { authorizeTools, ToolCallRefused } = require("../../pkg/node/ai-sdk.js");
-const { authorizationGuardrail } = require("../../pkg/node/openai-agents.js");
+const { authorizationGuardrail, guardAgentTools, pendingApprovals } = require("../../pkg/node/openai-agents.js");
 const PKG = join(dirname(fileURLToPath(import.meta.url)), "../../pkg");
 
 const engine = Engine.fromStrings({
@@ -68,6 +68,49 @@ test("agentauthz-wasm/openai-agents's guardrail decides with the WASM engine", a
   assert.match(unmapped.message, /baseline\/unknown-action/);
   const garbage = (await run("refund", "{not json")).behavior;
   assert.match(garbage.message, /error: request_parse/);
+});
+
+test("agentauthz-wasm/openai-agents: approval \"interrupt\" asks the WASM engine; only its approval lets the call run, once", async () => {
+  const approving = Engine.fromStrings({
+    schema: `entity Order;
+      action "billing:refund" appliesTo { principal: [Agent], resource: [Order], context: { input: { amount: decimal, currency: String } } };`,
+    policies: `@id("refunds") permit (principal == Agent::"support-bot", action == Action::"billing:refund", resource);
+      @id("refund-limit") @approval("owner") forbid (principal, action == Action::"billing:refund", resource) when { context.input.amount.greaterThan(decimal("100.00")) };`,
+    inventory: "users: [{id: dana}, {id: sam}]\nagents: [{id: support-bot, owner: dana}]\nresources: [{type: Order, id: o-1}]\n",
+  });
+  const decisions = [];
+  // The SDK's function tool and agent, as far as the adapter reads them.
+  const agent = { tools: [{ type: "function", name: "refund", inputGuardrails: [], needsApproval: async () => false }] };
+  guardAgentTools(agent, {
+    engine: approving,
+    agent: "support-bot",
+    action: { refund: "billing:refund" },
+    resource: { type: "Order", id: "o-1" },
+    onDecision: (d) => decisions.push(d.decision),
+    approval: "interrupt",
+  });
+  const [tool] = agent.tools;
+  const context = {}; // the run context
+  const big = { amount: 250, currency: "EUR" };
+  const guard = (callId, args) =>
+    tool.inputGuardrails[0].run({ context, agent, toolCall: { name: "refund", callId, arguments: JSON.stringify(args) } });
+  assert.equal(await tool.needsApproval(context, big, "c1"), true);
+  const interruption = { rawItem: { type: "function_call", name: "refund", callId: "c1", arguments: JSON.stringify(big) } };
+  const [waiting] = pendingApprovals({ interruptions: [interruption], runContext: context });
+  assert.equal(waiting.decision.decision, "needs_approval");
+  assert.deepEqual(waiting.approvers, ["owner"]);
+  // Approved in the SDK only: the guardrail refuses.
+  assert.equal((await guard("c1", big)).behavior.type, "rejectContent");
+  assert.throws(() => approving.approve(waiting.decision, { by: "sam" }), (e) => e.code === "approval_refused");
+  approving.approve(waiting.decision, { by: "dana" });
+  assert.equal((await guard("c1", { amount: 251, currency: "EUR" })).behavior.type, "rejectContent");
+  assert.deepEqual((await guard("c1", big)).behavior, { type: "allow" });
+  assert.equal((await guard("c1", big)).behavior.type, "rejectContent");
+  // An allowed call: decided once, in needsApproval; its guardrail uses that decision.
+  decisions.length = 0;
+  assert.equal(await tool.needsApproval(context, { amount: 25, currency: "EUR" }, "c2"), false);
+  assert.deepEqual((await guard("c2", { currency: "EUR", amount: 25 })).behavior, { type: "allow" });
+  assert.deepEqual(decisions, ["allow"]);
 });
 
 test("another engine object is refused when the adapter is built", () => {
