@@ -10,6 +10,7 @@ import type { NativeEngine } from "./shared/index.js";
 /** The raw engine exported by the wasm-bindgen module (JSON text in and out). */
 export interface WasmNativeEngine extends NativeEngine {
   engineState(): string;
+  changesMade(): number;
   skippedChangesJson(): string;
   free(): void;
 }
@@ -67,13 +68,14 @@ export class RestoringEngine implements NativeEngine {
     return this.#native;
   }
 
-  /** Runs a check; when a decision used an approval (a reason `approval/ID`:
-   * one use consumed, a journaled change) keeps the new state, so a reset
-   * cannot give the use back. */
+  /** Runs a check; when it changed the engine's state (it used up an
+   * approval: a journaled change) keeps the new state, so a reset cannot
+   * give the use back. */
   #checking(f: (engine: WasmNativeEngine) => string): string {
     const engine = this.live;
+    const before = engine.changesMade();
     const out = f(engine);
-    if (out.includes('"approval/')) this.#state = engine.engineState();
+    if (engine.changesMade() !== before) this.#state = engine.engineState();
     return out;
   }
 

@@ -282,6 +282,14 @@ impl WasmEngine {
         ffi::engine_state_json(&self.inner).map_err(|e| js_error(&e))
     }
 
+    /// Run-time changes this engine has made (a check that used up an
+    /// approval is one): the restoring layer saves `engineState()` when it moves.
+    #[wasm_bindgen(js_name = changesMade)]
+    pub fn changes_made(&self) -> f64 {
+        // Exact: a JS number holds integers up to 2^53.
+        self.inner.changes_made() as f64
+    }
+
     /// An engine rebuilt from `engineState()` text through the core's journal
     /// replay: changes keep their original times; those that no longer apply
     /// are listed by `skippedChangesJson()`. No decision-log sink is set.

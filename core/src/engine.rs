@@ -64,7 +64,7 @@ use reload::{replay, request_agent_exists, Overrides};
 use session_state::Sessions;
 use snapshot::Snapshot;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use writer::{lock, Applied, Skipped, Writer};
 
@@ -77,6 +77,8 @@ pub struct Engine {
     /// Whether changes are folded in automatically, and whether a fold runs.
     compaction: bool,
     compacting: Arc<AtomicBool>,
+    /// [`Engine::changes_made`].
+    changes_made: AtomicU64,
     clock: Arc<dyn Clock>,
     ids: Arc<DecisionIds>,
     log: Arc<ArcSwapOption<DecisionLog>>,
@@ -356,6 +358,7 @@ impl EngineBuilder {
             snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
             compaction: self.compaction.unwrap_or(true),
             compacting: Arc::default(),
+            changes_made: AtomicU64::new(0),
             clock,
             ids,
             log: Arc::new(ArcSwapOption::from(log.map(Arc::new))),
@@ -700,6 +703,23 @@ impl Engine {
     }
 
     fn apply_change(&self, change: Change, by: &str) -> Result<JournalEntry> {
+        let applied = self.apply_change_uncounted(change, by);
+        if applied.is_ok() {
+            self.changes_made.fetch_add(1, Ordering::Release);
+        }
+        applied
+    }
+
+    /// Run-time changes this engine has made since it was built or restored
+    /// (lifecycle changes, grants, approvals, and approvals its checks
+    /// consumed), not those it followed from a fleet's store. A host that
+    /// persists the engine's state ([`Engine::state`]) saves it when this
+    /// moves, e.g. after a check that used up an approval.
+    pub fn changes_made(&self) -> u64 {
+        self.changes_made.load(Ordering::Acquire)
+    }
+
+    fn apply_change_uncounted(&self, change: Change, by: &str) -> Result<JournalEntry> {
         if by.trim().is_empty() {
             return Err(Error::new(
                 ErrorCode::LifecycleInvalid,
@@ -1802,6 +1822,7 @@ impl Engine {
             snapshot: Arc::new(ArcSwap::from_pointee(snapshot)),
             compaction: true,
             compacting: Arc::default(),
+            changes_made: AtomicU64::new(0),
             clock,
             ids,
             log: Arc::new(ArcSwapOption::empty()),

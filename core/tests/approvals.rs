@@ -188,6 +188,28 @@ fn an_approval_covers_exactly_one_call_of_one_agent_once() {
     assert!(e.approvals_in_force(None).is_empty());
 }
 
+/// `changes_made` moves with each change the engine makes, including the
+/// approval a check uses up, and with nothing else: a host that persists the
+/// engine's state (the WASM package) saves it exactly when it moved.
+#[test]
+fn changes_made_counts_an_approval_used_up_by_a_check_and_nothing_else() {
+    let e = engine(clock());
+    let r = refund("bot", "o1", 500);
+    assert_eq!(e.changes_made(), 0);
+    let d = check(&e, &r);
+    assert_eq!(e.changes_made(), 0, "a waiting request changes no state");
+    e.approve(by_id(&d), "alice", 1, None).unwrap();
+    assert_eq!(e.changes_made(), 1);
+    // A refused approval and checks that use nothing leave it alone.
+    assert!(e.approve(by_id(&d), "mallory", 1, None).is_err());
+    check(&e, &refund("bot", "o1", 501));
+    assert_eq!(e.changes_made(), 1);
+    assert_eq!(check(&e, &r).decision, Effect::Allow);
+    assert_eq!(e.changes_made(), 2, "the check used up the approval");
+    assert_eq!(check(&e, &r).decision, Effect::NeedsApproval);
+    assert_eq!(e.changes_made(), 2);
+}
+
 #[test]
 fn who_may_approve_is_a_cedar_check() {
     let e = engine(clock());
