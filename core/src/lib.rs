@@ -12,6 +12,8 @@ mod change;
 mod engine;
 mod error;
 pub mod ffi;
+#[cfg(not(target_arch = "wasm32"))]
+mod http;
 pub mod identity;
 pub mod integrity;
 mod inventory;

@@ -198,6 +198,7 @@ mod fetch {
     use super::{CacheMeta, Download, Fetched, RemoteBundle};
     use crate::archive::{self, MAX_ARCHIVE_BYTES, MAX_SIGNATURE_BYTES};
     use crate::error::{Error, ErrorCode, Result};
+    use crate::http::{self, Validators};
     use std::time::Duration;
 
     const TIMEOUT: Duration = Duration::from_secs(30);
@@ -206,83 +207,40 @@ mod fetch {
         Error::new(ErrorCode::BundleUnavailable, m)
     }
 
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .timeout_global(Some(TIMEOUT))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .build()
-            .new_agent()
-    }
-
-    /// A body with its `ETag` and `Last-Modified`.
-    type Body = (Vec<u8>, Option<String>, Option<String>);
-
-    fn get(
-        agent: &ureq::Agent,
-        url: &str,
-        limit: usize,
-        validators: Option<&CacheMeta>,
-    ) -> Result<Option<Body>> {
-        let mut req = agent.get(url);
-        if let Some(m) = validators {
-            if let Some(etag) = &m.etag {
-                req = req.header("If-None-Match", etag);
-            }
-            if let Some(lm) = &m.last_modified {
-                req = req.header("If-Modified-Since", lm);
-            }
-        }
-        let mut response = req
-            .call()
-            .map_err(|e| unavailable(format!("fetching {url} failed: {e}")))?;
-        let status = response.status();
-        if status.as_u16() == 304 && validators.is_some() {
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(unavailable(format!("{url} answered {status}")));
-        }
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let (etag, last_modified) = (header("etag"), header("last-modified"));
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(limit as u64)
-            .read_to_vec()
-            .map_err(|e| unavailable(format!("reading {url} failed: {e}")))?;
-        Ok(Some((body, etag, last_modified)))
-    }
-
     /// One poll: `NotModified` on a 304, else the archive and its signature,
     /// verified. Nothing is activated or cached here.
     pub fn fetch(remote: &RemoteBundle, validators: Option<&CacheMeta>) -> Result<Fetched> {
-        let agent = agent();
-        let Some((archive_bytes, etag, last_modified)) =
-            get(&agent, &remote.url, MAX_ARCHIVE_BYTES, validators)?
+        let agent = http::agent(TIMEOUT);
+        let validators = validators.map(|m| Validators {
+            etag: m.etag.as_deref(),
+            last_modified: m.last_modified.as_deref(),
+        });
+        let Some(archive) = http::get(
+            &agent,
+            &remote.url,
+            None,
+            MAX_ARCHIVE_BYTES as u64,
+            validators,
+        )
+        .map_err(unavailable)?
         else {
             return Ok(Fetched::NotModified);
         };
         let sig_url = format!("{}.sig", remote.url);
-        let (signature, _, _) = get(&agent, &sig_url, MAX_SIGNATURE_BYTES, None)?
-            .ok_or_else(|| unavailable(format!("{sig_url}: no signature")))?;
-        let verified = archive::verify(&archive_bytes, &signature, &remote.keys)?;
+        let signature = http::get(&agent, &sig_url, None, MAX_SIGNATURE_BYTES as u64, None)
+            .map_err(unavailable)?
+            .ok_or_else(|| unavailable(format!("{sig_url}: no signature")))?
+            .bytes;
+        let verified = archive::verify(&archive.bytes, &signature, &remote.keys)?;
         Ok(Fetched::New(Box::new(Download {
             meta: CacheMeta {
                 url: remote.url.clone(),
                 revision: verified.revision.clone(),
-                etag,
-                last_modified,
+                etag: archive.etag,
+                last_modified: archive.last_modified,
             },
             verified,
-            archive: archive_bytes,
+            archive: archive.bytes,
             signature,
         })))
     }

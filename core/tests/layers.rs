@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("error", 0),
     ("time", 1),
     ("limits", 1),
+    ("http", 1),
     ("model", 2),
     ("change", 2),
     ("approval", 2),

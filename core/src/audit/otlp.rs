@@ -113,13 +113,7 @@ impl Otlp {
                 )));
             }
         }
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(options.timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .build()
-            .new_agent();
+        let agent = crate::http::agent(options.timeout);
         Ok(Otlp {
             shown: redact_url(&options.endpoint),
             options,

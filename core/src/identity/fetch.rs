@@ -1,8 +1,8 @@
-//! Fetching a JWKS over HTTP(S) with `ureq` (the client the OTLP exporter
-//! uses; rustls with the webpki roots for `https`). Blocking, bounded in
-//! time and size, no redirects, no proxy from the environment.
+//! Fetching a JWKS over HTTP(S) with the crate's one HTTP client setup
+//! ([`crate::http`]): bounded in time and size, no redirects, no proxy.
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::http;
 use std::time::Duration;
 
 /// A JWKS is a few kilobytes; more is refused.
@@ -12,26 +12,15 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// The body of `GET url` (2xx only); errors are `jwks_unavailable`.
 pub(super) fn get(url: &str, what: &str) -> Result<String> {
     let unavailable = |m: String| Error::new(ErrorCode::JwksUnavailable, format!("{what}: {m}"));
-    let agent = ureq::Agent::config_builder()
-        .timeout_global(Some(TIMEOUT))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .proxy(None)
-        .build()
-        .new_agent();
-    let mut response = agent
-        .get(url)
-        .header("Accept", "application/jwk-set+json, application/json")
-        .call()
-        .map_err(|e| unavailable(format!("fetching {url} failed: {e}")))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(unavailable(format!("{url} answered {status}")));
-    }
-    response
-        .body_mut()
-        .with_config()
-        .limit(MAX_JWKS_BYTES)
-        .read_to_string()
-        .map_err(|e| unavailable(format!("reading {url} failed: {e}")))
+    let accept = "application/jwk-set+json, application/json";
+    let body = http::get(
+        &http::agent(TIMEOUT),
+        url,
+        Some(accept),
+        MAX_JWKS_BYTES,
+        None,
+    )
+    .map_err(unavailable)?
+    .ok_or_else(|| unavailable(format!("{url} answered 304 to an unconditional request")))?;
+    String::from_utf8(body.bytes).map_err(|_| unavailable(format!("{url}: the body is not UTF-8")))
 }
