@@ -153,6 +153,9 @@ pub(crate) enum AttrType {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RecordType {
     pub attrs: FxMap<String, (AttrType, bool)>,
+    /// An action's context declares `usage` with the engine's type: compared
+    /// once when the schema is read, not on every check.
+    pub declares_usage: bool,
 }
 
 const MAX_DEPTH: usize = 32;
@@ -190,7 +193,11 @@ pub(crate) fn context_types(schema_json: &Value) -> HashMap<EntityUid, RecordTyp
                 continue;
             };
             let uid = EntityUid::from_type_name_and_id(type_name, EntityId::new(name));
-            if let Some(AttrType::Record(record)) = resolver.resolve(&context, 0) {
+            if let Some(AttrType::Record(mut record)) = resolver.resolve(&context, 0) {
+                record.declares_usage = record
+                    .attrs
+                    .get("usage")
+                    .is_some_and(|(declared, _)| same_type(declared, usage_type()));
                 out.insert(uid, record);
             }
         }
@@ -387,6 +394,9 @@ pub(crate) fn fields(
 /// Whether a standard field of this type (the datetime `now`, an entity, or
 /// the `usage` record of longs) is what the record declares for it.
 pub(crate) fn declares(record: &RecordType, name: &str, value: &AttrType) -> bool {
+    if name == "usage" && std::ptr::eq(value, usage_type()) {
+        return record.declares_usage;
+    }
     match record.attrs.get(name) {
         Some((declared, _)) => same_type(declared, value),
         None => false,
