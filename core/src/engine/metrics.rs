@@ -11,12 +11,11 @@
 use crate::audit::DecisionLog;
 use crate::model::{Decision, Effect, Request};
 use crate::store::Health;
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, OnceLock};
 
 /// Distinct (action, reason) pairs with counters of their own.
 pub const MAX_SERIES: usize = 1000;
@@ -35,31 +34,63 @@ pub const LATENCY_BOUNDS_US: [u64; 16] = [
 const BUCKETS: usize = LATENCY_BOUNDS_US.len() + 1;
 
 struct Series {
+    hash: u64,
     action: Box<str>,
     reason: Box<str>,
     counts: [AtomicU64; 4],
 }
 
-/// Published copy-on-write: lookups never lock; an insert (at most
-/// [`MAX_SERIES`] in the engine's life) copies the table under a mutex.
-#[derive(Default, Clone)]
+/// Slots of the series table: a power of two, twice [`MAX_SERIES`], so a
+/// probe always meets an empty slot.
+const SLOTS: usize = 2048;
+const _: () = assert!(SLOTS.is_power_of_two() && SLOTS >= 2 * MAX_SERIES);
+
+/// An open-addressed table filled once per slot: a lookup is a few atomic
+/// loads and never locks; an insert (at most [`MAX_SERIES`] in the engine's
+/// life) takes a mutex and fills one slot, copying nothing.
 struct Table {
-    by_hash: HashMap<u64, Vec<Arc<Series>>>,
-    len: usize,
+    slots: Box<[OnceLock<Box<Series>>]>,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            slots: (0..SLOTS).map(|_| OnceLock::new()).collect(),
+        }
+    }
 }
 
 impl Table {
-    fn find(&self, hash: u64, action: &str, reason: &str) -> Option<&Arc<Series>> {
-        self.by_hash
-            .get(&hash)?
-            .iter()
-            .find(|s| &*s.action == action && &*s.reason == reason)
+    /// The series of these labels, or the empty slot where they would go.
+    fn probe(
+        &self,
+        hash: u64,
+        action: &str,
+        reason: &str,
+    ) -> Result<&Series, &OnceLock<Box<Series>>> {
+        // `as usize` keeps the low bits, all the mask needs.
+        let mut i = hash as usize & (SLOTS - 1);
+        loop {
+            let slot = &self.slots[i];
+            match slot.get() {
+                None => return Err(slot),
+                Some(s) if s.hash == hash && &*s.action == action && &*s.reason == reason => {
+                    return Ok(s)
+                }
+                Some(_) => i = (i + 1) & (SLOTS - 1),
+            }
+        }
+    }
+
+    fn series(&self) -> impl Iterator<Item = &Series> {
+        self.slots.iter().filter_map(|s| s.get().map(|b| &**b))
     }
 }
 
 pub(crate) struct Metrics {
-    table: ArcSwap<Table>,
-    grow: Mutex<()>,
+    table: Table,
+    /// Held by inserts; the number of series so far.
+    grow: Mutex<usize>,
     full: AtomicBool,
     /// Per outcome, everything folded into [`OTHER`] by the cap.
     overflow: [AtomicU64; 4],
@@ -79,7 +110,10 @@ fn key_hash(action: &str, reason: &str) -> u64 {
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics")
-            .field("series", &self.table.load().len)
+            .field(
+                "series",
+                &*self.grow.lock().unwrap_or_else(|e| e.into_inner()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -87,8 +121,8 @@ impl std::fmt::Debug for Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            table: ArcSwap::from_pointee(Table::default()),
-            grow: Mutex::new(()),
+            table: Table::default(),
+            grow: Mutex::new(0),
             full: AtomicBool::new(false),
             overflow: Default::default(),
             latency: Default::default(),
@@ -132,7 +166,7 @@ impl Metrics {
             return self.count(outcome, OTHER, OTHER);
         }
         let hash = key_hash(action, reason);
-        if let Some(s) = self.table.load().find(hash, action, reason) {
+        if let Ok(s) = self.table.probe(hash, action, reason) {
             s.counts[outcome].fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -140,29 +174,36 @@ impl Metrics {
             self.overflow[outcome].fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.insert(hash, action, reason).counts[outcome].fetch_add(1, Ordering::Relaxed);
+        match self.insert(hash, action, reason) {
+            Some(s) => s.counts[outcome].fetch_add(1, Ordering::Relaxed),
+            None => self.overflow[outcome].fetch_add(1, Ordering::Relaxed),
+        };
     }
 
+    /// The series of these labels, made if there is room (`None`: full).
     #[cold]
-    fn insert(&self, hash: u64, action: &str, reason: &str) -> Arc<Series> {
-        let _guard = self.grow.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.table.load_full();
-        if let Some(s) = current.find(hash, action, reason) {
-            return s.clone();
+    fn insert(&self, hash: u64, action: &str, reason: &str) -> Option<&Series> {
+        let mut len = self.grow.lock().unwrap_or_else(|e| e.into_inner());
+        // Probed again under the lock: another thread may have made it.
+        let slot = match self.table.probe(hash, action, reason) {
+            Ok(s) => return Some(s),
+            Err(slot) => slot,
+        };
+        if *len >= MAX_SERIES {
+            return None;
         }
-        let series = Arc::new(Series {
-            action: action.into(),
-            reason: reason.into(),
-            counts: Default::default(),
-        });
-        let mut next = (*current).clone();
-        next.by_hash.entry(hash).or_default().push(series.clone());
-        next.len += 1;
-        if next.len >= MAX_SERIES {
+        *len += 1;
+        if *len >= MAX_SERIES {
             self.full.store(true, Ordering::Relaxed);
         }
-        self.table.store(Arc::new(next));
-        series
+        Some(slot.get_or_init(|| {
+            Box::new(Series {
+                hash,
+                action: action.into(),
+                reason: reason.into(),
+                counts: Default::default(),
+            })
+        }))
     }
 
     /// Records one check's duration.
@@ -175,9 +216,8 @@ impl Metrics {
     }
 
     pub(crate) fn snapshot(&self) -> (Vec<DecisionCount>, CheckLatency) {
-        let table = self.table.load();
         let mut decisions = Vec::new();
-        for s in table.by_hash.values().flatten() {
+        for s in self.table.series() {
             for (i, c) in s.counts.iter().enumerate() {
                 let count = c.load(Ordering::Relaxed);
                 if count > 0 {
