@@ -39,6 +39,7 @@ BATCH = {"agentauthz-python-batch", "cedarpy-batch"}
 COSTS = [
     "agentauthz-rust-failclosed",
     "agentauthz-rust-log",
+    "agentauthz-rust-limits",
     "agentauthz-rust-session",
     "agentauthz-rust-threads",
     "agentauthz-python-threads",
@@ -284,6 +285,12 @@ def check_costs(size: str, main_ref: list[str], costs: dict[str, dict[str, Any]]
         diff = sum(1 for v in names[1:] for i in range(min(len(base), len(lg[v]["decisions"]))) if lg[v]["decisions"][i] != base[i])
         ok = ok and diff == 0
         notes.append(f"decision log: the same decisions with and without a log: **{'yes' if diff == 0 else 'NO'}**")
+    lm = variant_rows(costs.get("agentauthz-rust-limits"))
+    if {"limits-none", "limits-usage-approval"} <= set(lm):
+        a, b = lm["limits-none"]["decisions"], lm["limits-usage-approval"]["decisions"]
+        diff = sum(1 for i in range(min(len(a), len(b))) if a[i] != b[i])
+        ok = ok and diff == 0 and a == main_ref[: len(a)]
+        notes.append(f"limits: forbids that never hold change no decision, with or without usage counters: **{'yes' if diff == 0 and a == main_ref[: len(a)] else 'NO'}**")
     return notes, ok
 
 
@@ -293,7 +300,7 @@ def cost_lines(size: str, costs: dict[str, dict[str, Any]]) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     any_row = False
-    for name in ("agentauthz-rust-session", "agentauthz-rust-failclosed", "agentauthz-rust-log"):
+    for name in ("agentauthz-rust-session", "agentauthz-rust-failclosed", "agentauthz-rust-log", "agentauthz-rust-limits"):
         rows = list(variant_rows(costs.get(name)).values())
         for r in rows:
             any_row = True
@@ -468,6 +475,11 @@ def target2_lines(
             if {"log-none", variant} <= set(lg):
                 d = lg[variant]["p50_ns"] - lg["log-none"]["p50_ns"]
                 at_most(f"[log.otlp] per decision, {what} (p50, exporter − none)", size, d, 2000, "ns", fmt_ns(lg[variant]["p50_ns"]), fmt_ns(lg["log-none"]["p50_ns"]))
+    for size, c in costs.items():
+        lm = variant_rows(c.get("agentauthz-rust-limits"))
+        if {"limits-none", "limits-usage-approval"} <= set(lm):
+            d = lm["limits-usage-approval"]["p50_ns"] - lm["limits-none"]["p50_ns"]
+            at_most("Usage counters and approval lookups per check (p50, counted − plain)", size, d, 1000, "ns", fmt_ns(lm["limits-usage-approval"]["p50_ns"]), fmt_ns(lm["limits-none"]["p50_ns"]))
     for size, c in costs.items():
         lc = c.get("agentauthz-rust-lifecycle")
         if lc and lc["entities"] >= 50_000:

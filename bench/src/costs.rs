@@ -153,6 +153,62 @@ pub fn fail_closed(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
     ))
 }
 
+/// Two forbids that never hold, added to the workload: in `plain` they read
+/// nothing; in `counted` they read `context.usage` (so every check sums the
+/// agent's usage windows and carries them) and one is an `@approval` forbid
+/// (so the engine looks for approvals when it would hold). The difference is
+/// what rate and budget limits and approvals cost a check that uses neither.
+pub fn limits(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
+    const PLAIN: &str = "\
+@id(\"bench/cap\") forbid (principal, action, resource) unless { true };
+@id(\"bench/approval\") @approval(\"owner\") forbid (principal, action, resource) unless { true };
+";
+    const COUNTED: &str = "\
+@id(\"bench/cap\") forbid (principal, action, resource) when { context.usage.calls_1d >= 1000000000 };
+@id(\"bench/approval\") @approval(\"owner\") forbid (principal, action, resource)
+when { context.usage.action.calls_1h >= 1000000000 };
+";
+    let t0 = Instant::now();
+    let build = |policies: &str| -> Res<Engine> {
+        let mut b = bundle(dir)?;
+        b.policies.push(Source::new("90-limits.cedar", policies));
+        Engine::builder()
+            .bundle(b)
+            .trust_caller_time(true)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let plain = build(PLAIN)?;
+    let counted = build(COUNTED)?;
+    let setup_ms = t0.elapsed().as_secs_f64() * 1e3 / 2.0;
+    let requests: Vec<Request> = agent_requests(dir)?
+        .into_iter()
+        .map(Request::Agent)
+        .collect();
+    let mut calls: Vec<Call<'_>> = vec![
+        Box::new(|i| plain.check(&requests[i])),
+        Box::new(|i| counted.check(&requests[i])),
+    ];
+    let m = interleaved(requests.len(), budget, &mut calls);
+    Ok(variants_value(
+        "agentauthz-rust-limits",
+        name,
+        setup_ms,
+        &[
+            (
+                "limits-none",
+                "Engine::check, two forbids that read nothing",
+            ),
+            (
+                "limits-usage-approval",
+                "Engine::check, the same forbids reading context.usage, one of them @approval",
+            ),
+        ],
+        &m,
+        json!({}),
+    ))
+}
+
 /// No decision log, a file log, and a file log whose records carry a MAC
 /// (an `[integrity]` HMAC key).
 pub fn logging(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {

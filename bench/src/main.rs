@@ -149,6 +149,7 @@ fn run(args: &Args) -> Res<()> {
         "cedar" => run_cedar(&dir, &name, &budget)?,
         "failclosed" => costs::fail_closed(&dir, &name, &budget)?,
         "log" => costs::logging(&dir, &name, &budget)?,
+        "limits" => costs::limits(&dir, &name, &budget)?,
         "session" => costs::sessions(&dir, &name, &budget)?,
         "threads" => costs::threads(&dir, &name, &budget)?,
         "lifecycle" => costs::lifecycle(&dir, &name, &budget)?,
