@@ -373,6 +373,13 @@ impl Units {
     }
 
     fn value(&self) -> ast::Value {
+        // Most agents record no units: one shared zero record.
+        static ZERO: std::sync::OnceLock<ast::Value> = std::sync::OnceLock::new();
+        if *self == Units::default() {
+            return ZERO
+                .get_or_init(|| record([("tokens", 0), ("usd_cents", 0)]))
+                .clone();
+        }
         record([("tokens", self.tokens), ("usd_cents", self.usd_cents)])
     }
 }
@@ -399,7 +406,17 @@ fn long(n: u64) -> ast::Value {
 }
 
 fn record<const N: usize>(fields: [(&str, u64); N]) -> ast::Value {
-    ast::Value::record(fields.map(|(k, v)| (k, long(v))), None)
+    record_of(fields.map(|(k, v)| (k, long(v))))
+}
+
+/// A record from fields given in key order, built in place: on every check
+/// that reads `context.usage`, so without the sort and copy of a collect.
+fn record_of<const N: usize>(fields: [(&str, ast::Value); N]) -> ast::Value {
+    let mut map = std::collections::BTreeMap::new();
+    for (k, v) in fields {
+        map.insert(k.into(), v);
+    }
+    ast::Value::record_arc(Arc::new(map), None)
 }
 
 impl UsageCounts {
@@ -409,17 +426,14 @@ impl UsageCounts {
 
     /// The Cedar value of `context.usage`.
     pub(crate) fn value(&self) -> ast::Value {
-        ast::Value::record(
-            [
-                ("calls_1m", long(self.calls_1m)),
-                ("calls_1h", long(self.calls_1h)),
-                ("calls_1d", long(self.calls_1d)),
-                ("action", self.action.value()),
-                ("units_1h", self.units_1h.value()),
-                ("units_1d", self.units_1d.value()),
-            ],
-            None,
-        )
+        record_of([
+            ("action", self.action.value()),
+            ("calls_1d", long(self.calls_1d)),
+            ("calls_1h", long(self.calls_1h)),
+            ("calls_1m", long(self.calls_1m)),
+            ("units_1d", self.units_1d.value()),
+            ("units_1h", self.units_1h.value()),
+        ])
     }
 
     /// The JSON form of `context.usage` (for Cedar's own context parser).
