@@ -106,8 +106,8 @@ describe('LangChain.js agent with agentauthz', () => {
     assert.match(byId['call-3'].content, /^Tool call 'send_email' was denied .*\(reasons: support\/email-only-to-customer-address;/)
     assert.match(byId['call-6'].content, /\(reasons: support\/refund-limit; decision_id: /)
     assert.ok(byId['call-6'].content.includes(byId['call-6'].artifact.agentauthz.decision_id))
-    // Above the refund limit the example asks for the owner's approval; until
-    // approvals are wired into this adapter, that is a refusal like a deny.
+    // Above the refund limit the example asks for the owner's approval; this
+    // agent has no checkpointer, so it cannot pause for it: the call is refused.
     assert.equal(byId['call-6'].artifact.agentauthz.decision, 'needs_approval')
     assert.deepEqual(byId['call-6'].artifact.agentauthz.reasons, ['support/refund-limit'])
 
