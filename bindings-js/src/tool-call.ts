@@ -112,10 +112,19 @@ function errorMessage(error: unknown): string {
   return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text;
 }
 
-/** The one refusal text (the Python adapters' words): the reasons and
- * `decision_id` of a deny; else the code and message of the error that
- * stopped the call (with the decision id when there was a decision). */
+/** The one refusal text (the Python adapters' words, `agentauthz.toolcall.refusal_text`):
+ * for a `needs_approval` decision, who may approve, the reasons, `decision_id`
+ * and `request_digest`; the reasons and `decision_id` of a deny; else the code
+ * and message of the error that stopped the call (with the decision id when
+ * there was a decision). */
 export function refusalText(tool: string, decision: Decision | null | undefined, error?: unknown): string {
+  if (error === undefined && decision != null && decision.requiresApproval) {
+    return (
+      `Tool call '${tool}' needs a human's approval ` +
+      `(approvers: ${decision.approvers.join(", ")}; reasons: ${decision.reasons.join(", ")}; ` +
+      `decision_id: ${decision.decisionId}; request_digest: ${decision.requestDigest}). The tool did not run.`
+    );
+  }
   if (decision != null && !decision.allowed) {
     const reasons = decision.reasons.length > 0 ? decision.reasons.join(", ") : "no policy permits this call";
     return (

@@ -17,6 +17,10 @@ import { Engine, LifecycleError, ManualClock } from 'agentauthz'
 import { authorizationMiddleware } from 'agentauthz/langchain'
 import { INVENTORY, POLICIES, SCHEMA } from '../../tests/approvals/suite.mjs'
 
+// Python's words (agentauthz.toolcall.refusal_text).
+const NEEDS_APPROVAL =
+  /^Tool call 'refund' needs a human's approval \(approvers: owner, team:finance; reasons: refund-limit; decision_id: \w{26}; request_digest: sha256:[0-9a-f]{64}\)\. The tool did not run\.$/
+
 assert.equal(process.env.LANGSMITH_TRACING, undefined, 'LANGSMITH_TRACING must be unset: tracing would try the network')
 
 const makeEngine = () => Engine.fromStrings({ schema: SCHEMA, policies: POLICIES, inventory: INVENTORY }, { clock: new ManualClock('2026-11-29T10:00:00Z') })
@@ -90,7 +94,9 @@ test('a forged resume value is not an approval', async () => {
   assert.deepEqual(run.refunds, [])
   const m = run.toolMessage('c0')
   assert.equal(m.status, 'error')
-  assert.match(m.content, /^The run was resumed without an approval the engine holds\. /)
+  assert.ok(m.content.startsWith('The run was resumed without an approval the engine holds. '), m.content)
+  assert.match(m.content.slice('The run was resumed without an approval the engine holds. '.length), NEEDS_APPROVAL)
+  assert.ok(m.content.includes(`decision_id: ${m.artifact.agentauthz.decision_id}; request_digest: ${m.artifact.agentauthz.request_digest})`), m.content)
   assert.equal(m.artifact.agentauthz.decision, 'needs_approval')
   assert.equal(run.result.messages.at(-1).content, 'done')
 })
@@ -205,6 +211,7 @@ test('approval "deny" refuses at once; another value is a TypeError', async () =
   assert.equal(run.pending, undefined)
   assert.deepEqual(run.refunds, [])
   assert.equal(run.toolMessage('c0').status, 'error')
+  assert.match(run.toolMessage('c0').content, NEEDS_APPROVAL)
   assert.equal(run.toolMessage('c0').artifact.agentauthz.decision, 'needs_approval')
   assert.throws(() => authorizationMiddleware(options(engine, { approval: 'ask' })), /approval.*"interrupt" or "deny"/)
 })
@@ -222,7 +229,7 @@ test('without a checkpointer the call is refused, not paused', async () => {
   assert.deepEqual(run.refunds, [])
   const m = run.toolMessage('c0')
   assert.equal(m.status, 'error')
-  assert.doesNotMatch(m.content, /resumed/)
+  assert.match(m.content, NEEDS_APPROVAL)
   assert.equal(m.artifact.agentauthz.decision, 'needs_approval')
   assert.equal(run.result.messages.at(-1).content, 'done')
 })
