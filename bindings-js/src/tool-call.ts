@@ -282,8 +282,11 @@ export function toolCallAuthorizer<X = unknown>(
     return request;
   }
 
-  function refuse(error: unknown, call: ToolCall, decision?: Decision): ToolCallOutcome {
-    if (onError === "throw") throw error;
+  function refuse(thrown: unknown, call: ToolCall, decision?: Decision): ToolCallOutcome {
+    if (onError === "throw") throw thrown;
+    // A thrown `undefined` is a failure too: an outcome without `error` would
+    // read as the engine's own verdict (a vetoed needs_approval sent to a human).
+    const error = thrown === undefined ? new Error("undefined was thrown") : thrown;
     if (typeof onError === "function") {
       try {
         onError(error, call);

@@ -205,6 +205,21 @@ test('an onDecision that throws refuses without pausing', async () => {
   assert.equal(run.toolMessage('c0').artifact.agentauthz.error.code, 'Error')
 })
 
+test('an onDecision that throws undefined (or rejects with it) still vetoes: no pause', async () => {
+  for (const onDecision of [
+    () => {
+      throw undefined
+    },
+    () => Promise.reject(undefined),
+  ]) {
+    const run = await new Run(makeEngine(), [500], { onDecision }).start()
+    assert.equal(run.pending, undefined)
+    assert.deepEqual(run.refunds, [])
+    assert.equal(run.toolMessage('c0').status, 'error')
+    assert.ok(run.toolMessage('c0').artifact.agentauthz.error, JSON.stringify(run.toolMessage('c0').artifact))
+  }
+})
+
 test('approval "deny" refuses at once; another value is a TypeError', async () => {
   const engine = makeEngine()
   const run = await new Run(engine, [500], { approval: 'deny' }).start()
