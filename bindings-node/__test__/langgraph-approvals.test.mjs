@@ -173,6 +173,23 @@ test('calls of one turn: the allowed one runs once, the paused one after its app
   assert.equal(run.result.messages.at(-1).content, 'done')
 })
 
+test('two calls of one turn pause together; approving one does not approve the other', async () => {
+  const engine = makeEngine()
+  const run = await new Run(engine, [[500, 700]]).start()
+  const pending = run.result.__interrupt__
+  assert.deepEqual(
+    pending.map((i) => i.value.args.amount),
+    [500, 700],
+  )
+  engine.approve(pending[0].value.decision_id, { by: 'alice' })
+  // Both interrupts answered (a resume value per interrupt id), one approved in the engine.
+  await run.resume(Object.fromEntries(pending.map((i) => [i.id, { approved: true }])))
+  assert.deepEqual(run.refunds, [500])
+  assert.notEqual(run.toolMessage('c0.0').status, 'error')
+  assert.equal(run.toolMessage('c0.1').status, 'error')
+  assert.equal(run.pending, undefined)
+})
+
 test('a throwing approval callback neither crashes nor allows', async () => {
   const engine = makeEngine()
   const logged = []
