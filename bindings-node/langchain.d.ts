@@ -38,12 +38,31 @@ export interface AuthorizationMiddlewareOptions {
   onDecision?: (decision: Decision, toolCall: ToolCall) => void | Promise<void>
   /** A call that cannot be decided (a coded error of the engine, or an exception from an option function or `onDecision`): `"deny"` (default: an error ToolMessage with the code), `"throw"` (the error ends the run), or a function told the error (refused). The tool never runs. */
   onError?: 'deny' | 'throw' | ((error: unknown, toolCall: ToolCall) => void)
+  /** What a `needs_approval` decision does: `"interrupt"` (default) pauses the graph with LangGraph's `interrupt(ApprovalRequest)` (a graph without a checkpointer cannot resume: there the call is refused); on resume the call is checked again and runs only if the engine holds an approval (`engine.approve`), once; the resume value is never an approval. `"deny"` refuses at once. */
+  approval?: 'interrupt' | 'deny'
+}
+
+/** The value of the interrupt a `needs_approval` call raises. It holds no credential: approve with `engine.approve(decision_id, { by })`, which the engine checks. */
+export interface ApprovalRequest {
+  type: 'agentauthz/approval'
+  tool: string
+  tool_call_id: string | null
+  /** The tool call's arguments, as the model gave them. */
+  args: unknown
+  decision_id: string
+  /** `sha256:<hex>` of the request: an approval covers these exact arguments. */
+  request_digest: string | null
+  /** Who may approve (`owner`, `team:ID`, `user:ID`). */
+  approvers: string[]
+  /** The `@approval` policies that held the call back. */
+  reasons: string[]
 }
 
 /**
  * A LangChain.js agent middleware (`createMiddleware({ name, wrapToolCall })`)
  * that asks agentauthz before every tool call. On a deny, or when the call
  * cannot be decided, the tool does not run and the model receives an error
- * ToolMessage with the reasons and decision id (or the error code).
+ * ToolMessage with the reasons and decision id (or the error code). A call
+ * that needs a human's approval pauses the graph (see `approval`).
  */
 export declare function authorizationMiddleware(options: AuthorizationMiddlewareOptions): AgentMiddleware

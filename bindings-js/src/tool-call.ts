@@ -112,10 +112,19 @@ function errorMessage(error: unknown): string {
   return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text;
 }
 
-/** The one refusal text (the Python adapters' words): the reasons and
- * `decision_id` of a deny; else the code and message of the error that
- * stopped the call (with the decision id when there was a decision). */
+/** The one refusal text (the Python adapters' words, `agentauthz.toolcall.refusal_text`):
+ * for a `needs_approval` decision, who may approve, the reasons, `decision_id`
+ * and `request_digest`; the reasons and `decision_id` of a deny; else the code
+ * and message of the error that stopped the call (with the decision id when
+ * there was a decision). */
 export function refusalText(tool: string, decision: Decision | null | undefined, error?: unknown): string {
+  if (error === undefined && decision != null && decision.requiresApproval) {
+    return (
+      `Tool call '${tool}' needs a human's approval ` +
+      `(approvers: ${decision.approvers.join(", ")}; reasons: ${decision.reasons.join(", ")}; ` +
+      `decision_id: ${decision.decisionId}; request_digest: ${decision.requestDigest}). The tool did not run.`
+    );
+  }
   if (decision != null && !decision.allowed) {
     const reasons = decision.reasons.length > 0 ? decision.reasons.join(", ") : "no policy permits this call";
     return (
@@ -273,8 +282,11 @@ export function toolCallAuthorizer<X = unknown>(
     return request;
   }
 
-  function refuse(error: unknown, call: ToolCall, decision?: Decision): ToolCallOutcome {
-    if (onError === "throw") throw error;
+  function refuse(thrown: unknown, call: ToolCall, decision?: Decision): ToolCallOutcome {
+    if (onError === "throw") throw thrown;
+    // A thrown `undefined` is a failure too: an outcome without `error` would
+    // read as the engine's own verdict (a vetoed needs_approval sent to a human).
+    const error = thrown === undefined ? new Error("undefined was thrown") : thrown;
     if (typeof onError === "function") {
       try {
         onError(error, call);

@@ -83,6 +83,8 @@ async function runScript(steps, extra = {}, tools) {
 }
 
 const REFUSED = /^ToolCallRefused: Tool call '(\w+)' was (denied by authorization policy|refused: authorization could not be decided)/
+const NEEDS_APPROVAL = (reasons, approvers = 'owner') =>
+  new RegExp(`needs a human's approval \\(approvers: ${approvers}; reasons: ${reasons}; decision_id: [0-9A-HJKMNP-TV-Z]{26}; request_digest: sha256:[0-9a-f]{64}\\)\\. The tool did not run\\.$`)
 const DENIED = (reasons) => new RegExp(`reasons: ${reasons}; decision_id: [0-9A-HJKMNP-TV-Z]{26}\\)\\. The tool did not run\\.$`)
 
 describe('agentauthz/ai-sdk: hostile callers and input', () => {
@@ -398,7 +400,7 @@ describe('agentauthz/ai-sdk: human approval through the SDK approval flow', () =
     const second = await answer(run, true)
     assert.deepEqual(run.ran, [])
     const seen = resultsSeen(run.model, 1)
-    assert.match(seen.r1.value, DENIED('support/refund-limit'))
+    assert.match(seen.r1.value, NEEDS_APPROVAL('support/refund-limit'))
     assert.equal(second.text, 'refunded')
     // An approval of the same refund with another amount does not let this one run.
     const other = await askRefund()

@@ -227,7 +227,8 @@ describe('agentauthz/openai-agents: an agent run', () => {
     assert.match(first['call-3'], DENIED('support/email-only-to-customer-address'))
     const second = resultsSeen(model, 2)
     assert.equal(second['call-4'], 'refunded 25 on o-5001')
-    assert.match(second['call-5'], DENIED('support/refund-limit'))
+    // Above the limit the example wants the owner's approval; this guardrail refuses it (approval: "deny").
+    assert.match(second['call-5'], /^Tool call 'refund' needs a human's approval \(approvers: owner; reasons: support\/refund-limit; decision_id: \w{26}; request_digest: sha256:[0-9a-f]{64}\)\. The tool did not run\.$/)
     assert.match(second['call-6'], /error: request_invalid: .*amount/)
     assert.match(second['call-7'], /error: request_invalid: .*note/)
 
@@ -293,7 +294,11 @@ describe('agentauthz/openai-agents: an agent run', () => {
 
 describe('agentauthz/openai-agents: human approval through the SDK tool approval', () => {
   const refund = (amount) => ({ order: 'o-5002', amount, currency: 'EUR' })
-  const APPROVAL = /^Tool call 'refund' was denied by authorization policy \(reasons: support\/refund-limit; decision_id: \w{26}\)\. The tool did not run\.$/
+  // Python's words (agentauthz.toolcall.refusal_text): who may approve, the decision id and the digest.
+  const APPROVAL =
+    /^Tool call 'refund' needs a human's approval \(approvers: owner; reasons: support\/refund-limit; decision_id: \w{26}; request_digest: sha256:[0-9a-f]{64}\)\. The tool did not run\.$/
+  // A vetoed needs_approval decision (onDecision threw) is refused like a deny.
+  const VETOED = /^Tool call 'refund' was denied by authorization policy \(reasons: support\/refund-limit; decision_id: \w{26}\)\. The tool did not run\.$/
 
   /** A guarded agent with `approval: "interrupt"` whose model asks for one refund per turn, then says 'done'. */
   function approvalRun(amounts, extra = {}, tools) {
@@ -429,7 +434,7 @@ describe('agentauthz/openai-agents: human approval through the SDK tool approval
     const vetoed = await veto.start()
     assert.equal(vetoed.interruptions.length, 0)
     assert.deepEqual(veto.ran, [])
-    assert.match(resultsSeen(veto.model, 1).r0, APPROVAL)
+    assert.match(resultsSeen(veto.model, 1).r0, VETOED)
 
     // An option function throws: refused, never paused, never run.
     const broken = approvalRun(['450.00'], {

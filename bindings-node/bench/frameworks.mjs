@@ -4,7 +4,7 @@
 //
 //   node bench/frameworks.mjs [--samples N] [--batch N] [--json]
 //
-// One allowed `email:send` tool call of the support-agent example bundle
+// One allowed `billing:refund` tool call of the support-agent example bundle
 // (tool input, on-behalf-of user, task, credential), decided by:
 //   check          engine.check, the request built by hand (the baseline)
 //   checkToolCall  engine.checkToolCall, the core's tool-call mapper
@@ -15,6 +15,11 @@
 // call for resource and input). Each figure is the median over SAMPLES of the
 // mean time of one call in a batch of BATCH calls, in µs; "overhead" is the
 // median minus the `check` median.
+//
+// The call is a refund below the approval limit: the bundle caps e-mails at 60
+// an hour per assistant (`support/email-hourly-cap`), which a fixed `now`
+// would hit after 60 calls, and refunds have no cap. Every subject must still
+// allow after the run, or the figures measured a refusal.
 
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -37,42 +42,45 @@ const BATCH = opt('batch', 500)
 const JSON_OUT = args.includes('--json')
 
 const engine = Engine.load(BUNDLE, { trustCallerTime: true })
-const callArgs = { customer: 'c-1001', to: 'billing@northwind.example', subject: 'Your refund', body: 'Refunded.' }
+const callArgs = { order: 'o-5001', amount: '25.00', currency: 'EUR', reason: 'Duplicate charge' }
 const identity = { agent: 'helpdesk-assistant', onBehalfOf: 'sam', task: 'CASE-5512', credential: 'helpdesk-oauth', now: NOW }
 const options = {
   engine,
   ...identity,
-  action: { send_email: 'email:send' },
-  resource: (call) => ({ type: 'Customer', id: call.args.customer }),
-  input: ({ args: { customer, ...input } }) => input,
+  action: { refund: 'billing:refund' },
+  resource: (call) => ({ type: 'Order', id: call.args.order }),
+  input: ({ args: { order, ...input } }) => input,
 }
 
-const tools = authorizeTools({ send_email: { execute: async () => 'sent' } }, options)
+const tools = authorizeTools({ refund: { execute: async () => 'refunded' } }, options)
 const guardrail = authorizationGuardrail(options)
 const middleware = authorizationMiddleware(options)
-const guardrailData = { context: {}, agent: {}, toolCall: { type: 'function_call', name: 'send_email', callId: 'c1', arguments: JSON.stringify(callArgs) } }
+const guardrailData = { context: {}, agent: {}, toolCall: { type: 'function_call', name: 'refund', callId: 'c1', arguments: JSON.stringify(callArgs) } }
 const handler = async () => 'ran'
 
 const subjects = {
   check: () => {
-    const { customer, ...input } = callArgs
-    return engine.check({ ...identity, action: 'email:send', resource: { type: 'Customer', id: customer }, context: { input } })
+    const { order, ...input } = callArgs
+    return engine.check({ ...identity, action: 'billing:refund', resource: { type: 'Order', id: order }, context: { input } })
   },
   checkToolCall: () => {
-    const { customer, ...input } = callArgs
-    return engine.checkToolCall({ ...identity, tool: 'send_email', action: 'email:send', resource: { type: 'Customer', id: customer }, input })
+    const { order, ...input } = callArgs
+    return engine.checkToolCall({ ...identity, tool: 'refund', action: 'billing:refund', resource: { type: 'Order', id: order }, input })
   },
-  'ai-sdk': () => tools.send_email.execute(callArgs, { toolCallId: 'c1', messages: [] }),
+  'ai-sdk': () => tools.refund.execute(callArgs, { toolCallId: 'c1', messages: [] }),
   'openai-agents': () => guardrail.run(guardrailData),
-  langchain: () => middleware.wrapToolCall({ toolCall: { name: 'send_email', args: callArgs, id: 'c1' } }, handler),
+  langchain: () => middleware.wrapToolCall({ toolCall: { name: 'refund', args: callArgs, id: 'c1' } }, handler),
 }
 
 // Every subject must allow (a deny or an error would measure another path).
-for (const [name, f] of Object.entries(subjects)) {
-  const out = await f()
-  const allowed = out === 'sent' || out === 'ran' || out?.allowed === true || out?.behavior?.type === 'allow'
-  if (!allowed) throw new Error(`${name} did not allow: ${JSON.stringify(out)}`)
+async function allAllow(when) {
+  for (const [name, f] of Object.entries(subjects)) {
+    const out = await (async () => f())().catch((e) => e)
+    const allowed = out === 'refunded' || out === 'ran' || out?.allowed === true || out?.behavior?.type === 'allow'
+    if (!allowed) throw new Error(`${name} did not allow ${when}: ${out instanceof Error ? out.message : JSON.stringify(out)}`)
+  }
 }
+await allAllow('before the run')
 
 async function sample(f) {
   const start = process.hrtime.bigint()
@@ -89,6 +97,8 @@ const median = (xs) => {
 const times = Object.fromEntries(Object.keys(subjects).map((k) => [k, []]))
 for (const f of Object.values(subjects)) await sample(f)
 for (let s = 0; s < SAMPLES; s++) for (const [name, f] of Object.entries(subjects)) times[name].push(await sample(f))
+
+await allAllow('after the run')
 
 const base = median(times.check)
 const rows = Object.entries(times).map(([name, t]) => ({ name, medianUs: median(t), overheadUs: median(t) - base }))

@@ -8,6 +8,7 @@ approver, a callback that raises.
 
 from __future__ import annotations
 
+import re
 import sys
 import uuid
 from typing import Any
@@ -207,7 +208,14 @@ def test_approval_deny_refuses_at_once() -> None:
     run = Run(engine, 500, approval="deny").start()
     assert run.pending is None and refunds == []
     m = run.tool_message("c0")
-    assert m.status == "error" and "needs a human's approval" in str(m.content)
+    assert m.status == "error"
+    # The same words as the JS adapters (bindings-js/src/tool-call.ts refusalText).
+    assert re.fullmatch(
+        r"Tool call 'refund' needs a human's approval \(approvers: owner, team:finance; "
+        r"reasons: refund-limit; decision_id: \w{26}; request_digest: sha256:[0-9a-f]{64}\)\. "
+        r"The tool did not run\.",
+        str(m.content),
+    ), m.content
     with pytest.raises(ValueError, match="approval must be"):
         middleware(engine, approval="ask")
 

@@ -31,7 +31,7 @@ import {
   type BundleStatus,
   type StoreStatus,
 } from 'agentauthz'
-import { authorizationMiddleware, type AuthorizationMiddlewareOptions } from 'agentauthz/langchain'
+import { authorizationMiddleware, type ApprovalRequest, type AuthorizationMiddlewareOptions } from 'agentauthz/langchain'
 
 const engine: Engine = Engine.load('policies-examples/support-agent')
 const fromUrl: Engine = Engine.load(new URL('file:///tmp/bundle'))
@@ -112,8 +112,12 @@ const options: AuthorizationMiddlewareOptions = {
   input: (call) => ({ to: call.args.to, subject: call.args.subject }),
   now: () => new Date(),
   onDecision: (decision, call) => console.log(decision.allowed, call.name),
+  approval: 'interrupt',
 }
 const middleware = authorizationMiddleware(options)
+const shown = (r: ApprovalRequest): string => `${r.tool} ${r.decision_id} ${r.request_digest ?? ''} ${r.approvers.join(',')}`
+// @ts-expect-error: approval is "interrupt" or "deny"
+authorizationMiddleware({ ...options, approval: 'ask' })
 
 // @ts-expect-error: the agent is a string
 engine.check({ agent: 1, action: 'x', resource: { type: 'T', id: '1' } })
@@ -169,7 +173,7 @@ journaled.grant({ agent: 'a', actions: [], resource: { type: 'T', id: '1' }, ttl
 journaled.apply({ op: 'explode' }, { by: 'alice' })
 
 export { listed, policyText, seq, journalPath, skipped, lifecycleClasses, grantedBy }
-export { head, mode, allowed, verdict, reasons, firstError, id, revision, wireId, batch, text, rev, table, live, cls, version, middleware, wrong, badCode }
+export { head, mode, allowed, verdict, reasons, firstError, id, revision, wireId, batch, text, rev, table, live, cls, version, middleware, shown, wrong, badCode }
 
 // A manual clock (tests): every check, change and session at its time.
 const clock = new ManualClock('2026-11-29T10:00:00Z')

@@ -100,7 +100,13 @@ test("agentauthz-wasm/openai-agents: approval \"interrupt\" asks the WASM engine
   assert.equal(waiting.decision.decision, "needs_approval");
   assert.deepEqual(waiting.approvers, ["owner"]);
   // Approved in the SDK only: the guardrail refuses.
-  assert.equal((await guard("c1", big)).behavior.type, "rejectContent");
+  const sdkOnly = (await guard("c1", big)).behavior;
+  assert.equal(sdkOnly.type, "rejectContent");
+  // Python's words (agentauthz.toolcall.refusal_text).
+  assert.match(
+    sdkOnly.message,
+    /^Tool call 'refund' needs a human's approval \(approvers: owner; reasons: refund-limit; decision_id: \w{26}; request_digest: sha256:[0-9a-f]{64}\)\. The tool did not run\.$/,
+  );
   assert.throws(() => approving.approve(waiting.decision, { by: "sam" }), (e) => e.code === "approval_refused");
   approving.approve(waiting.decision, { by: "dana" });
   assert.equal((await guard("c1", { amount: 251, currency: "EUR" })).behavior.type, "rejectContent");
