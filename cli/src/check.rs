@@ -5,11 +5,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Bundle directory (or one holding only `agentauthz.toml` with `[bundle] url`).
-    #[arg(long, required_unless_present = "bundle_url")]
-    bundle: Option<PathBuf>,
     #[command(flatten)]
-    url: crate::bundle_cmd::UrlArgs,
+    source: crate::source::StateSource,
     /// Request JSON file, or `-` for stdin.
     #[arg(long)]
     request: String,
@@ -30,10 +27,6 @@ pub struct Args {
     /// `agent`). The token never appears in output or the decision log.
     #[arg(long, value_name = "VAR")]
     token_env: Option<String>,
-    /// Decide with the run-time changes of a fleet's PostgreSQL store (URL
-    /// or `env:VAR`; overrides `[store] postgres`).
-    #[arg(long, value_name = "URL")]
-    store: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<u8> {
@@ -46,7 +39,7 @@ pub fn run(args: Args) -> Result<u8> {
     } else {
         agentauthz::Source::read(std::path::Path::new(&args.request))?.text
     };
-    let bundle = args.url.read(args.bundle.as_deref())?;
+    let bundle = args.source.bundle.read()?;
     let log = match args.decision_log {
         Some(path) => {
             let options = FileOptions::new(path)
@@ -56,20 +49,15 @@ pub fn run(args: Args) -> Result<u8> {
         }
         None => None,
     };
-    let mut builder = args.url.apply(
-        Engine::builder()
-            .bundle(bundle)
-            .recover_journal(args.recover),
-        args.bundle.as_deref(),
-    )?;
+    let mut builder = args
+        .source
+        .builder_for(bundle)?
+        .recover_journal(args.recover);
     if let Some(log) = log {
         builder = builder.decision_log(log);
     }
     if let Some(now) = &args.now {
         builder = builder.clock(crate::lifecycle::clock_at(now)?);
-    }
-    if let Some(s) = &args.store {
-        builder = builder.postgres(s);
     }
     let engine = builder.build()?;
     let result = match &args.token_env {

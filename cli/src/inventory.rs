@@ -14,9 +14,8 @@ pub enum Format {
 pub struct Args {
     #[command(subcommand)]
     command: Option<Sub>,
-    /// Bundle directory.
-    #[arg(long, required = true)]
-    bundle: Option<PathBuf>,
+    #[command(flatten)]
+    source: crate::source::StateSource,
     /// Decision logs (DecisionRecord JSON lines), for last activity.
     #[arg(long, num_args = 1..)]
     logs: Vec<PathBuf>,
@@ -110,10 +109,7 @@ pub fn run(args: Args) -> Result<u8> {
     if let Some(Sub::Import(import_args)) = args.command {
         return import(import_args);
     }
-    let Some(bundle) = args.bundle else {
-        return Err(Error::new(ErrorCode::BundleInvalid, "give --bundle DIR"));
-    };
-    let engine = Engine::load(&bundle)?;
+    let engine = args.source.engine()?;
     let options = PostureOptions {
         now_millis: now_millis(args.now.as_deref())?,
         logs: args.logs,

@@ -1,27 +1,22 @@
 //! Run-time changes from the shell: `grant`, `revoke`, `grants`, `suspend`,
 //! `reactivate`, `offboard`, `lockdown`, `lift-lockdown`, `rotate`, and `session issue|verify|keygen`.
-//! Each loads the bundle with its journal, makes one change (journaled
-//! before the command returns) and prints the result as JSON.
+//! Each loads the bundle with its journal (or a fleet's store, `--store`),
+//! makes one change (stored before the command returns) and prints the
+//! result as JSON.
 
 use agentauthz::{
-    Bundle, DecisionLog, Engine, EntityRef, Error, ErrorCode, ErrorFamily, FixedClock,
-    GrantRequest, Result,
+    DecisionLog, Engine, EntityRef, Error, ErrorCode, ErrorFamily, FixedClock, GrantRequest, Result,
 };
 use std::path::PathBuf;
 
-/// Where the state lives: the bundle and its journal.
+/// Where the state lives: the bundle and its journal, or the fleet's store.
 #[derive(Debug, clap::Args)]
 pub struct Load {
-    /// Bundle directory.
-    #[arg(long)]
-    bundle: PathBuf,
+    #[command(flatten)]
+    source: crate::source::StateSource,
     /// Journal file (default: `[journal] path` of the bundle's agentauthz.toml).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "store")]
     journal: Option<PathBuf>,
-    /// Share the change with a fleet through this PostgreSQL store (URL or
-    /// `env:VAR`; overrides `[store] postgres`) instead of a journal.
-    #[arg(long, value_name = "URL")]
-    store: Option<String>,
     /// Cut a torn last line of the journal and the decision log off
     /// (recording that it did) instead of refusing to load.
     #[arg(long)]
@@ -48,16 +43,14 @@ pub fn clock_at(now: &str) -> Result<std::sync::Arc<dyn agentauthz::Clock>> {
 
 impl Load {
     pub fn engine(&self, needs_journal: bool) -> Result<Engine> {
-        let bundle = Bundle::read_dir(&self.bundle)?;
+        let bundle = self.source.bundle.read()?;
         let keys = agentauthz::IntegrityKeys::for_bundle(&bundle)?;
-        let mut builder = Engine::builder()
-            .bundle(bundle)
+        let mut builder = self
+            .source
+            .builder_for(bundle)?
             .recover_journal(self.recover);
         if let Some(j) = &self.journal {
             builder = builder.journal(j);
-        }
-        if let Some(s) = &self.store {
-            builder = builder.postgres(s);
         }
         if let Some(log) = &self.decision_log {
             let options = agentauthz::audit::FileOptions::new(log)

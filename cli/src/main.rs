@@ -8,6 +8,7 @@ mod log;
 mod mcp;
 mod posture;
 mod schema;
+mod source;
 mod store;
 mod test_cmd;
 mod validate;
@@ -19,7 +20,12 @@ use std::process::ExitCode;
 #[command(
     name = "agentauthz",
     version,
-    about = "Identity-based authorization for AI agents, on Cedar"
+    about = "Identity-based authorization for AI agents, on Cedar",
+    after_help = "Every command that loads a bundle takes --bundle DIR, or --bundle-url URL \
+(a signed archive; with --bundle-public-key KID=KEY and --bundle-cache DIR). Those that \
+decide or report on run-time state (check, posture, inventory, store status, mcp proxy, \
+approve, session, and the changes: grant, offboard, ...) take --store URL|env:VAR: a \
+fleet's PostgreSQL change store, read in full before the command acts."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -1,5 +1,5 @@
 use agentauthz::posture::{self, PostureOptions, Severity};
-use agentauthz::{Engine, Error, ErrorCode, Result};
+use agentauthz::{Error, ErrorCode, Result};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -12,9 +12,8 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Bundle directory.
-    #[arg(long)]
-    bundle: PathBuf,
+    #[command(flatten)]
+    source: crate::source::StateSource,
     /// Decision logs (DecisionRecord JSON lines).
     #[arg(long, num_args = 1..)]
     logs: Vec<PathBuf>,
@@ -44,7 +43,7 @@ pub fn run(args: Args) -> Result<u8> {
             })
         })
         .transpose()?;
-    let engine = Engine::load(&args.bundle)?;
+    let engine = args.source.engine()?;
     let options = PostureOptions {
         now_millis: crate::inventory::now_millis(args.now.as_deref())?,
         logs: args.logs,
@@ -63,7 +62,7 @@ pub fn run(args: Args) -> Result<u8> {
             "{}",
             serde_json::to_string_pretty(&posture::posture_sarif(
                 &report,
-                &args.bundle.display().to_string()
+                &args.source.bundle.describe()
             ))
             .map_err(internal)?
         ),

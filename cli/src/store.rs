@@ -1,8 +1,7 @@
 //! `agentauthz store init|status`: the change store a fleet of engines
 //! shares (PostgreSQL).
 
-use agentauthz::{Bundle, Engine, Error, ErrorCode, Result};
-use std::path::PathBuf;
+use agentauthz::{Error, ErrorCode, Result};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,12 +21,8 @@ enum Command {
     /// Load the bundle, catch up with its store and print the store status
     /// as JSON. Exit 0 in sync, 1 stale or behind a gap, 2 on error.
     Status {
-        /// Bundle directory.
-        #[arg(long)]
-        bundle: PathBuf,
-        /// The store's URL (overrides `[store] postgres`), or `env:VAR`.
-        #[arg(long, value_name = "URL")]
-        store: Option<String>,
+        #[command(flatten)]
+        source: crate::source::StateSource,
     },
 }
 
@@ -41,12 +36,8 @@ pub fn run(args: Args) -> Result<u8> {
             );
             Ok(0)
         }
-        Command::Status { bundle, store } => {
-            let mut builder = Engine::builder().bundle(Bundle::read_dir(&bundle)?);
-            if let Some(s) = store {
-                builder = builder.postgres(s);
-            }
-            let engine = builder.build()?;
+        Command::Status { source } => {
+            let engine = source.engine()?;
             let status = engine.store_status();
             let mut value = serde_json::to_value(&status)
                 .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;

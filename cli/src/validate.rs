@@ -1,13 +1,9 @@
-use agentauthz::{Engine, Result};
-use std::path::PathBuf;
+use agentauthz::Result;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Bundle directory (or one holding only `agentauthz.toml` with `[bundle] url`).
-    #[arg(long, required_unless_present = "bundle_url")]
-    bundle: Option<PathBuf>,
     #[command(flatten)]
-    url: crate::bundle_cmd::UrlArgs,
+    source: crate::source::BundleSource,
     /// Treat warnings (forbids that may error at run time or never match) as
     /// errors: exit 2 with code `policy_may_error`.
     #[arg(long)]
@@ -16,10 +12,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<u8> {
     // Strict: the builder refuses a bundle with warnings (`policy_may_error`).
-    let bundle = args.url.read(args.bundle.as_deref())?;
-    let mut builder = args
-        .url
-        .apply(Engine::builder().bundle(bundle), args.bundle.as_deref())?;
+    let mut builder = args.source.builder_for(args.source.read()?)?;
     if args.strict {
         builder = builder.strict(true);
     }
@@ -32,11 +25,7 @@ pub fn run(args: Args) -> Result<u8> {
     let baseline = policies.iter().filter(|p| p.baseline).count();
     println!(
         "ok: {} valid ({} policies + {} baseline guardrails, revision {}){}",
-        match (&args.url.bundle_url, &args.bundle) {
-            (Some(url), _) => url.clone(),
-            (None, Some(dir)) => dir.display().to_string(),
-            (None, None) => String::new(),
-        },
+        args.source.describe(),
         policies.len() - baseline,
         baseline,
         engine.policy_revision(),

@@ -930,8 +930,14 @@ impl Engine {
             };
         };
         let skipped = writer.skipped.len() + writer.malformed.len();
-        if let (Some(fleet), Some(health)) = (&writer.fleet, &self.health) {
-            return health.status("postgres", fleet.store.describe(), now, skipped);
+        if let Some(health) = &self.health {
+            let location = match (&writer.fleet, &writer.closed_store) {
+                (Some(fleet), _) => Some(fleet.store.describe()),
+                (None, closed) => closed.clone(),
+            };
+            if let Some(location) = location {
+                return health.status("postgres", location, now, skipped);
+            }
         }
         let (backend, location) = match &writer.journal {
             Some(j) => ("journal", j.path().display().to_string()),
@@ -1650,14 +1656,26 @@ impl Engine {
     /// files and locks closed) so another engine or process may open them —
     /// for hosts that cannot drop an engine at a known time (JavaScript).
     /// Later changes are refused (`lifecycle_invalid`); checks go on, unrecorded.
+    /// A fleet engine stops following its store (the follower and its
+    /// connections are gone when this returns) and from then on is out of
+    /// sync: `store_status()` still names the store, disconnected, with a
+    /// growing staleness, and checks deny (`store/stale`) past
+    /// `max_staleness_seconds` as for a store out of reach.
     pub fn close(&self) {
-        if let Ok(mut writer) = self.writer() {
-            writer.journal = None;
-            writer.fleet = None;
-            writer.closed = true;
+        if let Some(health) = &self.health {
+            // First: a read the follower finishes now does not count as in sync.
+            health.close();
         }
         if let Some(follower) = &self.follower {
-            follower.stop();
+            // Waits for the follower to end: its connection is closed on return.
+            follower.stop_and_join();
+        }
+        if let Ok(mut writer) = self.writer() {
+            writer.journal = None;
+            if let Some(fleet) = writer.fleet.take() {
+                writer.closed_store = Some(fleet.store.describe());
+            }
+            writer.closed = true;
         }
         if let Some(poller) = &self.bundle_poller {
             poller.stop();
@@ -1832,6 +1850,7 @@ impl Engine {
                 skipped,
                 closed: false,
                 fleet: None,
+                closed_store: None,
                 malformed: Vec::new(),
             })),
             sessions: ArcSwap::from_pointee(state.sessions),

@@ -75,8 +75,7 @@ pub fn permitted_actions(
 
 /// Every agent with owner, status, groups, credentials, open tasks, last activity and effective permissions.
 pub fn inventory(engine: &Engine, options: &PostureOptions) -> Result<InventoryReport> {
-    let bundle = engine.bundle();
-    let inv = InventoryView::from_bundle(&bundle)?;
+    let inv = InventoryView::from_engine(engine)?;
     let analyzer = Analyzer::new(engine)?;
     let stats = LogStats::read(&options.logs)?;
     let now = options.now_millis;

@@ -1008,3 +1008,150 @@ fn offboarding_propagates_from_one_process_to_another() {
     let _ = a.child.wait();
     let _ = b.child.wait();
 }
+
+// ------------------------------------------------------------ close
+
+/// Threads of this process named as the store follower.
+fn followers() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "agentauthz-foll")
+        .count()
+}
+
+/// Client connections to the server other than `client`'s own.
+fn other_connections(client: &mut postgres::Client) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_closed_fleet_engine_reports_its_store_goes_stale_and_denies() {
+    let _serial = serial();
+    let Some(pg) = Pg::start("a_closed_fleet_engine_reports_its_store_goes_stale_and_denies")
+    else {
+        return;
+    };
+    let url = pg.url();
+    init(&url);
+    let a = engine(&url, "a", Some(1));
+    let b = engine(&url, "b", None);
+    assert_eq!(read(&a, "agent-160"), (true, vec!["read".to_string()]));
+    a.close();
+    let s = a.store_status();
+    assert_eq!(s.backend, "postgres", "{s:?}");
+    assert!(s.location.starts_with("postgres "), "{s:?}");
+    assert!(!s.connected, "{s:?}");
+    assert!(
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("closed")),
+        "{s:?}"
+    );
+    assert_eq!(s.max_staleness_ms, Some(1000));
+    let first = s.staleness_ms.unwrap();
+    // Within the bound: the last state still decides.
+    assert!(!s.stale, "{s:?}");
+    assert_eq!(read(&a, "agent-160"), (true, vec!["read".to_string()]));
+    // Another engine offboards the agent: the closed one never learns it...
+    let seq = b
+        .apply(
+            Change::Offboard {
+                agent: "agent-160".into(),
+            },
+            "ops",
+        )
+        .unwrap()
+        .seq;
+    std::thread::sleep(Duration::from_millis(1300));
+    let s = a.store_status();
+    assert!(s.last_applied_seq < seq, "{s:?}");
+    assert!(s.staleness_ms.unwrap() >= first + 1000, "{s:?}");
+    assert!(s.stale && !s.connected, "{s:?}");
+    // ...so past the bound it denies, exactly as with the store out of reach.
+    assert_eq!(
+        read(&a, "agent-160"),
+        (false, vec!["store/stale".to_string()])
+    );
+    assert_eq!(
+        read(&a, "agent-161"),
+        (false, vec!["store/stale".to_string()])
+    );
+    // Without a bound it keeps reporting how stale it is, and decides on.
+    b.close();
+    std::thread::sleep(Duration::from_millis(50));
+    let s = b.store_status();
+    assert_eq!(s.backend, "postgres");
+    assert!(
+        !s.stale && !s.connected && s.staleness_ms.unwrap() >= 50,
+        "{s:?}"
+    );
+    assert!(!read(&b, "agent-160").0);
+}
+
+#[test]
+fn close_ends_the_follower_and_its_connections() {
+    let _serial = serial();
+    let Some(pg) = Pg::start("close_ends_the_follower_and_its_connections") else {
+        return;
+    };
+    let url = pg.url();
+    init(&url);
+    let mut client = pg.client();
+    // More changes than one catch-up page: a follower that reads from the
+    // start after close would never finish.
+    client
+        .batch_execute(
+            "INSERT INTO agentauthz_changes (at, by_id, writer, change) SELECT '2026-12-01T00:00:00Z', 'peer', 'seed', '{\"op\":\"suspend\",\"agent\":\"agent-' || (g % 100) || '\"}' FROM generate_series(1, 2100) g",
+        )
+        .unwrap();
+    let settle = Instant::now();
+    while followers() > 0 {
+        assert!(
+            settle.elapsed() < Duration::from_secs(10),
+            "stray followers"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A long poll: a follower that ends only at its next poll holds on.
+    let e = Engine::builder()
+        .schema(SCHEMA)
+        .policies(POLICIES)
+        .inventory(inventory())
+        .postgres(&url)
+        .store_poll_ms(60_000)
+        .build()
+        .unwrap();
+    assert_eq!(e.store_status().last_applied_seq, 2100);
+    // The thread names itself once it runs.
+    let start = Instant::now();
+    while followers() < 1 || other_connections(&mut client) < 1 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let start = Instant::now();
+    e.close();
+    let took = start.elapsed();
+    assert_eq!(followers(), 0, "the follower outlived close()");
+    assert!(took < Duration::from_secs(2), "close took {took:?}");
+    // The server notices the closed sockets shortly after.
+    let start = Instant::now();
+    while other_connections(&mut client) > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the engine's connections outlived close()"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // And nothing opens one again while the (closed) engine lives on.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(other_connections(&mut client), 0);
+    assert_eq!(followers(), 0);
+    drop(e);
+}

@@ -14,6 +14,7 @@ use crate::store::{Health, Stored};
 use crate::time::{parse_rfc3339_millis, Clock, DecisionIds};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
 /// Changes read per query while catching up.
@@ -222,13 +223,19 @@ impl Shared {
     ) -> Result<bool> {
         loop {
             let now = self.clock.now_millis();
-            let applied = self.applied();
+            // Closed: the engine follows the store no more.
+            let Some(applied) = self.applied() else {
+                return Ok(false);
+            };
             let rows = read(applied)?;
             let full = rows.len() >= PAGE;
             let (outcome, applied) = {
                 let mut writer = lock(&self.writer)?;
+                let Some(applied) = writer.fleet.as_ref().map(|f| f.applied) else {
+                    return Ok(false);
+                };
                 let outcome = apply_stored(&self.snapshot, &mut writer, rows)?;
-                let applied = writer.fleet.as_ref().map_or(0, |f| f.applied);
+                let applied = writer.fleet.as_ref().map_or(applied, |f| f.applied);
                 (outcome, applied)
             };
             if let Some(log) = self.log.load_full() {
@@ -245,23 +252,46 @@ impl Shared {
         }
     }
 
-    fn applied(&self) -> u64 {
+    /// The last change applied; `None` once the engine let its store go.
+    fn applied(&self) -> Option<u64> {
         lock(&self.writer)
             .ok()
             .and_then(|w| w.fleet.as_ref().map(|f| f.applied))
-            .unwrap_or(0)
     }
 }
 
 /// Stops the follower thread when the engine goes (or is closed).
 #[derive(Debug, Default)]
-pub(super) struct StopOnDrop(pub Arc<AtomicBool>);
+pub(super) struct StopOnDrop(pub Arc<AtomicBool>, pub Mutex<Option<Receiver<()>>>);
 
 impl StopOnDrop {
     pub fn stop(&self) {
         self.0.store(true, Ordering::Release);
     }
+
+    /// Stops the thread and waits until it has ended (its connection
+    /// closed), at most [`STOP_WAIT`]: the thread looks at the flag every
+    /// [`STOP_CHECK`], but a connection attempt in progress runs to its
+    /// own timeout. The thread holds the sender: it ends, the wait ends.
+    pub fn stop_and_join(&self) {
+        self.stop();
+        let done = self.1.lock().ok().and_then(|mut d| d.take());
+        if let Some(done) = done {
+            let _ = done.recv_timeout(STOP_WAIT);
+        }
+    }
 }
+
+/// The longest `close` waits for a follower to end.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a follower waits for a notification before it looks whether it
+/// was stopped (`close` waits at most about this long for it).
+#[cfg_attr(
+    not(all(feature = "postgres", not(target_arch = "wasm32"))),
+    allow(dead_code)
+)]
+pub(super) const STOP_CHECK: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
@@ -271,11 +301,42 @@ impl Drop for StopOnDrop {
 
 #[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
 pub(super) mod pg {
-    use super::{Shared, StopOnDrop};
+    use super::{Shared, StopOnDrop, STOP_CHECK};
     use crate::store::postgres::{wait, Target};
     use crate::time::DecisionIds;
-    use std::sync::atomic::Ordering;
-    use std::time::Duration;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Sleeps `poll`, or less when stopped.
+    fn sleep_or_stop(poll: Duration, stop: &AtomicBool) {
+        let deadline = Instant::now() + poll;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || stop.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(left.min(STOP_CHECK));
+        }
+    }
+
+    /// Waits up to `poll` for a notification, looking at `stop` every
+    /// [`STOP_CHECK`]. `Err`: the connection is lost.
+    fn wait_or_stop(
+        client: &mut postgres::Client,
+        poll: Duration,
+        stop: &AtomicBool,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + poll;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || stop.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            if wait(client, left.min(STOP_CHECK))? {
+                return Ok(());
+            }
+        }
+    }
 
     /// Starts the thread that LISTENs on the store, and polls every `poll`.
     pub(crate) fn start(
@@ -285,9 +346,12 @@ pub(super) mod pg {
     ) -> std::io::Result<StopOnDrop> {
         let stop = StopOnDrop::default();
         let flag = stop.0.clone();
+        let (done, ended) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("agentauthz-follow".into())
             .spawn(move || {
+                // Dropped when the thread ends (its connection dropped first).
+                let _done = done;
                 let ids = DecisionIds::new(shared.clock.now_millis());
                 let mut conn = None;
                 while !flag.load(Ordering::Acquire) {
@@ -297,7 +361,7 @@ pub(super) mod pg {
                             Ok(c) => conn.insert(c),
                             Err(e) => {
                                 shared.health.failed(e.to_string());
-                                std::thread::sleep(poll);
+                                sleep_or_stop(poll, &flag);
                                 continue;
                             }
                         },
@@ -310,15 +374,18 @@ pub(super) mod pg {
                     if let Err(e) = caught {
                         shared.health.failed(e.to_string());
                         conn = None;
-                        std::thread::sleep(poll);
+                        sleep_or_stop(poll, &flag);
                         continue;
                     }
-                    if let Err(e) = wait(client, poll) {
+                    if let Err(e) = wait_or_stop(client, poll, &flag) {
                         shared.health.failed(format!("store connection lost: {e}"));
                         conn = None;
                     }
                 }
             })?;
+        if let Ok(mut d) = stop.1.lock() {
+            *d = Some(ended);
+        }
         Ok(stop)
     }
 }

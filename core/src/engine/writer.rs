@@ -20,6 +20,8 @@ pub(super) struct Writer {
     pub closed: bool,
     /// A fleet's shared store (PostgreSQL) instead of the journal.
     pub fleet: Option<Fleet>,
+    /// Where the fleet's store was, once `close` let it go (for status).
+    pub closed_store: Option<String>,
     /// Rows of the shared store that are not readable changes, as listed.
     pub malformed: Vec<String>,
 }

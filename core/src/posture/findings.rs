@@ -880,7 +880,7 @@ fn cedar_string(s: &str) -> String {
 /// Runs every rule. Findings are sorted by severity (highest first), rule id and entity.
 pub fn posture(engine: &Engine, options: &PostureOptions) -> Result<PostureReport> {
     let bundle = engine.bundle();
-    let inv = InventoryView::from_bundle(&bundle)?;
+    let inv = InventoryView::from_engine(engine)?;
     let analyzer = Analyzer::new(engine)?;
     let perms = analyzer.all(&inv)?;
     let stats = LogStats::read(&options.logs)?;

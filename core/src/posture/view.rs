@@ -1,9 +1,8 @@
 //! The inventory as posture sees it: agents, users, credentials and tasks,
-//! read back from the Cedar entities the bundle's inventory compiles to.
+//! read back from the Cedar entities the engine decides with (the bundle's
+//! inventory and the run-time changes).
 
-use crate::bundle::Bundle;
 use crate::error::Result;
-use crate::inventory;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -75,11 +74,34 @@ fn time_attr(v: &Value, key: &str) -> Option<String> {
 }
 
 impl InventoryView {
-    pub fn from_bundle(bundle: &Bundle) -> Result<InventoryView> {
-        let json = match &bundle.inventory {
-            Some(src) => inventory::to_cedar_entities(src, &bundle.options.limits)?,
+    /// The engine's entities as it decides with them: the inventory with
+    /// the run-time changes applied (an offboarding from the journal or a
+    /// fleet's store, a revoked or rotated credential).
+    /// Groups stay the inventory's direct parents (the engine's entities
+    /// carry every ancestor).
+    pub fn from_engine(engine: &crate::Engine) -> Result<InventoryView> {
+        let bundle = engine.bundle();
+        let declared = match &bundle.inventory {
+            Some(src) => crate::inventory::to_cedar_entities(src, &bundle.options.limits)?,
             None => Value::Array(Vec::new()),
         };
+        let declared = InventoryView::from_entities_json(&declared);
+        let json = engine.entities().to_json_value().map_err(|e| {
+            crate::error::Error::new(
+                crate::error::ErrorCode::Internal,
+                format!("cannot read the engine's entities: {e}"),
+            )
+        })?;
+        let mut view = InventoryView::from_entities_json(&json);
+        for (id, agent) in &mut view.agents {
+            if let Some(d) = declared.agents.get(id) {
+                agent.groups.clone_from(&d.groups);
+            }
+        }
+        Ok(view)
+    }
+
+    fn from_entities_json(json: &Value) -> InventoryView {
         let mut view = InventoryView::default();
         for e in json.as_array().map(Vec::as_slice).unwrap_or(&[]) {
             let (Some(ty), Some(id)) = (
@@ -156,7 +178,7 @@ impl InventoryView {
                 _ => {}
             }
         }
-        Ok(view)
+        view
     }
 
     pub fn credentials_of<'a>(

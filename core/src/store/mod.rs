@@ -171,9 +171,16 @@ pub struct Health {
     /// 0: no gap; else the sequence number after which one is.
     gap_after: AtomicU64,
     error: Mutex<Option<String>>,
+    /// The engine was closed: it follows the store no more, and nothing
+    /// marks it in sync again (its staleness grows, checks fail closed).
+    closed: AtomicBool,
     /// `None`: never fail closed.
     pub max_staleness_ms: Option<i64>,
 }
+
+/// `last_error` of a closed engine's store status.
+pub const CLOSED_ERROR: &str =
+    "the engine was closed: it no longer follows the store, changes made elsewhere do not apply here";
 
 /// Reason of a check denied because the store is out of reach for too long.
 pub const STALE_REASON: &str = "store/stale";
@@ -186,12 +193,29 @@ impl Health {
             connected: AtomicBool::new(false),
             gap_after: AtomicU64::new(0),
             error: Mutex::new(None),
+            closed: AtomicBool::new(false),
             max_staleness_ms,
         }
     }
 
+    /// The engine stopped following the store; final.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.connected.store(false, Ordering::Release);
+        if let Ok(mut e) = self.error.lock() {
+            *e = Some(CLOSED_ERROR.to_string());
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Every visible change up to `applied` is applied, as of `now`.
     pub fn synced(&self, applied: u64, now: i64) {
+        if self.is_closed() {
+            return;
+        }
         self.applied.store(applied, Ordering::Release);
         self.synced.store(now, Ordering::Release);
         self.gap_after.store(0, Ordering::Release);
@@ -203,6 +227,9 @@ impl Health {
 
     /// Changes up to `applied` are applied, but one after it is missing.
     pub fn gap(&self, applied: u64) {
+        if self.is_closed() {
+            return;
+        }
         self.applied.store(applied, Ordering::Release);
         self.gap_after.store(applied, Ordering::Release);
         if let Ok(mut e) = self.error.lock() {
@@ -214,6 +241,9 @@ impl Health {
     }
 
     pub fn failed(&self, message: String) {
+        if self.is_closed() {
+            return;
+        }
         self.connected.store(false, Ordering::Release);
         if let Ok(mut e) = self.error.lock() {
             *e = Some(message);
@@ -299,5 +329,20 @@ mod tests {
             Some(4)
         );
         assert!(!Health::new(None).is_stale(i64::MAX));
+    }
+
+    #[test]
+    fn a_closed_health_is_never_in_sync_again() {
+        let h = Health::new(Some(1000));
+        h.synced(4, 10_000);
+        h.close();
+        // A follower finishing a read after the close does not refresh it.
+        h.synced(9, 20_000);
+        h.failed("late".into());
+        let s = h.status("postgres", String::new(), 20_000, 0);
+        assert_eq!(s.last_applied_seq, 4);
+        assert_eq!(s.staleness_ms, Some(10_000));
+        assert!(s.stale && !s.connected);
+        assert_eq!(s.last_error.as_deref(), Some(CLOSED_ERROR));
     }
 }
