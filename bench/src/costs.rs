@@ -106,6 +106,20 @@ fn agent_requests(dir: &Path) -> Res<Vec<AgentRequest>> {
         .collect()
 }
 
+/// Each engine timed on the workload's agent requests, interleaved.
+fn each_on_requests(dir: &Path, budget: &Budget, engines: &[&Engine]) -> Res<Vec<Measured>> {
+    let requests: Vec<Request> = agent_requests(dir)?
+        .into_iter()
+        .map(Request::Agent)
+        .collect();
+    let requests = &requests;
+    let mut calls: Vec<Call<'_>> = engines
+        .iter()
+        .map(|e| Box::new(move |i: usize| e.check(&requests[i])) as Call<'_>)
+        .collect();
+    Ok(interleaved(requests.len(), budget, &mut calls))
+}
+
 /// The workload with forbids that can error, `on_error = "skip"` vs `"deny"`.
 pub fn fail_closed(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
     let t0 = Instant::now();
@@ -125,15 +139,7 @@ pub fn fail_closed(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
     let skip = build(OnError::Skip)?;
     let deny = build(OnError::Deny)?;
     let setup_ms = t0.elapsed().as_secs_f64() * 1e3 / 2.0;
-    let requests: Vec<Request> = agent_requests(dir)?
-        .into_iter()
-        .map(Request::Agent)
-        .collect();
-    let mut calls: Vec<Call<'_>> = vec![
-        Box::new(|i| skip.check(&requests[i])),
-        Box::new(|i| deny.check(&requests[i])),
-    ];
-    let m = interleaved(requests.len(), budget, &mut calls);
+    let m = each_on_requests(dir, budget, &[&skip, &deny])?;
     Ok(variants_value(
         "agentauthz-rust-failclosed",
         name,
@@ -181,15 +187,7 @@ when { context.usage.action.calls_1h >= 1000000000 };
     let plain = build(PLAIN)?;
     let counted = build(COUNTED)?;
     let setup_ms = t0.elapsed().as_secs_f64() * 1e3 / 2.0;
-    let requests: Vec<Request> = agent_requests(dir)?
-        .into_iter()
-        .map(Request::Agent)
-        .collect();
-    let mut calls: Vec<Call<'_>> = vec![
-        Box::new(|i| plain.check(&requests[i])),
-        Box::new(|i| counted.check(&requests[i])),
-    ];
-    let m = interleaved(requests.len(), budget, &mut calls);
+    let m = each_on_requests(dir, budget, &[&plain, &counted])?;
     Ok(variants_value(
         "agentauthz-rust-limits",
         name,
@@ -248,19 +246,7 @@ pub fn logging(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
         let otlp = exporting("spool", true)?;
         let buffered = exporting("spool-buffered", false)?;
         let setup_ms = t0.elapsed().as_secs_f64() * 1e3 / 5.0;
-        let requests: Vec<Request> = agent_requests(dir)?
-            .into_iter()
-            .map(Request::Agent)
-            .collect();
-        let mut calls: Vec<Call<'_>> = vec![
-            Box::new(|i| none.check(&requests[i])),
-            Box::new(|i| file.check(&requests[i])),
-            Box::new(|i| mac.check(&requests[i])),
-            Box::new(|i| otlp.check(&requests[i])),
-            Box::new(|i| buffered.check(&requests[i])),
-        ];
-        let m = interleaved(requests.len(), budget, &mut calls);
-        drop(calls);
+        let m = each_on_requests(dir, budget, &[&none, &file, &mac, &otlp, &buffered])?;
         file.flush_decision_log().map_err(|e| e.to_string())?;
         mac.flush_decision_log().map_err(|e| e.to_string())?;
         let size = |f: &str| std::fs::metadata(tmp.join(f)).map(|m| m.len()).unwrap_or(0);
