@@ -1,7 +1,9 @@
 //! Bundles pulled from a real nginx (`[bundle] url`): the first fetch, a 304
 //! poll, a new revision, and every way a poll can fail (a 500, a truncated
 //! archive, a wrong signature, a signed but invalid bundle) leaving the
-//! active revision; a restart without the server starts from the cache.
+//! active revision; a restart without the server starts from the cache;
+//! eight engine processes polling one URL all take a signed bundle and none
+//! a tampered one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -11,7 +13,9 @@ mod nginx;
 use agentauthz::archive::{BundleFiles, BundleSignature};
 use agentauthz::{Engine, ErrorCode, KeySource, Request, SessionKeys};
 use nginx::Nginx;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn example() -> PathBuf {
@@ -282,4 +286,152 @@ fn bundle_url_settings_are_checked() {
         Engine::load(&d).unwrap_err().code(),
         ErrorCode::BundleUnavailable
     );
+}
+
+/// The child side of the eight-process test: an engine polling the URL of
+/// its directory every second, printing its state whenever it changes, until
+/// its stdin closes. Runs only when started with AGENTAUTHZ_BUNDLE_CHILD.
+#[test]
+fn bundle_child_process() {
+    let Ok(dir) = std::env::var("AGENTAUTHZ_BUNDLE_CHILD") else {
+        return;
+    };
+    let engine = Engine::load(&dir).unwrap();
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let closed = closed.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while std::io::stdin().read_line(&mut line).unwrap_or(0) > 0 {
+                line.clear();
+            }
+            closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+    let mut last = String::new();
+    while !closed.load(std::sync::atomic::Ordering::Relaxed) {
+        let st = engine.bundle_status().unwrap();
+        let now = serde_json::json!({
+            "revision": st.revision, "polls": st.polls, "result": st.last_result,
+            "allowed": engine.check(&read_request()).unwrap().allowed(),
+        })
+        .to_string();
+        if now != last {
+            println!("@@ {now}");
+            last = now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn eight_engine_processes_take_a_signed_bundle_and_none_a_tampered_one() {
+    let Some(nginx) = Nginx::start("bundle_url fleet") else {
+        return;
+    };
+    let s = signer();
+    let rev1 = publish(&nginx, &variant("f1", &[]), &s.secret);
+    let latest: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> =
+        std::sync::Arc::new(std::sync::Mutex::new(vec![serde_json::Value::Null; 8]));
+    let mut children = Vec::new();
+    for i in 0..8 {
+        let dir = local_dir(
+            &format!("fleet-{i}"),
+            &nginx.url("bundle.tar.gz"),
+            &s.public,
+            1,
+        );
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "bundle_child_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("AGENTAUTHZ_BUNDLE_CHILD", &dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let latest = latest.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(json) = line.strip_prefix("@@ ") {
+                    latest.lock().unwrap()[i] = serde_json::from_str(json).unwrap();
+                }
+            }
+        });
+        children.push((child, dir));
+    }
+    let wait_all = |what: &str, f: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let states = latest.lock().unwrap().clone();
+            if states.iter().all(f) {
+                return states;
+            }
+            assert!(Instant::now() < deadline, "{what}: {states:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_all("every engine starts on the first revision", &|v| {
+        v["revision"] == rev1.as_str() && v["allowed"] == true
+    });
+
+    // A signed new revision: every engine takes it by its own poll.
+    std::thread::sleep(Duration::from_millis(1100));
+    let rev2 = publish(&nginx, &variant("f2", &[("v2.cedar", NO_READS)]), &s.secret);
+    let t = Instant::now();
+    wait_all("every engine takes the signed revision", &|v| {
+        v["revision"] == rev2.as_str() && v["allowed"] == false
+    });
+    eprintln!(
+        "a signed bundle reached 8 engine processes in {:?} (1 s polls)",
+        t.elapsed()
+    );
+
+    // A tampered one (an allow-all policy under the old signature): every
+    // engine polls it at least twice and none takes it.
+    std::thread::sleep(Duration::from_millis(1100));
+    let tampered = variant(
+        "f3",
+        &[(
+            "all.cedar",
+            "@id(\"all\")\npermit (principal, action, resource);\n",
+        )],
+    );
+    nginx.publish("bundle.tar.gz", &tampered.to_archive().unwrap());
+    let polls: Vec<u64> = latest
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|v| v["polls"].as_u64().unwrap())
+        .collect();
+    let states = wait_all("every engine polls the tampered bundle twice", &|v| {
+        v["result"] == "error"
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while latest
+        .lock()
+        .unwrap()
+        .iter()
+        .zip(&polls)
+        .any(|(v, p)| v["polls"].as_u64().unwrap() < p + 2)
+    {
+        assert!(Instant::now() < deadline, "{states:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for v in latest.lock().unwrap().iter() {
+        assert_eq!(v["revision"], rev2.as_str(), "{v}");
+        assert_eq!(
+            v["allowed"], false,
+            "the tampered allow-all is not active: {v}"
+        );
+    }
+    for (mut child, dir) in children {
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
