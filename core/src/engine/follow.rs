@@ -262,7 +262,15 @@ impl Shared {
 
 /// Stops the follower thread when the engine goes (or is closed).
 #[derive(Debug, Default)]
-pub(super) struct StopOnDrop(pub Arc<AtomicBool>, pub Mutex<Option<Receiver<()>>>);
+pub(super) struct StopOnDrop(pub Arc<AtomicBool>, pub Mutex<Option<Ending>>);
+
+/// How [`StopOnDrop::stop_and_join`] knows the thread ended: the thread holds
+/// the sender of `done` until its last statement.
+#[derive(Debug)]
+pub(super) struct Ending {
+    pub done: Receiver<()>,
+    pub thread: std::thread::JoinHandle<()>,
+}
 
 impl StopOnDrop {
     pub fn stop(&self) {
@@ -272,12 +280,18 @@ impl StopOnDrop {
     /// Stops the thread and waits until it has ended (its connection
     /// closed), at most [`STOP_WAIT`]: the thread looks at the flag every
     /// [`STOP_CHECK`], but a connection attempt in progress runs to its
-    /// own timeout. The thread holds the sender: it ends, the wait ends.
+    /// own timeout. Past that the thread is left to end on its own.
     pub fn stop_and_join(&self) {
         self.stop();
-        let done = self.1.lock().ok().and_then(|mut d| d.take());
-        if let Some(done) = done {
-            let _ = done.recv_timeout(STOP_WAIT);
+        let ending = self.1.lock().ok().and_then(|mut d| d.take());
+        if let Some(ending) = ending {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Disconnected) =
+                ending.done.recv_timeout(STOP_WAIT)
+            {
+                // Done with its work: the join returns at once, and the
+                // thread is gone from the process when it does.
+                let _ = ending.thread.join();
+            }
         }
     }
 }
@@ -347,7 +361,7 @@ pub(super) mod pg {
         let stop = StopOnDrop::default();
         let flag = stop.0.clone();
         let (done, ended) = std::sync::mpsc::channel::<()>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("agentauthz-follow".into())
             .spawn(move || {
                 // Dropped when the thread ends (its connection dropped first).
@@ -384,7 +398,10 @@ pub(super) mod pg {
                 }
             })?;
         if let Ok(mut d) = stop.1.lock() {
-            *d = Some(ended);
+            *d = Some(super::Ending {
+                done: ended,
+                thread,
+            });
         }
         Ok(stop)
     }
