@@ -593,6 +593,6 @@ export declare function schemaFromMcp(input: McpSchemaInput): McpSchema
 /**
  * Creates (or brings up to date) a fleet's PostgreSQL change store at `url`
  * (a URL or `env:VAR`): `agentauthz store init`. Returns where
- * (`postgres HOST:PORT/DB`).
+ * (`postgres HOST:PORT/DB`). `sslmode` and `caFile` are `[store]`'s.
  */
-export declare function storeInit(url: string): string
+export declare function storeInit(url: string, options?: { sslmode?: 'disable' | 'require' | 'verify-full'; caFile?: string }): string

@@ -396,10 +396,19 @@ module.exports = {
   schemaFromMcp: (input) => shared.schemaFromMcpWith((json) => raw.schemaFromMcp(json), input),
   /** A new session key pair `{kid, secret, public}` (PASERK). */
   generateSessionKey: (kid) => call(() => raw.generateSessionKey(kid), 'key_invalid'),
-  /** Creates (or brings up to date) a fleet's PostgreSQL change store (`agentauthz store init`); returns where. */
-  storeInit: (url) => {
-    if (typeof url !== 'string') throw codedError('config_invalid', 'storeInit(url): url must be a string')
-    return call(() => raw.storeInit(url), 'config_invalid')
+  /** Creates (or brings up to date) a fleet's PostgreSQL change store (`agentauthz store init`); returns where.
+   * `options`: `{sslmode, caFile}` as `[store]` gives them. */
+  storeInit: (url, options) => {
+    const [sslmode, caFile] = readArgs('config_invalid', () => {
+      if (typeof url !== 'string') throw codedError('config_invalid', 'storeInit(url): url must be a string')
+      const text = (name) => {
+        const v = options?.[name] ?? null
+        if (v !== null && typeof v !== 'string') throw codedError('config_invalid', `storeInit: ${name} must be a string`)
+        return v
+      }
+      return [text('sslmode'), text('caFile')]
+    })
+    return call(() => raw.storeInit(url, sslmode, caFile), 'config_invalid')
   },
   /** A decision record as its OCSF 1.5.0 API Activity event (the core's mapping). */
   toOcsf: shared.toOcsf,

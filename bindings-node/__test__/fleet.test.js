@@ -73,6 +73,17 @@ function storeInit(url) {
   assert.match(agentauthz.storeInit(url), /^postgres 127\.0\.0\.1:\d+\/postgres$/)
 }
 
+test('storeInit takes the TLS settings of [store]', async (t) => {
+  const pg = await startPostgres(t)
+  if (pg === null) return
+  // This server has no TLS: `require` is refused.
+  assert.throws(
+    () => agentauthz.storeInit(pg.url, { sslmode: 'require' }),
+    (e) => e.code === 'io' && /TLS/.test(e.message),
+  )
+  assert.match(agentauthz.storeInit(pg.url, { sslmode: 'disable' }), /^postgres /)
+})
+
 test('a grant and an offboarding in another process reach this one', async (t) => {
   const pg = await startPostgres(t)
   if (pg === null) return
@@ -181,6 +192,13 @@ test('the bundle config names the store; bad options are coded errors', async (t
     () => agentauthz.storeInit(`postgres://postgres@127.0.0.1:${port}/postgres`),
     (e) => e.code === 'io',
   )
+  for (const options of [{ sslmode: 7 }, { caFile: {} }, { sslmode: 'verify-full' }, { sslmode: 'prefer' }]) {
+    assert.throws(
+      () => agentauthz.storeInit(`postgres://postgres@127.0.0.1:${port}/postgres`, options),
+      (e) => e.code === 'config_invalid',
+      JSON.stringify(options),
+    )
+  }
   const memory = Engine.load(plain).storeStatus()
   assert.equal(memory.backend, 'memory')
   assert.equal(memory.stale, false)

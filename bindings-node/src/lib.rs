@@ -656,10 +656,16 @@ impl Engine {
 
 /// Creates (or brings up to date) a fleet's PostgreSQL change store at `url`
 /// (a URL or `env:VAR`): `agentauthz store init`. Returns where
-/// (`postgres HOST:PORT/DB`).
-#[napi]
-pub fn store_init(url: String) -> napi::Result<String, String> {
-    call(|| ffi::store_init(&url))
+/// (`postgres HOST:PORT/DB`). `sslmode` and `caFile` are `[store]`'s.
+#[napi(
+    ts_args_type = "url: string, options?: { sslmode?: 'disable' | 'require' | 'verify-full'; caFile?: string }"
+)]
+pub fn store_init(
+    url: String,
+    sslmode: Option<String>,
+    ca_file: Option<String>,
+) -> napi::Result<String, String> {
+    call(|| ffi::store_init(&url, sslmode.as_deref(), ca_file.as_deref()))
 }
 
 /// A new session key pair `{kid, secret, public}` (PASERK).

@@ -1072,11 +1072,27 @@ pub(crate) fn mcp_denied_result<'py>(
 
 /// Creates (or brings up to date) a fleet's PostgreSQL change store
 /// (`agentauthz store init`); returns where (`postgres HOST:PORT/DB`).
+/// `sslmode` and `ca_file` are `[store]`'s.
 #[pyfunction]
-pub(crate) fn store_init(py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<String> {
+#[pyo3(signature = (url, *, sslmode=None, ca_file=None))]
+pub(crate) fn store_init(
+    py: Python<'_>,
+    url: &Bound<'_, PyAny>,
+    sslmode: Option<&Bound<'_, PyAny>>,
+    ca_file: Option<&Bound<'_, PyAny>>,
+) -> PyResult<String> {
     guarded(py, || {
         let url = core(py, text_arg(url, "url", ErrorCode::ConfigInvalid))?;
-        core(py, py.detach(|| ffi::store_init(&url)))
+        let sslmode = sslmode
+            .map(|v| core(py, text_arg(v, "sslmode", ErrorCode::ConfigInvalid)))
+            .transpose()?;
+        let ca_file = ca_file
+            .map(|v| core(py, text_arg(v, "ca_file", ErrorCode::ConfigInvalid)))
+            .transpose()?;
+        core(
+            py,
+            py.detach(|| ffi::store_init(&url, sslmode.as_deref(), ca_file.as_deref())),
+        )
     })
 }
 

@@ -236,6 +236,21 @@ def test_the_bundle_config_names_the_store(
     assert err.value.code == "config_invalid"
 
 
+def test_store_init_takes_the_tls_settings_of_store(postgres: str) -> None:
+    # This server has no TLS: `require` is refused; `verify-full` needs a CA.
+    with pytest.raises(AuthzError) as err:
+        agentauthz.store_init(postgres, sslmode="require")
+    assert err.value.code == "io"
+    assert "TLS" in str(err.value)
+    with pytest.raises(AuthzError) as err:
+        agentauthz.store_init(postgres, sslmode="verify-full")
+    assert err.value.code == "config_invalid"
+    with pytest.raises(AuthzError) as err:
+        agentauthz.store_init(postgres, sslmode=1)  # type: ignore[arg-type]
+    assert err.value.code == "config_invalid"
+    assert agentauthz.store_init(postgres, sslmode="disable").startswith("postgres ")
+
+
 def test_an_offboarding_reaches_the_other_engine(tmp_path: Path, postgres: str) -> None:
     where = agentauthz.store_init(postgres)
     assert where.startswith("postgres 127.0.0.1:")

@@ -17,6 +17,13 @@ enum Command {
         /// Connection URL (`postgres://user@host:port/db`), or `env:VAR`.
         #[arg(long, value_name = "URL")]
         postgres: String,
+        /// TLS to the server, as `[store] sslmode`: `disable` (the
+        /// default), `require`, or `verify-full` (with `--ca-file`).
+        #[arg(long, value_name = "MODE")]
+        sslmode: Option<String>,
+        /// `verify-full`: the CA certificates (PEM) the server's must chain to.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<String>,
     },
     /// Load the bundle, catch up with its store and print the store status
     /// as JSON. Exit 0 in sync, 1 stale or behind a gap, 2 on error.
@@ -28,8 +35,13 @@ enum Command {
 
 pub fn run(args: Args) -> Result<u8> {
     match args.command {
-        Command::Init { postgres } => {
-            let location = agentauthz::ffi::store_init(&postgres)?;
+        Command::Init {
+            postgres,
+            sslmode,
+            ca_file,
+        } => {
+            let location =
+                agentauthz::ffi::store_init(&postgres, sslmode.as_deref(), ca_file.as_deref())?;
             println!(
                 "{}",
                 serde_json::json!({"initialized": location, "table": "agentauthz_changes"})

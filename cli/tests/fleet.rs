@@ -70,8 +70,43 @@ fn an_offboarding_through_the_store_reaches_check_posture_and_inventory() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = |args: &[&str], stdin: Option<&str>| run_cli(&dir, args, stdin, &env);
     let store = ["--store", "env:AGENTAUTHZ_TEST_PG"];
+    // TLS settings reach `store init`: this server has none, so `require`
+    // is refused, and `verify-full` without a CA is a configuration error.
     let o = run(
-        &["store", "init", "--postgres", "env:AGENTAUTHZ_TEST_PG"],
+        &[
+            "store",
+            "init",
+            "--postgres",
+            "env:AGENTAUTHZ_TEST_PG",
+            "--sslmode",
+            "require",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("TLS"), "{}", stderr(&o));
+    let o = run(
+        &[
+            "store",
+            "init",
+            "--postgres",
+            "env:AGENTAUTHZ_TEST_PG",
+            "--sslmode",
+            "verify-full",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("config_invalid"), "{}", stderr(&o));
+    let o = run(
+        &[
+            "store",
+            "init",
+            "--postgres",
+            "env:AGENTAUTHZ_TEST_PG",
+            "--sslmode",
+            "disable",
+        ],
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));

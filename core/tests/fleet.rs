@@ -857,8 +857,21 @@ fn tls_verify_full_checks_the_ca_and_the_host_and_require_refuses_plain_tcp() {
     }
     let e = tls_engine(&url, "verify-full", Some(&certs.join("missing.crt"))).unwrap_err();
     assert_eq!(e.code(), ErrorCode::ConfigInvalid, "{e}");
+    // `store init` takes the same settings: a server without TLS is refused.
+    let ca_text = ca.to_str().unwrap();
+    let e = agentauthz::ffi::store_init(&url, Some("verify-full"), Some(ca_text)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Io, "{e}");
+    let e = agentauthz::ffi::store_init(&url, Some("verify-full"), None).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ConfigInvalid, "{e}");
 
     serve_tls(&pg, &certs, "right");
+    // Over TLS, checked against the CA: initialised (again: it is idempotent);
+    // against another CA: refused.
+    agentauthz::ffi::store_init(&url, Some("verify-full"), Some(ca_text)).unwrap();
+    agentauthz::ffi::store_init(&url, Some("require"), None).unwrap();
+    let other = certs.join("other-ca.crt");
+    let e = agentauthz::ffi::store_init(&url, Some("verify-full"), other.to_str()).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Io, "{e}");
     let a = tls_engine(&url, "verify-full", Some(&ca)).unwrap();
     let b = tls_engine(&url, "require", None).unwrap();
     let plain = engine(&url, "plain", None);

@@ -203,8 +203,10 @@ pub fn reload_from_strings_json(engine: &Engine, input: &str) -> Result<()> {
 
 /// Creates (or brings up to date) a fleet's PostgreSQL change store at
 /// `url` (a URL or `env:VAR`): `agentauthz store init`. Returns where.
+/// `sslmode` and `ca_file` are `[store]`'s (`disable` by default; a relative
+/// `ca_file` is read from the working directory).
 #[cfg(all(feature = "postgres", not(target_arch = "wasm32")))]
-pub fn store_init(url: &str) -> Result<String> {
+pub fn store_init(url: &str, sslmode: Option<&str>, ca_file: Option<&str>) -> Result<String> {
     use crate::store::postgres::{init, SslMode, Target};
     let url = match url.strip_prefix("env:") {
         Some(var) => std::env::var(var).map_err(|_| {
@@ -215,7 +217,7 @@ pub fn store_init(url: &str) -> Result<String> {
         })?,
         None => url.to_string(),
     };
-    let target = Target::parse(&url, SslMode::Disable)?;
+    let target = Target::parse(&url, SslMode::from_config(sslmode, ca_file, None)?)?;
     init(&target)?;
     Ok(target.location().to_string())
 }
