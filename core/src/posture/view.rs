@@ -79,7 +79,7 @@ impl InventoryView {
     /// fleet's store, a revoked or rotated credential).
     /// Groups stay the inventory's direct parents (the engine's entities
     /// carry every ancestor).
-    pub fn from_engine(engine: &crate::Engine) -> Result<InventoryView> {
+    pub fn from_engine(engine: &crate::engine::Engine) -> Result<InventoryView> {
         let bundle = engine.bundle();
         let declared = match &bundle.inventory {
             Some(src) => crate::inventory::to_cedar_entities(src, &bundle.options.limits)?,
