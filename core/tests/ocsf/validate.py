@@ -57,7 +57,7 @@ with open(sys.argv[1]) as f:
         count += 1
         try:
             model = ApiActivity.model_validate(event)
-        except Exception as e:  # noqa: BLE001 - report every validation failure
+        except Exception as e:
             problems.append(f"event {n}: {e}")
             continue
         if event.get("metadata", {}).get("version") != "1.5.0":
@@ -68,16 +68,16 @@ with open(sys.argv[1]) as f:
             key = p.split(".", 1)[1]
             if key not in allowed:
                 problems.append(
-                    f"event {n}: {p} is not an OCSF 1.5.0 attribute of API Activity or its declared profiles"
+                    f"event {n}: {p} is not an OCSF 1.5.0 attribute"
+                    " of API Activity or its declared profiles"
                 )
             elif key in OBJECTS:
                 try:
                     sub = OBJECTS[key].model_validate(event[key])
                     problems.extend(
-                        f"event {n}: {q} is not an OCSF 1.5.0 attribute"
-                        for q in extras(sub, p)
+                        f"event {n}: {q} is not an OCSF 1.5.0 attribute" for q in extras(sub, p)
                     )
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     problems.append(f"event {n}: {p}: {e}")
             elif key in ENUMS and event[key] not in ENUMS[key]:
                 problems.append(f"event {n}: {p} = {event[key]} is not in its enum")

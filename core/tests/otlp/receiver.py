@@ -9,6 +9,7 @@ Prints "ready PORT" once listening on 127.0.0.1.
 """
 
 import json
+import os
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +18,6 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
-
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
@@ -27,9 +27,7 @@ PORT = int(sys.argv[1])
 OUT = sys.argv[2]
 HANG = "--hang" in sys.argv
 GARBAGE = "--garbage" in sys.argv
-STATUS = (
-    int(sys.argv[sys.argv.index("--status") + 1]) if "--status" in sys.argv else 200
-)
+STATUS = int(sys.argv[sys.argv.index("--status") + 1]) if "--status" in sys.argv else 200
 
 
 def value(v):
@@ -37,6 +35,30 @@ def value(v):
     if kind == "array_value":
         return [value(x) for x in v.array_value.values]
     return getattr(v, kind) if kind else None
+
+
+def append(path, text):
+    """One write(2) per batch, so a receiver killed mid-batch leaves whole
+    lines (a buffered file may split a large batch into several writes)."""
+    data = text.encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
+
+
+def drop_torn_tail(path):
+    """A predecessor killed inside a write may have left half a line: keep
+    only whole lines, as a receiver recovering its own store would."""
+    try:
+        with open(path, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        pass
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -75,25 +97,19 @@ class Handler(BaseHTTPRequestHandler):
                                 "severity_number": r.severity_number,
                                 "severity_text": r.severity_text,
                                 "event_name": r.event_name,
-                                "attributes": {
-                                    kv.key: value(kv.value) for kv in r.attributes
-                                },
+                                "attributes": {kv.key: value(kv.value) for kv in r.attributes},
                                 "body": value(r.body),
-                                "headers": {
-                                    k.lower(): v for k, v in self.headers.items()
-                                },
+                                "headers": {k.lower(): v for k, v in self.headers.items()},
                             }
                         )
                     )
-        with open(OUT, "a") as f:
-            f.write("".join(line + "\n" for line in lines))
+        append(OUT, "".join(line + "\n" for line in lines))
         answer = ExportLogsServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)
-
 
     def metrics(self, body):
         req = ExportMetricsServiceRequest()
@@ -134,8 +150,7 @@ class Handler(BaseHTTPRequestHandler):
                             "points": points,
                         }
                     )
-        with open(OUT + ".metrics", "a") as f:
-            f.write(json.dumps({"metrics": metrics}) + "\n")
+        append(OUT + ".metrics", json.dumps({"metrics": metrics}) + "\n")
         answer = ExportMetricsServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -144,6 +159,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(answer)
 
 
+drop_torn_tail(OUT)
+drop_torn_tail(OUT + ".metrics")
 server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
 print("ready", server.server_address[1], flush=True)
 server.serve_forever()
