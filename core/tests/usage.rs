@@ -252,6 +252,63 @@ fn only_allowed_calls_count() {
     );
 }
 
+#[test]
+fn summing_only_the_windows_policies_read_decides_as_summing_them_all() {
+    // The engine sums (and puts into `context.usage`) only the windows the
+    // policies name. A policy using the whole record makes it sum them all:
+    // every decision must be the same, through caps, budgets and windows
+    // sliding, in both request forms.
+    let clock = Arc::new(ManualClock::new(T0));
+    let some = engine(&clock);
+    let all = Engine::builder()
+        .schema(SCHEMA)
+        .policies(format!(
+            "{POLICIES}\n@id(\"whole\") forbid (principal, action, resource) unless {{ context.usage == context.usage }};"
+        ))
+        .inventory(INVENTORY)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let cedar = |agent: &str, action: &str| {
+        Request::from_json_value(json!({
+            "principal": {"type": "Agent", "id": agent},
+            "action": {"type": "Action", "id": action},
+            "resource": {"type": "Mailbox", "id": "inbox"}
+        }))
+        .unwrap()
+    };
+    let actions = ["email:send", "crm:read", "ping"];
+    let mut seen = std::collections::BTreeSet::new();
+    for step in 0..400usize {
+        let agent = if step % 7 == 0 { "bot2" } else { "bot" };
+        let action = actions[step % 3];
+        if step % 11 == 0 {
+            for e in [&some, &all] {
+                e.record_usage(agent, 97, "tokens").unwrap();
+            }
+        }
+        if step % 50 == 49 {
+            clock.set(T0 + (step as i64 / 50) * 23 * MIN);
+        }
+        let request = if step % 2 == 0 {
+            req(agent, action)
+        } else {
+            cedar(agent, action)
+        };
+        let (a, b) = (some.check(&request).unwrap(), all.check(&request).unwrap());
+        assert_eq!(
+            (a.allowed(), reasons(&a)),
+            (b.allowed(), reasons(&b)),
+            "step {step}"
+        );
+        seen.insert(a.reasons.join(","));
+    }
+    // Each cap bit, and calls were allowed between.
+    for reason in ["agents-may", "email-hourly-cap", "token-budget"] {
+        assert!(seen.contains(reason), "{seen:?}");
+    }
+}
+
 // --- concurrency ----------------------------------------------------------
 
 #[test]

@@ -16,6 +16,7 @@
 //! which sends its requests to Cedar's parser.
 
 use super::cache::{BoundedCache, FxMap};
+use super::usage::{UsageField, UsageReads};
 use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 use cedar_policy_core::ast;
 use cedar_policy_core::evaluator::RestrictedEvaluator;
@@ -436,46 +437,92 @@ pub(crate) fn usage_type() -> &'static AttrType {
     })
 }
 
-/// Whether one of `policies` may read context field `name`: it names it
-/// (`context.name`, `context has name`), or uses the whole context as a value
-/// (`context == {…}`), which could observe any field.
-pub(crate) fn reads_field<'a>(
-    mut policies: impl Iterator<Item = &'a cedar_policy::Policy>,
-    name: &str,
-) -> bool {
-    let is_context = |e: &ast::Expr| matches!(e.expr_kind(), ast::ExprKind::Var(ast::Var::Context));
-    policies.any(|p| {
+/// Which windows of `context.usage` the policies may read. A policy reads a
+/// window when it names one of its numbers (`context.usage.calls_1h`,
+/// `context.usage.action.calls_1m`, `context.usage.units_1d.tokens`). Any
+/// other use of `context.usage` or of a record in it (as a whole value,
+/// through `if`, or asking with `has` which fields it has), or of the whole
+/// context (`context == {…}`) may observe every field: all.
+pub(crate) fn usage_reads<'a>(
+    policies: impl Iterator<Item = &'a cedar_policy::Policy>,
+) -> UsageReads {
+    let mut reads = UsageReads::NONE;
+    for p in policies {
         let Some(body) = AsRef::<ast::Policy>::as_ref(p).non_scope_constraints() else {
-            return false;
+            continue;
         };
-        let (mut uses, mut by_name) = (0usize, 0usize);
-        for e in body.subexpressions() {
-            let field = match e.expr_kind() {
-                ast::ExprKind::Var(ast::Var::Context) => {
-                    uses += 1;
-                    continue;
-                }
-                ast::ExprKind::GetAttr { expr, attr } | ast::ExprKind::HasAttr { expr, attr }
-                    if is_context(expr) =>
-                {
-                    attr
-                }
-                ast::ExprKind::ExtHasAttr { expr, attrs } if is_context(expr) => attrs.first(),
-                _ => continue,
-            };
-            if field.as_str() == name {
-                return true;
-            }
-            by_name += 1;
+        match body_usage_reads(body) {
+            Some(r) => reads = reads.union(r),
+            None => return UsageReads::ALL,
         }
-        uses != by_name
-    })
+    }
+    reads
+}
+
+/// One policy's reads, or `None` when it uses usage other than by name.
+/// Counts each node (`context`, `context.usage`, `context.usage.action`, …)
+/// and the uses of it by `.name` or `has`: any other use is one more node
+/// than uses.
+fn body_usage_reads(body: &ast::Expr) -> Option<UsageReads> {
+    fn attr_of(e: &ast::Expr, parent: impl Fn(&ast::Expr) -> bool) -> Option<&str> {
+        match e.expr_kind() {
+            ast::ExprKind::GetAttr { expr, attr } if parent(expr) => Some(attr.as_str()),
+            _ => None,
+        }
+    }
+    fn is_context(e: &ast::Expr) -> bool {
+        matches!(e.expr_kind(), ast::ExprKind::Var(ast::Var::Context))
+    }
+    fn is_usage(e: &ast::Expr) -> bool {
+        attr_of(e, is_context) == Some("usage")
+    }
+    fn usage_record(e: &ast::Expr) -> Option<&str> {
+        attr_of(e, is_usage).filter(|a| matches!(UsageReads::field(a), Some(UsageField::Record)))
+    }
+    // `context` is named by `.name` or `has`; usage and its records by `.name` only.
+    let named = |e: &ast::Expr, parent: &dyn Fn(&ast::Expr) -> bool| match e.expr_kind() {
+        ast::ExprKind::GetAttr { expr, .. } => parent(expr),
+        ast::ExprKind::HasAttr { expr, .. } | ast::ExprKind::ExtHasAttr { expr, .. } => {
+            is_context(expr) && parent(expr)
+        }
+        _ => false,
+    };
+    let mut reads = UsageReads::NONE;
+    // Nodes of each kind, and their uses by name.
+    let (mut contexts, mut usages, mut records) = ([0usize; 2], [0usize; 2], [0usize; 2]);
+    for e in body.subexpressions() {
+        contexts[0] += usize::from(is_context(e));
+        contexts[1] += usize::from(named(e, &is_context));
+        usages[0] += usize::from(is_usage(e));
+        usages[1] += usize::from(named(e, &is_usage));
+        records[0] += usize::from(usage_record(e).is_some());
+        records[1] += usize::from(named(e, &|p| usage_record(p).is_some()));
+        if let ast::ExprKind::ExtHasAttr { expr, attrs } = e.expr_kind() {
+            // `context has usage.calls_1m` asks which fields usage has.
+            if is_context(expr) && attrs.first().as_str() == "usage" && attrs.len() > 1 {
+                return None;
+            }
+        }
+        if let Some(attr) = attr_of(e, is_usage) {
+            match UsageReads::field(attr)? {
+                UsageField::Read(r) => reads = reads.union(r),
+                UsageField::Record => {}
+            }
+        }
+        if let ast::ExprKind::GetAttr { expr, attr } = e.expr_kind() {
+            if let Some(record) = usage_record(expr) {
+                reads = reads.union(UsageReads::record_field(record, attr)?);
+            }
+        }
+    }
+    (contexts[0] == contexts[1] && usages[0] == usages[1] && records[0] == records[1])
+        .then_some(reads)
 }
 
 /// `context.usage` of an agent with nothing counted, built once.
 pub(crate) fn zero_usage() -> &'static ast::Value {
     static ZERO: OnceLock<ast::Value> = OnceLock::new();
-    ZERO.get_or_init(|| crate::engine::UsageCounts::default().value())
+    ZERO.get_or_init(|| crate::engine::UsageCounts::default().value(UsageReads::ALL))
 }
 
 /// The one member of a JSON object, when it has exactly one.
@@ -546,38 +593,78 @@ fn convert(value: &Value, ty: &AttrType, depth: usize) -> Option<ast::Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::reads_field;
+    use super::usage_reads;
+    use crate::engine::usage::UsageReads;
     use cedar_policy::PolicySet;
     use std::str::FromStr;
 
-    fn reads(src: &str) -> bool {
+    fn reads(src: &str) -> UsageReads {
         let set = PolicySet::from_str(src).unwrap();
-        reads_field(set.policies(), "usage")
+        usage_reads(set.policies())
     }
 
-    #[test]
-    fn a_policy_reads_usage_when_it_names_it_or_uses_the_whole_context() {
-        for src in [
-            "forbid(principal, action, resource) when { context.usage.calls_1m > 5 };",
-            r#"forbid(principal, action, resource) when { context["usage"].calls_1h > 5 };"#,
-            "permit(principal, action, resource) unless { context has usage };",
-            "permit(principal, action, resource) when { context has usage.calls_1m };",
-            r#"permit(principal, action, resource) when { context == {"a": 1} };"#,
-            "permit(principal, action, resource) when { (if true then context else {}).x == 1 };",
-            "permit(principal, action, resource) when { context.a == 1 } unless { context.usage.calls_1d == 0 };",
-        ] {
-            assert!(reads(src), "{src}");
+    fn window(path: &str) -> UsageReads {
+        match path.split_once('.') {
+            Some((record, name)) => UsageReads::record_field(record, name).unwrap(),
+            None => match UsageReads::field(path) {
+                Some(super::UsageField::Read(r)) => r,
+                _ => panic!("{path}"),
+            },
         }
     }
 
     #[test]
-    fn a_policy_naming_only_other_fields_does_not_read_usage() {
+    fn a_policy_reads_the_usage_windows_it_names() {
+        for (src, want) in [
+            (
+                "forbid(principal, action, resource) when { context.usage.calls_1m > 5 };",
+                window("calls_1m"),
+            ),
+            (
+                r#"forbid(principal, action, resource) when { context["usage"]["action"].calls_1h > 5 };"#,
+                window("action.calls_1h"),
+            ),
+            (
+                "forbid(principal, action, resource) when { context.a == 1 } unless { context.usage.units_1d.usd_cents < 9 && context.usage.calls_1d == 0 };",
+                window("units_1d.usd_cents").union(window("calls_1d")),
+            ),
+            (
+                "permit(principal, action, resource) when { context has usage && context has now };",
+                UsageReads::NONE,
+            ),
+        ] {
+            assert_eq!(reads(src), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn any_other_use_of_usage_or_of_the_context_reads_every_window() {
+        for src in [
+            r#"permit(principal, action, resource) when { context == {"a": 1} };"#,
+            "permit(principal, action, resource) when { (if true then context else {}).x == 1 };",
+            "permit(principal, action, resource) when { (if true then context.usage else {}).calls_1m == 1 };",
+            "permit(principal, action, resource) when { context.usage == {} };",
+            "permit(principal, action, resource) when { context.usage.action == {} };",
+            "permit(principal, action, resource) when { [context.usage.units_1h].contains(1) };",
+            "permit(principal, action, resource) when { context.usage.calls_1y == 1 };",
+            "permit(principal, action, resource) when { context.usage.action.tokens == 1 };",
+            "permit(principal, action, resource) when { context.usage has calls_1m };",
+            "permit(principal, action, resource) when { context.usage.action has calls_1h };",
+            "permit(principal, action, resource) when { context has usage.calls_1m };",
+            "permit(principal, action, resource) when { context has usage.units_1h.tokens };",
+        ] {
+            assert_eq!(reads(src), UsageReads::ALL, "{src}");
+        }
+    }
+
+    #[test]
+    fn a_policy_naming_only_other_fields_reads_no_window() {
         for src in [
             "permit(principal, action, resource);",
             "permit(principal, action, resource) when { context.task == Task::\"t\" && context has now };",
             r#"permit(principal, action, resource) when { context["usages"] == 1 && principal.usage == 2 };"#,
         ] {
-            assert!(!reads(src), "{src}");
+            assert_eq!(reads(src), UsageReads::NONE, "{src}");
         }
     }
 }

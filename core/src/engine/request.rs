@@ -11,7 +11,7 @@ use super::context::{extension_value, AttrType, EntityType, Extension};
 use super::decide::Outcome;
 use super::guards;
 use super::snapshot::{entity_uid, grants_of, Snapshot};
-use super::usage::{Reservation, Usage, UsageCounts};
+use super::usage::{Reservation, Usage, UsageCounts, UsageReads};
 use crate::bundle::OnError;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Request};
@@ -325,11 +325,11 @@ fn agent_request(
     // Counted only when nothing denies it yet: an unknown agent or action
     // never gets counters.
     let (counts, reservation) = if unknown.is_empty() {
-        usage.reserve(&r.agent, &action, now_millis, snapshot.reads_usage)
+        usage.reserve(&r.agent, &action, now_millis, snapshot.usage_reads)
     } else {
         (UsageCounts::default(), Reservation::none())
     };
-    standard.push(usage_field(counts));
+    standard.push(usage_field(counts, snapshot.usage_reads));
     // Build and validate even when denying, so malformed input is always reported.
     let (context, verified) = context(snapshot, &action, &r.context, standard)?;
     let request = build(snapshot, principal, action, resource, context, verified)?;
@@ -378,14 +378,14 @@ fn cedar_request(
                 principal.id().unescaped(),
                 &action,
                 now_millis,
-                snapshot.reads_usage,
+                snapshot.usage_reads,
             );
             reservation = r;
             counts
         } else {
             UsageCounts::default()
         };
-        standard.push(usage_field(counts));
+        standard.push(usage_field(counts, snapshot.usage_reads));
     }
     let (context, verified) = context(snapshot, &action, &r.context, standard)?;
     let request = build(
@@ -441,14 +441,16 @@ type StandardField = (
 /// A standard field's JSON form, made only when Cedar's parser needs it.
 enum Json {
     Value(Value),
-    Usage(UsageCounts),
+    /// The counts, and whether the typed form holds only the fields policies
+    /// read (so it conforms to no declared type: never validated).
+    Usage(UsageCounts, bool),
 }
 
 impl Json {
     fn into_value(self) -> Value {
         match self {
             Json::Value(v) => v,
-            Json::Usage(u) => u.json(),
+            Json::Usage(u, _) => u.json(),
         }
     }
 }
@@ -463,15 +465,18 @@ fn now_field(now: String) -> StandardField {
     )
 }
 
-fn usage_field(counts: UsageCounts) -> StandardField {
+/// `context.usage`: typed, only the fields policies read (`reads`).
+fn usage_field(counts: UsageCounts, reads: UsageReads) -> StandardField {
+    let zero = counts == UsageCounts::default();
+    let typed = if zero {
+        super::context::zero_usage().clone()
+    } else {
+        counts.value(reads)
+    };
     (
         "usage",
-        Json::Usage(counts),
-        Some(if counts == UsageCounts::default() {
-            super::context::zero_usage().clone()
-        } else {
-            counts.value()
-        }),
+        Json::Usage(counts, !zero && reads != UsageReads::ALL),
+        Some(typed),
         Cow::Borrowed(super::context::usage_type()),
     )
 }
@@ -495,14 +500,18 @@ fn context(
             if let Some(mut pairs) = super::context::fields(record, values, &names) {
                 let mut verified = true;
                 let mut typed_all = true;
-                for (n, _, typed, ty) in &standard {
+                let mut partial = false;
+                for (n, json, typed, ty) in &standard {
                     verified &= super::context::declares(record, n, ty);
+                    partial |= matches!(json, Json::Usage(_, true));
                     match typed {
                         Some(v) => pairs.push((n.to_string(), v.clone())),
                         None => typed_all = false,
                     }
                 }
-                if let Some(context) = typed_all
+                // Cedar validates an unverified context: only a whole usage
+                // record conforms, which the JSON form gives.
+                if let Some(context) = (typed_all && (verified || !partial))
                     .then(|| super::context::context_of(pairs))
                     .flatten()
                 {

@@ -69,9 +69,9 @@ pub(crate) struct Snapshot {
     pub screen: Arc<super::screen::Screen>,
     /// The `@approval` forbids and who may approve each.
     pub approvals: Arc<super::approvals::Rules>,
-    /// Whether a policy may read `context.usage`: when none does, checks
-    /// count calls without summing the windows.
-    pub reads_usage: bool,
+    /// The windows of `context.usage` policies may read: checks count every
+    /// call but sum only these.
+    pub usage_reads: super::usage::UsageReads,
 }
 
 impl Snapshot {
@@ -157,7 +157,7 @@ impl Snapshot {
         let approvals = super::approvals::Rules::compile(&policies, &origins)?;
         // Before log-only policies leave the set: they are evaluated too.
         let literals = store::literals(policies.policies());
-        let reads_usage = context::reads_field(policies.policies(), "usage");
+        let usage_reads = context::usage_reads(policies.policies());
         let log_only = LogOnly::compile(&config, &mut policies, &origins)?;
         let audit = SnapshotAudit::compile(&config, &entities)?;
         let actions = action_index(schema.as_ref());
@@ -197,7 +197,7 @@ impl Snapshot {
             warnings: Arc::new(warnings),
             screen: Arc::new(screen),
             approvals: Arc::new(approvals),
-            reads_usage,
+            usage_reads,
         })
     }
 }

@@ -8,9 +8,11 @@
 //! so a check reads and counts without a lock and a stale bucket is recycled
 //! in the same atomic step that counts into it. A window's total is the sum of
 //! its current bucket and the `buckets` before it: it covers at least the
-//! window and at most one bucket more (it never under-counts). Memory is fixed
-//! per agent and per agent × action used; work per check is a fixed number of
-//! bucket reads.
+//! window and at most one bucket more (it never under-counts). Each window
+//! keeps that total as it counts; the first check in a new bucket empties the
+//! buckets that left the window. Memory is fixed per agent and per agent ×
+//! action used; a check does a fixed number of atomic operations per window
+//! (plus one pass over the window's buckets when a bucket begins).
 //!
 //! A check reserves its call before Cedar runs (the count it sees is the
 //! count before it, and concurrent checks see distinct counts) and gives the
@@ -101,12 +103,17 @@ impl Packing {
     }
 }
 
-/// One window's buckets.
+/// One window's buckets, and their running total.
 #[derive(Debug)]
 struct Ring {
     window: Window,
     packing: Packing,
     slots: Box<[AtomicU64]>,
+    /// The sum of the slots' counts, kept with every change of a slot (read
+    /// as signed: a racing recycle may take a count out before it is added).
+    total: AtomicU64,
+    /// One more than the latest bucket whose expired slots were emptied.
+    swept: AtomicU64,
 }
 
 impl Ring {
@@ -116,6 +123,8 @@ impl Ring {
             window,
             packing,
             slots: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            total: AtomicU64::new(0),
+            swept: AtomicU64::new(0),
         }
     }
 
@@ -135,63 +144,94 @@ impl Ring {
         self.packing.age(bucket, tag) <= n || self.packing.ahead(bucket, tag) <= n
     }
 
+    fn total(&self) -> u64 {
+        // Two's complement: a transiently negative total reads as 0.
+        let t = self.total.load(Ordering::Acquire);
+        if t > u64::MAX / 2 {
+            0
+        } else {
+            t
+        }
+    }
+
+    /// Empties the slots that left the window by `bucket`, once per bucket:
+    /// the running total is then the window's total. A slot is emptied by
+    /// one compare-and-swap, here or in `add`, so each count leaves once.
+    fn sweep(&self, bucket: u64) {
+        let next = bucket.saturating_add(1);
+        if self.swept.load(Ordering::Acquire) >= next
+            || self.swept.fetch_max(next, Ordering::AcqRel) >= next
+        {
+            return;
+        }
+        let p = self.packing;
+        for slot in self.slots.iter() {
+            let mut gone = 0;
+            let emptied = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                let (tag, count) = p.unpack(v);
+                gone = count;
+                (v != 0 && !self.live(bucket, tag)).then_some(0)
+            });
+            if emptied.is_ok() {
+                self.total.fetch_sub(gone, Ordering::AcqRel);
+            }
+        }
+    }
+
     /// Counts `n` in the bucket of `secs`; returns the bucket and, when
     /// `sum`, the window's total before this count (else 0).
     fn add(&self, secs: u64, n: u64, sum: bool) -> (u64, u64) {
         let bucket = self.bucket(secs);
+        self.sweep(bucket);
         let index = self.index(bucket);
         let p = self.packing;
-        let mut before = 0;
+        let (mut recycled, mut added) = (0, 0);
         if let Some(slot) = self.slots.get(index) {
             let _ = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
                 let (tag, count) = p.unpack(v);
                 if v != 0 && p.ahead(bucket, tag) <= u64::from(self.window.buckets) {
                     // This bucket, or a later one a racing check started:
                     // counted there, which keeps it longer, never shorter.
-                    before = count;
+                    recycled = 0;
+                    added = n.min(p.count_max() - count);
                     Some(p.pack(tag, count.saturating_add(n)))
                 } else {
-                    before = 0;
+                    // Empty, or an old bucket a sweep has not reached.
+                    recycled = if v == 0 { 0 } else { count };
+                    added = n.min(p.count_max());
                     Some(p.pack(bucket, n))
                 }
             });
         }
+        if recycled > 0 {
+            self.total.fetch_sub(recycled, Ordering::AcqRel);
+        }
+        let before = self.total.fetch_add(added, Ordering::AcqRel);
         if !sum {
             return (bucket, 0);
         }
-        (bucket, self.total(bucket, Some(index)) + before)
+        (bucket, if before > u64::MAX / 2 { 0 } else { before })
     }
 
     /// Takes back `n` counted in `bucket`, if that bucket is still there.
     fn remove(&self, bucket: u64, n: u64) {
         let p = self.packing;
         if let Some(slot) = self.slots.get(self.index(bucket)) {
-            let _ = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+            let taken = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
                 let (tag, count) = p.unpack(v);
-                (p.age(bucket, tag) == 0 && count >= n && count < p.count_max())
+                (v != 0 && p.age(bucket, tag) == 0 && count >= n && count < p.count_max())
                     .then(|| p.pack(tag, count - n))
             });
+            if taken.is_ok() {
+                self.total.fetch_sub(n, Ordering::AcqRel);
+            }
         }
     }
 
     /// The window's total at `secs`.
     fn sum(&self, secs: u64) -> u64 {
-        self.total(self.bucket(secs), None)
-    }
-
-    fn total(&self, bucket: u64, skip: Option<usize>) -> u64 {
-        let mut sum = 0u64;
-        for (i, slot) in self.slots.iter().enumerate() {
-            let v = slot.load(Ordering::Acquire);
-            if v == 0 || Some(i) == skip {
-                continue;
-            }
-            let (tag, count) = self.packing.unpack(v);
-            if self.live(bucket, tag) {
-                sum = sum.saturating_add(count);
-            }
-        }
-        sum
+        self.sweep(self.bucket(secs));
+        self.total()
     }
 
     /// Forgets every bucket, then holds `value` in the bucket of `secs`.
@@ -200,11 +240,15 @@ impl Ring {
             slot.store(0, Ordering::Release);
         }
         let bucket = self.bucket(secs);
+        let value = value.min(self.packing.count_max());
         if let Some(slot) = self.slots.get(self.index(bucket)) {
             if value > 0 {
                 slot.store(self.packing.pack(bucket, value), Ordering::Release);
             }
         }
+        self.total.store(value, Ordering::Release);
+        self.swept
+            .fetch_max(bucket.saturating_add(1), Ordering::AcqRel);
     }
 }
 
@@ -221,11 +265,13 @@ impl Calls {
         ])
     }
 
-    fn add(&self, secs: u64, sum: bool) -> ([u64; 3], CallCounts) {
+    /// Counts a call; `sums` says which windows' totals to return (the
+    /// minute, the hour, the day), the others are 0.
+    fn add(&self, secs: u64, [m, h, d]: [bool; 3]) -> ([u64; 3], CallCounts) {
         let [(b0, m), (b1, h), (b2, d)] = [
-            self.0[0].add(secs, 1, sum),
-            self.0[1].add(secs, 1, sum),
-            self.0[2].add(secs, 1, sum),
+            self.0[0].add(secs, 1, m),
+            self.0[1].add(secs, 1, h),
+            self.0[2].add(secs, 1, d),
         ];
         ([b0, b1, b2], CallCounts::new(m, h, d))
     }
@@ -284,13 +330,18 @@ impl AgentUsage {
         ))
     }
 
-    fn units(&self, secs: u64) -> (Units, Units) {
+    /// The units of the hour and of the day (when `hour`, `day`; else 0).
+    fn units(&self, secs: u64, [hour_read, day_read]: [bool; 2]) -> (Units, Units) {
         let mut hour = [0; KINDS];
         let mut day = [0; KINDS];
         for (k, [h, d]) in self.units.iter().enumerate() {
             if let (Some(hs), Some(ds)) = (hour.get_mut(k), day.get_mut(k)) {
-                *hs = h.sum(secs);
-                *ds = d.sum(secs);
+                if hour_read {
+                    *hs = h.sum(secs);
+                }
+                if day_read {
+                    *ds = d.sum(secs);
+                }
             }
         }
         (Units::from_array(hour), Units::from_array(day))
@@ -344,12 +395,16 @@ impl CallCounts {
         }
     }
 
-    fn value(&self) -> ast::Value {
-        record([
-            ("calls_1m", self.calls_1m),
-            ("calls_1h", self.calls_1h),
-            ("calls_1d", self.calls_1d),
-        ])
+    /// The record of the windows `[minute, hour, day]` says.
+    fn value(&self, [m, h, d]: [bool; 3]) -> ast::Value {
+        record(
+            &CALLS_SHAPES,
+            [
+                ("calls_1d", d.then_some(self.calls_1d)),
+                ("calls_1h", h.then_some(self.calls_1h)),
+                ("calls_1m", m.then_some(self.calls_1m)),
+            ],
+        )
     }
 }
 
@@ -375,12 +430,19 @@ impl Units {
     fn value(&self) -> ast::Value {
         // Most agents record no units: one shared zero record.
         static ZERO: std::sync::OnceLock<ast::Value> = std::sync::OnceLock::new();
+        let value = || {
+            record(
+                &UNITS_SHAPES,
+                [
+                    ("tokens", Some(self.tokens)),
+                    ("usd_cents", Some(self.usd_cents)),
+                ],
+            )
+        };
         if *self == Units::default() {
-            return ZERO
-                .get_or_init(|| record([("tokens", 0), ("usd_cents", 0)]))
-                .clone();
+            return ZERO.get_or_init(value).clone();
         }
-        record([("tokens", self.tokens), ("usd_cents", self.usd_cents)])
+        value()
     }
 }
 
@@ -405,17 +467,59 @@ fn long(n: u64) -> ast::Value {
     ast::Value::from(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-fn record<const N: usize>(fields: [(&str, u64); N]) -> ast::Value {
-    record_of(fields.map(|(k, v)| (k, long(v))))
+/// One record shape: its map (keys in order, values to overwrite), built
+/// once; `None` when the fields were not given in key order.
+type Shape = std::sync::OnceLock<Option<std::collections::BTreeMap<smol_str::SmolStr, ast::Value>>>;
+
+/// A shape for each subset of a record's fields (by bit of field position).
+static CALLS_SHAPES: [Shape; 8] = [const { Shape::new() }; 8];
+static UNITS_SHAPES: [Shape; 4] = [const { Shape::new() }; 4];
+static USAGE_SHAPES: [Shape; 64] = [const { Shape::new() }; 64];
+
+fn record<const N: usize>(
+    shapes: &'static [Shape],
+    fields: [(&str, Option<u64>); N],
+) -> ast::Value {
+    record_of(shapes, fields.map(|(k, v)| (k, v.map(long))))
 }
 
-/// A record from fields given in key order, built in place: on every check
-/// that reads `context.usage`, so without the sort and copy of a collect.
-fn record_of<const N: usize>(fields: [(&str, ast::Value); N]) -> ast::Value {
-    let mut map = std::collections::BTreeMap::new();
-    for (k, v) in fields {
-        map.insert(k.into(), v);
-    }
+/// A record of the fields that are `Some`, given in key order, on every check
+/// that reads `context.usage`: a copy of the shape's map with the values put
+/// in place, so no key is compared.
+fn record_of<const N: usize>(
+    shapes: &'static [Shape],
+    fields: [(&str, Option<ast::Value>); N],
+) -> ast::Value {
+    let mask = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, v))| v.is_some())
+        .fold(0usize, |m, (i, _)| m | (1 << i));
+    let template = shapes.get(mask).and_then(|shape| {
+        shape
+            .get_or_init(|| {
+                let keys: Vec<&str> = fields
+                    .iter()
+                    .filter(|(_, v)| v.is_some())
+                    .map(|(k, _)| *k)
+                    .collect();
+                let in_order = keys.windows(2).all(|w| matches!(w, [a, b] if a < b));
+                in_order.then(|| keys.iter().map(|k| ((*k).into(), long(0))).collect())
+            })
+            .as_ref()
+    });
+    let present = fields.into_iter().filter_map(|(k, v)| Some((k, v?)));
+    let map = match template {
+        Some(template) => {
+            let mut map = template.clone();
+            for (slot, (_, v)) in map.values_mut().zip(present) {
+                *slot = v;
+            }
+            map
+        }
+        // Not in key order (a bug the tests catch): still the right record.
+        None => present.map(|(k, v)| (k.into(), v)).collect(),
+    };
     ast::Value::record_arc(Arc::new(map), None)
 }
 
@@ -424,21 +528,101 @@ impl UsageCounts {
         CallCounts::new(self.calls_1m, self.calls_1h, self.calls_1d)
     }
 
-    /// The Cedar value of `context.usage`.
-    pub(crate) fn value(&self) -> ast::Value {
-        record_of([
-            ("action", self.action.value()),
-            ("calls_1d", long(self.calls_1d)),
-            ("calls_1h", long(self.calls_1h)),
-            ("calls_1m", long(self.calls_1m)),
-            ("units_1d", self.units_1d.value()),
-            ("units_1h", self.units_1h.value()),
-        ])
+    /// The Cedar value of `context.usage`: with `UsageReads::ALL`, every
+    /// field; else only the fields `reads` names, all that policies can see.
+    pub(crate) fn value(&self, reads: UsageReads) -> ast::Value {
+        let [m, h, d] = reads.calls();
+        let action = reads.action();
+        let [uh, ud] = reads.units();
+        record_of(
+            &USAGE_SHAPES,
+            [
+                (
+                    "action",
+                    action.contains(&true).then(|| self.action.value(action)),
+                ),
+                ("calls_1d", d.then(|| long(self.calls_1d))),
+                ("calls_1h", h.then(|| long(self.calls_1h))),
+                ("calls_1m", m.then(|| long(self.calls_1m))),
+                ("units_1d", ud.then(|| self.units_1d.value())),
+                ("units_1h", uh.then(|| self.units_1h.value())),
+            ],
+        )
     }
 
     /// The JSON form of `context.usage` (for Cedar's own context parser).
     pub(crate) fn json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// Which windows of `context.usage` the policies read (see
+/// `context::usage_reads`): a check sums only those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct UsageReads(u8);
+
+/// A field of `context.usage`.
+pub(crate) enum UsageField {
+    /// A number, or a record's number: the window it reads.
+    Read(UsageReads),
+    /// `action`, `units_1h`, `units_1d`: a record of numbers.
+    Record,
+}
+
+impl UsageReads {
+    pub const NONE: UsageReads = UsageReads(0);
+    pub const ALL: UsageReads = UsageReads(u8::MAX);
+    const CALLS: [u8; 3] = [1, 2, 4];
+    const ACTION: [u8; 3] = [8, 16, 32];
+    const UNITS: [u8; 2] = [64, 128];
+
+    fn window(name: &str) -> Option<usize> {
+        ["calls_1m", "calls_1h", "calls_1d"]
+            .iter()
+            .position(|w| *w == name)
+    }
+
+    /// What reading `context.usage.<name>` reads; `None` for a name it has not.
+    pub fn field(name: &str) -> Option<UsageField> {
+        match name {
+            "action" | "units_1h" | "units_1d" => Some(UsageField::Record),
+            _ => Self::window(name)
+                .and_then(|i| Self::CALLS.get(i))
+                .map(|b| UsageField::Read(UsageReads(*b))),
+        }
+    }
+
+    /// What reading `context.usage.<record>.<name>` reads; `None` for a
+    /// name the record has not.
+    pub fn record_field(record: &str, name: &str) -> Option<UsageReads> {
+        let bit = match record {
+            "action" => Self::ACTION.get(Self::window(name)?)?,
+            "units_1h" | "units_1d" if USAGE_KINDS.contains(&name) => {
+                Self::UNITS.get(usize::from(record == "units_1d"))?
+            }
+            _ => return None,
+        };
+        Some(UsageReads(*bit))
+    }
+
+    pub fn union(self, other: UsageReads) -> UsageReads {
+        UsageReads(self.0 | other.0)
+    }
+
+    fn bits<const N: usize>(self, bits: [u8; N]) -> [bool; N] {
+        bits.map(|b| self.0 & b != 0)
+    }
+
+    fn calls(self) -> [bool; 3] {
+        self.bits(Self::CALLS)
+    }
+
+    fn action(self) -> [bool; 3] {
+        self.bits(Self::ACTION)
+    }
+
+    fn units(self) -> [bool; 2] {
+        self.bits(Self::UNITS)
     }
 }
 
@@ -525,14 +709,14 @@ impl Usage {
 
     /// Counts a call of `action` by `agent` (both known to the bundle: the
     /// caller checked) and returns the usage before it, with the reservation
-    /// that takes it back unless committed. Without `sums` (no policy reads
-    /// `context.usage`) the call is counted and the usage returned is zero.
+    /// that takes it back unless committed. Only the windows `reads` names
+    /// are summed (no policy can see the others, which stay 0).
     pub fn reserve(
         &self,
         agent: &str,
         action: &EntityUid,
         now_millis: i64,
-        sums: bool,
+        reads: UsageReads,
     ) -> (UsageCounts, Reservation) {
         let secs = self.seconds(now_millis);
         let Some(a) = self.agent(agent, true) else {
@@ -541,20 +725,21 @@ impl Usage {
         let Some(act) = a.action(action, true) else {
             return (UsageCounts::default(), Reservation::none());
         };
-        let (buckets, calls) = a.calls.add(secs, sums);
-        let (_, action_calls) = act.add(secs, sums);
-        let counts = if sums {
-            let (units_1h, units_1d) = a.units(secs);
-            UsageCounts {
-                calls_1m: calls.calls_1m,
-                calls_1h: calls.calls_1h,
-                calls_1d: calls.calls_1d,
-                action: action_calls,
-                units_1h,
-                units_1d,
-            }
+        let (buckets, calls) = a.calls.add(secs, reads.calls());
+        let (_, action_calls) = act.add(secs, reads.action());
+        let units = reads.units();
+        let (units_1h, units_1d) = if units.contains(&true) {
+            a.units(secs, units)
         } else {
-            UsageCounts::default()
+            (Units::default(), Units::default())
+        };
+        let counts = UsageCounts {
+            calls_1m: calls.calls_1m,
+            calls_1h: calls.calls_1h,
+            calls_1d: calls.calls_1d,
+            action: action_calls,
+            units_1h,
+            units_1d,
         };
         let counted = Counted {
             agent: a,
@@ -580,7 +765,7 @@ impl Usage {
             .and_then(|act| a.action(act, false))
             .map(|c| c.sum(secs))
             .unwrap_or_default();
-        let (units_1h, units_1d) = a.units(secs);
+        let (units_1h, units_1d) = a.units(secs, [true, true]);
         UsageCounts {
             calls_1m: calls.calls_1m,
             calls_1h: calls.calls_1h,
@@ -721,13 +906,13 @@ mod tests {
     #[test]
     fn a_reservation_is_given_back_unless_committed() {
         let u = Usage::default();
-        let (c, r) = u.reserve("a", &act("x"), T0, true);
+        let (c, r) = u.reserve("a", &act("x"), T0, UsageReads::ALL);
         assert_eq!(c.calls_1h, 0);
         drop(r);
-        let (c, r) = u.reserve("a", &act("x"), T0, true);
+        let (c, r) = u.reserve("a", &act("x"), T0, UsageReads::ALL);
         assert_eq!(c.calls_1h, 0, "the dropped reservation was given back");
         r.commit();
-        let (c, _r) = u.reserve("a", &act("x"), T0, true);
+        let (c, _r) = u.reserve("a", &act("x"), T0, UsageReads::ALL);
         assert_eq!((c.calls_1h, c.action.calls_1h), (1, 1));
         assert_eq!(u.peek("a", Some(&act("y")), T0).action.calls_1h, 0);
     }
@@ -735,11 +920,11 @@ mod tests {
     #[test]
     fn a_call_reserved_without_sums_is_counted_all_the_same() {
         let u = Usage::default();
-        u.reserve("a", &act("x"), T0, true).1.commit();
-        let (c, r) = u.reserve("a", &act("x"), T0, false);
+        u.reserve("a", &act("x"), T0, UsageReads::ALL).1.commit();
+        let (c, r) = u.reserve("a", &act("x"), T0, UsageReads::NONE);
         assert_eq!(c, UsageCounts::default());
         r.commit();
-        let (c, r) = u.reserve("a", &act("x"), T0, false);
+        let (c, r) = u.reserve("a", &act("x"), T0, UsageReads::NONE);
         drop(r);
         assert_eq!(c, UsageCounts::default());
         let seen = u.peek("a", Some(&act("x")), T0);
@@ -747,9 +932,101 @@ mod tests {
     }
 
     #[test]
+    fn usage_records_are_built_from_their_shapes_with_every_value_in_place() {
+        let counts = UsageCounts {
+            calls_1m: 1,
+            calls_1h: 2,
+            calls_1d: 3,
+            action: CallCounts::new(4, 5, 6),
+            units_1h: Units::from_array([7, 8]),
+            units_1d: Units::from_array([9, 10]),
+        };
+        let calls = |c: [i64; 3]| {
+            ast::Value::record(
+                [("calls_1m", c[0]), ("calls_1h", c[1]), ("calls_1d", c[2])],
+                None,
+            )
+        };
+        let units = |t: i64, u: i64| ast::Value::record([("tokens", t), ("usd_cents", u)], None);
+        let want = ast::Value::record(
+            [
+                ("calls_1m", ast::Value::from(1)),
+                ("calls_1h", ast::Value::from(2)),
+                ("calls_1d", ast::Value::from(3)),
+                ("action", calls([4, 5, 6])),
+                ("units_1h", units(7, 8)),
+                ("units_1d", units(9, 10)),
+            ],
+            None,
+        );
+        // Twice: the first call builds the shapes, the second copies them.
+        assert_eq!(counts.value(UsageReads::ALL), want);
+        assert_eq!(counts.value(UsageReads::ALL), want);
+        // Only what policies read: the agent's hour and the action's day.
+        let reads = UsageReads(UsageReads::CALLS[1] | UsageReads::ACTION[2]);
+        for _ in 0..2 {
+            assert_eq!(
+                counts.value(reads),
+                ast::Value::record(
+                    [
+                        ("calls_1h", ast::Value::from(2)),
+                        ("action", ast::Value::record([("calls_1d", 6)], None)),
+                    ],
+                    None,
+                )
+            );
+        }
+        assert_eq!(UsageCounts::default().value(UsageReads::ALL), {
+            let zero = calls([0, 0, 0]);
+            ast::Value::record(
+                [
+                    ("calls_1m", ast::Value::from(0)),
+                    ("calls_1h", ast::Value::from(0)),
+                    ("calls_1d", ast::Value::from(0)),
+                    ("action", zero),
+                    ("units_1h", units(0, 0)),
+                    ("units_1d", units(0, 0)),
+                ],
+                None,
+            )
+        });
+        for shape in CALLS_SHAPES
+            .iter()
+            .chain(&UNITS_SHAPES)
+            .chain(&USAGE_SHAPES)
+        {
+            assert!(
+                matches!(shape.get(), None | Some(Some(_))),
+                "every shape is in key order"
+            );
+        }
+    }
+
+    #[test]
+    fn a_check_sums_only_the_windows_policies_read() {
+        let u = Usage::default();
+        u.record("a", 7, "tokens", T0).unwrap();
+        u.reserve("a", &act("x"), T0, UsageReads::ALL).1.commit();
+        let hour = match UsageReads::field("calls_1h") {
+            Some(UsageField::Read(r)) => r,
+            _ => panic!("calls_1h is a window"),
+        };
+        let reads = hour
+            .union(UsageReads::record_field("action", "calls_1d").unwrap())
+            .union(UsageReads::record_field("units_1d", "tokens").unwrap());
+        let (c, _r) = u.reserve("a", &act("x"), T0, reads);
+        assert_eq!((c.calls_1m, c.calls_1h, c.calls_1d), (0, 1, 0));
+        assert_eq!(c.action, CallCounts::new(0, 0, 1));
+        assert_eq!((c.units_1h.tokens, c.units_1d.tokens), (0, 7));
+        assert!(UsageReads::field("calls_1y").is_none());
+        assert!(UsageReads::record_field("action", "tokens").is_none());
+        assert!(UsageReads::record_field("units_1h", "calls_1h").is_none());
+    }
+
+    #[test]
     fn the_clock_going_back_holds_the_windows_still() {
         let u = Usage::default();
-        u.reserve("a", &act("x"), T0, true).1.commit();
+        u.reserve("a", &act("x"), T0, UsageReads::ALL).1.commit();
         // Back two hours: the call is still counted (not forgotten, not reset).
         assert_eq!(u.peek("a", None, T0 - 7_200_000).calls_1h, 1);
         // Forward past the window from the latest time seen: gone.
@@ -799,6 +1076,43 @@ mod tests {
             10 * MAX_UNITS_PER_RECORD,
             "no 32-bit wrap for units"
         );
+    }
+
+    #[test]
+    fn the_running_total_is_the_sum_of_the_live_buckets_under_concurrency() {
+        // Threads count, give back and move across bucket edges; at the end
+        // the running total equals a scan of the buckets still in the window.
+        let ring = Arc::new(Ring::new(MINUTE, CALLS));
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let ring = Arc::clone(&ring);
+                std::thread::spawn(move || {
+                    for i in 0..20_000u64 {
+                        let secs = 1_000 + i / 100 + t % 2;
+                        let (bucket, _) = ring.add(secs, 1, i % 3 == 0);
+                        if i % 4 == 0 {
+                            ring.remove(bucket, 1);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let secs = 1_000 + 20_000 / 100 + 1;
+        let bucket = ring.bucket(secs);
+        let scanned: u64 = ring
+            .slots
+            .iter()
+            .map(|s| ring.packing.unpack(s.load(Ordering::Acquire)))
+            .filter(|(tag, count)| *count > 0 && ring.live(bucket, *tag))
+            .map(|(_, count)| count)
+            .sum();
+        assert_eq!(ring.sum(secs), scanned);
+        assert!(scanned > 0);
+        // Idle past the window: everything leaves.
+        assert_eq!(ring.sum(secs + 3_600), 0);
     }
 
     #[test]
