@@ -72,43 +72,25 @@ fn an_offboarding_through_the_store_reaches_check_posture_and_inventory() {
     let store = ["--store", "env:AGENTAUTHZ_TEST_PG"];
     // TLS settings reach `store init`: this server has none, so `require`
     // is refused, and `verify-full` without a CA is a configuration error.
-    let o = run(
-        &[
-            "store",
-            "init",
-            "--postgres",
-            "env:AGENTAUTHZ_TEST_PG",
-            "--sslmode",
-            "require",
-        ],
-        None,
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("TLS"), "{}", stderr(&o));
-    let o = run(
-        &[
-            "store",
-            "init",
-            "--postgres",
-            "env:AGENTAUTHZ_TEST_PG",
-            "--sslmode",
-            "verify-full",
-        ],
-        None,
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("config_invalid"), "{}", stderr(&o));
-    let o = run(
-        &[
-            "store",
-            "init",
-            "--postgres",
-            "env:AGENTAUTHZ_TEST_PG",
-            "--sslmode",
-            "disable",
-        ],
-        None,
-    );
+    let init = |sslmode: &str| {
+        run(
+            &[
+                "store",
+                "init",
+                "--postgres",
+                "env:AGENTAUTHZ_TEST_PG",
+                "--sslmode",
+                sslmode,
+            ],
+            None,
+        )
+    };
+    for (sslmode, says) in [("require", "TLS"), ("verify-full", "config_invalid")] {
+        let o = init(sslmode);
+        assert_eq!(o.status.code(), Some(2), "{sslmode}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{sslmode}: {}", stderr(&o));
+    }
+    let o = init("disable");
     assert!(o.status.success(), "{}", stderr(&o));
 
     let check = |with_store: bool| {
