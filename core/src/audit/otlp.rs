@@ -161,7 +161,11 @@ impl Otlp {
         let body = if self.options.ocsf_body {
             to_ocsf(r).to_string()
         } else {
-            String::from_utf8_lossy(&o.line).into_owned()
+            // Lines are UTF-8 (JSON this crate wrote): checked, not rewritten.
+            match std::str::from_utf8(&o.line) {
+                Ok(line) => line.to_owned(),
+                Err(_) => String::from_utf8_lossy(&o.line).into_owned(),
+            }
         };
         let millis = parse_rfc3339_millis(&r.timestamp).unwrap_or(0);
         LogRecord {
@@ -169,7 +173,9 @@ impl Otlp {
             observed_time_unix_nano: observed,
             severity_number: severity as i32,
             severity_text: severity_text.into(),
-            body: Some(text(&body)),
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(body)),
+            }),
             attributes: attributes(r),
             event_name: "agentauthz.decision".into(),
             ..Default::default()
