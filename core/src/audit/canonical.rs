@@ -77,14 +77,24 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        // Most text needs no escape: skip it eight bytes at a time.
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if !needs_escape(u64::from_le_bytes(word)) {
-                i += 8;
-                continue;
+        // Most text needs no escape: skip it eight bytes at a time (the
+        // last few padded with a byte that needs none).
+        let (word, n) = match bytes.get(i..i + 8) {
+            Some(chunk) => {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                (word, 8)
             }
+            None => {
+                let rest = &bytes[i..];
+                let mut word = [b'a'; 8];
+                word[..rest.len()].copy_from_slice(rest);
+                (word, rest.len())
+            }
+        };
+        if !needs_escape(u64::from_le_bytes(word)) {
+            i += n;
+            continue;
         }
         let b = bytes[i];
         let escape: &[u8] = match b {
