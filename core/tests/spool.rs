@@ -155,6 +155,26 @@ fn delivers_every_record_in_order_and_empties_the_spool() {
     log.flush().unwrap();
 }
 
+/// Fewer records than a batch wake no one: the sender's own poll finds them.
+#[test]
+fn records_short_of_a_batch_are_delivered_without_anyone_waiting_for_them() {
+    let dir = temp_dir("short");
+    let rx = Receiver::default();
+    let log = DecisionLog::export(fast(&dir), rx.transport()).unwrap();
+    let e = engine(log.clone());
+    // Let the sender go idle first.
+    std::thread::sleep(Duration::from_millis(50));
+    for i in 0..3 {
+        e.check(&push(i)).unwrap();
+    }
+    // No wait_exported (it wakes the sender) and no flush.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rx.seqs().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(rx.seqs(), vec![1, 2, 3]);
+}
+
 #[test]
 fn an_outage_loses_nothing_and_sends_nothing_twice() {
     let dir = temp_dir("outage");

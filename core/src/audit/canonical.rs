@@ -71,10 +71,32 @@ fn write_entries(entries: &[(&String, &Value)], out: &mut Vec<u8>) {
 /// A JSON string with minimal escapes.
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Most text needs no escape: skip it eight bytes at a time (the
+        // last few padded with a byte that needs none).
+        let (word, n) = match bytes.get(i..i + 8) {
+            Some(chunk) => {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                (word, 8)
+            }
+            None => {
+                let rest = &bytes[i..];
+                let mut word = [b'a'; 8];
+                word[..rest.len()].copy_from_slice(rest);
+                (word, rest.len())
+            }
+        };
+        if !needs_escape(u64::from_le_bytes(word)) {
+            i += n;
+            continue;
+        }
+        let b = bytes[i];
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -84,7 +106,10 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
             0x0c => b"\\f",
             b'\r' => b"\\r",
             0x00..=0x1f => b"",
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&bytes[start..i]);
         if escape.is_empty() {
@@ -94,19 +119,39 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
         } else {
             out.extend_from_slice(escape);
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether any of the eight bytes of `w` is below 0x20, `"` or `\`
+/// (exact: the classic "has a byte less than / equal to" bit tricks).
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    let q = w ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q;
+    let bs = w ^ (ONES * u64::from(b'\\'));
+    let backslash = bs.wrapping_sub(ONES) & !bs;
+    (control | quote | backslash) & HIGH != 0
 }
 
 /// Lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0xf)]));
+    for chunk in bytes.chunks(32) {
+        let mut buf = [0u8; 64];
+        for (pair, &b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
+        }
+        // Always ASCII.
+        s.push_str(std::str::from_utf8(&buf[..chunk.len() * 2]).unwrap_or_default());
     }
     s
 }
@@ -140,8 +185,54 @@ mod tests {
         assert_eq!(record_hash(&json!([1])), None);
     }
 
+    /// The word-at-a-time skip escapes exactly what the byte loop does, at
+    /// every position of a word and for every byte value.
+    #[test]
+    fn escapes_every_byte_at_every_offset() {
+        let slow = |s: &str| {
+            let mut o = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '"' => o.push_str("\\\""),
+                    '\\' => o.push_str("\\\\"),
+                    '\u{8}' => o.push_str("\\b"),
+                    '\t' => o.push_str("\\t"),
+                    '\n' => o.push_str("\\n"),
+                    '\u{c}' => o.push_str("\\f"),
+                    '\r' => o.push_str("\\r"),
+                    c if u32::from(c) < 0x20 => o.push_str(&format!("\\u{:04x}", u32::from(c))),
+                    c => o.push(c),
+                }
+            }
+            o.push('"');
+            o
+        };
+        for c in (0u32..0x80).chain([0xe9, 0x2014, 0x1f600]) {
+            let c = char::from_u32(c).unwrap();
+            for len in 0..20 {
+                for at in 0..len {
+                    let s: String = (0..len).map(|i| if i == at { c } else { 'a' }).collect();
+                    let mut out = Vec::new();
+                    write_str(&s, &mut out);
+                    assert_eq!(String::from_utf8(out).unwrap(), slow(&s), "{s:?}");
+                }
+            }
+        }
+        let mixed = "\u{1}\"\\é—x\n\u{1f}\u{7f}\u{20}z";
+        let mut out = Vec::new();
+        write_str(mixed, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), slow(mixed));
+        // serde_json reads it back.
+        let mut out = Vec::new();
+        write_str(mixed, &mut out);
+        assert_eq!(serde_json::from_slice::<String>(&out).unwrap(), mixed);
+    }
+
     #[test]
     fn hex_is_lowercase() {
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
+        let long: Vec<u8> = (0..=255).collect();
+        let expected: String = long.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&long), expected);
     }
 }

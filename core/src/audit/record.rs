@@ -360,6 +360,20 @@ impl Body {
     }
 }
 
+/// `,"kid":…,"mac":…` as the last members of a written line.
+pub(crate) fn add_mac(line: &mut Vec<u8>, mac: Option<(&str, String)>) {
+    let Some((kid, mac)) = mac else {
+        return;
+    };
+    // The line ends with `}\n`; key ids are plain (see IntegrityKey::new).
+    line.truncate(line.len().saturating_sub(2));
+    line.extend_from_slice(b",\"kid\":\"");
+    line.extend_from_slice(kid.as_bytes());
+    line.extend_from_slice(b"\",\"mac\":\"");
+    line.extend_from_slice(mac.as_bytes());
+    line.extend_from_slice(b"\"}\n");
+}
+
 /// `n` in decimal, without allocating.
 fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();

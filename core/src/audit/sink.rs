@@ -3,7 +3,7 @@
 
 use super::canonical::{hex, GENESIS_HASH};
 use super::checkpoint::{self, Checkpoint};
-use super::record::{Body, DecisionRecord, RecordView};
+use super::record::{add_mac, Body, DecisionRecord, RecordView};
 use super::spool::{ExportStats, Spool, SpoolOptions, Transport};
 use crate::error::{Error, ErrorCode, Result};
 use crate::integrity::{IntegrityKeys, DEFAULT_CHECKPOINT_EVERY, RECORD_DOMAIN};
@@ -676,20 +676,6 @@ fn write_file(state: &mut State, options: &FileOptions) -> Result<bool> {
         .map_err(|e| io_error("write", path, e))?;
     active.size += len;
     Ok(rotated)
-}
-
-/// `,"kid":…,"mac":…` as the last members of a written line.
-fn add_mac(line: &mut Vec<u8>, mac: Option<(&str, String)>) {
-    let Some((kid, mac)) = mac else {
-        return;
-    };
-    // The line ends with `}\n`; key ids are plain (see IntegrityKey::new).
-    line.truncate(line.len().saturating_sub(2));
-    line.extend_from_slice(b",\"kid\":\"");
-    line.extend_from_slice(kid.as_bytes());
-    line.extend_from_slice(b"\",\"mac\":\"");
-    line.extend_from_slice(mac.as_bytes());
-    line.extend_from_slice(b"\"}\n");
 }
 
 /// `<path>.lock`: the file whose OS lock makes one process the writer. Named

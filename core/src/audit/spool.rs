@@ -165,8 +165,8 @@ struct Writer {
     stop: bool,
     /// Every record up to here was delivered or set aside (damaged).
     settled_seq: u64,
-    /// The sender waits for new lines: an append wakes it (else no wake-up
-    /// call on the check path).
+    /// The sender waits for new lines (at most `flush_interval`): an append
+    /// that completes a batch wakes it (else no wake-up call on the check path).
     idle: bool,
     error: Option<Error>,
     last_error: Option<String>,
@@ -491,7 +491,10 @@ impl Spool {
         if ok {
             w.spooled_seq = seq;
         }
-        let wake = w.idle;
+        // Fewer than a batch wait for the sender's own timeout: a wake-up per
+        // record cost each check a futex call and the sender a request.
+        let waiting = w.spooled_seq.saturating_sub(w.acked_seq.max(w.settled_seq));
+        let wake = w.idle && waiting >= self.opts.batch.max(1) as u64;
         drop(w);
         if wake {
             self.cv.notify_all();

@@ -1,9 +1,9 @@
 //! Chain verification: finds the first broken record of a log and tells what
 //! kind of damage it is.
 
-use super::canonical::{record_hash, GENESIS_HASH};
+use super::canonical::{hex, record_hash, GENESIS_HASH};
 use super::checkpoint;
-use super::record::{DecisionRecord, MIN_SCHEMA_VERSION, SCHEMA_VERSION};
+use super::record::{Body, DecisionRecord, MIN_SCHEMA_VERSION, SCHEMA_VERSION};
 use crate::error::{Error, ErrorCode, Result};
 use crate::integrity::{parse_strict_json, IntegrityKeys, RECORD_DOMAIN};
 use crate::limits::Input;
@@ -188,12 +188,70 @@ pub fn verify_record_line(
     line: &[u8],
     keys: &IntegrityKeys,
 ) -> std::result::Result<DecisionRecord, String> {
+    if let Some(record) = verify_as_written(line, keys) {
+        return Ok(record);
+    }
     let (value, record) = parse_line(line)?;
     if record_hash(&value).as_deref() != Some(record.hash.as_str()) {
         return Err("the record's hash does not match its content".into());
     }
     authenticate(&record, keys)?;
     Ok(record)
+}
+
+/// [`verify_record_line`] for a line exactly as a sink writes it (the
+/// canonical form with `hash`, `kid` and `mac` appended), which is every line
+/// this crate wrote: parsed once, written again and compared byte for byte,
+/// and hashed as written. It accepts exactly the lines the generic reader
+/// accepts (same size and depth bounds, same hash and MAC); anything else
+/// (`None`) goes to the generic reader, which also names what is wrong.
+fn verify_as_written(line: &[u8], keys: &IntegrityKeys) -> Option<DecisionRecord> {
+    let limits = crate::limits::Limits::default();
+    limits.check_size(Input::LogLine, "line", line.len()).ok()?;
+    // Duplicate members are refused by the derived reader, but not inside
+    // `context`: the comparison below refuses those (written once, not twice).
+    let record: DecisionRecord = serde_json::from_slice(line).ok()?;
+    if record.schema_version != SCHEMA_VERSION {
+        return None;
+    }
+    // The bracket depth of a line as written: `context` nests deepest, the
+    // other members at most 3 deep (`errors`: record, array, object).
+    let depth = 1 + value_depth_map(&record.context);
+    if depth.max(3) > limits.depth() {
+        return None;
+    }
+    let body = Body::write(&record.view());
+    let mut again = Vec::with_capacity(line.len() + 1);
+    body.write_line(&mut again, &record.prev_hash, record.seq, &record.hash);
+    let mac = match (&record.kid, &record.mac) {
+        (Some(kid), Some(mac)) => Some((kid.as_str(), mac.clone())),
+        (None, None) => None,
+        _ => return None,
+    };
+    super::record::add_mac(&mut again, mac);
+    if again.strip_suffix(b"\n") != Some(line) {
+        return None;
+    }
+    let mut h = sha2::Sha256::default();
+    body.feed(&mut h, &record.prev_hash, record.seq);
+    if hex(&sha2::Digest::finalize(h)) != record.hash {
+        return None;
+    }
+    authenticate(&record, keys).ok()?;
+    Some(record)
+}
+
+/// Bracket depth of an object as JSON text (`{}` is 1).
+fn value_depth_map(map: &serde_json::Map<String, Value>) -> usize {
+    1 + map.values().map(value_depth).max().unwrap_or(0)
+}
+
+fn value_depth(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => value_depth_map(map),
+        Value::Array(items) => 1 + items.iter().map(value_depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// Whether a record's MAC is as `keys` require.
@@ -582,5 +640,106 @@ fn classify(
         None => at(i, DamageKind::Removed, format!(
             "the first record does not chain to the start hash: records before it are missing (expected {expected_text})"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::integrity::IntegrityKey;
+    use serde_json::json;
+
+    /// A record line as a sink writes it (without the newline).
+    fn written(keys: &IntegrityKeys, context: Value) -> Vec<u8> {
+        let record: DecisionRecord = serde_json::from_value(json!({
+            "schema_version": SCHEMA_VERSION, "seq": 0, "timestamp": "2026-11-29T10:00:00.000Z",
+            "decision_id": "01JDX", "policy_revision": "sha256:ab", "agent": "ci-bot",
+            "principal": {"type": "Agent", "id": "ci-bot"}, "action": "github:push",
+            "resource": {"type": "Repo", "id": "acme/\"api\""}, "decision": "deny",
+            "reasons": ["a"], "errors": [{"policy": "p", "message": "m\n"}],
+            "mode": "enforce", "context": context, "prev_hash": "", "hash": "",
+        }))
+        .unwrap();
+        let body = Body::write(&record.view());
+        let mut h = sha2::Sha256::default();
+        body.feed(&mut h, GENESIS_HASH, 7);
+        let hash = hex(&sha2::Digest::finalize(h));
+        let mut line = Vec::new();
+        body.write_line(&mut line, GENESIS_HASH, 7, &hash);
+        let mac = keys
+            .current()
+            .map(|k| (k.id(), k.mac(RECORD_DOMAIN, &[hash.as_bytes()])));
+        super::super::record::add_mac(&mut line, mac);
+        line.pop();
+        line
+    }
+
+    /// What the generic reader alone says of a line.
+    fn generic(line: &[u8], keys: &IntegrityKeys) -> std::result::Result<DecisionRecord, String> {
+        let (value, record) = parse_line(line)?;
+        if record_hash(&value).as_deref() != Some(record.hash.as_str()) {
+            return Err("hash".into());
+        }
+        authenticate(&record, keys)?;
+        Ok(record)
+    }
+
+    fn keyed() -> IntegrityKeys {
+        IntegrityKeys::new(IntegrityKey::new("k1", &[7; 32]).unwrap())
+    }
+
+    #[test]
+    fn written_lines_take_the_fast_path_and_read_as_the_generic_reader_reads_them() {
+        let context =
+            json!({"z": 1.5, "b": [1, {"y": null, "x": true}], "a": "é\u{1}", "hash": "x"});
+        for keys in [IntegrityKeys::none(), keyed()] {
+            let line = written(&keys, context.clone());
+            let fast = verify_as_written(&line, &keys).expect("fast path");
+            assert_eq!(fast, generic(&line, &keys).unwrap());
+            assert_eq!(verify_record_line(&line, &keys).unwrap(), fast);
+        }
+        // The wrong keys: refused on both paths.
+        let line = written(&keyed(), context.clone());
+        assert!(verify_as_written(&line, &IntegrityKeys::none()).is_none());
+        assert!(verify_record_line(&line, &IntegrityKeys::none()).is_err());
+        let other = IntegrityKeys::new(IntegrityKey::new("k1", &[8; 32]).unwrap());
+        assert!(verify_as_written(&line, &other).is_none());
+        assert!(verify_record_line(&line, &other).is_err());
+    }
+
+    #[test]
+    fn other_lines_go_to_the_generic_reader_and_get_its_verdict() {
+        let keys = IntegrityKeys::none();
+        let line = String::from_utf8(written(&keys, json!({"a": 1, "b": "x"}))).unwrap();
+        // Not as written but the same record (whitespace): accepted, by the generic reader.
+        let spaced = line.replacen("{\"action\"", "{ \"action\"", 1);
+        assert!(verify_as_written(spaced.as_bytes(), &keys).is_none());
+        assert!(verify_record_line(spaced.as_bytes(), &keys).is_ok());
+        // A duplicate context member the derived reader would let through.
+        let dup = line.replacen("\"context\":{\"a\":1", "\"context\":{\"a\":1,\"a\":1", 1);
+        assert_ne!(dup, line);
+        assert!(verify_as_written(dup.as_bytes(), &keys).is_none());
+        assert!(verify_record_line(dup.as_bytes(), &keys).is_err());
+        // An edited value.
+        let edited = line.replacen("\"b\":\"x\"", "\"b\":\"y\"", 1);
+        assert_ne!(edited, line);
+        assert!(verify_as_written(edited.as_bytes(), &keys).is_none());
+        assert!(verify_record_line(edited.as_bytes(), &keys).is_err());
+        // Depth: the fast path takes exactly what the generic reader takes,
+        // either side of the bound (64) and with an empty or a deep member.
+        let mut deep = json!(1);
+        for n in 1..70 {
+            deep = if n % 2 == 0 {
+                json!([deep])
+            } else {
+                json!({"k": deep, "e": {}})
+            };
+            let line = written(&keys, json!({ "d": deep }));
+            let generic_ok = generic(&line, &keys).is_ok();
+            assert_eq!(verify_as_written(&line, &keys).is_some(), generic_ok, "{n}");
+            assert_eq!(verify_record_line(&line, &keys).is_ok(), generic_ok, "{n}");
+            assert_eq!(generic_ok, n < 62, "{n}");
+        }
     }
 }
