@@ -164,17 +164,24 @@ impl Ring {
         {
             return;
         }
-        let p = self.packing;
         for slot in self.slots.iter() {
-            let mut gone = 0;
-            let emptied = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-                let (tag, count) = p.unpack(v);
-                gone = count;
-                (v != 0 && !self.live(bucket, tag)).then_some(0)
-            });
-            if emptied.is_ok() {
-                self.total.fetch_sub(gone, Ordering::AcqRel);
-            }
+            self.empty_if_stale(slot);
+        }
+    }
+
+    /// Empties `slot` if its bucket is out of the window of the latest bucket
+    /// swept (judged then, so a newer sweep running at the same time wins).
+    fn empty_if_stale(&self, slot: &AtomicU64) {
+        let p = self.packing;
+        let mut gone = 0;
+        let emptied = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+            let latest = self.swept.load(Ordering::Acquire).checked_sub(1)?;
+            let (tag, count) = p.unpack(v);
+            gone = count;
+            (v != 0 && !self.live(latest, tag)).then_some(0)
+        });
+        if emptied.is_ok() {
+            self.total.fetch_sub(gone, Ordering::AcqRel);
         }
     }
 
@@ -207,6 +214,11 @@ impl Ring {
             self.total.fetch_sub(recycled, Ordering::AcqRel);
         }
         let before = self.total.fetch_add(added, Ordering::AcqRel);
+        // A check that lagged a whole window behind a sweep counted into a
+        // bucket that sweep has passed: empty it, or the total keeps it.
+        if let Some(slot) = self.slots.get(index) {
+            self.empty_if_stale(slot);
+        }
         if !sum {
             return (bucket, 0);
         }
