@@ -162,8 +162,9 @@ pub fn fail_closed(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
 /// Two forbids that never hold, added to the workload: in `plain` they read
 /// nothing; in `counted` they read `context.usage` (so every check sums the
 /// agent's usage windows and carries them) and one is an `@approval` forbid
-/// (so the engine looks for approvals when it would hold). The difference is
-/// what rate and budget limits and approvals cost a check that uses neither.
+/// (so the engine looks for approvals when it would hold); `absent` adds
+/// neither. `counted` over `absent` is what rate and budget limits and
+/// approvals that are not reached cost a check.
 pub fn limits(dir: &Path, name: &str, budget: &Budget) -> Res<Value> {
     const PLAIN: &str = "\
 @id(\"bench/cap\") forbid (principal, action, resource) unless { true };
@@ -184,15 +185,17 @@ when { context.usage.action.calls_1h >= 1000000000 };
             .build()
             .map_err(|e| e.to_string())
     };
+    let absent = build("")?;
     let plain = build(PLAIN)?;
     let counted = build(COUNTED)?;
-    let setup_ms = t0.elapsed().as_secs_f64() * 1e3 / 2.0;
-    let m = each_on_requests(dir, budget, &[&plain, &counted])?;
+    let setup_ms = t0.elapsed().as_secs_f64() * 1e3 / 3.0;
+    let m = each_on_requests(dir, budget, &[&absent, &plain, &counted])?;
     Ok(variants_value(
         "agentauthz-rust-limits",
         name,
         setup_ms,
         &[
+            ("limits-absent", "Engine::check, no added forbids"),
             (
                 "limits-none",
                 "Engine::check, two forbids that read nothing",

@@ -255,15 +255,19 @@ fn only_allowed_calls_count() {
 #[test]
 fn summing_only_the_windows_policies_read_decides_as_summing_them_all() {
     // The engine sums (and puts into `context.usage`) only the windows the
-    // policies name. A policy using the whole record makes it sum them all:
-    // every decision must be the same, through caps, budgets and windows
-    // sliding, in both request forms.
+    // policies name, and leaves out a policy whose leading usage comparison
+    // the counts make false. A policy using the whole record makes it sum
+    // them all, and `true && …` makes no comparison leading, so Cedar
+    // evaluates every cap: every decision must be the same, through caps,
+    // budgets and windows sliding, in both request forms.
     let clock = Arc::new(ManualClock::new(T0));
     let some = engine(&clock);
+    let unfiltered = POLICIES.replace("when { context.usage", "when { true && context.usage");
+    assert_eq!(unfiltered.matches("true && context.usage").count(), 3);
     let all = Engine::builder()
         .schema(SCHEMA)
         .policies(format!(
-            "{POLICIES}\n@id(\"whole\") forbid (principal, action, resource) unless {{ context.usage == context.usage }};"
+            "{unfiltered}\n@id(\"whole\") forbid (principal, action, resource) unless {{ context.usage == context.usage }};"
         ))
         .inventory(INVENTORY)
         .clock(clock.clone())
@@ -301,11 +305,13 @@ fn summing_only_the_windows_policies_read_decides_as_summing_them_all() {
             (b.allowed(), reasons(&b)),
             "step {step}"
         );
-        seen.insert(a.reasons.join(","));
+        seen.insert((step % 2, a.reasons.join(",")));
     }
-    // Each cap bit, and calls were allowed between.
-    for reason in ["agents-may", "email-hourly-cap", "token-budget"] {
-        assert!(seen.contains(reason), "{seen:?}");
+    // Each cap bit in each form, and calls were allowed between.
+    for form in [0, 1] {
+        for reason in ["agents-may", "email-hourly-cap", "token-budget"] {
+            assert!(seen.contains(&(form, reason.to_string())), "{seen:?}");
+        }
     }
 }
 

@@ -16,9 +16,14 @@
 //! leftmost operand of its `&&` chain) is false without error, and without
 //! evaluating anything else, for a request whose context has no `NAME`: Cedar
 //! evaluates the scope (true for a candidate), then that operand, and `&&`
-//! stops there. Such policies are left out for such requests too.
+//! stops there. Such policies are left out for such requests too. So are
+//! policies whose condition starts by comparing a `context.usage` number with
+//! an integer (`context.usage.action.calls_1h >= 60`) when the request's
+//! counts make that comparison false: a rate or budget limit that is not
+//! reached costs no evaluation.
 
 use super::cache::{BoundedCache, FxBuild, FxMap};
+use super::usage::{UsageCounts, UsageNumber, UsageReads};
 use cedar_policy::{
     ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
@@ -193,8 +198,136 @@ struct Entry {
     principal: Scope,
     resource: Scope,
     action: ActionConstraint,
-    /// The context attribute the policy's condition starts by testing with `has`.
-    requires: Option<String>,
+    /// What the policy's condition tests first, when a request can rule it out.
+    leading: Option<Leading>,
+}
+
+/// The leftmost operand of a policy's condition, when it is one the index
+/// can decide before Cedar runs. Cedar evaluates it first (the scope is true
+/// for a candidate) and `&&` stops when it is false: the policy is then
+/// false without error, as if it had not been evaluated.
+#[derive(Debug)]
+enum Leading {
+    /// `context has NAME`: false when the context has no `NAME`.
+    Has(String),
+    /// A comparison of a `context.usage` number with an integer literal.
+    Usage(UsageTest),
+}
+
+/// `[!](number OP literal)` or `[!](literal OP number)`, with `OP` one of
+/// Cedar's `<`, `<=`, `==` (it writes `a >= b` as `!(a < b)`, `a > b` as
+/// `!(a <= b)`, `a != b` as `!(a == b)`).
+#[derive(Debug, Clone, Copy)]
+struct UsageTest {
+    number: UsageNumber,
+    op: ast::BinaryOp,
+    literal: i64,
+    number_first: bool,
+    negated: bool,
+}
+
+impl UsageTest {
+    /// The test the policy's condition starts with, read from Cedar's AST.
+    fn leading(policy: &Policy) -> Option<UsageTest> {
+        use ast::ExprKind;
+        let mut e = AsRef::<ast::Policy>::as_ref(policy).non_scope_constraints()?;
+        while let ExprKind::And { left, .. } = e.expr_kind() {
+            e = left;
+        }
+        let (negated, e) = match e.expr_kind() {
+            ExprKind::UnaryApp {
+                op: ast::UnaryOp::Not,
+                arg,
+            } => (true, arg.as_ref()),
+            _ => (false, e),
+        };
+        let ExprKind::BinaryApp { op, arg1, arg2 } = e.expr_kind() else {
+            return None;
+        };
+        if !matches!(
+            op,
+            ast::BinaryOp::Less | ast::BinaryOp::LessEq | ast::BinaryOp::Eq
+        ) {
+            return None;
+        }
+        let (number, literal, number_first) = match (usage_number(arg1), long(arg2)) {
+            (Some(n), Some(l)) => (n, l, true),
+            _ => (usage_number(arg2)?, long(arg1)?, false),
+        };
+        Some(UsageTest {
+            number,
+            op: *op,
+            literal,
+            number_first,
+            negated,
+        })
+    }
+
+    /// Whether the comparison is true of `value` (Cedar's integer order).
+    fn holds(&self, value: i64) -> bool {
+        let (a, b) = if self.number_first {
+            (value, self.literal)
+        } else {
+            (self.literal, value)
+        };
+        let r = match self.op {
+            ast::BinaryOp::Less => a < b,
+            ast::BinaryOp::LessEq => a <= b,
+            _ => a == b,
+        };
+        r != self.negated
+    }
+}
+
+/// `context.usage.NAME` or `context.usage.RECORD.NAME`, when a number.
+fn usage_number(e: &ast::Expr) -> Option<UsageNumber> {
+    use ast::ExprKind;
+    fn attr(e: &ast::Expr) -> Option<(&ast::Expr, &str)> {
+        match e.expr_kind() {
+            ExprKind::GetAttr { expr, attr } => Some((expr.as_ref(), attr.as_str())),
+            _ => None,
+        }
+    }
+    let is_usage = |e: &ast::Expr| {
+        attr(e).is_some_and(|(on, a)| {
+            a == "usage" && matches!(on.expr_kind(), ExprKind::Var(ast::Var::Context))
+        })
+    };
+    let (on, name) = attr(e)?;
+    if is_usage(on) {
+        return UsageNumber::named(None, name);
+    }
+    let (usage, record) = attr(on)?;
+    is_usage(usage)
+        .then(|| UsageNumber::named(Some(record), name))
+        .flatten()
+}
+
+fn long(e: &ast::Expr) -> Option<i64> {
+    match e.expr_kind() {
+        ast::ExprKind::Lit(ast::Literal::Long(l)) => Some(*l),
+        _ => None,
+    }
+}
+
+/// What a request's context holds that can rule out a candidate: which
+/// attributes it has, and the `context.usage` counts the engine put there
+/// (with the windows it summed), if it did.
+pub(crate) struct Known<F> {
+    pub has: F,
+    pub usage: Option<(UsageCounts, UsageReads)>,
+}
+
+impl<F: Fn(&str) -> bool> Known<F> {
+    fn rules_out(&self, leading: &Leading) -> bool {
+        match leading {
+            Leading::Has(name) => !(self.has)(name),
+            Leading::Usage(t) => self
+                .usage
+                .and_then(|(counts, reads)| counts.number(t.number, reads))
+                .is_some_and(|value| !t.holds(value)),
+        }
+    }
 }
 
 /// `NAME` when the policy's first condition is a `when` whose leftmost
@@ -443,7 +576,9 @@ impl PolicyIndex {
                 principal: Scope::principal(p.principal_constraint(), &mut names),
                 resource: Scope::resource(p.resource_constraint(), &mut names),
                 action: p.action_constraint(),
-                requires: required_context_attr(p),
+                leading: required_context_attr(p)
+                    .map(Leading::Has)
+                    .or_else(|| UsageTest::leading(p).map(Leading::Usage)),
             })
             .collect();
         let mut type_names = FxMap::default();
@@ -495,16 +630,15 @@ impl PolicyIndex {
         self.type_names.get(written)
     }
 
-    /// The policies whose scope matches the request and that the request's
-    /// context does not rule out (`context_has`: whether it has an attribute),
-    /// as a set to evaluate.
+    /// The policies whose scope matches the request and that what is
+    /// `known` of its context does not rule out, as a set to evaluate.
     pub fn candidates(
         &self,
         principal: &EntityUid,
         action: &EntityUid,
         resource: &EntityUid,
         entities: &Entities,
-        context_has: impl Fn(&str) -> bool,
+        known: &Known<impl Fn(&str) -> bool>,
     ) -> Arc<PolicySet> {
         let computed;
         let bucket = match self.by_action.get(action) {
@@ -530,7 +664,7 @@ impl PolicyIndex {
         picked.retain(|&i| {
             self.entries
                 .get(i as usize)
-                .is_some_and(|e| e.requires.as_deref().is_none_or(&context_has))
+                .is_some_and(|e| e.leading.as_ref().is_none_or(|l| !known.rules_out(l)))
         });
         picked.sort_unstable();
         picked.dedup();
@@ -550,8 +684,12 @@ impl PolicyIndex {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::required_context_attr;
-    use cedar_policy::Policy;
+    use super::{required_context_attr, Known, PolicyIndex, UsageTest};
+    use crate::engine::usage::{CallCounts, Units, UsageCounts};
+    use cedar_policy::{
+        Authorizer, Context, Entities, EntityUid, Policy, PolicyId, PolicySet, Request,
+    };
+    use proptest::prelude::*;
 
     /// The same question answered from Cedar's JSON form of the policy (slow, exact).
     fn oracle(policy: &Policy) -> Option<String> {
@@ -626,6 +764,163 @@ mod tests {
                 if let Ok(policy) = Policy::parse(None, &text) {
                     assert_eq!(required_context_attr(&policy), None, "{text}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_leading_usage_comparison_is_found() {
+        for cond in [
+            "when { context.usage.calls_1h >= 60 }",
+            "when { context.usage.calls_1h > 60 && principal.x }",
+            "when { 60 <= context.usage.action.calls_1m } unless { context.y }",
+            "when { context.usage.units_1d.tokens == 5 }",
+            "when { context.usage.units_1h.usd_cents != 5 }",
+            "when { context.usage.calls_1d < 0 && (context.a || context.b) }",
+            "unless { context.usage.calls_1m < 10 }",
+        ] {
+            let text = format!("forbid (principal, action, resource) {cond};");
+            let policy = Policy::parse(None, &text).unwrap();
+            assert!(UsageTest::leading(&policy).is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_not_a_usage_test() {
+        for cond in [
+            "",
+            "when { context.usage.calls_1h + 1 >= 60 }",
+            "when { context.usage.calls_1h >= 60 + 1 }",
+            "when { context.usage.calls_2h >= 60 }",
+            "when { context.usage.action >= 60 }",
+            "when { context.usage.action.calls_1h.x >= 60 }",
+            "when { context.usage.units_1d.euros >= 60 }",
+            "when { context.usage.calls_1h >= context.usage.calls_1d }",
+            "when { 1 >= 2 }",
+            "when { true && context.usage.calls_1h >= 60 }",
+            "when { context.usage.calls_1h >= 60 || true }",
+            "when { principal.usage.calls_1h >= 60 }",
+            "when { context.other.calls_1h >= 60 }",
+            "when { !!(context.usage.calls_1h >= 60) }",
+            "when { -context.usage.calls_1h >= 60 }",
+            "when { context.usage.calls_1h >= -60 }",
+            "when { context.usage[\"calls_1h\"].x >= 60 }",
+            "when { principal.x } when { context.usage.calls_1h >= 60 }",
+        ] {
+            let text = format!("forbid (principal, action, resource) {cond};");
+            if let Ok(policy) = Policy::parse(None, &text) {
+                // `-60` is a literal to Cedar's parser: the test is then exact too.
+                if cond.contains("-60") {
+                    continue;
+                }
+                assert!(UsageTest::leading(&policy).is_none(), "{text}");
+            }
+        }
+    }
+
+    /// One policy whose condition starts with a usage comparison (sometimes
+    /// behind `!`, in `unless`, or followed by an operand that errors).
+    fn usage_policy() -> impl Strategy<Value = String> {
+        let number = prop::sample::select(vec![
+            "context.usage.calls_1m",
+            "context.usage.calls_1h",
+            "context.usage.calls_1d",
+            "context.usage.action.calls_1m",
+            "context.usage.action.calls_1h",
+            "context.usage.action.calls_1d",
+            "context.usage.units_1h.tokens",
+            "context.usage.units_1d.usd_cents",
+        ]);
+        let op = prop::sample::select(vec!["<", "<=", ">", ">=", "==", "!="]);
+        let rest = prop::sample::select(vec![
+            "",
+            " && context.missing",
+            " && principal.missing",
+            " && context.usage.calls_1h + 9223372036854775807 > 0",
+            " && true",
+        ]);
+        (
+            any::<bool>(),
+            number,
+            op,
+            0i64..8,
+            any::<bool>(),
+            rest,
+            prop::sample::select(vec!["when", "unless"]),
+        )
+            .prop_map(|(forbid, number, op, literal, number_first, rest, kind)| {
+                let (a, b) = if number_first {
+                    (number.to_string(), literal.to_string())
+                } else {
+                    (literal.to_string(), number.to_string())
+                };
+                let effect = if forbid { "forbid" } else { "permit" };
+                format!("{effect} (principal, action, resource) {kind} {{ {a} {op} {b}{rest} }};")
+            })
+    }
+
+    fn counts(v: [u64; 8]) -> UsageCounts {
+        UsageCounts {
+            calls_1m: v[0],
+            calls_1h: v[1],
+            calls_1d: v[2],
+            action: CallCounts {
+                calls_1m: v[3],
+                calls_1h: v[4],
+                calls_1d: v[5],
+            },
+            units_1h: Units {
+                tokens: v[6],
+                usd_cents: v[7],
+            },
+            units_1d: Units {
+                tokens: v[7],
+                usd_cents: v[6],
+            },
+        }
+    }
+
+    fn outcome(r: &cedar_policy::Response) -> (cedar_policy::Decision, Vec<String>, Vec<String>) {
+        let mut reasons: Vec<String> = r.diagnostics().reason().map(ToString::to_string).collect();
+        reasons.sort();
+        let mut errors: Vec<String> = r.diagnostics().errors().map(|e| e.to_string()).collect();
+        errors.sort();
+        (r.decision(), reasons, errors)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Leaving out the policies whose leading usage comparison the counts
+        /// make false decides as Cedar on every policy: same decision,
+        /// reasons and errors.
+        #[test]
+        fn ruling_out_by_usage_decides_as_cedar(
+            policies in prop::collection::vec(usage_policy(), 1..8),
+            values in prop::array::uniform8(0u64..8),
+        ) {
+            let mut set = PolicySet::new();
+            for (i, text) in policies.iter().enumerate() {
+                let p = Policy::parse(Some(PolicyId::new(format!("p{i}"))), text).unwrap();
+                set.add(p).unwrap();
+            }
+            let counts = counts(values);
+            let principal: EntityUid = r#"Agent::"a""#.parse().unwrap();
+            let action: EntityUid = r#"Action::"go""#.parse().unwrap();
+            let resource: EntityUid = r#"Thing::"t""#.parse().unwrap();
+            let context = Context::from_json_value(serde_json::json!({"usage": counts.json()}), None).unwrap();
+            let request = Request::new(principal.clone(), action.clone(), resource.clone(), context, None).unwrap();
+            let entities = Entities::empty();
+            let reads = crate::engine::context::usage_reads(set.policies());
+            let index = PolicyIndex::new(&set, &entities);
+            let known = Known { has: |n: &str| n == "usage", usage: Some((counts, reads)) };
+            let candidates = index.candidates(&principal, &action, &resource, &entities, &known);
+            let all = Authorizer::new().is_authorized(&request, &set, &entities);
+            let some = Authorizer::new().is_authorized(&request, &candidates, &entities);
+            prop_assert_eq!(outcome(&all), outcome(&some));
+            // The test rules out: a limit that is not reached is not evaluated.
+            let tests = policies.iter().filter(|t| !t.contains("unless")).count();
+            if tests == policies.len() && outcome(&all).2.is_empty() && outcome(&all).1.is_empty() {
+                prop_assert!(candidates.policies().count() < set.policies().count());
             }
         }
     }

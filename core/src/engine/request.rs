@@ -10,6 +10,7 @@ use super::authority::{
 use super::context::{extension_value, AttrType, EntityType, Extension};
 use super::decide::Outcome;
 use super::guards;
+use super::index::Known;
 use super::snapshot::{entity_uid, grants_of, Snapshot};
 use super::usage::{Reservation, Usage, UsageCounts, UsageReads};
 use crate::bundle::OnError;
@@ -50,13 +51,15 @@ pub(crate) fn decide(
     };
     let (decision, reasons, errors) = match built {
         Built::Denied(reasons) => (Effect::Deny, reasons, Vec::new()),
-        Built::Cedar(req) => {
+        Built::Cedar(req, usage) => {
             let mut verdict = None;
             let candidates = match (req.principal(), req.action(), req.resource()) {
                 (Some(p), Some(a), Some(r)) => {
-                    let indexed = snapshot.index.candidates(p, a, r, snapshot.base(), |name| {
-                        context_has(snapshot, request, name)
-                    });
+                    let known = Known {
+                        has: |name: &str| context_has(snapshot, request, name),
+                        usage: usage.map(|counts| (counts, snapshot.usage_reads)),
+                    };
+                    let indexed = snapshot.index.candidates(p, a, r, snapshot.base(), &known);
                     verdict = snapshot.guards.verdict(p);
                     let guards = verdict
                         .is_none()
@@ -212,7 +215,9 @@ fn context_has(snapshot: &Snapshot, request: &Request, name: &str) -> bool {
 }
 
 enum Built {
-    Cedar(Box<cedar_policy::Request>),
+    /// The request, and the counts its `context.usage` holds when the engine
+    /// filled it in.
+    Cedar(Box<cedar_policy::Request>, Option<UsageCounts>),
     Denied(Vec<String>),
 }
 
@@ -337,7 +342,7 @@ fn agent_request(
     unknown.sort_unstable();
     unknown.dedup();
     if unknown.is_empty() {
-        Ok((Built::Cedar(Box::new(request)), reservation))
+        Ok((Built::Cedar(Box::new(request), Some(counts)), reservation))
     } else {
         Ok((
             Built::Denied(unknown.into_iter().map(String::from).collect()),
@@ -359,6 +364,7 @@ fn cedar_request(
     let principal = request_uid(snapshot, &r.principal)?;
     let mut standard = Vec::new();
     let mut reservation = Reservation::none();
+    let mut usage_counts = None;
     if snapshot.screen.enabled {
         if !r.context.contains_key("now") {
             standard.push(now_field(format_millis(now_millis)));
@@ -385,6 +391,7 @@ fn cedar_request(
         } else {
             UsageCounts::default()
         };
+        usage_counts = Some(counts);
         standard.push(usage_field(counts, snapshot.usage_reads));
     }
     let (context, verified) = context(snapshot, &action, &r.context, standard)?;
@@ -397,7 +404,7 @@ fn cedar_request(
         verified,
     )?;
     if !snapshot.screen.enabled {
-        return Ok((Built::Cedar(Box::new(request)), reservation));
+        return Ok((Built::Cedar(Box::new(request), usage_counts), reservation));
     }
     let mut denied = Vec::new();
     authority::principal(snapshot, &principal, &mut denied);
@@ -406,7 +413,7 @@ fn cedar_request(
         denied.push(LOCKDOWN);
     }
     if denied.is_empty() {
-        return Ok((Built::Cedar(Box::new(request)), reservation));
+        return Ok((Built::Cedar(Box::new(request), usage_counts), reservation));
     }
     denied.sort_unstable();
     denied.dedup();
