@@ -62,8 +62,14 @@ cat > pkg/package.json <<JSON
     "./openai-agents": {
       "node": { "types": "./node/openai-agents.d.ts", "default": "./node/openai-agents.js" },
       "default": { "types": "./web/openai-agents.d.ts", "default": "./web/openai-agents.js" }
+    },
+    "./langchain": {
+      "node": { "types": "./node/langchain.d.ts", "default": "./node/langchain.js" },
+      "default": { "types": "./web/langchain.d.ts", "default": "./web/langchain.js" }
     }
   },
+  "peerDependencies": { "langchain": "^1.0.0", "@langchain/langgraph": "^1.0.0" },
+  "peerDependenciesMeta": { "langchain": { "optional": true }, "@langchain/langgraph": { "optional": true } },
   "files": ["node/", "web/", "README.md", "LICENSE", "NOTICE"],
   "sideEffects": ["./node/node.js", "./web/web.js"]
 }

@@ -1,6 +1,7 @@
 // The framework adapters of the shared JS layer, as the WASM package ships
 // them: `agentauthz-wasm/ai-sdk` and `agentauthz-wasm/openai-agents` (both
-// builds), deciding with the WASM engine.
+// builds), deciding with the WASM engine. `agentauthz-wasm/langchain` runs in a
+// real agent in langgraph-approvals.test.mjs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
@@ -125,7 +126,7 @@ test("another engine object is refused when the adapter is built", () => {
 
 test("every subpath the package exports exists in both builds, with types", () => {
   const pkg = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8"));
-  for (const sub of ["./ai-sdk", "./openai-agents"]) {
+  for (const sub of ["./ai-sdk", "./openai-agents", "./langchain"]) {
     const entry = pkg.exports[sub];
     for (const build of [entry.node, entry.default]) {
       for (const file of [build.types, build.default]) assert.ok(existsSync(join(PKG, file)), `${sub}: ${file}`);
@@ -133,4 +134,10 @@ test("every subpath the package exports exists in both builds, with types", () =
   }
   // The web build's entries are ES modules importing the same api.js as web.js.
   assert.match(readFileSync(join(PKG, "web/ai-sdk.js"), "utf8"), /from "\.\/api\.js"/);
+  assert.match(readFileSync(join(PKG, "web/langchain.js"), "utf8"), /from "\.\/api\.js"/);
+  // The frameworks the LangChain.js entry imports are optional peers, as in the Node package.
+  for (const peer of ["langchain", "@langchain/langgraph"]) {
+    assert.equal(pkg.peerDependencies[peer], "^1.0.0");
+    assert.equal(pkg.peerDependenciesMeta[peer].optional, true);
+  }
 });
