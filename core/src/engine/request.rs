@@ -8,7 +8,7 @@ use super::authority::{
     UNKNOWN_USER,
 };
 use super::context::{extension_value, AttrType, EntityType, Extension};
-use super::decide::Outcome;
+use super::decide::{authorize, Compiled, Outcome};
 use super::guards;
 use super::index::Known;
 use super::snapshot::{entity_uid, grants_of, Snapshot};
@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Request};
 use crate::schema::STANDARD_CONTEXT_FIELDS;
 use crate::time::{format_millis, rfc3339_to_cedar_fast};
-use cedar_policy::{Authorizer, Context, EntityId, EntityUid, Policy, PolicyId, PolicySet};
+use cedar_policy::{Context, EntityId, EntityUid, Policy, PolicyId};
 use cedar_policy_core::ast;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -68,20 +68,22 @@ pub(crate) fn decide(
                         .flatten();
                     with_extra(indexed, guards.chain(grants_of(snapshot, p)))
                 }
-                (Some(p), _, _) => {
-                    with_extra(snapshot.policies.clone(), grants_of(snapshot, p).iter())
-                }
-                _ => snapshot.policies.clone(),
+                (Some(p), _, _) => with_extra(
+                    snapshot.policies.policies().map(Compiled::new).collect(),
+                    grants_of(snapshot, p).iter(),
+                ),
+                _ => snapshot.policies.policies().map(Compiled::new).collect(),
             };
             let entities = snapshot.store.for_request(&req)?;
-            let response = Authorizer::new().is_authorized(&req, &candidates, &entities);
-            let mut outcome = Outcome::from_response(&response);
+            let mut outcome = authorize(&req, candidates.iter(), &entities);
             if let Some(fired) = verdict {
                 outcome = guards::merge(outcome, fired);
             }
             let deny_on_error = snapshot.on_error == OnError::Deny;
+            let is_permit =
+                |set: &[Compiled], id: &str| set.iter().any(|c| c.id() == id && !c.is_forbid());
             if deny_on_error {
-                fail_closed(&mut outcome, &candidates);
+                fail_closed(&mut outcome, |id| is_permit(&candidates, id));
             }
             // Human approval (not in Cedar-exact mode, agent form only): held
             // back only by `@approval` forbids, and allowed without them.
@@ -95,16 +97,16 @@ pub(crate) fn decide(
                     &outcome.errors,
                 )
             {
-                let mut without = PolicySet::clone(&candidates);
-                for r in &outcome.reasons {
-                    let _ = without.remove_static(PolicyId::new(r));
-                }
-                let again = Authorizer::new().is_authorized(&req, &without, &entities);
-                let mut lifted = Outcome::from_response(&again);
+                let without: Vec<Compiled> = candidates
+                    .iter()
+                    .filter(|c| !outcome.reasons.iter().any(|r| r == c.id()))
+                    .cloned()
+                    .collect();
+                let mut lifted = authorize(&req, &without, &entities);
                 if let Some(fired) = verdict {
                     lifted = guards::merge(lifted, fired);
                 }
-                fail_closed(&mut lifted, &without);
+                fail_closed(&mut lifted, |id| is_permit(&without, id));
                 if lifted.decision == Effect::Allow {
                     outcome.decision = Effect::NeedsApproval;
                     permits = lifted.reasons;
@@ -115,7 +117,10 @@ pub(crate) fn decide(
             if let (true, Some(s), Some(set)) =
                 (deny_on_error, &mut log_only, &snapshot.log_only.policies)
             {
-                fail_closed(s, set);
+                fail_closed(s, |id| {
+                    set.policy(&PolicyId::new(id))
+                        .is_some_and(|p| p.effect() == cedar_policy::Effect::Permit)
+                });
             }
             (outcome.decision, outcome.reasons, outcome.errors)
         }
@@ -147,10 +152,11 @@ pub(crate) fn decide(
 }
 
 /// The engine's one difference from Cedar (`[engine] on_error = "deny"`):
-/// a `forbid` of `set` whose evaluation errored denies, as a satisfied one
-/// would; it joins the reasons and stays in the errors. A permit that
-/// errored does not permit, as in Cedar. Costs nothing when nothing errored.
-fn fail_closed(outcome: &mut Outcome, set: &PolicySet) {
+/// a `forbid` whose evaluation errored denies, as a satisfied one would; it
+/// joins the reasons and stays in the errors. A permit that errored does not
+/// permit, as in Cedar (`is_permit`: whether the evaluated policies have a
+/// permit of that id). Costs nothing when nothing errored.
+fn fail_closed(outcome: &mut Outcome, is_permit: impl Fn(&str) -> bool) {
     if outcome.errors.is_empty() {
         return;
     }
@@ -158,10 +164,7 @@ fn fail_closed(outcome: &mut Outcome, set: &PolicySet) {
         .errors
         .iter()
         // Deny on doubt: only an error of a known permit is left to Cedar's rule.
-        .filter(|e| {
-            set.policy(&PolicyId::new(&e.policy))
-                .is_none_or(|p| p.effect() == cedar_policy::Effect::Forbid)
-        })
+        .filter(|e| !is_permit(&e.policy))
         .map(|e| e.policy.clone())
         .peekable();
     if forbids.peek().is_none() {
@@ -178,20 +181,20 @@ fn fail_closed(outcome: &mut Outcome, set: &PolicySet) {
 
 /// `candidates` plus `extra` policies (guards without a verdict, grants),
 /// copied once and only when there is something to add. Their ids are
-/// reserved (`baseline/`, `grant/`), so adding cannot collide.
+/// reserved (`baseline/`, `grant/`), so they cannot collide.
 fn with_extra<'a>(
-    candidates: Arc<PolicySet>,
+    candidates: Arc<[Compiled]>,
     extra: impl Iterator<Item = &'a Policy>,
-) -> Arc<PolicySet> {
+) -> Arc<[Compiled]> {
     let mut extra = extra.peekable();
     if extra.peek().is_none() {
         return candidates;
     }
-    let mut set = PolicySet::clone(&candidates);
-    for p in extra {
-        let _ = set.add(p.clone());
-    }
-    Arc::new(set)
+    candidates
+        .iter()
+        .cloned()
+        .chain(extra.map(Compiled::new))
+        .collect()
 }
 
 /// Whether the context of the Cedar request built from `request` has
@@ -584,8 +587,8 @@ mod tests {
         }
     }
 
-    fn set() -> PolicySet {
-        let mut set = PolicySet::new();
+    fn set() -> Vec<Compiled> {
+        let mut set = Vec::new();
         for (id, text) in [
             ("p", "permit(principal, action, resource);"),
             (
@@ -598,16 +601,20 @@ mod tests {
             ),
         ] {
             let policy = cedar_policy::Policy::parse(Some(PolicyId::new(id)), text).unwrap();
-            set.add(policy).unwrap();
+            set.push(Compiled::new(&policy));
         }
         set
+    }
+
+    fn is_permit(id: &str) -> bool {
+        set().iter().any(|c| c.id() == id && !c.is_forbid())
     }
 
     // An attacker who makes a forbid error must not turn it into an allow.
     #[test]
     fn an_erroring_forbid_denies() {
         let mut outcome = allowed_by_permit_with(&["f"]);
-        fail_closed(&mut outcome, &set());
+        fail_closed(&mut outcome, is_permit);
         assert_eq!(outcome.decision, Effect::Deny);
         assert_eq!(outcome.reasons, ["f"]);
     }
@@ -617,7 +624,7 @@ mod tests {
     #[test]
     fn an_error_of_an_unknown_policy_denies() {
         let mut outcome = allowed_by_permit_with(&["not-in-the-set"]);
-        fail_closed(&mut outcome, &set());
+        fail_closed(&mut outcome, is_permit);
         assert_eq!(outcome.decision, Effect::Deny);
         assert_eq!(outcome.reasons, ["not-in-the-set"]);
     }
@@ -626,7 +633,7 @@ mod tests {
     #[test]
     fn an_erroring_permit_leaves_the_decision() {
         let mut outcome = allowed_by_permit_with(&["q"]);
-        fail_closed(&mut outcome, &set());
+        fail_closed(&mut outcome, is_permit);
         assert_eq!(outcome.decision, Effect::Allow);
         assert_eq!(outcome.reasons, ["p"]);
     }
