@@ -29,7 +29,10 @@ pub(crate) const CHECKPOINT_DOMAIN: &[u8] = b"agentauthz checkpoint v1";
 #[derive(Clone)]
 pub struct IntegrityKey {
     id: String,
-    secret: Arc<[u8]>,
+    /// HMAC-SHA-256 with the secret already absorbed (its inner and outer
+    /// pad blocks): cloned per MAC instead of hashing the pads again on every
+    /// decision record.
+    keyed: Arc<Hmac<Sha256>>,
 }
 
 impl fmt::Debug for IntegrityKey {
@@ -65,9 +68,12 @@ impl IntegrityKey {
                 secret.len()
             )));
         }
+        // `new_from_slice` accepts any length for HMAC; the error cannot happen.
+        let keyed = Hmac::<Sha256>::new_from_slice(secret)
+            .map_err(|e| key_err(format!("integrity key `{id}`: {e}")))?;
         Ok(IntegrityKey {
             id,
-            secret: secret.into(),
+            keyed: Arc::new(keyed),
         })
     }
 
@@ -83,11 +89,7 @@ impl IntegrityKey {
     }
 
     fn hmac(&self, domain: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
-        // `new_from_slice` accepts any length for HMAC; the error cannot happen.
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
-            Ok(m) => m,
-            Err(_) => Hmac::<Sha256>::new(&Default::default()),
-        };
+        let mut mac = Hmac::<Sha256>::clone(&self.keyed);
         mac.update(domain);
         mac.update(&[0]);
         mac.update(self.id.as_bytes());
