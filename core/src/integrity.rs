@@ -276,6 +276,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_mac_from_the_kept_keyed_state_is_the_plain_hmac() {
+        // RFC 4231 test case 6 (a key longer than a block, hashed first),
+        // then the framing `hmac` adds, computed from scratch.
+        let secret = [0xaa_u8; 131];
+        let data = b"Test Using Larger Than Block-Size Key - Hash Key First";
+        let mut plain = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
+        plain.update(data);
+        assert_eq!(
+            hex(&plain.finalize().into_bytes()),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        let key = IntegrityKey::new("k1", &secret).unwrap();
+        for _ in 0..2 {
+            let mut plain = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
+            plain.update(b"domain\0k1");
+            plain.update(&(data.len() as u64).to_be_bytes());
+            plain.update(data);
+            let expected = hex(&plain.finalize().into_bytes());
+            assert_eq!(key.mac(b"domain", &[data]), expected);
+            assert!(key.verify(b"domain", &[data], &expected));
+        }
+    }
+
+    #[test]
     fn duplicate_keys_are_refused_at_any_depth() {
         assert!(parse_strict_json(Input::LogLine, br#"{"a":1,"b":{"c":[1,{"d":2}]}}"#).is_ok());
         let e = parse_strict_json(Input::LogLine, br#"{"decision":"allow","decision":"deny"}"#)

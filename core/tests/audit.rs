@@ -1152,7 +1152,12 @@ fn kill_9_never_leaves_a_checkpoint_ahead_of_the_log() {
     let mut checkpoints = Vec::new();
     for round in 0..10 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "checkpoint_kill_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "checkpoint_kill_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("AGENTAUTHZ_CHECKPOINT_CHILD", &path)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -1180,5 +1185,8 @@ fn kill_9_never_leaves_a_checkpoint_ahead_of_the_log() {
         // And the chain continues from it.
         drop(DecisionLog::file(&path).unwrap());
     }
-    assert!(checkpoints.windows(2).all(|w| w[0] < w[1]), "{checkpoints:?}");
+    assert!(
+        checkpoints.windows(2).all(|w| w[0] < w[1]),
+        "{checkpoints:?}"
+    );
 }
