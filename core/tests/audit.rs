@@ -1179,14 +1179,17 @@ fn kill_9_never_leaves_a_checkpoint_ahead_of_the_log() {
         child.wait().unwrap();
         let report = verify(std::slice::from_ref(&path));
         assert!(report.intact(), "round {round}: {:?}", report.damage);
-        let cp = report.checkpoint_seq.expect("a checkpoint");
-        assert!(cp <= report.last_seq.unwrap_or(0));
-        checkpoints.push(cp);
+        // A child killed before the thread's first fsync leaves none yet.
+        if let Some(cp) = report.checkpoint_seq {
+            assert!(cp <= report.last_seq.unwrap_or(0));
+            checkpoints.push(cp);
+        }
         // And the chain continues from it.
         drop(DecisionLog::file(&path).unwrap());
     }
+    assert!(!checkpoints.is_empty(), "no checkpoint was written");
     assert!(
-        checkpoints.windows(2).all(|w| w[0] < w[1]),
+        checkpoints.windows(2).all(|w| w[0] <= w[1]),
         "{checkpoints:?}"
     );
 }
