@@ -29,7 +29,10 @@ pub(crate) const CHECKPOINT_DOMAIN: &[u8] = b"agentauthz checkpoint v1";
 #[derive(Clone)]
 pub struct IntegrityKey {
     id: String,
-    secret: Arc<[u8]>,
+    /// HMAC-SHA-256 with the secret already absorbed (its inner and outer
+    /// pad blocks): cloned per MAC instead of hashing the pads again on every
+    /// decision record.
+    keyed: Arc<Hmac<Sha256>>,
 }
 
 impl fmt::Debug for IntegrityKey {
@@ -65,9 +68,12 @@ impl IntegrityKey {
                 secret.len()
             )));
         }
+        // `new_from_slice` accepts any length for HMAC; the error cannot happen.
+        let keyed = Hmac::<Sha256>::new_from_slice(secret)
+            .map_err(|e| key_err(format!("integrity key `{id}`: {e}")))?;
         Ok(IntegrityKey {
             id,
-            secret: secret.into(),
+            keyed: Arc::new(keyed),
         })
     }
 
@@ -83,11 +89,7 @@ impl IntegrityKey {
     }
 
     fn hmac(&self, domain: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
-        // `new_from_slice` accepts any length for HMAC; the error cannot happen.
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
-            Ok(m) => m,
-            Err(_) => Hmac::<Sha256>::new(&Default::default()),
-        };
+        let mut mac = Hmac::<Sha256>::clone(&self.keyed);
         mac.update(domain);
         mac.update(&[0]);
         mac.update(self.id.as_bytes());
@@ -272,6 +274,30 @@ pub(crate) fn parse_strict_json(input: Input, bytes: &[u8]) -> std::result::Resu
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_mac_from_the_kept_keyed_state_is_the_plain_hmac() {
+        // RFC 4231 test case 6 (a key longer than a block, hashed first),
+        // then the framing `hmac` adds, computed from scratch.
+        let secret = [0xaa_u8; 131];
+        let data = b"Test Using Larger Than Block-Size Key - Hash Key First";
+        let mut plain = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
+        plain.update(data);
+        assert_eq!(
+            hex(&plain.finalize().into_bytes()),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        let key = IntegrityKey::new("k1", &secret).unwrap();
+        for _ in 0..2 {
+            let mut plain = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
+            plain.update(b"domain\0k1");
+            plain.update(&(data.len() as u64).to_be_bytes());
+            plain.update(data);
+            let expected = hex(&plain.finalize().into_bytes());
+            assert_eq!(key.mac(b"domain", &[data]), expected);
+            assert!(key.verify(b"domain", &[data], &expected));
+        }
+    }
 
     #[test]
     fn duplicate_keys_are_refused_at_any_depth() {

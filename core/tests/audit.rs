@@ -1113,3 +1113,83 @@ fn ocsf_events_map_the_record() {
     );
     assert_eq!(said.trim(), format!("{} valid", seen.len() + 1));
 }
+
+/// The child of `kill_9_never_leaves_a_checkpoint_ahead_of_the_log`: checks
+/// with a checkpoint every 3 records (written by the sink's checkpoint
+/// thread) until killed, printing the head after each.
+#[test]
+fn checkpoint_kill_child() {
+    use std::io::Write;
+    let Ok(path) = std::env::var("AGENTAUTHZ_CHECKPOINT_CHILD") else {
+        return;
+    };
+    let mut options = FileOptions::new(PathBuf::from(path));
+    options.checkpoint_every = 3;
+    options.buffer_bytes = 4096;
+    let log = DecisionLog::file_with(options).unwrap();
+    let engine = engine_with(log.clone(), None);
+    let out = std::io::stdout();
+    loop {
+        engine.check(&push("ci-bot", "feature/x")).unwrap();
+        let mut out = out.lock();
+        writeln!(out, "logged {}", log.head().0).unwrap();
+        out.flush().unwrap();
+        // A paced producer: the thread catches up between checks, so a
+        // checkpoint naming a record still in the buffer would be on disk.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn kill_9_never_leaves_a_checkpoint_ahead_of_the_log() {
+    // Checkpoints due on the check path are written by a thread. A process
+    // killed with checkpoints in flight must leave one the log holds: else
+    // the log could not be reopened (`log_corrupt`) and verify would call
+    // it truncated.
+    use std::io::{BufRead, BufReader};
+    let dir = temp_dir("kill9-checkpoint");
+    let path = dir.join("decisions.jsonl");
+    let mut checkpoints = Vec::new();
+    for round in 0..10 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "checkpoint_kill_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("AGENTAUTHZ_CHECKPOINT_CHILD", &path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let reader = BufReader::new(child.stdout.take().unwrap());
+        let stop_after = 10 + 7 * round;
+        let mut seen = 0;
+        for line in reader.lines() {
+            if line.unwrap().starts_with("logged ") {
+                seen += 1;
+                if seen >= stop_after {
+                    break;
+                }
+            }
+        }
+        // SIGKILL: no destructor, no final checkpoint.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let report = verify(std::slice::from_ref(&path));
+        assert!(report.intact(), "round {round}: {:?}", report.damage);
+        // A child killed before the thread's first fsync leaves none yet.
+        if let Some(cp) = report.checkpoint_seq {
+            assert!(cp <= report.last_seq.unwrap_or(0));
+            checkpoints.push(cp);
+        }
+        // And the chain continues from it.
+        drop(DecisionLog::file(&path).unwrap());
+    }
+    assert!(!checkpoints.is_empty(), "no checkpoint was written");
+    assert!(
+        checkpoints.windows(2).all(|w| w[0] <= w[1]),
+        "{checkpoints:?}"
+    );
+}

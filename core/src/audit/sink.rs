@@ -78,6 +78,8 @@ enum Target {
 
 struct Active {
     writer: BufWriter<File>,
+    /// The same file, for the checkpoint thread's `fsync`.
+    sync: Arc<File>,
     size: u64,
     next_index: u64,
 }
@@ -107,7 +109,9 @@ struct Inner {
     state: Mutex<State>,
     /// The first failure since the last `flush`. Its own lock: a nested
     /// check from a callback reports here while `state` is held.
-    error: Mutex<Option<Error>>,
+    error: Arc<Mutex<Option<Error>>>,
+    /// Writes the checkpoints due on the check path (file sinks).
+    checkpointer: Option<Checkpointer>,
 }
 
 impl Inner {
@@ -236,6 +240,8 @@ impl DecisionLog {
             ));
         }
         let journal_seq = opened_checkpoint.as_ref().and_then(|c| c.journal_seq);
+        let error = Arc::new(Mutex::new(None));
+        let checkpointer = Checkpointer::start(path, &options.keys, seq, &error);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -245,8 +251,10 @@ impl DecisionLog {
             .metadata()
             .map_err(|e| io_error("read the size of", path, e))?
             .len();
+        let sync = Arc::new(file.try_clone().map_err(|e| io_error("open", path, e))?);
         let active = Active {
             writer: BufWriter::with_capacity(options.buffer_bytes.max(1), file),
+            sync,
             size,
             next_index,
         };
@@ -261,7 +269,8 @@ impl DecisionLog {
             _lock: Some(lock_handle),
             target: Target::File(options),
             state: Mutex::new(state),
-            error: Mutex::new(None),
+            error,
+            checkpointer: Some(checkpointer),
         });
         open.push((key, Arc::downgrade(&inner)));
         Ok(DecisionLog { inner })
@@ -353,7 +362,8 @@ impl DecisionLog {
                 recovery_noted: Default::default(),
                 _lock: None,
                 state: Mutex::new(State::new(0, GENESIS_HASH.to_string(), None)),
-                error: Mutex::new(None),
+                error: Arc::new(Mutex::new(None)),
+                checkpointer: None,
             }),
         }
     }
@@ -397,7 +407,9 @@ impl DecisionLog {
                     self.inner.fail(io_error("write", &path, e));
                 }
             }
-            if state.seq != state.checkpointed {
+            // Also when the thread has not written the last one yet: flush
+            // returns with the head on disk.
+            if state.seq != self.inner.checkpoint_written(&state) {
                 if let Err(e) = self.inner.checkpoint(&mut state) {
                     self.inner.fail(e);
                 }
@@ -465,7 +477,7 @@ impl DecisionLog {
                         state.seq = seq;
                         state.head = hash;
                         if rotated || seq - state.checkpointed >= options.checkpoint_every.max(1) {
-                            if let Err(e) = self.inner.checkpoint(state) {
+                            if let Err(e) = self.inner.checkpoint_later(state) {
                                 self.inner.fail(e);
                             }
                         }
@@ -555,28 +567,169 @@ impl Inner {
     /// Flushes and syncs the active file, then writes the checkpoint of the
     /// chain's head (file sinks only).
     fn checkpoint(&self, state: &mut State) -> Result<()> {
-        let Target::File(options) = &self.target else {
+        let (Target::File(options), Some(cp)) = (&self.target, &self.checkpointer) else {
             return Ok(());
         };
         let path = &options.path;
+        let mut sync = None;
         if let Some(active) = &mut state.file {
             active
                 .writer
                 .flush()
-                .and_then(|()| active.writer.get_ref().sync_data())
                 .map_err(|e| io_error("write", path, e))?;
+            sync = Some(&*active.sync);
+        }
+        cp.shared
+            .write(sync, state.seq, &state.head, state.journal_seq, false)?;
+        state.checkpointed = state.seq;
+        Ok(())
+    }
+
+    /// A checkpoint due on the check path: the buffered records reach the
+    /// file here (a `write`), the `fsync` and the checkpoint file are left to
+    /// the checkpoint thread. It writes checkpoints in order and never one
+    /// older than a checkpoint already written.
+    fn checkpoint_later(&self, state: &mut State) -> Result<()> {
+        let (Target::File(options), Some(cp)) = (&self.target, &self.checkpointer) else {
+            return Ok(());
+        };
+        let Some(sender) = &cp.jobs else {
+            return self.checkpoint(state);
+        };
+        let Some(active) = &mut state.file else {
+            return Ok(());
+        };
+        active
+            .writer
+            .flush()
+            .map_err(|e| io_error("write", &options.path, e))?;
+        let job = CheckpointJob {
+            sync: Arc::clone(&active.sync),
+            seq: state.seq,
+            head: state.head.clone(),
+            journal_seq: state.journal_seq,
+        };
+        if sender.send(job).is_err() {
+            return self.checkpoint(state);
+        }
+        state.checkpointed = state.seq;
+        Ok(())
+    }
+
+    /// The `seq` of the newest checkpoint written (the head when opened, for
+    /// sinks without checkpoints).
+    fn checkpoint_written(&self, state: &State) -> u64 {
+        match &self.checkpointer {
+            Some(cp) => *lock(&cp.shared.written),
+            None => state.checkpointed,
+        }
+    }
+}
+
+/// The thread that writes a file sink's checkpoints due on the check path.
+struct Checkpointer {
+    shared: Arc<CheckpointShared>,
+    /// `None` where no thread could be started: checkpoints are then written
+    /// on the check path.
+    jobs: Option<std::sync::mpsc::Sender<CheckpointJob>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct CheckpointShared {
+    path: PathBuf,
+    keys: IntegrityKeys,
+    /// The `seq` of the newest checkpoint written; held while one is written.
+    written: Mutex<u64>,
+    /// The sink's first failure since its last flush.
+    error: Arc<Mutex<Option<Error>>>,
+}
+
+struct CheckpointJob {
+    /// The file holding the record `seq` (flushed to the OS already).
+    sync: Arc<File>,
+    seq: u64,
+    head: String,
+    journal_seq: Option<u64>,
+}
+
+impl Checkpointer {
+    fn start(
+        path: &Path,
+        keys: &IntegrityKeys,
+        seq: u64,
+        error: &Arc<Mutex<Option<Error>>>,
+    ) -> Checkpointer {
+        let shared = Arc::new(CheckpointShared {
+            path: path.to_path_buf(),
+            keys: keys.clone(),
+            written: Mutex::new(seq),
+            error: Arc::clone(error),
+        });
+        let (tx, rx) = std::sync::mpsc::channel::<CheckpointJob>();
+        let worker = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("agentauthz-checkpoint".into())
+            .spawn(move || {
+                while let Ok(mut job) = rx.recv() {
+                    // Only the newest of the jobs waiting matters.
+                    while let Ok(next) = rx.try_recv() {
+                        job = next;
+                    }
+                    let r =
+                        worker.write(Some(&job.sync), job.seq, &job.head, job.journal_seq, true);
+                    if let Err(e) = r {
+                        lock(&worker.error).get_or_insert(e);
+                    }
+                }
+            })
+            .ok();
+        Checkpointer {
+            shared,
+            jobs: thread.is_some().then_some(tx),
+            thread,
+        }
+    }
+
+    /// Waits for the checkpoints sent so far to be written.
+    fn finish(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl CheckpointShared {
+    /// Syncs the file, then writes the checkpoint of `seq`: a checkpoint
+    /// never names a record the disk may not hold. `newer_only`: skip it when
+    /// a checkpoint of `seq` or later was written meanwhile.
+    fn write(
+        &self,
+        sync: Option<&File>,
+        seq: u64,
+        head: &str,
+        journal_seq: Option<u64>,
+        newer_only: bool,
+    ) -> Result<()> {
+        let mut written = lock(&self.written);
+        if newer_only && seq <= *written {
+            return Ok(());
+        }
+        if let Some(file) = sync {
+            file.sync_data()
+                .map_err(|e| io_error("write", &self.path, e))?;
         }
         let cp = Checkpoint {
             version: checkpoint::VERSION,
-            seq: state.seq,
-            head: state.head.clone(),
+            seq,
+            head: head.to_string(),
             time: checkpoint::now_rfc3339(),
-            journal_seq: state.journal_seq,
+            journal_seq,
             kid: None,
             mac: None,
         };
-        checkpoint::write(path, cp, &self.keys)?;
-        state.checkpointed = state.seq;
+        checkpoint::write(&self.path, cp, &self.keys)?;
+        *written = seq;
         Ok(())
     }
 }
@@ -716,6 +869,7 @@ fn rotate(active: &mut Active, path: &Path) -> Result<()> {
         .open(path)
         .map_err(|e| io_error("open", path, e))?;
     let capacity = active.writer.capacity();
+    active.sync = Arc::new(file.try_clone().map_err(|e| io_error("open", path, e))?);
     active.writer = BufWriter::with_capacity(capacity, file);
     active.size = 0;
     Ok(())
@@ -726,6 +880,9 @@ impl Drop for Inner {
         if let Target::Export(spool) = &self.target {
             spool.close();
         }
+        if let Some(cp) = &mut self.checkpointer {
+            cp.finish();
+        }
         let mut state = std::mem::replace(
             self.state.get_mut().unwrap_or_else(PoisonError::into_inner),
             State::new(0, String::new(), None),
@@ -734,7 +891,7 @@ impl Drop for Inner {
             let _ = active.writer.flush();
         }
         // At shutdown: anchor the tail (a later truncation shows up in verify).
-        if state.seq != state.checkpointed {
+        if state.seq != self.checkpoint_written(&state) {
             let _ = self.checkpoint(&mut state);
         }
     }
