@@ -294,11 +294,15 @@ fn a_collector_that_never_closes_times_out() {
 fn a_collector_that_talks_back_without_end_is_cut_off() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    // Talks until the sender hangs up (or 10 s pass): a collector that
+    // stopped talking and closed first would make the sender's own close
+    // fail instead, a different failure than the one tested here.
     let t = std::thread::spawn(move || {
         use std::io::Write;
         let (mut s, _) = listener.accept().unwrap();
         let junk = vec![b'x'; 64 * 1024];
-        for _ in 0..64 {
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
             if s.write_all(&junk).is_err() {
                 break;
             }
