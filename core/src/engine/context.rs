@@ -16,7 +16,7 @@
 //! which sends its requests to Cedar's parser.
 
 use super::cache::{BoundedCache, FxMap};
-use super::usage::{UsageField, UsageReads};
+use super::usage::{UsageField, UsageNumber, UsageReads};
 use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 use cedar_policy_core::ast;
 use cedar_policy_core::evaluator::RestrictedEvaluator;
@@ -464,21 +464,6 @@ pub(crate) fn usage_reads<'a>(
 /// and the uses of it by `.name` or `has`: any other use is one more node
 /// than uses.
 fn body_usage_reads(body: &ast::Expr) -> Option<UsageReads> {
-    fn attr_of(e: &ast::Expr, parent: impl Fn(&ast::Expr) -> bool) -> Option<&str> {
-        match e.expr_kind() {
-            ast::ExprKind::GetAttr { expr, attr } if parent(expr) => Some(attr.as_str()),
-            _ => None,
-        }
-    }
-    fn is_context(e: &ast::Expr) -> bool {
-        matches!(e.expr_kind(), ast::ExprKind::Var(ast::Var::Context))
-    }
-    fn is_usage(e: &ast::Expr) -> bool {
-        attr_of(e, is_context) == Some("usage")
-    }
-    fn usage_record(e: &ast::Expr) -> Option<&str> {
-        attr_of(e, is_usage).filter(|a| matches!(UsageReads::field(a), Some(UsageField::Record)))
-    }
     // `context` is named by `.name` or `has`; usage and its records by `.name` only.
     let named = |e: &ast::Expr, parent: &dyn Fn(&ast::Expr) -> bool| match e.expr_kind() {
         ast::ExprKind::GetAttr { expr, .. } => parent(expr),
@@ -517,6 +502,40 @@ fn body_usage_reads(body: &ast::Expr) -> Option<UsageReads> {
     }
     (contexts[0] == contexts[1] && usages[0] == usages[1] && records[0] == records[1])
         .then_some(reads)
+}
+
+/// `NAME` of `e` when it is `PARENT.NAME` with `parent(PARENT)`.
+fn attr_of(e: &ast::Expr, parent: impl Fn(&ast::Expr) -> bool) -> Option<&str> {
+    match e.expr_kind() {
+        ast::ExprKind::GetAttr { expr, attr } if parent(expr) => Some(attr.as_str()),
+        _ => None,
+    }
+}
+
+fn is_context(e: &ast::Expr) -> bool {
+    matches!(e.expr_kind(), ast::ExprKind::Var(ast::Var::Context))
+}
+
+/// `context.usage`.
+fn is_usage(e: &ast::Expr) -> bool {
+    attr_of(e, is_context) == Some("usage")
+}
+
+/// `RECORD` of `context.usage.RECORD`, for a record of numbers.
+fn usage_record(e: &ast::Expr) -> Option<&str> {
+    attr_of(e, is_usage).filter(|a| matches!(UsageReads::field(a), Some(UsageField::Record)))
+}
+
+/// The number `e` reads when it is `context.usage.NAME` or
+/// `context.usage.RECORD.NAME`.
+pub(crate) fn usage_number(e: &ast::Expr) -> Option<UsageNumber> {
+    if let Some(name) = attr_of(e, is_usage) {
+        return UsageNumber::named(None, name);
+    }
+    let ast::ExprKind::GetAttr { expr, attr } = e.expr_kind() else {
+        return None;
+    };
+    UsageNumber::named(Some(usage_record(expr)?), attr)
 }
 
 /// `context.usage` of an agent with nothing counted, built once.

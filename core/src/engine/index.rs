@@ -23,6 +23,7 @@
 //! reached costs no evaluation.
 
 use super::cache::{BoundedCache, FxBuild, FxMap};
+use super::context::usage_number;
 use super::decide::Compiled;
 use super::usage::{UsageCounts, UsageNumber, UsageReads};
 use cedar_policy::{
@@ -277,30 +278,6 @@ impl UsageTest {
         };
         r != self.negated
     }
-}
-
-/// `context.usage.NAME` or `context.usage.RECORD.NAME`, when a number.
-fn usage_number(e: &ast::Expr) -> Option<UsageNumber> {
-    use ast::ExprKind;
-    fn attr(e: &ast::Expr) -> Option<(&ast::Expr, &str)> {
-        match e.expr_kind() {
-            ExprKind::GetAttr { expr, attr } => Some((expr.as_ref(), attr.as_str())),
-            _ => None,
-        }
-    }
-    let is_usage = |e: &ast::Expr| {
-        attr(e).is_some_and(|(on, a)| {
-            a == "usage" && matches!(on.expr_kind(), ExprKind::Var(ast::Var::Context))
-        })
-    };
-    let (on, name) = attr(e)?;
-    if is_usage(on) {
-        return UsageNumber::named(None, name);
-    }
-    let (usage, record) = attr(on)?;
-    is_usage(usage)
-        .then(|| UsageNumber::named(Some(record), name))
-        .flatten()
 }
 
 fn long(e: &ast::Expr) -> Option<i64> {

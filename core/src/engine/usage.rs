@@ -642,13 +642,7 @@ impl UsageReads {
 /// (`context.usage.calls_1h`, `context.usage.action.calls_1m`,
 /// `context.usage.units_1d.tokens`), resolved once when a bundle loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct UsageNumber {
-    reads: UsageReads,
-    at: Number,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Number {
+pub(crate) enum UsageNumber {
     Calls(usize),
     Action(usize),
     /// The window (1h, 1d) and the kind's position in [`USAGE_KINDS`].
@@ -659,23 +653,25 @@ impl UsageNumber {
     /// `context.usage.<name>` (`record` `None`) or
     /// `context.usage.<record>.<name>`; `None` when that is not a number.
     pub fn named(record: Option<&str>, name: &str) -> Option<UsageNumber> {
-        let at = match record {
-            None => Number::Calls(UsageReads::window(name)?),
-            Some("action") => Number::Action(UsageReads::window(name)?),
-            Some(r @ ("units_1h" | "units_1d")) => Number::Units(
+        Some(match record {
+            None => UsageNumber::Calls(UsageReads::window(name)?),
+            Some("action") => UsageNumber::Action(UsageReads::window(name)?),
+            Some(r @ ("units_1h" | "units_1d")) => UsageNumber::Units(
                 usize::from(r == "units_1d"),
                 USAGE_KINDS.iter().position(|k| *k == name)?,
             ),
             Some(_) => return None,
+        })
+    }
+
+    /// The window a check sums to know this number.
+    fn reads(self) -> UsageReads {
+        let bit = match self {
+            UsageNumber::Calls(w) => UsageReads::CALLS.get(w),
+            UsageNumber::Action(w) => UsageReads::ACTION.get(w),
+            UsageNumber::Units(w, _) => UsageReads::UNITS.get(w),
         };
-        let reads = match record {
-            None => match UsageReads::field(name)? {
-                UsageField::Read(r) => r,
-                UsageField::Record => return None,
-            },
-            Some(r) => UsageReads::record_field(r, name)?,
-        };
-        Some(UsageNumber { reads, at })
+        UsageReads(bit.copied().unwrap_or(0))
     }
 }
 
@@ -683,14 +679,14 @@ impl UsageCounts {
     /// The number as `context.usage` holds it for a check that summed the
     /// windows `reads`; `None` when its window was not summed.
     pub(crate) fn number(&self, n: UsageNumber, reads: UsageReads) -> Option<i64> {
-        if reads.0 & n.reads.0 == 0 {
+        if reads.0 & n.reads().0 == 0 {
             return None;
         }
         let calls = |c: &CallCounts, w: usize| [c.calls_1m, c.calls_1h, c.calls_1d].get(w).copied();
-        let value = match n.at {
-            Number::Calls(w) => calls(&self.calls(), w)?,
-            Number::Action(w) => calls(&self.action, w)?,
-            Number::Units(w, kind) => {
+        let value = match n {
+            UsageNumber::Calls(w) => calls(&self.calls(), w)?,
+            UsageNumber::Action(w) => calls(&self.action, w)?,
+            UsageNumber::Units(w, kind) => {
                 let units = if w == 0 { self.units_1h } else { self.units_1d };
                 units.to_array().get(kind).copied()?
             }
