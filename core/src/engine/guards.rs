@@ -9,7 +9,7 @@
 //! without a verdict (not in the inventory, or a guard that errored for it)
 //! has the guards evaluated with the candidates instead.
 
-use super::decide::Outcome;
+use super::decide::{Compiled, Outcome};
 use super::store::EntityStore;
 use crate::model::Effect;
 use cedar_policy::{Authorizer, Context, EntityUid, Policy, PolicySet, Request};
@@ -23,6 +23,8 @@ const PRINCIPAL_ONLY: [&str; 2] = ["baseline/owner-required", "baseline/agent-ac
 pub(crate) struct PrincipalGuards {
     /// The enabled guards of `PRINCIPAL_ONLY`.
     policies: PolicySet,
+    /// The same, as a check evaluates them beside the candidates.
+    compiled: Arc<[Compiled]>,
     /// Per agent: the guards that forbid it, sorted.
     verdicts: HashMap<EntityUid, Arc<[String]>>,
 }
@@ -49,6 +51,7 @@ impl PrincipalGuards {
             return (PrincipalGuards::default(), policies.clone());
         };
         let mut g = PrincipalGuards {
+            compiled: guard_set.policies().map(Compiled::new).collect(),
             policies: guard_set,
             verdicts: HashMap::new(),
         };
@@ -96,9 +99,12 @@ impl PrincipalGuards {
 
     /// The guards to evaluate with the candidates of a principal without a
     /// verdict (none for a principal they cannot apply to).
-    pub fn unsettled(&self, principal: &EntityUid) -> impl Iterator<Item = &Policy> {
-        let applies = is_agent(principal);
-        self.policies.policies().filter(move |_| applies)
+    pub fn unsettled(&self, principal: &EntityUid) -> &[Compiled] {
+        if is_agent(principal) {
+            &self.compiled
+        } else {
+            &[]
+        }
     }
 }
 

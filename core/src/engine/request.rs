@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentRequest, CedarRequest, Decision, Effect, EntityRef, Request};
 use crate::schema::STANDARD_CONTEXT_FIELDS;
 use crate::time::{format_millis, rfc3339_to_cedar_fast};
-use cedar_policy::{Context, EntityId, EntityUid, Policy, PolicyId};
+use cedar_policy::{Context, EntityId, EntityUid, PolicyId};
 use cedar_policy_core::ast;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -61,12 +61,12 @@ pub(crate) fn decide(
                     };
                     let indexed = snapshot.index.candidates(p, a, r, snapshot.base(), &known);
                     verdict = snapshot.guards.verdict(p);
-                    let guards = verdict
-                        .is_none()
-                        .then(|| snapshot.guards.unsettled(p))
-                        .into_iter()
-                        .flatten();
-                    with_extra(indexed, guards.chain(grants_of(snapshot, p)))
+                    let guards = if verdict.is_none() {
+                        snapshot.guards.unsettled(p)
+                    } else {
+                        &[]
+                    };
+                    with_extra(indexed, guards.iter().chain(grants_of(snapshot, p)))
                 }
                 (Some(p), _, _) => with_extra(
                     snapshot.policies.policies().map(Compiled::new).collect(),
@@ -184,17 +184,13 @@ fn fail_closed(outcome: &mut Outcome, is_permit: impl Fn(&str) -> bool) {
 /// reserved (`baseline/`, `grant/`), so they cannot collide.
 fn with_extra<'a>(
     candidates: Arc<[Compiled]>,
-    extra: impl Iterator<Item = &'a Policy>,
+    extra: impl Iterator<Item = &'a Compiled>,
 ) -> Arc<[Compiled]> {
     let mut extra = extra.peekable();
     if extra.peek().is_none() {
         return candidates;
     }
-    candidates
-        .iter()
-        .cloned()
-        .chain(extra.map(Compiled::new))
-        .collect()
+    candidates.iter().cloned().chain(extra.cloned()).collect()
 }
 
 /// Whether the context of the Cedar request built from `request` has

@@ -2,6 +2,7 @@
 //! entities and the lookup tables the request path needs.
 
 use super::context::{self, RecordType};
+use super::decide::Compiled;
 use super::guards::PrincipalGuards;
 use super::index::PolicyIndex;
 use super::log_only::LogOnly;
@@ -469,7 +470,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 pub(crate) struct Runtime {
     pub grants: BTreeMap<String, ActiveGrant>,
     /// Grant policies by agent, evaluated beside the index's candidates.
-    pub grant_policies: HashMap<EntityUid, Arc<[Policy]>>,
+    pub grant_policies: HashMap<EntityUid, Arc<[Compiled]>>,
     pub revoked_tasks: HashSet<String>,
     pub revoked_sessions: HashSet<String>,
     /// Agents suspended at run time (and not reactivated since): denied
@@ -497,10 +498,13 @@ pub(crate) struct ActiveGrant {
 
 impl Runtime {
     pub fn index_grants(&mut self) {
-        let mut by_agent: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
+        let mut by_agent: HashMap<EntityUid, Vec<Compiled>> = HashMap::new();
         for g in self.grants.values() {
             if let Ok(uid) = entity_uid(&EntityRef::new("Agent", g.grant.agent.as_str())) {
-                by_agent.entry(uid).or_default().push(g.policy.clone());
+                by_agent
+                    .entry(uid)
+                    .or_default()
+                    .push(Compiled::new(&g.policy));
             }
         }
         self.grant_policies = by_agent.into_iter().map(|(k, v)| (k, v.into())).collect();
@@ -517,7 +521,7 @@ impl Runtime {
 }
 
 /// The principal's grant policies, evaluated beside the index's candidates.
-pub(crate) fn grants_of<'a>(snapshot: &'a Snapshot, principal: &EntityUid) -> &'a [Policy] {
+pub(crate) fn grants_of<'a>(snapshot: &'a Snapshot, principal: &EntityUid) -> &'a [Compiled] {
     snapshot
         .runtime
         .grant_policies
