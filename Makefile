@@ -11,7 +11,7 @@ RELEASE_DIR := $(CARGO_TARGET_DIR)/$(HOST_TARGET)/release
 CLI := $(RELEASE_DIR)/agentauthz
 export AGENTAUTHZ_CLI := $(CLI)
 
-.PHONY: help demo test test-all test-deps test-rust test-python test-node test-wasm test-install package package-tools lint lint-release clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
+.PHONY: help demo test test-all test-deps test-rust test-python test-node test-wasm test-install package package-tools package-cross lint lint-release clippy fmt cli conformance fuzz fuzz-smoke fuzz-tools generate check-generated
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -117,6 +117,10 @@ package-tools: $(ZIGBUILD) ## Cross-build tools for the other Linux targets: rus
 	@command -v qemu-aarch64-static >/dev/null && test -x /lib/ld-musl-x86_64.so.1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static musl >/dev/null; }
 	scripts/arm64-sysroot.sh $(ARM64_SYSROOT)
+
+package-cross: package-tools ## Cross-build the aarch64 glibc and x86_64 musl wheels and npm addon packages into dist/; run the vectors on aarch64 (qemu-user), load-check musl
+	$(MAKE) -C bindings-node build
+	scripts/package-cross.sh $(PACKAGE_DIR) $(CARGO_TARGET_DIR)/package-cross $(CARGO_TARGET_DIR) $(ARM64_SYSROOT)
 
 # Every file generated from the Rust sources, and where it comes from.
 GENERATED := bindings-js/src/generated bindings-node/index.d.ts bindings-node/native.js tests/decision-records.json tests/ocsf-events.json
