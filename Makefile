@@ -85,8 +85,9 @@ package: ## Release artifacts for this platform into dist/ (zig-linked manylinux
 	$(MAKE) -C bindings-python venv sdist
 	bindings-python/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r bindings-python/requirements-release.txt
 	rm -rf $(PACKAGE_DIR) && mkdir -p $(PACKAGE_DIR)
-	cd bindings-python && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/package .venv/bin/maturin build --release \
-	  --zig --compatibility manylinux2014 --out $(PACKAGE_DIR)
+	# maturin runs zig as `python3 -m ziglang`: the venv's python3, which has it.
+	cd bindings-python && PATH=$(CURDIR)/bindings-python/.venv/bin:$$PATH CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/package \
+	  .venv/bin/maturin build --release --zig --compatibility manylinux2014 --out $(PACKAGE_DIR)
 	cp bindings-python/sdist/*.tar.gz $(PACKAGE_DIR)/
 	$(MAKE) -C bindings-node build
 	$(MAKE) -C bindings-wasm build

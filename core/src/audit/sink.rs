@@ -849,9 +849,12 @@ fn lock_path(path: &Path) -> PathBuf {
 }
 
 fn rotate(active: &mut Active, path: &Path) -> Result<()> {
+    // Synced before it is set aside: later checkpoints sync only the new
+    // file, yet name records the old one holds.
     active
         .writer
         .flush()
+        .and_then(|()| active.sync.sync_data())
         .map_err(|e| io_error("write", path, e))?;
     let target = rotated_name(path, active.next_index);
     if target.exists() {
