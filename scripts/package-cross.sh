@@ -109,7 +109,10 @@ musl_loads() {
   fi
 }
 mkdir -p "$WORK/musl"
-unzip -q -o "$(echo "$OUT"/agentauthz-*-musllinux_1_2_x86_64.whl)" 'agentauthz/*.so' -d "$WORK/musl"
+python3 -c 'import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+z.extractall(sys.argv[2], [n for n in z.namelist() if n.endswith(".so")])' \
+  "$(echo "$OUT"/agentauthz-*-musllinux_1_2_x86_64.whl)" "$WORK/musl"
 for lib in "$WORK"/musl/agentauthz/*.so "$WORK/addon-x86_64-unknown-linux-musl/agentauthz.linux-x64-musl.node"; do
   musl_loads "$lib"
   echo "ok: $(basename "$lib") loads under musl (only Python/Node-API symbols left to its host)"
