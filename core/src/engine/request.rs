@@ -66,13 +66,22 @@ pub(crate) fn decide(
                     } else {
                         &[]
                     };
-                    with_extra(indexed, guards.iter().chain(grants_of(snapshot, p)))
+                    Candidates {
+                        indexed,
+                        guards,
+                        grants: grants_of(snapshot, p),
+                    }
                 }
-                (Some(p), _, _) => with_extra(
-                    snapshot.policies.policies().map(Compiled::new).collect(),
-                    grants_of(snapshot, p).iter(),
-                ),
-                _ => snapshot.policies.policies().map(Compiled::new).collect(),
+                (Some(p), _, _) => Candidates {
+                    indexed: snapshot.policies.policies().map(Compiled::new).collect(),
+                    guards: &[],
+                    grants: grants_of(snapshot, p),
+                },
+                _ => Candidates {
+                    indexed: snapshot.policies.policies().map(Compiled::new).collect(),
+                    guards: &[],
+                    grants: &[],
+                },
             };
             let entities = snapshot.store.for_request(&req)?;
             let mut outcome = authorize(&req, candidates.iter(), &entities);
@@ -80,10 +89,11 @@ pub(crate) fn decide(
                 outcome = guards::merge(outcome, fired);
             }
             let deny_on_error = snapshot.on_error == OnError::Deny;
-            let is_permit =
-                |set: &[Compiled], id: &str| set.iter().any(|c| c.id() == id && !c.is_forbid());
+            let is_permit = |c: &Compiled, id: &str| c.id() == id && !c.is_forbid();
             if deny_on_error {
-                fail_closed(&mut outcome, |id| is_permit(&candidates, id));
+                fail_closed(&mut outcome, |id| {
+                    candidates.iter().any(|c| is_permit(c, id))
+                });
             }
             // Human approval (not in Cedar-exact mode, agent form only): held
             // back only by `@approval` forbids, and allowed without them.
@@ -97,16 +107,15 @@ pub(crate) fn decide(
                     &outcome.errors,
                 )
             {
-                let without: Vec<Compiled> = candidates
+                let without: Vec<&Compiled> = candidates
                     .iter()
                     .filter(|c| !outcome.reasons.iter().any(|r| r == c.id()))
-                    .cloned()
                     .collect();
-                let mut lifted = authorize(&req, &without, &entities);
+                let mut lifted = authorize(&req, without.iter().copied(), &entities);
                 if let Some(fired) = verdict {
                     lifted = guards::merge(lifted, fired);
                 }
-                fail_closed(&mut lifted, |id| is_permit(&without, id));
+                fail_closed(&mut lifted, |id| without.iter().any(|c| is_permit(c, id)));
                 if lifted.decision == Effect::Allow {
                     outcome.decision = Effect::NeedsApproval;
                     permits = lifted.reasons;
@@ -179,18 +188,20 @@ fn fail_closed(outcome: &mut Outcome, is_permit: impl Fn(&str) -> bool) {
     outcome.decision = Effect::Deny;
 }
 
-/// `candidates` plus `extra` policies (guards without a verdict, grants),
-/// copied once and only when there is something to add. Their ids are
-/// reserved (`baseline/`, `grant/`), so they cannot collide.
-fn with_extra<'a>(
-    candidates: Arc<[Compiled]>,
-    extra: impl Iterator<Item = &'a Compiled>,
-) -> Arc<[Compiled]> {
-    let mut extra = extra.peekable();
-    if extra.peek().is_none() {
-        return candidates;
+/// The policies a check evaluates: the index's candidates, then the guards
+/// without a verdict and the principal's grants, borrowed from the snapshot
+/// (never copied per check). Their ids are reserved (`baseline/`, `grant/`),
+/// so they cannot collide with the candidates'.
+struct Candidates<'s> {
+    indexed: Arc<[Compiled]>,
+    guards: &'s [Compiled],
+    grants: &'s [Compiled],
+}
+
+impl Candidates<'_> {
+    fn iter(&self) -> impl Iterator<Item = &Compiled> {
+        self.indexed.iter().chain(self.guards).chain(self.grants)
     }
-    candidates.iter().cloned().chain(extra.cloned()).collect()
 }
 
 /// Whether the context of the Cedar request built from `request` has
