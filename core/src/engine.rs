@@ -23,6 +23,7 @@ mod snapshot;
 mod state;
 mod store;
 mod tool_call;
+mod typed_entities;
 pub(crate) mod usage;
 mod warnings;
 mod writer;

@@ -718,6 +718,50 @@ pub(crate) fn on_large_stack<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> R
     })
 }
 
+/// Runs `background` and `foreground` at once, `background` on a second
+/// thread with the compile stack; both results once both are done.
+#[cfg(not(target_family = "wasm"))]
+pub(crate) fn side_by_side<T: Send, U>(
+    background: impl FnOnce() -> Result<T> + Send,
+    foreground: impl FnOnce() -> U,
+) -> (U, Result<T>) {
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("agentauthz-compile".into())
+            .stack_size(COMPILE_STACK_BYTES)
+            .spawn_scoped(scope, background);
+        match spawned {
+            Ok(handle) => {
+                let front = foreground();
+                let back = handle.join().unwrap_or_else(|_| {
+                    Err(Error::new(
+                        ErrorCode::Internal,
+                        "compiling the bundle failed unexpectedly",
+                    ))
+                });
+                (front, back)
+            }
+            Err(e) => (
+                foreground(),
+                Err(Error::new(
+                    ErrorCode::Internal,
+                    format!("cannot start a compile thread: {e}"),
+                )),
+            ),
+        }
+    })
+}
+
+/// [`side_by_side`] where threads cannot be started (WebAssembly): one after the other.
+#[cfg(target_family = "wasm")]
+pub(crate) fn side_by_side<T: Send, U>(
+    background: impl FnOnce() -> Result<T> + Send,
+    foreground: impl FnOnce() -> U,
+) -> (U, Result<T>) {
+    let front = foreground();
+    (front, background())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -206,6 +206,63 @@ pub(crate) fn context_types(schema_json: &Value) -> HashMap<EntityUid, RecordTyp
     out
 }
 
+/// The attribute record type of every entity type of a JSON schema (and of
+/// the base types it does not redeclare), by the type's name as Cedar prints
+/// it; action types with no attributes. Types whose shape uses a construct the
+/// fast path does not handle are absent.
+pub(crate) fn entity_shapes(
+    schema_json: &Value,
+) -> HashMap<Box<str>, (EntityTypeName, RecordType)> {
+    let mut out = HashMap::new();
+    let empty = Map::new();
+    let namespaces = schema_json.as_object().unwrap_or(&empty);
+    let declared = |ns: &str| {
+        namespaces
+            .get(ns)
+            .and_then(|d| d.get("entityTypes"))
+            .and_then(Value::as_object)
+    };
+    let mut types: Vec<(&str, &str, Option<&Value>)> = Vec::new();
+    for ns in namespaces.keys() {
+        for (short, decl) in declared(ns).into_iter().flatten() {
+            types.push((ns, short, Some(decl)));
+        }
+        types.push((ns, "Action", None));
+    }
+    for (short, decl) in base_entity_types() {
+        if declared("").is_none_or(|d| !d.contains_key(short)) {
+            types.push(("", short, Some(decl)));
+        }
+    }
+    for (ns, short, decl) in types {
+        let resolver = Resolver {
+            namespaces,
+            base: base_entity_types(),
+            current: ns,
+        };
+        let shape = match decl.and_then(|d| d.get("shape")) {
+            None => Some(AttrType::Record(RecordType::default())),
+            Some(shape) => resolver.resolve(shape, 0),
+        };
+        let full = if ns.is_empty() {
+            short.to_string()
+        } else {
+            format!("{ns}::{short}")
+        };
+        let Ok(name) = EntityTypeName::from_str(&full) else {
+            continue;
+        };
+        // Only the exact text Cedar prints for the name.
+        if name.to_string() != full {
+            continue;
+        }
+        if let Some(AttrType::Record(record)) = shape {
+            out.insert(full.into_boxed_str(), (name, record));
+        }
+    }
+    out
+}
+
 struct Resolver<'a> {
     namespaces: &'a Map<String, Value>,
     /// The base types (empty namespace), which the schema JSON of a bundle
@@ -553,7 +610,7 @@ fn single<'a>(o: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     }
 }
 
-fn convert(value: &Value, ty: &AttrType, depth: usize) -> Option<ast::Value> {
+pub(crate) fn convert(value: &Value, ty: &AttrType, depth: usize) -> Option<ast::Value> {
     if depth > MAX_DEPTH {
         return None;
     }

@@ -116,43 +116,51 @@ impl Snapshot {
             (None, false) => (None, serde_json::Value::Null),
         };
 
-        let mut policies = PolicySet::new();
-        let mut origins = BTreeMap::new();
-        for src in &bundle.policies {
-            add_policies(
-                &mut policies,
-                &mut origins,
-                src,
-                bundle.options.require_policy_ids,
-                false,
-                &limits,
-            )?;
-        }
-        if bundle.options.base_schema {
-            let baseline = Source::new(BASELINE_FILE, BASELINE_POLICIES);
-            let mut all = PolicySet::new();
-            let mut all_origins = BTreeMap::new();
-            add_policies(&mut all, &mut all_origins, &baseline, true, true, &limits)?;
-            for p in all.policies() {
-                let name = p.id().to_string();
-                let short = name.strip_prefix("baseline/").unwrap_or(&name);
-                if config.baseline.enabled(short) {
-                    policies
-                        .add(p.clone())
-                        .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
-                    if let Some(o) = all_origins.remove(&name) {
-                        origins.insert(name, o);
+        // The inventory loads on a second thread while the policies are
+        // parsed and validated and the bundle hashed.
+        let (compiled, entities) = crate::limits::side_by_side(
+            || load_entities(&bundle, schema.as_ref(), &schema_json, &limits),
+            || -> Result<_> {
+                let mut policies = PolicySet::new();
+                let mut origins = BTreeMap::new();
+                for src in &bundle.policies {
+                    add_policies(
+                        &mut policies,
+                        &mut origins,
+                        src,
+                        bundle.options.require_policy_ids,
+                        false,
+                        &limits,
+                    )?;
+                }
+                if bundle.options.base_schema {
+                    let baseline = Source::new(BASELINE_FILE, BASELINE_POLICIES);
+                    let mut all = PolicySet::new();
+                    let mut all_origins = BTreeMap::new();
+                    add_policies(&mut all, &mut all_origins, &baseline, true, true, &limits)?;
+                    for p in all.policies() {
+                        let name = p.id().to_string();
+                        let short = name.strip_prefix("baseline/").unwrap_or(&name);
+                        if config.baseline.enabled(short) {
+                            policies
+                                .add(p.clone())
+                                .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+                            if let Some(o) = all_origins.remove(&name) {
+                                origins.insert(name, o);
+                            }
+                        }
                     }
                 }
-            }
-        }
 
-        let impossible = match (&schema, bundle.options.validate_policies) {
-            (Some(schema), true) => validate(schema, &policies, &bundle)?,
-            _ => Vec::new(),
-        };
-
-        let entities = load_entities(&bundle, schema.as_ref(), &limits)?;
+                let impossible = match (&schema, bundle.options.validate_policies) {
+                    (Some(schema), true) => validate(schema, &policies, &bundle)?,
+                    _ => Vec::new(),
+                };
+                Ok((policies, origins, impossible, revision(&bundle)))
+            },
+        );
+        let (mut policies, origins, impossible, revision) = compiled?;
+        let entities = entities?;
         let typed = (bundle.options.validate_policies && schema.is_some()).then_some(&schema_json);
         let warnings = warnings::find(&policies, &origins, &bundle, &impossible, typed, &entities);
         let approvals = super::approvals::Rules::compile(&policies, &origins)?;
@@ -162,7 +170,6 @@ impl Snapshot {
         let log_only = LogOnly::compile(&config, &mut policies, &origins)?;
         let audit = SnapshotAudit::compile(&config, &entities)?;
         let actions = action_index(schema.as_ref());
-        let revision = revision(&bundle);
         let with_descendants = entities
             .iter()
             .filter_map(|e| entities.ancestors(&e.uid()))
@@ -343,7 +350,12 @@ fn validate(schema: &Schema, policies: &PolicySet, bundle: &Bundle) -> Result<Ve
     Err(Error::with_details(ErrorCode::PolicyInvalid, details))
 }
 
-fn load_entities(bundle: &Bundle, schema: Option<&Schema>, limits: &Limits) -> Result<Entities> {
+fn load_entities(
+    bundle: &Bundle,
+    schema: Option<&Schema>,
+    schema_json: &serde_json::Value,
+    limits: &Limits,
+) -> Result<Entities> {
     let json = match &bundle.inventory {
         Some(src) => inventory::to_cedar_entities(src, limits)?,
         None => serde_json::Value::Array(Vec::new()),
@@ -351,7 +363,12 @@ fn load_entities(bundle: &Bundle, schema: Option<&Schema>, limits: &Limits) -> R
     if let (Some(src), true) = (&bundle.inventory, bundle.options.base_schema) {
         inventory::check_base_values(src, json.as_array().map_or(&[], Vec::as_slice))?;
     }
-    let entities = Entities::from_json_value(json, schema).map_err(|e| {
+    let typed = schema.and_then(|s| super::typed_entities::entities(&json, s, schema_json));
+    let entities = match typed {
+        Some(entities) => Ok(entities),
+        None => Entities::from_json_value(json, schema),
+    };
+    let entities = entities.map_err(|e| {
         let src = bundle
             .inventory
             .clone()
