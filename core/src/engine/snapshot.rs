@@ -156,17 +156,38 @@ impl Snapshot {
                     (Some(schema), true) => validate(schema, &policies, &bundle)?,
                     _ => Vec::new(),
                 };
-                Ok((policies, origins, impossible, revision(&bundle)))
+                // What needs no entities is compiled here too. Before
+                // log-only policies leave the set: they are evaluated too.
+                let approvals = super::approvals::Rules::compile(&policies, &origins);
+                let literals = store::literals(policies.policies());
+                let usage_reads = context::usage_reads(policies.policies());
+                let forbids = warnings::forbids(&policies, &origins);
+                Ok(PolicySide {
+                    forbids,
+                    revision: revision(&bundle),
+                    policies,
+                    origins,
+                    impossible,
+                    approvals,
+                    literals,
+                    usage_reads,
+                })
             },
         );
-        let (mut policies, origins, impossible, revision) = compiled?;
+        let PolicySide {
+            mut policies,
+            origins,
+            impossible,
+            revision,
+            approvals,
+            literals,
+            usage_reads,
+            forbids,
+        } = compiled?;
         let entities = entities?;
         let typed = (bundle.options.validate_policies && schema.is_some()).then_some(&schema_json);
-        let warnings = warnings::find(&policies, &origins, &bundle, &impossible, typed, &entities);
-        let approvals = super::approvals::Rules::compile(&policies, &origins)?;
-        // Before log-only policies leave the set: they are evaluated too.
-        let literals = store::literals(policies.policies());
-        let usage_reads = context::usage_reads(policies.policies());
+        let warnings = warnings::find(&forbids, &origins, &bundle, &impossible, typed, &entities);
+        let approvals = approvals?;
         let log_only = LogOnly::compile(&config, &mut policies, &origins)?;
         let audit = SnapshotAudit::compile(&config, &entities)?;
         let actions = action_index(schema.as_ref());
@@ -208,6 +229,21 @@ impl Snapshot {
             usage_reads,
         })
     }
+}
+
+/// What compiling the policies yields, beside the entities.
+struct PolicySide {
+    policies: PolicySet,
+    origins: BTreeMap<String, PolicyOrigin>,
+    /// The forbids Cedar's validator finds impossible.
+    impossible: Vec<String>,
+    revision: String,
+    /// Its error comes after the inventory's, in the order bundles are checked.
+    approvals: Result<super::approvals::Rules>,
+    literals: Vec<EntityUid>,
+    usage_reads: super::usage::UsageReads,
+    /// The bundle's forbids, for the load warnings.
+    forbids: Vec<warnings::Forbid>,
 }
 
 fn add_policies(

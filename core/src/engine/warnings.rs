@@ -23,7 +23,7 @@ use crate::error::{Detail, Error, ErrorCode, LineIndex, Location};
 use cedar_policy::{Effect, Entities, EntityUid, PolicySet};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
 /// Deepest expression nesting not reported. Cedar's evaluator recurses once
@@ -99,8 +99,37 @@ enum Ty {
     Unknown,
 }
 
-pub(crate) fn find(
+/// A forbid the checks below look at: its id, text and JSON form (which
+/// Cedar builds by parsing the policy's text again: it is the costly part, so
+/// it is computed while the inventory loads).
+pub(crate) struct Forbid {
+    id: String,
+    text: String,
+    json: Option<Value>,
+}
+
+/// The bundle's own forbids (not the baseline's), in the policy set's order.
+pub(crate) fn forbids(
     policies: &PolicySet,
+    origins: &BTreeMap<String, PolicyOrigin>,
+) -> Vec<Forbid> {
+    policies
+        .policies()
+        .filter(|p| p.effect() == Effect::Forbid)
+        .filter_map(|p| {
+            let id = p.id().to_string();
+            let origin = origins.get(&id)?;
+            (!origin.baseline).then(|| Forbid {
+                text: p.to_string(),
+                json: p.to_json().ok(),
+                id,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn find(
+    forbids: &[Forbid],
     origins: &BTreeMap<String, PolicyOrigin>,
     bundle: &Bundle,
     impossible: &[String],
@@ -112,25 +141,22 @@ pub(crate) fn find(
         .and_then(Value::as_object)
         .map(|namespaces| Types::new(namespaces, base));
     let engine_checks = bundle.options.base_schema;
+    let mut lines = HashMap::new();
     let mut out = Vec::new();
-    for p in policies.policies() {
-        let id = p.id().to_string();
-        let Some(origin) = origins.get(&id) else {
+    for Forbid { id, text, json } in forbids {
+        let Some(origin) = origins.get(id) else {
             continue;
         };
-        if origin.baseline || p.effect() != Effect::Forbid {
-            continue;
-        }
-        let located = Locator::new(bundle, origin, &p.to_string());
-        if impossible.contains(&id) {
+        let located = Locator::new(bundle, origin, text, &mut lines);
+        if impossible.contains(id) {
             out.push(located.warning(
-                &id,
+                id,
                 "impossible",
                 "this forbid can never match: its condition is always false for every request the schema allows (Cedar's validator)".into(),
                 None,
             ));
         }
-        let Ok(json) = p.to_json() else {
+        let Some(json) = json else {
             continue;
         };
         let depth = json
@@ -145,7 +171,7 @@ pub(crate) fn find(
         if depth > MAX_DEPTH {
             // Too deep to walk safely; it is reported for its depth alone.
             out.push(located.warning(
-                &id,
+                id,
                 "depth",
                 format!("its condition nests more than {MAX_DEPTH} levels deep: Cedar may stop evaluating it with \"recursion limit reached\" (it errors, and the request is denied); test membership in a set instead, e.g. `[\"a\", \"b\"].contains(x)`"),
                 None,
@@ -172,7 +198,7 @@ pub(crate) fn find(
             }
         }
         for (kind, message, needle) in walk.found {
-            out.push(located.warning(&id, kind, message, needle.as_deref()));
+            out.push(located.warning(id, kind, message, needle.as_deref()));
         }
     }
     out
@@ -759,13 +785,21 @@ struct Locator<'a> {
 }
 
 impl<'a> Locator<'a> {
-    fn new(bundle: &'a Bundle, origin: &'a PolicyOrigin, text: &str) -> Locator<'a> {
+    /// `lines`: each source's line index, built on first use.
+    fn new(
+        bundle: &'a Bundle,
+        origin: &'a PolicyOrigin,
+        text: &str,
+        lines: &mut HashMap<&'a str, LineIndex<'a>>,
+    ) -> Locator<'a> {
         let src = bundle
             .policies
             .iter()
             .find(|s| s.name == origin.location.file);
         let range = src.and_then(|s| {
-            let lines = LineIndex::new(&s.text);
+            let lines = lines
+                .entry(s.name.as_str())
+                .or_insert_with(|| LineIndex::new(&s.text));
             // The first occurrence of the policy text at or after its location.
             let mut from = 0;
             while let Some(i) = s.text.get(from..).and_then(|r| r.find(text)) {
