@@ -436,6 +436,21 @@ fn error_inventory_invalid() {
     assert_eq!(e.code, ErrorCode::InventoryInvalid);
 }
 
+/// Entities whose every value is read by its declared type, refused only by
+/// Cedar's schema check afterwards: Cedar's own error, located.
+#[test]
+fn error_inventory_refused_by_the_schema_check() {
+    let schema = format!("{SCHEMA}\nentity Doc {{ size: Long, label?: String }};\n");
+    let e = load_error(
+        &schema,
+        POLICIES,
+        Some("resources:\n  - {type: Repo, id: r}\n  - {type: Doc, id: d, attrs: {label: x}}\n"),
+    );
+    assert_eq!(e.code, ErrorCode::InventoryInvalid);
+    assert!(e.to_string().contains("size"), "{e}");
+    assert_located(&e, "inventory.yaml", 3);
+}
+
 #[test]
 fn error_config_invalid() {
     let mut b = Bundle::from_strings(SCHEMA, POLICIES, None);

@@ -386,22 +386,39 @@ fn validate(schema: &Schema, policies: &PolicySet, bundle: &Bundle) -> Result<Ve
     Err(Error::with_details(ErrorCode::PolicyInvalid, details))
 }
 
+/// The inventory as a Cedar entities JSON array.
+fn cedar_json(bundle: &Bundle, limits: &Limits) -> Result<serde_json::Value> {
+    match &bundle.inventory {
+        Some(src) => inventory::to_cedar_entities(src, limits),
+        None => Ok(serde_json::Value::Array(Vec::new())),
+    }
+}
+
 fn load_entities(
     bundle: &Bundle,
     schema: Option<&Schema>,
     schema_json: &serde_json::Value,
     limits: &Limits,
 ) -> Result<Entities> {
-    let json = match &bundle.inventory {
-        Some(src) => inventory::to_cedar_entities(src, limits)?,
-        None => serde_json::Value::Array(Vec::new()),
-    };
+    let json = cedar_json(bundle, limits)?;
     if let (Some(src), true) = (&bundle.inventory, bundle.options.base_schema) {
         inventory::check_base_values(src, json.as_array().map_or(&[], Vec::as_slice))?;
     }
-    let typed = schema.and_then(|s| super::typed_entities::entities(&json, s, schema_json));
+    let typed = schema.and_then(|_| super::typed_entities::entities(&json, schema_json));
     let entities = match typed {
-        Some(entities) => Ok(entities),
+        Some(list) => {
+            // Gone before Cedar's checks: the JSON and the entities together
+            // would be the load's peak of memory.
+            drop(json);
+            match Entities::from_entities(list, schema) {
+                Ok(entities) => Ok(entities),
+                // Cedar's parser, for its authoritative error.
+                Err(_) => Entities::from_json_value(
+                    cedar_json(bundle, limits).unwrap_or_default(),
+                    schema,
+                ),
+            }
+        }
         None => Entities::from_json_value(json, schema),
     };
     let entities = entities.map_err(|e| {
@@ -412,10 +429,7 @@ fn load_entities(
         let message = error_chain(&e);
         // Locate the first entity the message names. Only on error: the
         // entities are converted again rather than copied on every load.
-        let json = match &bundle.inventory {
-            Some(src) => inventory::to_cedar_entities(src, limits).unwrap_or_default(),
-            None => serde_json::Value::Null,
-        };
+        let json = cedar_json(bundle, limits).unwrap_or_default();
         let items = json.as_array().map_or(&[][..], Vec::as_slice);
         let location = items.iter().find_map(|item| {
             let id = item.pointer("/uid/id")?.as_str()?;

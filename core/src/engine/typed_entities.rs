@@ -8,7 +8,7 @@
 //! to Cedar's parser, which gives the authoritative value or error.
 
 use super::context::{self, RecordType};
-use cedar_policy::{Entities, EntityId, EntityTypeName, EntityUid, Schema};
+use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 use cedar_policy_core::ast;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -16,17 +16,16 @@ use std::collections::{HashMap, HashSet};
 /// Entity types by their name as Cedar prints it, with their attribute types.
 type Shapes = HashMap<Box<str>, (EntityTypeName, RecordType)>;
 
-/// The entities of a Cedar entities JSON array, as `Entities::from_json_value`
-/// with the same schema would build them; `None` when an item is outside the
-/// fast path or Cedar refuses the entities (the caller then asks Cedar's parser).
-pub(crate) fn entities(items: &Value, schema: &Schema, schema_json: &Value) -> Option<Entities> {
+/// The entities of a Cedar entities JSON array with their values as Cedar's
+/// parser would read them with this schema, for `Entities::from_entities` to
+/// check against the schema; `None` when an item is outside the fast path.
+pub(crate) fn entities(items: &Value, schema_json: &Value) -> Option<Vec<cedar_policy::Entity>> {
     let shapes = context::entity_shapes(schema_json);
-    let list = items
+    items
         .as_array()?
         .iter()
         .map(|item| entity(item, &shapes))
-        .collect::<Option<Vec<_>>>()?;
-    Entities::from_entities(list, Some(schema)).ok()
+        .collect()
 }
 
 fn entity(item: &Value, shapes: &Shapes) -> Option<cedar_policy::Entity> {
@@ -81,7 +80,13 @@ fn uid<'s>(value: &Value, shapes: &'s Shapes) -> Option<(ast::EntityUID, &'s Rec
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use cedar_policy::{Entities, Schema};
     use serde_json::json;
+
+    /// Both steps of the fast path: typed values, then Cedar's checks.
+    fn built(items: &Value, schema: &Schema, json: &Value) -> Option<Entities> {
+        Entities::from_entities(entities(items, json)?, Some(schema)).ok()
+    }
 
     fn schema(text: &str) -> (Schema, Value) {
         let (fragment, _) = cedar_policy::SchemaFragment::from_cedarschema_str(text).unwrap();
@@ -103,7 +108,7 @@ mod tests {
     /// never builds entities Cedar refuses.
     fn same_as_cedar(text: &str, items: Value) -> bool {
         let (schema, json) = schema(text);
-        let fast = entities(&items, &schema, &json);
+        let fast = built(&items, &schema, &json);
         let cedar = Entities::from_json_value(items, Some(&schema));
         match (fast, cedar) {
             (Some(fast), Ok(cedar)) => {
@@ -261,11 +266,11 @@ mod tests {
             let json = fragment.to_json_value().unwrap();
             let items: Value = serde_json::from_str(entities_text).unwrap();
             files_checked += 1;
-            if let Some(built) = entities(&items, &schema, &json) {
+            if let Some(typed) = built(&items, &schema, &json) {
                 let cedar = Entities::from_json_value(items, Some(&schema)).unwrap_or_else(|e| {
                     panic!("{name}: Cedar refuses ({e}), the fast path built them")
                 });
-                assert_eq!(sorted(&built), sorted(&cedar), "{name}");
+                assert_eq!(sorted(&typed), sorted(&cedar), "{name}");
                 fast += 1;
             }
         }
@@ -280,7 +285,7 @@ mod tests {
     #[test]
     fn actions_come_from_the_schema_as_with_cedars_parser() {
         let (schema, json) = schema(SCHEMA);
-        let fast = entities(&json!([]), &schema, &json).unwrap();
+        let fast = built(&json!([]), &schema, &json).unwrap();
         let cedar = Entities::from_json_value(json!([]), Some(&schema)).unwrap();
         assert_eq!(sorted(&fast), sorted(&cedar));
         assert!(fast
