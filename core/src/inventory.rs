@@ -6,7 +6,7 @@ use crate::error::{Detail, Error, ErrorCode, Location, Result};
 use crate::limits::{self, Input, Limits};
 use crate::model::EntityRef;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 const AGENT_STATUSES: [&str; 3] = ["active", "suspended", "offboarded"];
@@ -233,11 +233,19 @@ fn datetime(text: &str) -> Value {
 }
 
 fn uid(type_name: &str, id: &str) -> Value {
-    json!({"type": type_name, "id": id})
+    let mut uid = Map::with_capacity(2);
+    uid.insert("type".into(), Value::String(type_name.into()));
+    uid.insert("id".into(), Value::String(id.into()));
+    Value::Object(uid)
 }
 
+/// Built by moving the parts in: `json!` would serialize (deep-copy) them.
 fn entity(type_name: &str, id: &str, attrs: Map<String, Value>, parents: Vec<Value>) -> Value {
-    json!({"uid": uid(type_name, id), "attrs": attrs, "parents": parents})
+    let mut entity = Map::with_capacity(3);
+    entity.insert("uid".into(), uid(type_name, id));
+    entity.insert("attrs".into(), Value::Object(attrs));
+    entity.insert("parents".into(), Value::Array(parents));
+    Value::Object(entity)
 }
 
 impl Converter<'_> {
