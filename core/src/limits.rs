@@ -698,24 +698,7 @@ pub(crate) fn on_large_stack<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> R
 /// Runs `f` on a thread with a known large stack and returns its result.
 #[cfg(not(target_family = "wasm"))]
 pub(crate) fn on_large_stack<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    std::thread::scope(|scope| {
-        let handle = std::thread::Builder::new()
-            .name("agentauthz-compile".into())
-            .stack_size(COMPILE_STACK_BYTES)
-            .spawn_scoped(scope, f)
-            .map_err(|e| {
-                Error::new(
-                    ErrorCode::Internal,
-                    format!("cannot start the compile thread: {e}"),
-                )
-            })?;
-        handle.join().unwrap_or_else(|_| {
-            Err(Error::new(
-                ErrorCode::Internal,
-                "compiling the bundle failed unexpectedly",
-            ))
-        })
-    })
+    std::thread::scope(|scope| joined(spawn_compile(scope, f)?.join()))
 }
 
 /// Runs `background` and `foreground` at once, `background` on a second
@@ -725,30 +708,41 @@ pub(crate) fn side_by_side<T: Send, U>(
     background: impl FnOnce() -> Result<T> + Send,
     foreground: impl FnOnce() -> U,
 ) -> (U, Result<T>) {
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name("agentauthz-compile".into())
-            .stack_size(COMPILE_STACK_BYTES)
-            .spawn_scoped(scope, background);
-        match spawned {
-            Ok(handle) => {
-                let front = foreground();
-                let back = handle.join().unwrap_or_else(|_| {
-                    Err(Error::new(
-                        ErrorCode::Internal,
-                        "compiling the bundle failed unexpectedly",
-                    ))
-                });
-                (front, back)
-            }
-            Err(e) => (
-                foreground(),
-                Err(Error::new(
-                    ErrorCode::Internal,
-                    format!("cannot start a compile thread: {e}"),
-                )),
-            ),
+    std::thread::scope(|scope| match spawn_compile(scope, background) {
+        Ok(handle) => {
+            let front = foreground();
+            (front, joined(handle.join()))
         }
+        Err(e) => (foreground(), Err(e)),
+    })
+}
+
+/// Starts `f` on a thread with the compile stack.
+#[cfg(not(target_family = "wasm"))]
+fn spawn_compile<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new()
+        .name("agentauthz-compile".into())
+        .stack_size(COMPILE_STACK_BYTES)
+        .spawn_scoped(scope, f)
+        .map_err(|e| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("cannot start the compile thread: {e}"),
+            )
+        })
+}
+
+/// A compile thread's result; its panic is an internal error.
+#[cfg(not(target_family = "wasm"))]
+fn joined<T>(result: std::thread::Result<Result<T>>) -> Result<T> {
+    result.unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorCode::Internal,
+            "compiling the bundle failed unexpectedly",
+        ))
     })
 }
 
