@@ -567,13 +567,13 @@ pub(crate) fn scrub(message: &str, secrets: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::audit::canonical::{canonical_json, GENESIS_HASH};
     use serde_json::json;
 
-    fn sample() -> DecisionRecord {
+    pub(crate) fn sample() -> DecisionRecord {
         DecisionRecord {
             schema_version: SCHEMA_VERSION,
             seq: 0,

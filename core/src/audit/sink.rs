@@ -716,8 +716,7 @@ impl CheckpointShared {
             return Ok(());
         }
         if let Some(file) = sync {
-            file.sync_data()
-                .map_err(|e| io_error("write", &self.path, e))?;
+            sync_file(file).map_err(|e| io_error("write", &self.path, e))?;
         }
         let cp = Checkpoint {
             version: checkpoint::VERSION,
@@ -848,13 +847,21 @@ fn lock_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Every sync of a log file (unit tests see which file, at which length).
+fn sync_file(file: &File) -> std::io::Result<()> {
+    file.sync_data()?;
+    #[cfg(test)]
+    tests::synced(file);
+    Ok(())
+}
+
 fn rotate(active: &mut Active, path: &Path) -> Result<()> {
     // Synced before it is set aside: later checkpoints sync only the new
     // file, yet name records the old one holds.
     active
         .writer
         .flush()
-        .and_then(|()| active.sync.sync_data())
+        .and_then(|()| sync_file(&active.sync))
         .map_err(|e| io_error("write", path, e))?;
     let target = rotated_name(path, active.next_index);
     if target.exists() {
@@ -1061,6 +1068,53 @@ fn last_complete_record(path: &Path) -> Result<Option<(u64, String)>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// (inode, length) of every file synced, by any test of this process.
+    static SYNCED: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+
+    pub(super) fn synced(file: &File) {
+        if let Ok(m) = file.metadata() {
+            lock(&SYNCED).push((m.ino(), m.len()));
+        }
+    }
+
+    /// Power lost after a rotation must not take records a checkpoint
+    /// already names: every file set aside was synced whole, after its last
+    /// write (later checkpoints sync only the new file).
+    #[test]
+    fn a_rotated_file_is_synced_whole_before_it_is_set_aside() {
+        let dir = std::env::temp_dir().join(format!("aaz-rotate-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("decisions.jsonl");
+        let mut options = FileOptions::new(&path).max_bytes(2_000);
+        options.checkpoint_every = u64::MAX;
+        let log = DecisionLog::file_with(options).unwrap();
+        let record = crate::audit::record::tests::sample();
+        for _ in 0..20 {
+            log.emit(&record.view());
+        }
+        log.flush().unwrap();
+        let rotated: Vec<PathBuf> = rotated_files(&path)
+            .unwrap()
+            .into_iter()
+            .filter(|p| *p != path)
+            .collect();
+        assert!(rotated.len() >= 3, "{rotated:?}");
+        let synced = lock(&SYNCED).clone();
+        for file in &rotated {
+            let m = std::fs::metadata(file).unwrap();
+            assert!(
+                synced.contains(&(m.ino(), m.len())),
+                "{} ({} bytes) was set aside unsynced",
+                file.display(),
+                m.len()
+            );
+        }
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn rotated_names() {
