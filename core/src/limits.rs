@@ -287,6 +287,54 @@ pub fn parse_json(limits: &Limits, input: Input, name: &str, text: &str) -> Resu
     })
 }
 
+/// [`parse_json`] straight into `T`, without the intermediate value: the same
+/// size and depth checks first. A repeated key is refused by `T` itself:
+/// serde's derive refuses a repeated field, and free-form maps inside `T`
+/// must be read with [`strict_map`].
+pub fn parse_json_as<T: serde::de::DeserializeOwned>(
+    limits: &Limits,
+    input: Input,
+    name: &str,
+    text: &str,
+) -> Result<T> {
+    limits.check_json(input, name, text)?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = T::deserialize(&mut de).and_then(|v| {
+        de.end()?;
+        Ok(v)
+    });
+    value.map_err(|e| {
+        Error::at(
+            input.parse_code(),
+            Location::line_col(name, e.line(), e.column()),
+            e.to_string(),
+        )
+    })
+}
+
+/// A JSON object read as by [`parse_json`] (a repeated key is an error), for
+/// `#[serde(deserialize_with)]` on a free-form map inside a typed document.
+pub fn strict_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Map<String, Value>, D::Error> {
+    match StrictValue.deserialize(d)? {
+        Value::Object(map) => Ok(map),
+        other => Err(serde::de::Error::invalid_type(unexpected(&other), &"a map")),
+    }
+}
+
+fn unexpected(value: &Value) -> serde::de::Unexpected<'_> {
+    use serde::de::Unexpected;
+    match value {
+        Value::Null => Unexpected::Unit,
+        Value::Bool(b) => Unexpected::Bool(*b),
+        Value::Number(_) => Unexpected::Other("number"),
+        Value::String(s) => Unexpected::Str(s),
+        Value::Array(_) => Unexpected::Seq,
+        Value::Object(_) => Unexpected::Map,
+    }
+}
+
 /// [`parse_json`] for a byte line (journal, decision log): invalid UTF-8 is a syntax error.
 pub fn parse_json_bytes(limits: &Limits, input: Input, name: &str, bytes: &[u8]) -> Result<Value> {
     limits.check_size(input, name, bytes.len())?;

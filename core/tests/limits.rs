@@ -484,6 +484,106 @@ fn duplicate_keys_in_json_inventories_and_cedar_entities_are_errors() {
     );
 }
 
+/// A JSON inventory object is read straight into its types; a repeated key
+/// at any depth (a second `status` would reactivate an offboarded agent) is
+/// still a located parse error, as on the YAML path.
+#[test]
+fn duplicate_keys_at_any_depth_of_a_json_inventory_object_are_located_errors() {
+    let agent = r#"{"id": "a", "owner": "alice", "status": "offboarded", "status": "active"}"#;
+    for (what, text) in [
+        (
+            "top level",
+            r#"{"users": [], "users": [{"id": "alice"}]}"#.to_string(),
+        ),
+        (
+            "agent",
+            format!(
+                r#"{{"users": [{{"id": "alice"}}],
+ "agents": [{agent}]}}"#
+            ),
+        ),
+        (
+            "resource attrs",
+            r#"{"resources": [{"type": "Repo", "id": "r",
+                "attrs": {"visibility": "private", "visibility": "public"}}]}"#
+                .to_string(),
+        ),
+        (
+            "record inside attrs",
+            r#"{"resources": [{"type": "Repo", "id": "r",
+                "attrs": {"meta": {"tier": 1, "tier": 2}}}]}"#
+                .to_string(),
+        ),
+        (
+            "parent reference",
+            r#"{"resources": [{"type": "Repo", "id": "r",
+                "parents": [{"type": "Org", "id": "x", "id": "y"}]}]}"#
+                .to_string(),
+        ),
+    ] {
+        let mut b = example();
+        b.inventory = Some(Source::new("inventory.json", text));
+        let e = assert_code(
+            Engine::from_bundle(b),
+            ErrorCode::InventoryParse,
+            "inventory.json",
+        );
+        assert!(e.message().contains("duplicate"), "{what}: {e}");
+        let loc = e.location().unwrap();
+        assert!(loc.line >= 1 && loc.column > 1, "{what}: {e}");
+    }
+}
+
+/// The typed reading of a JSON inventory object and the value reading of
+/// the same inventory in YAML build the same engine state, and refuse the
+/// same malformed entries with the same code.
+#[test]
+fn a_json_inventory_object_loads_as_its_yaml_twin() {
+    for dir in ["coding-agent", "data-pipeline", "support-agent"] {
+        let path = format!("{}/../policies-examples/{dir}", env!("CARGO_MANIFEST_DIR"));
+        let yaml = Bundle::read_dir(&path).unwrap();
+        let src = yaml.inventory.clone().unwrap();
+        let value: serde_json::Value = serde_norway::from_str(&src.text).unwrap();
+        let mut json = yaml.clone();
+        json.inventory = Some(Source::new(
+            "inventory.json",
+            serde_json::to_string_pretty(&value).unwrap(),
+        ));
+        let sorted = |engine: Engine| {
+            let mut items: Vec<String> = engine
+                .entities()
+                .iter()
+                .map(|e| e.to_json_value().unwrap().to_string())
+                .collect();
+            items.sort();
+            items
+        };
+        let (a, b) = (
+            sorted(Engine::from_bundle(yaml).unwrap()),
+            sorted(Engine::from_bundle(json).unwrap()),
+        );
+        assert!(a.len() > 10, "{dir}: {} entities", a.len());
+        assert_eq!(a, b, "{dir}");
+    }
+    for bad in [
+        r#"{"agents": [{"id": "a", "owner": "alice", "colour": "red"}]}"#,
+        r#"{"agents": [{"id": "a", "revoked": "yes"}]}"#,
+        r#"{"resources": [{"type": "Repo", "id": "r", "attrs": []}]}"#,
+        r#"{"resources": [{"type": "Repo", "id": "r", "attrs": null}]}"#,
+        r#"{"teams": null}"#,
+        r#"{"teams": []} trailing"#,
+        r#"{"teams": []"#,
+    ] {
+        let mut b = example();
+        b.inventory = Some(Source::new("inventory.json", bad));
+        assert_code(
+            Engine::from_bundle(b),
+            ErrorCode::InventoryParse,
+            "inventory.json",
+        );
+    }
+}
+
 #[test]
 fn duplicate_keys_in_a_json_schema_are_a_schema_parse_error() {
     let mut b = example();
