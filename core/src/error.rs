@@ -337,6 +337,15 @@ impl<'a> LineIndex<'a> {
         LineIndex { text, starts }
     }
 
+    /// The byte offset where 1-based `line` starts (0 for line 0 or 1, the
+    /// text's end past its last line).
+    pub fn line_start(&self, line: u32) -> usize {
+        let i = usize::try_from(line)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(1);
+        self.starts.get(i).copied().unwrap_or(self.text.len())
+    }
+
     pub fn location(&self, file: &str, offset: usize) -> Location {
         let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&s| s <= offset).max(1);

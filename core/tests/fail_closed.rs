@@ -386,6 +386,37 @@ fn warnings_name_forbids_that_may_error_with_locations() {
 }
 
 #[test]
+fn warnings_of_many_forbids_in_one_file_point_at_each_ones_attribute() {
+    // Non-ASCII text before each policy (columns count characters) and a
+    // policy that repeats its neighbour's text apart from its id.
+    let mut text = String::new();
+    let mut want = Vec::new();
+    for i in 0..300 {
+        text.push_str("// Zürich ☃ déjà vu\n");
+        let indent = " ".repeat(i % 7);
+        text.push_str(&format!(
+            "@id(\"r{i}\") forbid (principal, action, resource)\n"
+        ));
+        let when = format!("{indent}when {{ resource.classification == \"restricted\" }};\n");
+        let line = text.lines().count() + 1;
+        let column = when.find(".classification").unwrap() + 2;
+        want.push((format!("r{i}"), line, column));
+        text.push_str(&when);
+    }
+    let w = warnings_of(&text);
+    assert_eq!(w.len(), 300, "{w:?}");
+    for (id, line, column) in want {
+        let found = w.iter().find(|w| w.policy == id).unwrap();
+        let loc = found.location.as_ref().unwrap();
+        assert_eq!(
+            (loc.line as usize, loc.column as usize),
+            (line, column),
+            "{id}"
+        );
+    }
+}
+
+#[test]
 fn guarded_and_safe_forbids_have_no_warnings() {
     let safe = r#"
 @id("guarded") forbid (principal, action, resource)

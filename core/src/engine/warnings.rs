@@ -777,41 +777,56 @@ fn nesting(e: &Value, depth: usize) -> usize {
 }
 
 /// Finds where in its file a policy, and a piece of it, is.
-struct Locator<'a> {
+struct Locator<'a, 'l> {
     src: Option<&'a Source>,
+    /// `src`'s line index.
+    lines: Option<&'l LineIndex<'a>>,
     /// The policy's text range in `src`.
     range: Option<(usize, usize)>,
     origin: &'a PolicyOrigin,
 }
 
-impl<'a> Locator<'a> {
-    /// `lines`: each source's line index, built on first use.
+impl<'a, 'l> Locator<'a, 'l> {
+    /// `lines`: each source's line index, built on first use. Both searches
+    /// start at the policy's own line, so a bundle's warnings cost linear
+    /// time in its size, not quadratic.
     fn new(
         bundle: &'a Bundle,
         origin: &'a PolicyOrigin,
         text: &str,
-        lines: &mut HashMap<&'a str, LineIndex<'a>>,
-    ) -> Locator<'a> {
+        lines: &'l mut HashMap<&'a str, LineIndex<'a>>,
+    ) -> Locator<'a, 'l> {
         let src = bundle
             .policies
             .iter()
             .find(|s| s.name == origin.location.file);
-        let range = src.and_then(|s| {
-            let lines = lines
+        let index: Option<&'l LineIndex<'a>> = src.map(|s| {
+            &*lines
                 .entry(s.name.as_str())
-                .or_insert_with(|| LineIndex::new(&s.text));
-            // The first occurrence of the policy text at or after its location.
-            let mut from = 0;
+                .or_insert_with(|| LineIndex::new(&s.text))
+        });
+        let range = src.zip(index).and_then(|(s, index)| {
+            // The first occurrence of the policy text at its location.
+            let mut from = index.line_start(origin.location.line);
             while let Some(i) = s.text.get(from..).and_then(|r| r.find(text)) {
                 let start = from + i;
-                if lines.location(&s.name, start) == origin.location {
-                    return Some((start, start + text.len()));
+                let at = index.location(&s.name, start);
+                let want = &origin.location;
+                match (at.line, at.column).cmp(&(want.line, want.column)) {
+                    std::cmp::Ordering::Equal => return Some((start, start + text.len())),
+                    // Later matches are later in the file still.
+                    std::cmp::Ordering::Greater => return None,
+                    std::cmp::Ordering::Less => from = start + 1,
                 }
-                from = start + 1;
             }
             None
         });
-        Locator { src, range, origin }
+        Locator {
+            src,
+            lines: index,
+            range,
+            origin,
+        }
     }
 
     fn warning(
@@ -821,12 +836,12 @@ impl<'a> Locator<'a> {
         message: String,
         needle: Option<&str>,
     ) -> PolicyWarning {
-        let location = match (self.src, self.range, needle) {
-            (Some(src), Some((start, end)), Some(needle)) => src
+        let location = match (self.src, self.lines, self.range, needle) {
+            (Some(src), Some(lines), Some((start, end)), Some(needle)) => src
                 .text
                 .get(start..end)
                 .and_then(|t| t.find(needle))
-                .map(|i| Location::at_offset(&src.name, &src.text, start + i + 1)),
+                .map(|i| lines.location(&src.name, start + i + 1)),
             _ => None,
         };
         PolicyWarning {
