@@ -1,5 +1,6 @@
 //! The engine: an atomically swappable snapshot and the request path.
 
+mod annotations;
 mod approvals;
 mod authority;
 mod cache;
@@ -28,6 +29,7 @@ pub(crate) mod usage;
 mod warnings;
 mod writer;
 
+pub(crate) use annotations::annotation;
 pub use metrics::{
     CheckLatency, DecisionCount, EngineMetrics, LATENCY_BOUNDS_US, MAX_SERIES as MAX_METRIC_SERIES,
 };

@@ -41,7 +41,7 @@ impl Rules {
     pub fn compile(set: &PolicySet, origins: &BTreeMap<String, PolicyOrigin>) -> Result<Rules> {
         let mut by_policy = HashMap::new();
         for policy in set.policies() {
-            let Some(value) = policy.annotation(APPROVAL_ANNOTATION) else {
+            let Some(value) = super::annotations::annotation(policy, APPROVAL_ANNOTATION) else {
                 continue;
             };
             let id = policy.id().to_string();

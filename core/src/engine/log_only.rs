@@ -30,7 +30,7 @@ impl LogOnly {
     ) -> Result<LogOnly> {
         let mut log_only = Vec::new();
         for p in policies.policies() {
-            let Some(mode) = p.annotation(MODE_ANNOTATION) else {
+            let Some(mode) = super::annotations::annotation(p, MODE_ANNOTATION) else {
                 continue;
             };
             match Mode::parse(mode) {

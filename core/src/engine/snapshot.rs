@@ -162,6 +162,7 @@ impl Snapshot {
                 let literals = store::literals(policies.policies());
                 let usage_reads = context::usage_reads(policies.policies());
                 let forbids = warnings::forbids(&policies, &origins);
+                let log_only = LogOnly::compile(&config, &mut policies, &origins);
                 Ok(PolicySide {
                     forbids,
                     revision: revision(&bundle),
@@ -171,11 +172,12 @@ impl Snapshot {
                     approvals,
                     literals,
                     usage_reads,
+                    log_only,
                 })
             },
         );
         let PolicySide {
-            mut policies,
+            policies,
             origins,
             impossible,
             revision,
@@ -183,12 +185,13 @@ impl Snapshot {
             literals,
             usage_reads,
             forbids,
+            log_only,
         } = compiled?;
         let entities = entities?;
         let typed = (bundle.options.validate_policies && schema.is_some()).then_some(&schema_json);
         let warnings = warnings::find(&forbids, &origins, &bundle, &impossible, typed, &entities);
         let approvals = approvals?;
-        let log_only = LogOnly::compile(&config, &mut policies, &origins)?;
+        let log_only = log_only?;
         let audit = SnapshotAudit::compile(&config, &entities)?;
         let actions = action_index(schema.as_ref());
         let with_descendants = entities
@@ -240,6 +243,8 @@ struct PolicySide {
     revision: String,
     /// Its error comes after the inventory's, in the order bundles are checked.
     approvals: Result<super::approvals::Rules>,
+    /// The log-only policies, out of `policies`; its error comes after the approvals'.
+    log_only: Result<LogOnly>,
     literals: Vec<EntityUid>,
     usage_reads: super::usage::UsageReads,
     /// The bundle's forbids, for the load warnings.
@@ -285,7 +290,7 @@ fn add_policies(
         }
         let location = lines.location(&src.name, found.unwrap_or(0));
         let policy = if require_ids {
-            let Some(id) = policy.annotation("id").map(str::to_string) else {
+            let Some(id) = super::annotations::annotation(&policy, "id").map(str::to_string) else {
                 return Err(Error::at(
                     ErrorCode::PolicyIdMissing,
                     location,

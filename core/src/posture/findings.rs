@@ -456,7 +456,7 @@ impl Ctx<'_> {
         }
         let prod = self.config.environment.clone();
         for p in self.engine.policy_set().policies() {
-            let Some(env) = p.annotation("environment") else {
+            let Some(env) = crate::engine::annotation(p, "environment") else {
                 continue;
             };
             if !TEST_ENVIRONMENTS.contains(&env.to_ascii_lowercase().as_str()) {
