@@ -249,27 +249,22 @@ impl Request {
 
 /// `serde_json::from_value`, with the `context` object moved into the
 /// request instead of rebuilt value by value (most of a request's size).
-/// Anything else than an object context, and any error, takes serde's path
-/// over the whole value: the same request or the same error.
+/// While the rest is read the context is an empty object in its place: any
+/// object reads alike there, so the request or the error is serde's own.
 fn with_context<T: serde::de::DeserializeOwned>(
     value: Value,
     set: impl FnOnce(&mut T, Map<String, Value>),
 ) -> serde_json::Result<T> {
-    let rest = match &value {
-        Value::Object(obj) if matches!(obj.get("context"), Some(Value::Object(_))) => obj
-            .iter()
-            .filter(|(k, _)| k.as_str() != "context")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<Map<String, Value>>(),
-        _ => return serde_json::from_value(value),
-    };
-    let Ok(mut request) = T::deserialize(&Value::Object(rest)) else {
+    let Value::Object(mut obj) = value else {
         return serde_json::from_value(value);
     };
-    if let Value::Object(mut obj) = value {
-        if let Some(Value::Object(context)) = obj.remove("context") {
-            set(&mut request, context);
-        }
+    let context = match obj.get_mut("context") {
+        Some(slot @ Value::Object(_)) => std::mem::replace(slot, Value::Object(Map::new())),
+        _ => return serde_json::from_value(Value::Object(obj)),
+    };
+    let mut request: T = serde_json::from_value(Value::Object(obj))?;
+    if let Value::Object(context) = context {
+        set(&mut request, context);
     }
     Ok(request)
 }
@@ -403,6 +398,9 @@ mod tests {
             json!({"agent": "a", "action": "read", "resource": r, "context": {"ip": "10.0.0.1"}, "task": 7}),
             json!({"agent": "a", "action": "read", "resource": r, "context": "x"}),
             json!({"agent": "a", "action": "read", "resource": r, "context": {}, "principal2": 1}),
+            json!({"context": {"n": 1}, "zz": 1, "principal": {"type": "U", "id": "u"}, "action": {"type": "Action", "id": "a"}, "resource": r}),
+            json!({"context": {"n": [1, {"a": null}]}, "agent": "a", "action": 5, "resource": r}),
+            json!({"agent": "a", "context": {"n": 1}, "action": "read"}),
         ];
         for case in cases {
             let form = |e: serde_json::Error| e.to_string();
