@@ -164,8 +164,14 @@ impl Walk<'_> {
 
     fn container(&mut self, obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, ArgError> {
         if let Ok(d) = obj.cast_exact::<PyDict>() {
-            // A copy of the items: converting a value may run user code that changes the dict.
-            return self.entries(d.items().as_any(), depth);
+            // A private copy: converting a value may run user code that
+            // changes the dict, which no code can reach in its copy.
+            let copy = d.copy().map_err(|e| raised(obj.py(), e, self.what))?;
+            let mut map = Map::new();
+            for (k, v) in copy.iter() {
+                self.entry(&mut map, &k, &v, depth)?;
+            }
+            return Ok(Value::Object(map));
         }
         if obj.cast_exact::<PyTuple>().is_ok() || obj.cast_exact::<PyList>().is_ok() {
             return self.items(obj, depth);
