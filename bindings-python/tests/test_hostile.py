@@ -294,6 +294,41 @@ def test_mapping_and_sequence_types_convert_like_dict_and_list(engine: Engine) -
     assert [d.allowed for d in engine.check_batch((req,))] == [True]
 
 
+def test_user_code_that_rewrites_the_dict_being_read_changes_nothing(engine: Engine) -> None:
+    # Converting `n` runs user code that empties and refills the dict being
+    # read; it is read as it was when the call began, and nothing crashes.
+    context: dict[str, Any] = {}
+
+    class Rewriter(Sequence[int]):
+        def __getitem__(self, i: Any) -> Any:
+            return 1
+
+        def __len__(self) -> int:
+            return 1
+
+        def __iter__(self) -> Iterator[int]:
+            context.clear()
+            context.update({f"k{i}": i for i in range(100)})
+            yield 1
+
+    context.update({"input": {"path": "src/app.py"}, "n": Rewriter(), "z": 1})
+    with pytest.raises(RequestError) as err:
+        check(engine, context)
+    assert "k0" not in str(err.value), err.value
+    context.clear()
+    context.update({"input": {"path": "src/app.py"}, "n": Rewriter()})
+    req = {
+        "agent": "coder",
+        "action": "read_file",
+        "resource": {"type": "Repo", "id": "acme/api"},
+        "context": context,
+        "now": NOW,
+    }
+    with pytest.raises(RequestError):
+        engine.check_request(req)
+    assert allowed(engine)
+
+
 # ---------------------------------------------------------------- user code that raises
 
 
