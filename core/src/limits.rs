@@ -272,19 +272,7 @@ impl Limits {
 /// rejects duplicate keys. Errors are located in `name`; a syntax error or a
 /// duplicate key carries the parse code of `input`.
 pub fn parse_json(limits: &Limits, input: Input, name: &str, text: &str) -> Result<Value> {
-    limits.check_json(input, name, text)?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = StrictValue.deserialize(&mut de).and_then(|v| {
-        de.end()?;
-        Ok(v)
-    });
-    value.map_err(|e| {
-        Error::at(
-            input.parse_code(),
-            Location::line_col(name, e.line(), e.column()),
-            e.to_string(),
-        )
-    })
+    read_json(limits, input, name, text, |de| StrictValue.deserialize(de))
 }
 
 /// [`parse_json`] straight into `T`, without the intermediate value: the same
@@ -297,9 +285,22 @@ pub fn parse_json_as<T: serde::de::DeserializeOwned>(
     name: &str,
     text: &str,
 ) -> Result<T> {
+    read_json(limits, input, name, text, |de| T::deserialize(de))
+}
+
+type JsonReader<'t> = serde_json::Deserializer<serde_json::de::StrRead<'t>>;
+
+/// Size and depth checks, then `read` over the whole text, its errors located.
+fn read_json<T>(
+    limits: &Limits,
+    input: Input,
+    name: &str,
+    text: &str,
+    read: impl FnOnce(&mut JsonReader<'_>) -> serde_json::Result<T>,
+) -> Result<T> {
     limits.check_json(input, name, text)?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = T::deserialize(&mut de).and_then(|v| {
+    let value = read(&mut de).and_then(|v| {
         de.end()?;
         Ok(v)
     });
