@@ -146,23 +146,19 @@ pub(crate) fn to_cedar_entities(src: &Source, limits: &Limits) -> Result<Value> 
         .text
         .trim_start_matches([' ', '\t', '\n', '\r'])
         .starts_with('{');
-    if object && src.name.ends_with(".json") {
-        let inventory = limits::parse_json_as(limits, Input::Inventory, &src.name, &src.text)?;
-        return Converter {
-            src,
-            inventory: &inventory,
+    let inventory: Inventory = if object && src.name.ends_with(".json") {
+        limits::parse_json_as(limits, Input::Inventory, &src.name, &src.text)?
+    } else {
+        let value = limits::parse_document(limits, Input::Inventory, src)?;
+        if value.is_array() {
+            return Ok(value);
         }
-        .convert();
-    }
-    let value = limits::parse_document(limits, Input::Inventory, src)?;
-    if value.is_array() {
-        return Ok(value);
-    }
-    if value.is_null() {
-        return Ok(Value::Array(Vec::new()));
-    }
-    let inventory: Inventory = serde_json::from_value(value)
-        .map_err(|e| Error::new(ErrorCode::InventoryParse, format!("{}: {e}", src.name)))?;
+        if value.is_null() {
+            return Ok(Value::Array(Vec::new()));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| Error::new(ErrorCode::InventoryParse, format!("{}: {e}", src.name)))?
+    };
     Converter {
         src,
         inventory: &inventory,

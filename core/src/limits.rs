@@ -320,19 +320,8 @@ pub fn strict_map<'de, D: Deserializer<'de>>(
 ) -> std::result::Result<Map<String, Value>, D::Error> {
     match StrictValue.deserialize(d)? {
         Value::Object(map) => Ok(map),
-        other => Err(serde::de::Error::invalid_type(unexpected(&other), &"a map")),
-    }
-}
-
-fn unexpected(value: &Value) -> serde::de::Unexpected<'_> {
-    use serde::de::Unexpected;
-    match value {
-        Value::Null => Unexpected::Unit,
-        Value::Bool(b) => Unexpected::Bool(*b),
-        Value::Number(_) => Unexpected::Other("number"),
-        Value::String(s) => Unexpected::Str(s),
-        Value::Array(_) => Unexpected::Seq,
-        Value::Object(_) => Unexpected::Map,
+        // Anything else: serde's own "invalid type" error.
+        other => serde_json::from_value(other).map_err(serde::de::Error::custom),
     }
 }
 
